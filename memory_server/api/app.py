@@ -1,0 +1,47 @@
+"""The FastAPI application: lifespan owns the service; routers are thin."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from memory_server import __version__
+from memory_server.api import errors
+from memory_server.api.limits import BodySizeLimit
+from memory_server.api.routes import admin, ingest, memory
+from memory_server.config import Settings
+from memory_server.service import MemoryService
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """Build the app; the service opens on start-up and closes on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await MemoryService.open(settings)
+        await service.start_workers()
+        app.state.service = service
+        try:
+            yield
+        finally:
+            await service.close()
+
+    app = FastAPI(
+        title="Memory Server",
+        version=__version__,
+        summary="Durable, searchable facts about each user, from their conversations.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    for router in (ingest.router, memory.router, admin.router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,1 @@
+"""Routers grouped by what a caller does: ingest, read and delete memory, administer."""

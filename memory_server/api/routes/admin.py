@@ -1,0 +1,49 @@
+"""Operators: extraction config, change log, purging a user."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+
+from memory_server.api.deps import CallerScope, Service, identifier
+from memory_server.models import Change, ConfigVersion, Page
+from memory_server.schemas import ChangelogFilter
+
+router = APIRouter(prefix="/v1", tags=["admin"])
+
+
+@router.get("/config", response_model=ConfigVersion)
+async def get_config(service: Service, scope: CallerScope) -> ConfigVersion:
+    """The current extraction config and its version."""
+    return await service.config(scope)
+
+
+@router.put("/config", response_model=ConfigVersion)
+async def put_config(
+    changes: Annotated[dict[str, Any], Body(examples=[{"dynamic_ttl_seconds": 86400}])],
+    service: Service,
+    scope: CallerScope,
+) -> ConfigVersion:
+    """Change extraction settings; settings left out keep their value. Each change is a new version."""
+    return await service.update_config(scope, changes)
+
+
+@router.get("/config/history", response_model=list[ConfigVersion])
+async def config_history(
+    service: Service, scope: CallerScope, limit: Annotated[int, Query(ge=1)] = 50
+) -> list[ConfigVersion]:
+    return await service.config_history(scope, limit)
+
+
+@router.get("/changelog", response_model=Page[Change])
+async def changelog(flt: Annotated[ChangelogFilter, Query()], service: Service, scope: CallerScope) -> Page[Change]:
+    """Every add, update, supersede, expire, delete and purge, newest first."""
+    return await service.changes(scope, flt)
+
+
+@router.delete("/users/{user_id}")
+async def purge_user(user_id: str, service: Service, scope: CallerScope) -> dict[str, Any]:
+    """Remove everything about a user: messages, facts, vectors, jobs, and the contents of their change log."""
+    counts = await service.purge_user(scope, identifier(user_id, "user_id"))
+    return {"user_id": user_id, "purged": counts}

@@ -1,0 +1,70 @@
+"""Reading and deleting a user's memory: profile, search, facts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from memory_server.api.deps import CallerScope, Service, identifier
+from memory_server.models import Fact, Page, ProfileResponse, SearchResults
+from memory_server.schemas import DeleteByQueryIn, FactFilter, FactIn, ProfileIn, SearchIn
+
+router = APIRouter(prefix="/v1", tags=["memory"])
+
+
+def _json(model: ProfileResponse | SearchResults, exclude: set[str] | None = None) -> Response:
+    """Serialise in Rust (pydantic-core) and skip FastAPI's second validation: this is the per-turn hot path."""
+    return Response(model.model_dump_json(exclude=exclude), media_type="application/json")
+
+
+@router.post("/profile", response_model=ProfileResponse)
+async def profile(body: ProfileIn, service: Service, scope: CallerScope) -> Response:
+    """The user's static and dynamic facts, most useful first; with `q`, also the facts matching it."""
+    result = await service.profile(scope, body)
+    drop = {"searchResults"} if result.searchResults is None else set()
+    if result.tokens is None:
+        drop.add("tokens")
+    return _json(result, drop)
+
+
+@router.post("/search", response_model=SearchResults)
+async def search(body: SearchIn, service: Service, scope: CallerScope) -> Response:
+    """Hybrid search (meaning + exact words) over one user's live facts."""
+    return _json(await service.search(scope, body))
+
+
+@router.post("/facts", response_model=Fact, status_code=201)
+async def add_fact(body: FactIn, service: Service, scope: CallerScope, response: Response) -> Fact:
+    """Store one fact stated explicitly. 201 when new, 200 with the existing fact when already known."""
+    fact, request_id = await service.add_fact(scope, body)
+    response.headers["X-Request-Id"] = request_id
+    if fact is not None and fact.request_id != request_id:
+        response.status_code = 200
+    return fact
+
+
+@router.get("/users/{user_id}/facts", response_model=Page[Fact])
+async def list_facts(
+    user_id: str, flt: Annotated[FactFilter, Query()], service: Service, scope: CallerScope
+) -> Page[Fact]:
+    """A user's facts, newest first; `status=active` (default) hides expired, superseded and deleted ones."""
+    return await service.facts(scope, identifier(user_id, "user_id"), flt)
+
+
+@router.get("/facts/{fact_id}", response_model=Fact)
+async def get_fact(fact_id: str, service: Service, scope: CallerScope) -> Fact:
+    return await service.fact(scope, fact_id)
+
+
+@router.delete("/facts/{fact_id}", response_model=Fact)
+async def delete_fact(fact_id: str, service: Service, scope: CallerScope) -> Fact:
+    """Delete one fact (kept in the change log, gone from profiles, search and the vector index)."""
+    return await service.delete_fact(scope, fact_id)
+
+
+@router.post("/facts/delete")
+async def delete_by_query(body: DeleteByQueryIn, service: Service, scope: CallerScope) -> dict[str, object]:
+    """Delete the user's facts whose meaning matches `query` at or above `threshold`; returns them."""
+    deleted = await service.delete_by_query(scope, body)
+    return {"deleted": [f.model_dump(mode="json") for f in deleted], "count": len(deleted)}

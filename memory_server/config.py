@@ -1,0 +1,169 @@
+"""Settings: loaded once from YAML, overridden by MEMORY_SERVER_* environment variables.
+
+Two layers live here. `Settings` is the server's own configuration (where data lives, which embedder,
+limits), fixed at start-up. `ExtractionConfig` is what operators edit at run time through
+`PUT /v1/config`; the settings only give its first version.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+CONFIG_ENV = "MEMORY_SERVER_CONFIG"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8765, ge=1, le=65535, description="Port to listen on.")
+
+
+class EmbedderSettings(_Section):
+    provider: Literal["onnx-minilm", "litellm"] = Field(
+        "onnx-minilm",
+        description="onnx-minilm: the bundled all-MiniLM-L6-v2 (offline); litellm: any model litellm reaches.",
+    )
+    model: str | None = Field(None, description="litellm embedding model, e.g. openai/text-embedding-3-small.")
+    api_base: str | None = Field(None, description="Base URL for the litellm provider (Ollama, vLLM, proxies).")
+    api_key: SecretStr | None = Field(None, description="API key for the litellm provider; else its usual env var.")
+    dimensions: int | None = Field(None, ge=1, le=8192, description="Requested output size, where the model allows.")
+    threads: int = Field(2, ge=1, le=64, description="CPU threads for the bundled ONNX model.")
+    batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per call.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_not_blank(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("must not be blank")
+        return v
+
+
+class WorkerSettings(_Section):
+    concurrency: int = Field(2, ge=1, le=64, description="Extraction jobs running at once.")
+    max_attempts: int = Field(3, ge=1, le=20, description="Tries before a job is marked failed.")
+    retry_backoff_seconds: float = Field(2.0, ge=0, le=3600, description="First retry delay; doubles each try.")
+    wait_timeout_seconds: float = Field(60.0, gt=0, le=600, description="Longest a `wait: true` request is held.")
+    poll_seconds: float = Field(1.0, gt=0, le=60, description="How often workers look for due jobs and expiries.")
+
+
+class LimitSettings(_Section):
+    max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest accepted request body.")
+    max_messages: int = Field(200, ge=1, description="Messages in one interaction.")
+    max_content_chars: int = Field(20_000, ge=1, description="Characters in one message or fact.")
+    max_top_k: int = Field(100, ge=1, description="Largest top_k a search may ask for.")
+    max_page_size: int = Field(500, ge=1, description="Largest page of facts or change-log rows.")
+    max_attributes_bytes: int = Field(8_192, ge=2, description="Size of a JSON attributes object.")
+
+
+class SearchSettings(_Section):
+    default_top_k: int = Field(10, ge=1, description="Results when top_k is not given.")
+    default_threshold: float = Field(0.3, ge=0, le=1, description="Minimum hybrid score when none is given.")
+    keyword_weight: float = Field(
+        0.35, ge=0, le=1, description="How far a keyword match lifts a result towards a perfect score."
+    )
+    exact_max_facts: int = Field(
+        5_000, ge=1, description="Users with more live facts than this are searched through the vector index."
+    )
+
+
+class ExtractionConfig(_Section):
+    """The operator-editable extraction settings; each change is a new version."""
+
+    extractor: str = Field("rules", description="Registered extractor name: rules (offline) or llm.")
+    dynamic_ttl_seconds: int = Field(
+        7 * 86_400, ge=60, description="Lifetime of a dynamic fact with no TTL of its own."
+    )
+    duplicate_threshold: float = Field(
+        0.9, ge=0, le=1, description="Cosine at or above which a candidate repeats an existing fact (no-op)."
+    )
+    related_threshold: float = Field(
+        0.5, ge=0, le=1, description="Cosine above which existing facts are compared with a candidate."
+    )
+    min_confidence: float = Field(0.0, ge=0, le=1, description="Candidates below this confidence are dropped.")
+    sources: list[str] = Field(
+        default_factory=list, description="Only extract from interactions with these sources (empty: all)."
+    )
+    roles: list[Literal["user", "assistant", "system", "tool"]] = Field(
+        default_factory=lambda: ["user"], description="Message roles facts are taken from."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything the server reads at start-up. See config.example.yaml for each setting."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MEMORY_SERVER_", env_nested_delimiter="__", extra="forbid", yaml_file=None
+    )
+
+    data_dir: Path = Field(Path("./data"), description="SQLite database and Chroma index live here.")
+    tenant: str = Field("default", min_length=1, max_length=128, description="Tenant served when no keys exist.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "memory.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names each bad setting."""
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from `config_file` (or $MEMORY_SERVER_CONFIG) and the environment.
+
+    Raises ConfigError with one "path: message" line per problem.
+    """
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found: create it (see config.example.yaml) or drop --config")
+        os.environ[CONFIG_ENV] = str(path)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "(root)"
+            lines.append(f"{where}: {err['msg']}")
+        hint = "fix these in the config file or the MEMORY_SERVER_* environment variables (see config.example.yaml)"
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines) + f"\n{hint}") from None
+    except Exception as exc:  # a YAML syntax error, an unreadable file
+        raise ConfigError(f"cannot read configuration: {exc}") from None

@@ -1,0 +1,157 @@
+"""Numbered schema migrations, applied in order and recorded in `_migrations`.
+
+Each migration runs once, inside its own transaction; re-running `migrate` on an up-to-date database
+does nothing. Add a new `mNNN_*` function at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+from memory_server import timeutil
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+async def _run_script(db: aiosqlite.Connection, script: str) -> None:
+    """Run statements one by one: `executescript` would commit the migration's open transaction."""
+    for statement in script.split(";\n"):
+        if statement.strip():
+            await db.execute(statement)
+
+
+async def m001_initial(db: aiosqlite.Connection) -> None:
+    await _run_script(
+        db,
+        """
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            session_id TEXT,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX messages_by_user ON messages (tenant_id, user_id, id);
+        CREATE INDEX messages_by_request ON messages (request_id, position);
+
+        CREATE TABLE jobs (
+            request_id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            source TEXT,
+            session_id TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            payload_hash TEXT,
+            actor TEXT NOT NULL,
+            run_after TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT
+        );
+        CREATE UNIQUE INDEX jobs_by_payload ON jobs (tenant_id, user_id, payload_hash)
+            WHERE payload_hash IS NOT NULL;
+        CREATE INDEX jobs_due ON jobs (status, run_after);
+        CREATE INDEX jobs_by_user ON jobs (tenant_id, user_id);
+
+        CREATE TABLE facts (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('static', 'dynamic')),
+            content TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            topic TEXT,
+            source TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            confidence REAL NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('active', 'superseded', 'expired', 'deleted')),
+            superseded_by TEXT,
+            request_id TEXT,
+            message_ids TEXT NOT NULL DEFAULT '[]',
+            config_version INTEGER,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            expires_at TEXT
+        );
+        CREATE INDEX facts_by_user ON facts (tenant_id, user_id, status, updated_at);
+        CREATE UNIQUE INDEX facts_active_hash ON facts (tenant_id, user_id, content_hash)
+            WHERE status = 'active';
+        CREATE INDEX facts_expiring ON facts (expires_at) WHERE status = 'active' AND expires_at IS NOT NULL;
+        CREATE INDEX facts_by_request ON facts (request_id);
+
+        CREATE TABLE fact_vectors (
+            fact_id TEXT PRIMARY KEY REFERENCES facts (id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+
+        CREATE TABLE vector_ops (
+            id INTEGER PRIMARY KEY,
+            fact_id TEXT NOT NULL
+        );
+
+        CREATE TABLE changelog (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            fact_id TEXT,
+            event TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            request_id TEXT,
+            actor TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX changelog_by_user ON changelog (tenant_id, user_id, id);
+        CREATE INDEX changelog_by_request ON changelog (tenant_id, request_id, id);
+        CREATE INDEX changelog_by_tenant ON changelog (tenant_id, id);
+
+        CREATE TABLE config_versions (
+            tenant_id TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            body TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (tenant_id, version)
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial]
+
+
+async def migrate(db: aiosqlite.Connection) -> list[str]:
+    """Apply the migrations not yet recorded; return their names."""
+    await db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    await db.commit()
+    async with db.execute("SELECT name FROM _migrations") as cur:
+        done = {row[0] for row in await cur.fetchall()}
+    applied = []
+    for migration in MIGRATIONS:
+        name = migration.__name__
+        if name in done:
+            continue
+        await db.execute("BEGIN IMMEDIATE")
+        try:
+            await migration(db)
+            await db.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
+                (name, timeutil.to_db(timeutil.now())),
+            )
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+        applied.append(name)
+    return applied

@@ -1,0 +1,128 @@
+"""Domain records as they leave the service: facts, change-log entries, jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+FactKind = Literal["static", "dynamic"]
+FactStatus = Literal["active", "superseded", "expired", "deleted"]
+JobStatus = Literal["queued", "running", "done", "failed"]
+ChangeEventName = Literal["add", "update", "supersede", "expire", "delete", "purge"]
+
+
+class Fact(BaseModel):
+    id: str
+    user_id: str
+    kind: FactKind
+    content: str
+    source: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    confidence: float
+    topic: str | None = None
+    status: FactStatus
+    superseded_by: str | None = None
+    request_id: str | None = None
+    message_ids: list[int] = Field(default_factory=list)
+    config_version: int | None = None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class Change(BaseModel):
+    """One change-log row: what happened to which fact, caused by which request and actor."""
+
+    id: int
+    user_id: str
+    fact_id: str | None
+    event: ChangeEventName
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    request_id: str | None = None
+    actor: str
+    created_at: datetime
+
+
+class FactUpdate(BaseModel):
+    before: Fact
+    after: Fact
+
+
+class RequestChanges(BaseModel):
+    """What one request did, grouped the way a caller reads it."""
+
+    request_id: str
+    added: list[Fact] = Field(default_factory=list)
+    updated: list[FactUpdate] = Field(default_factory=list)
+    removed: list[Fact] = Field(default_factory=list)
+
+
+class Job(BaseModel):
+    request_id: str
+    user_id: str
+    kind: str
+    status: JobStatus
+    attempts: int
+    error: str | None = None
+    source: str | None = None
+    session_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    finished_at: datetime | None = None
+    changes: RequestChanges | None = None
+
+
+class SearchHit(BaseModel):
+    id: str
+    content: str
+    kind: FactKind
+    score: float
+    source: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class SearchResults(BaseModel):
+    results: list[SearchHit]
+    total: int
+    timing: float = Field(description="Milliseconds spent searching.")
+
+
+class ProfileFact(BaseModel):
+    id: str
+    content: str
+    kind: FactKind
+    confidence: float
+    updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class Profile(BaseModel):
+    static: list[ProfileFact]
+    dynamic: list[ProfileFact]
+
+
+class ProfileResponse(BaseModel):
+    profile: Profile
+    searchResults: SearchResults | None = None
+    tokens: int | None = Field(None, description="Tokens the profile takes (cl100k_base), when max_tokens is given.")
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ConfigVersion(BaseModel):
+    version: int
+    config: dict[str, Any]
+    actor: str
+    created_at: datetime

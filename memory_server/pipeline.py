@@ -1,0 +1,174 @@
+"""From candidate facts to stored facts: embed, reconcile against the user's live facts, write once.
+
+Everything one request changes (new facts, superseded or retired ones, their change-log rows, the
+queued vector operations and, for a job, its `done` mark) commits in a single transaction, so a crash
+or an error leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from extractors.base import CandidateFact
+from memory_server import changelog, jobs, timeutil
+from memory_server import facts as factsql
+from memory_server.changelog import ChangeEvent
+from memory_server.config import ExtractionConfig
+from memory_server.context import Core, Scope
+from memory_server.models import Fact
+from memory_server.reconcile import Action, Decision, Neighbor, Reconciler
+from memory_server.retrieval import live_facts
+
+MAX_NEIGHBORS = 10
+
+
+@dataclass
+class Origin:
+    """Where a batch of candidates came from."""
+
+    request_id: str
+    user_id: str
+    source: str | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    message_ids: list[int] = field(default_factory=list)
+    message_times: list[datetime] = field(default_factory=list)
+    config_version: int | None = None
+    finishes_job: bool = False
+
+
+@dataclass
+class _Plan:
+    inserts: list[tuple[Fact, np.ndarray]] = field(default_factory=list)
+    retired: list[tuple[Fact, str, str | None]] = field(default_factory=list)
+    events: list[ChangeEvent] = field(default_factory=list)
+
+
+def _neighbors(
+    working: list[tuple[Fact, np.ndarray]], vector: np.ndarray, candidate: CandidateFact, related: float
+) -> list[Neighbor]:
+    """The live facts nearest the candidate, plus every fact on the same topic or with the same content."""
+    if not working:
+        return []
+    matrix = np.stack([v for _, v in working])
+    scores = matrix @ vector
+    digest = factsql.content_hash(candidate.content)
+    picked = []
+    for i in np.argsort(-scores):
+        fact = working[int(i)][0]
+        near = scores[i] >= related and len(picked) < MAX_NEIGHBORS
+        if near or (candidate.topic and fact.topic == candidate.topic) or factsql.content_hash(fact.content) == digest:
+            picked.append(Neighbor(fact, float(scores[i])))
+    return picked
+
+
+def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, now: datetime) -> datetime | None:
+    """Dynamic facts live from the time of the message that stated them."""
+    if candidate.kind != "dynamic":
+        return None
+    times = [origin.message_times[i] for i in candidate.message_indexes if 0 <= i < len(origin.message_times)]
+    start = min(times) if times else now
+    return timeutil.later(start, candidate.ttl_seconds or config.dynamic_ttl_seconds)
+
+
+async def apply_candidates(
+    core: Core,
+    scope: Scope,
+    candidates: Sequence[CandidateFact],
+    origin: Origin,
+    config: ExtractionConfig,
+    reconciler: Reconciler,
+    actor: str,
+) -> list[tuple[Decision, Fact | None]]:
+    """Reconcile and store candidates for one user; return each decision with the fact it wrote."""
+    now = timeutil.now()
+    kept = [c for c in candidates if c.confidence >= config.min_confidence]
+    kept = [c for c in kept if (exp := _expiry(c, origin, config, now)) is None or exp > now]
+    vectors = await core.embedder.embed([c.content for c in kept])
+    live = await live_facts(core, scope.tenant_id, origin.user_id, with_vectors=True)
+    working = list(zip(live.facts, live.matrix, strict=True))
+    plan = _Plan()
+    outcome: list[tuple[Decision, Fact | None]] = []
+    for candidate, vector in zip(kept, vectors, strict=True):
+        decision = await reconciler.decide(candidate, _neighbors(working, vector, candidate, config.related_threshold))
+        offered = set(decision.target_ids)
+        targets = [(f, v) for f, v in working if f.id in offered]  # ids the reconciler was not shown are ignored
+        written = _plan_decision(plan, scope, candidate, vector, decision, targets, origin, config, actor, now)
+        if decision.action in (Action.UPDATE, Action.DELETE):
+            working = [(f, v) for f, v in working if f.id not in offered]
+        if written is not None:
+            working.append((written, vector))
+        outcome.append((decision, written))
+    async with core.db.transaction() as conn:
+        for fact, vector in plan.inserts:
+            await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
+        for fact, status, successor in plan.retired:
+            await factsql.set_status(conn, fact, status, now, superseded_by=successor)
+        for event in plan.events:
+            await changelog.record(conn, event)
+        if origin.finishes_job:
+            await jobs.mark_done(conn, origin.request_id, now)
+    await core.vectors.flush()
+    return outcome
+
+
+def _plan_decision(
+    plan: _Plan,
+    scope: Scope,
+    candidate: CandidateFact,
+    vector: np.ndarray,
+    decision: Decision,
+    targets: list[tuple[Fact, np.ndarray]],
+    origin: Origin,
+    config: ExtractionConfig,
+    actor: str,
+    now: datetime,
+) -> Fact | None:
+    """Add the writes one decision needs to the plan; return the new fact, if any."""
+    action = decision.action
+    if action is Action.NONE or (action is Action.DELETE and not targets):
+        return None
+
+    def event(name: str, fact_id: str, before: Fact | None, after: Fact | None) -> None:
+        plan.events.append(
+            ChangeEvent(name, scope.tenant_id, origin.user_id, actor, now, fact_id, before, after, origin.request_id)
+        )
+
+    if action is Action.DELETE:
+        for old, _ in targets:
+            retired = old.model_copy(update={"status": "deleted", "updated_at": now})
+            plan.retired.append((old, "deleted", None))
+            event("delete", old.id, old, retired)
+        return None
+    new = Fact(
+        id=str(uuid.uuid4()),
+        user_id=origin.user_id,
+        kind=candidate.kind,
+        content=candidate.content,
+        source=origin.source,
+        attributes=origin.attributes,
+        confidence=candidate.confidence,
+        topic=candidate.topic,
+        status="active",
+        request_id=origin.request_id,
+        message_ids=[origin.message_ids[i] for i in candidate.message_indexes if 0 <= i < len(origin.message_ids)],
+        config_version=origin.config_version,
+        created_at=now,
+        updated_at=now,
+        expires_at=_expiry(candidate, origin, config, now),
+    )
+    plan.inserts.append((new, vector))
+    if action is Action.UPDATE and targets:
+        for old, _ in targets:
+            retired = old.model_copy(update={"status": "superseded", "superseded_by": new.id, "updated_at": now})
+            plan.retired.append((old, "superseded", new.id))
+            event("supersede", old.id, old, retired)
+        event("update", new.id, targets[0][0], new)
+    else:
+        event("add", new.id, None, new)
+    return new

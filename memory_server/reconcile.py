@@ -1,0 +1,73 @@
+"""Reconciliation: for each candidate fact, decide ADD, UPDATE (supersede), DELETE (retire) or NONE.
+
+A reconciler only decides; the service applies the decisions in one transaction. The rules reconciler
+here needs no model: an identical or near-identical fact is a no-op, and a new fact on the same topic
+(location, occupation, name...) supersedes the old one. An LLM reconciler can implement the same
+protocol to judge richer and contradicting versions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from extractors.base import CandidateFact
+from memory_server.facts import content_hash
+from memory_server.models import Fact
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+class Action(StrEnum):
+    ADD = "ADD"
+    UPDATE = "UPDATE"
+    DELETE = "DELETE"
+    NONE = "NONE"
+
+
+@dataclass(frozen=True)
+class Neighbor:
+    fact: Fact
+    score: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    target_ids: list[str] = field(default_factory=list)
+    reason: str = ""
+
+
+class Reconciler(Protocol):
+    async def decide(self, candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
+        """Neighbors are the user's live facts nearest the candidate (and any on the same topic)."""
+        ...
+
+
+class RulesReconciler:
+    """Deterministic reconciliation from content hashes, cosine similarity and topics."""
+
+    def __init__(self, duplicate_threshold: float) -> None:
+        self.duplicate_threshold = duplicate_threshold
+
+    async def decide(self, candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
+        digest = content_hash(candidate.content)
+        for n in neighbors:
+            if content_hash(n.fact.content) == digest:
+                return Decision(Action.NONE, [n.fact.id], "same content")
+        for n in neighbors:
+            if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
+                return Decision(Action.NONE, [n.fact.id], f"near duplicate ({n.score:.2f})")
+        if candidate.topic:
+            same_topic = [n.fact.id for n in neighbors if n.fact.topic == candidate.topic]
+            if same_topic:
+                return Decision(Action.UPDATE, same_topic, f"newer value for {candidate.topic}")
+        return Decision(Action.ADD, [], "new fact")
+
+
+def _same_numbers(a: str, b: str) -> bool:
+    """'has 2 cats' and 'has 3 cats' embed alike but are different facts."""
+    return sorted(_NUMBER.findall(a)) == sorted(_NUMBER.findall(b))

