@@ -40,7 +40,7 @@ DYNAMIC_CUES: Final = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), ttl) fo
 
 # Time phrases that may open a clause ("Next week I'm flying to Tokyo"); moved to its end.
 LEADING_TIME = re.compile(
-    r"^(?P<time>currently|right now|at the moment|these days|lately|today|tonight|tomorrow|for now"
+    r"^(?P<time>currently|right now|at the moment|these days|lately|recently|today|tonight|tomorrow|for now"
     r"|this (?:week|weekend|month|year|morning|afternoon|evening|summer|winter|spring|fall|semester)"
     r"|next (?:week|weekend|month|year))\s*,?\s+",
     re.IGNORECASE,
@@ -73,13 +73,15 @@ LEADING_HEDGE = re.compile(
     r"|i'm fairly sure|apparently)(?: that)?\s*,?\s+",
     re.IGNORECASE,
 )
-HEDGE_WORDS: Final = re.compile(r"\b(?:might|may|probably|maybe|perhaps|kind of|sort of|kinda)\b", re.I)
+# Case-sensitive on purpose: "in May" is a month, not a hedge.
+HEDGE_WORDS: Final = re.compile(r"\b(?:might|may|probably|maybe|perhaps|kind of|sort of|kinda)\b")
+TRAILING_HEDGE: Final = re.compile(r"[\s,]+(?:i think|i guess|i believe|maybe|probably|i'm not sure)$", re.I)
 # Clauses opening with these are speculation, not statements: skipped whole.
 SPECULATIVE_OPENERS: Final = re.compile(r"^(?:maybe|perhaps|probably|possibly)\b", re.IGNORECASE)
 
 TRAILING_FILLER = re.compile(
     r"(?:[\s,]+(?:lol|lmao|haha+|hehe|btw|tbh|fwiw|though|honestly|actually|anyway|anyways|too|as well"
-    r"|also|thanks|thank you|ty|i guess|i think|i believe|you know|right|ok|okay|haha|xd|fyi))+$",
+    r"|also|thanks|thank you|ty|you know|right|ok|okay|xd|fyi))+$",
     re.IGNORECASE,
 )
 
@@ -89,7 +91,7 @@ HYPOTHETICAL_SENTENCE = re.compile(
 )
 # Anywhere in a clause, these mark hypotheticals, requests or talk about the conversation itself.
 SKIP_CLAUSE = re.compile(
-    r"\b(?:you|your|yours|u|ya|please|pls|plz|if|wish|would|could|should|imagine|hypothetically"
+    r"\b(?:you|your|yours|u(?!\.)|ya|please|pls|plz|if|wish|would|could|should|imagine|hypothetically"
     r"|pretend|help me|tell me|let me|remind me|i'd|gonna be honest)\b",
     re.IGNORECASE,
 )
@@ -125,7 +127,7 @@ LY_VERBS: Final = _words("apply fly rely reply supply comply multiply rally tall
 SKIP_VERBS: Final = _words(
     "need needed hope wish wonder wondered think thought guess believe suppose mean meant see saw know"
     " agree understand appreciate apologize forgot forget bet promise swear doubt admit recommend suggest"
-    " say said ask asked tell told would could should must shall wanted wanna 'd ain't am'nt"
+    " say said ask asked tell told would could should must shall wanted wanna ain't"
     " couldn't wouldn't shouldn't mustn't feel felt"
 )
 # "I want to <goal>" is a fact about the user; "I want a recipe" is a request.
@@ -167,6 +169,8 @@ TRANSIENT_STATES: Final = _words(
     "tired exhausted sick ill stressed busy hungry sleepy bored anxious nervous worried sad upset"
     " frustrated overwhelmed hungover jet-lagged jetlagged injured swamped starving cold"
 )
+# Predicates of place that describe where the user is now, not where they live ("I'm at work").
+WHEREABOUTS: Final = _words("at on out outside home away off")
 # Words that do not count as content when judging a bare "I'm X".
 INTENSIFIERS: Final = _words(
     "not so very really pretty super quite kinda extremely totally currently still also now just always"
@@ -186,7 +190,8 @@ DEMONYMS: Final = _words(
     " greek polish czech slovak hungarian romanian bulgarian ukrainian russian swedish norwegian danish"
     " finnish icelandic turkish israeli egyptian moroccan nigerian kenyan ethiopian ghanaian indian"
     " pakistani bangladeshi chinese japanese korean vietnamese thai filipino indonesian malaysian"
-    " singaporean iranian iraqi lebanese syrian saudi emirati cuban venezuelan serbian croatian"
+    " singaporean iranian iraqi lebanese syrian saudi emirati cuban venezuelan serbian croatian latino latina"
+    " hispanic asian african european scandinavian"
 )
 RELIGIONS: Final = _words("christian catholic protestant jewish muslim hindu buddhist atheist agnostic mormon sikh")
 # One-word predicates that make a fact on their own ("I'm pregnant").
@@ -256,6 +261,8 @@ IDENTITY_TOPICS: Final = frozenset(
     "name age location origin occupation employer nationality relationship_status diet native_language"
     " birthday hometown".split()
 )
+# Words that cannot be the verb after "I" ("I and my wife ...").
+NON_VERBS: Final = _words("and or but the a an to in on at for with of from too as if so me myself i is are were")
 NUMBER_WORDS: Final = _words("a an one two three four five six seven eight nine ten no some several many")
 
 

@@ -138,7 +138,7 @@ class DeleteByQueryIn(_In):
 
 class FactFilter(_In):
     kind: FactKind | None = None
-    status: FactStatus | None = "active"
+    status: FactStatus | Literal["all"] = Field("active", description="'all' lists every status.")
     source: Identifier | None = None
     limit: int = Field(50, ge=1)
     cursor: str | None = None

@@ -16,7 +16,7 @@ from typing import Any
 from extractors.base import CandidateFact, ExtractionContext, Extractor, Message, create_extractor
 from memory_server import changelog as changesql
 from memory_server import facts as factsql
-from memory_server import jobs, retrieval, timeutil
+from memory_server import jobs, portability, retrieval, timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.context import Core, Scope
 from memory_server.datalock import DataDirLock
@@ -72,7 +72,6 @@ class MemoryService:
             index = ChromaIndex(settings.chroma_path, embedder.model_id)
             core = Core(settings, db, embedder, index, VectorSync(db, index))
             service = cls(core, lock)
-            await service._check_vector_model()
             await core.vectors.flush()
         except BaseException:
             lock.release()
@@ -89,7 +88,9 @@ class MemoryService:
                 "run `memory-server reindex` to re-embed them, or switch the embedder back"
             )
 
-    async def start_workers(self) -> None:
+    async def start(self) -> None:
+        """Refuse to serve vectors of another model, then start the extraction workers."""
+        await self._check_vector_model()
         self._workers = jobs.WorkerPool(self.core.db, self.core.settings.workers, self._run_job, self.expire_due)
         await self._workers.start()
 
@@ -369,7 +370,7 @@ class MemoryService:
         elif flt.status == "expired":
             where.append("(f.status = 'expired' OR (f.status = 'active' AND f.expires_at <= ?))")
             params.append(now)
-        elif flt.status is not None:
+        elif flt.status != "all":
             where.append("f.status = ?")
             params.append(flt.status)
         extra, extra_params = factsql.filters_sql(flt.kind, flt.source)
@@ -473,6 +474,20 @@ class MemoryService:
                 )
         await self.core.vectors.flush()
         return len(rows)
+
+    # ---- portability ----------------------------------------------------------------------------
+
+    async def export_user(self, scope: Scope, user_id: str) -> portability.UserExport:
+        return await portability.export_user(self.core, scope, user_id)
+
+    async def import_user(self, scope: Scope, data: portability.UserExport) -> dict[str, int]:
+        try:
+            return await portability.import_user(self.core, scope, data)
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+
+    async def reindex(self, progress: portability.Progress | None = None) -> int:
+        return await portability.reindex(self.core, progress)
 
     # ---- change log -----------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await MemoryService.open(settings)
-        await service.start_workers()
+        await service.start()
         app.state.service = service
         try:
             yield

@@ -1,0 +1,448 @@
+"""The offline `rules` extractor: first-person statements become third-person facts, without a model.
+
+It is deliberately conservative. A clause it cannot read with confidence yields nothing, because a
+missed fact costs less than an invented one. An LLM extractor does far better; this one makes the
+server useful out of the box on a machine with no model. Vocabulary lives in `extractors.signals`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from extractors import signals as sig
+from extractors.base import CandidateFact, ExtractionContext, FactKind, Message, register
+
+Role = Literal["user", "assistant", "system", "tool"]
+
+
+class RulesOptions(BaseModel):
+    """Options of the `rules` extractor."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[Role] = ["user"]
+
+
+@dataclass
+class _Draft:
+    """A fact read from one clause, before it is tied to a message."""
+
+    content: str
+    kind: FactKind
+    ttl_seconds: int | None
+    topic: str | None
+    confidence: float
+
+
+@dataclass
+class _Reading:
+    """A clause rewritten in the third person, with what the grammar said about it."""
+
+    content: str
+    progressive: bool = False
+    transient: bool = False
+    needs_cue: bool = False
+    hedged: bool = False
+
+
+# --- cleaning and splitting -------------------------------------------------------------------------
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u00b4": "'", "`": "'"})
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d]+")
+_EMOTICON = re.compile(r"(?<!\w)(?:[:;=]-?[)(DPpOo/\\|\]\[*3]+|<3+|[xX]D+|\^_?\^)(?!\w)")
+_SLANG = ((re.compile(r"\bgonna\b", re.I), "going to"), (re.compile(r"\bwanna\b", re.I), "want to"))
+_SENTENCE_END = re.compile(r"(?<=[.!?\u2026])\s+|\s*\n+\s*")
+_ABBREVIATION = re.compile(r"(?:\b(?:mr|mrs|ms|dr|st|jr|sr|prof|vs|etc|approx|mt|ft)|\b(?:[a-z]\.)+[a-z])\.$", re.I)
+
+_FP = r"(?:(?:now|also|then|still)\s+)?(?:i|i'm|im|i've|i'll|i'd)\b"
+_MY = r"my\s+(?:[\w-]+\s+){0,3}?[\w-]+(?:'s\b|\s+(?:is|are|was|were|has|have|had|\w+s)\b)"
+_OPENER = (
+    r"(?:can|could|would|will|do|does|did|is|are|what|how|why|where|when|who|which|any|anything|please"
+    r"|thoughts|ideas|thanks|thank|lol|haha|ok|okay)\b"
+)
+_CLAUSE_BREAK = re.compile(
+    rf"\s*[,;:]\s*(?:(?:and|but|so|plus)\s+)?(?={_FP}|{_MY}|{_OPENER})"
+    rf"|\s+(?:and|but|so|plus)\s+(?={_FP}|{_MY})"
+    r"|\s+[-\u2013\u2014]+\s+",
+    re.IGNORECASE,
+)
+# "my wife and I" is one subject: marked before splitting so " and I" is not read as a new clause.
+_MY_AND_I = re.compile(r"(?:^|(?<=[,;:] )|(?<=[,;:]))(?:my\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+and\s+(?:i|me)|me\s+and\s+my\s+([\w-]+))\b(?!')", re.I)
+_PAIR_MARK = "&I"
+
+
+def _clean(text: str) -> str:
+    """Normalize apostrophes and slang; drop emoji and emoticons."""
+    text = _EMOTICON.sub(" ", _EMOJI.sub(" ", text.translate(_APOSTROPHES)))
+    for pattern, replacement in _SLANG:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _sentences(text: str) -> list[tuple[str, bool]]:
+    """Split text into (sentence, is_question) pairs, not breaking after common abbreviations."""
+    merged: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        part = " ".join(part.split())
+        if not part:
+            continue
+        if merged and _ABBREVIATION.search(merged[-1]):
+            merged[-1] += " " + part
+        else:
+            merged.append(part)
+    return [(s.lower() if s.upper() == s else s, bool(re.search(r"\?[!.\s]*$", s))) for s in merged]
+
+
+def _clauses(sentence: str) -> list[str]:
+    """Split a sentence where a new first-person clause, a request or a question begins."""
+    marked = _MY_AND_I.sub(lambda m: f"my {m[1] or m[2]} {_PAIR_MARK}", sentence)
+    return [c.strip() for c in _CLAUSE_BREAK.split(marked) if c and c.strip()]
+
+
+def _strip_openers(text: str) -> tuple[str, bool, str | None]:
+    """Remove greetings, hedges and a leading time phrase; report the hedge and the time phrase."""
+    hedged, time = False, None
+    while True:
+        before = text
+        text = sig.LEADING_FILLER.sub("", text, count=1)
+        if match := sig.LEADING_HEDGE.match(text):
+            hedged, text = True, text[match.end() :]
+        if time is None and (match := sig.LEADING_TIME.match(text)):
+            time, text = match["time"], text[match.end() :]
+        text = re.sub(r"^(?:now|then|still|also)\s+(?=i\b|i'|my\b)", "", text, flags=re.I)
+        if text == before:
+            return text, hedged, time
+
+
+def _strip_tail(text: str) -> tuple[str, bool]:
+    """Remove trailing punctuation and filler words; report a trailing hedge ("..., I think")."""
+    hedged = False
+    while True:
+        before = text
+        text = text.rstrip(" .!?,;:~\u2026-\u2013\u2014\"*")
+        text = sig.TRAILING_FILLER.sub("", text)
+        if match := sig.TRAILING_HEDGE.search(text):
+            hedged, text = True, text[: match.start()]
+        if text == before:
+            return text.strip("\"' "), hedged
+
+
+# --- first person to third person -------------------------------------------------------------------
+
+_SUBJECT = re.compile(
+    r"^(?:(?P<am>i\s+am|i'm|im)|(?P<have>i\s+have|i've)|(?P<will>i\s+will|i'll)|i)\s+(?P<rest>.+)$", re.I
+)
+_PRONOUNS = re.compile(r"\b(?:i'm|i am|i've|i'll|i was|i|my|me|myself|mine)\b", re.I)
+_PRONOUN_MAP = {
+    "i'm": "they are",
+    "i am": "they are",
+    "i've": "they have",
+    "i'll": "they will",
+    "i was": "they were",
+    "i": "they",
+    "my": "their",
+    "me": "them",
+    "myself": "themselves",
+    "mine": "theirs",
+}
+_WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
+_NAME = re.compile(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?")
+_NOT_PROGRESSIVE_HEADS = frozenset("hobby hobbies goal dream job name diet major field specialty role title".split())
+
+
+def _third_person_pronouns(words: Sequence[str]) -> str:
+    """Rewrite leftover first-person pronouns ("my", "me", "I") in the rest of a clause."""
+    return _PRONOUNS.sub(lambda m: _PRONOUN_MAP[" ".join(m[0].lower().split())], " ".join(words))
+
+
+def _is_progressive(words: Sequence[str]) -> bool:
+    """Whether a predicate is an '-ing' activity ("learning Rust"), not a state ("living in Oslo")."""
+    lows = [w.lower() for w in words if w.lower() not in sig.INTENSIFIERS]
+    if not lows or not lows[0].endswith("ing") or len(lows[0]) < 5 or lows[0] in sig.ING_NOT_VERBS:
+        return False
+    if lows[0] in sig.STATIVE_ING:
+        return False
+    return not (lows[0] == "working" and len(lows) > 1 and lows[1] in {"as", "at", "for"})
+
+
+def _be_predicate(tail: list[str]) -> _Reading | None:
+    """Read "I am <tail>"; None when the predicate is mood, chit-chat or too bare to mean anything."""
+    if tail[0].lower() in {"it", "that", "this", "those", "these"}:
+        return None
+    if 1 <= len(tail) <= 2 and all(_NAME.fullmatch(w) for w in tail):
+        if not any(w.lower() in sig.SINGLE_WORD_OK | sig.CHITCHAT_STATES | sig.INTENSIFIERS for w in tail):
+            return _Reading(content=f"User's name is {' '.join(tail)}")
+    text = " ".join(tail).lower()
+    for pattern, _ in sig.DYNAMIC_CUES:
+        text = pattern.sub(" ", text)
+    text = re.sub(r"\ba (?:bit|little)\b", " ", text)
+    core = [w for w in text.split() if w not in sig.INTENSIFIERS]
+    if not core:
+        return None
+    if core[0] in sig.CHITCHAT_STATES and (len(core) == 1 or core[1] in sig.CHITCHAT_FOLLOWERS):
+        return None
+    if len(core) == 1 and not (re.fullmatch(r"\d{1,3}", core[0]) or core[0] in sig.SINGLE_WORD_OK):
+        return None
+    whereabouts = core[0] in sig.WHEREABOUTS or (
+        core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:2] + tail[2:3])
+    )
+    return _Reading(
+        content="User is " + _third_person_pronouns(tail),
+        progressive=_is_progressive(tail),
+        transient=core[0] in sig.TRANSIENT_STATES or whereabouts,
+    )
+
+
+def _verb_clause(words: list[str]) -> _Reading | None:
+    """Read "I <adverbs> <verb> <tail>" and make the verb agree with "User"."""
+    lead: list[str] = []
+    while len(words) > 1 and sig.is_adverb(words[0]):
+        lead.append(words.pop(0))
+    verb, tail = words[0].lower(), words[1:]
+    if not _WORD.fullmatch(verb) or verb in sig.NON_VERBS or verb in sig.SKIP_VERBS or not tail:
+        return None
+    reading = _Reading(content="")
+    if verb == "am":
+        be = _be_predicate(tail)
+        return _with_lead(be, lead) if be and lead and be.content.startswith("User is") else be
+    negation = verb in {"don't", "dont", "didn't", "can't", "cannot", "won't", "haven't", "never"}
+    if verb in {"do", "have"} and tail[0].lower() == "not":
+        negation, verb, tail = True, f"{verb} not", tail[1:]
+    if verb == "have" and tail and tail[0].lower() == "got":
+        tail = tail[1:]
+    if verb == "want":
+        if len(tail) < 2 or tail[0].lower() != "to" or tail[1].lower() not in sig.GOAL_VERBS:
+            return None
+        head = "wants"
+    elif verb in {"will", "won't"}:
+        head, reading.needs_cue = verb, verb == "will"
+    elif verb in {"might", "may"}:
+        head, reading.hedged = verb, True
+    elif verb in sig.INVARIANT_VERBS or sig.is_past(verb):
+        head = verb
+    else:
+        head = {"don't": "doesn't", "dont": "doesn't", "haven't": "hasn't", "do not": "does not"}.get(verb)
+        head = head or ("has not" if verb == "have not" else sig.third_person(verb))
+    if not tail:
+        return None
+    if negation and tail and tail[0].lower() in sig.SKIP_VERBS:
+        return None
+    object_at = 1 if negation and verb not in {"haven't", "have not"} and len(tail) > 1 else 0
+    if tail[object_at].lower() in sig.DEICTIC:
+        return None
+    reading.content = " ".join(["User", *lead, head]) + " " + _third_person_pronouns(tail)
+    return reading
+
+
+def _with_lead(reading: _Reading, lead: list[str]) -> _Reading:
+    """Put adverbs that came before "am" back after "is"."""
+    reading.content = reading.content.replace("User is", "User is " + " ".join(lead), 1)
+    return reading
+
+
+def _my_clause(words: list[str]) -> _Reading | None:
+    """Read "my <person or thing> <verb> ..." as a fact about the user's world."""
+    if words and words[-1] == _PAIR_MARK:
+        return None
+    for k in range(min(4, len(words) - 1)):
+        head = words[k].lower()
+        bare = head.removesuffix("'s")
+        if words[k + 1] == _PAIR_MARK:
+            tail = words[k + 2 :]
+            if not tail:
+                return None
+            content = f"User and their {' '.join(words[: k + 1])} {_third_person_pronouns(tail)}"
+            progressive = tail[0].lower() in {"are", "were"} and _is_progressive(tail[1:])
+            return _Reading(content=content, progressive=progressive)
+        if bare in {"favorite", "favourite"}:
+            for j in range(k + 1, min(k + 4, len(words) - 1)):
+                if words[j].lower() in {"is", "are", "was", "were"}:
+                    return _Reading(content=f"User's {' '.join(words[:j])} " + _third_person_pronouns(words[j:]))
+            return None
+        if bare not in sig.PERSONAL_NOUNS:
+            continue
+        noun_phrase, tail = words[: k + 1], words[k + 1 :]
+        if head.endswith("'s"):
+            noun_phrase[-1] = noun_phrase[-1][:-2]
+            if any(w.lower() in {"is", "are", "was", "were"} for w in tail):  # "my dog's name is Max"
+                cut = next(i for i, w in enumerate(tail) if w.lower() in {"is", "are", "was", "were"})
+                noun_phrase, tail = [*words[:k], words[k], *tail[:cut]], tail[cut:]
+            else:  # "my husband's a doctor"
+                tail = ["is", *tail]
+        if not tail or tail[0].lower() in sig.NON_VERBS or not _WORD.fullmatch(tail[0].lower()):
+            return None
+        if len(tail) == 1 and not sig.is_past(tail[0]):
+            return None
+        if len(tail) > 1 and tail[1].lower() in sig.DEICTIC - {"one"}:
+            return None
+        progressive = (
+            tail[0].lower() in {"is", "are"}
+            and bare not in _NOT_PROGRESSIVE_HEADS
+            and _is_progressive(tail[1:])
+        )
+        return _Reading(f"User's {' '.join(noun_phrase)} {_third_person_pronouns(tail)}", progressive)
+    return None
+
+
+def _convert(text: str) -> _Reading | None:
+    """Rewrite a first-person clause in the third person, or None when it is not one."""
+    if match := _SUBJECT.match(text):
+        words = match["rest"].split()
+        if match["am"]:
+            words.insert(0, "am")
+        elif match["have"]:
+            words.insert(0, "have")
+        elif match["will"]:
+            words.insert(0, "will")
+        return _verb_clause(words)
+    if re.match(r"^my\s", text, re.I):
+        return _my_clause(text.split()[1:])
+    return None
+
+
+# --- kind, topic, confidence ------------------------------------------------------------------------
+
+_MOVED = re.compile(
+    r"^User (?:(?:just|recently|finally|officially) )?(?:moved|relocated) to "
+    r"(?P<place>(?!(?:a|an|the|their|some|another)\b)[\w.'-]+(?: [\w.'-]+){0,2}?)"
+    r"(?: (?:last \w+|this \w+|recently|in \d{4}|a (?:few|couple of) \w+ ago|\w+ (?:weeks|months|years) ago))?$",
+    re.I,
+)
+_JUST = re.compile(r"^User (?:has )?just\b")
+
+
+def _alternation(words: frozenset[str]) -> str:
+    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+
+
+_TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.I), topic)
+    for pattern, topic in (
+        (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
+        (r"^User (?:\w+ )?(?:lives|is living|is based|resides) in\b", "location"),
+        (r"^User is (?:originally )?from\b", "origin"),
+        (r"^User (?:\w+ )?(?:works|is working|has been working) as\b", "occupation"),
+        (r"^User (?:\w+ )?(?:works|is working|has been working) (?:at|for)\b", "employer"),
+        (rf"^User is (?:not )?(?:(?:a|an) )?(?:strict )?(?:{_alternation(sig.DIET_WORDS)})\b", "diet"),
+        (
+            rf"^User is (?:{_alternation(sig.RELATIONSHIP_WORDS)}|in a relationship)\b"
+            rf"|^User has (?:a|an) (?:{_alternation(sig.PARTNER_NOUNS)})\b",
+            "relationship_status",
+        ),
+        (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.OCCUPATION_STATES)})\b", "occupation"),
+        (rf"^User is (?:a|an) (?:[\w-]+ ){{0,3}}?(?:{_alternation(sig.JOB_NOUNS)})s?\b(?!')", "occupation"),
+        (
+            r"^User is \d{1,3}(?: years old| years of age)?$|^User turned \d{1,3}\b|^User was born in \d{4}\b"
+            r"|^User is in their (?:early |mid |late |mid-)?(?:\d0s|twenties|thirties|forties|fifties|sixties)$",
+            "age",
+        ),
+        (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.DEMONYMS)})$", "nationality"),
+        (
+            rf"^User (?:has|owns) (?:(?:{_alternation(sig.NUMBER_WORDS)}|\d+) )(?:[\w-]+ ){{0,2}}?"
+            rf"(?:{_alternation(sig.PET_NOUNS)})\b(?! allerg)"
+            rf"|^User (?:doesn't|does not) have (?:any )?(?:{_alternation(sig.PET_NOUNS)})\b",
+            "pet",
+        ),
+    )
+)
+
+
+def _topic(content: str) -> str | None:
+    """The slot a fact fills, when its shape makes that clear."""
+    if match := re.match(r"^User's favou?rite ([\w -]+?) (?:is|are|was|were)\b", content, re.I):
+        return "favorite_" + re.sub(r"[\s-]+", "_", match[1].lower())
+    if match := re.match(r"^User's ([\w ]+?) (?:is|are|was)\b", content):
+        return sig.SLOT_NOUNS.get(match[1].lower())
+    return next((topic for pattern, topic in _TOPICS if pattern.search(content)), None)
+
+
+def _clause_fact(clause: str) -> _Draft | None:
+    """The fact one clause states, or None."""
+    text, hedged, time = _strip_openers(clause)
+    text, tail_hedge = _strip_tail(text)
+    low = text.lower()
+    if not text or sig.SPECULATIVE_OPENERS.match(low) or sig.SKIP_CLAUSE.search(low):
+        return None
+    if sig.FILLER_CLAUSE.match(low):
+        return None
+    reading = _convert(text)
+    if reading is None:
+        return None
+    content = re.sub(r"^(User(?: is| has| was)?) also ", r"\1 ", " ".join(reading.content.split()))
+    if re.search(r"\b(?:it|that|this|them)$", content) and len(content.split()) <= 5:
+        return None
+    if time and time.lower() not in content.lower():
+        content = f"{content} {time}"
+    if match := _MOVED.match(content):
+        content = f"User lives in {match['place']}"
+    cue, ttl = sig.time_cues(content)
+    if reading.needs_cue and not cue:
+        return None
+    dynamic = cue or reading.progressive or reading.transient or bool(_JUST.match(content))
+    topic = _topic(content)
+    if hedged or tail_hedge or reading.hedged or sig.HEDGE_WORDS.search(content):
+        confidence = 0.65
+    else:
+        confidence = 0.9 if topic in sig.IDENTITY_TOPICS else 0.8
+    return _Draft(
+        content=content,
+        kind="dynamic" if dynamic else "static",
+        ttl_seconds=ttl if dynamic else None,
+        topic=topic,
+        confidence=confidence,
+    )
+
+
+def _read_facts(text: str) -> list[_Draft]:
+    """Every fact stated in one message's text, in order (duplicates included)."""
+    drafts: list[_Draft] = []
+    for sentence, is_question in _sentences(_clean(text)):
+        if sig.HYPOTHETICAL_SENTENCE.match(_strip_openers(sentence)[0]):
+            continue
+        clauses = _clauses(sentence)
+        for position, clause in enumerate(clauses):
+            if is_question and position == len(clauses) - 1:
+                continue
+            if draft := _clause_fact(clause):
+                drafts.append(draft)
+    return drafts
+
+
+class RulesExtractor:
+    """Reads first-person statements with hand-written rules: no model, no network, precise over complete."""
+
+    name = "rules"
+
+    def __init__(self, **options: Any) -> None:
+        self.options = RulesOptions.model_validate(options)
+
+    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
+        """Return the facts the messages of the configured roles state about their author."""
+        roles = set(context.options.get("roles", self.options.roles))
+        facts: dict[str, CandidateFact] = {}
+        for index, message in enumerate(messages):
+            if message.role not in roles:
+                continue
+            for draft in _read_facts(message.content):
+                key = " ".join(draft.content.casefold().split())
+                if key in facts:
+                    if index not in facts[key].message_indexes:
+                        facts[key].message_indexes.append(index)
+                    continue
+                facts[key] = CandidateFact(
+                    content=draft.content,
+                    kind=draft.kind,
+                    ttl_seconds=draft.ttl_seconds,
+                    confidence=draft.confidence,
+                    topic=draft.topic,
+                    message_indexes=[index],
+                )
+        return list(facts.values())
+
+
+register("rules", lambda options: RulesExtractor(**options))

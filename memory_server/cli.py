@@ -1,0 +1,131 @@
+"""The `memory-server` command: serve, reindex, export, import."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.progress import Progress
+
+from memory_server.config import ConfigError, Settings, load_settings
+from memory_server.context import Scope
+from memory_server.errors import ServiceError
+from memory_server.service import MemoryService
+
+app = typer.Typer(help="A self-hosted memory server for AI agents.", no_args_is_help=True, add_completion=False)
+T = TypeVar("T")
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (else $MEMORY_SERVER_CONFIG).")
+]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where SQLite and Chroma live.")]
+
+
+def _settings(config: Path | None, data_dir: Path | None = None, **server: object) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        settings = load_settings(config, **overrides)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    given = {k: v for k, v in server.items() if v is not None}
+    if given:
+        settings.server = settings.server.model_copy(update=given)
+    return settings
+
+
+def _with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]]) -> T:
+    async def run() -> T:
+        service = await MemoryService.open(settings)
+        try:
+            return await work(service)
+        finally:
+            await service.close()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Start the HTTP API (and the extraction workers)."""
+    import uvicorn
+
+    from memory_server.api.app import create_app
+
+    settings = _settings(config, data_dir, host=host, port=port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@app.command()
+def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Rebuild the vector index from SQLite (re-embedding vectors of another model)."""
+    settings = _settings(config, data_dir)
+    with Progress() as bar:
+        task = bar.add_task("reindexing", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        count = _with_service(settings, lambda s: s.reindex(progress))
+    typer.echo(f"indexed {count} live facts")
+
+
+@app.command("export")
+def export_user(
+    user: Annotated[str, typer.Option("--user", help="The user to export.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write a user's messages, facts and change log as portable JSON."""
+    settings = _settings(config, data_dir)
+    data = _with_service(settings, lambda s: s.export_user(Scope(settings.tenant, "cli"), user))
+    text = data.model_dump_json(indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {len(data.facts)} facts, {len(data.messages)} messages to {out}", err=True)
+
+
+@app.command("import")
+def import_user(
+    file: Annotated[Path, typer.Argument(help="A file written by `memory-server export`.", exists=True, dir_okay=False)],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load a user's export; importing the same file again adds nothing."""
+    from pydantic import ValidationError
+
+    from memory_server.portability import load_export
+
+    settings = _settings(config, data_dir)
+    try:
+        data = load_export(file.read_text(encoding="utf-8"))
+    except (ValueError, ValidationError) as exc:
+        typer.echo(f"error: {file} is not a memory-server export: {exc}", err=True)
+        raise typer.Exit(2) from None
+    added = _with_service(settings, lambda s: s.import_user(Scope(settings.tenant, "cli"), data))
+    typer.echo(json.dumps({"user_id": data.user_id, "added": added}))

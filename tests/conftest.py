@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from memory_server.api.app import create_app
+from memory_server.config import Settings, WorkerSettings
+from memory_server.context import Scope
+from memory_server.service import MemoryService
+from tests.fakes import FAKE, QueueExtractor
+
+
+@pytest.fixture
+def settings(tmp_path, monkeypatch) -> Settings:
+    for name in list(__import__("os").environ):
+        if name.startswith("MEMORY_SERVER_"):
+            monkeypatch.delenv(name)
+    return Settings(
+        data_dir=tmp_path / "data",
+        workers=WorkerSettings(poll_seconds=0.05, retry_backoff_seconds=0.01, max_attempts=2, wait_timeout_seconds=20),
+    )
+
+
+@pytest.fixture
+def fake() -> QueueExtractor:
+    FAKE.replies.clear()
+    FAKE.calls.clear()
+    return FAKE
+
+
+@pytest.fixture
+async def app(settings):
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(app) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+        yield c
+
+
+@pytest.fixture
+async def service(app) -> MemoryService:
+    return app.state.service
+
+
+@pytest.fixture
+def scope(settings) -> Scope:
+    return Scope(settings.tenant, "test")
+
+
+async def use_extractor(client: httpx.AsyncClient, name: str) -> None:
+    r = await client.put("/v1/config", json={"extractor": name})
+    assert r.status_code == 200, r.text
+
+
+async def publish(client: httpx.AsyncClient, user_id: str, *texts: str, wait: bool = True, **extra) -> dict:
+    body = {"user_id": user_id, "messages": [{"role": "user", "content": t} for t in texts], "wait": wait, **extra}
+    r = await client.post("/v1/interactions", json=body)
+    assert r.status_code in (200, 202), r.text
+    return r.json()

@@ -1,0 +1,38 @@
+"""A registered fake extractor with a queue of replies and a history, in the style of llm's MockModel."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+from extractors.base import CandidateFact, ExtractionContext, Message, register
+
+
+class QueueExtractor:
+    """Answers each call with the next queued reply: a list of facts, or an exception to raise."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.replies: deque[list[CandidateFact] | Exception] = deque()
+        self.calls: list[list[Message]] = []
+
+    def queue(self, *replies: list[CandidateFact] | Exception) -> None:
+        self.replies.extend(replies)
+
+    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
+        self.calls.append(list(messages))
+        if not self.replies:
+            return []
+        reply = self.replies.popleft()
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
+FAKE = QueueExtractor()
+register("fake", lambda options: FAKE)
+
+
+def fact(content: str, kind: str = "static", **extra: object) -> CandidateFact:
+    return CandidateFact(content=content, kind=kind, **extra)

@@ -1,0 +1,174 @@
+"""Publishing conversations: durable jobs, wait, retries, idempotency, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import publish, use_extractor
+from tests.fakes import fact
+
+
+async def test_publish_answers_202_with_request_id_then_job_completes(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User is a nurse")])
+    r = await client.post(
+        "/v1/interactions", json={"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}]}
+    )
+    assert r.status_code == 202
+    request_id = r.json()["request_id"]
+    for _ in range(200):
+        job = (await client.get(f"/v1/requests/{request_id}")).json()
+        if job["status"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    assert job["status"] == "done"
+    assert job["attempts"] == 1
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    assert fake.calls[-1][0].content == "I'm a nurse"
+
+
+async def test_wait_true_returns_the_changes(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User lives in Oslo", topic="location"), fact("User likes tea")])
+    job = await publish(client, "ana", "I live in Oslo and like tea")
+    assert job["status"] == "done"
+    added = sorted(f["content"] for f in job["changes"]["added"])
+    assert added == ["User likes tea", "User lives in Oslo"]
+    for f in job["changes"]["added"]:
+        assert f["request_id"] == job["request_id"]
+        assert len(f["message_ids"]) == 0 or all(isinstance(i, int) for i in f["message_ids"])
+
+
+async def test_same_messages_published_twice_do_not_duplicate(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User is a nurse")], [fact("User is a nurse")])
+    first = await publish(client, "ana", "I'm a nurse")
+    second = await publish(client, "ana", "I'm a nurse")
+    assert second["request_id"] == first["request_id"]
+    assert len(fake.calls) == 1
+    facts = (await client.get("/v1/users/ana/facts")).json()["items"]
+    assert [f["content"] for f in facts] == ["User is a nurse"]
+
+
+async def test_repeated_fact_from_a_new_conversation_is_a_noop(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User is a nurse")], [fact("user is a nurse.")])
+    await publish(client, "ana", "I'm a nurse")
+    second = await publish(client, "ana", "As I said, I'm a nurse")
+    assert second["changes"] == {"request_id": second["request_id"], "added": [], "updated": [], "removed": []}
+    facts = (await client.get("/v1/users/ana/facts")).json()["items"]
+    assert len(facts) == 1
+
+
+async def test_newer_value_on_same_topic_supersedes_old_fact(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User lives in Berlin", topic="location")], [fact("User lives in Lisbon", topic="location")])
+    first = await publish(client, "ana", "I live in Berlin")
+    old_id = first["changes"]["added"][0]["id"]
+    second = await publish(client, "ana", "I moved to Lisbon")
+    [update] = second["changes"]["updated"]
+    assert update["before"]["content"] == "User lives in Berlin"
+    assert update["after"]["content"] == "User lives in Lisbon"
+
+    old = (await client.get(f"/v1/facts/{old_id}")).json()
+    assert old["status"] == "superseded"
+    assert old["superseded_by"] == update["after"]["id"]
+    profile = (await client.post("/v1/profile", json={"user_id": "ana"})).json()["profile"]
+    assert [f["content"] for f in profile["static"]] == ["User lives in Lisbon"]
+    found = (await client.post("/v1/search", json={"user_id": "ana", "query": "Berlin", "threshold": 0})).json()
+    assert old_id not in [h["id"] for h in found["results"]]
+    history = (await client.get("/v1/users/ana/facts", params={"status": "superseded"})).json()["items"]
+    assert [f["content"] for f in history] == ["User lives in Berlin"]
+    events = [c["event"] for c in (await client.get("/v1/changelog", params={"user_id": "ana"})).json()["items"]]
+    assert events == ["update", "supersede", "add"]
+
+
+async def test_failing_job_is_retried_then_marked_failed_and_can_be_rerun(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue(RuntimeError("model down"), RuntimeError("model still down"))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert job["status"] == "failed"
+    assert job["attempts"] == 2
+    assert "model still down" in job["error"]
+    assert (await client.get("/v1/users/ana/facts")).json()["items"] == []
+
+    fake.queue([fact("User is a nurse")])
+    r = await client.post(f"/v1/requests/{job['request_id']}/retry")
+    assert r.status_code == 202
+    rid = job["request_id"]
+    for _ in range(200):
+        job = (await client.get(f"/v1/requests/{rid}")).json()
+        if job["status"] == "done":
+            break
+        await asyncio.sleep(0.02)
+    assert job["status"] == "done"
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+
+
+async def test_retry_of_a_request_that_did_not_fail_is_a_conflict(client, fake):
+    await use_extractor(client, "fake")
+    job = await publish(client, "ana", "hello")
+    r = await client.post(f"/v1/requests/{job['request_id']}/retry")
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "conflict"
+
+
+async def test_jobs_of_one_user_run_in_order(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue(
+        [fact("User lives in Paris", topic="location")],
+        [fact("User lives in Rome", topic="location")],
+        [fact("User lives in Madrid", topic="location")],
+    )
+    ids = []
+    for text in ("I live in Paris", "Now Rome", "Now Madrid"):
+        ids.append((await publish(client, "ana", text, wait=False))["request_id"])
+    for _ in range(300):
+        statuses = [(await client.get(f"/v1/requests/{i}")).json()["status"] for i in ids]
+        if statuses == ["done"] * 3:
+            break
+        await asyncio.sleep(0.02)
+    assert statuses == ["done"] * 3
+    live = (await client.get("/v1/users/ana/facts")).json()["items"]
+    assert [f["content"] for f in live] == ["User lives in Madrid"]
+
+
+async def test_sources_in_config_limit_which_interactions_are_extracted(client, fake):
+    await use_extractor(client, "fake")
+    assert (await client.put("/v1/config", json={"sources": ["chat"]})).status_code == 200
+    fake.queue([fact("User is a nurse")])
+    job = await publish(client, "ana", "I'm a nurse", source="email")
+    assert job["status"] == "done"
+    assert fake.calls == []
+    job = await publish(client, "ana", "I'm a nurse", source="chat")
+    assert [f["source"] for f in job["changes"]["added"]] == ["chat"]
+
+
+async def test_dynamic_fact_gets_expiry_and_leaves_profile_when_expired(client, fake, service, scope):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User is in Tokyo this week", kind="dynamic", ttl_seconds=1), fact("User is a nurse")])
+    job = await publish(client, "ana", "I'm a nurse in Tokyo this week")
+    dynamic = next(f for f in job["changes"]["added"] if f["kind"] == "dynamic")
+    assert dynamic["expires_at"] is not None
+    await asyncio.sleep(1.1)
+    profile = (await client.post("/v1/profile", json={"user_id": "ana"})).json()["profile"]
+    assert profile["dynamic"] == []
+    assert [f["content"] for f in profile["static"]] == ["User is a nurse"]
+    assert (await client.get(f"/v1/facts/{dynamic['id']}")).json()["status"] == "expired"
+    await service.expire_due()  # the housekeeping task may have got there first; either way one row
+    events = (await client.get("/v1/changelog", params={"user_id": "ana"})).json()["items"]
+    assert [e["event"] for e in events].count("expire") == 1
+    assert dynamic["id"] not in await service.core.index.ids(scope.tenant_id, "ana")
+
+
+async def test_ttl_from_config_applies_when_fact_has_none(client, fake):
+    await use_extractor(client, "fake")
+    assert (await client.put("/v1/config", json={"dynamic_ttl_seconds": 3600})).status_code == 200
+    fake.queue([fact("User is moving house", kind="dynamic")])
+    job = await publish(client, "ana", "I'm moving house")
+    added = job["changes"]["added"][0]
+    from datetime import datetime
+
+    lifetime = datetime.fromisoformat(added["expires_at"]) - datetime.fromisoformat(added["created_at"])
+    assert 3590 <= lifetime.total_seconds() <= 3610
+    assert added["config_version"] == 2

@@ -1,0 +1,175 @@
+"""Reading and deleting memory: profile, search, facts, delete by id and by meaning, purge."""
+
+from __future__ import annotations
+
+from tests.conftest import publish, use_extractor
+from tests.fakes import fact
+
+FACTS = [
+    fact("User is a nurse", confidence=0.95),
+    fact("User lives in Oslo", topic="location"),
+    fact("User's daughter is 4 years old"),
+    fact("User hates long meetings", confidence=0.6),
+    fact("User is learning Rust this month", kind="dynamic"),
+    fact("User's employee number is 48213"),
+]
+
+
+async def seed(client, fake, user: str = "ana") -> dict:
+    await use_extractor(client, "fake")
+    fake.queue(list(FACTS))
+    return await publish(client, user, "lots about me")
+
+
+async def test_profile_splits_static_and_dynamic(client, fake):
+    await seed(client, fake)
+    body = (await client.post("/v1/profile", json={"user_id": "ana"})).json()
+    assert set(body) == {"profile"}
+    static = [f["content"] for f in body["profile"]["static"]]
+    assert sorted(static) == sorted(f.content for f in FACTS if f.kind == "static")
+    assert static[0] == "User is a nurse"  # highest confidence first
+    assert [f["content"] for f in body["profile"]["dynamic"]] == ["User is learning Rust this month"]
+
+
+async def test_profile_with_q_adds_search_results(client, fake):
+    await seed(client, fake)
+    body = (await client.post("/v1/profile", json={"user_id": "ana", "q": "what programming language"})).json()
+    results = body["searchResults"]
+    assert results["results"][0]["content"] == "User is learning Rust this month"
+    assert results["total"] == len(results["results"])
+    assert results["timing"] >= 0
+    hit = results["results"][0]
+    assert set(hit) >= {"id", "content", "kind", "score", "source", "created_at", "updated_at"}
+
+
+async def test_profile_max_tokens_keeps_most_useful_facts_within_budget(client, fake):
+    await seed(client, fake)
+    body = (await client.post("/v1/profile", json={"user_id": "ana", "max_tokens": 12})).json()
+    kept = [f["content"] for f in body["profile"]["static"] + body["profile"]["dynamic"]]
+    assert body["tokens"] <= 12
+    assert "User is a nurse" in kept
+    assert len(kept) < len(FACTS)
+    q = (await client.post("/v1/profile", json={"user_id": "ana", "max_tokens": 12, "q": "Rust"})).json()
+    assert "User is learning Rust this month" in [f["content"] for f in q["profile"]["dynamic"]]
+
+
+async def test_search_finds_exact_numbers_through_keywords(client, fake):
+    await seed(client, fake)
+    body = (await client.post("/v1/search", json={"user_id": "ana", "query": "48213"})).json()
+    assert body["results"][0]["content"] == "User's employee number is 48213"
+
+
+async def test_search_by_meaning_and_filters(client, fake):
+    await seed(client, fake)
+    body = (await client.post("/v1/search", json={"user_id": "ana", "query": "where does she live"})).json()
+    assert body["results"][0]["content"] == "User lives in Oslo"
+    body = (await client.post("/v1/search", json={"user_id": "ana", "query": "Rust", "kind": "static"})).json()
+    assert "User is learning Rust this month" not in [r["content"] for r in body["results"]]
+    body = (await client.post("/v1/search", json={"user_id": "ana", "query": "nurse", "top_k": 1, "threshold": 0})).json()
+    assert len(body["results"]) == 1
+
+
+async def test_search_filters_on_attributes_and_source(client, fake):
+    await use_extractor(client, "fake")
+    fake.queue([fact("User likes jazz")], [fact("User likes opera")])
+    await publish(client, "ana", "jazz", source="chat", attributes={"app": "radio", "tags": ["music"]})
+    await publish(client, "ana", "opera", source="email", attributes={"app": "mail"})
+    q = {"user_id": "ana", "query": "music taste", "threshold": 0}
+    assert [r["content"] for r in (await client.post("/v1/search", json={**q, "source": "email"})).json()["results"]] == [
+        "User likes opera"
+    ]
+    only_radio = (await client.post("/v1/search", json={**q, "attributes": {"app": "radio"}})).json()["results"]
+    assert [r["content"] for r in only_radio] == ["User likes jazz"]
+    assert only_radio[0]["attributes"] == {"app": "radio", "tags": ["music"]}
+    tagged = (await client.post("/v1/search", json={**q, "attributes": {"tags": "music"}})).json()["results"]
+    assert [r["content"] for r in tagged] == ["User likes jazz"]
+
+
+async def test_users_do_not_see_each_others_facts(client, fake):
+    await seed(client, fake, "ana")
+    fake.queue([fact("User is a pilot")])
+    await publish(client, "bob", "pilot")
+    body = (await client.post("/v1/search", json={"user_id": "bob", "query": "nurse", "threshold": 0})).json()
+    assert [r["content"] for r in body["results"]] == ["User is a pilot"]
+    bob = (await client.post("/v1/profile", json={"user_id": "bob"})).json()["profile"]
+    assert [f["content"] for f in bob["static"]] == ["User is a pilot"]
+
+
+async def test_list_facts_paginates(client, fake):
+    await seed(client, fake)
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get("/v1/users/ana/facts", params=params)).json()
+        seen += [f["id"] for f in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == len(FACTS)
+    statics = (await client.get("/v1/users/ana/facts", params={"kind": "dynamic"})).json()["items"]
+    assert [f["content"] for f in statics] == ["User is learning Rust this month"]
+
+
+async def test_delete_fact_removes_it_everywhere_and_logs_it(client, fake, service, scope):
+    job = await seed(client, fake)
+    target = next(f for f in job["changes"]["added"] if f["content"] == "User is a nurse")
+    assert target["id"] in await service.core.index.ids(scope.tenant_id, "ana")
+    r = await client.delete(f"/v1/facts/{target['id']}")
+    assert r.status_code == 200
+    assert r.json()["status"] == "deleted"
+    assert target["id"] not in await service.core.index.ids(scope.tenant_id, "ana")
+    profile = (await client.post("/v1/profile", json={"user_id": "ana"})).json()["profile"]
+    assert "User is a nurse" not in [f["content"] for f in profile["static"]]
+    [change] = (await client.get("/v1/changelog", params={"user_id": "ana", "limit": 1})).json()["items"]
+    assert change["event"] == "delete"
+    assert change["before"]["status"] == "active"
+    assert change["after"]["status"] == "deleted"
+    assert (await client.delete("/v1/facts/nope")).status_code == 404
+
+
+async def test_delete_by_meaning_returns_what_it_deleted(client, fake, service, scope):
+    await seed(client, fake)
+    r = await client.post("/v1/facts/delete", json={"user_id": "ana", "query": "User's job is nurse", "threshold": 0.7})
+    body = r.json()
+    assert [f["content"] for f in body["deleted"]] == ["User is a nurse"]
+    assert body["count"] == 1
+    remaining = [f["content"] for f in (await client.get("/v1/users/ana/facts")).json()["items"]]
+    assert "User is a nurse" not in remaining
+    assert len(remaining) == len(FACTS) - 1
+    assert body["deleted"][0]["id"] not in await service.core.index.ids(scope.tenant_id, "ana")
+
+
+async def test_purge_user_removes_messages_facts_vectors_and_log_contents(client, fake, service, scope):
+    await seed(client, fake)
+    fake.queue([fact("User is a pilot")])
+    await publish(client, "bob", "pilot")
+    r = await client.delete("/v1/users/ana")
+    assert r.status_code == 200
+    assert r.json()["purged"]["facts"] == len(FACTS)
+    assert (await client.get("/v1/users/ana/facts", params={"status": "all"})).json()["items"] == []
+    assert await service.core.index.ids(scope.tenant_id, "ana") == set()
+    assert len(await service.core.index.ids(scope.tenant_id, "bob")) == 1
+    rows = await service.core.db.fetchall("SELECT count(*) FROM messages WHERE user_id = 'ana'")
+    assert rows[0][0] == 0
+    log = (await client.get("/v1/changelog", params={"user_id": "ana"})).json()["items"]
+    assert log[0]["event"] == "purge"
+    assert all(c["before"] is None and c["after"] is None for c in log)
+    assert "nurse" not in (await client.get("/v1/changelog", params={"user_id": "ana"})).text
+
+
+async def test_changelog_per_request_view(client, fake):
+    job = await seed(client, fake)
+    view = (await client.get(f"/v1/requests/{job['request_id']}/changes")).json()
+    assert len(view["added"]) == len(FACTS)
+    assert view["updated"] == view["removed"] == []
+    by_request = (await client.get("/v1/changelog", params={"request_id": job["request_id"]})).json()["items"]
+    assert {c["event"] for c in by_request} == {"add"}
+    assert all(c["actor"] == "api/extractor:fake" for c in by_request)
+
+
+async def test_explicit_fact_is_stored_once(client):
+    r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User's favourite colour is green"})
+    assert r.status_code == 201
+    again = await client.post("/v1/facts", json={"user_id": "ana", "content": "user's favourite colour is green"})
+    assert again.status_code == 200
+    assert again.json()["id"] == r.json()["id"]
