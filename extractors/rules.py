@@ -152,6 +152,7 @@ _PRONOUN_MAP = {
 }
 _WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _NAME = re.compile(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?")
+_BE = frozenset({"is", "are", "was", "were"})
 _NOT_PROGRESSIVE_HEADS = frozenset("hobby hobbies goal dream job name diet major field specialty role title".split())
 
 
@@ -189,7 +190,7 @@ def _be_predicate(tail: list[str]) -> _Reading | None:
     if len(core) == 1 and not (re.fullmatch(r"\d{1,3}", core[0]) or core[0] in sig.SINGLE_WORD_OK):
         return None
     whereabouts = core[0] in sig.WHEREABOUTS or (
-        core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:2] + tail[2:3])
+        core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:3])
     )
     return _Reading(
         content="User is " + _third_person_pronouns(tail),
@@ -232,6 +233,8 @@ def _verb_clause(words: list[str]) -> _Reading | None:
         return None
     if negation and tail and tail[0].lower() in sig.SKIP_VERBS:
         return None
+    if verb in sig.LIGHT_VERBS and all(w.lower() in sig.FREQUENCY_WORDS for w in tail):
+        return None  # "I go every weekend": the object was in an earlier clause
     object_at = 1 if negation and verb not in {"haven't", "have not"} and len(tail) > 1 else 0
     if tail[object_at].lower() in sig.DEICTIC:
         return None
@@ -261,7 +264,7 @@ def _my_clause(words: list[str]) -> _Reading | None:
             return _Reading(content=content, progressive=progressive)
         if bare in {"favorite", "favourite"}:
             for j in range(k + 1, min(k + 4, len(words) - 1)):
-                if words[j].lower() in {"is", "are", "was", "were"}:
+                if words[j].lower() in _BE:
                     return _Reading(content=f"User's {' '.join(words[:j])} " + _third_person_pronouns(words[j:]))
             return None
         if bare not in sig.PERSONAL_NOUNS:
@@ -269,19 +272,19 @@ def _my_clause(words: list[str]) -> _Reading | None:
         noun_phrase, tail = words[: k + 1], words[k + 1 :]
         if head.endswith("'s"):
             noun_phrase[-1] = noun_phrase[-1][:-2]
-            if any(w.lower() in {"is", "are", "was", "were"} for w in tail):  # "my dog's name is Max"
-                cut = next(i for i, w in enumerate(tail) if w.lower() in {"is", "are", "was", "were"})
+            if any(w.lower() in _BE for w in tail):  # "my dog's name is Max"
+                cut = next(i for i, w in enumerate(tail) if w.lower() in _BE)
                 noun_phrase, tail = [*words[:k], words[k], *tail[:cut]], tail[cut:]
             else:  # "my husband's a doctor"
                 tail = ["is", *tail]
-        if not tail or tail[0].lower() in sig.NON_VERBS or not _WORD.fullmatch(tail[0].lower()):
+        if not tail or tail[0].lower() in sig.NON_VERBS - _BE or not _WORD.fullmatch(tail[0].lower()):
             return None
         if len(tail) == 1 and not sig.is_past(tail[0]):
             return None
         if len(tail) > 1 and tail[1].lower() in sig.DEICTIC - {"one"}:
             return None
         progressive = (
-            tail[0].lower() in {"is", "are"}
+            tail[0].lower() in _BE
             and bare not in _NOT_PROGRESSIVE_HEADS
             and _is_progressive(tail[1:])
         )
@@ -326,8 +329,8 @@ _TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
         (r"^User (?:\w+ )?(?:lives|is living|is based|resides) in\b", "location"),
         (r"^User is (?:originally )?from\b", "origin"),
-        (r"^User (?:\w+ )?(?:works|is working|has been working) as\b", "occupation"),
-        (r"^User (?:\w+ )?(?:works|is working|has been working) (?:at|for)\b", "employer"),
+        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) as\b", "occupation"),
+        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) (?:at|for)\b", "employer"),
         (rf"^User is (?:not )?(?:(?:a|an) )?(?:strict )?(?:{_alternation(sig.DIET_WORDS)})\b", "diet"),
         (
             rf"^User is (?:{_alternation(sig.RELATIONSHIP_WORDS)}|in a relationship)\b"
@@ -361,6 +364,14 @@ def _topic(content: str) -> str | None:
     return next((topic for pattern, topic in _TOPICS if pattern.search(content)), None)
 
 
+def _expand_subject(low: str) -> str:
+    """Spell out a contracted subject ("i'm" -> "i am") so one filler pattern covers both forms."""
+    for short, full in (("i'm", "i am"), ("im", "i am"), ("i've", "i have"), ("i'll", "i will")):
+        if low.startswith(short + " "):
+            return full + low[len(short) :]
+    return low
+
+
 def _clause_fact(clause: str) -> _Draft | None:
     """The fact one clause states, or None."""
     text, hedged, time = _strip_openers(clause)
@@ -368,7 +379,7 @@ def _clause_fact(clause: str) -> _Draft | None:
     low = text.lower()
     if not text or sig.SPECULATIVE_OPENERS.match(low) or sig.SKIP_CLAUSE.search(low):
         return None
-    if sig.FILLER_CLAUSE.match(low):
+    if sig.FILLER_CLAUSE.match(_expand_subject(low)):
         return None
     reading = _convert(text)
     if reading is None:
@@ -377,7 +388,7 @@ def _clause_fact(clause: str) -> _Draft | None:
     if re.search(r"\b(?:it|that|this|them)$", content) and len(content.split()) <= 5:
         return None
     if time and time.lower() not in content.lower():
-        content = f"{content} {time}"
+        content = f"{content} {time.lower()}"
     if match := _MOVED.match(content):
         content = f"User lives in {match['place']}"
     cue, ttl = sig.time_cues(content)

@@ -101,7 +101,8 @@ FILLER_CLAUSE = re.compile(
     r"(?:do not|don't|dont|didn't|did not) (?:know|think|care|mind|get|understand|remember|see|want|need"
     r"|have (?:a clue|any idea))"
     r"|(?:am|was) (?:just |really |so )?(?:not sure|unsure|wondering|thinking|curious|asking|kidding"
-    r"|joking|saying|checking|looking for|trying to (?:understand|figure|find|decide|get))"
+    r"|joking|saying|checking|trying to (?:understand|figure|find|decide|get))"
+    r"|(?:am|was) (?:just )?looking for (?!(?:a )?(?:new )?(?:job|apartment|flat|house|place|roommate)\b)"
     r"|(?:just )?(?:wanted|want|need|needed|would like) (?:to )?(?:ask|know|say|check|confirm|clarify"
     r"|tell|make sure|thank|share|see|try)"
     r"|(?:have|had) (?:got )?(?:a|an|one|another|some|two|a few|no|one more|a quick|a small) ?"
@@ -260,6 +261,13 @@ SLOT_NOUNS: Final[dict[str, str]] = {
 IDENTITY_TOPICS: Final = frozenset(
     "name age location origin occupation employer nationality relationship_status diet native_language"
     " birthday hometown".split()
+)
+# Verbs that mean little without their object ("I go every weekend" after "I love hiking and").
+LIGHT_VERBS: Final = _words("go goes do have get make take like love hate enjoy prefer want went did")
+FREQUENCY_WORDS: Final = _words(
+    "every each day days week weeks weekend weekends month year morning mornings night nights evening"
+    " evenings often sometimes a lot all the time twice once daily weekly monthly always usually"
+    " regularly there here now then again"
 )
 # Words that cannot be the verb after "I" ("I and my wife ...").
 NON_VERBS: Final = _words("and or but the a an to in on at for with of from too as if so me myself i is are were")

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from memory_server.models import FactKind, FactStatus
+from memory_server.models import FactKind
 
 MAX_ATTRIBUTE_KEYS = 32
 MAX_ATTRIBUTE_DEPTH = 3
@@ -138,7 +138,9 @@ class DeleteByQueryIn(_In):
 
 class FactFilter(_In):
     kind: FactKind | None = None
-    status: FactStatus | Literal["all"] = Field("active", description="'all' lists every status.")
+    status: Literal["active", "superseded", "expired", "deleted", "all"] = Field(
+        "active", description="'all' lists every status."
+    )
     source: Identifier | None = None
     limit: int = Field(50, ge=1)
     cursor: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from memory_server.errors import ServiceError
 log = logging.getLogger(__name__)
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
+_UNION_MEMBER = re.compile(r"^[a-z-]+\[.*\]$")  # pydantic names union members in loc, e.g. "function-after[...]"
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -27,7 +29,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 
 def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
     """('body', 'messages', 0, 'content') -> 'messages.0.content'."""
-    parts = [str(p) for p in loc]
+    parts = [str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
     if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
     return ".".join(parts) or None

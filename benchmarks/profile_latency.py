@@ -1,0 +1,626 @@
+"""Per-turn latency at scale: profile, search and ingest, in-process and over HTTP.
+
+    .venv/bin/python benchmarks/profile_latency.py                  # 1,000 users x 100 facts, 300 queries
+    .venv/bin/python benchmarks/profile_latency.py --smoke          # 20 users x 20 facts, 30 queries
+    .venv/bin/python benchmarks/profile_latency.py --data-dir /tmp/bench            # seed and keep the dir
+    .venv/bin/python benchmarks/profile_latency.py --data-dir /tmp/bench --skip-seed  # reuse it
+
+Facts are seeded through the real write path (MemoryService.open, then pipeline.apply_candidates with
+one call per user, so each user's facts are embedded in batches and reconciled). Every operation is timed
+with perf_counter after a warm-up, on random users. The HTTP half runs uvicorn in a child process on the
+same data directory (one process owns a data directory, so the in-process service is closed first).
+A full run writes its results between the markers in benchmarks/README.md; --smoke only prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import random
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
+    sys.path.insert(0, str(ROOT))
+
+from extractors.base import CandidateFact  # noqa: E402
+from memory_server import retrieval, search  # noqa: E402
+from memory_server.config import Settings, load_settings  # noqa: E402
+from memory_server.context import Scope  # noqa: E402
+from memory_server.pipeline import Origin, apply_candidates  # noqa: E402
+from memory_server.reconcile import Action, RulesReconciler  # noqa: E402
+from memory_server.schemas import ProfileIn, SearchIn  # noqa: E402
+from memory_server.service import MemoryService  # noqa: E402
+
+README = ROOT / "benchmarks" / "README.md"
+START, END = "<!-- profile_latency:start -->", "<!-- profile_latency:end -->"
+DAY = 86_400
+
+# --- synthetic but varied data ----------------------------------------------------------------------
+
+WORDS: dict[str, list[str]] = {
+    "job": "nurse teacher plumber data engineer pharmacist architect baker electrician translator "
+    "paramedic accountant UX designer veterinarian journalist physiotherapist carpenter pilot".split(" "),
+    "company": "Northwind Globex Initech Umbrella Health Stark Logistics Wayne Foods Acme Robotics "
+    "Bluebird Bank Hooli Vandelay Imports Pied Piper Cyberdyne Soylent Labs".split(" "),
+    "city": "Oslo Lisbon Nairobi Osaka Montreal Krakow Valparaiso Tbilisi Porto Adelaide Bergen Lyon "
+    "Ghent Tallinn Medellin Kyoto Halifax Bilbao Dakar Hanoi".split(),
+    "hobby": "bouldering sourdough baking birdwatching trail running pottery chess salsa dancing "
+    "woodworking film photography kayaking knitting gardening astronomy".split(" "),
+    "relative": "sister brother daughter son mother father cousin grandmother".split(),
+    "name": "Maya Tomas Ingrid Kofi Aiko Lucas Priya Mateo Elif Sven Noor Jonas Chloe Ravi Zofia".split(),
+    "pet": "cat dog parrot rabbit tortoise hamster".split(),
+    "food": "ramen paella pierogi jollof rice pho shakshuka dal makhani tacos al pastor moussaka "
+    "bibimbap khachapuri ceviche".split(" "),
+    "allergen": "peanuts shellfish gluten lactose sesame kiwi".split(),
+    "tool": "Neovim VS Code Excel Figma Blender Obsidian Jupyter Docker Notion Postgres Grafana".split(" "),
+    "task": "note taking budgeting prototyping data analysis video editing writing deployments".split(" "),
+    "lang": "Norwegian Portuguese Swahili Japanese French Polish Spanish Georgian German Korean".split(),
+    "car": "Volvo V60 Toyota Prius Skoda Octavia Tesla Model 3 Fiat Panda Honda Civic".split(" "),
+    "instrument": "cello trumpet bass guitar drums piano violin".split(),
+    "team": "Rosenborg Benfica Gor Mahia Cerezo Osaka CF Montreal Wisla Krakow".split(" "),
+    "month": "January February March April May June July August September October November December".split(),
+    "subject": "marine biology economics mechanical engineering linguistics nursing history".split(" "),
+    "project": "Falcon Nimbus Orchid Basalt Kestrel Tundra Lumen Quartz Heron Juniper".split(),
+    "book": "Middlemarch|The Dispossessed|Piranesi|Project Hail Mary|The Overstory|Klara and the Sun".split("|"),
+    "exam": "CFA level 2|driving|IELTS|AWS solutions architect|bar|nursing licence".split("|"),
+    "appointment": "dentist physiotherapy eye test visa bank tax advisor".split(),
+    "injury": "sprained ankle broken wrist pulled hamstring knee strain".split(" "),
+    "sport": "football tennis climbing swimming running".split(),
+    "bug": "memory leak race condition timezone bug deadlock".split(" "),
+    "diet": "low-sugar vegan high-protein low-FODMAP".split(),
+}
+
+STATIC = [
+    "User works as a {job} at {company}.",
+    "User lives in {city}.",
+    "User grew up in {city} and moved away at age {age}.",
+    "User has worked at {company} since {year}.",
+    "User enjoys {hobby} on weekends.",
+    "User has been doing {hobby} for {n} years.",
+    "User's {relative} {name} lives in {city}.",
+    "User's {relative} {name} is {age} years old.",
+    "User has a {pet} named {name}.",
+    "User's favourite food is {food}.",
+    "User is allergic to {allergen}.",
+    "User uses {tool} for {task}.",
+    "User speaks {lang} and is learning {lang2}.",
+    "User drives a {year} {car}.",
+    "User plays the {instrument} in a band that rehearses {n} times a month.",
+    "User has supported {team} since {year}.",
+    "User's birthday is on {month} {day}.",
+    "User studied {subject} in {city} and graduated in {year}.",
+    "User runs {n}0 km every month.",
+    "User maintains the open-source project {project} with {n}00 stars.",
+    "User's team at {company} has {n} engineers.",
+    "User has {n} children.",
+    "User cooks {food} for friends about {n} times a year.",
+    "User's {relative} {name} works as a {job}.",
+]
+DYNAMIC = [
+    "User is travelling to {city} on {month} {day} for a conference.",
+    "User is currently reading {book}.",
+    "User is preparing for the {exam} exam in {n} weeks.",
+    "User has a {appointment} appointment on {month} {day} at {hour}:00.",
+    "User is leading project {project}, due on {month} {day}.",
+    "User is recovering from a {injury} and skips {sport} for {n} weeks.",
+    "User is looking for an apartment in {city} under {n}00 euros a month.",
+    "User is debugging a {bug} in project {project} this week.",
+    "User is on a {diet} diet for the next {n} weeks.",
+    "User's {relative} {name} is visiting until {month} {day}.",
+]
+QUESTIONS = [
+    "Where does the user live?",
+    "What does the user do for work?",
+    "Does the user have any pets?",
+    "What food does the user like?",
+    "Is the user allergic to anything?",
+    "Which tool does the user use for {task}?",
+    "What is the user doing on weekends?",
+    "Tell me about the user's {relative}",
+    "How is project {project} going?",
+    "When is the user travelling to {city}?",
+    "Any upcoming appointments this month?",
+    "What languages does the user speak?",
+    "What car does the user drive?",
+    "Which book is the user reading?",
+    "What exam is the user studying for?",
+]
+SAYINGS = [
+    "I'm a {job} and I live in {city}.",
+    "I work at {company} as a {job}.",
+    "I just moved to {city}.",
+    "My {relative} {name} is {age} years old.",
+    "I have a {pet} called {name}.",
+    "I love {food}.",
+    "I'm allergic to {allergen}.",
+    "I've been doing {hobby} for {n} years.",
+    "I'm flying to {city} next week.",
+    "I use {tool} for {task} every day.",
+    "My favourite food is {food}.",
+    "I speak {lang}.",
+    "Honestly the weather has been awful lately.",
+    "Can you help me plan a trip?",
+]
+
+
+def fill(template: str, rng: random.Random) -> str:
+    """Fill every {slot} from WORDS or with a plausible number."""
+    values: dict[str, Any] = {k: rng.choice(v) for k, v in WORDS.items()}
+    values["lang2"] = rng.choice(WORDS["lang"])
+    values.update(
+        age=rng.randint(3, 90),
+        year=rng.randint(1995, 2025),
+        n=rng.randint(2, 40),
+        day=rng.randint(1, 28),
+        hour=rng.randint(8, 18),
+    )
+    return template.format(**values)
+
+
+def user_facts(rng: random.Random, count: int) -> list[CandidateFact]:
+    """`count` distinct facts, about a quarter of them dynamic with an expiry days to weeks ahead."""
+    dynamic = round(count * 0.25)
+    seen: set[str] = set()
+    out: list[CandidateFact] = []
+    while len(out) < count:
+        is_dynamic = len(out) < dynamic
+        content = fill(rng.choice(DYNAMIC if is_dynamic else STATIC), rng)
+        if content in seen:
+            continue
+        seen.add(content)
+        out.append(
+            CandidateFact(
+                content=content,
+                kind="dynamic" if is_dynamic else "static",
+                ttl_seconds=rng.randint(3, 60) * DAY if is_dynamic else None,
+                confidence=round(rng.uniform(0.6, 1.0), 2),
+            )
+        )
+    rng.shuffle(out)
+    return out
+
+
+def conversation(rng: random.Random) -> list[str]:
+    return [fill(rng.choice(SAYINGS), rng) for _ in range(rng.randint(1, 3))]
+
+
+# --- timing -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    """One line of the results table: latencies in milliseconds."""
+
+    name: str
+    ms: list[float]
+    target: str = ""
+    note: str = ""
+
+    def pct(self, q: float) -> float:
+        return float(np.percentile(self.ms, q))
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)  # "key: value" lines under the table
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        print(f"  {row.name}: p50 {row.pct(50):.2f} ms, p95 {row.pct(95):.2f}, p99 {row.pct(99):.2f} (n={len(row.ms)})")
+        return row
+
+    def note(self, line: str) -> None:
+        self.facts.append(line)
+        print(f"  {line}")
+
+    def get(self, name: str) -> Row:
+        return next(r for r in self.rows if r.name == name)
+
+
+async def timed(calls: Sequence[Callable[[], Awaitable[Any]]], warmup: int) -> list[float]:
+    """Run every call once, in order; time all but the first `warmup`."""
+    out = []
+    for i, call in enumerate(calls):
+        started = time.perf_counter()
+        await call()
+        if i >= warmup:
+            out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def timed_sync(calls: Sequence[Callable[[], Any]], warmup: int) -> list[float]:
+    out = []
+    for i, call in enumerate(calls):
+        started = time.perf_counter()
+        call()
+        if i >= warmup:
+            out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+# --- seeding ----------------------------------------------------------------------------------------
+
+
+async def seed(service: MemoryService, scope: Scope, users: int, per_user: int, rng: random.Random, report: Report) -> None:
+    """Store every user's facts with one apply_candidates call each (embed in batches, reconcile, write)."""
+    core = service.core
+    config = core.settings.extraction
+    reconciler = RulesReconciler(config.duplicate_threshold)
+    added = skipped = 0
+    started = time.perf_counter()
+    for u in range(users):
+        origin = Origin(request_id=str(uuid.uuid4()), user_id=f"user-{u:05d}", source="benchmark-seed")
+        outcome = await apply_candidates(core, scope, user_facts(rng, per_user), origin, config, reconciler, "benchmark")
+        added += sum(d.action is Action.ADD for d, _ in outcome)
+        skipped += sum(d.action is not Action.ADD for d, _ in outcome)
+        if (u + 1) % max(1, users // 10) == 0:
+            rate = (u + 1) * per_user / (time.perf_counter() - started)
+            print(f"  seeded {u + 1}/{users} users ({rate:.0f} facts/s)", flush=True)
+    elapsed = time.perf_counter() - started
+    report.note(
+        f"seeding: {users} users x {per_user} candidates in {elapsed:.1f} s ({users * per_user / elapsed:.0f} facts/s); "
+        f"{added} added, {skipped} reconciled away as near-duplicates"
+    )
+
+
+# --- in-process -------------------------------------------------------------------------------------
+
+
+async def measure_in_process(
+    service: MemoryService, scope: Scope, users: list[str], n: int, rng: random.Random, report: Report
+) -> None:
+    core = service.core
+    warm = max(5, n // 10)
+
+    def picks() -> list[tuple[str, str]]:
+        return [(rng.choice(users), fill(rng.choice(QUESTIONS), rng)) for _ in range(n + warm)]
+
+    def profile(u: str, q: str | None) -> Callable[[], Awaitable[Any]]:
+        return lambda: service.profile(scope, ProfileIn(user_id=u, q=q))
+
+    report.add(Row("profile, no q (in-process)", await timed([profile(u, None) for u, _ in picks()], warm), "p50 <= 2 ms"))
+    report.add(Row("profile with q (in-process)", await timed([profile(u, q) for u, q in picks()], warm), "p50 <= 15 ms"))
+    report.add(
+        Row(
+            "search (in-process)",
+            await timed([lambda u=u, q=q: service.search(scope, SearchIn(user_id=u, query=q)) for u, q in picks()], warm),
+        )
+    )
+    calls = [lambda u=u: service.profile(scope, ProfileIn(user_id=u, max_tokens=500)) for u, _ in picks()]
+    report.add(Row("profile, no q, max_tokens=500 (in-process)", await timed(calls, warm)))
+
+    # Where the time goes: the parts of profile-with-q, one by one.
+    def read(u: str, vectors: bool) -> Callable[[], Awaitable[Any]]:
+        return lambda: retrieval.live_facts(core, scope.tenant_id, u, with_vectors=vectors)
+
+    report.add(Row("  part: read live facts, SQLite", await timed([read(u, False) for u, _ in picks()], warm)))
+    report.add(Row("  part: read live facts + vectors, SQLite", await timed([read(u, True) for u, _ in picks()], warm)))
+    queries = [q for _, q in picks()]
+    report.add(Row("  part: embed the query", await timed([lambda q=q: core.embedder.embed([q]) for q in queries], warm)))
+    prepared = []
+    for u, q in picks():
+        live = await retrieval.live_facts(core, scope.tenant_id, u, with_vectors=True)
+        prepared.append((q, (await core.embedder.embed([q]))[0], live))
+    weight = core.settings.search.keyword_weight
+    score_calls = [
+        lambda q=q, v=v, live=live: search.hybrid_scores(q, v, [f.content for f in live.facts], live.matrix, weight)
+        for q, v, live in prepared
+    ]
+    sizes = [len(live.facts) for _, _, live in prepared]
+    report.add(Row("  part: hybrid scoring of the user's facts", timed_sync(score_calls, warm)))
+    report.note(f"live facts per user in these samples: median {int(np.median(sizes))}, min {min(sizes)}, max {max(sizes)}")
+
+    # For comparison only: the filtered approximate query the per-user path does not use.
+    misses, short, chroma_ms = 0, 0, []
+    for q, vector, live in prepared[warm:]:
+        user = live.facts[0].user_id if live.facts else users[0]
+        started = time.perf_counter()
+        hits = await core.index.query(vector, scope.tenant_id, user, 10)
+        chroma_ms.append((time.perf_counter() - started) * 1000)
+        exact = {live.facts[int(i)].id for i in np.argsort(-(live.matrix @ vector))[: min(10, len(live.facts))]}
+        misses += len(exact - {h for h, _ in hits})
+        short += len(hits) < len(exact)
+    report.add(Row("  compare: Chroma top-10 filtered to the user", chroma_ms, note="not on the per-user path"))
+    report.note(
+        f"Chroma filtered top-10 vs exact cosine top-10: {misses} of {10 * len(chroma_ms)} exact neighbours missed, "
+        f"{short} of {len(chroma_ms)} queries returned fewer than 10"
+    )
+
+
+# --- over HTTP --------------------------------------------------------------------------------------
+
+
+def serve(data_dir: Path, port: int) -> None:
+    """The child process: the real app on 127.0.0.1:port."""
+    import uvicorn
+
+    from memory_server.api.app import create_app
+
+    settings = load_settings(data_dir=data_dir)
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(data_dir: Path, report: Report) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-port", str(port), "--data-dir", str(data_dir)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    while time.perf_counter() - started < 120:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                report.note(f"server start-up (process spawn to /healthz OK): {time.perf_counter() - started:.1f} s")
+                return proc, base
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("server did not answer /healthz within 120 s")
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM: the process's peak resident set size."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def post(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = client.post(path, json=body)
+    response.raise_for_status()
+    return response.json()
+
+
+def http_timed(client: httpx.Client, path: str, bodies: list[dict[str, Any]], warmup: int) -> list[float]:
+    return timed_sync([lambda b=b: post(client, path, b) for b in bodies], warmup)
+
+
+def measure_http(client: httpx.Client, users: list[str], n: int, rng: random.Random, report: Report) -> None:
+    warm = max(5, n // 10)
+    picks = [(rng.choice(users), fill(rng.choice(QUESTIONS), rng)) for _ in range(n + warm)]
+    plain = [{"user_id": u} for u, _ in picks]
+    with_q = [{"user_id": u, "q": q} for u, q in picks]
+    searches = [{"user_id": u, "query": q} for u, q in picks]
+    report.add(Row("profile, no q (HTTP)", http_timed(client, "/v1/profile", plain, warm), "p50 <= 5 ms"))
+    report.add(Row("profile with q (HTTP)", http_timed(client, "/v1/profile", with_q, warm), "p50 <= 15 ms"))
+    report.add(Row("search (HTTP)", http_timed(client, "/v1/search", searches, warm)))
+
+
+def wait_done(client: httpx.Client, request_ids: list[str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    for rid in request_ids:
+        while client.get(f"/v1/requests/{rid}").json()["status"] not in ("done", "failed"):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"request {rid} still not done after {timeout} s")
+            time.sleep(0.005)
+
+
+def measure_ingest(client: httpx.Client, users: list[str], n: int, rng: random.Random, report: Report) -> None:
+    """POST /v1/interactions with the rules extractor: wait=true end to end, then accept-only."""
+
+    def body(wait: bool) -> dict[str, Any]:
+        messages = [{"role": "user", "content": c} for c in conversation(rng)]
+        return {"user_id": rng.choice(users), "session_id": f"bench-{uuid.uuid4()}", "messages": messages, "wait": wait}
+
+    warm = 10
+    bodies = [body(True) for _ in range(n + warm)]
+    jobs: list[dict[str, Any]] = []
+    ms = timed_sync([lambda b=b: jobs.append(post(client, "/v1/interactions", b)) for b in bodies], warm)
+    jobs, messages = jobs[warm:], sum(len(b["messages"]) for b in bodies[warm:])
+    failed = sum(j["status"] != "done" for j in jobs)
+    facts = sum(len(j["changes"]["added"]) + len(j["changes"]["updated"]) for j in jobs)
+    row = report.add(Row("ingest, wait=true, rules extractor (HTTP, per request)", ms))
+    report.note(
+        f"ingest wait=true: {n} conversations, {messages} user messages, {facts} facts added or updated, "
+        f"{failed} not done; {sum(ms) / messages:.1f} ms per message on average (p50 per request {row.pct(50):.1f} ms)"
+    )
+
+    # Accept-only on an idle server: each job is drained (untimed) before the next POST.
+    idle = []
+    for b in [body(False) for _ in range(n + warm)]:
+        started = time.perf_counter()
+        job = post(client, "/v1/interactions", b)
+        idle.append((time.perf_counter() - started) * 1000)
+        wait_done(client, [job["request_id"]])
+    report.add(Row("ingest accept-only, wait=false (HTTP, idle server)", idle[warm:]))
+
+    # Accept-only in a burst: extraction of the earlier ones runs in the same process meanwhile.
+    burst_bodies = [body(False) for _ in range(n)]
+    ids: list[str] = []
+    started = time.perf_counter()
+    ms = timed_sync([lambda b=b: ids.append(post(client, "/v1/interactions", b)["request_id"]) for b in burst_bodies], 0)
+    wait_done(client, ids)
+    drained = time.perf_counter() - started
+    report.add(Row("ingest accept-only, wait=false (HTTP, burst of back-to-back POSTs)", ms))
+    burst_messages = sum(len(b["messages"]) for b in burst_bodies)
+    report.note(f"burst of {n} conversations ({burst_messages} messages) accepted and extracted in {drained:.1f} s")
+
+
+# --- the report -------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), Linux {platform.release()}, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def table(report: Report) -> str:
+    lines = [
+        "| operation | n | p50 ms | p95 ms | p99 ms | target |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in report.rows:
+        target = r.target or r.note
+        if r.target:
+            target += " ✅" if r.pct(50) <= float(r.target.split()[-2]) else " ❌"
+        name = r.name.strip().replace("  ", "")
+        lines.append(f"| {name} | {len(r.ms)} | {r.pct(50):.2f} | {r.pct(95):.2f} | {r.pct(99):.2f} | {target} |")
+    return "\n".join(lines)
+
+
+def explanation(report: Report) -> str:
+    p = {r.name.strip(): r.pct(50) for r in report.rows}
+    return (
+        "The per-user path never asks the vector index: `retrieval.live_facts` reads the user's live facts "
+        "(and, with `q`, their vectors) from SQLite in one range scan of the `facts_by_user` index, and "
+        "`search.hybrid_scores` scores them exactly with numpy (see the docstring of `memory_server/retrieval.py`). "
+        f"Measured here, a profile without `q` is that read plus ranking (p50 {p['part: read live facts, SQLite']:.2f} ms "
+        f"for the read, {p['profile, no q (in-process)']:.2f} ms in all in-process, "
+        f"{p['profile, no q (HTTP)']:.2f} ms over HTTP). "
+        f"With `q`, embedding the query dominates (p50 {p['part: embed the query']:.2f} ms), while the read with vectors "
+        f"(p50 {p['part: read live facts + vectors, SQLite']:.2f} ms) and exact scoring "
+        f"(p50 {p['part: hybrid scoring of the user\'s facts']:.2f} ms) stay small, for "
+        f"{p['profile with q (in-process)']:.2f} ms in-process and {p['profile with q (HTTP)']:.2f} ms over HTTP. "
+        f"For comparison, the same top-10 as a Chroma query filtered to the user took p50 "
+        f"{p['compare: Chroma top-10 filtered to the user']:.2f} ms, and the exact path cannot miss a user's fact."
+    )
+
+
+def write_readme(report: Report, command: str) -> None:
+    block = "\n".join(
+        [
+            START,
+            "## Profile, search and ingest latency (`profile_latency.py`)",
+            "",
+            f"Machine: {machine()}.",
+            "",
+            f"Command: `{command}`",
+            "",
+            "Targets: profile without `q` p50 <= 2 ms in-process and <= 5 ms over HTTP; profile with `q` p50 <= 15 ms.",
+            "",
+            table(report),
+            "",
+            *[f"- {line}" for line in report.facts],
+            "",
+            explanation(report),
+            END,
+        ]
+    )
+    text = README.read_text() if README.exists() else "# Benchmarks\n\n"
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    README.write_text(text)
+    print(f"wrote {README}")
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+async def in_process_phase(settings: Settings, args: argparse.Namespace, rng: random.Random, report: Report) -> list[str]:
+    service = await MemoryService.open(settings)
+    try:
+        scope = Scope(settings.tenant, "benchmark")
+        if not args.skip_seed:
+            await seed(service, scope, args.users, args.facts_per_user, rng, report)
+        rows = await service.core.db.fetchall(
+            "SELECT user_id, COUNT(*) FROM facts WHERE tenant_id = ? AND status = 'active' GROUP BY user_id",
+            (settings.tenant,),
+        )
+        if not rows:
+            raise SystemExit(f"no facts in {settings.data_dir}: run without --skip-seed first")
+        users = [r[0] for r in rows]
+        report.note(f"data: {len(users)} users, {sum(r[1] for r in rows)} active facts")
+        await measure_in_process(service, scope, users, args.queries, rng, report)
+    finally:
+        await service.close()
+    report.note(f"peak RSS of the benchmark process (seeding + in-process): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    return users
+
+
+def http_phase(data_dir: Path, users: list[str], args: argparse.Namespace, rng: random.Random, report: Report) -> None:
+    proc, base = start_server(data_dir, report)
+    try:
+        with httpx.Client(base_url=base, timeout=120) as client:
+            measure_http(client, users, args.queries, rng, report)
+            measure_ingest(client, users, args.conversations, rng, report)
+        report.note(f"peak RSS of the server process: {peak_rss_mb(proc.pid):.0f} MB")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--facts-per-user", type=int, default=100)
+    parser.add_argument("--queries", type=int, default=300, help="timed calls per operation (after a warm-up)")
+    parser.add_argument("--conversations", type=int, default=200, help="timed ingest requests per mode")
+    parser.add_argument("--data-dir", type=Path, help="default: a temporary directory, removed afterwards")
+    parser.add_argument("--skip-seed", action="store_true", help="reuse the facts already in --data-dir")
+    parser.add_argument("--smoke", action="store_true", help="20 users x 20 facts, 30 queries; prints only")
+    parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    parser.add_argument("--seed", type=int, default=7, help="random seed")
+    parser.add_argument("--serve-port", type=int, help=argparse.SUPPRESS)  # the child server process
+    args = parser.parse_args()
+
+    if args.serve_port is not None:
+        serve(args.data_dir, args.serve_port)
+        return
+    if args.smoke:
+        args.users, args.facts_per_user, args.queries, args.conversations = 20, 20, 30, 20
+    if args.skip_seed and args.data_dir is None:
+        parser.error("--skip-seed needs --data-dir")
+    temporary = args.data_dir is None
+    data_dir = Path(tempfile.mkdtemp(prefix="memory-bench-")) if temporary else args.data_dir.resolve()
+    command = shlex.join([".venv/bin/python", "benchmarks/profile_latency.py", *sys.argv[1:]])
+    print(f"{machine()}\ndata dir: {data_dir}")
+
+    rng = random.Random(args.seed)
+    report = Report()
+    try:
+        settings = load_settings(data_dir=data_dir)
+        print("in-process:")
+        users = asyncio.run(in_process_phase(settings, args, rng, report))
+        print("over HTTP:")
+        http_phase(data_dir, users, args, rng, report)
+    finally:
+        if temporary:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+    print()
+    print(table(report))
+    print()
+    print("\n".join(f"- {line}" for line in report.facts))
+    if not (args.smoke or args.no_readme):
+        write_readme(report, command)
+
+
+if __name__ == "__main__":
+    main()

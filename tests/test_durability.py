@@ -1,0 +1,135 @@
+"""Crashes and restarts: accepted work is never lost, and SQLite and the vector index stay in line."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiosqlite
+import pytest
+
+from memory_server import migrations
+from memory_server.context import Scope
+from memory_server.db import Database
+from memory_server.errors import Unavailable
+from memory_server.schemas import FactIn, InteractionIn, SearchIn
+from memory_server.service import MemoryService
+from tests.fakes import fact
+
+
+async def wait_done(service: MemoryService, scope: Scope, request_id: str) -> str:
+    for _ in range(300):
+        status = (await service.request(scope, request_id)).status
+        if status in ("done", "failed"):
+            return status
+        await asyncio.sleep(0.02)
+    return status
+
+
+async def test_job_accepted_before_a_crash_runs_at_next_start(settings, fake):
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)  # no workers: the job is stored, not run
+    await service.update_config(scope, {"extractor": "fake"})
+    job, _ = await service.ingest(
+        scope, InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I'm a nurse"}])
+    )
+    async with service.core.db.transaction() as conn:  # it was running when the process died
+        await conn.execute("UPDATE jobs SET status = 'running', attempts = 1 WHERE request_id = ?", (job.request_id,))
+    await service.close()
+
+    fake.queue([fact("User is a nurse")])
+    service = await MemoryService.open(settings)
+    await service.start()
+    try:
+        assert await wait_done(service, scope, job.request_id) == "done"
+        done = await service.request(scope, job.request_id)
+        assert [f.content for f in done.changes.added] == ["User is a nurse"]
+        assert done.attempts == 2
+    finally:
+        await service.close()
+
+
+async def test_vector_operations_left_by_a_crash_are_replayed_at_start(settings):
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    stored, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+    gone, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))
+    # Simulate a crash between the SQLite commit and the index: the index is behind on both facts.
+    await service.core.index.delete([stored.id])
+    async with service.core.db.transaction() as conn:
+        await conn.execute("UPDATE facts SET status = 'deleted' WHERE id = ?", (gone.id,))
+        await conn.executemany("INSERT INTO vector_ops (fact_id) VALUES (?)", [(stored.id,), (gone.id,)])
+    assert await service.core.index.ids(scope.tenant_id, "ana") == {gone.id}
+    await service.close()
+
+    service = await MemoryService.open(settings)
+    try:
+        assert await service.core.index.ids(scope.tenant_id, "ana") == {stored.id}
+        pending = await service.core.db.fetchone("SELECT count(*) FROM vector_ops")
+        assert pending[0] == 0
+    finally:
+        await service.close()
+
+
+async def test_a_failed_write_leaves_nothing_behind(settings, fake, monkeypatch):
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    try:
+        from memory_server import changelog
+
+        async def broken(conn, event):
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(changelog, "record", broken)
+        with pytest.raises(RuntimeError):
+            await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+        for table in ("facts", "fact_vectors", "vector_ops", "changelog"):
+            assert (await service.core.db.fetchone(f"SELECT count(*) FROM {table}"))[0] == 0, table
+        assert await service.core.index.ids(scope.tenant_id) == set()
+    finally:
+        await service.close()
+
+
+async def test_second_process_on_the_same_data_dir_is_refused_clearly(settings):
+    service = await MemoryService.open(settings)
+    try:
+        with pytest.raises(Unavailable, match="in use by process"):
+            await MemoryService.open(settings)
+    finally:
+        await service.close()
+    again = await MemoryService.open(settings)  # released on close
+    await again.close()
+
+
+async def test_schema_builds_from_a_blank_database_and_migrate_is_rerunnable(tmp_path):
+    db = Database(tmp_path / "blank.sqlite3")
+    await db.open()
+    try:
+        tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"messages", "jobs", "facts", "fact_vectors", "vector_ops", "changelog", "config_versions"} <= tables
+        applied = [r[0] for r in await db.fetchall("SELECT name FROM _migrations ORDER BY name")]
+        assert applied == [m.__name__ for m in migrations.MIGRATIONS]
+    finally:
+        await db.close()
+    async with aiosqlite.connect(tmp_path / "blank.sqlite3", isolation_level=None) as conn:
+        assert await migrations.migrate(conn) == []
+
+
+async def test_changed_embedder_refuses_to_serve_until_reindexed(settings):
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+    async with service.core.db.transaction() as conn:
+        await conn.execute("UPDATE fact_vectors SET model_id = 'some-older-model'")
+    await service.close()
+
+    service = await MemoryService.open(settings)
+    try:
+        with pytest.raises(Exception, match="reindex"):
+            await service.start()
+        assert await service.reindex() == 1
+        row = await service.core.db.fetchone("SELECT model_id FROM fact_vectors")
+        assert row[0] == service.core.embedder.model_id
+        found = await service.search(scope, SearchIn(user_id="ana", query="bees"))
+        assert [r.content for r in found.results] == ["User keeps bees"]
+    finally:
+        await service.close()

@@ -1,0 +1,161 @@
+"""Bad input: a 4xx with one JSON error shape naming the field, and nothing stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import use_extractor
+
+OK_MESSAGE = {"role": "user", "content": "I'm a nurse"}
+
+
+async def nothing_stored(service) -> bool:
+    counts = [
+        (await service.core.db.fetchone(f"SELECT count(*) FROM {table}"))[0] for table in ("messages", "jobs", "facts")
+    ]
+    return counts == [0, 0, 0]
+
+
+def assert_error(r, status: int, code: str, field: str | None = None) -> None:
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+    if field is not None:
+        assert body["error"]["field"] == field
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"messages": [OK_MESSAGE]}, "user_id"),
+        ({"user_id": "", "messages": [OK_MESSAGE]}, "user_id"),
+        ({"user_id": "   ", "messages": [OK_MESSAGE]}, "user_id"),
+        ({"user_id": "a\x00b", "messages": [OK_MESSAGE]}, "user_id"),
+        ({"user_id": "x" * 300, "messages": [OK_MESSAGE]}, "user_id"),
+        ({"user_id": "ana", "messages": []}, "messages"),
+        ({"user_id": "ana"}, "messages"),
+        ({"user_id": "ana", "messages": [{"role": "robot", "content": "hi"}]}, "messages.0.role"),
+        ({"user_id": "ana", "messages": [{"role": "user", "content": ""}]}, "messages.0.content"),
+        ({"user_id": "ana", "messages": [{"role": "user", "content": " \n\t "}]}, "messages.0.content"),
+        ({"user_id": "ana", "messages": [{"role": "user"}]}, "messages.0.content"),
+        ({"user_id": "ana", "messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+        ({"user_id": "ana", "messages": [{**OK_MESSAGE, "created_at": "yesterday"}]}, "messages.0.created_at"),
+        ({"user_id": "ana", "messages": [OK_MESSAGE], "surprise": 1}, "surprise"),
+        ({"user_id": "ana", "messages": [OK_MESSAGE], "attributes": [1, 2]}, "attributes"),
+        ({"user_id": "ana", "messages": [OK_MESSAGE], "attributes": {"a": {"b": {"c": {"d": 1}}}}}, "attributes"),
+        ({"user_id": "ana", "messages": [OK_MESSAGE], "wait": "perhaps"}, "wait"),
+    ],
+)
+async def test_bad_interaction_is_422_naming_the_field_and_stores_nothing(client, service, body, field):
+    r = await client.post("/v1/interactions", json=body)
+    assert_error(r, 422, "invalid_input", field)
+    assert field in r.json()["error"]["message"]
+    assert await nothing_stored(service)
+
+
+async def test_non_json_body_is_400(client, service):
+    r = await client.post("/v1/interactions", content=b"{not json", headers={"content-type": "application/json"})
+    assert_error(r, 400, "invalid_json")
+    assert await nothing_stored(service)
+
+
+async def test_body_that_is_not_an_object_is_422(client, service):
+    r = await client.post("/v1/interactions", json=["user_id", "ana"])
+    assert_error(r, 422, "invalid_input")
+    assert await nothing_stored(service)
+
+
+async def test_too_many_messages_is_413_and_stores_nothing(client, service):
+    limit = service.core.settings.limits.max_messages
+    r = await client.post("/v1/interactions", json={"user_id": "ana", "messages": [OK_MESSAGE] * (limit + 1)})
+    assert_error(r, 413, "payload_too_large", "messages")
+    assert await nothing_stored(service)
+
+
+async def test_oversized_content_is_413_naming_the_message(client, service):
+    limit = service.core.settings.limits.max_content_chars
+    big = {"role": "user", "content": "a" * (limit + 1)}
+    r = await client.post("/v1/interactions", json={"user_id": "ana", "messages": [OK_MESSAGE, big]})
+    assert_error(r, 413, "payload_too_large", "messages.1.content")
+    assert await nothing_stored(service)
+
+
+async def test_oversized_body_is_rejected_before_parsing(client, service):
+    limit = service.core.settings.limits.max_body_bytes
+    r = await client.post(
+        "/v1/interactions", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
+    )
+    assert_error(r, 413, "payload_too_large")
+
+    async def chunks():
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+
+    r = await client.post("/v1/interactions", content=chunks(), headers={"content-type": "application/json"})
+    assert_error(r, 413, "payload_too_large")
+    assert await nothing_stored(service)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/profile", {}, "user_id"),
+        ("/v1/profile", {"user_id": "ana", "threshold": 1.5}, "threshold"),
+        ("/v1/profile", {"user_id": "ana", "threshold": -0.1}, "threshold"),
+        ("/v1/profile", {"user_id": "ana", "top_k": 0}, "top_k"),
+        ("/v1/profile", {"user_id": "ana", "q": "x", "top_k": 10_000}, "top_k"),
+        ("/v1/profile", {"user_id": "ana", "max_tokens": 0}, "max_tokens"),
+        ("/v1/profile", {"user_id": "ana", "q": ""}, "q"),
+        ("/v1/search", {"user_id": "ana"}, "query"),
+        ("/v1/search", {"user_id": "ana", "query": "x", "kind": "eternal"}, "kind"),
+        ("/v1/search", {"user_id": "ana", "query": "x", "top_k": 101}, "top_k"),
+        ("/v1/search", {"user_id": "ana", "query": "x", "threshold": "high"}, "threshold"),
+        ("/v1/search", {"user_id": "ana", "query": "x", "since": "2026-01-02", "until": "2026-01-01"}, "until"),
+        ("/v1/facts/delete", {"user_id": "ana", "query": "x", "threshold": 2}, "threshold"),
+        ("/v1/facts", {"user_id": "ana", "content": "x", "kind": "forever"}, "kind"),
+        ("/v1/facts", {"user_id": "ana", "content": "   "}, "content"),
+        ("/v1/facts", {"user_id": "ana", "content": "x", "confidence": 7}, "confidence"),
+    ],
+)
+async def test_bad_read_and_delete_input_is_422_naming_the_field(client, path, body, field):
+    assert_error(await client.post(path, json=body), 422, "invalid_input", field)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"limit": 0}, "limit"), ({"limit": 100_000}, "limit"), ({"status": "zombie"}, "status"), ({"cursor": "abc"}, "cursor")],
+)
+async def test_bad_list_parameters_are_422(client, params, field):
+    assert_error(await client.get("/v1/users/ana/facts", params=params), 422, "invalid_input", field)
+
+
+async def test_bad_config_is_rejected_and_version_unchanged(client):
+    before = (await client.get("/v1/config")).json()
+    for body, field in [
+        ({"dynamic_ttl_seconds": 5}, "dynamic_ttl_seconds"),
+        ({"duplicate_threshold": "very"}, "duplicate_threshold"),
+        ({"extractor": "crystal-ball"}, "extractor"),
+        ({"no_such_setting": 1}, "no_such_setting"),
+        ({"roles": ["narrator"]}, "roles.0"),
+    ]:
+        assert_error(await client.put("/v1/config", json=body), 422, "invalid_input", field)
+    assert (await client.get("/v1/config")).json()["version"] == before["version"]
+
+
+async def test_config_changes_are_versioned(client):
+    await use_extractor(client, "fake")
+    r = await client.put("/v1/config", json={"dynamic_ttl_seconds": 7200})
+    assert r.json()["version"] == 2
+    assert r.json()["config"]["extractor"] == "fake"  # left out, so kept
+    history = (await client.get("/v1/config/history")).json()
+    assert [v["version"] for v in history] == [2, 1]
+    assert history[0]["config"]["dynamic_ttl_seconds"] == 7200
+
+
+async def test_unknown_ids_are_404_with_the_error_shape(client):
+    assert_error(await client.get("/v1/facts/nope"), 404, "not_found")
+    assert_error(await client.get("/v1/requests/nope"), 404, "not_found")
+    assert_error(await client.get("/v1/no/such/route"), 404, "not_found")
+    assert_error(await client.put("/v1/profile", json={}), 405, "method_not_allowed")
