@@ -65,9 +65,10 @@ _OPENER = (
     r"(?:can|could|would|will|do|does|did|is|are|what|how|why|where|when|who|which|any|anything|please"
     r"|thoughts|ideas|thanks|thank|lol|haha|ok|okay)\b"
 )
+_NOT_A_CLAUSE = r"(?!(?:i think|i guess|i believe|i suppose)\W*$)"  # "..., I think" is a hedge
 _CLAUSE_BREAK = re.compile(
-    rf"\s*[,;:]\s*(?:(?:and|but|so|plus)\s+)?(?={_FP}|{_MY}|{_OPENER})"
-    rf"|\s+(?:and|but|so|plus)\s+(?={_FP}|{_MY})"
+    rf"\s*[,;:]\s*(?:(?:and|but|so|plus)\s+)?{_NOT_A_CLAUSE}(?={_FP}|{_MY}|{_OPENER})"
+    rf"|\s+(?:and|but|so|plus)\s+{_NOT_A_CLAUSE}(?={_FP}|{_MY})"
     r"|\s+[-\u2013\u2014]+\s+",
     re.IGNORECASE,
 )
@@ -150,6 +151,8 @@ _PRONOUN_MAP = {
     "myself": "themselves",
     "mine": "theirs",
 }
+_WE = re.compile(r"\b(?:we|our|us|ours)\b", re.I)
+_WE_MAP = {"we": "they", "our": "their", "us": "them", "ours": "theirs"}
 _WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _NAME = re.compile(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?")
 _BE = frozenset({"is", "are", "was", "were"})
@@ -163,7 +166,7 @@ def _third_person_pronouns(words: Sequence[str]) -> str:
 
 def _is_progressive(words: Sequence[str]) -> bool:
     """Whether a predicate is an '-ing' activity ("learning Rust"), not a state ("living in Oslo")."""
-    lows = [w.lower() for w in words if w.lower() not in sig.INTENSIFIERS]
+    lows = [w.lower() for w in words if w.lower() not in sig.INTENSIFIERS and not sig.is_adverb(w)]
     if not lows or not lows[0].endswith("ing") or len(lows[0]) < 5 or lows[0] in sig.ING_NOT_VERBS:
         return False
     if lows[0] in sig.STATIVE_ING:
@@ -185,7 +188,7 @@ def _be_predicate(tail: list[str]) -> _Reading | None:
     core = [w for w in text.split() if w not in sig.INTENSIFIERS]
     if not core:
         return None
-    if core[0] in sig.CHITCHAT_STATES and (len(core) == 1 or core[1] in sig.CHITCHAT_FOLLOWERS):
+    if core[0] in sig.CHITCHAT_STATES and not (len(core) > 1 and core[1] == "at"):  # "good at chess" stays
         return None
     if len(core) == 1 and not (re.fullmatch(r"\d{1,3}", core[0]) or core[0] in sig.SINGLE_WORD_OK):
         return None
@@ -259,7 +262,8 @@ def _my_clause(words: list[str]) -> _Reading | None:
             tail = words[k + 2 :]
             if not tail:
                 return None
-            content = f"User and their {' '.join(words[: k + 1])} {_third_person_pronouns(tail)}"
+            rest = _WE.sub(lambda m: _WE_MAP[m[0].lower()], _third_person_pronouns(tail))
+            content = f"User and their {' '.join(words[: k + 1])} {rest}"
             progressive = tail[0].lower() in {"are", "were"} and _is_progressive(tail[1:])
             return _Reading(content=content, progressive=progressive)
         if bare in {"favorite", "favourite"}:
@@ -312,7 +316,7 @@ def _convert(text: str) -> _Reading | None:
 
 _MOVED = re.compile(
     r"^User (?:(?:just|recently|finally|officially) )?(?:moved|relocated) to "
-    r"(?P<place>(?!(?:a|an|the|their|some|another)\b)[\w.'-]+(?: [\w.'-]+){0,2}?)"
+    r"(?P<place>(?!(?:a|an|their|some|another)\b|(?-i:the [a-z]))[\w.'-]+(?: [\w.'-]+){0,2}?)"
     r"(?: (?:last \w+|this \w+|recently|in \d{4}|a (?:few|couple of) \w+ ago|\w+ (?:weeks|months|years) ago))?$",
     re.I,
 )
@@ -327,24 +331,29 @@ _TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.I), topic)
     for pattern, topic in (
         (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
-        (r"^User (?:\w+ )?(?:lives|is living|is based|resides) in\b", "location"),
+        (r"^User (?:\w+ )?(?:lives|is living|is based|resides) in (?!(?:a|an)\b|(?-i:the [a-z]))", "location"),
         (r"^User is (?:originally )?from\b", "origin"),
         (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) as\b", "occupation"),
-        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) (?:at|for)\b", "employer"),
+        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) (?:at|for) (?!home\b)", "employer"),
         (rf"^User is (?:not )?(?:(?:a|an) )?(?:strict )?(?:{_alternation(sig.DIET_WORDS)})\b", "diet"),
         (
-            rf"^User is (?:{_alternation(sig.RELATIONSHIP_WORDS)}|in a relationship)\b"
+            rf"^User is (?:not )?(?:{_alternation(sig.RELATIONSHIP_WORDS)}|in a relationship)\b"
             rf"|^User has (?:a|an) (?:{_alternation(sig.PARTNER_NOUNS)})\b",
             "relationship_status",
         ),
         (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.OCCUPATION_STATES)})\b", "occupation"),
-        (rf"^User is (?:a|an) (?:[\w-]+ ){{0,3}}?(?:{_alternation(sig.JOB_NOUNS)})s?\b(?!')", "occupation"),
+        (
+            rf"^User is (?:just |now |currently |still )?(?:a|an) (?:[\w-]+ ){{0,3}}?"
+            rf"(?:{_alternation(sig.JOB_NOUNS)})s?\b(?!')",
+            "occupation",
+        ),
         (
             r"^User is \d{1,3}(?: years old| years of age)?$|^User turned \d{1,3}\b|^User was born in \d{4}\b"
             r"|^User is in their (?:early |mid |late |mid-)?(?:\d0s|twenties|thirties|forties|fifties|sixties)$",
             "age",
         ),
         (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.DEMONYMS)})$", "nationality"),
+        (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.RELIGIONS)})$", "religion"),
         (
             rf"^User (?:has|owns) (?:(?:{_alternation(sig.NUMBER_WORDS)}|\d+) )(?:[\w-]+ ){{0,2}}?"
             rf"(?:{_alternation(sig.PET_NOUNS)})\b(?! allerg)"
@@ -385,7 +394,7 @@ def _clause_fact(clause: str) -> _Draft | None:
     if reading is None:
         return None
     content = re.sub(r"^(User(?: is| has| was)?) also ", r"\1 ", " ".join(reading.content.split()))
-    if re.search(r"\b(?:it|that|this|them)$", content) and len(content.split()) <= 5:
+    if re.search(r"\b(?:it|that|this|them|there|here)$", content) and len(content.split()) <= 5:
         return None
     if time and time.lower() not in content.lower():
         content = f"{content} {time.lower()}"

@@ -31,7 +31,8 @@ _CUE_TABLE: Final[tuple[tuple[str, int | None], ...]] = (
     (r"next year", 730 * DAY),
     (
         r"currently|right now|at the moment|lately|recently|these days|for now|for the time being"
-        r"|temporarily|soon|later|planning to|plans? to|about to"
+        r"|temporarily|soon|later|planning to|plans? to|about to|(?:is|are) (?:\w+ )?going to"
+        r"|(?:has|have) (?:a|an|their) (?:\w+ )?(?:meeting|appointment|interview|exam|deadline|flight|date)"
         r"|on (?:a )?(?:trip|vacation|holiday|leave|sabbatical|break)",
         None,
     ),
@@ -102,6 +103,7 @@ FILLER_CLAUSE = re.compile(
     r"|have (?:a clue|any idea))"
     r"|(?:am|was) (?:just |really |so )?(?:not sure|unsure|wondering|thinking|curious|asking|kidding"
     r"|joking|saying|checking|trying to (?:understand|figure|find|decide|get))"
+    r"|(?:am|was) like|am afraid (?:that|i|so|not)"
     r"|(?:am|was) (?:just )?looking for (?!(?:a )?(?:new )?(?:job|apartment|flat|house|place|roommate)\b)"
     r"|(?:just )?(?:wanted|want|need|needed|would like) (?:to )?(?:ask|know|say|check|confirm|clarify"
     r"|tell|make sure|thank|share|see|try)"
@@ -168,7 +170,7 @@ CHITCHAT_FOLLOWERS: Final = _words(
 # Passing states: "I'm exhausted" is true today, not next month.
 TRANSIENT_STATES: Final = _words(
     "tired exhausted sick ill stressed busy hungry sleepy bored anxious nervous worried sad upset"
-    " frustrated overwhelmed hungover jet-lagged jetlagged injured swamped starving cold"
+    " frustrated overwhelmed hungover jet-lagged jetlagged injured swamped starving cold excited"
 )
 # Predicates of place that describe where the user is now, not where they live ("I'm at work").
 WHEREABOUTS: Final = _words("at on out outside home away off")

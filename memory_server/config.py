@@ -8,6 +8,7 @@ limits), fixed at start-up. `ExtractionConfig` is what operators edit at run tim
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +21,7 @@ from pydantic_settings import (
 )
 
 CONFIG_ENV = "MEMORY_SERVER_CONFIG"
+_config_file: ContextVar[str | None] = ContextVar("config_file", default=None)
 
 
 class _Section(BaseModel):
@@ -128,7 +130,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get(CONFIG_ENV)
+        path = _config_file.get() or os.environ.get(CONFIG_ENV)
         if path:
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
         return tuple(sources)
@@ -151,11 +153,9 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
 
     Raises ConfigError with one "path: message" line per problem.
     """
-    if config_file is not None:
-        path = Path(config_file)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} not found: create it (see config.example.yaml) or drop --config")
-        os.environ[CONFIG_ENV] = str(path)
+    if config_file is not None and not Path(config_file).is_file():
+        raise ConfigError(f"config file {config_file} not found: create it (see config.example.yaml) or drop --config")
+    token = _config_file.set(str(config_file) if config_file is not None else None)
     try:
         return Settings(**overrides)
     except ValidationError as exc:
@@ -167,3 +167,5 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines) + f"\n{hint}") from None
     except Exception as exc:  # a YAML syntax error, an unreadable file
         raise ConfigError(f"cannot read configuration: {exc}") from None
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,107 @@
+"""The memory-server command: export/import round trip, reindex, config errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from typer.testing import CliRunner
+
+from memory_server.cli import app
+from memory_server.context import Scope
+from memory_server.schemas import FactIn, SearchIn
+from memory_server.service import MemoryService
+
+runner = CliRunner()
+
+
+def seed(settings) -> None:
+    async def run() -> None:
+        service = await MemoryService.open(settings)
+        scope = Scope(settings.tenant, "test")
+        try:
+            await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+            fact, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))
+            await service.delete_fact(scope, fact.id)
+        finally:
+            await service.close()
+
+    asyncio.run(run())
+
+
+def search(settings, query: str) -> list[str]:
+    async def run() -> list[str]:
+        service = await MemoryService.open(settings)
+        try:
+            found = await service.search(Scope(settings.tenant, "t"), SearchIn(user_id="ana", query=query))
+            return [r.content for r in found.results]
+        finally:
+            await service.close()
+
+    return asyncio.run(run())
+
+
+def test_export_then_import_into_a_fresh_server_is_idempotent(settings, tmp_path):
+    seed(settings)
+    out = tmp_path / "ana.json"
+    result = runner.invoke(app, ["export", "--user", "ana", "--out", str(out), "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["format"] == "memory-server/user-export@1"
+    assert sorted((f["content"], f["status"]) for f in data["facts"]) == [
+        ("User keeps bees", "active"),
+        ("User owns a boat", "deleted"),
+    ]
+    assert [c["event"] for c in data["changelog"]] == ["add", "add", "delete"]
+
+    fresh = settings.model_copy(update={"data_dir": tmp_path / "other"})
+    args = ["import", str(out), "--data-dir", str(fresh.data_dir)]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.stdout)["added"] == {"messages": 0, "facts": 2, "changelog": 3}
+    second = runner.invoke(app, args)
+    assert json.loads(second.stdout)["added"] == {"messages": 0, "facts": 0, "changelog": 0}
+    assert search(fresh, "bees") == ["User keeps bees"]
+    assert search(fresh, "boat") == []
+
+
+def test_import_rejects_a_file_that_is_not_an_export(settings, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"hello": "world"}')
+    result = runner.invoke(app, ["import", str(bad), "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 2
+    assert "not a memory-server export" in result.output
+
+
+def test_reindex_rebuilds_the_vector_index_from_sqlite(settings):
+    seed(settings)
+
+    async def wipe_index() -> None:
+        service = await MemoryService.open(settings)
+        try:
+            await service.core.index.reset()
+            assert await service.core.index.ids(settings.tenant) == set()
+        finally:
+            await service.close()
+
+    asyncio.run(wipe_index())
+    result = runner.invoke(app, ["reindex", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "indexed 1 live facts" in result.output
+
+    async def ids() -> set[str]:
+        service = await MemoryService.open(settings)
+        try:
+            return await service.core.index.ids(settings.tenant, "ana")
+        finally:
+            await service.close()
+
+    assert len(asyncio.run(ids())) == 1
+
+
+def test_invalid_config_stops_with_the_setting_named(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("server:\n  port: -1\n")
+    result = runner.invoke(app, ["serve", "--config", str(config)])
+    assert result.exit_code == 2
+    assert "server.port:" in result.output
