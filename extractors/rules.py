@@ -73,7 +73,11 @@ _CLAUSE_BREAK = re.compile(
     re.IGNORECASE,
 )
 # "my wife and I" is one subject: marked before splitting so " and I" is not read as a new clause.
-_MY_AND_I = re.compile(r"(?:^|(?<=[,;:] )|(?<=[,;:]))(?:my\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+and\s+(?:i|me)|me\s+and\s+my\s+([\w-]+))\b(?!')", re.I)
+_MY_AND_I = re.compile(
+    r"(?:^|(?<=[,;:] )|(?<=[,;:]))"
+    r"(?:my\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+and\s+(?:i|me)|me\s+and\s+my\s+([\w-]+))\b(?!')",
+    re.I,
+)
 _PAIR_MARK = "&I"
 
 
@@ -125,7 +129,7 @@ def _strip_tail(text: str) -> tuple[str, bool]:
     hedged = False
     while True:
         before = text
-        text = text.rstrip(" .!?,;:~\u2026-\u2013\u2014\"*")
+        text = text.rstrip(' .!?,;:~\u2026-\u2013\u2014"*')
         text = sig.TRAILING_FILLER.sub("", text)
         if match := sig.TRAILING_HEDGE.search(text):
             hedged, text = True, text[: match.start()]
@@ -156,7 +160,6 @@ _WE_MAP = {"we": "they", "our": "their", "us": "them", "ours": "theirs"}
 _WORD = re.compile(r"[a-z]+(?:['-][a-z]+)*")
 _NAME = re.compile(r"[A-Z][a-z]+(?:-[A-Z][a-z]+)?")
 _BE = frozenset({"is", "are", "was", "were"})
-_NOT_PROGRESSIVE_HEADS = frozenset("hobby hobbies goal dream job name diet major field specialty role title".split())
 
 
 def _third_person_pronouns(words: Sequence[str]) -> str:
@@ -178,9 +181,9 @@ def _be_predicate(tail: list[str]) -> _Reading | None:
     """Read "I am <tail>"; None when the predicate is mood, chit-chat or too bare to mean anything."""
     if tail[0].lower() in {"it", "that", "this", "those", "these"}:
         return None
-    if 1 <= len(tail) <= 2 and all(_NAME.fullmatch(w) for w in tail):
-        if not any(w.lower() in sig.SINGLE_WORD_OK | sig.CHITCHAT_STATES | sig.INTENSIFIERS for w in tail):
-            return _Reading(content=f"User's name is {' '.join(tail)}")
+    known = sig.SINGLE_WORD_OK | sig.CHITCHAT_STATES | sig.INTENSIFIERS
+    if 1 <= len(tail) <= 2 and all(_NAME.fullmatch(w) and w.lower() not in known for w in tail):
+        return _Reading(content=f"User's name is {' '.join(tail)}")  # "I'm Ana"
     text = " ".join(tail).lower()
     for pattern, _ in sig.DYNAMIC_CUES:
         text = pattern.sub(" ", text)
@@ -192,9 +195,7 @@ def _be_predicate(tail: list[str]) -> _Reading | None:
         return None
     if len(core) == 1 and not (re.fullmatch(r"\d{1,3}", core[0]) or core[0] in sig.SINGLE_WORD_OK):
         return None
-    whereabouts = core[0] in sig.WHEREABOUTS or (
-        core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:3])
-    )
+    whereabouts = core[0] in sig.WHEREABOUTS or (core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:3]))
     return _Reading(
         content="User is " + _third_person_pronouns(tail),
         progressive=_is_progressive(tail),
@@ -214,7 +215,7 @@ def _verb_clause(words: list[str]) -> _Reading | None:
     if verb == "am":
         be = _be_predicate(tail)
         return _with_lead(be, lead) if be and lead and be.content.startswith("User is") else be
-    negation = verb in {"don't", "dont", "didn't", "can't", "cannot", "won't", "haven't", "never"}
+    negation = verb in {"don't", "dont", "didn't", "can't", "cannot", "won't", "haven't"}
     if verb in {"do", "have"} and tail[0].lower() == "not":
         negation, verb, tail = True, f"{verb} not", tail[1:]
     if verb == "have" and tail and tail[0].lower() == "got":
@@ -234,7 +235,7 @@ def _verb_clause(words: list[str]) -> _Reading | None:
         head = head or ("has not" if verb == "have not" else sig.third_person(verb))
     if not tail:
         return None
-    if negation and tail and tail[0].lower() in sig.SKIP_VERBS:
+    if negation and tail[0].lower() in sig.SKIP_VERBS:
         return None
     if verb in sig.LIGHT_VERBS and all(w.lower() in sig.FREQUENCY_WORDS for w in tail):
         return None  # "I go every weekend": the object was in an earlier clause
@@ -272,6 +273,8 @@ def _my_clause(words: list[str]) -> _Reading | None:
                     return _Reading(content=f"User's {' '.join(words[:j])} " + _third_person_pronouns(words[j:]))
             return None
         if bare not in sig.PERSONAL_NOUNS:
+            if head in _BE or head in sig.NON_VERBS or sig.is_past(head) or head.endswith("s"):
+                return None  # a verb before any personal noun: "my code broke my home page"
             continue
         noun_phrase, tail = words[: k + 1], words[k + 1 :]
         if head.endswith("'s"):
@@ -287,11 +290,7 @@ def _my_clause(words: list[str]) -> _Reading | None:
             return None
         if len(tail) > 1 and tail[1].lower() in sig.DEICTIC - {"one"}:
             return None
-        progressive = (
-            tail[0].lower() in _BE
-            and bare not in _NOT_PROGRESSIVE_HEADS
-            and _is_progressive(tail[1:])
-        )
+        progressive = tail[0].lower() in _BE and bare not in sig.NOT_PROGRESSIVE_HEADS and _is_progressive(tail[1:])
         return _Reading(f"User's {' '.join(noun_phrase)} {_third_person_pronouns(tail)}", progressive)
     return None
 
@@ -321,56 +320,6 @@ _MOVED = re.compile(
     re.I,
 )
 _JUST = re.compile(r"^User (?:has )?just\b")
-
-
-def _alternation(words: frozenset[str]) -> str:
-    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
-
-
-_TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.I), topic)
-    for pattern, topic in (
-        (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
-        (r"^User (?:\w+ )?(?:lives|is living|is based|resides) in (?!(?:a|an)\b|(?-i:the [a-z]))", "location"),
-        (r"^User is (?:originally )?from\b", "origin"),
-        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) as\b", "occupation"),
-        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) (?:at|for) (?!home\b)", "employer"),
-        (rf"^User is (?:not )?(?:(?:a|an) )?(?:strict )?(?:{_alternation(sig.DIET_WORDS)})\b", "diet"),
-        (
-            rf"^User is (?:not )?(?:{_alternation(sig.RELATIONSHIP_WORDS)}|in a relationship)\b"
-            rf"|^User has (?:a|an) (?:{_alternation(sig.PARTNER_NOUNS)})\b",
-            "relationship_status",
-        ),
-        (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.OCCUPATION_STATES)})\b", "occupation"),
-        (
-            rf"^User is (?:just |now |currently |still )?(?:a|an) (?:[\w-]+ ){{0,3}}?"
-            rf"(?:{_alternation(sig.JOB_NOUNS)})s?\b(?!')",
-            "occupation",
-        ),
-        (
-            r"^User is \d{1,3}(?: years old| years of age)?$|^User turned \d{1,3}\b|^User was born in \d{4}\b"
-            r"|^User is in their (?:early |mid |late |mid-)?(?:\d0s|twenties|thirties|forties|fifties|sixties)$",
-            "age",
-        ),
-        (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.DEMONYMS)})$", "nationality"),
-        (rf"^User is (?:(?:a|an) )?(?:{_alternation(sig.RELIGIONS)})$", "religion"),
-        (
-            rf"^User (?:has|owns) (?:(?:{_alternation(sig.NUMBER_WORDS)}|\d+) )(?:[\w-]+ ){{0,2}}?"
-            rf"(?:{_alternation(sig.PET_NOUNS)})\b(?! allerg)"
-            rf"|^User (?:doesn't|does not) have (?:any )?(?:{_alternation(sig.PET_NOUNS)})\b",
-            "pet",
-        ),
-    )
-)
-
-
-def _topic(content: str) -> str | None:
-    """The slot a fact fills, when its shape makes that clear."""
-    if match := re.match(r"^User's favou?rite ([\w -]+?) (?:is|are|was|were)\b", content, re.I):
-        return "favorite_" + re.sub(r"[\s-]+", "_", match[1].lower())
-    if match := re.match(r"^User's ([\w ]+?) (?:is|are|was)\b", content):
-        return sig.SLOT_NOUNS.get(match[1].lower())
-    return next((topic for pattern, topic in _TOPICS if pattern.search(content)), None)
 
 
 def _expand_subject(low: str) -> str:
@@ -404,7 +353,7 @@ def _clause_fact(clause: str) -> _Draft | None:
     if reading.needs_cue and not cue:
         return None
     dynamic = cue or reading.progressive or reading.transient or bool(_JUST.match(content))
-    topic = _topic(content)
+    topic = sig.topic_of(content)
     if hedged or tail_hedge or reading.hedged or sig.HEDGE_WORDS.search(content):
         confidence = 0.65
     else:

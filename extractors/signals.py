@@ -93,7 +93,8 @@ HYPOTHETICAL_SENTENCE = re.compile(
 # Anywhere in a clause, these mark hypotheticals, requests or talk about the conversation itself.
 SKIP_CLAUSE = re.compile(
     r"\b(?:you|your|yours|u(?!\.)|ya|please|pls|plz|if|wish|would|could|should|imagine|hypothetically"
-    r"|pretend|help me|tell me|let me|remind me|i'd|gonna be honest)\b",
+    r"|pretend|help me|tell me|let me|remind me|i'd|jk|j/k|kidding|joking|sarcasm)\b"
+    r"|[\"\u201c\u201d]",  # quoted speech is someone's words, not a statement
     re.IGNORECASE,
 )
 # Whole clauses that are conversation, not facts ("I don't know", "I have a question").
@@ -134,13 +135,9 @@ SKIP_VERBS: Final = _words(
     " couldn't wouldn't shouldn't mustn't feel felt"
 )
 # "I want to <goal>" is a fact about the user; "I want a recipe" is a request.
-GOAL_VERBS: Final = _words(
-    "learn become move visit travel retire study live quit lose switch start run get buy write"
-)
+GOAL_VERBS: Final = _words("learn become move visit travel retire study live quit lose switch start run get buy write")
 # Verb forms left unchanged in the third person.
-INVARIANT_VERBS: Final = _words(
-    "can can't cannot might may didn't was wasn't had hadn't did used won't will"
-)
+INVARIANT_VERBS: Final = _words("can can't cannot might may didn't was wasn't had hadn't did used won't will")
 IRREGULAR_PAST: Final = _words(
     "went grew got made met bought left took became began came found knew lost quit ran sold spent"
     " broke fell gave heard kept led paid said sent taught told understood won wrote drove flew ate"
@@ -164,9 +161,6 @@ CHITCHAT_STATES: Final = _words(
     "sorry glad fine good ok okay great alright sure here back done ready lost confused curious happy"
     " grateful thankful kidding joking serious wondering thinking listening"
 )
-CHITCHAT_FOLLOWERS: Final = _words(
-    "to for that about with now then thanks thank too here there again anyway though"
-)
 # Passing states: "I'm exhausted" is true today, not next month.
 TRANSIENT_STATES: Final = _words(
     "tired exhausted sick ill stressed busy hungry sleepy bored anxious nervous worried sad upset"
@@ -174,6 +168,8 @@ TRANSIENT_STATES: Final = _words(
 )
 # Predicates of place that describe where the user is now, not where they live ("I'm at work").
 WHEREABOUTS: Final = _words("at on out outside home away off")
+# Heads of "my X is <-ing>" where the -ing word is a noun ("my hobby is hiking"), not an activity.
+NOT_PROGRESSIVE_HEADS: Final = _words("hobby hobbies goal dream job name diet major field specialty role title")
 # Words that do not count as content when judging a bare "I'm X".
 INTENSIFIERS: Final = _words(
     "not so very really pretty super quite kinda extremely totally currently still also now just always"
@@ -260,9 +256,9 @@ SLOT_NOUNS: Final[dict[str, str]] = {
     "religion": "religion",
 }
 # Topics that name who the user is; statements of them get the highest confidence.
-IDENTITY_TOPICS: Final = frozenset(
+IDENTITY_TOPICS: Final = _words(
     "name age location origin occupation employer nationality relationship_status diet native_language"
-    " birthday hometown".split()
+    " birthday hometown"
 )
 # Verbs that mean little without their object ("I go every weekend" after "I love hiking and").
 LIGHT_VERBS: Final = _words("go goes do have get make take like love hate enjoy prefer want went did")
@@ -274,6 +270,62 @@ FREQUENCY_WORDS: Final = _words(
 # Words that cannot be the verb after "I" ("I and my wife ...").
 NON_VERBS: Final = _words("and or but the a an to in on at for with of from too as if so me myself i is are were")
 NUMBER_WORDS: Final = _words("a an one two three four five six seven eight nine ten no some several many")
+
+
+def _alternation(words: frozenset[str]) -> str:
+    """A regex alternation of `words`, longest first."""
+    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
+
+
+# (pattern, topic) over a fact's content; the first match names the slot it fills.
+TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.I), topic)
+    for pattern, topic in (
+        (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
+        (
+            r"^User (?:and their [\w -]+? )?(?:\w+ )?(?:lives|live|is living|are living|is based|resides) in "
+            r"(?!(?:a|an)\b|(?-i:the [a-z]))",
+            "location",
+        ),
+        (r"^User is (?:originally )?from\b", "origin"),
+        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) as\b", "occupation"),
+        (r"^User (?:is |has been )?(?:\w+ )?(?:works|working) (?:at|for) (?!home\b)", "employer"),
+        (rf"^User is (?:not )?(?:(?:a|an) )?(?:strict )?(?:{_alternation(DIET_WORDS)})\b", "diet"),
+        (
+            rf"^User is (?:not )?(?:{_alternation(RELATIONSHIP_WORDS)}|in a relationship)\b"
+            rf"|^User has (?:a|an) (?:{_alternation(PARTNER_NOUNS)})\b",
+            "relationship_status",
+        ),
+        (rf"^User is (?:(?:a|an) )?(?:{_alternation(OCCUPATION_STATES)})\b", "occupation"),
+        (
+            rf"^User is (?:just |now |currently |still )?(?:a|an|the) (?:[\w-]+ ){{0,3}}?"
+            rf"(?:{_alternation(JOB_NOUNS)})s?\b(?!')",
+            "occupation",
+        ),
+        (
+            r"^User is \d{1,3}(?: years old| years of age)?$|^User turned \d{1,3}\b|^User was born in \d{4}\b"
+            r"|^User is in their (?:early |mid |late |mid-)?(?:\d0s|twenties|thirties|forties|fifties|sixties)$",
+            "age",
+        ),
+        (rf"^User is (?:(?:a|an) )?(?:{_alternation(DEMONYMS)})$", "nationality"),
+        (rf"^User is (?:(?:a|an) )?(?:{_alternation(RELIGIONS)})$", "religion"),
+        (
+            rf"^User (?:has|owns) (?:(?:{_alternation(NUMBER_WORDS)}|\d+) )(?:[\w-]+ ){{0,2}}?"
+            rf"(?:{_alternation(PET_NOUNS)})\b(?! allerg)"
+            rf"|^User (?:doesn't|does not) have (?:any )?(?:{_alternation(PET_NOUNS)})\b",
+            "pet",
+        ),
+    )
+)
+
+
+def topic_of(content: str) -> str | None:
+    """The slot a fact fills, when its shape makes that clear."""
+    if match := re.match(r"^User's favou?rite ([\w -]+?) (?:is|are|was|were)\b", content, re.I):
+        return "favorite_" + re.sub(r"[\s-]+", "_", match[1].lower())
+    if match := re.match(r"^User's ([\w ]+?) (?:is|are|was)\b", content):
+        return SLOT_NOUNS.get(match[1].lower())
+    return next((topic for pattern, topic in TOPICS if pattern.search(content)), None)
 
 
 def third_person(verb: str) -> str:

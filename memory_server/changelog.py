@@ -13,7 +13,10 @@ from datetime import datetime
 import aiosqlite
 
 from memory_server import timeutil
-from memory_server.models import Change, ChangeEventName, Fact
+from memory_server.db import Database
+from memory_server.errors import InvalidInput
+from memory_server.models import Change, ChangeEventName, Fact, FactUpdate, Page, RequestChanges
+from memory_server.schemas import ChangelogFilter
 
 
 @dataclass(frozen=True)
@@ -66,3 +69,50 @@ def to_change(row: aiosqlite.Row) -> Change:
         actor=row[7],
         created_at=timeutil.from_db(row[8]),
     )
+
+
+async def page(db: Database, tenant_id: str, flt: ChangelogFilter) -> Page[Change]:
+    """Rows newest first, filtered by user, request and time; the cursor is the last row's id."""
+    where, params = ["tenant_id = ?"], [tenant_id]
+    for column, value in (("user_id", flt.user_id), ("request_id", flt.request_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if flt.since is not None:
+        where.append("created_at >= ?")
+        params.append(timeutil.to_db(flt.since))
+    if flt.cursor is not None:
+        where.append("id < ?")
+        params.append(parse_cursor(flt.cursor))
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS} FROM changelog WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        (*params, flt.limit + 1),
+    )
+    more = len(rows) > flt.limit
+    rows = rows[: flt.limit]
+    return Page[Change](items=[to_change(r) for r in rows], next_cursor=str(rows[-1][0]) if more else None)
+
+
+async def request_view(db: Database, tenant_id: str, request_id: str) -> RequestChanges:
+    """What one request added, updated (before and after) and removed; supersede rows are inside updates."""
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS} FROM changelog WHERE tenant_id = ? AND request_id = ? ORDER BY id", (tenant_id, request_id)
+    )
+    view = RequestChanges(request_id=request_id)
+    for change in map(to_change, rows):
+        if change.event == "add" and change.after:
+            view.added.append(Fact.model_validate(change.after))
+        elif change.event == "update" and change.before and change.after:
+            view.updated.append(
+                FactUpdate(before=Fact.model_validate(change.before), after=Fact.model_validate(change.after))
+            )
+        elif change.event in ("delete", "expire") and change.after:
+            view.removed.append(Fact.model_validate(change.after))
+    return view
+
+
+def parse_cursor(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput("cursor: not a cursor this server returned", field="cursor") from None

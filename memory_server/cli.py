@@ -112,7 +112,9 @@ def export_user(
 
 @app.command("import")
 def import_user(
-    file: Annotated[Path, typer.Argument(help="A file written by `memory-server export`.", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path, typer.Argument(help="A file written by `memory-server export`.", exists=True, dir_okay=False)
+    ],
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:

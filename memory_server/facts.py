@@ -103,12 +103,17 @@ async def insert(conn: aiosqlite.Connection, tenant_id: str, fact: Fact, vector:
 
 async def set_status(
     conn: aiosqlite.Connection, fact: Fact, status: str, at: datetime, superseded_by: str | None = None
-) -> Fact:
-    """Retire a fact (superseded, expired, deleted); return it as it now stands."""
-    await conn.execute(
-        "UPDATE facts SET status = ?, superseded_by = ?, updated_at = ? WHERE id = ?",
-        (status, superseded_by, timeutil.to_db(at), fact.id),
+) -> Fact | None:
+    """Retire a fact (superseded, expired, deleted); return it as it now stands.
+
+    Applies only if the row still has the status it was read with; None means someone changed it first.
+    """
+    cur = await conn.execute(
+        "UPDATE facts SET status = ?, superseded_by = ?, updated_at = ? WHERE id = ? AND status = ?",
+        (status, superseded_by, timeutil.to_db(at), fact.id, fact.status),
     )
+    if cur.rowcount == 0:
+        return None
     await mark_vector_dirty(conn, [fact.id])
     return fact.model_copy(update={"status": status, "superseded_by": superseded_by, "updated_at": at})
 

@@ -74,7 +74,8 @@ async def enqueue(
     stamp = timeutil.to_db(at)
     await conn.execute(
         "INSERT INTO jobs (request_id, tenant_id, user_id, kind, status, attempts, source, session_id, attributes, "
-        "payload_hash, actor, run_after, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "payload_hash, actor, run_after, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             request_id,
             tenant_id,
@@ -136,7 +137,8 @@ async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: Worke
     delay = settings.retry_backoff_seconds * (2 ** (job.attempts - 1))
     async with db.transaction() as conn:
         await conn.execute(
-            "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ?, finished_at = ? WHERE request_id = ?",
+            "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ?, finished_at = ? "
+            "WHERE request_id = ?",
             (
                 "failed" if final else "queued",
                 error[:4000],

@@ -21,6 +21,7 @@ from memory_server import facts as factsql
 from memory_server.changelog import ChangeEvent
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
+from memory_server.errors import Conflict
 from memory_server.models import Fact
 from memory_server.reconcile import Action, Decision, Neighbor, Reconciler
 from memory_server.retrieval import live_facts
@@ -108,7 +109,8 @@ async def apply_candidates(
         for fact, vector in plan.inserts:
             await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
         for fact, status, successor in plan.retired:
-            await factsql.set_status(conn, fact, status, now, superseded_by=successor)
+            if await factsql.set_status(conn, fact, status, now, superseded_by=successor) is None:
+                raise Conflict(f"fact {fact.id} changed while this request was reconciled; try again")
         for event in plan.events:
             await changelog.record(conn, event)
         if origin.finishes_job:

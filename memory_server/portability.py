@@ -139,7 +139,10 @@ async def reindex(core: Core, progress: Progress | None = None, batch: int = 256
         async with core.db.transaction() as conn:
             await conn.executemany(
                 "INSERT OR REPLACE INTO fact_vectors (fact_id, model_id, vector) VALUES (?, ?, ?)",
-                [(r[0], core.embedder.model_id, factsql.vector_to_blob(v)) for r, v in zip(chunk, vectors, strict=True)],
+                [
+                    (r[0], core.embedder.model_id, factsql.vector_to_blob(v))
+                    for r, v in zip(chunk, vectors, strict=True)
+                ],
             )
         done += len(chunk)
         if progress:
@@ -152,7 +155,9 @@ async def reindex(core: Core, progress: Progress | None = None, batch: int = 256
         done += len(chunk)
         if progress:
             progress(done, total)
-    rows = await core.db.fetchone("SELECT count(*) FROM facts f WHERE " + factsql.LIVE, (timeutil.to_db(timeutil.now()),))
+    rows = await core.db.fetchone(
+        "SELECT count(*) FROM facts f WHERE " + factsql.LIVE, (timeutil.to_db(timeutil.now()),)
+    )
     return int(rows[0]) if rows else 0
 
 
@@ -165,4 +170,9 @@ def dump_export(data: UserExport) -> str:
 
 
 def summary(data: UserExport) -> dict[str, Any]:
-    return {"user_id": data.user_id, "messages": len(data.messages), "facts": len(data.facts), "changelog": len(data.changelog)}
+    return {
+        "user_id": data.user_id,
+        "messages": len(data.messages),
+        "facts": len(data.facts),
+        "changelog": len(data.changelog),
+    }

@@ -16,10 +16,11 @@ import numpy as np
 
 from memory_server import facts as factsql
 from memory_server import search, timeutil, tokens
+from memory_server.changelog import parse_cursor
 from memory_server.context import Core, Scope
-from memory_server.errors import InvalidInput
-from memory_server.models import Fact, Profile, ProfileFact, ProfileResponse, SearchHit, SearchResults
-from memory_server.schemas import ProfileIn, SearchIn
+from memory_server.errors import InvalidInput, NotFound
+from memory_server.models import Fact, Page, Profile, ProfileFact, ProfileResponse, SearchHit, SearchResults
+from memory_server.schemas import FactFilter, ProfileIn, SearchIn
 
 
 @dataclass
@@ -193,4 +194,49 @@ async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
         ),
         searchResults=results,
         tokens=used,
+    )
+
+
+def effective(fact: Fact) -> Fact:
+    """An active fact past its expiry reads as expired even before the sweeper marks it."""
+    if fact.status == "active" and fact.expires_at is not None and fact.expires_at <= timeutil.now():
+        return fact.model_copy(update={"status": "expired"})
+    return fact
+
+
+async def get_fact(core: Core, tenant_id: str, fact_id: str) -> Fact:
+    row = await core.db.fetchone(
+        f"SELECT {factsql.COLUMNS} FROM facts WHERE tenant_id = ? AND id = ?", (tenant_id, fact_id)
+    )
+    if row is None:
+        raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
+    return effective(factsql.to_fact(row))
+
+
+async def fact_page(core: Core, tenant_id: str, user_id: str, flt: FactFilter) -> Page[Fact]:
+    """One user's facts, newest first; status 'active' means live (not yet expired)."""
+    where, params = ["f.tenant_id = ?", "f.user_id = ?"], [tenant_id, user_id]
+    now = timeutil.to_db(timeutil.now())
+    if flt.status == "active":
+        where.append(factsql.LIVE)
+        params.append(now)
+    elif flt.status == "expired":
+        where.append("(f.status = 'expired' OR (f.status = 'active' AND f.expires_at <= ?))")
+        params.append(now)
+    elif flt.status != "all":
+        where.append("f.status = ?")
+        params.append(flt.status)
+    extra, extra_params = factsql.filters_sql(flt.kind, flt.source)
+    if flt.cursor is not None:
+        where.append("f.rowid < ?")
+        params.append(parse_cursor(flt.cursor))
+    rows = await core.db.fetchall(
+        f"SELECT {factsql.F_COLUMNS}, f.rowid FROM facts f WHERE {' AND '.join(where)}{extra} "
+        "ORDER BY f.rowid DESC LIMIT ?",
+        (*params, *extra_params, flt.limit + 1),
+    )
+    more = len(rows) > flt.limit
+    rows = rows[: flt.limit]
+    return Page[Fact](
+        items=[effective(factsql.to_fact(r)) for r in rows], next_cursor=str(rows[-1][16]) if more else None
     )

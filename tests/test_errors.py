@@ -84,9 +84,7 @@ async def test_oversized_content_is_413_naming_the_message(client, service):
 
 async def test_oversized_body_is_rejected_before_parsing(client, service):
     limit = service.core.settings.limits.max_body_bytes
-    r = await client.post(
-        "/v1/interactions", content=b"x" * (limit + 1), headers={"content-type": "application/json"}
-    )
+    r = await client.post("/v1/interactions", content=b"x" * (limit + 1), headers={"content-type": "application/json"})
     assert_error(r, 413, "payload_too_large")
 
     async def chunks():
@@ -125,7 +123,12 @@ async def test_bad_read_and_delete_input_is_422_naming_the_field(client, path, b
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"limit": 0}, "limit"), ({"limit": 100_000}, "limit"), ({"status": "zombie"}, "status"), ({"cursor": "abc"}, "cursor")],
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 100_000}, "limit"),
+        ({"status": "zombie"}, "status"),
+        ({"cursor": "abc"}, "cursor"),
+    ],
 )
 async def test_bad_list_parameters_are_422(client, params, field):
     assert_error(await client.get("/v1/users/ana/facts", params=params), 422, "invalid_input", field)

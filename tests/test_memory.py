@@ -65,7 +65,9 @@ async def test_search_by_meaning_and_filters(client, fake):
     assert body["results"][0]["content"] == "User lives in Oslo"
     body = (await client.post("/v1/search", json={"user_id": "ana", "query": "Rust", "kind": "static"})).json()
     assert "User is learning Rust this month" not in [r["content"] for r in body["results"]]
-    body = (await client.post("/v1/search", json={"user_id": "ana", "query": "nurse", "top_k": 1, "threshold": 0})).json()
+    body = (
+        await client.post("/v1/search", json={"user_id": "ana", "query": "nurse", "top_k": 1, "threshold": 0})
+    ).json()
     assert len(body["results"]) == 1
 
 
@@ -75,9 +77,9 @@ async def test_search_filters_on_attributes_and_source(client, fake):
     await publish(client, "ana", "jazz", source="chat", attributes={"app": "radio", "tags": ["music"]})
     await publish(client, "ana", "opera", source="email", attributes={"app": "mail"})
     q = {"user_id": "ana", "query": "music taste", "threshold": 0}
-    assert [r["content"] for r in (await client.post("/v1/search", json={**q, "source": "email"})).json()["results"]] == [
-        "User likes opera"
-    ]
+    assert [
+        r["content"] for r in (await client.post("/v1/search", json={**q, "source": "email"})).json()["results"]
+    ] == ["User likes opera"]
     only_radio = (await client.post("/v1/search", json={**q, "attributes": {"app": "radio"}})).json()["results"]
     assert [r["content"] for r in only_radio] == ["User likes jazz"]
     assert only_radio[0]["attributes"] == {"app": "radio", "tags": ["music"]}

@@ -30,7 +30,6 @@ async def request_status(request_id: str, service: Service, scope: CallerScope) 
 @router.get("/requests/{request_id}/changes", response_model=RequestChanges)
 async def request_changes(request_id: str, service: Service, scope: CallerScope) -> RequestChanges:
     """What one request added, updated and removed."""
-    await service.request(scope, request_id)
     return await service.request_changes(scope, request_id)
 
 

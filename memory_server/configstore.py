@@ -1,0 +1,81 @@
+"""The operator-editable extraction config, versioned per tenant.
+
+Version 0 is the `extraction` section of the settings; every accepted change is stored as the next
+version with its actor and time, and each extracted fact records the version that produced it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosqlite
+
+from extractors.base import create_extractor
+from memory_server import timeutil
+from memory_server.config import ExtractionConfig
+from memory_server.db import Database
+from memory_server.errors import InvalidInput
+from memory_server.models import ConfigVersion
+
+_COLUMNS = "version, body, actor, created_at"
+
+
+def _version(row: aiosqlite.Row) -> ConfigVersion:
+    return ConfigVersion(version=row[0], config=json.loads(row[1]), actor=row[2], created_at=timeutil.from_db(row[3]))
+
+
+class ConfigStore:
+    def __init__(self, db: Database, defaults: ExtractionConfig) -> None:
+        self.db = db
+        self.defaults = defaults
+        self._active: dict[str, tuple[int, ExtractionConfig]] = {}
+
+    def _initial(self) -> ConfigVersion:
+        return ConfigVersion(version=0, config=self.defaults.model_dump(), actor="settings", created_at=timeutil.now())
+
+    async def current(self, tenant_id: str) -> ConfigVersion:
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT 1", (tenant_id,)
+        )
+        return self._initial() if row is None else _version(row)
+
+    async def history(self, tenant_id: str, limit: int) -> list[ConfigVersion]:
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT ?",
+            (tenant_id, limit),
+        )
+        return [_version(r) for r in rows]
+
+    async def update(self, tenant_id: str, actor: str, changes: dict[str, Any]) -> ConfigVersion:
+        """Merge `changes` into the current config, validate the whole, store it as the next version."""
+        unknown = sorted(set(changes) - set(ExtractionConfig.model_fields))
+        if unknown:
+            raise InvalidInput(f"{unknown[0]}: unknown setting", field=unknown[0])
+        now = timeutil.now()
+        async with self.db.transaction() as conn:  # read and write under the writer lock: no lost update
+            rows = await conn.execute_fetchall(
+                f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT 1",
+                (tenant_id,),
+            )
+            current = _version(rows[0]) if rows else self._initial()
+            merged = ExtractionConfig.model_validate({**current.config, **changes})
+            try:
+                create_extractor(merged.extractor)
+            except ValueError as exc:
+                raise InvalidInput(f"extractor: {exc}", field="extractor") from None
+            await conn.execute(
+                "INSERT INTO config_versions (tenant_id, version, body, actor, created_at) VALUES (?, ?, ?, ?, ?)",
+                (tenant_id, current.version + 1, merged.model_dump_json(), actor, timeutil.to_db(now)),
+            )
+        self._active.pop(tenant_id, None)
+        return ConfigVersion(version=current.version + 1, config=merged.model_dump(), actor=actor, created_at=now)
+
+    async def active(self, tenant_id: str) -> tuple[int, ExtractionConfig]:
+        """The current version and config, cached until the next update (this process owns the data)."""
+        cached = self._active.get(tenant_id)
+        if cached is None:
+            current = await self.current(tenant_id)
+            cached = (current.version, ExtractionConfig.model_validate(current.config))
+            self._active[tenant_id] = cached
+        return cached
