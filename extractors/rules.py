@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from extractors import signals as sig
-from extractors.base import CandidateFact, ExtractionContext, FactKind, Message, register
+from extractors.base import CandidateFact, ExtractionContext, Message, register
 
 Role = Literal["user", "assistant", "system", "tool"]
 
@@ -26,17 +26,6 @@ class RulesOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     roles: list[Role] = ["user"]
-
-
-@dataclass
-class _Draft:
-    """A fact read from one clause, before it is tied to a message."""
-
-    content: str
-    kind: FactKind
-    ttl_seconds: int | None
-    topic: str | None
-    confidence: float
 
 
 @dataclass
@@ -330,7 +319,7 @@ def _expand_subject(low: str) -> str:
     return low
 
 
-def _clause_fact(clause: str) -> _Draft | None:
+def _clause_fact(clause: str) -> CandidateFact | None:
     """The fact one clause states, or None."""
     text, hedged, time = _strip_openers(clause)
     text, tail_hedge = _strip_tail(text)
@@ -358,7 +347,7 @@ def _clause_fact(clause: str) -> _Draft | None:
         confidence = 0.65
     else:
         confidence = 0.9 if topic in sig.IDENTITY_TOPICS else 0.8
-    return _Draft(
+    return CandidateFact(
         content=content,
         kind="dynamic" if dynamic else "static",
         ttl_seconds=ttl if dynamic else None,
@@ -367,9 +356,9 @@ def _clause_fact(clause: str) -> _Draft | None:
     )
 
 
-def _read_facts(text: str) -> list[_Draft]:
-    """Every fact stated in one message's text, in order (duplicates included)."""
-    drafts: list[_Draft] = []
+def _read_facts(text: str) -> list[CandidateFact]:
+    """Every fact stated in one message's text, in order (duplicates included, no message index yet)."""
+    drafts: list[CandidateFact] = []
     for sentence, is_question in _sentences(_clean(text)):
         if sig.HYPOTHETICAL_SENTENCE.match(_strip_openers(sentence)[0]):
             continue
@@ -392,7 +381,9 @@ class RulesExtractor:
 
     async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
         """Return the facts the messages of the configured roles state about their author."""
-        roles = set(context.options.get("roles", self.options.roles))
+        roles = set(self.options.roles)
+        if "roles" in context.options:
+            roles = set(RulesOptions.model_validate({"roles": context.options["roles"]}).roles)
         facts: dict[str, CandidateFact] = {}
         for index, message in enumerate(messages):
             if message.role not in roles:
@@ -403,14 +394,7 @@ class RulesExtractor:
                     if index not in facts[key].message_indexes:
                         facts[key].message_indexes.append(index)
                     continue
-                facts[key] = CandidateFact(
-                    content=draft.content,
-                    kind=draft.kind,
-                    ttl_seconds=draft.ttl_seconds,
-                    confidence=draft.confidence,
-                    topic=draft.topic,
-                    message_indexes=[index],
-                )
+                facts[key] = draft.model_copy(update={"message_indexes": [index]})
         return list(facts.values())
 
 

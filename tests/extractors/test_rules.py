@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from extractors.base import CandidateFact, ExtractionContext, Message, available, create_extractor
+from extractors.base import CandidateFact, ExtractionContext, Extractor, Message, available, create_extractor
 from extractors.rules import RulesExtractor
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
@@ -134,11 +134,13 @@ async def test_empty_and_whitespace_messages_yield_nothing() -> None:
     assert await _extract([_message(""), _message("   \n "), _message("🙂🙂")]) == []
 
 
-def test_unknown_options_are_rejected() -> None:
+async def test_unknown_options_and_roles_are_rejected() -> None:
     with pytest.raises(ValidationError):
         RulesExtractor(model="gpt-4")
     with pytest.raises(ValidationError):
         RulesExtractor(roles=["robot"])
+    with pytest.raises(ValidationError):
+        await _extract([_message("I'm a nurse")], roles="user")
 
 
 async def test_registers_under_rules_through_the_public_registry() -> None:
@@ -146,6 +148,7 @@ async def test_registers_under_rules_through_the_public_registry() -> None:
 
     assert "rules" in available()
     assert isinstance(extractor, RulesExtractor)
+    assert isinstance(extractor, Extractor)
     assert extractor.name == "rules"
     facts = await extractor.extract([_message("I'm a nurse")], ExtractionContext(user_id="u1", now=NOW))
     assert [f.content for f in facts] == ["User is a nurse"]

@@ -1,0 +1,61 @@
+"""Hybrid scoring, and the index path for users with more facts than exact scoring covers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from memory_server import search
+from memory_server.config import SearchSettings
+from memory_server.context import Scope
+from memory_server.schemas import FactIn, SearchIn
+from memory_server.service import MemoryService
+
+
+def test_keyword_scores_weight_rare_terms_and_ignore_stopwords():
+    docs = ["User lives in Oslo", "User likes Oslo and Bergen", "User is a nurse"]
+    scores = search.keyword_scores("the Bergen trip", docs)
+    assert scores[1] > 0 and scores[0] == 0 and scores[2] == 0
+    assert search.keyword_scores("the and of", docs).tolist() == [0, 0, 0]
+
+
+def test_hybrid_score_only_ever_lifts_cosine_and_stays_in_range():
+    matrix = np.eye(3, dtype=np.float32)
+    query_vector = np.array([0.6, 0.8, 0.0], dtype=np.float32)
+    docs = ["alpha", "beta 48213", "gamma"]
+    plain = search.hybrid_scores("nothing shared", query_vector, docs, matrix, 0.35)
+    assert np.allclose(plain, [0.6, 0.8, 0.0])
+    lifted = search.hybrid_scores("48213", query_vector, docs, matrix, 0.35)
+    assert lifted[1] == pytest.approx(0.8 + 0.35 * 0.2)
+    assert lifted[0] == pytest.approx(0.6)
+    assert (lifted <= 1).all()
+
+
+def test_top_indexes_orders_and_applies_threshold():
+    scores = np.array([0.1, 0.9, 0.5, 0.7], dtype=np.float32)
+    assert search.top_indexes(scores, 3, 0.0) == [1, 3, 2]
+    assert search.top_indexes(scores, 10, 0.6) == [1, 3]
+    assert search.top_indexes(np.zeros(0, dtype=np.float32), 5, 0.0) == []
+
+
+async def test_user_beyond_exact_limit_is_searched_through_the_vector_index(settings):
+    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    try:
+        for text in [
+            "User keeps bees",
+            "User owns a boat",
+            "User plays the cello",
+            "User speaks Finnish",
+            "User is allergic to peanuts",
+        ]:
+            await service.add_fact(scope, FactIn(user_id="ana", content=text))
+        await service.add_fact(scope, FactIn(user_id="bob", content="User keeps bees too"))
+        found = await service.search(scope, SearchIn(user_id="ana", query="honey and bees"))
+        assert found.results[0].content == "User keeps bees"
+        assert all(r.content != "User keeps bees too" for r in found.results)
+        found = await service.search(scope, SearchIn(user_id="ana", query="musical instrument", top_k=1))
+        assert [r.content for r in found.results] == ["User plays the cello"]
+    finally:
+        await service.close()
