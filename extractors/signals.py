@@ -325,7 +325,12 @@ def topic_of(content: str) -> str | None:
         return "favorite_" + re.sub(r"[\s-]+", "_", match[1].lower())
     if match := re.match(r"^User's ([\w ]+?) (?:is|are|was)\b", content):
         return SLOT_NOUNS.get(match[1].lower())
-    return next((topic for pattern, topic in TOPICS if pattern.search(content)), None)
+    topic = next((topic for pattern, topic in TOPICS if pattern.search(content)), None)
+    if topic == "pet":  # two cats and a new dog are different slots: only a new count of cats replaces the cats
+        noun = re.search(rf"\b({_alternation(PET_NOUNS)})\b", content, re.I)
+        if noun:
+            topic = "pet_" + re.sub(r"ies$", "y", re.sub(r"(?<!s)s$", "", noun[1].lower()))
+    return topic
 
 
 def third_person(verb: str) -> str:

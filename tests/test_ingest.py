@@ -172,3 +172,39 @@ async def test_ttl_from_config_applies_when_fact_has_none(client, fake):
     lifetime = datetime.fromisoformat(added["expires_at"]) - datetime.fromisoformat(added["created_at"])
     assert 3590 <= lifetime.total_seconds() <= 3610
     assert added["config_version"] == 2
+
+
+async def test_rules_extractor_end_to_end_builds_a_profile_and_follows_a_move(client):
+    first = await publish(client, "ana", "Hi! I'm a nurse and I live in Berlin.", "I'm learning Rust this month.")
+    assert first["status"] == "done"
+    assert sorted(f["content"] for f in first["changes"]["added"]) == [
+        "User is a nurse",
+        "User is learning Rust this month",
+        "User lives in Berlin",
+    ]
+    assert all(f["config_version"] == 0 for f in first["changes"]["added"])
+    chit_chat = await publish(client, "ana", "thanks, that's great lol")
+    assert chit_chat["changes"]["added"] == []
+    moved = await publish(client, "ana", "I just moved to Lisbon")
+    [update] = moved["changes"]["updated"]
+    assert (update["before"]["content"], update["after"]["content"]) == ("User lives in Berlin", "User lives in Lisbon")
+    profile = (await client.post("/v1/profile", json={"user_id": "ana"})).json()["profile"]
+    assert sorted(f["content"] for f in profile["static"]) == ["User is a nurse", "User lives in Lisbon"]
+    assert [f["content"] for f in profile["dynamic"]] == ["User is learning Rust this month"]
+    assert profile["dynamic"][0]["expires_at"] is not None
+    changes = (await client.get("/v1/changelog", params={"request_id": moved["request_id"]})).json()["items"]
+    assert {c["actor"] for c in changes} == {"api/extractor:rules"}
+
+
+async def test_assistant_messages_are_not_attributed_to_the_user(client):
+    body = {
+        "user_id": "ana",
+        "messages": [
+            {"role": "assistant", "content": "I'm a large language model and I live in the cloud."},
+            {"role": "user", "content": "I'm a pilot."},
+        ],
+        "wait": True,
+    }
+    job = (await client.post("/v1/interactions", json=body)).json()
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
+    assert job["changes"]["added"][0]["message_ids"] != []
