@@ -1,8 +1,9 @@
 """Reconciliation: for each candidate fact, decide ADD, UPDATE (supersede), DELETE (retire) or NONE.
 
 A reconciler only decides; the service applies the decisions in one transaction. The rules reconciler
-here needs no model: an identical or near-identical fact is a no-op, and a new fact on the same topic
-(location, occupation, name...) supersedes the old one. An LLM reconciler can implement the same
+here needs no model: an identical or near-identical fact is a no-op, a near-identical one that says
+strictly more supersedes it, and a new fact on the same topic (location, occupation, name...) supersedes
+the old one. An LLM reconciler can implement the same
 protocol to judge richer and contradicting versions.
 """
 
@@ -17,6 +18,7 @@ from typing import Protocol
 from extractors.base import CandidateFact
 from memory_server.facts import content_hash
 from memory_server.models import Fact
+from memory_server.search import terms
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -60,6 +62,8 @@ class RulesReconciler:
                 return Decision(Action.NONE, [n.fact.id], "same content")
         for n in neighbors:
             if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
+                if set(terms(candidate.content)) > set(terms(n.fact.content)):
+                    return Decision(Action.UPDATE, [n.fact.id], f"richer version ({n.score:.2f})")
                 return Decision(Action.NONE, [n.fact.id], f"near duplicate ({n.score:.2f})")
         if candidate.topic:
             same_topic = [n.fact.id for n in neighbors if n.fact.topic == candidate.topic]
