@@ -274,3 +274,41 @@ async def test_litellm_size_change_is_an_error(provider: FakeProvider) -> None:
     provider.dim = 6
     with pytest.raises(EmbedderError, match="6-wide vectors, expected 8"):
         await embedder.embed(["two"])
+
+
+async def test_service_switches_to_a_litellm_embedder_by_config_and_asks_for_reindex_when_switched_back(
+    provider: FakeProvider, settings
+) -> None:
+    from memory_server.config import EmbedderSettings
+    from memory_server.context import Scope
+    from memory_server.errors import Conflict
+    from memory_server.schemas import FactIn, SearchIn
+    from memory_server.service import MemoryService
+
+    remote = settings.model_copy(
+        update={
+            "embedder": EmbedderSettings(
+                provider="litellm", model="openai/fake-embed", api_base=provider.api_base, api_key="sk-test"
+            )
+        }
+    )
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(remote)
+    assert provider.requests == []  # a remote model is never called at start-up
+    try:
+        await service.start()
+        fact, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+        found = await service.search(scope, SearchIn(user_id="ana", query="User keeps bees", threshold=0.99))
+        assert [r.id for r in found.results] == [fact.id]
+        row = await service.core.db.fetchone("SELECT model_id, length(vector) FROM fact_vectors")
+        assert tuple(row) == ("litellm:openai/fake-embed", 8 * 4)
+        assert await service.core.index.ids(scope.tenant_id, "ana") == {fact.id}
+    finally:
+        await service.close()
+
+    local = await MemoryService.open(settings)
+    try:
+        with pytest.raises(Conflict, match="memory-server reindex"):
+            await local.start()
+    finally:
+        await local.close()
