@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -63,3 +64,13 @@ async def publish(client: httpx.AsyncClient, user_id: str, *texts: str, wait: bo
     r = await client.post("/v1/interactions", json=body)
     assert r.status_code in (200, 202), r.text
     return r.json()
+
+
+async def until_finished(client: httpx.AsyncClient, *request_ids: str, tries: int = 300) -> list[dict]:
+    """Poll GET /v1/requests/{id} until every request is done or failed (or tries run out)."""
+    for _ in range(tries):
+        jobs = [(await client.get(f"/v1/requests/{rid}")).json() for rid in request_ids]
+        if all(j["status"] in ("done", "failed") for j in jobs):
+            break
+        await asyncio.sleep(0.02)
+    return jobs

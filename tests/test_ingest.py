@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import publish, use_extractor
+from tests.conftest import publish, until_finished, use_extractor
 from tests.fakes import fact
 
 
@@ -15,12 +15,7 @@ async def test_publish_answers_202_with_request_id_then_job_completes(client, fa
         "/v1/interactions", json={"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}]}
     )
     assert r.status_code == 202
-    request_id = r.json()["request_id"]
-    for _ in range(200):
-        job = (await client.get(f"/v1/requests/{request_id}")).json()
-        if job["status"] == "done":
-            break
-        await asyncio.sleep(0.02)
+    [job] = await until_finished(client, r.json()["request_id"])
     assert job["status"] == "done"
     assert job["attempts"] == 1
     assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
@@ -95,12 +90,7 @@ async def test_failing_job_is_retried_then_marked_failed_and_can_be_rerun(client
     fake.queue([fact("User is a nurse")])
     r = await client.post(f"/v1/requests/{job['request_id']}/retry")
     assert r.status_code == 202
-    rid = job["request_id"]
-    for _ in range(200):
-        job = (await client.get(f"/v1/requests/{rid}")).json()
-        if job["status"] == "done":
-            break
-        await asyncio.sleep(0.02)
+    [job] = await until_finished(client, job["request_id"])
     assert job["status"] == "done"
     assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
 
@@ -123,12 +113,7 @@ async def test_jobs_of_one_user_run_in_order(client, fake):
     ids = []
     for text in ("I live in Paris", "Now Rome", "Now Madrid"):
         ids.append((await publish(client, "ana", text, wait=False))["request_id"])
-    for _ in range(300):
-        statuses = [(await client.get(f"/v1/requests/{i}")).json()["status"] for i in ids]
-        if statuses == ["done"] * 3:
-            break
-        await asyncio.sleep(0.02)
-    assert statuses == ["done"] * 3
+    assert [j["status"] for j in await until_finished(client, *ids)] == ["done"] * 3
     live = (await client.get("/v1/users/ana/facts")).json()["items"]
     assert [f["content"] for f in live] == ["User lives in Madrid"]
 
