@@ -1,5 +1,23 @@
 """Extractors turn a conversation into candidate facts about its user."""
 
-from extractors.base import CandidateFact, ExtractionContext, Extractor, Message, create_extractor, register
+from extractors.base import (
+    CandidateFact,
+    ExtractionContext,
+    ExtractionError,
+    Extractor,
+    Message,
+    Usage,
+    create_extractor,
+    register,
+)
 
-__all__ = ["CandidateFact", "ExtractionContext", "Extractor", "Message", "create_extractor", "register"]
+__all__ = [
+    "CandidateFact",
+    "ExtractionContext",
+    "ExtractionError",
+    "Extractor",
+    "Message",
+    "Usage",
+    "create_extractor",
+    "register",
+]

@@ -43,12 +43,34 @@ class CandidateFact(BaseModel):
     )
 
 
+class Usage(BaseModel):
+    """Model calls and tokens spent on one request, added to by every call that makes one."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def add(self, prompt_tokens: int, completion_tokens: int) -> None:
+        self.calls += 1
+        self.prompt_tokens += prompt_tokens
+        self.completion_tokens += completion_tokens
+
+
+class ExtractionError(Exception):
+    """Extraction failed visibly; `raw` keeps the model's last reply for inspection."""
+
+    def __init__(self, message: str, raw: str | None = None) -> None:
+        super().__init__(message)
+        self.raw = raw
+
+
 class ExtractionContext(BaseModel):
-    """What an extractor may know besides the messages."""
+    """What an extractor may know besides the messages, and where it reports what it spent."""
 
     user_id: str
     now: datetime
     options: dict[str, Any] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
 
 
 @runtime_checkable
@@ -88,5 +110,6 @@ def create_extractor(name: str, options: dict[str, Any] | None = None) -> Extrac
 
 
 def _load_builtins() -> None:
-    """Importing the built-in modules registers them (kept lazy so litellm is imported only when used)."""
+    """Importing the built-in modules registers them (litellm itself is imported only on a model call)."""
+    import extractors.llm
     import extractors.rules  # noqa: F401

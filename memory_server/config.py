@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -83,10 +83,82 @@ class SearchSettings(_Section):
     )
 
 
+class LLMSettings(_Section):
+    """How to reach the chat model of the `llm` extractor (the model itself can be changed per tenant)."""
+
+    model: str | None = Field(
+        None,
+        description="litellm model string, e.g. openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
+        "ollama/llama3.1, or openai/<name> with api_base for vLLM and other OpenAI-compatible servers.",
+    )
+    api_base: str | None = Field(None, description="Base URL of the provider (Ollama, vLLM, proxies).")
+    api_key: SecretStr | None = Field(None, description="API key; else the provider's usual environment variable.")
+    timeout_seconds: float = Field(60.0, gt=0, le=600, description="Longest wait for one model reply.")
+    max_retries: int = Field(3, ge=0, le=10, description="Retries of one call on timeouts, 429 and 5xx.")
+    retry_backoff_seconds: float = Field(1.0, ge=0, le=60, description="First retry delay; doubles each retry.")
+    max_output_tokens: int = Field(2_000, ge=64, le=32_000, description="Longest reply the model may write.")
+
+
+TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
+DEFAULT_TTLS: dict[str, int] = {
+    "one_day": 86_400,
+    "one_week": 7 * 86_400,
+    "one_month": 30 * 86_400,
+    "one_quarter": 91 * 86_400,
+    "one_year": 365 * 86_400,
+}
+
+
 class ExtractionConfig(_Section):
     """The operator-editable extraction settings; each change is a new version."""
 
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     extractor: str = Field("rules", description="Registered extractor name: rules (offline) or llm.")
+    model: str | None = Field(None, description="litellm model for the llm extractor; empty: llm.model.")
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the llm extractor.")
+    extraction_definition_prompt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=20_000,
+        validation_alias=AliasChoices("extraction_definition_prompt", "profile_content_definition_prompt"),
+        description="What to extract (replaces the default list). Older name: profile_content_definition_prompt.",
+    )
+    context_prompt: str | None = Field(
+        None, min_length=1, max_length=20_000, description="Background about the app, given to the model."
+    )
+    should_extract_prompt: str | None = Field(
+        None,
+        min_length=1,
+        max_length=20_000,
+        validation_alias=AliasChoices("should_extract_prompt", "should_extract_profile_prompt_override"),
+        description="A condition: extract only when it holds. Older name: should_extract_profile_prompt_override.",
+    )
+    static_definition: str = Field(
+        "stable, long-term facts: identity, lasting preferences, relationships, work, skills, health conditions.",
+        min_length=1,
+        max_length=2_000,
+        description="What counts as a static fact.",
+    )
+    dynamic_definition: str = Field(
+        "recent or temporary context that stops being true: current projects, plans, trips, moods, events.",
+        min_length=1,
+        max_length=2_000,
+        description="What counts as a dynamic fact.",
+    )
+    ttl_seconds: dict[TtlName, Annotated[int, Field(ge=60, le=10 * 365 * 86_400)]] = Field(
+        default_factory=lambda: dict(DEFAULT_TTLS),
+        description="Lifetime in seconds of each TTL name the model may choose; names left out keep their default.",
+    )
+
+    @field_validator("ttl_seconds")
+    @classmethod
+    def _fill_ttls(cls, value: dict[str, int]) -> dict[str, int]:
+        return {**DEFAULT_TTLS, **value}
+
+    reconcile_with_llm: bool = Field(
+        True, description="With the llm extractor, let the model decide ADD/UPDATE/DELETE/NONE against related facts."
+    )
     dynamic_ttl_seconds: int = Field(
         7 * 86_400, ge=60, description="Lifetime of a dynamic fact with no TTL of its own."
     )
@@ -120,6 +192,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
 
     @classmethod

@@ -7,11 +7,13 @@ version with its actor and time, and each extracted fact records the version tha
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aiosqlite
+from pydantic import AliasChoices
 
-from extractors.base import create_extractor
+from extractors.base import available
 from memory_server import timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.db import Database
@@ -19,6 +21,19 @@ from memory_server.errors import InvalidInput
 from memory_server.models import ConfigVersion
 
 _COLUMNS = "version, body, actor, created_at"
+_ALIASES = {
+    alias: name
+    for name, info in ExtractionConfig.model_fields.items()
+    if isinstance(info.validation_alias, AliasChoices)
+    for alias in info.validation_alias.choices
+    if isinstance(alias, str)
+}
+_ACCEPTED = set(ExtractionConfig.model_fields) | set(_ALIASES)
+
+
+def _canonical(changes: dict[str, Any]) -> dict[str, Any]:
+    """Older setting names (profile_content_definition_prompt, ...) map onto the current ones."""
+    return {_ALIASES.get(key, key): value for key, value in changes.items()}
 
 
 def _version(row: aiosqlite.Row) -> ConfigVersion:
@@ -47,9 +62,11 @@ class ConfigStore:
         )
         return [_version(r) for r in rows]
 
-    async def update(self, tenant_id: str, actor: str, changes: dict[str, Any]) -> ConfigVersion:
-        """Merge `changes` into the current config, validate the whole, store it as the next version."""
-        unknown = sorted(set(changes) - set(ExtractionConfig.model_fields))
+    async def update(
+        self, tenant_id: str, actor: str, changes: dict[str, Any], check: Callable[[ExtractionConfig], None]
+    ) -> ConfigVersion:
+        """Merge `changes` into the current config, validate the whole (and with `check`), store the next version."""
+        unknown = sorted(set(changes) - _ACCEPTED)
         if unknown:
             raise InvalidInput(f"{unknown[0]}: unknown setting", field=unknown[0])
         now = timeutil.now()
@@ -59,11 +76,13 @@ class ConfigStore:
                 (tenant_id,),
             )
             current = _version(rows[0]) if rows else self._initial()
-            merged = ExtractionConfig.model_validate({**current.config, **changes})
-            try:
-                create_extractor(merged.extractor)
-            except ValueError as exc:
-                raise InvalidInput(f"extractor: {exc}", field="extractor") from None
+            merged = ExtractionConfig.model_validate({**current.config, **_canonical(changes)})
+            if merged.extractor not in available():
+                names = ", ".join(available())
+                raise InvalidInput(
+                    f"extractor: unknown extractor {merged.extractor!r}: choose one of {names}", field="extractor"
+                )
+            check(merged)
             await conn.execute(
                 "INSERT INTO config_versions (tenant_id, version, body, actor, created_at) VALUES (?, ?, ?, ?, ?)",
                 (tenant_id, current.version + 1, merged.model_dump_json(), actor, timeutil.to_db(now)),

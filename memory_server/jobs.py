@@ -19,14 +19,18 @@ from typing import Any
 
 import aiosqlite
 
+from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.config import WorkerSettings
 from memory_server.db import Database
-from memory_server.models import Job
+from memory_server.models import Job, JobUsage
 
 log = logging.getLogger(__name__)
 
-COLUMNS = "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at"
+COLUMNS = (
+    "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
+    "llm_calls, prompt_tokens, completion_tokens, raw_output"
+)
 
 
 def to_job(row: aiosqlite.Row) -> Job:
@@ -42,6 +46,8 @@ def to_job(row: aiosqlite.Row) -> Job:
         created_at=timeutil.from_db(row[8]),
         updated_at=timeutil.from_db(row[9]),
         finished_at=timeutil.from_db(row[10]),
+        usage=JobUsage(llm_calls=row[11], prompt_tokens=row[12], completion_tokens=row[13]),
+        raw_output=row[14],
     )
 
 
@@ -122,12 +128,24 @@ async def recover(db: Database) -> int:
         return cur.rowcount
 
 
-async def mark_done(conn: aiosqlite.Connection, request_id: str, at: datetime) -> None:
+async def mark_done(conn: aiosqlite.Connection, request_id: str, at: datetime, usage: Usage) -> None:
     stamp = timeutil.to_db(at)
     await conn.execute(
-        "UPDATE jobs SET status = 'done', error = NULL, updated_at = ?, finished_at = ? WHERE request_id = ?",
-        (stamp, stamp, request_id),
+        "UPDATE jobs SET status = 'done', error = NULL, raw_output = NULL, updated_at = ?, finished_at = ?, "
+        "llm_calls = llm_calls + ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ? "
+        "WHERE request_id = ?",
+        (stamp, stamp, usage.calls, usage.prompt_tokens, usage.completion_tokens, request_id),
     )
+
+
+async def record_attempt(db: Database, request_id: str, usage: Usage, raw_output: str | None) -> None:
+    """Keep what a failed attempt spent and the model reply it could not use."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE jobs SET llm_calls = llm_calls + ?, prompt_tokens = prompt_tokens + ?, "
+            "completion_tokens = completion_tokens + ?, raw_output = ? WHERE request_id = ?",
+            (usage.calls, usage.prompt_tokens, usage.completion_tokens, raw_output, request_id),
+        )
 
 
 async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: WorkerSettings) -> bool:

@@ -128,7 +128,20 @@ async def m001_initial(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial]
+async def m002_job_usage(db: aiosqlite.Connection) -> None:
+    """Token usage of the model calls a job made, and the last reply it could not use."""
+    await _run_script(
+        db,
+        """
+        ALTER TABLE jobs ADD COLUMN llm_calls INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN prompt_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN completion_tokens INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE jobs ADD COLUMN raw_output TEXT;
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_job_usage]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

@@ -60,6 +60,14 @@ class RequestChanges(BaseModel):
     removed: list[Fact] = Field(default_factory=list)
 
 
+class JobUsage(BaseModel):
+    """Model calls and tokens a request spent (counted with tiktoken where the provider reports none)."""
+
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 class Job(BaseModel):
     request_id: str
     user_id: str
@@ -72,6 +80,8 @@ class Job(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None
+    usage: JobUsage = Field(default_factory=JobUsage)
+    raw_output: str | None = Field(None, description="The model reply that could not be used, when a try failed.")
     changes: RequestChanges | None = None
 
 

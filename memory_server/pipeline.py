@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from extractors.base import CandidateFact
+from extractors.base import CandidateFact, Usage
 from memory_server import changelog, jobs, timeutil
 from memory_server import facts as factsql
 from memory_server.changelog import ChangeEvent
@@ -85,26 +85,44 @@ async def apply_candidates(
     config: ExtractionConfig,
     reconciler: Reconciler,
     actor: str,
+    usage: Usage | None = None,
 ) -> list[tuple[Decision, Fact | None]]:
     """Reconcile and store candidates for one user; return each decision with the fact it wrote."""
+    usage = usage or Usage()
     now = timeutil.now()
-    kept = [c for c in candidates if c.confidence >= config.min_confidence]
-    kept = [c for c in kept if (exp := _expiry(c, origin, config, now)) is None or exp > now]
+    kept, seen = [], set()
+    for c in candidates:
+        digest = factsql.content_hash(c.content)
+        expiry = _expiry(c, origin, config, now)
+        if c.confidence >= config.min_confidence and (expiry is None or expiry > now) and digest not in seen:
+            kept.append(c)
+            seen.add(digest)
     vectors = await core.embedder.embed([c.content for c in kept])
     live = await live_facts(core, scope.tenant_id, origin.user_id, with_vectors=True)
     working = list(zip(live.facts, live.matrix, strict=True))
     plan = _Plan()
     outcome: list[tuple[Decision, Fact | None]] = []
-    for candidate, vector in zip(kept, vectors, strict=True):
-        decision = await reconciler.decide(candidate, _neighbors(working, vector, candidate, config.related_threshold))
+
+    def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
+        nonlocal working
         offered = set(decision.target_ids)
-        targets = [(f, v) for f, v in working if f.id in offered]  # ids the reconciler was not shown are ignored
+        targets = [(f, v) for f, v in working if f.id in offered]  # ids of facts no longer live are dropped
         written = _plan_decision(plan, scope, candidate, vector, decision, targets, origin, config, actor, now)
         if decision.action in (Action.UPDATE, Action.DELETE):
             working = [(f, v) for f, v in working if f.id not in offered]
         if written is not None:
             working.append((written, vector))
         outcome.append((decision, written))
+
+    related = config.related_threshold
+    if reconciler.sequential:
+        for candidate, vector in zip(kept, vectors, strict=True):
+            [decision] = await reconciler.decide([(candidate, _neighbors(working, vector, candidate, related))], usage)
+            apply(candidate, vector, decision)
+    elif kept:
+        items = [(c, _neighbors(working, v, c, related)) for c, v in zip(kept, vectors, strict=True)]
+        for (candidate, _), vector, decision in zip(items, vectors, await reconciler.decide(items, usage), strict=True):
+            apply(candidate, vector, decision)
     async with core.db.transaction() as conn:
         for fact, vector in plan.inserts:
             await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
@@ -114,7 +132,7 @@ async def apply_candidates(
         for event in plan.events:
             await changelog.record(conn, event)
         if origin.finishes_job:
-            await jobs.mark_done(conn, origin.request_id, now)
+            await jobs.mark_done(conn, origin.request_id, now, usage)
     await core.vectors.flush()
     return outcome
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from extractors.base import CandidateFact
+from extractors.base import CandidateFact, Usage
 from memory_server.facts import content_hash
 from memory_server.models import Fact
 from memory_server.search import terms
@@ -43,23 +43,47 @@ class Decision:
     reason: str = ""
 
 
+Item = tuple[CandidateFact, Sequence[Neighbor]]
+
+
 class Reconciler(Protocol):
-    async def decide(self, candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
-        """Neighbors are the user's live facts nearest the candidate (and any on the same topic)."""
+    """Decides what each candidate does to the user's facts.
+
+    `sequential` reconcilers are asked about one candidate at a time, each seeing the facts the previous
+    ones wrote; the others get the whole batch in one call (one model call per request, not per fact).
+    """
+
+    sequential: bool
+
+    async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
+        """One decision per item; neighbors are the user's live facts nearest each candidate."""
         ...
+
+
+def same_content(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision | None:
+    """A no-op when a live fact already says exactly this (no model needed to see that)."""
+    digest = content_hash(candidate.content)
+    for n in neighbors:
+        if content_hash(n.fact.content) == digest:
+            return Decision(Action.NONE, [n.fact.id], "same content")
+    return None
 
 
 class RulesReconciler:
     """Deterministic reconciliation from content hashes, cosine similarity and topics."""
 
+    sequential = True
+
     def __init__(self, duplicate_threshold: float) -> None:
         self.duplicate_threshold = duplicate_threshold
 
-    async def decide(self, candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
-        digest = content_hash(candidate.content)
-        for n in neighbors:
-            if content_hash(n.fact.content) == digest:
-                return Decision(Action.NONE, [n.fact.id], "same content")
+    async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
+        return [self._one(candidate, neighbors) for candidate, neighbors in items]
+
+    def _one(self, candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
+        same = same_content(candidate, neighbors)
+        if same is not None:
+            return same
         for n in neighbors:
             if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
                 if set(terms(candidate.content)) > set(terms(n.fact.content)):

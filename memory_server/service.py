@@ -13,8 +13,8 @@ import sqlite3
 import uuid
 from typing import Any
 
-from extractors.base import CandidateFact, ExtractionContext, Message, create_extractor
-from memory_server import changelog, forgetting, jobs, portability, retrieval, timeutil
+from extractors.base import CandidateFact
+from memory_server import changelog, extraction, forgetting, jobs, portability, retrieval, timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
@@ -33,7 +33,6 @@ from memory_server.models import (
     SearchResults,
 )
 from memory_server.pipeline import Origin, apply_candidates
-from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
@@ -104,7 +103,13 @@ class MemoryService:
 
     async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
         """Merge `changes` into the current config; settings left out keep their value."""
-        return await self.configs.update(scope.tenant_id, scope.actor, changes)
+        return await self.configs.update(scope.tenant_id, scope.actor, changes, self._check_config)
+
+    def _check_config(self, config: ExtractionConfig) -> None:
+        if config.extractor == "llm" and extraction.model_call(self.core.settings, config) is None:
+            raise InvalidInput(
+                "model: the llm extractor needs a model: set `model` here or llm.model in the settings", field="model"
+            )
 
     # ---- ingest ---------------------------------------------------------------------------------
 
@@ -232,36 +237,35 @@ class MemoryService:
         return await self.request(scope, request_id)
 
     async def _run_job(self, job: jobs.ClaimedJob) -> None:
-        """Extract from a request's messages and reconcile the candidates (called by the workers)."""
-        async with self.core.user_lock(job.tenant_id, job.user_id):
-            version, config = await self.configs.active(job.tenant_id)
-            rows = await self.core.db.fetchall(
-                "SELECT id, role, content, created_at FROM messages WHERE tenant_id = ? AND request_id = ? "
-                "ORDER BY position",
-                (job.tenant_id, job.request_id),
-            )
-            messages = [Message(role=r[1], content=r[2], created_at=timeutil.from_db(r[3])) for r in rows]
-            extractor = create_extractor(config.extractor)
-            candidates: list[CandidateFact] = []
-            if not config.sources or job.source in config.sources:
-                context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), options={"roles": config.roles})
-                candidates = await extractor.extract(messages, context)
-            origin = Origin(
-                request_id=job.request_id,
-                user_id=job.user_id,
-                source=job.source,
-                attributes=job.attributes,
-                message_ids=[r[0] for r in rows],
-                message_times=[m.created_at for m in messages],
-                config_version=version,
-                finishes_job=True,
-            )
-            actor = f"{job.actor}/extractor:{extractor.name}"
-            scope = Scope(job.tenant_id, job.actor)
-            await apply_candidates(self.core, scope, candidates, origin, config, self._reconciler(config), actor)
+        await extraction.run_job(self.core, self.configs, job)
 
-    def _reconciler(self, config: ExtractionConfig) -> Reconciler:
-        return RulesReconciler(config.duplicate_threshold)
+    async def reextract(self, scope: Scope, user_id: str) -> Job:
+        """Queue a replay of all the user's stored messages through the current config."""
+        row = await self.core.db.fetchone(
+            "SELECT 1 FROM messages WHERE tenant_id = ? AND user_id = ? LIMIT 1", (scope.tenant_id, user_id)
+        )
+        if row is None:
+            raise NotFound(f"user_id: no stored messages for user {user_id}", field="user_id")
+        request_id = str(uuid.uuid4())
+        async with self.core.db.transaction() as conn:
+            await jobs.enqueue(
+                conn,
+                request_id=request_id,
+                tenant_id=scope.tenant_id,
+                user_id=user_id,
+                kind="reextract",
+                actor=scope.actor,
+                at=timeutil.now(),
+            )
+        if self._workers is not None:
+            self._workers.notify()
+        return await self.request(scope, request_id)
+
+    async def users_with_messages(self, scope: Scope) -> list[str]:
+        rows = await self.core.db.fetchall(
+            "SELECT DISTINCT user_id FROM messages WHERE tenant_id = ? ORDER BY user_id", (scope.tenant_id,)
+        )
+        return [r[0] for r in rows]
 
     async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]:
         """Store one explicitly stated fact, reconciled like extracted ones; return it (or the one it repeats)."""
@@ -282,8 +286,9 @@ class MemoryService:
         )
         stated = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
         async with self.core.user_lock(scope.tenant_id, body.user_id):
+            reconciler = extraction.reconciler_for(self.core.settings, config)
             [(decision, fact)] = await apply_candidates(
-                self.core, scope, [candidate], origin, stated, self._reconciler(config), scope.actor
+                self.core, scope, [candidate], origin, stated, reconciler, scope.actor
             )
         if fact is None and decision.target_ids:
             fact = await self.fact(scope, decision.target_ids[0])

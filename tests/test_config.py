@@ -24,10 +24,14 @@ def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
     return names
 
 
+MAPPINGS = {"extraction.ttl_seconds"}  # settings whose value is itself a mapping
+
+
 def _keys(tree: dict, prefix: str = "") -> set[str]:
     names = set()
     for key, value in tree.items():
-        names |= _keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+        nested = isinstance(value, dict) and prefix + key not in MAPPINGS
+        names |= _keys(value, f"{prefix}{key}.") if nested else {prefix + key}
     return names
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from extractors.base import CandidateFact
+from extractors.base import CandidateFact, Usage
 from memory_server.models import Fact
 from memory_server.reconcile import Action, Neighbor, RulesReconciler
 
@@ -26,7 +26,9 @@ def existing(content: str, topic: str | None = None, fid: str = "f1") -> Fact:
 
 
 async def decide(content: str, *neighbors: Neighbor, topic: str | None = None):
-    return await RulesReconciler(0.9).decide(CandidateFact(content=content, kind="static", topic=topic), neighbors)
+    candidate = CandidateFact(content=content, kind="static", topic=topic)
+    [decision] = await RulesReconciler(0.9).decide([(candidate, neighbors)], Usage())
+    return decision
 
 
 async def test_same_content_in_other_case_and_punctuation_is_a_noop():

@@ -1,0 +1,139 @@
+"""One chat-model call through litellm, with retries, token accounting and validated JSON replies.
+
+litellm is imported on the first call, never at import time (it costs seconds and must not be paid by
+a server that never uses a model), with the local cost map so that nothing is fetched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from extractors import prompts
+from extractors.base import ExtractionError, Usage
+
+T = TypeVar("T", bound=BaseModel)
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
+
+
+class ModelCall(BaseModel):
+    """Where and how to call the model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key: SecretStr | None = None
+    temperature: float = Field(0.0, ge=0, le=2)
+    timeout_seconds: float = Field(60.0, gt=0)
+    max_retries: int = Field(3, ge=0)
+    retry_backoff_seconds: float = Field(1.0, ge=0)
+    max_output_tokens: int = Field(2_000, ge=1)
+
+
+def _litellm() -> Any:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    litellm.suppress_debug_info = True  # its help banner would corrupt MCP over stdio
+    litellm.telemetry = False
+    return litellm
+
+
+def _count(text: str) -> int:
+    from memory_server import tokens
+
+    return tokens.count(text)
+
+
+async def complete(call: ModelCall, messages: list[dict[str, str]], usage: Usage, json_mode: bool = True) -> str:
+    """The reply text; timeouts, 429 and 5xx are retried with exponential backoff."""
+    litellm = _litellm()
+    retryable = (
+        litellm.Timeout,
+        litellm.RateLimitError,
+        litellm.ServiceUnavailableError,
+        litellm.InternalServerError,
+        litellm.APIConnectionError,
+    )
+    kwargs: dict[str, Any] = {
+        "model": call.model,
+        "messages": messages,
+        "temperature": call.temperature,
+        "timeout": call.timeout_seconds,
+        "max_tokens": call.max_output_tokens,
+        "num_retries": 0,
+        "max_retries": 0,
+    }
+    if call.api_base:
+        kwargs["api_base"] = call.api_base
+    if call.api_key is not None:
+        kwargs["api_key"] = call.api_key.get_secret_value()
+    if json_mode:
+        kwargs["response_format"] = {"type": "json_object"}
+    for attempt in range(call.max_retries + 1):
+        try:
+            response = await litellm.acompletion(**kwargs)
+            break
+        except retryable as exc:
+            if attempt == call.max_retries:
+                raise ExtractionError(f"{call.model}: gave up after {attempt + 1} tries: {_brief(exc)}") from None
+            await asyncio.sleep(call.retry_backoff_seconds * 2**attempt)
+        except litellm.APIError as exc:
+            raise ExtractionError(f"{call.model}: {_brief(exc)}") from None
+    text = (response.choices[0].message.content or "") if response.choices else ""
+    reported = getattr(response, "usage", None)
+    prompt_tokens = getattr(reported, "prompt_tokens", 0) or _count("\n".join(m["content"] for m in messages))
+    completion_tokens = getattr(reported, "completion_tokens", 0) or _count(text)
+    usage.add(prompt_tokens, completion_tokens)
+    return text
+
+
+def _brief(exc: Exception) -> str:
+    return str(getattr(exc, "message", None) or exc).splitlines()[0][:500]
+
+
+def parse_json(text: str, schema: type[T]) -> T:
+    """Validate a JSON object that may arrive wrapped in code fences or prose."""
+    candidate = text.strip()
+    fenced = _FENCE.search(candidate)
+    if fenced:
+        candidate = fenced.group(1).strip()
+    if not candidate.startswith("{"):
+        start, end = candidate.find("{"), candidate.rfind("}")
+        if start < 0 or end <= start:
+            raise ValueError("the reply holds no JSON object" if candidate else "the reply is empty")
+        candidate = candidate[start : end + 1]
+    try:
+        data = json.loads(candidate)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON ({exc.msg} at character {exc.pos})") from None
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValueError(f"{where}: {first['msg']}" if where else first["msg"]) from None
+
+
+async def complete_json(call: ModelCall, messages: list[dict[str, str]], schema: type[T], usage: Usage) -> T:
+    """Ask for JSON; an unusable reply gets one repair attempt, then fails with the raw reply kept."""
+    text = await complete(call, messages, usage)
+    try:
+        return parse_json(text, schema)
+    except ValueError as first_error:
+        repair = [
+            *messages,
+            {"role": "assistant", "content": text},
+            {"role": "user", "content": prompts.REPAIR.format(error=first_error)},
+        ]
+        text = await complete(call, repair, usage)
+        try:
+            return parse_json(text, schema)
+        except ValueError as exc:
+            raise ExtractionError(f"{call.model} replied with unusable output twice: {exc}", raw=text) from None

@@ -1,0 +1,64 @@
+"""Prompt templates. Placeholders are filled at call time (today's date is the day of the call)."""
+
+from __future__ import annotations
+
+DEFAULT_DEFINITION = (
+    "identity (name, age, where they live, languages); preferences and dislikes; goals and plans; constraints "
+    "(diet, allergies, accessibility, budget, schedule); relationships (family, partner, friends, pets, "
+    "colleagues); work and education; health, only when the user volunteers it; and recent or temporary "
+    "context (current projects, trips, events of this week)."
+)
+
+EXTRACTION_SYSTEM = """\
+You extract memories about a user from a conversation, for a memory server that an AI assistant reads \
+before each turn so that it knows the user.
+
+Today is {today} (UTC). Every message carries its own time: resolve relative dates ("tomorrow", "last \
+week") against the time of the message that says them, and write dates out.
+
+What to extract: {definition}
+
+Each fact has a kind:
+- static: {static_definition}
+- dynamic: {dynamic_definition} Give every dynamic fact a ttl, how long it will likely stay true: one of \
+one_day, one_week, one_month, one_quarter, one_year.
+
+Rules:
+- Only facts about the user, from the user's own messages (roles: {roles}). The other messages are \
+context: never attribute to the user what the assistant said, suggested or asked.
+- Write each fact in the third person, self-contained, starting with "User" ("User is a nurse", "User's \
+daughter is 4 years old"), in the language the user wrote in.
+- One fact per statement, no duplicates, no guesses. Greetings, thanks, questions, requests to the \
+assistant and chit-chat yield no facts.
+- confidence: 0.0 to 1.0, how sure you are that the fact is true and about the user.
+- message: the [index] of the message the fact comes from.
+{condition}{context}
+Reply with only a JSON object, no prose: {{"facts": [{{"content": "...", "kind": "static" or "dynamic", \
+"ttl": null or a ttl name, "confidence": 0.9, "message": 0}}]}}. Reply {{"facts": []}} when nothing is \
+worth remembering."""
+
+CONDITION = "\nExtract only if this holds, else reply with no facts: {should_extract}\n"
+CONTEXT = "\nAbout the application you extract for: {context}\n"
+
+CONVERSATION = "Conversation:\n{messages}"
+
+RECONCILE_SYSTEM = """\
+You keep a user's memory consistent. For each new fact, compare it with the existing facts and choose one \
+action:
+- ADD: it is new information.
+- UPDATE: it is a richer or newer version of existing facts (moved city, new job, more detail); list the \
+ids of the facts it replaces.
+- DELETE: it shows that existing facts are no longer true (and says nothing worth keeping itself); list \
+the ids of those facts.
+- NONE: it is already known, in the same or other words.
+Only use ids from the list of existing facts. Today is {today} (UTC).
+
+Reply with only a JSON object, no prose: {{"decisions": [{{"new": 0, "action": "ADD" | "UPDATE" | \
+"DELETE" | "NONE", "ids": [ids of existing facts]}}]}}, one decision per new fact."""
+
+RECONCILE_USER = "Existing facts:\n{existing}\n\nNew facts:\n{new}"
+
+REPAIR = (
+    "Your reply could not be used: {error}. Reply again with only the JSON object described above, "
+    "with nothing before or after it."
+)
