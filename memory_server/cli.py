@@ -131,3 +131,38 @@ def import_user(
         raise typer.Exit(2) from None
     added = _with_service(settings, lambda s: s.import_user(Scope(settings.tenant, "cli"), data))
     typer.echo(json.dumps({"user_id": data.user_id, "added": added}))
+
+
+@app.command()
+def reextract(
+    user: Annotated[list[str] | None, typer.Option("--user", help="A user to re-extract (repeatable).")] = None,
+    all_users: Annotated[bool, typer.Option("--all", help="Every user with stored messages.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Replay users' stored messages through the current extraction config (changes go to the change log)."""
+    if bool(user) == all_users:
+        typer.echo("error: give --user ID (one or more) or --all", err=True)
+        raise typer.Exit(2)
+    settings = _settings(config, data_dir)
+    scope = Scope(settings.tenant, "cli")
+
+    async def run(service: MemoryService) -> list[str]:
+        await service.start()
+        users = await service.users_with_messages(scope) if all_users else list(user or [])
+        failed = []
+        with Progress() as bar:
+            task = bar.add_task("re-extracting", total=len(users))
+            for user_id in users:
+                job = await service.reextract(scope, user_id)
+                await service.wait(scope, job.request_id)
+                if (await service.request(scope, job.request_id)).status != "done":
+                    failed.append(user_id)
+                bar.advance(task)
+        return failed
+
+    failed = _with_service(settings, run)
+    if failed:
+        typer.echo(f"re-extraction did not finish for: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo("re-extraction done")

@@ -105,3 +105,29 @@ def test_invalid_config_stops_with_the_setting_named(tmp_path):
     result = runner.invoke(app, ["serve", "--config", str(config)])
     assert result.exit_code == 2
     assert "server.port:" in result.output
+
+
+def test_reextract_needs_user_or_all_and_replays(settings):
+    seed(settings)
+    result = runner.invoke(app, ["reextract", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 2
+    assert "--user" in result.output
+
+    async def publish() -> None:
+        service = await MemoryService.open(settings)
+        try:
+            from memory_server.schemas import InteractionIn
+
+            await service.ingest(
+                Scope(settings.tenant, "t"),
+                InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I'm a beekeeper"}]),
+            )
+        finally:
+            await service.close()
+
+    asyncio.run(publish())  # stored, never extracted: no workers ran
+    assert "User is a beekeeper" not in search(settings, "beekeeper")
+    result = runner.invoke(app, ["reextract", "--all", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert "re-extraction done" in result.output
+    assert search(settings, "beekeeper")[0] == "User is a beekeeper"

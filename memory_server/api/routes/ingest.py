@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from memory_server.api.deps import CallerScope, Service
+from memory_server.api.deps import CallerScope, Service, identifier
 from memory_server.models import Job, RequestChanges
 from memory_server.schemas import InteractionIn
 
@@ -37,3 +37,9 @@ async def request_changes(request_id: str, service: Service, scope: CallerScope)
 async def retry(request_id: str, service: Service, scope: CallerScope) -> Job:
     """Queue a failed request again."""
     return await service.retry(scope, request_id)
+
+
+@router.post("/users/{user_id}/reextract", response_model=Job, status_code=202)
+async def reextract(user_id: str, service: Service, scope: CallerScope) -> Job:
+    """Replay all the user's stored messages through the current extraction config, as one job."""
+    return await service.reextract(scope, identifier(user_id, "user_id"))

@@ -1,0 +1,285 @@
+"""The llm extractor and reconciler, through the real litellm client, against a scripted local server."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from memory_server.api.app import create_app
+from memory_server.config import LLMSettings
+from tests.conftest import publish
+from tests.llm_server import ScriptedLLM
+
+
+def facts(*items: tuple[str, str] | tuple[str, str, str]) -> dict:
+    out = []
+    for item in items:
+        content, kind, *ttl = item
+        out.append({"content": content, "kind": kind, "ttl": ttl[0] if ttl else None, "confidence": 0.9, "message": 0})
+    return {"facts": out}
+
+
+def decisions(*items: tuple[int, str, list[int]]) -> dict:
+    return {"decisions": [{"new": n, "action": a, "ids": ids} for n, a, ids in items]}
+
+
+@pytest.fixture
+def llm(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with ScriptedLLM() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(settings, llm):
+    settings = settings.model_copy(
+        update={
+            "llm": LLMSettings(
+                model="openai/fake-chat",
+                api_base=llm.api_base,
+                api_key="sk-test",
+                timeout_seconds=1.0,
+                max_retries=1,
+                retry_backoff_seconds=0.01,
+            )
+        }
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            r = await c.put("/v1/config", json={"extractor": "llm"})
+            assert r.status_code == 200, r.text
+            yield c
+
+
+async def live(client, user: str = "ana") -> list[str]:
+    return sorted(f["content"] for f in (await client.get(f"/v1/users/{user}/facts")).json()["items"])
+
+
+async def test_good_json_becomes_facts_with_usage_and_a_prompt_filled_today(client, llm):
+    llm.json_reply(facts(("User is a nurse", "static"), ("User is flying to Tokyo", "dynamic", "one_week")))
+    job = await publish(client, "ana", "I'm a nurse, off to Tokyo on Friday")
+    assert job["status"] == "done", job
+    added = {f["content"]: f for f in job["changes"]["added"]}
+    assert set(added) == {"User is a nurse", "User is flying to Tokyo"}
+    trip = added["User is flying to Tokyo"]
+    lifetime = datetime.fromisoformat(trip["expires_at"]) - datetime.fromisoformat(trip["created_at"])
+    assert 7 * 86_400 - 60 < lifetime.total_seconds() <= 7 * 86_400
+    assert added["User is a nurse"]["expires_at"] is None
+    assert all(f["config_version"] == 1 for f in added.values())
+    assert job["usage"] == {"llm_calls": 1, "prompt_tokens": 100, "completion_tokens": 10}
+
+    [request] = llm.requests
+    assert request["model"] == "fake-chat"
+    assert request["auth"] == "Bearer sk-test"
+    assert request["response_format"] == {"type": "json_object"}
+    assert datetime.now(UTC).strftime("%Y-%m-%d") in request["messages"][0]["content"]
+    assert "user: I'm a nurse, off to Tokyo on Friday" in request["messages"][1]["content"]
+
+
+@pytest.mark.parametrize(
+    "wrapped",
+    [
+        "Sure! Here are the facts:\n```json\n{body}\n```\nHope that helps.",
+        "Here you go: {body} -- done",
+        "```\n{body}\n```",
+    ],
+)
+async def test_json_in_prose_or_code_fences_is_accepted(client, llm, wrapped):
+    llm.queue(wrapped.format(body=json.dumps(facts(("User is a nurse", "static")))))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    assert len(llm.requests) == 1
+
+
+async def test_invalid_json_gets_one_repair_attempt(client, llm):
+    llm.queue("{facts: [oops", json.dumps(facts(("User is a nurse", "static"))))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    assert len(llm.requests) == 2
+    repair = llm.requests[1]["messages"]
+    assert repair[-2] == {"role": "assistant", "content": "{facts: [oops"}
+    assert "invalid JSON" in repair[-1]["content"]
+    assert job["usage"]["llm_calls"] == 2
+
+
+async def test_unusable_output_fails_the_job_visibly_with_the_raw_reply(client, llm):
+    llm.queue("not json", '{"facts": [{"content": "x"}]}', "still not json", '{"facts": "nope"}')
+    job = await publish(client, "ana", "I'm a nurse")
+    assert job["status"] == "failed"
+    assert job["attempts"] == 2
+    assert "unusable output twice" in job["error"]
+    assert "facts: Input should be a valid list" in job["error"]
+    assert job["raw_output"] == '{"facts": "nope"}'
+    assert job["usage"]["llm_calls"] == 4
+    assert await live(client) == []
+
+
+async def test_empty_reply_is_repaired(client, llm):
+    llm.queue("", json.dumps(facts(("User is a nurse", "static"))))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    assert "the reply is empty" in llm.requests[1]["messages"][-1]["content"]
+
+
+async def test_a_429_then_success_is_retried_within_the_job(client, llm):
+    llm.queue({"status": 429}, json.dumps(facts(("User is a nurse", "static"))))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert job["status"] == "done"
+    assert job["attempts"] == 1
+    assert len(llm.requests) == 2
+
+
+async def test_a_timeout_then_success_is_retried(client, llm):
+    llm.queue({"sleep": 1.5, "content": '{"facts": []}'}, json.dumps(facts(("User is a nurse", "static"))))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert job["status"] == "done", job
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+
+
+async def test_model_outage_fails_the_job_then_retry_succeeds(client, llm):
+    llm.queue({"status": 503}, {"status": 503}, {"status": 500}, {"status": 500})
+    job = await publish(client, "ana", "I'm a nurse")
+    assert job["status"] == "failed"
+    assert "gave up after 2 tries" in job["error"]
+    llm.json_reply(facts(("User is a nurse", "static")))
+    await client.post(f"/v1/requests/{job['request_id']}/retry")
+    job = await publish(client, "ana", "I'm a nurse")  # same payload: the same request, waited on
+    assert job["status"] == "done"
+    assert await live(client) == ["User is a nurse"]
+
+
+async def test_a_moved_city_supersedes_the_old_one(client, llm):
+    llm.json_reply(facts(("User lives in Berlin", "static")))
+    await publish(client, "ana", "I live in Berlin")
+    llm.json_reply(facts(("User lives in Lisbon", "static")))
+    llm.json_reply(decisions((0, "UPDATE", [0])))
+    job = await publish(client, "ana", "I moved to Lisbon")
+    [update] = job["changes"]["updated"]
+    assert (update["before"]["content"], update["after"]["content"]) == ("User lives in Berlin", "User lives in Lisbon")
+    assert await live(client) == ["User lives in Lisbon"]
+    reconcile = llm.prompts(2)
+    assert "[0] User lives in Berlin" in reconcile and "[0] User lives in Lisbon" in reconcile
+    events = [
+        c["event"]
+        for c in (await client.get("/v1/changelog", params={"request_id": job["request_id"]})).json()["items"]
+    ]
+    assert sorted(events) == ["supersede", "update"]
+
+
+async def test_a_repeated_fact_is_none(client, llm):
+    llm.json_reply(facts(("User is a nurse", "static")))
+    await publish(client, "ana", "I'm a nurse")
+    llm.json_reply(facts(("User works as a nurse", "static")))
+    llm.json_reply(decisions((0, "NONE", [0])))
+    job = await publish(client, "ana", "As I said, I work as a nurse")
+    assert job["changes"] == {"request_id": job["request_id"], "added": [], "updated": [], "removed": []}
+    assert await live(client) == ["User is a nurse"]
+
+
+async def test_exact_repeat_never_reaches_the_reconciler(client, llm):
+    llm.json_reply(facts(("User is a nurse", "static")))
+    await publish(client, "ana", "I'm a nurse")
+    llm.json_reply(facts(("User is a nurse", "static")))
+    await publish(client, "ana", "I am a nurse")
+    assert len(llm.requests) == 2  # two extractions, no reconciliation call
+    assert await live(client) == ["User is a nurse"]
+
+
+async def test_a_contradicted_fact_is_retired(client, llm):
+    await client.put("/v1/config", json={"related_threshold": 0.0})
+    llm.json_reply(facts(("User is vegetarian", "static")))
+    first = await publish(client, "ana", "I'm vegetarian")
+    old_id = first["changes"]["added"][0]["id"]
+    llm.json_reply(facts(("User eats meat again", "static")))
+    llm.json_reply(decisions((0, "DELETE", [0])))
+    job = await publish(client, "ana", "I eat meat again now")
+    assert [f["id"] for f in job["changes"]["removed"]] == [old_id]
+    assert (await client.get(f"/v1/facts/{old_id}")).json()["status"] == "deleted"
+    assert await live(client) == []
+
+
+async def test_an_invented_id_is_ignored(client, llm):
+    llm.json_reply(facts(("User lives in Berlin", "static")))
+    await publish(client, "ana", "I live in Berlin")
+    llm.json_reply(facts(("User lives in Lisbon", "static")))
+    llm.json_reply(decisions((0, "UPDATE", [7])))
+    job = await publish(client, "ana", "I also have a flat in Lisbon")
+    assert job["changes"]["updated"] == []
+    assert await live(client) == ["User lives in Berlin", "User lives in Lisbon"]
+
+
+async def test_a_config_change_alters_what_is_extracted_next_time(client, llm):
+    r = await client.put(
+        "/v1/config",
+        json={
+            "profile_content_definition_prompt": "ONLY the user's favourite foods.",
+            "should_extract_profile_prompt_override": "the user talks about food",
+            "context_prompt": "A cooking assistant.",
+        },
+    )
+    assert r.status_code == 200, r.text
+    version = r.json()["version"]
+    assert r.json()["config"]["extraction_definition_prompt"] == "ONLY the user's favourite foods."
+    llm.json_reply(facts(("User loves ramen", "static")))
+    job = await publish(client, "ana", "I'm a nurse and I love ramen")
+    system = llm.requests[0]["messages"][0]["content"]
+    assert "ONLY the user's favourite foods." in system
+    assert "Extract only if this holds, else reply with no facts: the user talks about food" in system
+    assert "A cooking assistant." in system
+    assert [f["config_version"] for f in job["changes"]["added"]] == [version]
+
+
+async def test_facts_the_model_takes_from_assistant_messages_are_dropped(client, llm):
+    llm.json_reply(
+        {
+            "facts": [
+                {"content": "User is an AI", "kind": "static", "message": 0},
+                {"content": "User is a pilot", "kind": "static", "message": 1},
+            ]
+        }
+    )
+    body = {
+        "user_id": "ana",
+        "messages": [{"role": "assistant", "content": "I am an AI."}, {"role": "user", "content": "I'm a pilot."}],
+        "wait": True,
+    }
+    job = (await client.post("/v1/interactions", json=body)).json()
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
+
+
+async def test_reextraction_replays_stored_messages_through_the_current_config(client, llm):
+    await client.put("/v1/config", json={"extractor": "rules"})
+    await publish(client, "ana", "I'm a nurse")
+    await publish(client, "ana", "ramen is the best food ever")  # nothing the rules can read
+    assert llm.requests == []
+    await client.put("/v1/config", json={"extractor": "llm"})
+    llm.json_reply(facts(("User is a nurse", "static")))
+    llm.json_reply(facts(("User likes ramen", "static")))
+    r = await client.post("/v1/users/ana/reextract")
+    assert r.status_code == 202
+    job = r.json()
+    assert job["kind"] == "reextract"
+    from tests.conftest import until_finished
+
+    [job] = await until_finished(client, job["request_id"])
+    assert job["status"] == "done", job
+    assert [f["content"] for f in job["changes"]["added"]] == ["User likes ramen"]
+    assert len(llm.requests) == 2
+    assert "I'm a nurse" in llm.prompts(0) and "ramen" in llm.prompts(1)
+    assert "User likes ramen" in await live(client)
+    assert (await client.post("/v1/users/nobody/reextract")).status_code == 404
+
+
+async def test_llm_extractor_without_a_model_is_rejected(settings):
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
+            r = await c.put("/v1/config", json={"extractor": "llm"})
+            assert r.status_code == 422
+            assert r.json()["error"]["field"] == "model"
+            ok = await c.put("/v1/config", json={"extractor": "llm", "model": "ollama/llama3.1"})
+            assert ok.status_code == 200
