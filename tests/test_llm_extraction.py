@@ -48,11 +48,11 @@ async def client(settings, llm):
         }
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-            r = await c.put("/v1/config", json={"extractor": "llm"})
-            assert r.status_code == 200, r.text
-            yield c
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.put("/v1/config", json={"extractor": "llm"})
+        assert r.status_code == 200, r.text
+        yield c
 
 
 async def live(client, user: str = "ana") -> list[str]:
@@ -276,10 +276,10 @@ async def test_reextraction_replays_stored_messages_through_the_current_config(c
 
 async def test_llm_extractor_without_a_model_is_rejected(settings):
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as c:
-            r = await c.put("/v1/config", json={"extractor": "llm"})
-            assert r.status_code == 422
-            assert r.json()["error"]["field"] == "model"
-            ok = await c.put("/v1/config", json={"extractor": "llm", "model": "ollama/llama3.1"})
-            assert ok.status_code == 200
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        r = await c.put("/v1/config", json={"extractor": "llm"})
+        assert r.status_code == 422
+        assert r.json()["error"]["field"] == "model"
+        ok = await c.put("/v1/config", json={"extractor": "llm", "model": "ollama/llama3.1"})
+        assert ok.status_code == 200
