@@ -1,0 +1,1 @@
+"""Compatibility routers for other memory APIs, and client helpers for chat apps."""
