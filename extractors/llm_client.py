@@ -51,7 +51,17 @@ def _count(text: str) -> int:
     return tokens.count(text)
 
 
-async def complete(call: ModelCall, messages: list[dict[str, str]], usage: Usage, json_mode: bool = True) -> str:
+def _response_format(litellm: Any, call: ModelCall, schema: type[BaseModel] | None) -> dict[str, Any]:
+    """Structured output (a JSON schema) where litellm knows the model supports it, else JSON mode."""
+    if schema is not None and litellm.supports_response_schema(model=call.model):
+        body = {"name": schema.__name__, "schema": schema.model_json_schema(), "strict": False}
+        return {"type": "json_schema", "json_schema": body}
+    return {"type": "json_object"}
+
+
+async def complete(
+    call: ModelCall, messages: list[dict[str, str]], usage: Usage, schema: type[BaseModel] | None = None
+) -> str:
     """The reply text; timeouts, 429 and 5xx are retried with exponential backoff."""
     litellm = _litellm()
     retryable = (
@@ -69,13 +79,12 @@ async def complete(call: ModelCall, messages: list[dict[str, str]], usage: Usage
         "max_tokens": call.max_output_tokens,
         "num_retries": 0,
         "max_retries": 0,
+        "response_format": _response_format(litellm, call, schema),
     }
     if call.api_base:
         kwargs["api_base"] = call.api_base
     if call.api_key is not None:
         kwargs["api_key"] = call.api_key.get_secret_value()
-    if json_mode:
-        kwargs["response_format"] = {"type": "json_object"}
     for attempt in range(call.max_retries + 1):
         try:
             response = await litellm.acompletion(**kwargs)
@@ -123,7 +132,7 @@ def parse_json(text: str, schema: type[T]) -> T:
 
 async def complete_json(call: ModelCall, messages: list[dict[str, str]], schema: type[T], usage: Usage) -> T:
     """Ask for JSON; an unusable reply gets one repair attempt, then fails with the raw reply kept."""
-    text = await complete(call, messages, usage)
+    text = await complete(call, messages, usage, schema)
     try:
         return parse_json(text, schema)
     except ValueError as first_error:
@@ -132,7 +141,7 @@ async def complete_json(call: ModelCall, messages: list[dict[str, str]], schema:
             {"role": "assistant", "content": text},
             {"role": "user", "content": prompts.REPAIR.format(error=first_error)},
         ]
-        text = await complete(call, repair, usage)
+        text = await complete(call, repair, usage, schema)
         try:
             return parse_json(text, schema)
         except ValueError as exc:

@@ -283,3 +283,33 @@ async def test_llm_extractor_without_a_model_is_rejected(settings):
         assert r.json()["error"]["field"] == "model"
         ok = await c.put("/v1/config", json={"extractor": "llm", "model": "ollama/llama3.1"})
         assert ok.status_code == 200
+
+
+async def test_models_known_to_support_schemas_get_structured_output(llm):
+    from extractors.base import Usage
+    from extractors.llm import ExtractionReply
+    from extractors.llm_client import ModelCall, complete_json
+
+    llm.json_reply(facts(("User is a nurse", "static")))
+    call = ModelCall(model="openai/gpt-4o-mini", api_base=llm.api_base, api_key="sk-test", max_retries=0)
+    usage = Usage()
+    reply = await complete_json(call, [{"role": "user", "content": "hi"}], ExtractionReply, usage)
+    assert [f.content for f in reply.facts] == ["User is a nurse"]
+    sent = llm.requests[0]["response_format"]
+    assert sent["type"] == "json_schema"
+    assert sent["json_schema"]["name"] == "ExtractionReply"
+    assert "facts" in sent["json_schema"]["schema"]["properties"]
+    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, 100, 10)
+
+
+async def test_token_usage_is_counted_with_tiktoken_when_the_provider_reports_none(llm):
+    from extractors.base import Usage
+    from extractors.llm_client import ModelCall, complete
+
+    llm.queue({"content": "one two three", "usage": False})
+    call = ModelCall(model="openai/fake-chat", api_base=llm.api_base, api_key="sk-test", max_retries=0)
+    usage = Usage()
+    assert await complete(call, [{"role": "user", "content": "hello there"}], usage) == "one two three"
+    assert usage.calls == 1
+    assert usage.prompt_tokens == 2
+    assert usage.completion_tokens == 3
