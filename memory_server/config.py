@@ -31,6 +31,9 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8765, ge=1, le=65535, description="Port to listen on.")
+    insecure: bool = Field(
+        False, description="Serve without API keys on a non-loopback address (never do this on a shared network)."
+    )
 
 
 class EmbedderSettings(_Section):
@@ -68,6 +71,7 @@ class LimitSettings(_Section):
     max_top_k: int = Field(100, ge=1, description="Largest top_k a search may ask for.")
     max_page_size: int = Field(500, ge=1, description="Largest page of facts or change-log rows.")
     max_attributes_bytes: int = Field(8_192, ge=2, description="Size of a JSON attributes object.")
+    requests_per_minute: int = Field(600, ge=1, description="Per API key; more answers 429 with Retry-After.")
 
 
 class SearchSettings(_Section):

@@ -7,19 +7,33 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Literal
 
 from memory_server.config import Settings
 from memory_server.db import Database
 from memory_server.embedder import Embedder
+from memory_server.errors import Forbidden
 from memory_server.vectors import VectorIndex, VectorSync
+
+Role = Literal["viewer", "editor", "admin"]
+_RANK: dict[str, int] = {"viewer": 0, "editor": 1, "admin": 2}
 
 
 @dataclass(frozen=True)
 class Scope:
-    """The tenant a call acts in and the actor recorded in the change log."""
+    """The tenant a call acts in, the actor recorded in the change log, and what it may do.
+
+    Operators at the console (CLI) and the server's own jobs act as admin of their tenant.
+    """
 
     tenant_id: str
     actor: str
+    role: Role = "admin"
+
+    def require(self, role: Role) -> None:
+        """Raise Forbidden unless this scope's role is at least `role`."""
+        if _RANK[self.role] < _RANK[role]:
+            raise Forbidden(f"this needs the {role} role; the key used has the {self.role} role")
 
 
 @dataclass

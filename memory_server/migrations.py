@@ -141,7 +141,27 @@ async def m002_job_usage(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_job_usage]
+async def m003_api_keys(db: aiosqlite.Connection) -> None:
+    """API keys: random secrets kept only as sha256 hashes, each bound to a tenant and a role."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE api_keys (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+            name TEXT,
+            prefix TEXT NOT NULL,
+            secret_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        CREATE INDEX api_keys_by_tenant ON api_keys (tenant_id);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_job_usage, m003_api_keys]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

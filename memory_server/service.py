@@ -8,20 +8,21 @@ and portability. Limits that depend on settings are checked here, so every door 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import sqlite3
 import uuid
 from typing import Any
 
 from extractors.base import CandidateFact
-from memory_server import changelog, extraction, forgetting, jobs, portability, retrieval, timeutil
+from memory_server import changelog, extraction, forgetting, jobs, keys, portability, retrieval, timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
-from memory_server.context import Core, Scope
+from memory_server.context import Core, Role, Scope
 from memory_server.datalock import DataDirLock
 from memory_server.db import Database
 from memory_server.embedder import create_embedder
-from memory_server.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from memory_server.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthorized, Unavailable
 from memory_server.models import (
     Change,
     ConfigVersion,
@@ -33,6 +34,7 @@ from memory_server.models import (
     SearchResults,
 )
 from memory_server.pipeline import Origin, apply_candidates
+from memory_server.ratelimit import RateLimiter
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
@@ -51,6 +53,7 @@ class MemoryService:
         self.configs = ConfigStore(core.db, core.settings.extraction)
         self._lock = lock
         self._workers: jobs.WorkerPool | None = None
+        self._limiter = RateLimiter(core.settings.limits.requests_per_minute)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -91,18 +94,58 @@ class MemoryService:
         if self._lock is not None:
             self._lock.release()
 
+    # ---- who is calling -------------------------------------------------------------------------
+
+    async def authenticate(self, secret: str | None) -> Scope:
+        """The scope of an API key; with no keys at all, the local tenant, open (see check_exposure)."""
+        if secret:
+            key = await keys.authenticate(self.core.db, secret)
+            if key is None:
+                raise Unauthorized("the API key is not valid or was revoked")
+            self._limiter.take(key.id)
+            return Scope(key.tenant_id, f"key:{key.id}", key.role)
+        if await keys.any_active(self.core.db):
+            raise Unauthorized("an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
+        return Scope(self.core.settings.tenant, "local", "admin")
+
+    async def check_exposure(self) -> None:
+        """Refuse to serve openly (no keys) on anything but a loopback address, unless told to."""
+        server = self.core.settings.server
+        if server.insecure or _is_loopback(server.host) or await keys.any_active(self.core.db):
+            return
+        raise Unavailable(
+            f"refusing to serve without API keys on {server.host}: create one with "
+            "`memory-server keys create --tenant T --role admin`, listen on 127.0.0.1, or pass --insecure"
+        )
+
+    async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> keys.NewApiKey:
+        """A new key for the caller's tenant; its secret is shown only in this answer."""
+        scope.require("admin")
+        return await keys.create(self.core.db, scope.tenant_id, role, name)
+
+    async def list_keys(self, scope: Scope) -> list[keys.ApiKey]:
+        scope.require("admin")
+        return await keys.listed(self.core.db, scope.tenant_id)
+
+    async def revoke_key(self, scope: Scope, key_id: str) -> keys.ApiKey:
+        scope.require("admin")
+        return await keys.revoke(self.core.db, key_id, scope.tenant_id)
+
     # ---- config ---------------------------------------------------------------------------------
 
     async def config(self, scope: Scope) -> ConfigVersion:
         """The tenant's current extraction config; version 0 is the one from the settings file."""
+        scope.require("admin")
         return await self.configs.current(scope.tenant_id)
 
     async def config_history(self, scope: Scope, limit: int = 50) -> list[ConfigVersion]:
+        scope.require("admin")
         self._check_page(limit)
         return await self.configs.history(scope.tenant_id, limit)
 
     async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
         """Merge `changes` into the current config; settings left out keep their value."""
+        scope.require("admin")
         return await self.configs.update(scope.tenant_id, scope.actor, changes, self._check_config)
 
     def _check_config(self, config: ExtractionConfig) -> None:
@@ -119,6 +162,7 @@ class MemoryService:
         The same messages (same session, source, roles, contents and times) published again return the
         first request instead of a new one, so a retried publish never duplicates anything.
         """
+        scope.require("editor")
         self._check_interaction(body)
         now = timeutil.now()
         payload = [
@@ -209,6 +253,7 @@ class MemoryService:
 
     async def request(self, scope: Scope, request_id: str) -> Job:
         """A request's status, attempts, error and the changes it made."""
+        scope.require("viewer")
         row = await self.core.db.fetchone(
             f"SELECT {jobs.COLUMNS} FROM jobs WHERE tenant_id = ? AND request_id = ?", (scope.tenant_id, request_id)
         )
@@ -223,6 +268,7 @@ class MemoryService:
 
     async def retry(self, scope: Scope, request_id: str) -> Job:
         """Queue a failed request again."""
+        scope.require("editor")
         job = await self.request(scope, request_id)
         if job.status != "failed":
             raise Conflict(f"request {request_id} is {job.status}; only a failed request can be retried")
@@ -241,6 +287,7 @@ class MemoryService:
 
     async def reextract(self, scope: Scope, user_id: str) -> Job:
         """Queue a replay of all the user's stored messages through the current config."""
+        scope.require("editor")
         row = await self.core.db.fetchone(
             "SELECT 1 FROM messages WHERE tenant_id = ? AND user_id = ? LIMIT 1", (scope.tenant_id, user_id)
         )
@@ -269,6 +316,7 @@ class MemoryService:
 
     async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]:
         """Store one explicitly stated fact, reconciled like extracted ones; return it (or the one it repeats)."""
+        scope.require("editor")
         limits = self.core.settings.limits
         if len(body.content) > limits.max_content_chars:
             raise PayloadTooLarge(f"content: at most {limits.max_content_chars} characters", field="content")
@@ -297,19 +345,24 @@ class MemoryService:
     # ---- reading --------------------------------------------------------------------------------
 
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
+        scope.require("viewer")
         return await retrieval.profile(self.core, scope, body)
 
     async def search(self, scope: Scope, body: SearchIn) -> SearchResults:
+        scope.require("viewer")
         return (await retrieval.run_search(self.core, scope, body))[1]
 
     async def fact(self, scope: Scope, fact_id: str) -> Fact:
+        scope.require("viewer")
         return await retrieval.get_fact(self.core, scope.tenant_id, fact_id)
 
     async def facts(self, scope: Scope, user_id: str, flt: FactFilter) -> Page[Fact]:
+        scope.require("viewer")
         self._check_page(flt.limit)
         return await retrieval.fact_page(self.core, scope.tenant_id, user_id, flt)
 
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
+        scope.require("viewer")
         self._check_page(flt.limit)
         return await changelog.page(self.core.db, scope.tenant_id, flt)
 
@@ -320,15 +373,18 @@ class MemoryService:
     # ---- forgetting -----------------------------------------------------------------------------
 
     async def delete_fact(self, scope: Scope, fact_id: str) -> Fact:
+        scope.require("editor")
         fact = await self.fact(scope, fact_id)
         async with self.core.user_lock(scope.tenant_id, fact.user_id):
             fact = await self.fact(scope, fact_id)
             return (await forgetting.delete_facts(self.core, scope, fact.user_id, [fact]))[0]
 
     async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]:
+        scope.require("editor")
         return await forgetting.delete_by_query(self.core, scope, body)
 
     async def purge_user(self, scope: Scope, user_id: str) -> dict[str, int]:
+        scope.require("admin")
         return await forgetting.purge_user(self.core, scope, user_id)
 
     async def expire_due(self) -> int:
@@ -337,9 +393,11 @@ class MemoryService:
     # ---- portability ----------------------------------------------------------------------------
 
     async def export_user(self, scope: Scope, user_id: str) -> portability.UserExport:
+        scope.require("admin")
         return await portability.export_user(self.core, scope, user_id)
 
     async def import_user(self, scope: Scope, data: portability.UserExport) -> dict[str, int]:
+        scope.require("admin")
         try:
             return await portability.import_user(self.core, scope, data)
         except ValueError as exc:
@@ -347,6 +405,15 @@ class MemoryService:
 
     async def reindex(self, progress: portability.Progress | None = None) -> int:
         return await portability.reindex(self.core, progress)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_attributes_size(attributes: dict[str, Any], limit: int) -> None:

@@ -178,7 +178,7 @@ async def test_rules_extractor_end_to_end_builds_a_profile_and_follows_a_move(cl
     assert [f["content"] for f in profile["dynamic"]] == ["User is learning Rust this month"]
     assert profile["dynamic"][0]["expires_at"] is not None
     changes = (await client.get("/v1/changelog", params={"request_id": moved["request_id"]})).json()["items"]
-    assert {c["actor"] for c in changes} == {"api/extractor:rules"}
+    assert {c["actor"] for c in changes} == {"local/extractor:rules"}
 
 
 async def test_assistant_messages_are_not_attributed_to_the_user(client):

@@ -166,7 +166,7 @@ async def test_changelog_per_request_view(client, fake):
     assert view["updated"] == view["removed"] == []
     by_request = (await client.get("/v1/changelog", params={"request_id": job["request_id"]})).json()["items"]
     assert {c["event"] for c in by_request} == {"add"}
-    assert all(c["actor"] == "api/extractor:fake" for c in by_request)
+    assert all(c["actor"] == "local/extractor:fake" for c in by_request)
 
 
 async def test_explicit_fact_is_stored_once(client):

@@ -21,7 +21,12 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         service = await MemoryService.open(settings)
-        await service.start()
+        try:
+            await service.check_exposure()
+            await service.start()
+        except BaseException:
+            await service.close()
+            raise
         app.state.service = service
         try:
             yield

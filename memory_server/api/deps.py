@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,9 +20,17 @@ def service(request: Request) -> MemoryService:
     return request.app.state.service
 
 
-def scope(request: Request) -> Scope:
-    """Without API keys the server serves one tenant (see settings.tenant)."""
-    return Scope(tenant_id=request.app.state.settings.tenant, actor="api")
+def api_key(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return headers.get("x-api-key") or None
+
+
+async def scope(request: Request) -> Scope:
+    """Who is calling: the tenant and role of their API key (the local tenant when no keys exist)."""
+    return await request.app.state.service.authenticate(api_key(request.headers))
 
 
 def identifier(value: str, field: str) -> str:

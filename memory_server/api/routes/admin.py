@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from memory_server.api.deps import CallerScope, Service, identifier
+from memory_server.context import Role
+from memory_server.keys import ApiKey, NewApiKey
 from memory_server.models import Change, ConfigVersion, Page
 from memory_server.schemas import ChangelogFilter
 
@@ -40,6 +43,31 @@ async def config_history(
 async def changelog(flt: Annotated[ChangelogFilter, Query()], service: Service, scope: CallerScope) -> Page[Change]:
     """Every add, update, supersede, expire, delete and purge, newest first."""
     return await service.changes(scope, flt)
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role
+    name: str | None = Field(None, max_length=200)
+
+
+@router.post("/keys", response_model=NewApiKey, status_code=201)
+async def create_key(body: KeyIn, service: Service, scope: CallerScope) -> NewApiKey:
+    """Create an API key for your tenant. The secret (`key`) is shown only in this answer."""
+    return await service.create_key(scope, body.role, body.name)
+
+
+@router.get("/keys", response_model=list[ApiKey])
+async def list_keys(service: Service, scope: CallerScope) -> list[ApiKey]:
+    """Your tenant's keys (never their secrets)."""
+    return await service.list_keys(scope)
+
+
+@router.delete("/keys/{key_id}", response_model=ApiKey)
+async def revoke_key(key_id: str, service: Service, scope: CallerScope) -> ApiKey:
+    """Revoke a key of your tenant; it stops working at once."""
+    return await service.revoke_key(scope, key_id)
 
 
 @router.delete("/users/{user_id}")
