@@ -10,15 +10,26 @@ from pathlib import Path
 from typing import Annotated, TypeVar
 
 import typer
+from pydantic import BaseModel, Field
 from rich.progress import Progress
 
+from memory_server import keys
 from memory_server.config import ConfigError, Settings, load_settings
-from memory_server.context import Scope
+from memory_server.context import Role, Scope
+from memory_server.db import Database
 from memory_server.errors import ServiceError
+from memory_server.schemas import Identifier
 from memory_server.service import MemoryService
 
 app = typer.Typer(help="A self-hosted memory server for AI agents.", no_args_is_help=True, add_completion=False)
 T = TypeVar("T")
+
+
+class KeySpec(BaseModel):
+    tenant: Identifier
+    role: Role
+    name: str | None = Field(None, max_length=200)
+
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (else $MEMORY_SERVER_CONFIG).")
@@ -62,13 +73,16 @@ def serve(
     data_dir: DataDirOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow serving without API keys on a non-loopback address.")
+    ] = False,
 ) -> None:
     """Start the HTTP API (and the extraction workers)."""
     import uvicorn
 
     from memory_server.api.app import create_app
 
-    settings = _settings(config, data_dir, host=host, port=port)
+    settings = _settings(config, data_dir, host=host, port=port, insecure=insecure or None)
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,
@@ -166,3 +180,72 @@ def reextract(
         typer.echo(f"re-extraction did not finish for: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
     typer.echo("re-extraction done")
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke. Works while the server runs.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Keys live in SQLite only, which a second process may use beside a running server."""
+
+    async def run() -> T:
+        db = Database(settings.db_path)
+        await db.open()
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    try:
+        return asyncio.run(run())
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="The tenant (project) the key belongs to.")],
+    role: Annotated[str, typer.Option(help="viewer (read), editor (publish, delete facts) or admin.")],
+    name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create a key; its secret is printed once and never stored."""
+    from pydantic import ValidationError
+
+    try:
+        KeySpec(tenant=tenant, role=role, name=name)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        typer.echo(f"error: --{first['loc'][0]}: {first['msg']}", err=True)
+        raise typer.Exit(2) from None
+    settings = _settings(config, data_dir)
+    key = _with_db(settings, lambda db: keys.create(db, tenant.strip(), role, name))  # type: ignore[arg-type]
+    typer.echo(key.model_dump_json(indent=2))
+    typer.echo("store the key now: it cannot be shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """List keys (never their secrets)."""
+    settings = _settings(config, data_dir)
+    found = _with_db(settings, lambda db: keys.listed(db, tenant))
+    typer.echo(json.dumps([k.model_dump(mode="json") for k in found], indent=2))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `keys list`).")],
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a key; a running server refuses it from the next request on."""
+    settings = _settings(config, data_dir)
+    key = _with_db(settings, lambda db: keys.revoke(db, key_id))
+    typer.echo(key.model_dump_json(indent=2))
