@@ -1,0 +1,30 @@
+"""Tool errors carry the HTTP API's messages: an `is_error` result whose text is the message and whose
+structured content is the HTTP error body, `{"error": {"code", "message", "field"?}}`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from mcp_types import CallToolResult, TextContent
+
+from memory_server.api.errors import validation_response
+from memory_server.errors import ServiceError
+
+
+def invalid_input(errors: Sequence[Any]) -> ServiceError:
+    """The first validation problem as the HTTP API words it (`field: problem`), from the one formatter."""
+    response = validation_response(list(errors))
+    body = json.loads(response.body)["error"]
+    error = ServiceError(body["message"], field=body.get("field"))
+    error.status, error.code = response.status_code, body["code"]
+    return error
+
+
+def tool_error(error: ServiceError) -> CallToolResult:
+    return CallToolResult(
+        content=[TextContent(type="text", text=error.message)],
+        structured_content={"error": error.to_dict()},
+        is_error=True,
+    )

@@ -1,0 +1,82 @@
+"""The memory over a running server's HTTP API: what `memory-server mcp --url` uses instead of a data directory.
+
+The remote server decides the tenant and role from the API key the client sends, so the scope passed in is not
+sent; its errors come back as the same `ServiceError` messages an in-process service raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel
+
+from adapters.client import AsyncMemoryClient, MemoryServerError
+from memory_server.context import Scope
+from memory_server.errors import ServiceError, Unavailable
+from memory_server.models import Change, ConfigVersion, Fact, Job, Page, ProfileResponse, SearchResults
+from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
+
+
+class RemoteMemory:
+    def __init__(self, client: AsyncMemoryClient) -> None:
+        self.client = client
+
+    async def ingest(self, scope: Scope, body: InteractionIn) -> tuple[Job, bool]:
+        response = await self._send("POST", "/v1/interactions", body=body, wait=body.wait)
+        return Job.model_validate_json(response.content), response.headers.get("x-duplicate-request") == "true"
+
+    async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]:
+        response = await self._send("POST", "/v1/facts", body=body)
+        return Fact.model_validate_json(response.content), response.headers["x-request-id"]
+
+    async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
+        return ProfileResponse.model_validate_json((await self._send("POST", "/v1/profile", body=body)).content)
+
+    async def search(self, scope: Scope, body: SearchIn) -> SearchResults:
+        return SearchResults.model_validate_json((await self._send("POST", "/v1/search", body=body)).content)
+
+    async def fact(self, scope: Scope, fact_id: str) -> Fact:
+        return Fact.model_validate_json((await self._send("GET", f"/v1/facts/{quote(fact_id, safe='')}")).content)
+
+    async def delete_fact(self, scope: Scope, fact_id: str) -> Fact:
+        return Fact.model_validate_json((await self._send("DELETE", f"/v1/facts/{quote(fact_id, safe='')}")).content)
+
+    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]:
+        deleted = (await self._send("POST", "/v1/facts/delete", body=body)).json()["deleted"]
+        return [Fact.model_validate(f) for f in deleted]
+
+    async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
+        response = await self._send("GET", "/v1/changelog", params=flt.model_dump(mode="json", exclude_none=True))
+        return Page[Change].model_validate_json(response.content)
+
+    async def config(self, scope: Scope) -> ConfigVersion:
+        return ConfigVersion.model_validate_json((await self._send("GET", "/v1/config")).content)
+
+    async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
+        return ConfigVersion.model_validate_json((await self._send("PUT", "/v1/config", json=changes)).content)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: BaseModel | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        wait: bool = False,
+    ) -> httpx.Response:
+        if body is not None:
+            json = body.model_dump(mode="json", exclude_none=True)
+        try:
+            return await self.client.request(method, path, json=json, params=params, wait=wait)
+        except MemoryServerError as exc:
+            error = ServiceError(exc.message, field=exc.field)
+            error.status, error.code = exc.status, exc.code
+            raise error from None
+        except httpx.TransportError as exc:
+            raise Unavailable(
+                f"cannot reach the memory server at {self.client.base_url} ({exc.__class__.__name__}: {exc}): "
+                "is `memory-server serve` running there?"
+            ) from None

@@ -1,0 +1,273 @@
+"""The MCP tools. Each parses its arguments into the shared request models, resolves the user, calls the
+memory and shapes a compact answer; the docstrings are the descriptions a model reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp_types import ToolAnnotations
+from pydantic import BaseModel, Field, ValidationError
+
+from memory_server.config import ExtractionConfig
+from memory_server.errors import InvalidInput, NotFound
+from memory_server.mcp.access import Caller
+from memory_server.mcp.errors import invalid_input
+from memory_server.mcp.memory import Memory
+from memory_server.models import (
+    Change,
+    ConfigVersion,
+    Fact,
+    FactKind,
+    JobStatus,
+    Page,
+    ProfileResponse,
+    RequestChanges,
+    SearchResults,
+)
+from memory_server.schemas import (
+    ChangelogFilter,
+    DeleteByQueryIn,
+    FactIn,
+    Identifier,
+    InteractionIn,
+    MessageIn,
+    ProfileIn,
+    SearchIn,
+    Text,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+UserId = Annotated[
+    Identifier | None,
+    Field(description="Leave out to act for the user this connection serves; needed only on a multi-user server."),
+]
+Threshold = Annotated[float | None, Field(ge=0, le=1, description="Minimum score, 0 to 1 (default: the server's).")]
+TopK = Annotated[int | None, Field(ge=1, description="At most this many results (default: the server's).")]
+
+
+class MemoryItem(BaseModel):
+    """One remembered fact, as a tool answer shows it."""
+
+    id: str
+    content: str
+    kind: FactKind
+    expires_at: datetime | None = None
+
+    @classmethod
+    def of(cls, fact: Fact | dict[str, Any]) -> MemoryItem:
+        return cls.model_validate(fact, from_attributes=True)
+
+
+class Replaced(BaseModel):
+    before: MemoryItem
+    after: MemoryItem
+
+
+class Remembered(BaseModel):
+    request_id: str
+    status: JobStatus = Field(description="done when finished; queued or running if extraction is still going on.")
+    duplicate: bool = Field(description="True when this exact content was remembered before; nothing was written.")
+    error: str | None = None
+    added: list[MemoryItem] = Field(default_factory=list)
+    updated: list[Replaced] = Field(default_factory=list, description="Facts a newer version replaced.")
+    removed: list[MemoryItem] = Field(default_factory=list)
+
+
+class Forgotten(BaseModel):
+    deleted: list[MemoryItem]
+    count: int
+
+
+async def remember(
+    ctx: Context,
+    messages: Annotated[
+        Annotated[list[MessageIn], Field(min_length=1)] | None,
+        Field(description="The conversation turns worth remembering; facts are extracted from the user's messages."),
+    ] = None,
+    fact: Annotated[
+        Text | None,
+        Field(description='One fact the user stated, in the third person, e.g. "User is vegetarian".'),
+    ] = None,
+    kind: Annotated[
+        FactKind | None,
+        Field(description="With fact only: static (lasting, the default) or dynamic (recent or temporary)."),
+    ] = None,
+    ttl_seconds: Annotated[
+        int | None, Field(description="With fact only: how long a dynamic fact stays true, in seconds.")
+    ] = None,
+    session_id: Annotated[Identifier | None, Field(description="The conversation these messages belong to.")] = None,
+    user_id: UserId = None,
+) -> Remembered:
+    """Remember what the user said, so it can be recalled in later conversations.
+
+    Pass either `messages` (turns of the conversation; the server extracts durable facts from what the user
+    said) or `fact` (one fact the user stated explicitly). Returns the request id and what changed: facts added,
+    facts a newer version replaced, facts removed. Remembering the same content again writes nothing twice
+    (`duplicate: true`), so a retry is safe.
+    """
+    memory, caller = await _session(ctx)
+    user = caller.user(user_id)
+    if (messages is None) == (fact is None):
+        raise InvalidInput("messages: give either messages or fact, not both or neither", field="messages")
+    if fact is None:
+        for name, value in (("kind", kind), ("ttl_seconds", ttl_seconds)):
+            if value is not None:
+                raise InvalidInput(f"{name}: only applies to a single fact", field=name)
+        body = parse(InteractionIn, user_id=user, messages=messages, session_id=session_id, wait=True)
+        job, duplicate = await memory.ingest(caller.scope, body)
+        changes = job.changes or RequestChanges(request_id=job.request_id)
+        return Remembered(
+            request_id=job.request_id,
+            status=job.status,
+            duplicate=duplicate,
+            error=job.error,
+            added=[MemoryItem.of(f) for f in changes.added],
+            updated=[Replaced(before=MemoryItem.of(u.before), after=MemoryItem.of(u.after)) for u in changes.updated],
+            removed=[MemoryItem.of(f) for f in changes.removed],
+        )
+    body = parse(FactIn, user_id=user, content=fact, kind=kind, ttl_seconds=ttl_seconds, source=None)
+    stored, request_id = await memory.add_fact(caller.scope, body)
+    if stored is None or stored.request_id != request_id:
+        return Remembered(request_id=request_id, status="done", duplicate=True)
+    log = await memory.changes(caller.scope, ChangelogFilter(user_id=user, request_id=request_id))
+    return _from_log(request_id, log.items)
+
+
+async def recall(
+    ctx: Context,
+    query: Annotated[Text, Field(description="What to look for, in plain words.")],
+    threshold: Threshold = None,
+    top_k: TopK = None,
+    kind: Annotated[FactKind | None, Field(description="Only static (lasting) or dynamic (recent) facts.")] = None,
+    user_id: UserId = None,
+) -> SearchResults:
+    """Search what is remembered about the user, by meaning and by exact words; best matches first.
+
+    Use it before answering anything that may depend on the user's situation, preferences or history. Each
+    result has the fact's id (for `forget`), its content, kind and a score from 0 to 1.
+    """
+    memory, caller = await _session(ctx)
+    body = parse(SearchIn, user_id=caller.user(user_id), query=query, threshold=threshold, top_k=top_k, kind=kind)
+    return await memory.search(caller.scope, body)
+
+
+async def get_profile(
+    ctx: Context,
+    query: Annotated[
+        Text | None, Field(description="The current message or topic: facts relevant to it rank first.")
+    ] = None,
+    max_tokens: Annotated[int | None, Field(ge=1, description="Fit the profile in this many tokens.")] = None,
+    user_id: UserId = None,
+) -> ProfileResponse:
+    """Everything known about the user: static facts (lasting) and dynamic facts (recent or temporary).
+
+    Call it at the start of a conversation. With `query`, the facts most relevant to it come first and matching
+    facts are listed in `searchResults`; `max_tokens` trims the least useful facts to fit a budget.
+    """
+    memory, caller = await _session(ctx)
+    body = parse(ProfileIn, user_id=caller.user(user_id), q=query, max_tokens=max_tokens)
+    return await memory.profile(caller.scope, body)
+
+
+async def forget(
+    ctx: Context,
+    fact_id: Annotated[Identifier | None, Field(description="The id of one fact to delete (from recall).")] = None,
+    query: Annotated[Text | None, Field(description="Delete the facts whose meaning matches this.")] = None,
+    threshold: Annotated[
+        float | None, Field(ge=0, le=1, description="With query: how close a fact must be (default 0.75).")
+    ] = None,
+    user_id: UserId = None,
+) -> Forgotten:
+    """Delete remembered facts the user asks to forget, or that are wrong: one fact by id, or all facts
+    matching a query. Returns what was deleted (kept only in the change log, gone from profile and recall)."""
+    memory, caller = await _session(ctx)
+    user = caller.user(user_id)
+    if (fact_id is None) == (query is None):
+        raise InvalidInput("fact_id: give either fact_id or query, not both or neither", field="fact_id")
+    if fact_id is not None:
+        if threshold is not None:
+            raise InvalidInput("threshold: only applies to a query", field="threshold")
+        if (await memory.fact(caller.scope, fact_id)).user_id != user:
+            raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
+        deleted = [await memory.delete_fact(caller.scope, fact_id)]
+    else:
+        body = parse(DeleteByQueryIn, user_id=user, query=query, threshold=threshold)
+        deleted = await memory.delete_by_query(caller.scope, body)
+    return Forgotten(deleted=[MemoryItem.of(f) for f in deleted], count=len(deleted))
+
+
+async def list_changes(
+    ctx: Context,
+    request_id: Annotated[Identifier | None, Field(description="Only the changes one request made.")] = None,
+    since: Annotated[datetime | None, Field(description="Only changes at or after this time (ISO 8601).")] = None,
+    limit: Annotated[int, Field(ge=1, description="Page size.")] = 20,
+    cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
+    user_id: UserId = None,
+) -> Page[Change]:
+    """The change log of the user's memory, newest first: every fact added, updated, superseded, expired or
+    deleted, with before/after, the request that caused it and who made it."""
+    memory, caller = await _session(ctx)
+    flt = parse(
+        ChangelogFilter, user_id=caller.user(user_id), request_id=request_id, since=since, limit=limit, cursor=cursor
+    )
+    return await memory.changes(caller.scope, flt)
+
+
+async def get_config(ctx: Context) -> ConfigVersion:
+    """The extraction settings in force and their version (admin only)."""
+    memory, caller = await _session(ctx)
+    return await memory.config(caller.scope)
+
+
+async def update_config(
+    ctx: Context,
+    changes: Annotated[dict[str, Any], Field(description="The settings to change; the others keep their value.")],
+) -> ConfigVersion:
+    """Change extraction settings (admin only); each change is a new version."""
+    memory, caller = await _session(ctx)
+    return await memory.update_config(caller.scope, changes)
+
+
+def register(server: MCPServer[Any]) -> None:
+    read = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+    server.add_tool(remember, annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
+    server.add_tool(recall, annotations=read)
+    server.add_tool(get_profile, annotations=read)
+    server.add_tool(forget, annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False))
+    server.add_tool(list_changes, annotations=read)
+    server.add_tool(get_config, annotations=read)
+    server.add_tool(update_config, description=_update_config_description(), annotations=ToolAnnotations())
+
+
+def _update_config_description() -> str:
+    settings = "\n".join(f"- {name}: {field.description}" for name, field in ExtractionConfig.model_fields.items())
+    return f"{(update_config.__doc__ or '').strip()}\n\nSettings:\n{settings}"
+
+
+async def _session(ctx: Context) -> tuple[Memory, Caller]:
+    state = ctx.request_context.lifespan_context
+    return state.memory, await state.identify(ctx)
+
+
+def parse(model: type[M], **values: Any) -> M:
+    """Validate through the request model every door shares; arguments left out take its defaults."""
+    try:
+        return model.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise invalid_input(exc.errors()) from None
+
+
+def _from_log(request_id: str, changes: list[Change]) -> Remembered:
+    """What one stated fact changed, from its change-log rows (newest first)."""
+    result = Remembered(request_id=request_id, status="done", duplicate=False)
+    for change in reversed(changes):
+        if change.event == "add" and change.after:
+            result.added.append(MemoryItem.of(change.after))
+        elif change.event == "update" and change.before and change.after:
+            result.updated.append(Replaced(before=MemoryItem.of(change.before), after=MemoryItem.of(change.after)))
+        elif change.event in ("delete", "expire") and change.after:
+            result.removed.append(MemoryItem.of(change.after))
+    return result

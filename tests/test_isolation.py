@@ -1,0 +1,195 @@
+"""Tenants, keys and roles over HTTP: every route, two tenants, three roles, exact outcomes, no leaks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from memory_server import keys
+
+SECRET = "User keeps bees named Zorblax"  # tenant A's data; must never reach tenant B
+
+
+@dataclass
+class World:
+    client: httpx.AsyncClient
+    keys: dict[tuple[str, str], str]  # (tenant, role) -> secret
+
+    def auth(self, tenant: str, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[(tenant, role)]}"}
+
+    async def fact(self) -> str:
+        """A fresh tenant-A fact for user ana, made by A's admin."""
+        r = await self.client.post(
+            "/v1/facts", json={"user_id": "ana", "content": SECRET}, headers=self.auth("A", "admin")
+        )
+        assert r.status_code in (200, 201), r.text
+        return r.json()["id"]
+
+
+@pytest.fixture
+async def world(app, client) -> World:
+    db = app.state.service.core.db
+    made = {}
+    for tenant in ("A", "B"):
+        for role in ("viewer", "editor", "admin"):
+            made[(tenant, role)] = (await keys.create(db, tenant, role)).key
+    w = World(client, made)
+    await w.fact()
+    r = await client.post(
+        "/v1/interactions",
+        json={"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}], "wait": True},
+        headers=w.auth("A", "admin"),
+    )
+    assert r.status_code == 200
+    w.request_id = r.json()["request_id"]  # type: ignore[attr-defined]
+    return w
+
+
+RANK = {"viewer": 0, "editor": 1, "admin": 2}
+
+# (name, minimum role, method, path, body) — {fact} and {request} are filled per call.
+ROUTES = [
+    (
+        "publish",
+        "editor",
+        "POST",
+        "/v1/interactions",
+        {"user_id": "ana", "messages": [{"role": "user", "content": "hi"}]},
+    ),
+    ("request", "viewer", "GET", "/v1/requests/{request}", None),
+    ("request changes", "viewer", "GET", "/v1/requests/{request}/changes", None),
+    ("retry", "editor", "POST", "/v1/requests/{request}/retry", None),
+    ("reextract", "editor", "POST", "/v1/users/ana/reextract", None),
+    ("profile", "viewer", "POST", "/v1/profile", {"user_id": "ana", "q": "bees"}),
+    ("search", "viewer", "POST", "/v1/search", {"user_id": "ana", "query": "bees", "threshold": 0}),
+    ("add fact", "editor", "POST", "/v1/facts", {"user_id": "ana", "content": "User likes tea"}),
+    ("list facts", "viewer", "GET", "/v1/users/ana/facts?status=all", None),
+    ("get fact", "viewer", "GET", "/v1/facts/{fact}", None),
+    ("delete fact", "editor", "DELETE", "/v1/facts/{fact}", None),
+    ("delete by query", "editor", "POST", "/v1/facts/delete", {"user_id": "ana", "query": SECRET, "threshold": 0.9}),
+    ("purge user", "admin", "DELETE", "/v1/users/ana", None),
+    ("changelog", "viewer", "GET", "/v1/changelog", None),
+    ("get config", "admin", "GET", "/v1/config", None),
+    ("put config", "admin", "PUT", "/v1/config", {"dynamic_ttl_seconds": 3600}),
+    ("config history", "admin", "GET", "/v1/config/history", None),
+    ("create key", "admin", "POST", "/v1/keys", {"role": "viewer"}),
+    ("list keys", "admin", "GET", "/v1/keys", None),
+]
+
+# What an allowed caller gets; the same for tenant B, but B acts in its own (empty) tenant.
+OWN_TENANT = {"retry": 409, "publish": 202, "add fact": 201, "create key": 201, "reextract": 202}
+OTHER_TENANT = {
+    "request": 404,
+    "request changes": 404,
+    "retry": 404,
+    "get fact": 404,
+    "delete fact": 404,
+    "reextract": 404,
+    "publish": 202,
+    "add fact": 201,
+    "create key": 201,
+}
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
+@pytest.mark.parametrize("tenant", ["A", "B"])
+@pytest.mark.parametrize(("name", "needs", "method", "path", "body"), ROUTES, ids=[r[0] for r in ROUTES])
+async def test_isolation_matrix(world, tenant, role, name, needs, method, path, body):
+    fact_id = await world.fact()
+    url = path.format(fact=fact_id, request=world.request_id)
+    r = await world.client.request(method, url, json=body, headers=world.auth(tenant, role))
+    if RANK[role] < RANK[needs]:
+        expected = 403
+    else:
+        expected = (OWN_TENANT if tenant == "A" else OTHER_TENANT).get(name, 200)
+    assert r.status_code == expected, (name, tenant, role, r.text)
+    if r.status_code >= 400:
+        assert set(r.json()) == {"error"}
+    if tenant == "B":
+        assert "Zorblax" not in r.text
+        if r.status_code < 400:  # a 404 may echo the id B sent; nothing else may mention it
+            assert fact_id not in r.text
+    # tenant A's fact is untouched by anything B did
+    still = await world.client.get(f"/v1/facts/{fact_id}", headers=world.auth("A", "viewer"))
+    if tenant == "B":
+        assert still.status_code == 200 and still.json()["status"] == "active"
+
+
+async def test_keys_are_required_once_any_exists(world):
+    for headers in ({}, {"Authorization": "Bearer msk_not-a-real-key"}, {"X-API-Key": "nonsense"}):
+        r = await world.client.post("/v1/profile", json={"user_id": "ana"}, headers=headers)
+        assert r.status_code == 401
+        assert r.json()["error"]["code"] == "unauthorized"
+        assert r.headers["WWW-Authenticate"] == "Bearer"
+    r = await world.client.post(
+        "/v1/profile", json={"user_id": "ana"}, headers={"X-API-Key": world.keys[("A", "viewer")]}
+    )
+    assert r.status_code == 200
+    assert SECRET in r.text
+
+
+async def test_a_revoked_key_stops_working_at_once(world):
+    listed = (await world.client.get("/v1/keys", headers=world.auth("A", "admin"))).json()
+    assert all("key" not in k for k in listed)
+    assert {k["tenant_id"] for k in listed} == {"A"}
+    viewer = next(k for k in listed if k["role"] == "viewer")
+    r = await world.client.delete(f"/v1/keys/{viewer['id']}", headers=world.auth("A", "admin"))
+    assert r.json()["revoked_at"] is not None
+    r = await world.client.post("/v1/profile", json={"user_id": "ana"}, headers=world.auth("A", "viewer"))
+    assert r.status_code == 401
+    other = (await world.client.get("/v1/keys", headers=world.auth("B", "admin"))).json()[0]["id"]
+    assert (await world.client.delete(f"/v1/keys/{other}", headers=world.auth("A", "admin"))).status_code == 404
+
+
+async def test_change_log_records_the_key_that_acted(world):
+    key_id = next(
+        k["id"]
+        for k in (await world.client.get("/v1/keys", headers=world.auth("A", "admin"))).json()
+        if k["role"] == "editor"
+    )
+    r = await world.client.post(
+        "/v1/facts", json={"user_id": "ana", "content": "User likes tea"}, headers=world.auth("A", "editor")
+    )
+    [change] = (await world.client.get("/v1/changelog", params={"limit": 1}, headers=world.auth("A", "viewer"))).json()[
+        "items"
+    ]
+    assert change["after"]["id"] == r.json()["id"]
+    assert change["actor"] == f"key:{key_id}"
+
+
+async def test_rate_limit_answers_429_with_retry_after(settings, tmp_path):
+    from memory_server.api.app import create_app
+    from memory_server.config import LimitSettings
+
+    limited = settings.model_copy(update={"limits": LimitSettings(requests_per_minute=3)})
+    app = create_app(limited)
+    transport = httpx.ASGITransport(app=app)
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        key = (await keys.create(app.state.service.core.db, "A", "viewer")).key
+        codes = [
+            (await c.post("/v1/profile", json={"user_id": "ana"}, headers={"X-API-Key": key})).status_code
+            for _ in range(4)
+        ]
+        assert codes == [200, 200, 200, 429]
+        r = await c.post("/v1/profile", json={"user_id": "ana"}, headers={"X-API-Key": key})
+        assert r.json()["error"]["code"] == "rate_limited"
+        assert int(r.headers["Retry-After"]) >= 1
+
+
+async def test_open_mode_is_refused_off_loopback(settings):
+    from memory_server.api.app import create_app
+    from memory_server.config import ServerSettings
+    from memory_server.errors import Unavailable
+
+    exposed = settings.model_copy(update={"server": ServerSettings(host="0.0.0.0")})
+    app = create_app(exposed)
+    with pytest.raises(Unavailable, match="refusing to serve without API keys on 0.0.0.0"):
+        async with app.router.lifespan_context(app):
+            pass
+    allowed = settings.model_copy(update={"server": ServerSettings(host="0.0.0.0", insecure=True)})
+    app = create_app(allowed)
+    async with app.router.lifespan_context(app):
+        assert app.state.service is not None
