@@ -198,7 +198,8 @@ def render_context(profile: ProfileResponse) -> str:
             lines.extend(_line(f) for f in facts)
     if not lines:
         return ""
-    return "\n".join(["<user_memory>", "What you know about the user from earlier conversations.", *lines, "</user_memory>"])
+    intro = "What you know about the user from earlier conversations."
+    return "\n".join(["<user_memory>", intro, *lines, "</user_memory>"])
 
 
 def _line(fact: ProfileFact) -> str:

@@ -557,6 +557,18 @@ def machine() -> str:
     )
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(busy CPU-seconds of the whole machine since boot, CPU-seconds of this process and its waited children)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    busy = sum(fields[:8]) - fields[3] - fields[4]  # everything but idle and iowait
+    own = sum(
+        getattr(resource.getrusage(who), f)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for f in ("ru_utime", "ru_stime")
+    )
+    return busy / os.sysconf("SC_CLK_TCK"), own
+
+
 def table(report: Report) -> str:
     lines = ["| operation | n | p50 ms | p95 ms | p99 ms | target |", "|---|---:|---:|---:|---:|---|"]
     for r in report.rows:
@@ -687,6 +699,8 @@ def main() -> None:
     rng = random.Random(args.seed)
     report = Report()
     report.note(f"load average at start: {os.getloadavg()[0]:.2f}")
+    busy_before, own_before = cpu_seconds()
+    started = time.perf_counter()
     try:
         settings = load_settings(data_dir=data_dir)
         print("in-process:")
@@ -696,7 +710,12 @@ def main() -> None:
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
-    report.note(f"load average at the end: {os.getloadavg()[0]:.2f}")
+    busy, own = (now - before for now, before in zip(cpu_seconds(), (busy_before, own_before), strict=True))
+    report.note(
+        f"other processes on the machine used {max(0.0, busy - own):.0f} CPU-seconds during the "
+        f"{time.perf_counter() - started:.0f} s run (this benchmark and its server: {own:.0f}); "
+        f"load average at the end {os.getloadavg()[0]:.2f}"
+    )
 
     print(f"\n{table(report)}\n")
     print("\n".join(f"- {line}" for line in report.notes))

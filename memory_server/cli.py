@@ -182,6 +182,45 @@ def reextract(
     typer.echo("re-extraction done")
 
 
+@app.command("mcp")
+def mcp_stdio(
+    user: Annotated[
+        str | None,
+        typer.Option("--user", envvar="MEMORY_SERVER_MCP_USER", help="The user this agent's memory is about."),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", envvar="MEMORY_SERVER_URL", help="A running server to use, not the data dir."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="MEMORY_SERVER_API_KEY", help="API key for the server at --url.")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve the memory tools to an agent over stdio (Claude Desktop, Claude Code, Cursor...).
+
+    With --user, every tool acts for that user only. Without --url this process opens the data directory
+    itself, so no server may be running on it.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    from memory_server.mcp.stdio import serve_stdio
+
+    if user is not None:
+        try:
+            user = TypeAdapter(Identifier).validate_python(user)
+        except ValidationError as exc:
+            typer.echo(f"error: --user: {exc.errors()[0]['msg']}", err=True)
+            raise typer.Exit(2) from None
+    settings = _settings(config, data_dir)
+    try:
+        asyncio.run(serve_stdio(settings, user_id=user, url=url, api_key=key))
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
 keys_app = typer.Typer(help="API keys: create, list, revoke. Works while the server runs.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 

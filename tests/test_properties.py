@@ -36,7 +36,7 @@ class Harness:
             self._ready.set()
             await self._stop.wait()
 
-    def run(self, coro):  # noqa: ANN001, ANN201 - any coroutine
+    def run(self, coro):
         return self.loop.run_until_complete(coro)
 
     def post(self, path: str, body: object) -> httpx.Response:

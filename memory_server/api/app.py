@@ -12,6 +12,7 @@ from memory_server.api import errors
 from memory_server.api.limits import BodySizeLimit
 from memory_server.api.routes import admin, ingest, memory
 from memory_server.config import Settings
+from memory_server.mcp import McpState, by_api_key, create_server
 from memory_server.service import MemoryService
 
 
@@ -29,7 +30,8 @@ def create_app(settings: Settings) -> FastAPI:
             raise
         app.state.service = service
         try:
-            yield
+            async with mcp_server.session_manager.run():
+                yield
         finally:
             await service.close()
 
@@ -40,10 +42,14 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    mcp_server = create_server(lambda: McpState(app.state.service, by_api_key(app.state.service)))
+    app.state.mcp = mcp_server
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     for router in (ingest.router, memory.router, admin.router):
         app.include_router(router)
+    mcp_http = mcp_server.streamable_http_app(streamable_http_path="/mcp", host=settings.server.host)
+    app.router.routes.extend(mcp_http.routes)  # the route itself, so /mcp needs no redirect to /mcp/
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

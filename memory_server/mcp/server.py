@@ -15,6 +15,7 @@ from typing import Any
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.utilities.context_injection import find_context_parameter
 from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import ValidationError
 
@@ -37,10 +38,14 @@ class McpState:
 class MemoryMCP(MCPServer[McpState]):
     """MCPServer whose tool errors read like the HTTP API's and whose tools reject arguments they do not take."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._arguments: dict[str, set[str]] = {}
+        super().__init__(*args, **kwargs)
+
     def add_tool(self, fn: Callable[..., Any], name: str | None = None, **options: Any) -> None:
         super().add_tool(fn, name=name, **options)
-        params = inspect.signature(fn).parameters
-        self._arguments[name or fn.__name__] = {p for p in params if p != "ctx"}
+        context = find_context_parameter(fn)
+        self._arguments[name or fn.__name__] = {p for p in inspect.signature(fn).parameters if p != context}
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[McpState, Any] | None = None
@@ -57,12 +62,6 @@ class MemoryMCP(MCPServer[McpState]):
             if isinstance(cause, ValidationError) and type(exc) is ToolError:
                 return tool_error(invalid_input(cause.errors()))
             raise
-
-    @property
-    def _arguments(self) -> dict[str, set[str]]:
-        if not hasattr(self, "_tool_arguments"):
-            self._tool_arguments: dict[str, set[str]] = {}
-        return self._tool_arguments
 
 
 def create_server(state: Callable[[], McpState], *, user_id: str | None = None) -> MemoryMCP:
