@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from memory_server.api.app import create_app
 from memory_server.config import Settings, WorkerSettings
@@ -31,11 +33,34 @@ def fake() -> QueueExtractor:
     return FAKE
 
 
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    """Run the app's lifespan in a task of its own: anyio needs it entered and left in one task, and
+    pytest-asyncio may set a fixture up and tear it down in different ones."""
+    ready, stop = asyncio.Event(), asyncio.Event()
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            ready.set()
+            await stop.wait()
+
+    task = asyncio.create_task(serve())
+    waiter = asyncio.create_task(ready.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # start-up failed: raise its error
+    try:
+        yield app
+    finally:
+        stop.set()
+        await task
+
+
 @pytest.fixture
 async def app(settings):
-    app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        yield app
+    async with running(create_app(settings)) as started:
+        yield started
 
 
 @pytest.fixture

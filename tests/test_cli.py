@@ -131,3 +131,36 @@ def test_reextract_needs_user_or_all_and_replays(settings):
     assert result.exit_code == 0, result.output
     assert "re-extraction done" in result.output
     assert search(settings, "beekeeper")[0] == "User is a beekeeper"
+
+
+async def test_keys_made_and_revoked_by_the_cli_apply_to_a_running_server(client, service, settings):
+    async def cli(*args: str):  # the CLI runs its own event loop: give it a thread
+        return await asyncio.to_thread(runner.invoke, app, [*args, "--data-dir", str(settings.data_dir)])
+
+    created = await cli("keys", "create", "--tenant", "acme", "--role", "editor", "--name", "bot")
+    assert created.exit_code == 0, created.output
+    key = json.loads(created.stdout)
+    assert key["key"].startswith("msk_") and key["role"] == "editor" and key["tenant_id"] == "acme"
+    headers = {"Authorization": f"Bearer {key['key']}"}
+    assert (await client.post("/v1/profile", json={"user_id": "ana"})).status_code == 401  # keys now exist
+    assert (await client.post("/v1/profile", json={"user_id": "ana"}, headers=headers)).status_code == 200
+
+    listed = json.loads((await cli("keys", "list")).stdout)
+    assert [k["id"] for k in listed] == [key["id"]]
+    assert "key" not in listed[0] and key["key"] not in json.dumps(listed)
+    row = await service.core.db.fetchone("SELECT secret_hash FROM api_keys")
+    assert key["key"] not in row[0]
+
+    revoked = await cli("keys", "revoke", key["id"])
+    assert revoked.exit_code == 0
+    assert (await client.post("/v1/profile", json={"user_id": "ana"}, headers=headers)).status_code == 401
+
+
+def test_keys_create_rejects_a_bad_role_or_tenant(settings):
+    for args, named in (
+        (["--tenant", "acme", "--role", "root"], "--role"),
+        (["--tenant", " ", "--role", "viewer"], "--tenant"),
+    ):
+        result = runner.invoke(app, ["keys", "create", *args, "--data-dir", str(settings.data_dir)])
+        assert result.exit_code == 2
+        assert named in result.output

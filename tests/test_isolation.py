@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from memory_server import keys
+from tests.conftest import running
 
 SECRET = "User keeps bees named Zorblax"  # tenant A's data; must never reach tenant B
 
@@ -165,7 +166,7 @@ async def test_rate_limit_answers_429_with_retry_after(settings, tmp_path):
     limited = settings.model_copy(update={"limits": LimitSettings(requests_per_minute=3)})
     app = create_app(limited)
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
         key = (await keys.create(app.state.service.core.db, "A", "viewer")).key
         codes = [
             (await c.post("/v1/profile", json={"user_id": "ana"}, headers={"X-API-Key": key})).status_code
@@ -185,9 +186,9 @@ async def test_open_mode_is_refused_off_loopback(settings):
     exposed = settings.model_copy(update={"server": ServerSettings(host="0.0.0.0")})
     app = create_app(exposed)
     with pytest.raises(Unavailable, match=r"refusing to serve without API keys on 0\.0\.0\.0"):
-        async with app.router.lifespan_context(app):
+        async with running(app):
             pass
     allowed = settings.model_copy(update={"server": ServerSettings(host="0.0.0.0", insecure=True)})
     app = create_app(allowed)
-    async with app.router.lifespan_context(app):
+    async with running(app):
         assert app.state.service is not None

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from memory_server.api.app import create_app
 from memory_server.config import LimitSettings, Settings
+from tests.conftest import running
 
 COUNTED = ("messages", "jobs", "facts", "changelog", "vector_ops")
 
@@ -32,7 +33,7 @@ class Harness:
 
     async def _serve(self) -> None:
         """Enter and leave the lifespan in one task, as anyio requires."""
-        async with self.app.router.lifespan_context(self.app), self.client:
+        async with running(self.app), self.client:
             self._ready.set()
             await self._stop.wait()
 
