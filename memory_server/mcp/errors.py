@@ -14,8 +14,12 @@ from memory_server.errors import ServiceError
 
 
 def invalid_input(errors: Sequence[Any]) -> ServiceError:
-    """The first validation problem as the HTTP API words it (`field: problem`), from the one formatter."""
-    response = validation_response(list(errors))
+    """The first validation problem as the HTTP API words it (`field: problem`), from the one formatter.
+
+    Tool arguments are a request body, so their paths get the `body` location the formatter expects (else an
+    argument named like a location, `query`, would lose its name).
+    """
+    response = validation_response([{**e, "loc": ("body", *e["loc"])} for e in errors])
     body = json.loads(response.body)["error"]
     error = ServiceError(body["message"], field=body.get("field"))
     error.status, error.code = response.status_code, body["code"]

@@ -59,7 +59,7 @@ class MemoryMCP(MCPServer[McpState]):
             cause = exc.__cause__
             if isinstance(cause, ServiceError):
                 return tool_error(cause)
-            if isinstance(cause, ValidationError) and type(exc) is ToolError:
+            if isinstance(cause, ValidationError):  # bad arguments, or settings the service validates
                 return tool_error(invalid_input(cause.errors()))
             raise
 

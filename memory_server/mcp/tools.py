@@ -69,7 +69,10 @@ class Replaced(BaseModel):
 class Remembered(BaseModel):
     request_id: str
     status: JobStatus = Field(description="done when finished; queued or running if extraction is still going on.")
-    duplicate: bool = Field(description="True when this exact content was remembered before; nothing was written.")
+    duplicate: bool = Field(
+        description="True when this content was remembered before: nothing was written, and the answer is that "
+        "first request's."
+    )
     error: str | None = None
     added: list[MemoryItem] = Field(default_factory=list)
     updated: list[Replaced] = Field(default_factory=list, description="Facts a newer version replaced.")
@@ -130,10 +133,11 @@ async def remember(
         )
     body = parse(FactIn, user_id=user, content=fact, kind=kind, ttl_seconds=ttl_seconds, source=None)
     stored, request_id = await memory.add_fact(caller.scope, body)
-    if stored is None or stored.request_id != request_id:
-        return Remembered(request_id=request_id, status="done", duplicate=True)
+    duplicate = stored is not None and stored.request_id != request_id
+    if duplicate and stored.request_id:  # like repeated messages: answer with the request that stored it first
+        request_id = stored.request_id
     log = await memory.changes(caller.scope, ChangelogFilter(user_id=user, request_id=request_id))
-    return _from_log(request_id, log.items)
+    return _from_log(request_id, duplicate, log.items)
 
 
 async def recall(
@@ -260,9 +264,9 @@ def parse(model: type[M], **values: Any) -> M:
         raise invalid_input(exc.errors()) from None
 
 
-def _from_log(request_id: str, changes: list[Change]) -> Remembered:
-    """What one stated fact changed, from its change-log rows (newest first)."""
-    result = Remembered(request_id=request_id, status="done", duplicate=False)
+def _from_log(request_id: str, duplicate: bool, changes: list[Change]) -> Remembered:
+    """What a request changed, from its change-log rows (newest first)."""
+    result = Remembered(request_id=request_id, status="done", duplicate=duplicate)
     for change in reversed(changes):
         if change.event == "add" and change.after:
             result.added.append(MemoryItem.of(change.after))
