@@ -200,20 +200,21 @@ def mcp_stdio(
 ) -> None:
     """Serve the memory tools to an agent over stdio (Claude Desktop, Claude Code, Cursor...).
 
-    With --user, every tool acts for that user only. Without --url this process opens the data directory
-    itself, so no server may be running on it.
+    With --user (or mcp.user in the config), every tool acts for that user only. Without --url this process
+    opens the data directory itself, so no server may be running on it.
     """
     from pydantic import TypeAdapter, ValidationError
 
     from memory_server.mcp.stdio import serve_stdio
 
+    settings = _settings(config, data_dir)
+    user = user if user is not None else settings.mcp.user
     if user is not None:
         try:
             user = TypeAdapter(Identifier).validate_python(user)
         except ValidationError as exc:
             typer.echo(f"error: --user: {exc.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None
-    settings = _settings(config, data_dir)
     try:
         asyncio.run(serve_stdio(settings, user_id=user, url=url, api_key=key))
     except ServiceError as exc:

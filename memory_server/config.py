@@ -56,6 +56,12 @@ class EmbedderSettings(_Section):
         return v
 
 
+class McpSettings(_Section):
+    user: str | None = Field(
+        None, min_length=1, max_length=256, description="The user `memory-server mcp` serves (else --user or env)."
+    )
+
+
 class WorkerSettings(_Section):
     concurrency: int = Field(2, ge=1, le=64, description="Extraction jobs running at once.")
     max_attempts: int = Field(3, ge=1, le=20, description="Tries before a job is marked failed.")
@@ -197,6 +203,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
 
     @classmethod

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 
 class ServiceError(Exception):
     """Base of the errors a caller can act on."""
@@ -63,3 +67,34 @@ class PayloadTooLarge(ServiceError):
 class Unavailable(ServiceError):
     status = 503
     code = "unavailable"
+
+
+class InvalidJson(ServiceError):
+    status = 400
+    code = "invalid_json"
+
+
+_LOCATIONS = {"body", "query", "path", "header", "cookie"}
+_UNION_MEMBER = re.compile(r"^[a-z-]+\[.*\]$")  # pydantic names union members in loc, e.g. "function-after[...]"
+
+
+def field_path(loc: Sequence[Any]) -> str | None:
+    """('body', 'messages', 0, 'content') -> 'messages.0.content'."""
+    parts = [str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
+    if parts and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    return ".".join(parts) or None
+
+
+def from_validation(errors: Sequence[Mapping[str, Any]]) -> ServiceError:
+    """The first problem of a pydantic validation, worded once for every door: `field: problem`."""
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return InvalidJson(f"request body is not valid JSON: {first.get('msg')}")
+    field = field_path(first.get("loc", ()))
+    message = first.get("msg", "invalid value")
+    if first.get("type") == "missing":
+        message = "field required" if field else "request body required"
+    elif first.get("type") == "extra_forbidden":
+        message = "unknown field"
+    return InvalidInput(f"{field}: {message}" if field else message, field=field)

@@ -264,7 +264,12 @@ class MemoryService:
         return job
 
     async def request_changes(self, scope: Scope, request_id: str) -> RequestChanges:
-        return (await self.request(scope, request_id)).changes or RequestChanges(request_id=request_id)
+        """What one request (a published interaction, a stated fact, a re-extraction) changed."""
+        scope.require("viewer")
+        view = await changelog.request_view(self.core.db, scope.tenant_id, request_id)
+        if not (view.added or view.updated or view.removed):
+            await self.request(scope, request_id)  # a request that changed nothing must still exist
+        return view
 
     async def retry(self, scope: Scope, request_id: str) -> Job:
         """Queue a failed request again."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,12 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from memory_server.errors import RateLimited, ServiceError, Unauthorized
+from memory_server.errors import RateLimited, ServiceError, Unauthorized, from_validation
 
 log = logging.getLogger(__name__)
-
-_LOCATIONS = {"body", "query", "path", "header", "cookie"}
-_UNION_MEMBER = re.compile(r"^[a-z-]+\[.*\]$")  # pydantic names union members in loc, e.g. "function-after[...]"
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
@@ -28,26 +24,9 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse({"error": body}, status_code=status)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    """('body', 'messages', 0, 'content') -> 'messages.0.content'."""
-    parts = [str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
-    if parts and parts[0] in _LOCATIONS:
-        parts = parts[1:]
-    return ".".join(parts) or None
-
-
 def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
-    """The first problem, named by its dotted field path; the rest in `details`."""
-    first = errors[0]
-    if first.get("type") == "json_invalid":
-        return error_response(400, "invalid_json", f"request body is not valid JSON: {first.get('msg')}")
-    field = _field(first.get("loc", ()))
-    message = first.get("msg", "invalid value")
-    if first.get("type") == "missing":
-        message = "field required" if field else "request body required"
-    elif first.get("type") == "extra_forbidden":
-        message = "unknown field"
-    return error_response(422, "invalid_input", f"{field}: {message}" if field else message, field)
+    problem = from_validation(errors)
+    return error_response(problem.status, problem.code, problem.message, problem.field)
 
 
 def install(app: FastAPI) -> None:

@@ -3,14 +3,12 @@ structured content is the HTTP error body, `{"error": {"code", "message", "field
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from mcp_types import CallToolResult, TextContent
 
-from memory_server.api.errors import validation_response
-from memory_server.errors import ServiceError
+from memory_server.errors import ServiceError, from_validation
 
 
 def invalid_input(errors: Sequence[Any]) -> ServiceError:
@@ -19,11 +17,7 @@ def invalid_input(errors: Sequence[Any]) -> ServiceError:
     Tool arguments are a request body, so their paths get the `body` location the formatter expects (else an
     argument named like a location, `query`, would lose its name).
     """
-    response = validation_response([{**e, "loc": ("body", *e["loc"])} for e in errors])
-    body = json.loads(response.body)["error"]
-    error = ServiceError(body["message"], field=body.get("field"))
-    error.status, error.code = response.status_code, body["code"]
-    return error
+    return from_validation([{**e, "loc": ("body", *e["loc"])} for e in errors])
 
 
 def tool_error(error: ServiceError) -> CallToolResult:

@@ -16,6 +16,7 @@ from memory_server.models import (
     Job,
     Page,
     ProfileResponse,
+    RequestChanges,
     SearchResults,
 )
 from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
@@ -37,6 +38,8 @@ class Memory(Protocol):
     async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]: ...
 
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]: ...
+
+    async def request_changes(self, scope: Scope, request_id: str) -> RequestChanges: ...
 
     async def config(self, scope: Scope) -> ConfigVersion: ...
 

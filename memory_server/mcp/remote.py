@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from adapters.client import AsyncMemoryClient, MemoryServerError
 from memory_server.context import Scope
 from memory_server.errors import ServiceError, Unavailable
-from memory_server.models import Change, ConfigVersion, Fact, Job, Page, ProfileResponse, SearchResults
+from memory_server.models import Change, ConfigVersion, Fact, Job, Page, ProfileResponse, RequestChanges, SearchResults
 from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
 
 
@@ -50,6 +50,10 @@ class RemoteMemory:
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
         response = await self._send("GET", "/v1/changelog", params=flt.model_dump(mode="json", exclude_none=True))
         return Page[Change].model_validate_json(response.content)
+
+    async def request_changes(self, scope: Scope, request_id: str) -> RequestChanges:
+        response = await self._send("GET", f"/v1/requests/{quote(request_id, safe='')}/changes")
+        return RequestChanges.model_validate_json(response.content)
 
     async def config(self, scope: Scope) -> ConfigVersion:
         return ConfigVersion.model_validate_json((await self._send("GET", "/v1/config")).content)

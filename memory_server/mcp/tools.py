@@ -122,22 +122,13 @@ async def remember(
         body = parse(InteractionIn, user_id=user, messages=messages, session_id=session_id, wait=True)
         job, duplicate = await memory.ingest(caller.scope, body)
         changes = job.changes or RequestChanges(request_id=job.request_id)
-        return Remembered(
-            request_id=job.request_id,
-            status=job.status,
-            duplicate=duplicate,
-            error=job.error,
-            added=[MemoryItem.of(f) for f in changes.added],
-            updated=[Replaced(before=MemoryItem.of(u.before), after=MemoryItem.of(u.after)) for u in changes.updated],
-            removed=[MemoryItem.of(f) for f in changes.removed],
-        )
+        return _remembered(changes, job.status, duplicate, job.error)
     body = parse(FactIn, user_id=user, content=fact, kind=kind, ttl_seconds=ttl_seconds, source=None)
     stored, request_id = await memory.add_fact(caller.scope, body)
     duplicate = stored is not None and stored.request_id != request_id
     if duplicate and stored.request_id:  # like repeated messages: answer with the request that stored it first
         request_id = stored.request_id
-    log = await memory.changes(caller.scope, ChangelogFilter(user_id=user, request_id=request_id))
-    return _from_log(request_id, duplicate, log.items)
+    return _remembered(await memory.request_changes(caller.scope, request_id), "done", duplicate)
 
 
 async def recall(
@@ -264,14 +255,13 @@ def parse(model: type[M], **values: Any) -> M:
         raise invalid_input(exc.errors()) from None
 
 
-def _from_log(request_id: str, duplicate: bool, changes: list[Change]) -> Remembered:
-    """What a request changed, from its change-log rows (newest first)."""
-    result = Remembered(request_id=request_id, status="done", duplicate=duplicate)
-    for change in reversed(changes):
-        if change.event == "add" and change.after:
-            result.added.append(MemoryItem.of(change.after))
-        elif change.event == "update" and change.before and change.after:
-            result.updated.append(Replaced(before=MemoryItem.of(change.before), after=MemoryItem.of(change.after)))
-        elif change.event in ("delete", "expire") and change.after:
-            result.removed.append(MemoryItem.of(change.after))
-    return result
+def _remembered(changes: RequestChanges, status: JobStatus, duplicate: bool, error: str | None = None) -> Remembered:
+    return Remembered(
+        request_id=changes.request_id,
+        status=status,
+        duplicate=duplicate,
+        error=error,
+        added=[MemoryItem.of(f) for f in changes.added],
+        updated=[Replaced(before=MemoryItem.of(u.before), after=MemoryItem.of(u.after)) for u in changes.updated],
+        removed=[MemoryItem.of(f) for f in changes.removed],
+    )
