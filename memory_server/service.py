@@ -377,9 +377,12 @@ class MemoryService:
 
     # ---- forgetting -----------------------------------------------------------------------------
 
-    async def delete_fact(self, scope: Scope, fact_id: str) -> Fact:
+    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> Fact:
+        """Delete one fact; with `user_id`, only if it is that user's (another user's fact reads as not found)."""
         scope.require("editor")
         fact = await self.fact(scope, fact_id)
+        if user_id is not None and fact.user_id != user_id:
+            raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
         async with self.core.user_lock(scope.tenant_id, fact.user_id):
             fact = await self.fact(scope, fact_id)
             return (await forgetting.delete_facts(self.core, scope, fact.user_id, [fact]))[0]

@@ -40,8 +40,10 @@ class RemoteMemory:
     async def fact(self, scope: Scope, fact_id: str) -> Fact:
         return Fact.model_validate_json((await self._send("GET", f"/v1/facts/{quote(fact_id, safe='')}")).content)
 
-    async def delete_fact(self, scope: Scope, fact_id: str) -> Fact:
-        return Fact.model_validate_json((await self._send("DELETE", f"/v1/facts/{quote(fact_id, safe='')}")).content)
+    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> Fact:
+        params = {"user_id": user_id} if user_id is not None else None
+        response = await self._send("DELETE", f"/v1/facts/{quote(fact_id, safe='')}", params=params)
+        return Fact.model_validate_json(response.content)
 
     async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]:
         deleted = (await self._send("POST", "/v1/facts/delete", body=body)).json()["deleted"]

@@ -11,7 +11,7 @@ from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
 from memory_server.config import ExtractionConfig
-from memory_server.errors import InvalidInput, NotFound
+from memory_server.errors import InvalidInput
 from memory_server.mcp.access import Caller
 from memory_server.mcp.errors import invalid_input
 from memory_server.mcp.memory import Memory
@@ -185,9 +185,7 @@ async def forget(
     if fact_id is not None:
         if threshold is not None:
             raise InvalidInput("threshold: only applies to a query", field="threshold")
-        if (await memory.fact(caller.scope, fact_id)).user_id != user:
-            raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
-        deleted = [await memory.delete_fact(caller.scope, fact_id)]
+        deleted = [await memory.delete_fact(caller.scope, fact_id, user)]
     else:
         body = parse(DeleteByQueryIn, user_id=user, query=query, threshold=threshold)
         deleted = await memory.delete_by_query(caller.scope, body)

@@ -58,9 +58,14 @@ async def get_fact(fact_id: str, service: Service, scope: CallerScope) -> Fact:
 
 
 @router.delete("/facts/{fact_id}", response_model=Fact)
-async def delete_fact(fact_id: str, service: Service, scope: CallerScope) -> Fact:
+async def delete_fact(
+    fact_id: str,
+    service: Service,
+    scope: CallerScope,
+    user_id: Annotated[str | None, Query(description="Delete only if the fact is this user's.")] = None,
+) -> Fact:
     """Delete one fact (kept in the change log, gone from profiles, search and the vector index)."""
-    return await service.delete_fact(scope, fact_id)
+    return await service.delete_fact(scope, fact_id, identifier(user_id, "user_id") if user_id is not None else None)
 
 
 @router.post("/facts/delete")
