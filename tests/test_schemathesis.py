@@ -6,45 +6,23 @@ schemathesis generates valid and invalid requests for every operation from the s
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import hypothesis
 import pytest
 import schemathesis
-import uvicorn
 from schemathesis import GenerationMode
 
-from memory_server.api.app import create_app
-from memory_server.config import LimitSettings, Settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from memory_server.config import LimitSettings
+from tests.servers import running_server, server_settings
 
 
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory) -> Iterator[str]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("schemathesis") / "data",
-        limits=LimitSettings(requests_per_minute=100_000),
-    )
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started, "the server did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with server_settings(tmp_path_factory.mktemp("schemathesis") / "data") as settings:
+        settings.limits = LimitSettings(requests_per_minute=100_000)
+        with running_server(settings) as url:
+            yield url
 
 
 def _operations(base_url: str) -> list:
