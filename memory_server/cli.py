@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, Field
@@ -52,6 +52,15 @@ def _settings(config: Path | None, data_dir: Path | None = None, **server: objec
     return settings
 
 
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's async work; an error the user can act on ends it with its message and exit code 1."""
+    try:
+        return asyncio.run(work)
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
 def _with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]]) -> T:
     async def run() -> T:
         service = await MemoryService.open(settings)
@@ -60,11 +69,7 @@ def _with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[
         finally:
             await service.close()
 
-    try:
-        return asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    return _run(run())
 
 
 @app.command()
@@ -215,11 +220,7 @@ def mcp_stdio(
         except ValidationError as exc:
             typer.echo(f"error: --user: {exc.errors()[0]['msg']}", err=True)
             raise typer.Exit(2) from None
-    try:
-        asyncio.run(serve_stdio(settings, user_id=user, url=url, api_key=key))
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    _run(serve_stdio(settings, user_id=user, url=url, api_key=key))
 
 
 keys_app = typer.Typer(help="API keys: create, list, revoke. Works while the server runs.", no_args_is_help=True)
@@ -237,11 +238,7 @@ def _with_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
         finally:
             await db.close()
 
-    try:
-        return asyncio.run(run())
-    except ServiceError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from None
+    return _run(run())
 
 
 @keys_app.command("create")
