@@ -19,9 +19,10 @@ def to_db(value: datetime) -> str:
 
 
 def from_db(value: str | None) -> datetime | None:
+    """fromisoformat reads our format (with its Z) ~40x faster than strptime: this is on the profile hot path."""
     if value is None:
         return None
-    return datetime.strptime(value, _FMT).replace(tzinfo=UTC)
+    return datetime.fromisoformat(value)
 
 
 def later(start: datetime, seconds: float) -> datetime:
