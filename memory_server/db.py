@@ -67,10 +67,12 @@ class Database:
             await self._writer.execute("COMMIT")
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        """Execute, fetch and finalise in one call on the reader's thread. With separate calls, a statement
+        left open by one task keeps the connection's read snapshot, and another task's read would miss the
+        latest commit."""
         if self._reader is None:
             raise RuntimeError("database is not open")
-        async with self._reader.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self._reader.execute_fetchall(sql, tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         rows = await self.fetchall(sql, params)

@@ -49,6 +49,17 @@ class _Plan:
     retired: list[tuple[Fact, str, str | None]] = field(default_factory=list)
     events: list[ChangeEvent] = field(default_factory=list)
 
+    def retire(self, old: Fact, status: str, successor: str | None, now: datetime) -> Fact:
+        """Retire a stored fact, or one planned earlier in this batch (it is then inserted already retired,
+        so its history stays and it never holds the content slot a later fact of the batch needs)."""
+        retired = old.model_copy(update={"status": status, "superseded_by": successor, "updated_at": now})
+        for i, (planned, vector) in enumerate(self.inserts):
+            if planned.id == old.id:
+                self.inserts[i] = (retired, vector)
+                return retired
+        self.retired.append((old, status, successor))
+        return retired
+
 
 def _neighbors(
     working: list[tuple[Fact, np.ndarray]], vector: np.ndarray, candidate: CandidateFact, related: float
@@ -124,11 +135,11 @@ async def apply_candidates(
         for (candidate, _), vector, decision in zip(items, vectors, await reconciler.decide(items, usage), strict=True):
             apply(candidate, vector, decision)
     async with core.db.transaction() as conn:
-        for fact, vector in plan.inserts:
-            await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
-        for fact, status, successor in plan.retired:
+        for fact, status, successor in plan.retired:  # first: a new fact may take the content of a retired one
             if await factsql.set_status(conn, fact, status, now, superseded_by=successor) is None:
                 raise Conflict(f"fact {fact.id} changed while this request was reconciled; try again")
+        for fact, vector in plan.inserts:
+            await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
         for event in plan.events:
             await changelog.record(conn, event)
         if origin.finishes_job:
@@ -161,9 +172,7 @@ def _plan_decision(
 
     if action is Action.DELETE:
         for old, _ in targets:
-            retired = old.model_copy(update={"status": "deleted", "updated_at": now})
-            plan.retired.append((old, "deleted", None))
-            event("delete", old.id, old, retired)
+            event("delete", old.id, old, plan.retire(old, "deleted", None, now))
         return None
     new = Fact(
         id=str(uuid.uuid4()),
@@ -185,9 +194,7 @@ def _plan_decision(
     plan.inserts.append((new, vector))
     if action is Action.UPDATE and targets:
         for old, _ in targets:
-            retired = old.model_copy(update={"status": "superseded", "superseded_by": new.id, "updated_at": now})
-            plan.retired.append((old, "superseded", new.id))
-            event("supersede", old.id, old, retired)
+            event("supersede", old.id, old, plan.retire(old, "superseded", new.id, now))
         event("update", new.id, targets[0][0], new)
     else:
         event("add", new.id, None, new)

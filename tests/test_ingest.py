@@ -193,3 +193,15 @@ async def test_assistant_messages_are_not_attributed_to_the_user(client):
     job = (await client.post("/v1/interactions", json=body)).json()
     assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
     assert job["changes"]["added"][0]["message_ids"] != []
+
+
+async def test_a_batch_that_moves_away_and_back_keeps_history_and_one_live_fact(client):
+    await publish(client, "ana", "I live in Krakow.")
+    job = await publish(client, "ana", "I live in Montreal.", "I live in Krakow.")
+    assert job["status"] == "done", job["error"]
+    live = [f["content"] for f in (await client.get("/v1/users/ana/facts")).json()["items"]]
+    assert live == ["User lives in Krakow"]
+    history = (await client.get("/v1/users/ana/facts", params={"status": "superseded"})).json()["items"]
+    assert sorted(f["content"] for f in history) == ["User lives in Krakow", "User lives in Montreal"]
+    montreal = next(f for f in history if f["content"] == "User lives in Montreal")
+    assert montreal["superseded_by"] == (await client.get("/v1/users/ana/facts")).json()["items"][0]["id"]
