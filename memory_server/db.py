@@ -8,6 +8,8 @@ writer (WAL lets a reader see the last committed state while a write is in progr
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,13 +60,16 @@ class Database:
         if self._writer is None:
             raise RuntimeError("database is not open")
         async with self._lock:
-            await self._writer.execute("BEGIN IMMEDIATE")
             try:
+                await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
+                await self._writer.execute("COMMIT")
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                # Also on cancellation: a cancelled BEGIN or COMMIT may still run on the connection's thread,
+                # so queue a ROLLBACK behind it (calls run in order there) and shield it from the same cancel.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await asyncio.shield(self._writer.execute("ROLLBACK"))
                 raise
-            await self._writer.execute("COMMIT")
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         """Execute, fetch and finalise in one call on the reader's thread. With separate calls, a statement

@@ -229,7 +229,14 @@ class WorkerPool:
 
     async def _work(self) -> None:
         while True:
-            job = await claim(self.db)
+            try:
+                job = await claim(self.db)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a locked or busy database must not end the worker
+                log.exception("could not claim a job; trying again")
+                await asyncio.sleep(self.settings.poll_seconds)
+                continue
             if job is None:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

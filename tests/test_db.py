@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from memory_server.db import Database
 
@@ -27,5 +28,32 @@ async def test_read_after_commit_sees_it_while_other_reads_are_in_flight(tmp_pat
             results = await asyncio.gather(*(db.fetchall("SELECT x FROM t") for _ in range(4)), write_then_read())
             wanted, seen = results[-1]
             assert seen == wanted
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_cancelled_at_any_point_leaves_the_writer_usable(tmp_path):
+    db = Database(tmp_path / "x.sqlite3")
+    await db.open()
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE t (x INTEGER)")
+
+        async def write(value: int) -> None:
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES (?)", (value,))
+                await asyncio.sleep(0)
+
+        for i in range(200):  # cancel after a varying number of event-loop turns: BEGIN, body, COMMIT
+            task = asyncio.create_task(write(i))
+            for _ in range(i % 5):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            async with db.transaction() as conn:  # never "cannot start a transaction within a transaction"
+                await conn.execute("INSERT INTO t VALUES (-1)")
+        rows = await db.fetchall("SELECT count(*) FROM t WHERE x = -1")
+        assert rows[0][0] == 200
     finally:
         await db.close()
