@@ -7,15 +7,13 @@ and portability. Limits that depend on settings are checked here, so every door 
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import json
-import sqlite3
 import uuid
 from typing import Any
 
 from extractors.base import CandidateFact
-from memory_server import changelog, extraction, forgetting, jobs, keys, portability, retrieval, timeutil
+from memory_server import changelog, extraction, forgetting, ingest, jobs, keys, portability, retrieval, timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Role, Scope
@@ -164,26 +162,9 @@ class MemoryService:
         """
         scope.require("editor")
         self._check_interaction(body)
-        now = timeutil.now()
-        payload = [
-            body.session_id,
-            body.source,
-            [(m.role, m.content, m.created_at and m.created_at.isoformat()) for m in body.messages],
-        ]
-        payload_hash = hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
-        request_id = await self._existing_request(scope, body.user_id, payload_hash)
-        duplicate = request_id is not None
-        if request_id is None:
-            request_id = str(uuid.uuid4())
-            try:
-                await self._store_interaction(scope, body, request_id, payload_hash, now)
-            except sqlite3.IntegrityError:  # the same payload raced in
-                request_id = await self._existing_request(scope, body.user_id, payload_hash)
-                if request_id is None:
-                    raise
-                duplicate = True
-            if self._workers is not None:
-                self._workers.notify()
+        request_id, duplicate = await ingest.store(self.core, scope, body, timeutil.now())
+        if not duplicate and self._workers is not None:
+            self._workers.notify()
         if body.wait:
             await self.wait(scope, request_id)
         return await self.request(scope, request_id), duplicate
@@ -197,49 +178,6 @@ class MemoryService:
                 field = f"messages.{i}.content"
                 raise PayloadTooLarge(f"{field}: at most {limits.max_content_chars} characters", field=field)
         _check_attributes_size(body.attributes, limits.max_attributes_bytes)
-
-    async def _store_interaction(
-        self, scope: Scope, body: InteractionIn, request_id: str, payload_hash: str, now: Any
-    ) -> None:
-        rows = [
-            (
-                scope.tenant_id,
-                body.user_id,
-                request_id,
-                body.session_id,
-                i,
-                m.role,
-                m.content,
-                timeutil.to_db(m.created_at or now),
-            )
-            for i, m in enumerate(body.messages)
-        ]
-        async with self.core.db.transaction() as conn:
-            await conn.executemany(
-                "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            await jobs.enqueue(
-                conn,
-                request_id=request_id,
-                tenant_id=scope.tenant_id,
-                user_id=body.user_id,
-                kind="extract",
-                actor=scope.actor,
-                at=now,
-                source=body.source,
-                session_id=body.session_id,
-                attributes=body.attributes,
-                payload_hash=payload_hash,
-            )
-
-    async def _existing_request(self, scope: Scope, user_id: str, payload_hash: str) -> str | None:
-        row = await self.core.db.fetchone(
-            "SELECT request_id FROM jobs WHERE tenant_id = ? AND user_id = ? AND payload_hash = ?",
-            (scope.tenant_id, user_id, payload_hash),
-        )
-        return None if row is None else row[0]
 
     async def wait(self, scope: Scope, request_id: str) -> None:
         """Hold until the job is done or failed for good, up to the configured timeout."""
