@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 from typing import Any, TypeVar
 
@@ -16,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from extractors import prompts
 from extractors.base import ExtractionError, Usage
+from memory_server.runtime_env import import_litellm
 
 T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
@@ -36,15 +36,6 @@ class ModelCall(BaseModel):
     max_output_tokens: int = Field(2_000, ge=1)
 
 
-def _litellm() -> Any:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm
-
-    litellm.suppress_debug_info = True  # its help banner would corrupt MCP over stdio
-    litellm.telemetry = False
-    return litellm
-
-
 def _count(text: str) -> int:
     from memory_server import tokens
 
@@ -63,7 +54,7 @@ async def complete(
     call: ModelCall, messages: list[dict[str, str]], usage: Usage, schema: type[BaseModel] | None = None
 ) -> str:
     """The reply text; timeouts, 429 and 5xx are retried with exponential backoff."""
-    litellm = _litellm()
+    litellm = import_litellm()
     retryable = (
         litellm.Timeout,
         litellm.RateLimitError,

@@ -12,7 +12,6 @@ import asyncio
 import functools
 import hashlib
 import importlib.metadata
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from memory_server.config import EmbedderSettings
+from memory_server.runtime_env import import_litellm
 
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-int8"
 MINILM_DIM = 384
@@ -261,10 +261,7 @@ class LiteLLMEmbedder:
         return np.vstack(parts)
 
     async def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no cost-map download at import
-        import litellm
-
-        litellm.suppress_debug_info = True  # its hints go to stdout, which MCP over stdio owns
+        litellm = import_litellm()
         options = {"api_base": self._api_base, "api_key": self._api_key, "dimensions": self._dimensions}
         kwargs = {name: value for name, value in options.items() if value is not None}
         try:

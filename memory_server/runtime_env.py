@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 
 def apply() -> None:
@@ -13,6 +14,19 @@ def apply() -> None:
         bundled = _litellm_tokenizers_dir()
         if bundled is not None:
             os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
+
+
+def import_litellm() -> Any:
+    """litellm, imported on first use only (it costs seconds), offline and quiet.
+
+    Its help banner goes to stdout, which MCP over stdio owns; the cost map stays local (set by apply()).
+    """
+    apply()
+    import litellm
+
+    litellm.suppress_debug_info = True
+    litellm.telemetry = False
+    return litellm
 
 
 def _litellm_tokenizers_dir() -> Path | None:
