@@ -162,3 +162,17 @@ async def test_unknown_ids_are_404_with_the_error_shape(client):
     assert_error(await client.get("/v1/requests/nope"), 404, "not_found")
     assert_error(await client.get("/v1/no/such/route"), 404, "not_found")
     assert_error(await client.put("/v1/profile", json={}), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/users/%20%20/facts"),
+        ("GET", "/v1/users/a%01b/facts"),
+        ("DELETE", "/v1/users/%20"),
+        ("POST", "/v1/users/%20/reextract"),
+        ("DELETE", "/v1/facts/abc?user_id=%20"),
+    ],
+)
+async def test_bad_user_id_in_path_or_query_is_422_naming_it(client, method, path):
+    assert_error(await client.request(method, path), 422, "invalid_input", "user_id")

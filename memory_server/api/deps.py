@@ -6,14 +6,9 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import TypeAdapter, ValidationError
 
 from memory_server.context import Scope
-from memory_server.errors import InvalidInput
-from memory_server.schemas import Identifier
 from memory_server.service import MemoryService
-
-_IDENTIFIER = TypeAdapter(Identifier)
 
 
 def service(request: Request) -> MemoryService:
@@ -31,14 +26,6 @@ def api_key(headers: Mapping[str, str]) -> str | None:
 async def scope(request: Request) -> Scope:
     """Who is calling: the tenant and role of their API key (the local tenant when no keys exist)."""
     return await request.app.state.service.authenticate(api_key(request.headers))
-
-
-def identifier(value: str, field: str) -> str:
-    """Validate an id that arrived in the path the way body ids are validated."""
-    try:
-        return _IDENTIFIER.validate_python(value)
-    except ValidationError as exc:
-        raise InvalidInput(f"{field}: {exc.errors()[0]['msg']}", field=field) from None
 
 
 Service = Annotated[MemoryService, Depends(service)]

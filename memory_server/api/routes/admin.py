@@ -7,11 +7,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from memory_server.api.deps import CallerScope, Service, identifier
+from memory_server.api.deps import CallerScope, Service
 from memory_server.context import Role
 from memory_server.keys import ApiKey, NewApiKey
 from memory_server.models import Change, ConfigVersion, Page
-from memory_server.schemas import ChangelogFilter
+from memory_server.schemas import ChangelogFilter, Identifier
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -71,7 +71,7 @@ async def revoke_key(key_id: str, service: Service, scope: CallerScope) -> ApiKe
 
 
 @router.delete("/users/{user_id}")
-async def purge_user(user_id: str, service: Service, scope: CallerScope) -> dict[str, Any]:
+async def purge_user(user_id: Identifier, service: Service, scope: CallerScope) -> dict[str, Any]:
     """Remove everything about a user: messages, facts, vectors, jobs, and the contents of their change log."""
-    counts = await service.purge_user(scope, identifier(user_id, "user_id"))
+    counts = await service.purge_user(scope, user_id)
     return {"user_id": user_id, "purged": counts}

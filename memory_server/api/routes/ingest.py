@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from memory_server.api.deps import CallerScope, Service, identifier
+from memory_server.api.deps import CallerScope, Service
 from memory_server.models import Job, RequestChanges
-from memory_server.schemas import InteractionIn
+from memory_server.schemas import Identifier, InteractionIn
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
@@ -40,6 +40,6 @@ async def retry(request_id: str, service: Service, scope: CallerScope) -> Job:
 
 
 @router.post("/users/{user_id}/reextract", response_model=Job, status_code=202)
-async def reextract(user_id: str, service: Service, scope: CallerScope) -> Job:
+async def reextract(user_id: Identifier, service: Service, scope: CallerScope) -> Job:
     """Replay all the user's stored messages through the current extraction config, as one job."""
-    return await service.reextract(scope, identifier(user_id, "user_id"))
+    return await service.reextract(scope, user_id)

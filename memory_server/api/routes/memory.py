@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from memory_server.api.deps import CallerScope, Service, identifier
+from memory_server.api.deps import CallerScope, Service
 from memory_server.models import Fact, Page, ProfileResponse, SearchResults
-from memory_server.schemas import DeleteByQueryIn, FactFilter, FactIn, ProfileIn, SearchIn
+from memory_server.schemas import DeleteByQueryIn, FactFilter, FactIn, Identifier, ProfileIn, SearchIn
 
 router = APIRouter(prefix="/v1", tags=["memory"])
 
@@ -46,10 +46,10 @@ async def add_fact(body: FactIn, service: Service, scope: CallerScope, response:
 
 @router.get("/users/{user_id}/facts", response_model=Page[Fact])
 async def list_facts(
-    user_id: str, flt: Annotated[FactFilter, Query()], service: Service, scope: CallerScope
+    user_id: Identifier, flt: Annotated[FactFilter, Query()], service: Service, scope: CallerScope
 ) -> Page[Fact]:
     """A user's facts, newest first; `status=active` (default) hides expired, superseded and deleted ones."""
-    return await service.facts(scope, identifier(user_id, "user_id"), flt)
+    return await service.facts(scope, user_id, flt)
 
 
 @router.get("/facts/{fact_id}", response_model=Fact)
@@ -62,10 +62,10 @@ async def delete_fact(
     fact_id: str,
     service: Service,
     scope: CallerScope,
-    user_id: Annotated[str | None, Query(description="Delete only if the fact is this user's.")] = None,
+    user_id: Annotated[Identifier | None, Query(description="Delete only if the fact is this user's.")] = None,
 ) -> Fact:
     """Delete one fact (kept in the change log, gone from profiles, search and the vector index)."""
-    return await service.delete_fact(scope, fact_id, identifier(user_id, "user_id") if user_id is not None else None)
+    return await service.delete_fact(scope, fact_id, user_id)
 
 
 @router.post("/facts/delete")
