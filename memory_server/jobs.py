@@ -212,7 +212,8 @@ class WorkerPool:
         self._waiters.setdefault(request_id, []).append(future)
         try:
             if not await is_final():
-                await asyncio.wait_for(future, timeout)
+                async with asyncio.timeout(timeout):
+                    await future
         except TimeoutError:
             pass
         finally:
@@ -239,8 +240,11 @@ class WorkerPool:
                 continue
             if job is None:
                 self._wake.clear()
+                # asyncio.timeout, not wait_for: on 3.11 a cancel racing wait_for's own timeout can be lost,
+                # and stop() then waits for this task forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                    async with asyncio.timeout(self.settings.poll_seconds):
+                        await self._wake.wait()
                 continue
             self._wake.set()  # there may be more: let another worker look
             await self._run(job)
