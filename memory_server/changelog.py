@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
+from pydantic import BaseModel
 
 from memory_server import timeutil
 from memory_server.db import Database
@@ -21,19 +22,21 @@ from memory_server.schemas import ChangelogFilter
 
 @dataclass(frozen=True)
 class ChangeEvent:
+    """A change to a user's facts, or (user_id None) to the tenant's keys and access."""
+
     name: ChangeEventName
     tenant_id: str
-    user_id: str
+    user_id: str | None
     actor: str
     at: datetime
     fact_id: str | None = None
-    before: Fact | None = None
-    after: Fact | None = None
+    before: BaseModel | None = None
+    after: BaseModel | None = None
     request_id: str | None = None
 
 
-def _dump(fact: Fact | None) -> str | None:
-    return None if fact is None else fact.model_dump_json()
+def _dump(record: BaseModel | None) -> str | None:
+    return None if record is None else record.model_dump_json()
 
 
 async def record(conn: aiosqlite.Connection, event: ChangeEvent) -> None:

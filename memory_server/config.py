@@ -7,6 +7,7 @@ limits), fixed at start-up. `ExtractionConfig` is what operators edit at run tim
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from contextvars import ContextVar
 from pathlib import Path
@@ -34,6 +35,33 @@ class ServerSettings(_Section):
     insecure: bool = Field(
         False, description="Serve without API keys on a non-loopback address (never do this on a shared network)."
     )
+    allow_open: bool = Field(
+        False,
+        description="Serve without API keys although this data directory has had keys (all now revoked). "
+        "Only for recovering access; the start is recorded in the change log. Without it, revoking the last key "
+        "never reopens the server.",
+    )
+    allowed_hosts: list[str] | None = Field(
+        None,
+        description="Host header values (names or addresses, any port) this server answers to, against DNS "
+        "rebinding. Unset: 127.0.0.1, localhost and [::1] when listening on loopback, any host otherwise; "
+        "['*'] turns the check off.",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) of other sites allowed to send state-changing requests; "
+        "pages served from an allowed host are always allowed.",
+    )
+
+    @property
+    def on_loopback(self) -> bool:
+        """Listening only where this machine alone can connect."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 class EmbedderSettings(_Section):
@@ -78,6 +106,9 @@ class LimitSettings(_Section):
     max_page_size: int = Field(500, ge=1, description="Largest page of facts or change-log rows.")
     max_attributes_bytes: int = Field(8_192, ge=2, description="Size of a JSON attributes object.")
     requests_per_minute: int = Field(600, ge=1, description="Per API key; more answers 429 with Retry-After.")
+    auth_failures_per_minute: int = Field(
+        20, ge=1, description="Requests with a wrong key per client address; more answers 429 with Retry-After."
+    )
 
 
 class SearchSettings(_Section):

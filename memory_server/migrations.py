@@ -161,7 +161,36 @@ async def m003_api_keys(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_job_usage, m003_api_keys]
+async def m004_changelog_tenant_events(db: aiosqlite.Connection) -> None:
+    """Change-log rows about the tenant rather than one user (keys created and revoked, open mode): user_id
+    becomes nullable, which SQLite can only do by rebuilding the table."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE changelog_new (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT,
+            fact_id TEXT,
+            event TEXT NOT NULL,
+            before TEXT,
+            after TEXT,
+            request_id TEXT,
+            actor TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        INSERT INTO changelog_new SELECT id, tenant_id, user_id, fact_id, event, before, after, request_id, actor,
+            created_at FROM changelog;
+        DROP TABLE changelog;
+        ALTER TABLE changelog_new RENAME TO changelog;
+        CREATE INDEX changelog_by_user ON changelog (tenant_id, user_id, id);
+        CREATE INDEX changelog_by_request ON changelog (tenant_id, request_id, id);
+        CREATE INDEX changelog_by_tenant ON changelog (tenant_id, id);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [m001_initial, m002_job_usage, m003_api_keys, m004_changelog_tenant_events]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

@@ -10,7 +10,9 @@ from pydantic import BaseModel, Field
 FactKind = Literal["static", "dynamic"]
 FactStatus = Literal["active", "superseded", "expired", "deleted"]
 JobStatus = Literal["queued", "running", "done", "failed"]
-ChangeEventName = Literal["add", "update", "supersede", "expire", "delete", "purge"]
+ChangeEventName = Literal[
+    "add", "update", "supersede", "expire", "delete", "purge", "key_create", "key_revoke", "lockdown", "open_mode"
+]
 
 
 class Fact(BaseModel):
@@ -33,10 +35,11 @@ class Fact(BaseModel):
 
 
 class Change(BaseModel):
-    """One change-log row: what happened to which fact, caused by which request and actor."""
+    """One change-log row: what happened to which fact (or, with no user, to the tenant's keys and access),
+    caused by which request and actor."""
 
     id: int
-    user_id: str
+    user_id: str | None
     fact_id: str | None
     event: ChangeEventName
     before: dict[str, Any] | None = None

@@ -7,9 +7,11 @@ and portability. Limits that depend on settings are checked here, so every door 
 
 from __future__ import annotations
 
-import ipaddress
+import contextlib
 import json
+import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from extractors.base import CandidateFact
@@ -44,6 +46,8 @@ from memory_server.schemas import (
 )
 from memory_server.vectors import ChromaIndex, VectorSync
 
+log = logging.getLogger(__name__)
+
 
 class MemoryService:
     def __init__(self, core: Core, lock: DataDirLock | None = None) -> None:
@@ -51,13 +55,17 @@ class MemoryService:
         self.configs = ConfigStore(core.db, core.settings.extraction)
         self._lock = lock
         self._workers: jobs.WorkerPool | None = None
-        self._limiter = RateLimiter(core.settings.limits.requests_per_minute)
+        limits = core.settings.limits
+        self._limiter = RateLimiter(limits.requests_per_minute)
+        self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key")
 
     @classmethod
-    async def open(cls, settings: Settings) -> MemoryService:
-        """Lock the data directory, migrate SQLite, open the index and replay pending vector operations."""
-        lock = DataDirLock(settings.data_dir)
-        lock.acquire()
+    async def open(cls, settings: Settings, lock: DataDirLock | None = None) -> MemoryService:
+        """Lock the data directory (unless the caller holds `lock` already), migrate SQLite, open the index and
+        replay pending vector operations."""
+        if lock is None:
+            lock = DataDirLock(settings.data_dir)
+            lock.acquire()
         try:
             db = Database(settings.db_path)
             await db.open()
@@ -71,6 +79,21 @@ class MemoryService:
             lock.release()
             raise
         return cls(core, lock)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, settings: Settings, lock: DataDirLock | None = None) -> AsyncIterator[MemoryService]:
+        """Open, refuse unsafe exposure, start the workers; close on the way out, also when start-up fails.
+
+        Every process that serves (HTTP app, CLI, stdio MCP) goes through here.
+        """
+        service = await cls.open(settings, lock)
+        try:
+            await service.check_exposure()
+            await service.start()
+            yield service
+        finally:
+            await service.close()
 
     async def start(self) -> None:
         """Refuse to serve vectors of another model, then start the extraction workers."""
@@ -94,32 +117,49 @@ class MemoryService:
 
     # ---- who is calling -------------------------------------------------------------------------
 
-    async def authenticate(self, secret: str | None) -> Scope:
-        """The scope of an API key; with no keys at all, the local tenant, open (see check_exposure)."""
+    async def authenticate(self, secret: str | None, client: str | None = None, *, counted: bool = True) -> Scope:
+        """The scope of an API key; with no keys ever made, the local tenant, open (see check_exposure).
+
+        Wrong keys are limited per client address (`client`), so guessing costs time. `counted=False` checks
+        the key without spending its rate limit (for a gate in front of calls that are counted themselves).
+        """
         if secret:
+            address = client or "unknown"
+            self._auth_failures.check(address)
             key = await keys.authenticate(self.core.db, secret)
             if key is None:
+                self._auth_failures.take(address)
                 raise Unauthorized("the API key is not valid or was revoked")
-            self._limiter.take(key.id)
+            if counted:
+                self._limiter.take(key.id)
             return Scope(key.tenant_id, f"key:{key.id}", key.role)
-        if await keys.any_active(self.core.db):
-            raise Unauthorized("an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>")
+        state = await keys.state(self.core.db)
+        if state == "active" or (state == "revoked" and not self.core.settings.server.allow_open):
+            raise Unauthorized(
+                "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
+                + ("" if state == "active" else " (every key was revoked: create one with `memory-server keys create`)")
+            )
         return Scope(self.core.settings.tenant, "local", "admin")
 
     async def check_exposure(self) -> None:
-        """Refuse to serve openly (no keys) on anything but a loopback address, unless told to."""
+        """Refuse to serve openly (no keys) on anything but a loopback address, unless told to; record an
+        operator's explicit reopening of a data directory whose keys were all revoked."""
         server = self.core.settings.server
-        if server.insecure or _is_loopback(server.host) or await keys.any_active(self.core.db):
-            return
-        raise Unavailable(
-            f"refusing to serve without API keys on {server.host}: create one with "
-            "`memory-server keys create --tenant T --role admin`, listen on 127.0.0.1, or pass --insecure"
-        )
+        state = await keys.state(self.core.db)
+        opens = state == "never" or (state == "revoked" and server.allow_open)
+        if opens and not (server.insecure or server.on_loopback):
+            raise Unavailable(
+                f"refusing to serve without API keys on {server.host}: create one with "
+                "`memory-server keys create --tenant T --role admin`, listen on 127.0.0.1, or pass --insecure"
+            )
+        if opens and state == "revoked":
+            log.warning("serving WITHOUT API keys although this data directory had keys (allow_open is set)")
+            await keys.record_open_mode(self.core.db, self.core.settings.tenant, "operator:start-up")
 
     async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> keys.NewApiKey:
         """A new key for the caller's tenant; its secret is shown only in this answer."""
         scope.require("admin")
-        return await keys.create(self.core.db, scope.tenant_id, role, name)
+        return await keys.create(self.core.db, scope.tenant_id, role, name, scope.actor)
 
     async def list_keys(self, scope: Scope) -> list[keys.ApiKey]:
         scope.require("admin")
@@ -127,7 +167,7 @@ class MemoryService:
 
     async def revoke_key(self, scope: Scope, key_id: str) -> keys.ApiKey:
         scope.require("admin")
-        return await keys.revoke(self.core.db, key_id, scope.tenant_id)
+        return await keys.revoke(self.core.db, key_id, scope.tenant_id, scope.actor)
 
     # ---- config ---------------------------------------------------------------------------------
 
@@ -351,15 +391,6 @@ class MemoryService:
 
     async def reindex(self, progress: portability.Progress | None = None) -> int:
         return await portability.reindex(self.core, progress)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_attributes_size(attributes: dict[str, Any], limit: int) -> None:

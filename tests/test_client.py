@@ -18,7 +18,7 @@ TURN = [
 
 @pytest.fixture
 async def memory(app) -> AsyncIterator[AsyncMemoryClient]:
-    async with AsyncMemoryClient("http://test", transport=httpx.ASGITransport(app=app)) as client:
+    async with AsyncMemoryClient("http://localhost", transport=httpx.ASGITransport(app=app)) as client:
         yield client
 
 
@@ -64,7 +64,7 @@ async def test_server_errors_are_typed_with_code_message_and_field(memory):
 
 async def test_an_answer_that_is_not_the_error_shape_is_still_a_typed_error():
     transport = httpx.MockTransport(lambda request: httpx.Response(502, text="Bad Gateway from the proxy"))
-    async with AsyncMemoryClient("http://test", transport=transport) as memory:
+    async with AsyncMemoryClient("http://localhost", transport=transport) as memory:
         with pytest.raises(MemoryServerError) as failed:
             await memory.search("ana", "bees")
     assert (failed.value.status, failed.value.code) == (502, "http_error")

@@ -166,7 +166,7 @@ async def test_rate_limit_answers_429_with_retry_after(settings, tmp_path):
     limited = settings.model_copy(update={"limits": LimitSettings(requests_per_minute=3)})
     app = create_app(limited)
     transport = httpx.ASGITransport(app=app)
-    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         key = (await keys.create(app.state.service.core.db, "A", "viewer")).key
         codes = [
             (await c.post("/v1/profile", json={"user_id": "ana"}, headers={"X-API-Key": key})).status_code

@@ -49,7 +49,7 @@ async def client(settings, llm):
     )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         r = await c.put("/v1/config", json={"extractor": "llm"})
         assert r.status_code == 200, r.text
         yield c
@@ -277,7 +277,7 @@ async def test_reextraction_replays_stored_messages_through_the_current_config(c
 async def test_llm_extractor_without_a_model_is_rejected(settings):
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
-    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         r = await c.put("/v1/config", json={"extractor": "llm"})
         assert r.status_code == 422
         assert r.json()["error"]["field"] == "model"

@@ -27,7 +27,7 @@ class Harness:
         self.app = create_app(settings)
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://t")
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://localhost")
         self._main = self.loop.create_task(self._serve())
         self.run(self._ready.wait())
 

@@ -7,35 +7,31 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from mcp.server.transport_security import TransportSecuritySettings
 
 from memory_server import __version__
 from memory_server.api import errors
+from memory_server.api.hosts import HostCheck, allowed_hosts
 from memory_server.api.limits import BodySizeLimit
+from memory_server.api.mcp_gate import McpKeyGate
 from memory_server.api.routes import admin, ingest, memory
 from memory_server.config import Settings
+from memory_server.datalock import DataDirLock
 from memory_server.mcp import McpState, by_api_key, create_server
 from memory_server.service import MemoryService
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Build the app; the service opens on start-up and closes on shutdown."""
+def create_app(settings: Settings, lock: DataDirLock | None = None) -> FastAPI:
+    """Build the app; the service opens on start-up and closes on shutdown (`lock`: the data directory's,
+    when the caller took it already)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await MemoryService.open(settings)
-        try:
-            await service.check_exposure()
-            await service.start()
-        except BaseException:
-            await service.close()
-            raise
-        app.state.service = service
-        gc.freeze()  # start-up objects are long-lived: keep full collections (20-30 ms at 100k objects) off them
-        try:
+        async with MemoryService.running(settings, lock) as service:
+            app.state.service = service
+            gc.freeze()  # start-up objects are long-lived: keep full collections (20-30 ms at 100k objects) off them
             async with mcp_server.session_manager.run():
                 yield
-        finally:
-            await service.close()
 
     app = FastAPI(
         title="Memory Server",
@@ -47,10 +43,16 @@ def create_app(settings: Settings) -> FastAPI:
     mcp_server = create_server(lambda: McpState(app.state.service, by_api_key(app.state.service)))
     app.state.mcp = mcp_server
     errors.install(app)
+    app.add_middleware(McpKeyGate, path="/mcp")
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
+    app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
     for router in (ingest.router, memory.router, admin.router):
         app.include_router(router)
-    mcp_http = mcp_server.streamable_http_app(streamable_http_path="/mcp", host=settings.server.host)
+    # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.
+    mcp_http = mcp_server.streamable_http_app(
+        streamable_http_path="/mcp",
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+    )
     app.router.routes.extend(mcp_http.routes)  # the route itself, so /mcp needs no redirect to /mcp/
 
     @app.get("/healthz", tags=["meta"])

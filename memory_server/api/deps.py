@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.types import Scope as AsgiScope
 
 from memory_server.context import Scope
 from memory_server.service import MemoryService
@@ -23,9 +24,15 @@ def api_key(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-api-key") or None
 
 
+def client_address(scope: AsgiScope) -> str | None:
+    """The peer's address, which failed authentications are limited by."""
+    client = scope.get("client")
+    return client[0] if client else None
+
+
 async def scope(request: Request) -> Scope:
     """Who is calling: the tenant and role of their API key (the local tenant when no keys exist)."""
-    return await request.app.state.service.authenticate(api_key(request.headers))
+    return await request.app.state.service.authenticate(api_key(request.headers), client_address(request.scope))
 
 
 Service = Annotated[MemoryService, Depends(service)]

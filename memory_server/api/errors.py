@@ -24,20 +24,24 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse({"error": body}, status_code=status)
 
 
+def service_error_response(exc: ServiceError) -> JSONResponse:
+    """A domain error as HTTP, with the headers its status calls for."""
+    response = error_response(exc.status, exc.code, exc.message, exc.field)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    elif isinstance(exc, Unauthorized):
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
 def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
-    problem = from_validation(errors)
-    return error_response(problem.status, problem.code, problem.message, problem.field)
+    return service_error_response(from_validation(errors))
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        response = error_response(exc.status, exc.code, exc.message, exc.field)
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-        elif isinstance(exc, Unauthorized):
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
+        return service_error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from memory_server.api.errors import service_error_response
+from memory_server.errors import PayloadTooLarge
 
 
 class BodySizeLimit:
@@ -19,7 +20,7 @@ class BodySizeLimit:
         declared = dict(scope.get("headers", [])).get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._reject(send)
+                await self._reject(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -32,7 +33,7 @@ class BodySizeLimit:
             body = message.get("body", b"")
             seen += len(body)
             if seen > self.max_bytes:
-                await self._reject(send)
+                await self._reject(scope, receive, send)
                 return
             chunks.append(body)
             if not message.get("more_body", False):
@@ -48,15 +49,6 @@ class BodySizeLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": {"code": "payload_too_large", "message": f"request body must be at most {self.max_bytes} bytes"}}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = PayloadTooLarge(f"request body must be at most {self.max_bytes} bytes")
+        await service_error_response(error)(scope, receive, send)

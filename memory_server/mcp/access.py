@@ -56,7 +56,9 @@ def by_api_key(service: MemoryService) -> Identify:
     """Streamable HTTP: the API key in each request's headers, checked by the service as for the HTTP API."""
 
     async def identify(ctx: Context) -> Caller:
-        scope = await service.authenticate(api_key(ctx.headers or {}))
+        request = ctx.request_context.request
+        client = getattr(request, "client", None)
+        scope = await service.authenticate(api_key(ctx.headers or {}), client.host if client else None)
         return Caller(replace(scope, actor=f"mcp/{scope.actor}"))
 
     return identify

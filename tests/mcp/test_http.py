@@ -88,14 +88,32 @@ async def _as(url: str, secret: str | None, tool: str, arguments: dict) -> CallT
         return await mcp.call_tool(tool, arguments)
 
 
+def _initialize_status(url: str, secret: str | None) -> tuple[int, str | None]:
+    """What a bare MCP initialize gets: keys are checked before any session exists."""
+    headers = {"Accept": "application/json, text/event-stream"}
+    if secret:
+        headers["Authorization"] = f"Bearer {secret}"
+    body = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    r = httpx.post(f"{url}/mcp", json=body, headers=headers)
+    code = r.json().get("error", {}).get("code") if r.headers.get("content-type") == "application/json" else None
+    return r.status_code, code
+
+
 def test_the_api_key_in_the_request_decides_tenant_and_role(portal, tmp_path):
     with server_settings(tmp_path / "data") as settings, running_server(settings) as url:
         made = portal.call(_make_keys, settings.db_path)
         call = partial(portal.call, _as, url)
         bees = {"user_id": "ana", "fact": "User keeps bees"}
 
-        assert error(call(None, "recall", {"user_id": "ana", "query": "bees"}))["code"] == "unauthorized"
-        assert error(call("not-a-key", "recall", {"user_id": "ana", "query": "bees"}))["code"] == "unauthorized"
+        for secret in (None, "not-a-key"):
+            assert _initialize_status(url, secret) == (401, "unauthorized")
+            with pytest.raises(BaseException, match="rror"):  # the SDK client cannot even open a session
+                call(secret, "recall", {"user_id": "ana", "query": "bees"})
         assert error(call(made["viewer"][1], "remember", bees))["code"] == "forbidden"
         assert ok(call(made["editor"][1], "remember", bees))["added"][0]["content"] == "User keeps bees"
         assert error(call(made["editor"][1], "get_config", {}))["code"] == "forbidden"

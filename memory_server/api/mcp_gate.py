@@ -1,0 +1,28 @@
+"""Keys are checked before an MCP session exists: without a valid key (where keys are required) a client
+cannot initialise, list tools or read resources, and gets the same 401 as the HTTP API. Tool calls are
+counted against the key's rate limit when each one identifies its caller, not here."""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from memory_server.api.deps import api_key, client_address
+from memory_server.api.errors import service_error_response
+from memory_server.errors import ServiceError
+
+
+class McpKeyGate:
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
+            service = scope["app"].state.service
+            try:
+                await service.authenticate(api_key(Headers(scope=scope)), client_address(scope), counted=False)
+            except ServiceError as exc:
+                await service_error_response(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
