@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from rich.progress import Progress
 
 from memory_server import keys
@@ -35,6 +35,9 @@ ConfigOption = Annotated[
     Path | None, typer.Option("--config", "-c", help="YAML config file (else $MEMORY_SERVER_CONFIG).")
 ]
 DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where SQLite and Chroma live.")]
+TenantOption = Annotated[
+    str | None, typer.Option("--tenant", help="The tenant the user belongs to (default: the settings' tenant).")
+]
 
 
 def _settings(config: Path | None, data_dir: Path | None = None, **server: object) -> Settings:
@@ -50,6 +53,17 @@ def _settings(config: Path | None, data_dir: Path | None = None, **server: objec
     if given:
         settings.server = settings.server.model_copy(update=given)
     return settings
+
+
+def _scope(settings: Settings, tenant: str | None) -> Scope:
+    """An operator at the console acts as admin of the tenant named (else the settings' tenant)."""
+    if tenant is None:
+        return Scope(settings.tenant, "cli")
+    try:
+        return Scope(KeySpec(tenant=tenant, role="admin").tenant, "cli")
+    except ValidationError as exc:
+        typer.echo(f"error: --tenant: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -81,20 +95,34 @@ def serve(
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow serving without API keys on a non-loopback address.")
     ] = False,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open", help="Serve without API keys although every key was revoked (recorded in the change log)."
+        ),
+    ] = False,
 ) -> None:
     """Start the HTTP API (and the extraction workers)."""
     import uvicorn
 
     from memory_server.api.app import create_app
 
-    settings = _settings(config, data_dir, host=host, port=port, insecure=insecure or None)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.server.host,
-        port=settings.server.port,
-        log_level=settings.log_level,
-        access_log=False,
+    settings = _settings(
+        config, data_dir, host=host, port=port, insecure=insecure or None, allow_open=allow_open or None
     )
+
+    async def run() -> None:
+        # The service opens before uvicorn starts, so a start-up refusal (a data directory in use, no keys on a
+        # public address) is one line with its reason, not a lifespan traceback.
+        async with MemoryService.running(settings) as service:
+            app = create_app(settings, service)
+            server = settings.server
+            config = uvicorn.Config(
+                app, host=server.host, port=server.port, log_level=settings.log_level, access_log=False
+            )
+            await uvicorn.Server(config).serve()
+
+    _run(run())
 
 
 @app.command()
@@ -115,12 +143,13 @@ def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None
 def export_user(
     user: Annotated[str, typer.Option("--user", help="The user to export.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+    tenant: TenantOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Write a user's messages, facts and change log as portable JSON."""
     settings = _settings(config, data_dir)
-    data = _with_service(settings, lambda s: s.export_user(Scope(settings.tenant, "cli"), user))
+    data = _with_service(settings, lambda s: s.export_user(_scope(settings, tenant), user))
     text = data.model_dump_json(indent=2)
     if out is None:
         sys.stdout.write(text + "\n")
@@ -134,12 +163,11 @@ def import_user(
     file: Annotated[
         Path, typer.Argument(help="A file written by `memory-server export`.", exists=True, dir_okay=False)
     ],
+    tenant: TenantOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Load a user's export; importing the same file again adds nothing."""
-    from pydantic import ValidationError
-
     from memory_server.portability import load_export
 
     settings = _settings(config, data_dir)
@@ -148,7 +176,7 @@ def import_user(
     except (ValueError, ValidationError) as exc:
         typer.echo(f"error: {file} is not a memory-server export: {exc}", err=True)
         raise typer.Exit(2) from None
-    added = _with_service(settings, lambda s: s.import_user(Scope(settings.tenant, "cli"), data))
+    added = _with_service(settings, lambda s: s.import_user(_scope(settings, tenant), data))
     typer.echo(json.dumps({"user_id": data.user_id, "added": added}))
 
 
@@ -156,6 +184,7 @@ def import_user(
 def reextract(
     user: Annotated[list[str] | None, typer.Option("--user", help="A user to re-extract (repeatable).")] = None,
     all_users: Annotated[bool, typer.Option("--all", help="Every user with stored messages.")] = False,
+    tenant: TenantOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -164,7 +193,7 @@ def reextract(
         typer.echo("error: give --user ID (one or more) or --all", err=True)
         raise typer.Exit(2)
     settings = _settings(config, data_dir)
-    scope = Scope(settings.tenant, "cli")
+    scope = _scope(settings, tenant)
 
     async def run(service: MemoryService) -> list[str]:
         await service.start()
@@ -208,7 +237,7 @@ def mcp_stdio(
     With --user (or mcp.user in the config), every tool acts for that user only. Without --url this process
     opens the data directory itself, so no server may be running on it.
     """
-    from pydantic import TypeAdapter, ValidationError
+    from pydantic import TypeAdapter
 
     from memory_server.mcp.stdio import serve_stdio
 
@@ -250,8 +279,6 @@ def keys_create(
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a key; its secret is printed once and never stored."""
-    from pydantic import ValidationError
-
     try:
         KeySpec(tenant=tenant, role=role, name=name)
     except ValidationError as exc:
@@ -259,7 +286,7 @@ def keys_create(
         typer.echo(f"error: --{first['loc'][0]}: {first['msg']}", err=True)
         raise typer.Exit(2) from None
     settings = _settings(config, data_dir)
-    key = _with_db(settings, lambda db: keys.create(db, tenant.strip(), role, name))  # type: ignore[arg-type]
+    key = _with_db(settings, lambda db: keys.create(db, tenant.strip(), role, name, "cli"))  # type: ignore[arg-type]
     typer.echo(key.model_dump_json(indent=2))
     typer.echo("store the key now: it cannot be shown again", err=True)
 
@@ -284,5 +311,5 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; a running server refuses it from the next request on."""
     settings = _settings(config, data_dir)
-    key = _with_db(settings, lambda db: keys.revoke(db, key_id))
+    key = _with_db(settings, lambda db: keys.revoke(db, key_id, actor="cli"))
     typer.echo(key.model_dump_json(indent=2))

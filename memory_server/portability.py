@@ -17,6 +17,7 @@ from memory_server import changelog as changesql
 from memory_server import facts as factsql
 from memory_server import timeutil
 from memory_server.context import Core, Scope
+from memory_server.errors import NotFound
 from memory_server.models import Change, Fact
 from memory_server.schemas import Identifier
 
@@ -54,6 +55,8 @@ async def export_user(core: Core, scope: Scope, user_id: str) -> UserExport:
     changes = await core.db.fetchall(
         f"SELECT {changesql.COLUMNS} FROM changelog WHERE tenant_id = ? AND user_id = ? ORDER BY id", tenant
     )
+    if not (messages or facts or changes):
+        raise NotFound(f"user_id: tenant {scope.tenant_id} has no user {user_id}", field="user_id")
     return UserExport(
         user_id=user_id,
         messages=[ExportedMessage(**dict(zip(ExportedMessage.model_fields, r, strict=True))) for r in messages],

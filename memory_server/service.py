@@ -60,12 +60,10 @@ class MemoryService:
         self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key")
 
     @classmethod
-    async def open(cls, settings: Settings, lock: DataDirLock | None = None) -> MemoryService:
-        """Lock the data directory (unless the caller holds `lock` already), migrate SQLite, open the index and
-        replay pending vector operations."""
-        if lock is None:
-            lock = DataDirLock(settings.data_dir)
-            lock.acquire()
+    async def open(cls, settings: Settings) -> MemoryService:
+        """Lock the data directory, migrate SQLite, open the index and replay pending vector operations."""
+        lock = DataDirLock(settings.data_dir)
+        lock.acquire()
         try:
             db = Database(settings.db_path)
             await db.open()
@@ -82,14 +80,14 @@ class MemoryService:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def running(cls, settings: Settings, lock: DataDirLock | None = None) -> AsyncIterator[MemoryService]:
-        """Open, refuse unsafe exposure, start the workers; close on the way out, also when start-up fails.
-
-        Every process that serves (HTTP app, CLI, stdio MCP) goes through here.
+    async def running(cls, settings: Settings, *, listening: bool = True) -> AsyncIterator[MemoryService]:
+        """Open, refuse unsafe exposure (when `listening` on the network), start the workers; close on the way
+        out, also when start-up fails. Every process that serves (HTTP app, CLI, stdio MCP) goes through here.
         """
-        service = await cls.open(settings, lock)
+        service = await cls.open(settings)
         try:
-            await service.check_exposure()
+            if listening:
+                await service.check_exposure()
             await service.start()
             yield service
         finally:

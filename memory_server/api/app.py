@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
@@ -16,19 +16,21 @@ from memory_server.api.limits import BodySizeLimit
 from memory_server.api.mcp_gate import McpKeyGate
 from memory_server.api.routes import admin, ingest, memory
 from memory_server.config import Settings
-from memory_server.datalock import DataDirLock
 from memory_server.mcp import McpState, by_api_key, create_server
 from memory_server.service import MemoryService
 
 
-def create_app(settings: Settings, lock: DataDirLock | None = None) -> FastAPI:
-    """Build the app; the service opens on start-up and closes on shutdown (`lock`: the data directory's,
-    when the caller took it already)."""
+def create_app(settings: Settings, service: MemoryService | None = None) -> FastAPI:
+    """Build the app. Without `service`, it opens on start-up and closes on shutdown; `memory-server serve`
+    passes one it has opened itself."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with MemoryService.running(settings, lock) as service:
-            app.state.service = service
+        opened: AbstractAsyncContextManager[MemoryService] = (
+            nullcontext(service) if service is not None else MemoryService.running(settings)
+        )
+        async with opened as service_:
+            app.state.service = service_
             gc.freeze()  # start-up objects are long-lived: keep full collections (20-30 ms at 100k objects) off them
             async with mcp_server.session_manager.run():
                 yield

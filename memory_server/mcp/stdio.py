@@ -38,17 +38,10 @@ async def _memory(settings: Settings, url: str | None, api_key: str | None) -> A
             await _check_reachable(client)
             yield RemoteMemory(client)
         return
-    with contextlib.redirect_stdout(sys.stderr):
-        service = await MemoryService.open(settings)
-        try:
-            await service.start()
-        except BaseException:
-            await service.close()
-            raise
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        with contextlib.redirect_stdout(sys.stderr):  # anything printed while opening must not reach the client
+            service = await stack.enter_async_context(MemoryService.running(settings, listening=False))
         yield service
-    finally:
-        await service.close()
 
 
 async def _check_reachable(client: AsyncMemoryClient) -> None:
