@@ -139,6 +139,25 @@ def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None
     typer.echo(f"indexed {count} live facts")
 
 
+@app.command()
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="Replay what disagrees through the vector outbox.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify the vector index against SQLite: missing, orphan and stale vectors, pending operations.
+
+    Prints a JSON report; exits 1 when the index (still) disagrees with SQLite.
+    """
+    settings = _settings(config, data_dir)
+    report = _with_service(settings, lambda s: s.check_index(repair))
+    typer.echo(report.model_dump_json(indent=2, exclude_none=True))
+    if not report.consistent:
+        if not repair:
+            typer.echo("the index disagrees with SQLite: run `memory-server check --repair`", err=True)
+        raise typer.Exit(1)
+
+
 @app.command("export")
 def export_user(
     user: Annotated[str, typer.Option("--user", help="The user to export.")],

@@ -15,7 +15,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from extractors.base import CandidateFact
-from memory_server import changelog, extraction, forgetting, ingest, jobs, keys, portability, retrieval, timeutil
+from memory_server import (
+    changelog,
+    extraction,
+    forgetting,
+    index_check,
+    ingest,
+    jobs,
+    keys,
+    portability,
+    retrieval,
+    timeutil,
+)
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Role, Scope
@@ -389,6 +400,10 @@ class MemoryService:
 
     async def reindex(self, progress: portability.Progress | None = None) -> int:
         return await portability.reindex(self.core, progress)
+
+    async def check_index(self, repair: bool = False) -> index_check.IndexReport:
+        """Compare the vector index with SQLite; with `repair`, replay what disagrees."""
+        return await index_check.check_and_repair(self.core, repair)
 
 
 def _check_attributes_size(attributes: dict[str, Any], limit: int) -> None:

@@ -43,6 +43,10 @@ class VectorIndex(Protocol):
 
     async def ids(self, tenant_id: str, user_id: str | None = None) -> set[str]: ...
 
+    async def scan(self, offset: int, limit: int) -> list[VectorItem]:
+        """A page of every entry with its vector and metadata, in a stable order (to verify the index)."""
+        ...
+
     async def reset(self) -> None: ...
 
 
@@ -96,6 +100,15 @@ class ChromaIndex:
         res = await asyncio.to_thread(self._collection.get, where=where, include=[])
         return set(res["ids"])
 
+    async def scan(self, offset: int, limit: int) -> list[VectorItem]:
+        res = await asyncio.to_thread(
+            self._collection.get, offset=offset, limit=limit, include=["embeddings", "metadatas"]
+        )
+        return [
+            VectorItem(i, m.get("tenant_id", ""), m.get("user_id", ""), m.get("kind", ""), np.asarray(e, np.float32))
+            for i, m, e in zip(res["ids"], res["metadatas"], res["embeddings"], strict=True)
+        ]
+
     async def reset(self) -> None:
         def _reset() -> None:
             self._client.delete_collection(self._name)
@@ -108,6 +121,41 @@ def collection_name(model_id: str) -> str:
     """Chroma allows [a-zA-Z0-9._-], 3-512 characters, starting and ending alphanumeric."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
     return f"facts-{slug}"[:500]
+
+
+async def indexable(db: Database, fact_ids: Sequence[str]) -> list[VectorItem]:
+    """The live facts among `fact_ids`, as the index should hold them."""
+    if not fact_ids:
+        return []
+    marks = ",".join("?" * len(fact_ids))
+    rows = await db.fetchall(
+        f"SELECT f.id, f.tenant_id, f.user_id, f.kind, v.vector FROM facts f "
+        f"JOIN fact_vectors v ON v.fact_id = f.id WHERE f.id IN ({marks}) AND f.status = 'active' "
+        f"AND (f.expires_at IS NULL OR f.expires_at > ?)",
+        (*fact_ids, timeutil.to_db(timeutil.now())),
+    )
+    return [VectorItem(r[0], r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float32)) for r in rows]
+
+
+async def live_ids(db: Database) -> set[str]:
+    """Every fact the index should hold."""
+    rows = await db.fetchall(
+        "SELECT f.id FROM facts f WHERE f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)",
+        (timeutil.to_db(timeutil.now()),),
+    )
+    return {r[0] for r in rows}
+
+
+async def pending(db: Database) -> int:
+    """Queued vector operations not yet applied."""
+    row = await db.fetchone("SELECT count(*) FROM vector_ops")
+    return int(row[0]) if row else 0
+
+
+async def requeue(db: Database, fact_ids: Sequence[str]) -> None:
+    """Queue facts for the next flush, which brings their index entries in line with SQLite."""
+    async with db.transaction() as conn:
+        await conn.executemany("INSERT INTO vector_ops (fact_id) VALUES (?)", [(i,) for i in fact_ids])
 
 
 class VectorSync:
@@ -128,14 +176,7 @@ class VectorSync:
                 if not ops:
                     return applied
                 fact_ids = sorted({row[1] for row in ops})
-                marks = ",".join("?" * len(fact_ids))
-                rows = await self.db.fetchall(
-                    f"SELECT f.id, f.tenant_id, f.user_id, f.kind, v.vector FROM facts f "
-                    f"JOIN fact_vectors v ON v.fact_id = f.id WHERE f.id IN ({marks}) AND f.status = 'active' "
-                    f"AND (f.expires_at IS NULL OR f.expires_at > ?)",
-                    (*fact_ids, timeutil.to_db(timeutil.now())),
-                )
-                live = [VectorItem(r[0], r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float32)) for r in rows]
+                live = await indexable(self.db, fact_ids)
                 live_ids = {item.id for item in live}
                 await self.index.upsert(live)
                 await self.index.delete([i for i in fact_ids if i not in live_ids])

@@ -1,0 +1,70 @@
+"""`memory-server check`: the vector index verified against SQLite, and repaired by replaying the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from memory_server.cli import app as cli_app
+from memory_server.context import Scope
+from memory_server.schemas import FactIn
+from memory_server.service import MemoryService
+from memory_server.vectors import VectorItem
+
+runner = CliRunner()
+
+
+def _damage(settings) -> dict[str, str]:
+    """Three facts, then the index loses one, keeps a stray and holds one under the wrong user."""
+
+    async def run() -> dict[str, str]:
+        service = await MemoryService.open(settings)
+        scope = Scope(settings.tenant, "test")
+        try:
+            ids = []
+            for text in ("User keeps bees", "User owns a boat", "User is a nurse"):
+                fact, _ = await service.add_fact(scope, FactIn(user_id="ana", content=text))
+                ids.append(fact.id)
+            assert (await service.check_index()).consistent
+            index = service.core.index
+            await index.delete([ids[0]])
+            stray = VectorItem("not-a-fact", settings.tenant, "ana", "static", np.ones(384, np.float32) / np.sqrt(384))
+            moved = next(e for e in await index.scan(0, 10) if e.id == ids[1])
+            await index.upsert([stray, VectorItem(moved.id, moved.tenant_id, "bea", moved.kind, moved.vector)])
+            return {"missing": ids[0], "orphan": "not-a-fact", "stale": ids[1]}
+        finally:
+            await service.close()
+
+    return asyncio.run(run())
+
+
+def _check(settings, *extra: str):
+    return runner.invoke(cli_app, ["check", *extra, "--data-dir", str(settings.data_dir)])
+
+
+def test_check_finds_missing_orphan_and_stale_vectors_and_repair_fixes_them(settings):
+    damaged = _damage(settings)
+    result = _check(settings)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert (report["live_facts"], report["indexed"]) == (3, 3)
+    assert {k: report[k] for k in ("missing", "orphan", "stale", "pending")} == {
+        "missing": 1,
+        "orphan": 1,
+        "stale": 1,
+        "pending": 0,
+    }
+    assert {name: ids[0] for name, ids in report["examples"].items()} == damaged
+    assert "check --repair" in result.output
+
+    repaired = _check(settings, "--repair")
+    assert repaired.exit_code == 0, repaired.output
+    after = json.loads(repaired.stdout)
+    assert (after["missing"], after["orphan"], after["stale"], after["repaired"]) == (0, 0, 0, 3)
+    assert (after["live_facts"], after["indexed"]) == (3, 3)
+
+    again = _check(settings)
+    assert again.exit_code == 0 and json.loads(again.stdout)["indexed"] == 3
