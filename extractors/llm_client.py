@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from extractors import prompts
+from extractors import prompts, tokens
 from extractors.base import ExtractionError, Usage
-from memory_server.runtime_env import import_litellm
+from extractors.runtime import import_litellm
 
 T = TypeVar("T", bound=BaseModel)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S | re.I)
@@ -37,8 +37,6 @@ class ModelCall(BaseModel):
 
 
 def _count(text: str) -> int:
-    from memory_server import tokens
-
     return tokens.count(text)
 
 

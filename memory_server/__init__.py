@@ -1,7 +1,7 @@
 """Memory Server: a self-hosted memory server for AI agents."""
 
-from memory_server import runtime_env as _runtime_env
+from extractors import runtime as _runtime
 
-_runtime_env.apply()
+_runtime.apply()
 
 __version__ = "0.1.0"

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from extractors.runtime import import_litellm
 from memory_server.config import EmbedderSettings
-from memory_server.runtime_env import import_litellm
 
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-int8"
 MINILM_DIM = 384

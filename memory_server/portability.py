@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -166,16 +165,3 @@ async def reindex(core: Core, progress: Progress | None = None, batch: int = 256
 
 def load_export(raw: str | bytes) -> UserExport:
     return UserExport.model_validate(json.loads(raw))
-
-
-def dump_export(data: UserExport) -> str:
-    return data.model_dump_json(indent=2)
-
-
-def summary(data: UserExport) -> dict[str, Any]:
-    return {
-        "user_id": data.user_id,
-        "messages": len(data.messages),
-        "facts": len(data.facts),
-        "changelog": len(data.changelog),
-    }

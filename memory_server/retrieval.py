@@ -14,8 +14,9 @@ from datetime import datetime
 
 import numpy as np
 
+from extractors import tokens
 from memory_server import facts as factsql
-from memory_server import search, timeutil, tokens
+from memory_server import search, timeutil
 from memory_server.changelog import parse_cursor
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound

@@ -1,4 +1,4 @@
-"""The chat-app client (adapters/client.py) against the real app: in process (ASGI) and over a socket (sync)."""
+"""The chat-app client (memory_server/client.py) against the real app: in process (ASGI) and over a socket (sync)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from adapters.client import AsyncMemoryClient, MemoryClient, MemoryServerError
+from memory_server.client import AsyncMemoryClient, MemoryClient, MemoryServerError
 from tests.servers import running_server, server_settings
 
 TURN = [

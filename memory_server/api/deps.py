@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Depends, Request
 from starlette.types import Scope as AsgiScope
 
+from memory_server.auth import api_key
 from memory_server.context import Scope
 from memory_server.service import MemoryService
 
 
 def service(request: Request) -> MemoryService:
     return request.app.state.service
-
-
-def api_key(headers: Mapping[str, str]) -> str | None:
-    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
-    auth = headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None
-    return headers.get("x-api-key") or None
 
 
 def client_address(scope: AsgiScope) -> str | None:

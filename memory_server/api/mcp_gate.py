@@ -7,8 +7,9 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memory_server.api.deps import api_key, client_address
+from memory_server.api.deps import client_address
 from memory_server.api.errors import service_error_response
+from memory_server.auth import api_key
 from memory_server.errors import ServiceError
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import Context
 
-from memory_server.api.deps import api_key
+from memory_server.auth import api_key
 from memory_server.context import Scope
 from memory_server.errors import Forbidden, InvalidInput
 

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
-from adapters.client import AsyncMemoryClient, MemoryServerError
+from memory_server.client import AsyncMemoryClient, MemoryServerError
 from memory_server.context import Scope
 from memory_server.errors import ServiceError, Unavailable
 from memory_server.models import Change, ConfigVersion, Fact, Job, Page, ProfileResponse, RequestChanges, SearchResults

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from adapters.client import AsyncMemoryClient, MemoryServerError
+from memory_server.client import AsyncMemoryClient, MemoryServerError
 from memory_server.config import Settings
 from memory_server.context import Scope
 from memory_server.mcp.access import Caller, fixed

@@ -6,7 +6,7 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
-from adapters.client import AsyncMemoryClient
+from memory_server.client import AsyncMemoryClient
 from memory_server.context import Scope
 from memory_server.mcp import Caller, McpState, create_server, fixed
 from memory_server.mcp.remote import RemoteMemory

@@ -1,4 +1,8 @@
-"""Environment that keeps third-party libraries offline; applied before any of them is imported."""
+"""Environment that keeps third-party libraries offline; applied before any of them is imported.
+
+It lives with the extractors because they must stand alone (they import nothing from `memory_server`),
+and the server, which imports them anyway, applies the same environment from here.
+"""
 
 import os
 from pathlib import Path
