@@ -79,16 +79,13 @@ _UNION_MEMBER = re.compile(r"^[a-z-]+\[.*\]$")  # pydantic names union members i
 
 
 def field_path(loc: Sequence[Any], subfield: str = "") -> str | None:
-    """('body', 'messages', 0, 'content') -> 'messages.0.content'; `subfield` goes below it.
-
-    Names are escaped to encodable text: an unknown field may be named with a lone surrogate.
-    """
+    """('body', 'messages', 0, 'content') -> 'messages.0.content'; `subfield` goes below it."""
     parts = [str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
     if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
     if subfield:
         parts.append(subfield)
-    return ".".join(parts).encode("utf-8", "backslashreplace").decode("utf-8") or None
+    return ".".join(parts) or None
 
 
 def from_validation(errors: Sequence[Mapping[str, Any]]) -> ServiceError:
