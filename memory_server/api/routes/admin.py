@@ -70,7 +70,7 @@ async def revoke_key(key_id: Identifier, service: Service, scope: CallerScope) -
     return await service.revoke_key(scope, key_id)
 
 
-@router.delete("/users/{user_id:path}")
+@router.delete("/users/{user_id:anytext}")
 async def purge_user(user_id: Identifier, service: Service, scope: CallerScope) -> dict[str, Any]:
     """Remove everything about a user: messages, facts, vectors, jobs, and the contents of their change log."""
     counts = await service.purge_user(scope, user_id)

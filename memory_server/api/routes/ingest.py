@@ -39,7 +39,7 @@ async def retry(request_id: Identifier, service: Service, scope: CallerScope) ->
     return await service.retry(scope, request_id)
 
 
-@router.post("/users/{user_id:path}/reextract", response_model=Job, status_code=202)
+@router.post("/users/{user_id:anytext}/reextract", response_model=Job, status_code=202)
 async def reextract(user_id: Identifier, service: Service, scope: CallerScope) -> Job:
     """Replay all the user's stored messages through the current extraction config, as one job."""
     return await service.reextract(scope, user_id)

@@ -44,7 +44,7 @@ async def add_fact(body: FactIn, service: Service, scope: CallerScope, response:
     return fact
 
 
-@router.get("/users/{user_id:path}/facts", response_model=Page[Fact])
+@router.get("/users/{user_id:anytext}/facts", response_model=Page[Fact])
 async def list_facts(
     user_id: Identifier, flt: Annotated[FactFilter, Query()], service: Service, scope: CallerScope
 ) -> Page[Fact]:
