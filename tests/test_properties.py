@@ -18,10 +18,12 @@ from hypothesis import strategies as st
 from memory_server import timeutil
 from memory_server.api.app import create_app
 from memory_server.config import LimitSettings, Settings
+from memory_server.context import Scope
 from memory_server.schemas import ID_PUNCTUATION
 from tests.conftest import running
 
 COUNTED = ("messages", "jobs", "facts", "changelog", "vector_ops")
+PROJECT = "I'm currently working on a migration project"  # a dynamic fact for the rules extractor
 
 
 class Harness:
@@ -32,6 +34,7 @@ class Harness:
         self.app = create_app(settings)
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
+        self.scope = Scope(settings.tenant, "test")
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://t")
         self._main = self.loop.create_task(self._serve())
         self.run(self._ready.wait())
@@ -274,3 +277,39 @@ def test_every_valid_id_is_published_listed_reextracted_and_purged(harness, user
     purged = harness.request("DELETE", path)
     assert (purged.status_code, purged.json()["user_id"]) == (200, user_id)
     assert harness.request("GET", f"{path}/facts").json()["items"] == []
+
+
+@PROPERTY
+@given(user_id=valid_ids, attributes=json_value, created_at=st.none() | timestamps, ttl=integers)
+def test_odd_attributes_dates_and_ttls_are_refused_whole_or_stored_and_extracted(
+    harness, user_id, attributes, created_at, ttl
+):
+    """A valid envelope around one odd part, so that each class of odd input reaches the store and the jobs."""
+    config = harness.request("PUT", "/v1/config", json={"dynamic_ttl_seconds": ttl})
+    if config.status_code >= 400:
+        assert_error_shape(config)
+    path = f"/v1/users/{quote(user_id, safe='').replace('.', '%2E')}"
+    assert harness.request("DELETE", path).status_code == 200  # hypothesis may draw the same id again
+
+    before = harness.counts()
+    fact = harness.post("/v1/facts", {"user_id": user_id, "content": "User likes tea", "attributes": attributes})
+    if fact.status_code >= 400:
+        assert_error_shape(fact)
+        assert harness.counts() == before
+    else:
+        assert fact.status_code == 201 and fact.json()["attributes"] == attributes, fact.text
+
+    before = harness.counts()
+    messages = [{"role": "user", "content": c, "created_at": created_at} for c in (PROJECT, "I'm a nurse")]
+    body = {"user_id": user_id, "messages": messages, "attributes": attributes, "wait": True}
+    r = harness.post("/v1/interactions", body)
+    if r.status_code >= 400:
+        assert_error_shape(r)
+        assert harness.counts() == before
+        return
+    assert r.json()["status"] == "done", r.text
+    export = harness.run(harness.app.state.service.export_user(harness.scope, user_id))
+    if created_at is not None:
+        assert {m.created_at for m in export.messages} == {sent_time(created_at)}
+    again = harness.request("POST", f"{path}/reextract")
+    assert harness.finished(again.json()["request_id"])["status"] == "done"
