@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from rich.progress import Progress
 
 from memory_server import keys
@@ -18,7 +18,7 @@ from memory_server.config import ConfigError, Settings, load_settings
 from memory_server.context import Role, Scope
 from memory_server.db import Database
 from memory_server.errors import ServiceError
-from memory_server.schemas import Identifier
+from memory_server.schemas import Identifier, Label
 from memory_server.service import MemoryService
 
 app = typer.Typer(help="A self-hosted memory server for AI agents.", no_args_is_help=True, add_completion=False)
@@ -28,7 +28,7 @@ T = TypeVar("T")
 class KeySpec(BaseModel):
     tenant: Identifier
     role: Role
-    name: str | None = Field(None, max_length=200)
+    name: Label | None = None
 
 
 ConfigOption = Annotated[
@@ -38,6 +38,18 @@ DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where SQ
 TenantOption = Annotated[
     str | None, typer.Option("--tenant", help="The tenant the user belongs to (default: the settings' tenant).")
 ]
+
+
+def _id_option(option: str, value: str) -> str:
+    """An id named on the command line, held to the rule every door applies (`schemas.Identifier`)."""
+    try:
+        return _IDENTIFIER.validate_python(value)
+    except ValidationError as exc:
+        typer.echo(f"error: {option}: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 
 
 def _settings(config: Path | None, data_dir: Path | None = None, **server: object) -> Settings:
@@ -57,13 +69,7 @@ def _settings(config: Path | None, data_dir: Path | None = None, **server: objec
 
 def _scope(settings: Settings, tenant: str | None) -> Scope:
     """An operator at the console acts as admin of the tenant named (else the settings' tenant)."""
-    if tenant is None:
-        return Scope(settings.tenant, "cli")
-    try:
-        return Scope(KeySpec(tenant=tenant, role="admin").tenant, "cli")
-    except ValidationError as exc:
-        typer.echo(f"error: --tenant: {exc.errors()[0]['msg']}", err=True)
-        raise typer.Exit(2) from None
+    return Scope(settings.tenant if tenant is None else _id_option("--tenant", tenant), "cli")
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
@@ -167,6 +173,7 @@ def export_user(
     data_dir: DataDirOption = None,
 ) -> None:
     """Write a user's messages, facts and change log as portable JSON."""
+    user = _id_option("--user", user)
     settings = _settings(config, data_dir)
     data = _with_service(settings, lambda s: s.export_user(_scope(settings, tenant), user))
     text = data.model_dump_json(indent=2)
@@ -211,12 +218,13 @@ def reextract(
     if bool(user) == all_users:
         typer.echo("error: give --user ID (one or more) or --all", err=True)
         raise typer.Exit(2)
+    named = [_id_option("--user", u) for u in user or []]
     settings = _settings(config, data_dir)
     scope = _scope(settings, tenant)
 
     async def run(service: MemoryService) -> list[str]:
         await service.start()
-        users = await service.users_with_messages(scope) if all_users else list(user or [])
+        users = await service.users_with_messages(scope) if all_users else named
         failed = []
         with Progress() as bar:
             task = bar.add_task("re-extracting", total=len(users))
@@ -256,18 +264,12 @@ def mcp_stdio(
     With --user (or mcp.user in the config), every tool acts for that user only. Without --url this process
     opens the data directory itself, so no server may be running on it.
     """
-    from pydantic import TypeAdapter
-
     from memory_server.mcp.stdio import serve_stdio
 
     settings = _settings(config, data_dir)
     user = user if user is not None else settings.mcp.user
     if user is not None:
-        try:
-            user = TypeAdapter(Identifier).validate_python(user)
-        except ValidationError as exc:
-            typer.echo(f"error: --user: {exc.errors()[0]['msg']}", err=True)
-            raise typer.Exit(2) from None
+        user = _id_option("--user", user)
     _run(serve_stdio(settings, user_id=user, url=url, api_key=key))
 
 
@@ -299,13 +301,13 @@ def keys_create(
 ) -> None:
     """Create a key; its secret is printed once and never stored."""
     try:
-        KeySpec(tenant=tenant, role=role, name=name)
+        spec = KeySpec(tenant=tenant, role=role, name=name)
     except ValidationError as exc:
         first = exc.errors()[0]
         typer.echo(f"error: --{first['loc'][0]}: {first['msg']}", err=True)
         raise typer.Exit(2) from None
     settings = _settings(config, data_dir)
-    key = _with_db(settings, lambda db: keys.create(db, tenant.strip(), role, name, "cli"))  # type: ignore[arg-type]
+    key = _with_db(settings, lambda db: keys.create(db, spec.tenant, spec.role, spec.name, "cli"))
     typer.echo(key.model_dump_json(indent=2))
     typer.echo("store the key now: it cannot be shown again", err=True)
 
@@ -317,6 +319,8 @@ def keys_list(
     data_dir: DataDirOption = None,
 ) -> None:
     """List keys (never their secrets)."""
+    if tenant is not None:
+        tenant = _id_option("--tenant", tenant)
     settings = _settings(config, data_dir)
     found = _with_db(settings, lambda db: keys.listed(db, tenant))
     typer.echo(json.dumps([k.model_dump(mode="json") for k in found], indent=2))

@@ -11,7 +11,7 @@ import ipaddress
 import os
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -20,6 +20,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from memory_server.schemas import Identifier, TtlSeconds
 
 CONFIG_ENV = "MEMORY_SERVER_CONFIG"
 _config_file: ContextVar[str | None] = ContextVar("config_file", default=None)
@@ -85,9 +87,7 @@ class EmbedderSettings(_Section):
 
 
 class McpSettings(_Section):
-    user: str | None = Field(
-        None, min_length=1, max_length=256, description="The user `memory-server mcp` serves (else --user or env)."
-    )
+    user: Identifier | None = Field(None, description="The user `memory-server mcp` serves (else --user or env).")
 
 
 class WorkerSettings(_Section):
@@ -187,7 +187,7 @@ class ExtractionConfig(_Section):
         max_length=2_000,
         description="What counts as a dynamic fact.",
     )
-    ttl_seconds: dict[TtlName, Annotated[int, Field(ge=60, le=10 * 365 * 86_400)]] = Field(
+    ttl_seconds: dict[TtlName, TtlSeconds] = Field(
         default_factory=lambda: dict(DEFAULT_TTLS),
         description="Lifetime in seconds of each TTL name the model may choose; names left out keep their default.",
     )
@@ -200,8 +200,8 @@ class ExtractionConfig(_Section):
     reconcile_with_llm: bool = Field(
         True, description="With the llm extractor, let the model decide ADD/UPDATE/DELETE/NONE against related facts."
     )
-    dynamic_ttl_seconds: int = Field(
-        7 * 86_400, ge=60, description="Lifetime of a dynamic fact with no TTL of its own."
+    dynamic_ttl_seconds: TtlSeconds = Field(
+        7 * 86_400, description="Lifetime of a dynamic fact with no TTL of its own."
     )
     duplicate_threshold: float = Field(
         0.9, ge=0, le=1, description="Cosine at or above which a candidate repeats an existing fact (no-op)."
@@ -210,7 +210,7 @@ class ExtractionConfig(_Section):
         0.5, ge=0, le=1, description="Cosine above which existing facts are compared with a candidate."
     )
     min_confidence: float = Field(0.0, ge=0, le=1, description="Candidates below this confidence are dropped.")
-    sources: list[str] = Field(
+    sources: list[Identifier] = Field(
         default_factory=list, description="Only extract from interactions with these sources (empty: all)."
     )
     roles: list[Literal["user", "assistant", "system", "tool"]] = Field(
@@ -226,7 +226,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Field(Path("./data"), description="SQLite database and Chroma index live here.")
-    tenant: str = Field("default", min_length=1, max_length=128, description="Tenant served when no keys exist.")
+    tenant: Identifier = Field("default", description="Tenant served when no keys exist.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     server: ServerSettings = Field(default_factory=ServerSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)

@@ -78,11 +78,13 @@ _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _UNION_MEMBER = re.compile(r"^[a-z-]+\[.*\]$")  # pydantic names union members in loc, e.g. "function-after[...]"
 
 
-def field_path(loc: Sequence[Any]) -> str | None:
-    """('body', 'messages', 0, 'content') -> 'messages.0.content'."""
+def field_path(loc: Sequence[Any], subfield: str = "") -> str | None:
+    """('body', 'messages', 0, 'content') -> 'messages.0.content'; `subfield` goes below it."""
     parts = [str(p) for p in loc if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
     if parts and parts[0] in _LOCATIONS:
         parts = parts[1:]
+    if subfield:
+        parts.append(subfield)
     return ".".join(parts) or None
 
 
@@ -91,7 +93,7 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ServiceError:
     first = errors[0]
     if first.get("type") == "json_invalid":
         return InvalidJson(f"request body is not valid JSON: {first.get('msg')}")
-    field = field_path(first.get("loc", ()))
+    field = field_path(first.get("loc", ()), (first.get("ctx") or {}).get("subfield", ""))
     message = first.get("msg", "invalid value")
     if first.get("type") == "missing":
         message = "field required" if field else "request body required"

@@ -190,7 +190,23 @@ async def m004_changelog_tenant_events(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_initial, m002_job_usage, m003_api_keys, m004_changelog_tenant_events]
+async def m005_pad_years(db: aiosqlite.Connection) -> None:
+    """Pad years before 1000 to four digits (`999-…` -> `0999-…`), which older versions stored unpadded and
+    could not read back. Only message times (client-given) and the expiries counted from them could be such."""
+    for table, column in (("messages", "created_at"), ("facts", "expires_at")):
+        await db.execute(
+            f"UPDATE {table} SET {column} = substr('0000' || {column}, instr({column}, '-')) "
+            f"WHERE instr({column}, '-') BETWEEN 2 AND 4"
+        )
+
+
+MIGRATIONS: list[Migration] = [
+    m001_initial,
+    m002_job_usage,
+    m003_api_keys,
+    m004_changelog_tenant_events,
+    m005_pad_years,
+]
 
 
 async def migrate(db: aiosqlite.Connection) -> list[str]:

@@ -18,7 +18,7 @@ from memory_server import timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import NotFound
 from memory_server.models import Change, Fact
-from memory_server.schemas import Identifier
+from memory_server.schemas import Identifier, Timestamp
 
 EXPORT_FORMAT = "memory-server/user-export@1"
 Progress = Callable[[int, int], None]
@@ -30,7 +30,7 @@ class ExportedMessage(BaseModel):
     position: int = Field(ge=0)
     role: str
     content: str
-    created_at: str
+    created_at: Timestamp
 
 
 class UserExport(BaseModel):
@@ -83,7 +83,16 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                 await conn.execute(
                     "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, "
                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (scope.tenant_id, user, m.request_id, m.session_id, m.position, m.role, m.content, m.created_at),
+                    (
+                        scope.tenant_id,
+                        user,
+                        m.request_id,
+                        m.session_id,
+                        m.position,
+                        m.role,
+                        m.content,
+                        timeutil.to_db(m.created_at),
+                    ),
                 )
                 added["messages"] += 1
         for fact, vector in zip(data.facts, vectors, strict=True):

@@ -17,7 +17,6 @@ import numpy as np
 from extractors import tokens
 from memory_server import facts as factsql
 from memory_server import search, timeutil
-from memory_server.changelog import parse_cursor
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import Fact, Page, Profile, ProfileFact, ProfileResponse, SearchHit, SearchResults
@@ -230,7 +229,7 @@ async def fact_page(core: Core, tenant_id: str, user_id: str, flt: FactFilter) -
     extra, extra_params = factsql.filters_sql(flt.kind, flt.source)
     if flt.cursor is not None:
         where.append("f.rowid < ?")
-        params.append(parse_cursor(flt.cursor))
+        params.append(int(flt.cursor))
     rows = await core.db.fetchall(
         f"SELECT {factsql.F_COLUMNS}, f.rowid FROM facts f WHERE {' AND '.join(where)}{extra} "
         "ORDER BY f.rowid DESC LIMIT ?",

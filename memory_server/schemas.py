@@ -12,20 +12,48 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
+from memory_server import timeutil
 from memory_server.models import FactKind
 
 MAX_ATTRIBUTE_KEYS = 32
 MAX_ATTRIBUTE_DEPTH = 3
+MAX_ID_LENGTH = 256
+MAX_COUNT = 1_000_000  # the ceiling of every count a caller may ask for (page size, top_k, tokens)
+MAX_TTL_SECONDS = 10 * 365 * 86_400
+ID_PUNCTUATION = "_.-@:+=|~"
+_ID_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + ID_PUNCTUATION)
 
 
-def _clean_identifier(value: str) -> str:
-    value = value.strip()
-    if not value:
+def _is_id_character(ch: str) -> bool:
+    """ASCII letters, digits and ID_PUNCTUATION, or any other Unicode letter, mark or digit.
+
+    Each survives a URL path segment unchanged (percent-encoded or not), so every id that can be stored can be
+    named in a path; marks are needed to write names in scripts such as Devanagari.
+    """
+    if ch.isascii():
+        return ch in _ID_ASCII
+    return unicodedata.category(ch)[0] in "LMN"
+
+
+def _check_identifier(value: str) -> str:
+    if not value.strip():
         raise ValueError("must not be empty")
-    if any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in value):
-        raise ValueError("must not contain control characters")
+    bad = next((ch for ch in value if not _is_id_character(ch)), None)
+    if bad is not None:
+        raise ValueError(f"must not contain {bad!r}: use letters, digits and {' '.join(ID_PUNCTUATION)}")
+    if value.strip(".") == "":
+        raise ValueError("must not be only dots")
     return value
+
+
+def _has_surrogate(value: str) -> bool:
+    """Lone surrogates (U+D800-U+DFFF) arrive through JSON escapes and cannot be encoded to UTF-8 to be stored."""
+    return any("\ud800" <= ch <= "\udfff" for ch in value)
+
+
+SURROGATE_MESSAGE = "must not contain lone surrogates (U+D800 to U+DFFF)"
 
 
 def _clean_text(value: str) -> str:
@@ -34,32 +62,66 @@ def _clean_text(value: str) -> str:
         raise ValueError("must not be empty or only whitespace")
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    if _has_surrogate(value):
+        raise ValueError(SURROGATE_MESSAGE)
     return value
 
 
-Identifier = Annotated[str, Field(max_length=256), AfterValidator(_clean_identifier)]
+def _check_cursor(value: str) -> str:
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and int(value) < 2**63):
+        raise ValueError("not a cursor this server returned")
+    return value
+
+
+def _check_timestamp(value: datetime) -> datetime:
+    try:
+        timeutil.as_utc(value)
+    except OverflowError:
+        raise ValueError("must be between years 1 and 9999 in UTC") from None
+    return value
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_check_identifier)]
+"""Every id a caller names (user, session, source, tenant, request, fact): one rule at every door."""
 Text = Annotated[str, AfterValidator(_clean_text)]
+Cursor = Annotated[str, AfterValidator(_check_cursor)]
+"""A page position: the row id a previous page returned, 0 <= n < 2**63 (a SQLite integer)."""
+Timestamp = Annotated[datetime, AfterValidator(_check_timestamp)]
+"""Naive (taken as UTC) or aware, as long as its UTC value is a representable datetime."""
+Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
+TtlSeconds = Annotated[int, Field(ge=60, le=MAX_TTL_SECONDS)]
+Label = Annotated[Text, Field(max_length=200)]
+"""A name people read (an API key's)."""
+
+
+def _attribute_error(path: list[str], message: str) -> PydanticCustomError:
+    """`subfield` extends the error's location below `attributes` (errors.from_validation reads it)."""
+    return PydanticCustomError("value_error", f"Value error, {message}", {"subfield": ".".join(path)})
 
 
 def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
     if len(value) > MAX_ATTRIBUTE_KEYS:
         raise ValueError(f"at most {MAX_ATTRIBUTE_KEYS} keys")
 
-    def depth(obj: Any, level: int) -> None:
-        if level > MAX_ATTRIBUTE_DEPTH:
+    def walk(obj: Any, path: list[str]) -> None:
+        if len(path) >= MAX_ATTRIBUTE_DEPTH:
             raise ValueError(f"nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
         if isinstance(obj, dict):
             for key, item in obj.items():
                 if not isinstance(key, str) or not key.strip() or len(key) > 64:
                     raise ValueError("keys must be non-empty strings of at most 64 characters")
-                depth(item, level + 1)
+                if _has_surrogate(key):
+                    raise _attribute_error(path, f"keys {SURROGATE_MESSAGE}")
+                walk(item, [*path, key])
         elif isinstance(obj, list):
-            for item in obj:
-                depth(item, level + 1)
+            for i, item in enumerate(obj):
+                walk(item, [*path, str(i)])
+        elif isinstance(obj, str) and _has_surrogate(obj):
+            raise _attribute_error(path, SURROGATE_MESSAGE)
         elif isinstance(obj, float) and obj != obj:
             raise ValueError("NaN is not a valid value")
 
-    depth(value, 1)
+    walk(value, [])
     try:
         json.dumps(value, allow_nan=False)
     except ValueError as exc:
@@ -77,7 +139,7 @@ class _In(BaseModel):
 class MessageIn(_In):
     role: Literal["user", "assistant", "system", "tool"]
     content: Text
-    created_at: datetime | None = None
+    created_at: Timestamp | None = None
 
 
 class InteractionIn(_In):
@@ -95,7 +157,7 @@ class FactIn(_In):
     user_id: Identifier
     content: Text
     kind: FactKind = "static"
-    ttl_seconds: int | None = Field(None, ge=60, le=10 * 365 * 86_400)
+    ttl_seconds: TtlSeconds | None = None
     source: Identifier | None = None
     attributes: Attributes = Field(default_factory=dict)
     confidence: float = Field(1.0, ge=0, le=1)
@@ -105,26 +167,26 @@ class ProfileIn(_In):
     user_id: Identifier
     q: Text | None = None
     threshold: float | None = Field(None, ge=0, le=1)
-    top_k: int | None = Field(None, ge=1)
-    max_tokens: int | None = Field(None, ge=1, le=1_000_000)
+    top_k: Count | None = None
+    max_tokens: Count | None = None
 
 
 class SearchIn(_In):
     user_id: Identifier
     query: Text
     threshold: float | None = Field(None, ge=0, le=1)
-    top_k: int | None = Field(None, ge=1)
+    top_k: Count | None = None
     kind: FactKind | None = None
     source: Identifier | None = None
     attributes: Attributes | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
 
     @field_validator("until")
     @classmethod
     def _until_after_since(cls, until: datetime | None, info: Any) -> datetime | None:
         since = info.data.get("since")
-        if until is not None and since is not None and until < since:
+        if until is not None and since is not None and timeutil.as_utc(until) < timeutil.as_utc(since):
             raise ValueError("must not be before since")
         return until
 
@@ -142,13 +204,13 @@ class FactFilter(_In):
         "active", description="'all' lists every status."
     )
     source: Identifier | None = None
-    limit: int = Field(50, ge=1)
-    cursor: str | None = None
+    limit: Count = 50
+    cursor: Cursor | None = None
 
 
 class ChangelogFilter(_In):
     user_id: Identifier | None = None
     request_id: Identifier | None = None
-    since: datetime | None = None
-    limit: int = Field(100, ge=1)
-    cursor: str | None = None
+    since: Timestamp | None = None
+    limit: Count = 100
+    cursor: Cursor | None = None

@@ -1,21 +1,30 @@
-"""UTC timestamps stored as fixed-width ISO-8601 text, so that SQL string order is time order."""
+"""UTC timestamps stored as fixed-width ISO-8601 text, so that SQL string order is time order.
+
+The year is always four digits (`0999-…`), so order and round trip hold from year 1 to 9999.
+"""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-_FMT = "%Y-%m-%dT%H:%M:%S.%fZ"
+LATEST = datetime.max.replace(tzinfo=UTC)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def to_db(value: datetime) -> str:
-    """Naive datetimes are taken as UTC."""
+def as_utc(value: datetime) -> datetime:
+    """Naive datetimes are taken as UTC; OverflowError when the UTC value is outside years 1-9999."""
     if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime(_FMT)
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def to_db(value: datetime) -> str:
+    """isoformat, unlike strftime("%Y") on Linux, pads years before 1000 to four digits."""
+    return as_utc(value).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_db(value: str | None) -> datetime | None:
@@ -26,4 +35,8 @@ def from_db(value: str | None) -> datetime | None:
 
 
 def later(start: datetime, seconds: float) -> datetime:
-    return start + timedelta(seconds=seconds)
+    """`start` plus `seconds`, clamped to the representable range rather than raising OverflowError."""
+    try:
+        return start + timedelta(seconds=seconds)
+    except OverflowError:
+        return LATEST if seconds > 0 else EARLIEST

@@ -7,7 +7,7 @@ import asyncio
 import aiosqlite
 import pytest
 
-from memory_server import migrations
+from memory_server import migrations, timeutil
 from memory_server.context import Scope
 from memory_server.db import Database
 from memory_server.errors import Unavailable
@@ -133,3 +133,23 @@ async def test_changed_embedder_refuses_to_serve_until_reindexed(settings):
         assert [r.content for r in found.results] == ["User keeps bees"]
     finally:
         await service.close()
+
+
+async def test_years_stored_unpadded_by_older_versions_are_padded_and_read_back(tmp_path):
+    async with aiosqlite.connect(tmp_path / "old.sqlite3", isolation_level=None) as conn:
+        for migration in migrations.MIGRATIONS[:3]:
+            await migration(conn)
+        await conn.execute(
+            "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, created_at) "
+            "VALUES ('t', 'ana', 'r', NULL, 0, 'user', 'hi', '999-12-31T23:59:59.000000Z'), "
+            "('t', 'ana', 'r', NULL, 1, 'user', 'hi', '5-01-01T00:00:00.000000Z'), "
+            "('t', 'ana', 'r', NULL, 2, 'user', 'hi', '2026-01-01T00:00:00.000000Z')"
+        )
+        await migrations.m005_pad_years(conn)
+        rows = await conn.execute_fetchall("SELECT created_at FROM messages ORDER BY created_at")
+    assert [r[0] for r in rows] == [
+        "0005-01-01T00:00:00.000000Z",
+        "0999-12-31T23:59:59.000000Z",
+        "2026-01-01T00:00:00.000000Z",
+    ]
+    assert timeutil.from_db(rows[0][0]).year == 5

@@ -28,6 +28,8 @@ from memory_server.models import (
 )
 from memory_server.schemas import (
     ChangelogFilter,
+    Count,
+    Cursor,
     DeleteByQueryIn,
     FactIn,
     Identifier,
@@ -36,6 +38,8 @@ from memory_server.schemas import (
     ProfileIn,
     SearchIn,
     Text,
+    Timestamp,
+    TtlSeconds,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -45,7 +49,7 @@ UserId = Annotated[
     Field(description="Leave out to act for the user this connection serves; needed only on a multi-user server."),
 ]
 Threshold = Annotated[float | None, Field(ge=0, le=1, description="Minimum score, 0 to 1 (default: the server's).")]
-TopK = Annotated[int | None, Field(ge=1, description="At most this many results (default: the server's).")]
+TopK = Annotated[Count | None, Field(description="At most this many results (default: the server's).")]
 
 
 class MemoryItem(BaseModel):
@@ -99,7 +103,7 @@ async def remember(
         Field(description="With fact only: static (lasting, the default) or dynamic (recent or temporary)."),
     ] = None,
     ttl_seconds: Annotated[
-        int | None, Field(description="With fact only: how long a dynamic fact stays true, in seconds.")
+        TtlSeconds | None, Field(description="With fact only: how long a dynamic fact stays true, in seconds.")
     ] = None,
     session_id: Annotated[Identifier | None, Field(description="The conversation these messages belong to.")] = None,
     user_id: UserId = None,
@@ -154,7 +158,7 @@ async def get_profile(
     query: Annotated[
         Text | None, Field(description="The current message or topic: facts relevant to it rank first.")
     ] = None,
-    max_tokens: Annotated[int | None, Field(ge=1, description="Fit the profile in this many tokens.")] = None,
+    max_tokens: Annotated[Count | None, Field(description="Fit the profile in this many tokens.")] = None,
     user_id: UserId = None,
 ) -> ProfileResponse:
     """Everything known about the user: static facts (lasting) and dynamic facts (recent or temporary).
@@ -195,9 +199,9 @@ async def forget(
 async def list_changes(
     ctx: Context,
     request_id: Annotated[Identifier | None, Field(description="Only the changes one request made.")] = None,
-    since: Annotated[datetime | None, Field(description="Only changes at or after this time (ISO 8601).")] = None,
-    limit: Annotated[int, Field(ge=1, description="Page size.")] = 20,
-    cursor: Annotated[str | None, Field(description="next_cursor of the previous page.")] = None,
+    since: Annotated[Timestamp | None, Field(description="Only changes at or after this time (ISO 8601).")] = None,
+    limit: Annotated[Count, Field(description="Page size.")] = 20,
+    cursor: Annotated[Cursor | None, Field(description="next_cursor of the previous page.")] = None,
     user_id: UserId = None,
 ) -> Page[Change]:
     """The change log of the user's memory, newest first: every fact added, updated, superseded, expired or

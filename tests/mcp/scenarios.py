@@ -71,6 +71,14 @@ BAD = [
     Bad("list_changes", {"limit": 0}, "limit"),
     Bad("list_changes", {"limit": 100_000}, "limit"),
     Bad("list_changes", {"cursor": "abc"}, "cursor"),
+    Bad("list_changes", {"cursor": str(2**63)}, "cursor"),
+    Bad("list_changes", {"limit": 2**63}, "limit"),
+    Bad("list_changes", {"since": "0001-01-01T00:00:00+01:00"}, "since"),
+    Bad("recall", {"query": "x", "top_k": 2**64}, "top_k"),
+    Bad("recall", {"query": "x", "user_id": "a/b"}, "user_id"),
+    Bad("get_profile", {"user_id": "../../etc/passwd"}, "user_id"),
+    Bad("remember", {"fact": "User is tall", "ttl_seconds": 2**63}, "ttl_seconds"),
+    Bad("remember", {"messages": [{**HI, "created_at": "9999-12-31T23:59:59-01:00"}]}, "messages.0.created_at"),
 ]
 BAD_CONFIG = [{"dynamic_ttl_seconds": 5}, {"no_such_setting": 1}, {"duplicate_threshold": 2}]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from memory_server.api.deps import CallerScope, Service
 from memory_server.context import Role
 from memory_server.keys import ApiKey, NewApiKey
 from memory_server.models import Change, ConfigVersion, Page
-from memory_server.schemas import ChangelogFilter, Identifier
+from memory_server.schemas import ChangelogFilter, Count, Identifier, Label
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -34,7 +34,7 @@ async def put_config(
 
 @router.get("/config/history", response_model=list[ConfigVersion])
 async def config_history(
-    service: Service, scope: CallerScope, limit: Annotated[int, Query(ge=1)] = 50
+    service: Service, scope: CallerScope, limit: Annotated[Count, Query()] = 50
 ) -> list[ConfigVersion]:
     return await service.config_history(scope, limit)
 
@@ -49,7 +49,7 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    name: str | None = Field(None, max_length=200)
+    name: Label | None = None
 
 
 @router.post("/keys", response_model=NewApiKey, status_code=201)
@@ -65,12 +65,12 @@ async def list_keys(service: Service, scope: CallerScope) -> list[ApiKey]:
 
 
 @router.delete("/keys/{key_id}", response_model=ApiKey)
-async def revoke_key(key_id: str, service: Service, scope: CallerScope) -> ApiKey:
+async def revoke_key(key_id: Identifier, service: Service, scope: CallerScope) -> ApiKey:
     """Revoke a key of your tenant; it stops working at once."""
     return await service.revoke_key(scope, key_id)
 
 
-@router.delete("/users/{user_id}")
+@router.delete("/users/{user_id:anytext}")
 async def purge_user(user_id: Identifier, service: Service, scope: CallerScope) -> dict[str, Any]:
     """Remove everything about a user: messages, facts, vectors, jobs, and the contents of their change log."""
     counts = await service.purge_user(scope, user_id)

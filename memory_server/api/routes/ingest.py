@@ -22,24 +22,24 @@ async def publish(body: InteractionIn, service: Service, scope: CallerScope, res
 
 
 @router.get("/requests/{request_id}", response_model=Job)
-async def request_status(request_id: str, service: Service, scope: CallerScope) -> Job:
+async def request_status(request_id: Identifier, service: Service, scope: CallerScope) -> Job:
     """Status (queued, running, done, failed), attempts, error and the changes a request made."""
     return await service.request(scope, request_id)
 
 
 @router.get("/requests/{request_id}/changes", response_model=RequestChanges)
-async def request_changes(request_id: str, service: Service, scope: CallerScope) -> RequestChanges:
+async def request_changes(request_id: Identifier, service: Service, scope: CallerScope) -> RequestChanges:
     """What one request added, updated and removed."""
     return await service.request_changes(scope, request_id)
 
 
 @router.post("/requests/{request_id}/retry", response_model=Job, status_code=202)
-async def retry(request_id: str, service: Service, scope: CallerScope) -> Job:
+async def retry(request_id: Identifier, service: Service, scope: CallerScope) -> Job:
     """Queue a failed request again."""
     return await service.retry(scope, request_id)
 
 
-@router.post("/users/{user_id}/reextract", response_model=Job, status_code=202)
+@router.post("/users/{user_id:anytext}/reextract", response_model=Job, status_code=202)
 async def reextract(user_id: Identifier, service: Service, scope: CallerScope) -> Job:
     """Replay all the user's stored messages through the current extraction config, as one job."""
     return await service.reextract(scope, user_id)

@@ -44,7 +44,7 @@ async def add_fact(body: FactIn, service: Service, scope: CallerScope, response:
     return fact
 
 
-@router.get("/users/{user_id}/facts", response_model=Page[Fact])
+@router.get("/users/{user_id:anytext}/facts", response_model=Page[Fact])
 async def list_facts(
     user_id: Identifier, flt: Annotated[FactFilter, Query()], service: Service, scope: CallerScope
 ) -> Page[Fact]:
@@ -53,13 +53,13 @@ async def list_facts(
 
 
 @router.get("/facts/{fact_id}", response_model=Fact)
-async def get_fact(fact_id: str, service: Service, scope: CallerScope) -> Fact:
+async def get_fact(fact_id: Identifier, service: Service, scope: CallerScope) -> Fact:
     return await service.fact(scope, fact_id)
 
 
 @router.delete("/facts/{fact_id}", response_model=Fact)
 async def delete_fact(
-    fact_id: str,
+    fact_id: Identifier,
     service: Service,
     scope: CallerScope,
     user_id: Annotated[Identifier | None, Query(description="Delete only if the fact is this user's.")] = None,
