@@ -63,22 +63,35 @@ class CpuPool:
     def __init__(self, processes: int | None = None) -> None:
         self.processes = processes or default_processes()
         self._pool: ProcessPool | None = None
+        self._starting = asyncio.Lock()
 
     async def run(self, budget: Budget, what: str, fn: Callable[..., T], *args: Any) -> T:
         """Run `fn(*args)` in a worker; past the budget, stop it and raise BudgetExceeded."""
-        if self._pool is None:
-            self._pool = ProcessPool(
-                max_workers=self.processes,
-                initializer=available,  # import the built-in extractors once per worker, outside any budget
-                context=multiprocessing.get_context("forkserver"),
-            )
-        future = self._pool.schedule(fn, args=args, timeout=budget.remaining(what))
+        pool = await self._started()
+        future = pool.schedule(fn, args=args, timeout=budget.remaining(what))
         try:
             return await asyncio.wrap_future(future)
         except FutureTimeout:
             raise budget.exceeded(what) from None
         except ProcessExpired as exc:
             raise WorkerDied(f"the process running {what} died (exit code {exc.exitcode}); try again") from None
+
+    async def _started(self) -> ProcessPool:
+        """The pool, started in a thread: launching processes blocks for tens of milliseconds."""
+        async with self._starting:
+            if self._pool is None:
+                self._pool = await asyncio.to_thread(self._start)
+            return self._pool
+
+    def _start(self) -> ProcessPool:
+        pool = ProcessPool(
+            max_workers=self.processes,
+            initializer=available,  # import the built-in extractors once per worker, outside any budget
+            context=multiprocessing.get_context("forkserver"),
+        )
+        if not pool.active:  # reading `active` launches the workers
+            raise WorkerDied("the extraction worker processes did not start")
+        return pool
 
     async def close(self) -> None:
         """Stop the workers, killing any task still running."""

@@ -83,9 +83,10 @@ class _Working:
 
     def add(self, fact: Fact, vector: np.ndarray) -> None:
         i = len(self.facts)
-        if i == len(self.matrix):  # full: double the room
+        if i == len(self.live):  # full: double the room
             matrix, live = np.zeros((max(64, 2 * i), len(vector)), dtype=np.float32), np.zeros(max(64, 2 * i), bool)
-            matrix[:i], live[:i] = self.matrix[:i], self.live[:i]
+            if i:
+                matrix[:i], live[:i] = self.matrix, self.live
             self.matrix, self.live = matrix, live
         self.matrix[i] = vector
         self.live[i] = True
