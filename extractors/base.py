@@ -5,6 +5,7 @@ Built-in extractors register through `register`, the same path a third-party one
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -55,6 +56,12 @@ class Usage(BaseModel):
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
 
+    def include(self, other: Usage) -> None:
+        """Add what another count spent (an extraction that ran in a worker process)."""
+        self.calls += other.calls
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+
 
 class ExtractionError(Exception):
     """Extraction failed visibly; `raw` keeps the model's last reply for inspection."""
@@ -75,7 +82,11 @@ class ExtractionContext(BaseModel):
 
 @runtime_checkable
 class Extractor(Protocol):
-    """Turns messages into candidate facts. Must not write anything itself."""
+    """Turns messages into candidate facts. Must not write anything itself.
+
+    Capability: an extractor that computes rather than waits (regexes, a local model) sets
+    `cpu_bound = True`; the server then runs it in a worker process, so it must be picklable.
+    """
 
     name: str
 
@@ -107,6 +118,19 @@ def create_extractor(name: str, options: dict[str, Any] | None = None) -> Extrac
     except KeyError:
         raise ValueError(f"unknown extractor {name!r}: choose one of {', '.join(sorted(_REGISTRY))}") from None
     return factory(options or {})
+
+
+def is_cpu_bound(extractor: Extractor) -> bool:
+    """Whether the extractor declared `cpu_bound = True` (absent means it waits on I/O, like `llm`)."""
+    return bool(getattr(extractor, "cpu_bound", False))
+
+
+def extract_blocking(
+    extractor: Extractor, messages: Sequence[Message], context: ExtractionContext
+) -> tuple[list[CandidateFact], Usage]:
+    """Run one extraction to the end in this thread (a worker process); return the usage too, because
+    the caller's context is not this copy."""
+    return asyncio.run(extractor.extract(messages, context)), context.usage
 
 
 def _load_builtins() -> None:

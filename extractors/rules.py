@@ -375,6 +375,7 @@ class RulesExtractor:
     """Reads first-person statements with hand-written rules: no model, no network, precise over complete."""
 
     name = "rules"
+    cpu_bound = True
 
     def __init__(self, **options: Any) -> None:
         self.options = RulesOptions.model_validate(options)

@@ -96,6 +96,18 @@ class WorkerSettings(_Section):
     retry_backoff_seconds: float = Field(2.0, ge=0, le=3600, description="First retry delay; doubles each try.")
     wait_timeout_seconds: float = Field(60.0, gt=0, le=600, description="Longest a `wait: true` request is held.")
     poll_seconds: float = Field(1.0, gt=0, le=60, description="How often workers look for due jobs and expiries.")
+    cpu_processes: int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Worker processes for CPU-bound extraction, started on first use; empty: cores - 1 (at least 1).",
+    )
+    extraction_budget_seconds: float = Field(
+        120.0,
+        gt=0,
+        le=3600,
+        description="Longest one attempt at a job may compute (extracting, reconciling) before it fails.",
+    )
 
 
 class LimitSettings(_Section):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from memory_server.config import Settings
+from memory_server.cpu import CpuPool
 from memory_server.db import Database
 from memory_server.embedder import Embedder
 from memory_server.errors import Forbidden
@@ -43,6 +44,7 @@ class Core:
     embedder: Embedder
     index: VectorIndex
     vectors: VectorSync
+    cpu: CpuPool
     _user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )

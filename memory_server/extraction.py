@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import json
 
-from extractors.base import ExtractionContext, ExtractionError, Message, Usage, create_extractor
+from extractors.base import (
+    ExtractionContext,
+    ExtractionError,
+    Message,
+    Usage,
+    create_extractor,
+    extract_blocking,
+    is_cpu_bound,
+)
 from extractors.llm_client import ModelCall
 from memory_server import jobs, timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
+from memory_server.cpu import Budget
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
@@ -81,7 +90,12 @@ async def _extract(
     attributes: dict,
     finishes: bool,
 ) -> None:
-    """Extract from the messages of `from_request`; changes are logged under the job's request id."""
+    """Extract from the messages of `from_request`; changes are logged under the job's request id.
+
+    A CPU-bound extractor runs in a worker process, so the event loop keeps serving other requests;
+    extracting and reconciling one request share one budget.
+    """
+    budget = Budget(core.settings.workers.extraction_budget_seconds)
     version, config = await configs.active(job.tenant_id)
     rows = await core.db.fetchall(
         "SELECT id, role, content, created_at FROM messages WHERE tenant_id = ? AND request_id = ? ORDER BY position",
@@ -91,7 +105,12 @@ async def _extract(
     extractor = create_extractor(config.extractor)
     candidates = []
     if not config.sources or source in config.sources:
-        candidates = await extractor.extract(messages, context_for(core.settings, config, job.user_id, usage))
+        if is_cpu_bound(extractor):
+            context = context_for(core.settings, config, job.user_id, Usage())  # the worker counts on its own
+            candidates, spent = await core.cpu.run(budget, "extraction", extract_blocking, extractor, messages, context)
+            usage.include(spent)
+        else:
+            candidates = await extractor.extract(messages, context_for(core.settings, config, job.user_id, usage))
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,
@@ -104,7 +123,8 @@ async def _extract(
     )
     reconciler = reconciler_for(core.settings, config)
     actor = f"{job.actor}/extractor:{extractor.name}"
-    await apply_candidates(core, Scope(job.tenant_id, job.actor), candidates, origin, config, reconciler, actor, usage)
+    scope = Scope(job.tenant_id, job.actor)
+    await apply_candidates(core, scope, candidates, origin, config, reconciler, actor, usage, budget)
 
 
 async def _reextract(core: Core, configs: ConfigStore, job: jobs.ClaimedJob, usage: Usage) -> None:

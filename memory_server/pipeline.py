@@ -7,6 +7,8 @@ or an error leaves either all of it or none of it.
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from memory_server import facts as factsql
 from memory_server.changelog import ChangeEvent
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
+from memory_server.cpu import Budget
 from memory_server.errors import Conflict
 from memory_server.models import Fact
 from memory_server.reconcile import Action, Decision, Neighbor, Reconciler
@@ -61,22 +64,70 @@ class _Plan:
         return retired
 
 
-def _neighbors(
-    working: list[tuple[Fact, np.ndarray]], vector: np.ndarray, candidate: CandidateFact, related: float
-) -> list[Neighbor]:
-    """The live facts nearest the candidate, plus every fact on the same topic or with the same content."""
-    if not working:
-        return []
-    matrix = np.stack([v for _, v in working])
-    scores = matrix @ vector
-    digest = factsql.content_hash(candidate.content)
-    picked = []
-    for i in np.argsort(-scores):
-        fact = working[int(i)][0]
-        near = scores[i] >= related and len(picked) < MAX_NEIGHBORS
-        if near or (candidate.topic and fact.topic == candidate.topic) or factsql.content_hash(fact.content) == digest:
-            picked.append(Neighbor(fact, float(scores[i])))
-    return picked
+class _Working:
+    """The user's live facts as a batch is reconciled: vectors in one growing matrix, content hashes and
+    topics indexed once, so each candidate costs one matrix-vector product instead of a rebuild."""
+
+    def __init__(self, facts: Sequence[Fact], matrix: np.ndarray) -> None:
+        self.facts: list[Fact] = []
+        self.matrix = np.zeros((0, 0), dtype=np.float32)
+        self.live = np.zeros(0, dtype=bool)
+        self.at: dict[str, int] = {}
+        self.by_key: dict[str, set[int]] = {}
+        for fact, vector in zip(facts, matrix, strict=True):
+            self.add(fact, vector)
+
+    def _keys(self, fact: Fact) -> list[str]:
+        keys = ["#" + factsql.content_hash(fact.content)]
+        return [*keys, "@" + fact.topic] if fact.topic else keys
+
+    def add(self, fact: Fact, vector: np.ndarray) -> None:
+        i = len(self.facts)
+        if i == len(self.live):  # full: double the room
+            matrix, live = np.zeros((max(64, 2 * i), len(vector)), dtype=np.float32), np.zeros(max(64, 2 * i), bool)
+            if i:
+                matrix[:i], live[:i] = self.matrix, self.live
+            self.matrix, self.live = matrix, live
+        self.matrix[i] = vector
+        self.live[i] = True
+        self.facts.append(fact)
+        self.at[fact.id] = i
+        for key in self._keys(fact):
+            self.by_key.setdefault(key, set()).add(i)
+
+    def remove(self, fact_ids: set[str]) -> None:
+        for fact_id in fact_ids:
+            i = self.at.pop(fact_id, None)
+            if i is not None:
+                self.live[i] = False
+                for key in self._keys(self.facts[i]):
+                    self.by_key[key].discard(i)
+
+    def pairs(self, fact_ids: set[str]) -> list[tuple[Fact, np.ndarray]]:
+        """The live facts among `fact_ids` with their vectors, in the order they joined."""
+        found = sorted(self.at[f] for f in fact_ids if f in self.at)
+        return [(self.facts[i], self.matrix[i]) for i in found]
+
+    def neighbors(self, vector: np.ndarray, candidate: CandidateFact, related: float) -> list[Neighbor]:
+        """The live facts nearest the candidate, plus every fact on the same topic or with the same content."""
+        if not self.at:
+            return []
+        n = len(self.facts)
+        scores = self.matrix[:n] @ vector
+        scores[~self.live[:n]] = -np.inf
+        near = np.flatnonzero(scores >= related)
+        if len(near) > MAX_NEIGHBORS:
+            near = near[np.argpartition(-scores[near], MAX_NEIGHBORS - 1)[:MAX_NEIGHBORS]]
+        keys = ["#" + factsql.content_hash(candidate.content)] + (["@" + candidate.topic] if candidate.topic else [])
+        chosen = set(near.tolist()).union(*(self.by_key.get(k, set()) for k in keys))
+        picked: list[Neighbor] = []
+        for i in sorted(chosen, key=lambda j: (-scores[j], j)):
+            fact = self.facts[i]
+            close = scores[i] >= related and len(picked) < MAX_NEIGHBORS
+            same = (candidate.topic and fact.topic == candidate.topic) or i in self.by_key.get(keys[0], ())
+            if close or same:
+                picked.append(Neighbor(fact, float(scores[i])))
+        return picked
 
 
 def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, now: datetime) -> datetime | None:
@@ -97,8 +148,13 @@ async def apply_candidates(
     reconciler: Reconciler,
     actor: str,
     usage: Usage | None = None,
+    budget: Budget | None = None,
 ) -> list[tuple[Decision, Fact | None]]:
-    """Reconcile and store candidates for one user; return each decision with the fact it wrote."""
+    """Reconcile and store candidates for one user; return each decision with the fact it wrote.
+
+    Planning a big batch is CPU work on the event loop, so it yields to other requests every few
+    milliseconds and stops with BudgetExceeded once the request's budget is spent.
+    """
     usage = usage or Usage()
     now = timeutil.now()
     kept, seen = [], set()
@@ -110,28 +166,32 @@ async def apply_candidates(
             seen.add(digest)
     vectors = await core.embedder.embed([c.content for c in kept])
     live = await live_facts(core, scope.tenant_id, origin.user_id, with_vectors=True)
-    working = list(zip(live.facts, live.matrix, strict=True))
+    working = _Working(live.facts, live.matrix)
     plan = _Plan()
     outcome: list[tuple[Decision, Fact | None]] = []
+    pacer = _Pacer(budget)
 
     def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
-        nonlocal working
         offered = set(decision.target_ids)
-        targets = [(f, v) for f, v in working if f.id in offered]  # ids of facts no longer live are dropped
+        targets = working.pairs(offered)  # ids of facts no longer live are dropped
         written = _plan_decision(plan, scope, candidate, vector, decision, targets, origin, config, actor, now)
         if decision.action in (Action.UPDATE, Action.DELETE):
-            working = [(f, v) for f, v in working if f.id not in offered]
+            working.remove(offered)
         if written is not None:
-            working.append((written, vector))
+            working.add(written, vector)
         outcome.append((decision, written))
 
     related = config.related_threshold
     if reconciler.sequential:
         for candidate, vector in zip(kept, vectors, strict=True):
-            [decision] = await reconciler.decide([(candidate, _neighbors(working, vector, candidate, related))], usage)
+            await pacer.step()
+            [decision] = await reconciler.decide([(candidate, working.neighbors(vector, candidate, related))], usage)
             apply(candidate, vector, decision)
     elif kept:
-        items = [(c, _neighbors(working, v, c, related)) for c, v in zip(kept, vectors, strict=True)]
+        items = []
+        for c, v in zip(kept, vectors, strict=True):
+            await pacer.step()
+            items.append((c, working.neighbors(v, c, related)))
         for (candidate, _), vector, decision in zip(items, vectors, await reconciler.decide(items, usage), strict=True):
             apply(candidate, vector, decision)
     async with core.db.transaction() as conn:
@@ -146,6 +206,24 @@ async def apply_candidates(
             await jobs.mark_done(conn, origin.request_id, now, usage)
     await core.vectors.flush()
     return outcome
+
+
+class _Pacer:
+    """Hands the event loop back every few milliseconds of planning, and enforces the budget."""
+
+    SLICE_SECONDS = 0.005
+
+    def __init__(self, budget: Budget | None) -> None:
+        self.budget = budget
+        self.since = time.perf_counter()
+
+    async def step(self) -> None:
+        if time.perf_counter() - self.since < self.SLICE_SECONDS:
+            return
+        if self.budget is not None:
+            self.budget.remaining("reconciliation")
+        await asyncio.sleep(0)
+        self.since = time.perf_counter()
 
 
 def _plan_decision(

@@ -30,6 +30,7 @@ from memory_server import (
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Role, Scope
+from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
 from memory_server.db import Database
 from memory_server.embedder import create_embedder
@@ -82,7 +83,7 @@ class MemoryService:
             if settings.embedder.provider == "onnx-minilm":
                 await embedder.embed(["warm-up"])  # load the local model now, not on a user's first request
             index = ChromaIndex(settings.chroma_path, embedder.model_id)
-            core = Core(settings, db, embedder, index, VectorSync(db, index))
+            core = Core(settings, db, embedder, index, VectorSync(db, index), CpuPool(settings.workers.cpu_processes))
             await core.vectors.flush()
         except BaseException:
             lock.release()
@@ -120,6 +121,7 @@ class MemoryService:
     async def close(self) -> None:
         if self._workers is not None:
             await self._workers.stop()
+        await self.core.cpu.close()
         await self.core.db.close()
         if self._lock is not None:
             self._lock.release()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Sequence
 
@@ -36,3 +37,16 @@ register("fake", lambda options: FAKE)
 
 def fact(content: str, kind: str = "static", **extra: object) -> CandidateFact:
     return CandidateFact(content=content, kind=kind, **extra)
+
+
+class ExitingExtractor:
+    """A CPU-bound extractor whose worker process dies mid-extraction, as a crash in native code would."""
+
+    name = "exits"
+    cpu_bound = True
+
+    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
+        os._exit(3)
+
+
+register("exits", lambda options: ExitingExtractor())

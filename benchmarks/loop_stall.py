@@ -1,0 +1,124 @@
+"""Does one heavy publish freeze everyone? /healthz and another user's profile, timed while it runs.
+
+Starts the server (`python -m memory_server serve` on 127.0.0.1, rules extractor, a fresh data directory),
+stores one fact for user "bob", times probes on an idle server, then publishes worst-case interactions
+(200 messages x 9,000 characters the rules extractor must read clause by clause) with wait=false and
+keeps probing, one request at a time, until every one of them has finished.
+
+    .venv/bin/python benchmarks/loop_stall.py [--publishes 3] [--root DIR]
+
+`--root` runs the server from another checkout (e.g. a worktree of an older commit) to compare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+SENTENCE = "I live in Lisbon and I work as a nurse, but my sister is a teacher. Can you suggest a good book? "
+MESSAGES = 200
+CHARS = 9_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(root: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "MEMORY_SERVER_DATA_DIR": str(data_dir), "MEMORY_SERVER_LOG_LEVEL": "warning"}
+    cmd = [sys.executable, "-m", "memory_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=root, env=env)
+    for _ in range(1200):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        time.sleep(0.1)
+    raise RuntimeError("server did not answer /healthz within 120 s")
+
+
+def summary(name: str, values: list[float]) -> str:
+    ms = sorted(v * 1000 for v in values)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+    return f"| {name} | {len(ms)} | {statistics.median(ms):.2f} | {p99:.2f} | {ms[-1]:.2f} |"
+
+
+async def probe(client: httpx.AsyncClient, healthz: list[float], profile: list[float]) -> None:
+    started = time.perf_counter()
+    (await client.get("/healthz")).raise_for_status()
+    healthz.append(time.perf_counter() - started)
+    started = time.perf_counter()
+    r = await client.post("/v1/profile", json={"user_id": "bob"})
+    r.raise_for_status()
+    profile.append(time.perf_counter() - started)
+    await asyncio.sleep(0.02)
+
+
+async def run(base: str, publishes: int) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=600) as client:
+        bob = {"user_id": "bob", "messages": [{"role": "user", "content": "I live in Porto."}], "wait": True}
+        (await client.post("/v1/interactions", json=bob)).raise_for_status()
+        idle_h: list[float] = []
+        idle_p: list[float] = []
+        for _ in range(100):
+            await probe(client, idle_h, idle_p)
+        text = (SENTENCE * (CHARS // len(SENTENCE) + 1))[:CHARS]
+        started = time.perf_counter()
+        ids = []
+        for i in range(publishes):
+            body = {"user_id": f"heavy-{i}", "messages": [{"role": "user", "content": text}] * MESSAGES, "wait": False}
+            r = await client.post("/v1/interactions", json=body)
+            r.raise_for_status()
+            ids.append(r.json()["request_id"])
+        accepted = time.perf_counter() - started
+        busy_h: list[float] = []
+        busy_p: list[float] = []
+        statuses: list[str] = []
+        while True:
+            await probe(client, busy_h, busy_p)
+            if len(busy_h) % 10 == 0:
+                statuses = [(await client.get(f"/v1/requests/{i}")).json()["status"] for i in ids]
+                if all(s in ("done", "failed") for s in statuses):
+                    break
+        total = time.perf_counter() - started
+    print(f"{publishes} publishes of {MESSAGES} x {CHARS} chars accepted in {accepted:.2f} s, all finished after")
+    print(f"{total:.1f} s: {statuses}; load average now {os.getloadavg()[0]:.2f}")
+    print("| probe | n | p50 ms | p99 ms | max ms |\n|---|---:|---:|---:|---:|")
+    print(summary("GET /healthz, idle", idle_h))
+    print(summary("profile of another user, idle", idle_p))
+    print(summary("GET /healthz, during the publishes", busy_h))
+    print(summary("profile of another user, during the publishes", busy_p))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--publishes", type=int, default=3)
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    args = parser.parse_args()
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data_dir:
+        proc = start(args.root, Path(data_dir), port)
+        try:
+            asyncio.run(run(f"http://127.0.0.1:{port}", args.publishes))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()
