@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from memory_server.embedder import OnnxMiniLMEmbedder
+    from memory_server.index.minilm import OnnxMiniLMEmbedder
 except ModuleNotFoundError:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from memory_server.embedder import OnnxMiniLMEmbedder
+    from memory_server.index.minilm import OnnxMiniLMEmbedder
 
 SUBJECTS = ["User", "I", "My sister", "The team", "Our manager", "She", "He", "We"]
 VERBS = ["likes", "lives in", "works at", "prefers", "visited", "is learning", "hates", "moved to"]

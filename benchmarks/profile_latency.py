@@ -46,7 +46,6 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout that is not ins
     sys.path.insert(0, str(ROOT))
 
 from extractors.base import CandidateFact  # noqa: E402
-from memory_server import facts as factsql  # noqa: E402
 from memory_server import retrieval, search, timeutil  # noqa: E402
 from memory_server.config import Settings, load_settings  # noqa: E402
 from memory_server.context import Scope  # noqa: E402
@@ -54,6 +53,7 @@ from memory_server.pipeline import Origin, apply_candidates  # noqa: E402
 from memory_server.reconcile import Action, RulesReconciler  # noqa: E402
 from memory_server.schemas import ProfileIn, SearchIn  # noqa: E402
 from memory_server.service import MemoryService  # noqa: E402
+from memory_server.store import facts as factsql  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- profile_latency:start -->", "<!-- profile_latency:end -->"

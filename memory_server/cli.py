@@ -15,11 +15,12 @@ from rich.progress import Progress
 
 from memory_server import keys
 from memory_server.config import ConfigError, Settings, load_settings
-from memory_server.context import Role, Scope
-from memory_server.db import Database
+from memory_server.context import Scope
 from memory_server.errors import ServiceError
+from memory_server.models import Role
 from memory_server.schemas import Identifier, Label
 from memory_server.service import MemoryService
+from memory_server.store.db import Database
 
 app = typer.Typer(help="A self-hosted memory server for AI agents.", no_args_is_help=True, add_completion=False)
 T = TypeVar("T")

@@ -21,6 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from memory_server.plugins import EMBEDDERS
 from memory_server.schemas import Identifier, TtlSeconds
 
 CONFIG_ENV = "MEMORY_SERVER_CONFIG"
@@ -67,9 +68,10 @@ class ServerSettings(_Section):
 
 
 class EmbedderSettings(_Section):
-    provider: Literal["onnx-minilm", "litellm"] = Field(
+    provider: str = Field(
         "onnx-minilm",
-        description="onnx-minilm: the bundled all-MiniLM-L6-v2 (offline); litellm: any model litellm reaches.",
+        description="An installed embedder (entry-point group memory_server.embedders): onnx-minilm, the bundled "
+        "all-MiniLM-L6-v2 (offline); litellm, any model litellm reaches; or a third party's.",
     )
     model: str | None = Field(None, description="litellm embedding model, e.g. openai/text-embedding-3-small.")
     api_base: str | None = Field(None, description="Base URL for the litellm provider (Ollama, vLLM, proxies).")
@@ -77,6 +79,9 @@ class EmbedderSettings(_Section):
     dimensions: int | None = Field(None, ge=1, le=8192, description="Requested output size, where the model allows.")
     threads: int = Field(2, ge=1, le=64, description="CPU threads for the bundled ONNX model.")
     batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per call.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Further options of the chosen embedder (a third party's), checked by it."
+    )
 
     @field_validator("model")
     @classmethod
@@ -84,6 +89,13 @@ class EmbedderSettings(_Section):
         if v is not None and not v.strip():
             raise ValueError("must not be blank")
         return v
+
+    @field_validator("provider")
+    @classmethod
+    def _installed(cls, name: str) -> str:
+        if name not in EMBEDDERS.names():
+            raise ValueError(f"unknown embedder {name!r}: choose one of {', '.join(EMBEDDERS.names())}")
+        return name
 
 
 class McpSettings(_Section):

@@ -6,21 +6,19 @@ version with its actor and time, and each extracted fact records the version tha
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
-import aiosqlite
 from pydantic import AliasChoices
 
 from extractors.base import available
 from memory_server import timeutil
 from memory_server.config import ExtractionConfig
-from memory_server.db import Database
 from memory_server.errors import InvalidInput
 from memory_server.models import ConfigVersion
+from memory_server.store import configs as configsql
+from memory_server.store.db import Database
 
-_COLUMNS = "version, body, actor, created_at"
 _ALIASES = {
     alias: name
     for name, info in ExtractionConfig.model_fields.items()
@@ -36,10 +34,6 @@ def _canonical(changes: dict[str, Any]) -> dict[str, Any]:
     return {_ALIASES.get(key, key): value for key, value in changes.items()}
 
 
-def _version(row: aiosqlite.Row) -> ConfigVersion:
-    return ConfigVersion(version=row[0], config=json.loads(row[1]), actor=row[2], created_at=timeutil.from_db(row[3]))
-
-
 class ConfigStore:
     def __init__(self, db: Database, defaults: ExtractionConfig) -> None:
         self.db = db
@@ -50,17 +44,11 @@ class ConfigStore:
         return ConfigVersion(version=0, config=self.defaults.model_dump(), actor="settings", created_at=timeutil.now())
 
     async def current(self, tenant_id: str) -> ConfigVersion:
-        row = await self.db.fetchone(
-            f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT 1", (tenant_id,)
-        )
-        return self._initial() if row is None else _version(row)
+        latest = await configsql.history(self.db, tenant_id, 1)
+        return latest[0] if latest else self._initial()
 
     async def history(self, tenant_id: str, limit: int) -> list[ConfigVersion]:
-        rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT ?",
-            (tenant_id, limit),
-        )
-        return [_version(r) for r in rows]
+        return await configsql.history(self.db, tenant_id, limit)
 
     async def update(
         self, tenant_id: str, actor: str, changes: dict[str, Any], check: Callable[[ExtractionConfig], None]
@@ -71,11 +59,7 @@ class ConfigStore:
             raise InvalidInput(f"{unknown[0]}: unknown setting", field=unknown[0])
         now = timeutil.now()
         async with self.db.transaction() as conn:  # read and write under the writer lock: no lost update
-            rows = await conn.execute_fetchall(
-                f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT 1",
-                (tenant_id,),
-            )
-            current = _version(rows[0]) if rows else self._initial()
+            current = await configsql.latest_in(conn, tenant_id) or self._initial()
             merged = ExtractionConfig.model_validate({**current.config, **_canonical(changes)})
             if merged.extractor not in available():
                 names = ", ".join(available())
@@ -83,10 +67,7 @@ class ConfigStore:
                     f"extractor: unknown extractor {merged.extractor!r}: choose one of {names}", field="extractor"
                 )
             check(merged)
-            await conn.execute(
-                "INSERT INTO config_versions (tenant_id, version, body, actor, created_at) VALUES (?, ?, ?, ?, ?)",
-                (tenant_id, current.version + 1, merged.model_dump_json(), actor, timeutil.to_db(now)),
-            )
+            await configsql.insert(conn, tenant_id, current.version + 1, merged.model_dump_json(), actor, now)
         self._active.pop(tenant_id, None)
         return ConfigVersion(version=current.version + 1, config=merged.model_dump(), actor=actor, created_at=now)
 

@@ -7,16 +7,16 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Literal
 
 from memory_server.config import Settings
 from memory_server.cpu import CpuPool
-from memory_server.db import Database
-from memory_server.embedder import Embedder
 from memory_server.errors import Forbidden
-from memory_server.vectors import VectorIndex, VectorSync
+from memory_server.index.chroma import VectorIndex
+from memory_server.index.embedders import Embedder
+from memory_server.index.sync import VectorSync
+from memory_server.models import Role
+from memory_server.store.db import Database
 
-Role = Literal["viewer", "editor", "admin"]
 _RANK: dict[str, int] = {"viewer": 0, "editor": 1, "admin": 2}
 
 

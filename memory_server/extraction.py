@@ -7,8 +7,6 @@ request id). A failed try keeps the tokens it spent and the model reply it could
 
 from __future__ import annotations
 
-import json
-
 from extractors.base import (
     ExtractionContext,
     ExtractionError,
@@ -19,7 +17,7 @@ from extractors.base import (
     is_cpu_bound,
 )
 from extractors.llm_client import ModelCall
-from memory_server import jobs, timeutil
+from memory_server import timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
@@ -27,6 +25,9 @@ from memory_server.cpu import Budget
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
+from memory_server.store import jobs as jobsql
+from memory_server.store import messages as messagesql
+from memory_server.store.jobs import ClaimedJob
 
 
 def model_call(settings: Settings, config: ExtractionConfig) -> ModelCall | None:
@@ -63,7 +64,7 @@ def context_for(settings: Settings, config: ExtractionConfig, user_id: str, usag
     return ExtractionContext(user_id=user_id, now=timeutil.now(), options=options, usage=usage)
 
 
-async def run_job(core: Core, configs: ConfigStore, job: jobs.ClaimedJob) -> None:
+async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
     """Run one claimed job to completion, or raise (the worker pool retries or fails it)."""
     usage = Usage()
     try:
@@ -73,17 +74,17 @@ async def run_job(core: Core, configs: ConfigStore, job: jobs.ClaimedJob) -> Non
             else:
                 await _extract(core, configs, job, usage, job.request_id, job.source, job.attributes, finishes=True)
     except ExtractionError as exc:
-        await jobs.record_attempt(core.db, job.request_id, usage, exc.raw)
+        await jobsql.record_attempt(core.db, job.request_id, usage, exc.raw)
         raise
     except Exception:
-        await jobs.record_attempt(core.db, job.request_id, usage, None)
+        await jobsql.record_attempt(core.db, job.request_id, usage, None)
         raise
 
 
 async def _extract(
     core: Core,
     configs: ConfigStore,
-    job: jobs.ClaimedJob,
+    job: ClaimedJob,
     usage: Usage,
     from_request: str,
     source: str | None,
@@ -97,11 +98,8 @@ async def _extract(
     """
     budget = Budget(core.settings.workers.extraction_budget_seconds)
     version, config = await configs.active(job.tenant_id)
-    rows = await core.db.fetchall(
-        "SELECT id, role, content, created_at FROM messages WHERE tenant_id = ? AND request_id = ? ORDER BY position",
-        (job.tenant_id, from_request),
-    )
-    messages = [Message(role=r[1], content=r[2], created_at=timeutil.from_db(r[3])) for r in rows]
+    stored = await messagesql.of_request(core.db, job.tenant_id, from_request)
+    messages = [Message(role=m.role, content=m.content, created_at=m.created_at) for m in stored]
     extractor = create_extractor(config.extractor)
     candidates = []
     if not config.sources or source in config.sources:
@@ -116,7 +114,7 @@ async def _extract(
         user_id=job.user_id,
         source=source,
         attributes=attributes,
-        message_ids=[r[0] for r in rows],
+        message_ids=[m.id for m in stored],
         message_times=[m.created_at for m in messages],
         config_version=version,
         finishes_job=finishes,
@@ -127,15 +125,10 @@ async def _extract(
     await apply_candidates(core, scope, candidates, origin, config, reconciler, actor, usage, budget)
 
 
-async def _reextract(core: Core, configs: ConfigStore, job: jobs.ClaimedJob, usage: Usage) -> None:
+async def _reextract(core: Core, configs: ConfigStore, job: ClaimedJob, usage: Usage) -> None:
     """Replay the user's requests in the order they arrived; reconciliation makes a rerun harmless."""
-    requests = await core.db.fetchall(
-        "SELECT m.request_id, min(m.id) AS first, j.source, j.attributes FROM messages m "
-        "LEFT JOIN jobs j ON j.request_id = m.request_id AND j.tenant_id = m.tenant_id "
-        "WHERE m.tenant_id = ? AND m.user_id = ? AND m.request_id != ? GROUP BY m.request_id ORDER BY first",
-        (job.tenant_id, job.user_id, job.request_id),
-    )
-    for request_id, _, source, attributes in requests:
-        await _extract(core, configs, job, usage, request_id, source, json.loads(attributes or "{}"), finishes=False)
+    for request_id in await messagesql.requests_of_user(core.db, job.tenant_id, job.user_id):
+        source, attributes = await jobsql.origin(core.db, job.tenant_id, request_id)
+        await _extract(core, configs, job, usage, request_id, source, attributes, finishes=False)
     async with core.db.transaction() as conn:
-        await jobs.mark_done(conn, job.request_id, timeutil.now(), usage)
+        await jobsql.mark_done(conn, job.request_id, timeutil.now(), usage)

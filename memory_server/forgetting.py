@@ -6,12 +6,15 @@ index; only a purge removes a user's rows, keeping bare change-log entries with 
 
 from __future__ import annotations
 
-from memory_server import changelog, retrieval, timeutil
-from memory_server import facts as factsql
-from memory_server.changelog import ChangeEvent
+from memory_server import retrieval, timeutil
 from memory_server.context import Core, Scope
 from memory_server.models import Fact
 from memory_server.schemas import DeleteByQueryIn, SearchIn
+from memory_server.store import changelog as changesql
+from memory_server.store import facts as factsql
+from memory_server.store import jobs as jobsql
+from memory_server.store import messages as messagesql
+from memory_server.store.changelog import ChangeEvent
 
 EXPIRY_ACTOR = "system:expiry"
 
@@ -28,7 +31,7 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
             after = await factsql.set_status(conn, fact, "deleted", now)
             if after is None:
                 continue
-            await changelog.record(
+            await changesql.record(
                 conn, ChangeEvent("delete", scope.tenant_id, user_id, scope.actor, now, fact.id, fact, after)
             )
             done.append(after)
@@ -49,39 +52,28 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
     now = timeutil.now()
     key = (scope.tenant_id, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
-        ids = [
-            r[0] for r in await conn.execute_fetchall("SELECT id FROM facts WHERE tenant_id = ? AND user_id = ?", key)
-        ]
-        await factsql.mark_vector_dirty(conn, ids)
-        counts = {"facts": len(ids)}
-        for table in ("messages", "jobs", "facts"):
-            cur = await conn.execute(f"DELETE FROM {table} WHERE tenant_id = ? AND user_id = ?", key)
-            counts.setdefault(table, cur.rowcount)
-        cur = await conn.execute(
-            "UPDATE changelog SET before = NULL, after = NULL WHERE tenant_id = ? AND user_id = ?", key
-        )
-        counts["changes_blanked"] = cur.rowcount
-        await changelog.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
+        counts = {
+            "messages": await messagesql.delete_user(conn, *key),
+            "jobs": await jobsql.delete_user(conn, *key),
+            "facts": await factsql.delete_user(conn, *key),
+            "changes_blanked": await changesql.blank_user(conn, *key),
+        }
+        await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
     await core.vectors.flush()
     return counts
 
 
 async def expire_due(core: Core, batch: int = 500) -> int:
     """Mark dynamic facts past their expiry as expired, with a change-log row each."""
-    now = timeutil.now()
-    rows = await core.db.fetchall(
-        f"SELECT {factsql.COLUMNS}, tenant_id FROM facts WHERE status = 'active' AND expires_at <= ? LIMIT ?",
-        (timeutil.to_db(now), batch),
-    )
-    if not rows:
+    due = await factsql.due_to_expire(core.db, batch)
+    if not due:
         return 0
+    now = timeutil.now()
     async with core.db.transaction() as conn:
-        for row in rows:
-            fact = factsql.to_fact(row)
+        for tenant_id, fact in due:
             after = await factsql.set_status(conn, fact, "expired", now)
-            if after is None:
-                continue
-            event = ChangeEvent("expire", row[16], fact.user_id, EXPIRY_ACTOR, now, fact.id, fact, after)
-            await changelog.record(conn, event)
+            if after is not None:
+                event = ChangeEvent("expire", tenant_id, fact.user_id, EXPIRY_ACTOR, now, fact.id, fact, after)
+                await changesql.record(conn, event)
     await core.vectors.flush()
-    return len(rows)
+    return len(due)

@@ -7,6 +7,10 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+Role = Literal["viewer", "editor", "admin"]
+#: never: no key was ever made (open mode on loopback); active: keys are required; revoked: every key was
+#: revoked, and keys are still required (nobody gets in until an operator creates one or reopens on purpose).
+KeyState = Literal["never", "active", "revoked"]
 FactKind = Literal["static", "dynamic"]
 FactStatus = Literal["active", "superseded", "expired", "deleted"]
 JobStatus = Literal["queued", "running", "done", "failed"]
@@ -139,3 +143,17 @@ class ConfigVersion(BaseModel):
     config: dict[str, Any]
     actor: str
     created_at: datetime
+
+
+class ApiKey(BaseModel):
+    id: str
+    tenant_id: str
+    role: Role
+    name: str | None = None
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class NewApiKey(ApiKey):
+    key: str

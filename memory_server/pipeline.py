@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 
 from extractors.base import CandidateFact, Usage
-from memory_server import changelog, jobs, timeutil
-from memory_server import facts as factsql
-from memory_server.changelog import ChangeEvent
+from memory_server import timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
@@ -28,6 +26,10 @@ from memory_server.errors import Conflict
 from memory_server.models import Fact
 from memory_server.reconcile import Action, Decision, Neighbor, Reconciler
 from memory_server.retrieval import live_facts
+from memory_server.store import changelog as changesql
+from memory_server.store import facts as factsql
+from memory_server.store import jobs as jobsql
+from memory_server.store.changelog import ChangeEvent
 
 MAX_NEIGHBORS = 10
 
@@ -201,9 +203,9 @@ async def apply_candidates(
         for fact, vector in plan.inserts:
             await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
         for event in plan.events:
-            await changelog.record(conn, event)
+            await changesql.record(conn, event)
         if origin.finishes_job:
-            await jobs.mark_done(conn, origin.request_id, now, usage)
+            await jobsql.mark_done(conn, origin.request_id, now, usage)
     await core.vectors.flush()
     return outcome
 

@@ -16,9 +16,9 @@ from enum import StrEnum
 from typing import Protocol
 
 from extractors.base import CandidateFact, Usage
-from memory_server.facts import content_hash
 from memory_server.models import Fact
 from memory_server.search import terms
+from memory_server.store.facts import content_hash
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 

@@ -15,13 +15,15 @@ from datetime import datetime
 import numpy as np
 
 from extractors import tokens
-from memory_server import facts as factsql
 from memory_server import search, timeutil
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import Fact, Page, Profile, ProfileFact, ProfileResponse, SearchHit, SearchResults
 from memory_server.schemas import FactFilter, ProfileIn, SearchIn
+from memory_server.store import facts as factsql
+from memory_server.store import vectors
+from memory_server.store.db import Row
 
 BIG = 500  # facts above which CPU work leaves the loop (~5 ms of scoring or token counting; a hand-off ~0.1 ms)
 
@@ -44,20 +46,15 @@ async def live_facts(
     until: datetime | None = None,
 ) -> LiveFacts:
     """The user's active, unexpired facts, newest first."""
-    extra, params = factsql.filters_sql(kind, source, since, until)
-    vector_col = ", v.vector" if with_vectors else ""
-    join = " JOIN fact_vectors v ON v.fact_id = f.id" if with_vectors else ""
-    rows = await core.db.fetchall(
-        f"SELECT {factsql.F_COLUMNS}{vector_col} FROM facts f{join} "
-        f"WHERE f.tenant_id = ? AND f.user_id = ? AND {factsql.LIVE}{extra} ORDER BY f.updated_at DESC",
-        (tenant_id, user_id, timeutil.to_db(timeutil.now()), *params),
+    rows = await factsql.live_rows(
+        core.db, tenant_id, user_id, with_vectors=with_vectors, kind=kind, source=source, since=since, until=until
     )
     return await off_loop(len(rows) > BIG, _to_live, rows, with_vectors)
 
 
-def _to_live(rows: Sequence[Sequence], with_vectors: bool) -> LiveFacts:
-    blobs = [r[16] for r in rows] if with_vectors else []
-    return LiveFacts([factsql.to_fact(r) for r in rows], factsql.blob_to_matrix(blobs))
+def _to_live(rows: Sequence[Row], with_vectors: bool) -> LiveFacts:
+    blobs = [r["vector"] for r in rows] if with_vectors else []
+    return LiveFacts([factsql.to_fact(r) for r in rows], vectors.matrix(blobs))
 
 
 def check_top_k(core: Core, top_k: int | None) -> int:
@@ -210,38 +207,22 @@ def effective(fact: Fact) -> Fact:
 
 
 async def get_fact(core: Core, tenant_id: str, fact_id: str) -> Fact:
-    row = await core.db.fetchone(
-        f"SELECT {factsql.COLUMNS} FROM facts WHERE tenant_id = ? AND id = ?", (tenant_id, fact_id)
-    )
-    if row is None:
+    fact = await factsql.get(core.db, tenant_id, fact_id)
+    if fact is None:
         raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
-    return effective(factsql.to_fact(row))
+    return effective(fact)
 
 
 async def fact_page(core: Core, tenant_id: str, user_id: str, flt: FactFilter) -> Page[Fact]:
     """One user's facts, newest first; status 'active' means live (not yet expired)."""
-    where, params = ["f.tenant_id = ?", "f.user_id = ?"], [tenant_id, user_id]
-    now = timeutil.to_db(timeutil.now())
-    if flt.status == "active":
-        where.append(factsql.LIVE)
-        params.append(now)
-    elif flt.status == "expired":
-        where.append("(f.status = 'expired' OR (f.status = 'active' AND f.expires_at <= ?))")
-        params.append(now)
-    elif flt.status != "all":
-        where.append("f.status = ?")
-        params.append(flt.status)
-    extra, extra_params = factsql.filters_sql(flt.kind, flt.source)
-    if flt.cursor is not None:
-        where.append("f.rowid < ?")
-        params.append(int(flt.cursor))
-    rows = await core.db.fetchall(
-        f"SELECT {factsql.F_COLUMNS}, f.rowid FROM facts f WHERE {' AND '.join(where)}{extra} "
-        "ORDER BY f.rowid DESC LIMIT ?",
-        (*params, *extra_params, flt.limit + 1),
+    found, cursor = await factsql.page(
+        core.db,
+        tenant_id,
+        user_id,
+        status=flt.status,
+        kind=flt.kind,
+        source=flt.source,
+        cursor=None if flt.cursor is None else int(flt.cursor),
+        limit=flt.limit,
     )
-    more = len(rows) > flt.limit
-    rows = rows[: flt.limit]
-    return Page[Fact](
-        items=[effective(factsql.to_fact(r)) for r in rows], next_cursor=str(rows[-1][16]) if more else None
-    )
+    return Page[Fact](items=[effective(f) for f in found], next_cursor=None if cursor is None else str(cursor))

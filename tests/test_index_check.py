@@ -12,7 +12,7 @@ from memory_server.cli import app as cli_app
 from memory_server.context import Scope
 from memory_server.schemas import FactIn
 from memory_server.service import MemoryService
-from memory_server.vectors import VectorItem
+from memory_server.store.vectors import IndexEntry
 
 runner = CliRunner()
 
@@ -31,9 +31,9 @@ def _damage(settings) -> dict[str, str]:
             assert (await service.check_index()).consistent
             index = service.core.index
             await index.delete([ids[0]])
-            stray = VectorItem("not-a-fact", settings.tenant, "ana", "static", np.ones(384, np.float32) / np.sqrt(384))
+            stray = IndexEntry("not-a-fact", settings.tenant, "ana", "static", np.ones(384, np.float32) / np.sqrt(384))
             moved = next(e for e in await index.scan(0, 10) if e.id == ids[1])
-            await index.upsert([stray, VectorItem(moved.id, moved.tenant_id, "bea", moved.kind, moved.vector)])
+            await index.upsert([stray, IndexEntry(moved.id, moved.tenant_id, "bea", moved.kind, moved.vector)])
             return {"missing": ids[0], "orphan": "not-a-fact", "stale": ids[1]}
         finally:
             await service.close()

@@ -13,7 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from memory_server import keys
-from memory_server.db import Database
+from memory_server.store.db import Database
 from tests.mcp.scenarios import (
     bad_arguments_fail_clearly,
     error,

@@ -12,7 +12,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from memory_server import keys
-from memory_server.db import Database
+from memory_server.store.db import Database
 from tests.mcp.scenarios import error, ok
 from tests.servers import running_server, server_settings
 

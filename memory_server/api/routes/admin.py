@@ -8,9 +8,7 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict
 
 from memory_server.api.deps import CallerScope, Service
-from memory_server.context import Role
-from memory_server.keys import ApiKey, NewApiKey
-from memory_server.models import Change, ConfigVersion, Page
+from memory_server.models import ApiKey, Change, ConfigVersion, NewApiKey, Page, Role
 from memory_server.schemas import ChangelogFilter, Count, Identifier, Label
 
 router = APIRouter(prefix="/v1", tags=["admin"])

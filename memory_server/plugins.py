@@ -1,0 +1,8 @@
+"""The server's plugin groups. Extractors have theirs in `extractors.registry` (they stand alone)."""
+
+from __future__ import annotations
+
+from extractors.registry import Registry
+
+#: Embedders: a class (or factory) with an `Options` pydantic model, called with those options as keywords.
+EMBEDDERS = Registry("memory_server.embedders", "embedder")

@@ -1,0 +1,150 @@
+"""SQL for `changelog`: one typed event per add, update, supersede, expire, delete and purge of a fact, and
+per key and access event of a tenant (those have no user).
+
+Events are written with the connection of the transaction that makes the change they describe, so the
+log can never disagree with the facts.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+from pydantic import BaseModel
+
+from memory_server import timeutil
+from memory_server.models import Change, ChangeEventName
+from memory_server.store.db import Database
+
+
+@dataclass(frozen=True)
+class ChangeEvent:
+    """A change to a user's facts, or (user_id None) to the tenant's keys and access."""
+
+    name: ChangeEventName
+    tenant_id: str
+    user_id: str | None
+    actor: str
+    at: datetime
+    fact_id: str | None = None
+    before: BaseModel | None = None
+    after: BaseModel | None = None
+    request_id: str | None = None
+
+
+def _dump(record: BaseModel | None) -> str | None:
+    return None if record is None else record.model_dump_json()
+
+
+async def record(conn: aiosqlite.Connection, event: ChangeEvent) -> None:
+    await conn.execute(
+        "INSERT INTO changelog (tenant_id, user_id, fact_id, event, before, after, request_id, actor, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            event.tenant_id,
+            event.user_id,
+            event.fact_id,
+            event.name,
+            _dump(event.before),
+            _dump(event.after),
+            event.request_id,
+            event.actor,
+            timeutil.to_db(event.at),
+        ),
+    )
+
+
+_COLUMNS = "id, user_id, fact_id, event, before, after, request_id, actor, created_at"
+
+
+def _change(row: aiosqlite.Row) -> Change:
+    return Change(
+        id=row["id"],
+        user_id=row["user_id"],
+        fact_id=row["fact_id"],
+        event=row["event"],
+        before=json.loads(row["before"]) if row["before"] else None,
+        after=json.loads(row["after"]) if row["after"] else None,
+        request_id=row["request_id"],
+        actor=row["actor"],
+        created_at=timeutil.from_db(row["created_at"]),
+    )
+
+
+async def page(
+    db: Database,
+    tenant_id: str,
+    *,
+    user_id: str | None,
+    request_id: str | None,
+    since: datetime | None,
+    before_id: int | None,
+    limit: int,
+) -> list[Change]:
+    """Rows newest first, filtered by user, request and time, older than row `before_id` when given."""
+    where, params = ["tenant_id = ?"], [tenant_id]
+    for column, value in (("user_id", user_id), ("request_id", request_id)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    if since is not None:
+        where.append("created_at >= ?")
+        params.append(timeutil.to_db(since))
+    if before_id is not None:
+        where.append("id < ?")
+        params.append(before_id)
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM changelog WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit)
+    )
+    return [_change(r) for r in rows]
+
+
+async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Change]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM changelog WHERE tenant_id = ? AND request_id = ? ORDER BY id", (tenant_id, request_id)
+    )
+    return [_change(r) for r in rows]
+
+
+async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Change]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM changelog WHERE tenant_id = ? AND user_id = ? ORDER BY id", (tenant_id, user_id)
+    )
+    return [_change(r) for r in rows]
+
+
+async def blank_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+    """Keep a purged user's rows (what happened, when, by whom) but drop their contents."""
+    cur = await conn.execute(
+        "UPDATE changelog SET before = NULL, after = NULL WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
+    )
+    return cur.rowcount
+
+
+async def import_row(conn: aiosqlite.Connection, tenant_id: str, change: Change) -> bool:
+    """Add an exported row unless the same event of the same fact at the same time is here; True if added."""
+    at = timeutil.to_db(change.created_at)
+    exists = await conn.execute_fetchall(
+        "SELECT 1 FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IS ? AND event = ? AND created_at = ?",
+        (tenant_id, change.user_id, change.fact_id, change.event, at),
+    )
+    if exists:
+        return False
+    await conn.execute(
+        "INSERT INTO changelog (tenant_id, user_id, fact_id, event, before, after, request_id, actor, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            tenant_id,
+            change.user_id,
+            change.fact_id,
+            change.event,
+            json.dumps(change.before) if change.before is not None else None,
+            json.dumps(change.after) if change.after is not None else None,
+            change.request_id,
+            change.actor,
+            at,
+        ),
+    )
+    return True

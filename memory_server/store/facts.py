@@ -1,0 +1,254 @@
+"""SQL for facts (and their vectors, through `store.vectors`).
+
+A fact row is the truth; `fact_vectors` keeps its embedding beside it (so the vector index can be rebuilt
+without re-embedding, and a user's own facts can be scored exactly), and `vector_ops` lists fact ids
+whose vector-index entry must be brought in line with SQLite after the transaction commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+import numpy as np
+
+from memory_server import timeutil
+from memory_server.models import Fact, FactKind, FactStatus
+from memory_server.store import vectors
+from memory_server.store.db import Database
+
+COLUMNS = (
+    "id, user_id, kind, content, topic, source, attributes, confidence, status, superseded_by, "
+    "request_id, message_ids, config_version, created_at, updated_at, expires_at"
+)
+_F_COLUMNS = ", ".join(f"f.{c.strip()}" for c in COLUMNS.split(","))
+_LIVE = "f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)"
+
+_SPACE = re.compile(r"\s+")
+
+
+def content_hash(content: str) -> str:
+    """Hash of the normalised content: case, spacing and closing punctuation do not make a new fact."""
+    norm = _SPACE.sub(" ", content.casefold()).strip().rstrip(".!?;:, ")
+    return hashlib.sha256(norm.encode()).hexdigest()
+
+
+def to_fact(row: aiosqlite.Row) -> Fact:
+    return Fact(
+        id=row["id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        content=row["content"],
+        topic=row["topic"],
+        source=row["source"],
+        attributes=json.loads(row["attributes"]),
+        confidence=row["confidence"],
+        status=row["status"],
+        superseded_by=row["superseded_by"],
+        request_id=row["request_id"],
+        message_ids=json.loads(row["message_ids"]),
+        config_version=row["config_version"],
+        created_at=timeutil.from_db(row["created_at"]),
+        updated_at=timeutil.from_db(row["updated_at"]),
+        expires_at=timeutil.from_db(row["expires_at"]),
+    )
+
+
+async def insert(conn: aiosqlite.Connection, tenant_id: str, fact: Fact, vector: np.ndarray, model_id: str) -> None:
+    await conn.execute(
+        "INSERT INTO facts (id, tenant_id, user_id, kind, content, content_hash, topic, source, attributes, "
+        "confidence, status, superseded_by, request_id, message_ids, config_version, created_at, updated_at, "
+        "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            fact.id,
+            tenant_id,
+            fact.user_id,
+            fact.kind,
+            fact.content,
+            content_hash(fact.content),
+            fact.topic,
+            fact.source,
+            json.dumps(fact.attributes, ensure_ascii=False),
+            fact.confidence,
+            fact.status,
+            fact.superseded_by,
+            fact.request_id,
+            json.dumps(fact.message_ids),
+            fact.config_version,
+            timeutil.to_db(fact.created_at),
+            timeutil.to_db(fact.updated_at),
+            timeutil.to_db(fact.expires_at) if fact.expires_at else None,
+        ),
+    )
+    await vectors.put(conn, [(fact.id, model_id, vector)])
+    await vectors.mark_dirty(conn, [fact.id])
+
+
+async def set_status(
+    conn: aiosqlite.Connection, fact: Fact, status: str, at: datetime, superseded_by: str | None = None
+) -> Fact | None:
+    """Retire a fact (superseded, expired, deleted); return it as it now stands.
+
+    Applies only if the row still has the status it was read with; None means someone changed it first.
+    """
+    cur = await conn.execute(
+        "UPDATE facts SET status = ?, superseded_by = ?, updated_at = ? WHERE id = ? AND status = ?",
+        (status, superseded_by, timeutil.to_db(at), fact.id, fact.status),
+    )
+    if cur.rowcount == 0:
+        return None
+    await vectors.mark_dirty(conn, [fact.id])
+    return fact.model_copy(update={"status": status, "superseded_by": superseded_by, "updated_at": at})
+
+
+def _filters(
+    kind: str | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> tuple[str, list[Any]]:
+    """Extra WHERE terms (on alias f) for the optional filters that every read shares."""
+    terms, params = [], []
+    if kind:
+        terms.append("f.kind = ?")
+        params.append(kind)
+    if source:
+        terms.append("f.source = ?")
+        params.append(source)
+    if since:
+        terms.append("f.created_at >= ?")
+        params.append(timeutil.to_db(since))
+    if until:
+        terms.append("f.created_at <= ?")
+        params.append(timeutil.to_db(until))
+    return "".join(f" AND {t}" for t in terms), params
+
+
+async def live_rows(
+    db: Database,
+    tenant_id: str,
+    user_id: str,
+    *,
+    with_vectors: bool,
+    kind: FactKind | None = None,
+    source: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[aiosqlite.Row]:
+    """The user's active, unexpired facts, newest first; with a `vector` column when asked (read them with
+    `to_fact` and `vectors.matrix`, off the loop for a big user)."""
+    extra, params = _filters(kind, source, since, until)
+    vector_col = ", v.vector" if with_vectors else ""
+    join = " JOIN fact_vectors v ON v.fact_id = f.id" if with_vectors else ""
+    return await db.fetchall(
+        f"SELECT {_F_COLUMNS}{vector_col} FROM facts f{join} "
+        f"WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE}{extra} ORDER BY f.updated_at DESC",
+        (tenant_id, user_id, timeutil.to_db(timeutil.now()), *params),
+    )
+
+
+async def get(db: Database, tenant_id: str, fact_id: str) -> Fact | None:
+    row = await db.fetchone(f"SELECT {COLUMNS} FROM facts WHERE tenant_id = ? AND id = ?", (tenant_id, fact_id))
+    return None if row is None else to_fact(row)
+
+
+async def page(
+    db: Database,
+    tenant_id: str,
+    user_id: str,
+    *,
+    status: FactStatus | str,
+    kind: FactKind | None,
+    source: str | None,
+    cursor: int | None,
+    limit: int,
+) -> tuple[list[Fact], int | None]:
+    """One user's facts, newest first, and the cursor of the next page. Status 'active' means live (not yet
+    expired), 'expired' includes active facts past their expiry, 'all' lists every status."""
+    where, params = ["f.tenant_id = ?", "f.user_id = ?"], [tenant_id, user_id]
+    now = timeutil.to_db(timeutil.now())
+    if status == "active":
+        where.append(_LIVE)
+        params.append(now)
+    elif status == "expired":
+        where.append("(f.status = 'expired' OR (f.status = 'active' AND f.expires_at <= ?))")
+        params.append(now)
+    elif status != "all":
+        where.append("f.status = ?")
+        params.append(status)
+    extra, extra_params = _filters(kind, source)
+    if cursor is not None:
+        where.append("f.rowid < ?")
+        params.append(cursor)
+    rows = await db.fetchall(
+        f"SELECT {_F_COLUMNS}, f.rowid AS cursor FROM facts f WHERE {' AND '.join(where)}{extra} "
+        "ORDER BY f.rowid DESC LIMIT ?",
+        (*params, *extra_params, limit + 1),
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [to_fact(r) for r in rows], rows[-1]["cursor"] if more else None
+
+
+async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Fact]:
+    """Every fact of the user, every status, oldest first (for an export)."""
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS} FROM facts WHERE tenant_id = ? AND user_id = ? ORDER BY rowid", (tenant_id, user_id)
+    )
+    return [to_fact(r) for r in rows]
+
+
+async def due_to_expire(db: Database, limit: int) -> list[tuple[str, Fact]]:
+    """(tenant, fact) of active facts past their expiry."""
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS}, tenant_id FROM facts WHERE status = 'active' AND expires_at <= ? LIMIT ?",
+        (timeutil.to_db(timeutil.now()), limit),
+    )
+    return [(r["tenant_id"], to_fact(r)) for r in rows]
+
+
+async def importable(conn: aiosqlite.Connection, tenant_id: str, fact: Fact) -> bool:
+    """Whether an imported fact is new here: its id unknown, and (when active) its content not live already."""
+    clash = await conn.execute_fetchall(
+        "SELECT 1 FROM facts WHERE id = ? OR (tenant_id = ? AND user_id = ? AND content_hash = ? "
+        "AND status = 'active' AND ? = 'active')",
+        (fact.id, tenant_id, fact.user_id, content_hash(fact.content), fact.status),
+    )
+    return not clash
+
+
+async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+    """Remove the user's facts (their vectors go with them) and queue their index entries for removal."""
+    ids = [
+        r["id"]
+        for r in await conn.execute_fetchall(
+            "SELECT id FROM facts WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
+        )
+    ]
+    await vectors.mark_dirty(conn, ids)
+    await conn.execute("DELETE FROM facts WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return len(ids)
+
+
+async def all_ids(db: Database) -> list[str]:
+    return [r["id"] for r in await db.fetchall("SELECT id FROM facts ORDER BY rowid")]
+
+
+async def count_live(db: Database) -> int:
+    row = await db.fetchone(f"SELECT count(*) AS n FROM facts f WHERE {_LIVE}", (timeutil.to_db(timeutil.now()),))
+    return int(row["n"]) if row else 0
+
+
+def attributes_match(fact: Fact, wanted: dict[str, Any] | None) -> bool:
+    """Every wanted key equals the fact's value (or is contained in it when the fact holds a list)."""
+    if not wanted:
+        return True
+    for key, value in wanted.items():
+        have = fact.attributes.get(key)
+        if have != value and not (isinstance(have, list) and value in have):
+            return False
+    return True

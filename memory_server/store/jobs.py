@@ -1,0 +1,207 @@
+"""SQL for `jobs`: the durable queue of requests to extract, with their status, attempts and usage.
+
+A job is claimed by flipping it to `running` in one statement that also keeps each user's jobs in the order
+they were accepted (no job of a user runs while an earlier one is pending or running).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from extractors.base import Usage
+from memory_server import timeutil
+from memory_server.models import Job, JobUsage
+from memory_server.store.db import Database
+
+COLUMNS = (
+    "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
+    "llm_calls, prompt_tokens, completion_tokens, raw_output"
+)
+
+
+def to_job(row: aiosqlite.Row) -> Job:
+    return Job(
+        request_id=row["request_id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        status=row["status"],
+        attempts=row["attempts"],
+        error=row["error"],
+        source=row["source"],
+        session_id=row["session_id"],
+        created_at=timeutil.from_db(row["created_at"]),
+        updated_at=timeutil.from_db(row["updated_at"]),
+        finished_at=timeutil.from_db(row["finished_at"]),
+        usage=JobUsage(
+            llm_calls=row["llm_calls"], prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]
+        ),
+        raw_output=row["raw_output"],
+    )
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    tenant_id: str
+    request_id: str
+    user_id: str
+    kind: str
+    attempts: int
+    source: str | None
+    attributes: dict[str, Any]
+    actor: str
+
+
+async def enqueue(
+    conn: aiosqlite.Connection,
+    *,
+    request_id: str,
+    tenant_id: str,
+    user_id: str,
+    kind: str,
+    actor: str,
+    at: datetime,
+    source: str | None = None,
+    session_id: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    payload_hash: str | None = None,
+) -> None:
+    stamp = timeutil.to_db(at)
+    await conn.execute(
+        "INSERT INTO jobs (request_id, tenant_id, user_id, kind, status, attempts, source, session_id, attributes, "
+        "payload_hash, actor, run_after, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            request_id,
+            tenant_id,
+            user_id,
+            kind,
+            source,
+            session_id,
+            json.dumps(attributes or {}, ensure_ascii=False),
+            payload_hash,
+            actor,
+            stamp,
+            stamp,
+            stamp,
+        ),
+    )
+
+
+_CLAIM = """
+UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = :now, error = NULL
+WHERE rowid = (
+    SELECT j.rowid FROM jobs j
+    WHERE j.status = 'queued' AND j.run_after <= :now
+      AND NOT EXISTS (
+          SELECT 1 FROM jobs o WHERE o.tenant_id = j.tenant_id AND o.user_id = j.user_id
+            AND (o.status = 'running' OR (o.status = 'queued' AND o.rowid < j.rowid)))
+    ORDER BY j.rowid LIMIT 1)
+RETURNING tenant_id, request_id, user_id, kind, attempts, source, attributes, actor
+"""
+
+
+async def claim(db: Database) -> ClaimedJob | None:
+    """Take the oldest due job whose user has no earlier job pending."""
+    async with db.transaction() as conn, conn.execute(_CLAIM, {"now": timeutil.to_db(timeutil.now())}) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    return ClaimedJob(
+        row["tenant_id"],
+        row["request_id"],
+        row["user_id"],
+        row["kind"],
+        row["attempts"],
+        row["source"],
+        json.loads(row["attributes"]),
+        row["actor"],
+    )
+
+
+async def recover(db: Database) -> int:
+    """Requeue the jobs a crash left running."""
+    async with db.transaction() as conn:
+        cur = await conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
+        return cur.rowcount
+
+
+async def mark_done(conn: aiosqlite.Connection, request_id: str, at: datetime, usage: Usage) -> None:
+    stamp = timeutil.to_db(at)
+    await conn.execute(
+        "UPDATE jobs SET status = 'done', error = NULL, raw_output = NULL, updated_at = ?, finished_at = ?, "
+        "llm_calls = llm_calls + ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ? "
+        "WHERE request_id = ?",
+        (stamp, stamp, usage.calls, usage.prompt_tokens, usage.completion_tokens, request_id),
+    )
+
+
+async def record_attempt(db: Database, request_id: str, usage: Usage, raw_output: str | None) -> None:
+    """Keep what a failed attempt spent and the model reply it could not use."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE jobs SET llm_calls = llm_calls + ?, prompt_tokens = prompt_tokens + ?, "
+            "completion_tokens = completion_tokens + ?, raw_output = ? WHERE request_id = ?",
+            (usage.calls, usage.prompt_tokens, usage.completion_tokens, raw_output, request_id),
+        )
+
+
+async def reschedule(db: Database, request_id: str, error: str, final: bool, run_after: datetime) -> None:
+    """Queue a failed attempt again at `run_after`, or (final) fail the job for good, keeping its error."""
+    now = timeutil.now()
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ?, finished_at = ? "
+            "WHERE request_id = ?",
+            (
+                "failed" if final else "queued",
+                error[:4000],
+                timeutil.to_db(run_after),
+                timeutil.to_db(now),
+                timeutil.to_db(now) if final else None,
+                request_id,
+            ),
+        )
+
+
+async def get(db: Database, tenant_id: str, request_id: str) -> Job | None:
+    row = await db.fetchone(
+        f"SELECT {COLUMNS} FROM jobs WHERE tenant_id = ? AND request_id = ?", (tenant_id, request_id)
+    )
+    return None if row is None else to_job(row)
+
+
+async def origin(db: Database, tenant_id: str, request_id: str) -> tuple[str | None, dict[str, Any]]:
+    """The source and attributes a request was published with."""
+    row = await db.fetchone(
+        "SELECT source, attributes FROM jobs WHERE tenant_id = ? AND request_id = ?", (tenant_id, request_id)
+    )
+    return (None, {}) if row is None else (row["source"], json.loads(row["attributes"] or "{}"))
+
+
+async def requeue_failed(db: Database, tenant_id: str, request_id: str) -> None:
+    """A failed job starts over: queued now, with its attempts reset."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE jobs SET status = 'queued', attempts = 0, run_after = ?, finished_at = NULL "
+            "WHERE tenant_id = ? AND request_id = ? AND status = 'failed'",
+            (timeutil.to_db(timeutil.now()), tenant_id, request_id),
+        )
+
+
+async def by_payload(db: Database, tenant_id: str, user_id: str, digest: str) -> str | None:
+    """The request that published this payload already, if any."""
+    row = await db.fetchone(
+        "SELECT request_id FROM jobs WHERE tenant_id = ? AND user_id = ? AND payload_hash = ?",
+        (tenant_id, user_id, digest),
+    )
+    return None if row is None else row["request_id"]
+
+
+async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+    cur = await conn.execute("DELETE FROM jobs WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return cur.rowcount

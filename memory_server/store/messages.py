@@ -1,0 +1,106 @@
+"""SQL for `messages`: every published message, kept as it was sent (the raw material of extraction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from memory_server import timeutil
+from memory_server.store.db import Database
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: int
+    request_id: str
+    session_id: str | None
+    position: int
+    role: str
+    content: str
+    created_at: datetime
+
+
+def _message(row: aiosqlite.Row) -> StoredMessage:
+    return StoredMessage(
+        id=row["id"],
+        request_id=row["request_id"],
+        session_id=row["session_id"],
+        position=row["position"],
+        role=row["role"],
+        content=row["content"],
+        created_at=timeutil.from_db(row["created_at"]),
+    )
+
+
+_COLUMNS = "id, request_id, session_id, position, role, content, created_at"
+
+
+async def insert(
+    conn: aiosqlite.Connection,
+    tenant_id: str,
+    user_id: str,
+    request_id: str,
+    session_id: str | None,
+    messages: Sequence[tuple[int, str, str, datetime]],
+) -> None:
+    """Store (position, role, content, time) messages of one request."""
+    await conn.executemany(
+        "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (tenant_id, user_id, request_id, session_id, position, role, content, timeutil.to_db(at))
+            for position, role, content, at in messages
+        ],
+    )
+
+
+async def of_request(db: Database, tenant_id: str, request_id: str) -> list[StoredMessage]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM messages WHERE tenant_id = ? AND request_id = ? ORDER BY position",
+        (tenant_id, request_id),
+    )
+    return [_message(r) for r in rows]
+
+
+async def of_user(db: Database, tenant_id: str, user_id: str) -> list[StoredMessage]:
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM messages WHERE tenant_id = ? AND user_id = ? ORDER BY id", (tenant_id, user_id)
+    )
+    return [_message(r) for r in rows]
+
+
+async def requests_of_user(db: Database, tenant_id: str, user_id: str) -> list[str]:
+    """The user's requests that stored messages, in the order they arrived."""
+    rows = await db.fetchall(
+        "SELECT request_id, min(id) AS first FROM messages WHERE tenant_id = ? AND user_id = ? "
+        "GROUP BY request_id ORDER BY first",
+        (tenant_id, user_id),
+    )
+    return [r["request_id"] for r in rows]
+
+
+async def has_user(db: Database, tenant_id: str, user_id: str) -> bool:
+    row = await db.fetchone("SELECT 1 FROM messages WHERE tenant_id = ? AND user_id = ? LIMIT 1", (tenant_id, user_id))
+    return row is not None
+
+
+async def users(db: Database, tenant_id: str) -> list[str]:
+    """Users with stored messages."""
+    rows = await db.fetchall("SELECT DISTINCT user_id FROM messages WHERE tenant_id = ? ORDER BY user_id", (tenant_id,))
+    return [r["user_id"] for r in rows]
+
+
+async def exists(conn: aiosqlite.Connection, tenant_id: str, request_id: str, position: int) -> bool:
+    rows = await conn.execute_fetchall(
+        "SELECT 1 FROM messages WHERE tenant_id = ? AND request_id = ? AND position = ?",
+        (tenant_id, request_id, position),
+    )
+    return bool(rows)
+
+
+async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+    cur = await conn.execute("DELETE FROM messages WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return cur.rowcount

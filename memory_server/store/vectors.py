@@ -1,0 +1,114 @@
+"""The vector outbox (`vector_ops`) and the vectors the index should hold, read from `facts` and
+`fact_vectors`. The index itself lives in `memory_server.index`; it reads its truth from here."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+import numpy as np
+
+from memory_server import timeutil
+from memory_server.store.db import Database
+
+_LIVE = "f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)"
+
+
+@dataclass(frozen=True)
+class IndexEntry:
+    """One vector as the index holds it: the fact's id, whose it is, and the vector."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    kind: str
+    vector: np.ndarray
+
+
+async def mark_dirty(conn: aiosqlite.Connection, fact_ids: Sequence[str]) -> None:
+    """Queue facts whose index entry must follow SQLite once this transaction commits."""
+    await conn.executemany("INSERT INTO vector_ops (fact_id) VALUES (?)", [(i,) for i in fact_ids])
+
+
+async def requeue(db: Database, fact_ids: Sequence[str]) -> None:
+    """Queue facts for the next flush, in a transaction of their own."""
+    async with db.transaction() as conn:
+        await mark_dirty(conn, fact_ids)
+
+
+async def queued(db: Database, limit: int) -> tuple[int, list[str]] | None:
+    """The oldest queued operations: the last op id among them and their distinct fact ids (None: empty)."""
+    rows = await db.fetchall("SELECT id, fact_id FROM vector_ops ORDER BY id LIMIT ?", (limit,))
+    if not rows:
+        return None
+    return rows[-1]["id"], sorted({r["fact_id"] for r in rows})
+
+
+async def done(db: Database, up_to: int) -> None:
+    """Drop the operations applied, up to and including op id `up_to`."""
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM vector_ops WHERE id <= ?", (up_to,))
+
+
+async def pending(db: Database) -> int:
+    row = await db.fetchone("SELECT count(*) AS n FROM vector_ops")
+    return int(row["n"]) if row else 0
+
+
+async def indexable(db: Database, fact_ids: Sequence[str]) -> list[IndexEntry]:
+    """The live facts among `fact_ids`, as the index should hold them."""
+    if not fact_ids:
+        return []
+    marks = ",".join("?" * len(fact_ids))
+    rows = await db.fetchall(
+        f"SELECT f.id, f.tenant_id, f.user_id, f.kind, v.vector FROM facts f "
+        f"JOIN fact_vectors v ON v.fact_id = f.id WHERE f.id IN ({marks}) AND {_LIVE}",
+        (*fact_ids, timeutil.to_db(timeutil.now())),
+    )
+    return [
+        IndexEntry(r["id"], r["tenant_id"], r["user_id"], r["kind"], np.frombuffer(r["vector"], dtype=np.float32))
+        for r in rows
+    ]
+
+
+async def live_ids(db: Database) -> set[str]:
+    """Every fact the index should hold."""
+    rows = await db.fetchall(f"SELECT f.id FROM facts f WHERE {_LIVE}", (timeutil.to_db(timeutil.now()),))
+    return {r["id"] for r in rows}
+
+
+async def other_model(db: Database, model_id: str) -> str | None:
+    """A model, other than `model_id`, that made some stored vector."""
+    row = await db.fetchone("SELECT model_id FROM fact_vectors WHERE model_id != ? LIMIT 1", (model_id,))
+    return None if row is None else row["model_id"]
+
+
+async def to_embed(db: Database, model_id: str) -> list[tuple[str, str]]:
+    """(id, content) of facts whose vector is missing or was made by another model."""
+    rows = await db.fetchall(
+        "SELECT f.id, f.content FROM facts f JOIN fact_vectors v ON v.fact_id = f.id WHERE v.model_id != ? "
+        "UNION ALL SELECT f.id, f.content FROM facts f WHERE NOT EXISTS "
+        "(SELECT 1 FROM fact_vectors v WHERE v.fact_id = f.id)",
+        (model_id,),
+    )
+    return [(r["id"], r["content"]) for r in rows]
+
+
+async def put(conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, np.ndarray]]) -> None:
+    """Store (fact id, model id, vector) rows, replacing a fact's old vector."""
+    await conn.executemany(
+        "INSERT OR REPLACE INTO fact_vectors (fact_id, model_id, vector) VALUES (?, ?, ?)",
+        [(fact_id, model, blob(vector)) for fact_id, model, vector in rows],
+    )
+
+
+def blob(vector: np.ndarray) -> bytes:
+    return np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def matrix(blobs: Sequence[bytes]) -> np.ndarray:
+    """Rows of float32 vectors; (0, 0) when there are none (a remote model's size may not be known yet)."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
