@@ -1,18 +1,22 @@
-"""The one small interface every extractor implements, and the registry that builds them by name.
+"""The one small interface every extractor implements, and what flows through it.
 
-Built-in extractors register through `register`, the same path a third-party one would take.
+An extractor is a plugin (`extractors.registry`): a class with a `name`, an `Options` pydantic model
+(extra="forbid") and a constructor taking those options as keywords. The server gives it only the
+options it declares (a chat model's credentials only to one that declares `call`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FactKind = Literal["static", "dynamic"]
+TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
+MessageRole = Literal["user", "assistant", "system", "tool"]
 
 
 class Message(BaseModel):
@@ -20,7 +24,7 @@ class Message(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    role: Literal["user", "assistant", "system", "tool"]
+    role: MessageRole
     content: str
     created_at: datetime
 
@@ -47,18 +51,18 @@ class CandidateFact(BaseModel):
 class Usage(BaseModel):
     """Model calls and tokens spent on one request, added to by every call that makes one."""
 
-    calls: int = 0
+    llm_calls: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
     def add(self, prompt_tokens: int, completion_tokens: int) -> None:
-        self.calls += 1
+        self.llm_calls += 1
         self.prompt_tokens += prompt_tokens
         self.completion_tokens += completion_tokens
 
     def include(self, other: Usage) -> None:
         """Add what another count spent (an extraction that ran in a worker process)."""
-        self.calls += other.calls
+        self.llm_calls += other.llm_calls
         self.prompt_tokens += other.prompt_tokens
         self.completion_tokens += other.completion_tokens
 
@@ -72,17 +76,20 @@ class ExtractionError(Exception):
 
 
 class ExtractionContext(BaseModel):
-    """What an extractor may know besides the messages, and where it reports what it spent."""
+    """What an extractor may know besides the messages and its options, and where it reports what it spent."""
+
+    model_config = ConfigDict(extra="forbid")
 
     user_id: str
     now: datetime
-    options: dict[str, Any] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
 
 
 @runtime_checkable
 class Extractor(Protocol):
     """Turns messages into candidate facts. Must not write anything itself.
+
+    Options arrive once, at construction; a config change builds a new extractor for the next job.
 
     Capability: an extractor that computes rather than waits (regexes, a local model) sets
     `cpu_bound = True`; the server then runs it in a worker process, so it must be picklable.
@@ -93,31 +100,6 @@ class Extractor(Protocol):
     async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
         """Return the candidate facts found in `messages` (empty for chit-chat)."""
         ...
-
-
-ExtractorFactory = Callable[[dict[str, Any]], Extractor]
-_REGISTRY: dict[str, ExtractorFactory] = {}
-
-
-def register(name: str, factory: ExtractorFactory) -> None:
-    """Make an extractor available under `name` in the config."""
-    _REGISTRY[name] = factory
-
-
-def available() -> list[str]:
-    """Names of the registered extractors."""
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_extractor(name: str, options: dict[str, Any] | None = None) -> Extractor:
-    """Build the extractor registered as `name`."""
-    _load_builtins()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown extractor {name!r}: choose one of {', '.join(sorted(_REGISTRY))}") from None
-    return factory(options or {})
 
 
 def is_cpu_bound(extractor: Extractor) -> bool:
@@ -131,9 +113,3 @@ def extract_blocking(
     """Run one extraction to the end in this thread (a worker process); return the usage too, because
     the caller's context is not this copy."""
     return asyncio.run(extractor.extract(messages, context)), context.usage
-
-
-def _load_builtins() -> None:
-    """Importing the built-in modules registers them (litellm itself is imported only on a model call)."""
-    import extractors.llm
-    import extractors.rules  # noqa: F401

@@ -7,15 +7,13 @@ then fails the job with the raw reply kept, never a silent "no facts".
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from extractors import prompts
-from extractors.base import CandidateFact, ExtractionContext, ExtractionError, Message, register
+from extractors.base import CandidateFact, ExtractionContext, ExtractionError, Message, MessageRole, TtlName
 from extractors.llm_client import ModelCall, complete_json
-
-TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
 
 
 class ExtractedFact(BaseModel):
@@ -35,9 +33,9 @@ class ExtractionReply(BaseModel):
 
 
 class LLMOptions(BaseModel):
-    """What the llm extractor reads from the extraction context: the call settings and the prompts."""
+    """The llm extractor's options: where the model is (with its credentials) and the prompts."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     call: ModelCall | None = None
     extraction_definition_prompt: str | None = None
@@ -46,24 +44,26 @@ class LLMOptions(BaseModel):
     static_definition: str
     dynamic_definition: str
     ttl_seconds: dict[TtlName, int]
-    roles: list[str] = Field(default_factory=lambda: ["user"])
+    roles: list[MessageRole] = Field(default_factory=lambda: ["user"])
 
 
 class LLMExtractor:
-    """Stateless: everything it needs arrives with each call, so a config change applies to the next job."""
+    """Built per job from the config of the moment, so a config change applies to the next job."""
 
     name = "llm"
+    Options = LLMOptions
 
-    @staticmethod
-    def options(context: ExtractionContext) -> tuple[LLMOptions, ModelCall]:
-        options = LLMOptions.model_validate(context.options)
-        if options.call is None:
+    def __init__(self, **options: Any) -> None:
+        self.options = LLMOptions.model_validate(options)
+
+    def _call(self) -> ModelCall:
+        if self.options.call is None:
             raise ExtractionError("the llm extractor has no model: set `model` in the config or llm.model")
-        return options, options.call
+        return self.options.call
 
     def system_prompt(self, context: ExtractionContext) -> str:
         """The system prompt, filled now: today's date is the date of this call."""
-        o, _ = self.options(context)
+        o = self.options
         return prompts.EXTRACTION_SYSTEM.format(
             today=context.now.strftime("%Y-%m-%d (%A)"),
             definition=o.extraction_definition_prompt or prompts.DEFAULT_DEFINITION,
@@ -77,7 +77,7 @@ class LLMExtractor:
         )
 
     async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
-        options, call = self.options(context)
+        options, call = self.options, self._call()
         if not any(m.role in options.roles for m in messages):
             return []
         lines = [
@@ -103,6 +103,3 @@ class LLMExtractor:
                 )
             )
         return facts
-
-
-register("llm", lambda options: LLMExtractor())

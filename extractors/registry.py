@@ -9,9 +9,12 @@ name for this process only (tests, embedding apps).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 
 class PluginError(ValueError):
@@ -31,6 +34,13 @@ class Registry:
     def names(self) -> list[str]:
         return sorted({*self._local, *(ep.name for ep in entry_points(group=self.group))})
 
+    def load_all(self) -> None:
+        """Import every installed plugin now (a worker process warming up); one that fails is skipped here and
+        reported when it is used."""
+        for name in self.names():
+            with contextlib.suppress(PluginError):
+                self.load(name)
+
     def load(self, name: str) -> Callable[..., Any]:
         """The factory registered as `name`: a class, or a callable taking the plugin's options."""
         if name in self._local:
@@ -42,3 +52,28 @@ class Registry:
             return found[0].load()
         except Exception as exc:
             raise PluginError(f"the {self.what} {name!r} ({found[0].value}) failed to load: {exc}") from exc
+
+
+class NoOptions(BaseModel):
+    """The options of a plugin that declares none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def options_model(factory: Callable[..., Any]) -> type[BaseModel]:
+    return getattr(factory, "Options", NoOptions)
+
+
+EXTRACTORS = Registry("memory_server.extractors", "extractor")
+
+
+def available() -> list[str]:
+    """Names of the installed (and in-process registered) extractors."""
+    return EXTRACTORS.names()
+
+
+def create_extractor(name: str, options: dict[str, Any] | None = None) -> Any:
+    """Build the extractor `name` with `options`, validated by its `Options` (ValidationError names the bad one)."""
+    factory = EXTRACTORS.load(name)
+    validated = options_model(factory).model_validate(options or {})
+    return factory(**dict(validated))

@@ -10,14 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from extractors import signals as sig
-from extractors.base import CandidateFact, ExtractionContext, Message, register
-
-Role = Literal["user", "assistant", "system", "tool"]
+from extractors.base import CandidateFact, ExtractionContext, Message, MessageRole
 
 
 class RulesOptions(BaseModel):
@@ -25,7 +23,7 @@ class RulesOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    roles: list[Role] = ["user"]
+    roles: list[MessageRole] = ["user"]
 
 
 @dataclass
@@ -376,6 +374,7 @@ class RulesExtractor:
 
     name = "rules"
     cpu_bound = True
+    Options = RulesOptions
 
     def __init__(self, **options: Any) -> None:
         self.options = RulesOptions.model_validate(options)
@@ -383,8 +382,6 @@ class RulesExtractor:
     async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
         """Return the facts the messages of the configured roles state about their author."""
         roles = set(self.options.roles)
-        if "roles" in context.options:
-            roles = set(RulesOptions.model_validate({"roles": context.options["roles"]}).roles)
         facts: dict[str, CandidateFact] = {}
         for index, message in enumerate(messages):
             if message.role not in roles:
@@ -397,6 +394,3 @@ class RulesExtractor:
                     continue
                 facts[key] = draft.model_copy(update={"message_indexes": [index]})
         return list(facts.values())
-
-
-register("rules", lambda options: RulesExtractor(**options))

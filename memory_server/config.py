@@ -21,6 +21,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from extractors.base import MessageRole, TtlName
 from memory_server.plugins import EMBEDDERS
 from memory_server.schemas import Identifier, TtlSeconds
 
@@ -164,7 +165,6 @@ class LLMSettings(_Section):
     max_output_tokens: int = Field(2_000, ge=64, le=32_000, description="Longest reply the model may write.")
 
 
-TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
 DEFAULT_TTLS: dict[str, int] = {
     "one_day": 86_400,
     "one_week": 7 * 86_400,
@@ -237,7 +237,11 @@ class ExtractionConfig(_Section):
     sources: list[Identifier] = Field(
         default_factory=list, description="Only extract from interactions with these sources (empty: all)."
     )
-    roles: list[Literal["user", "assistant", "system", "tool"]] = Field(
+    extractor_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Options of the chosen extractor beyond the settings above (a third party's), checked by it.",
+    )
+    roles: list[MessageRole] = Field(
         default_factory=lambda: ["user"], description="Message roles facts are taken from."
     )
 

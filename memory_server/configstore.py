@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import AliasChoices
 
-from extractors.base import available
+from extractors.registry import available
 from memory_server import timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.errors import InvalidInput

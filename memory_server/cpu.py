@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from pebble import ProcessExpired, ProcessPool
 
-from extractors.base import available
+from extractors.registry import EXTRACTORS
 
 T = TypeVar("T")
 
@@ -57,6 +57,12 @@ def default_processes() -> int:
     return max(1, (os.cpu_count() or 1) - 1)
 
 
+def _warm_up() -> None:
+    """Import the installed extractors once per worker, outside any budget (a module-level function: pebble
+    pickles the initializer, and the registry may hold in-process factories that cannot be pickled)."""
+    EXTRACTORS.load_all()
+
+
 class CpuPool:
     """Worker processes for CPU-bound tasks, started on the first task and stopped by `close`."""
 
@@ -86,7 +92,7 @@ class CpuPool:
     def _start(self) -> ProcessPool:
         pool = ProcessPool(
             max_workers=self.processes,
-            initializer=available,  # import the built-in extractors once per worker, outside any budget
+            initializer=_warm_up,
             context=multiprocessing.get_context("forkserver"),
         )
         if not pool.active:  # reading `active` launches the workers

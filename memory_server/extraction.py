@@ -7,21 +7,25 @@ request id). A failed try keeps the tokens it spent and the model reply it could
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 from extractors.base import (
     ExtractionContext,
     ExtractionError,
+    Extractor,
     Message,
     Usage,
-    create_extractor,
     extract_blocking,
     is_cpu_bound,
 )
 from extractors.llm_client import ModelCall
+from extractors.registry import EXTRACTORS, create_extractor, options_model
 from memory_server import timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
+from memory_server.errors import InvalidInput, from_validation
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
@@ -55,13 +59,22 @@ def reconciler_for(settings: Settings, config: ExtractionConfig) -> Reconciler:
     return RulesReconciler(config.duplicate_threshold)
 
 
-def context_for(settings: Settings, config: ExtractionConfig, user_id: str, usage: Usage) -> ExtractionContext:
-    """Every extractor gets the whole config (and the model call, if any) with each call."""
-    call = model_call(settings, config)
-    options = {**config.model_dump(), "call": call.model_dump() if call else None}
-    if call is not None and call.api_key is not None:
-        options["call"]["api_key"] = call.api_key.get_secret_value()
-    return ExtractionContext(user_id=user_id, now=timeutil.now(), options=options, usage=usage)
+def build_extractor(settings: Settings, config: ExtractionConfig) -> Extractor:
+    """The configured extractor, given only the options its `Options` declares: config settings of those names,
+    the chat model with its credentials (`call`) to one that declares it, and `extractor_options` on top.
+
+    Raises InvalidInput naming the option that is wrong.
+    """
+    factory = EXTRACTORS.load(config.extractor)
+    declared = options_model(factory).model_fields
+    known = {**dict(config), "call": model_call(settings, config)}
+    given = {name: known[name] for name in declared if name in known}
+    try:
+        return create_extractor(config.extractor, {**given, **config.extractor_options})
+    except ValidationError as exc:
+        problem = from_validation(exc.errors())
+        field = f"extractor_options.{problem.field}" if problem.field else "extractor_options"
+        raise InvalidInput(f"{field}: {problem.message.split(': ', 1)[-1]}", field=field) from None
 
 
 async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
@@ -100,15 +113,16 @@ async def _extract(
     version, config = await configs.active(job.tenant_id)
     stored = await messagesql.of_request(core.db, job.tenant_id, from_request)
     messages = [Message(role=m.role, content=m.content, created_at=m.created_at) for m in stored]
-    extractor = create_extractor(config.extractor)
+    extractor = build_extractor(core.settings, config)
     candidates = []
     if not config.sources or source in config.sources:
         if is_cpu_bound(extractor):
-            context = context_for(core.settings, config, job.user_id, Usage())  # the worker counts on its own
+            context = ExtractionContext(user_id=job.user_id, now=timeutil.now())  # the worker counts on its own
             candidates, spent = await core.cpu.run(budget, "extraction", extract_blocking, extractor, messages, context)
             usage.include(spent)
         else:
-            candidates = await extractor.extract(messages, context_for(core.settings, config, job.user_id, usage))
+            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), usage=usage)
+            candidates = await extractor.extract(messages, context)
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,

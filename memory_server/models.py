@@ -7,11 +7,12 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
+from extractors.base import FactKind, Usage
+
 Role = Literal["viewer", "editor", "admin"]
 #: never: no key was ever made (open mode on loopback); active: keys are required; revoked: every key was
 #: revoked, and keys are still required (nobody gets in until an operator creates one or reopens on purpose).
 KeyState = Literal["never", "active", "revoked"]
-FactKind = Literal["static", "dynamic"]
 FactStatus = Literal["active", "superseded", "expired", "deleted"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 ChangeEventName = Literal[
@@ -67,14 +68,6 @@ class RequestChanges(BaseModel):
     removed: list[Fact] = Field(default_factory=list)
 
 
-class JobUsage(BaseModel):
-    """Model calls and tokens a request spent (counted with tiktoken where the provider reports none)."""
-
-    llm_calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-
-
 class Job(BaseModel):
     request_id: str
     user_id: str
@@ -87,7 +80,7 @@ class Job(BaseModel):
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None = None
-    usage: JobUsage = Field(default_factory=JobUsage)
+    usage: Usage = Field(default_factory=Usage)
     raw_output: str | None = Field(None, description="The model reply that could not be used, when a try failed.")
     changes: RequestChanges | None = None
 

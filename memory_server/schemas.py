@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from extractors.base import MessageRole
 from memory_server import timeutil
 from memory_server.models import FactKind
 
@@ -137,7 +138,7 @@ class _In(BaseModel):
 
 
 class MessageIn(_In):
-    role: Literal["user", "assistant", "system", "tool"]
+    role: MessageRole
     content: Text
     created_at: Timestamp | None = None
 

@@ -205,10 +205,12 @@ class MemoryService:
         return await self.configs.update(scope.tenant_id, scope.actor, changes, self._check_config)
 
     def _check_config(self, config: ExtractionConfig) -> None:
+        """A config is stored only if its extractor can be built from it."""
         if config.extractor == "llm" and extraction.model_call(self.core.settings, config) is None:
             raise InvalidInput(
                 "model: the llm extractor needs a model: set `model` here or llm.model in the settings", field="model"
             )
+        extraction.build_extractor(self.core.settings, config)
 
     # ---- ingest ---------------------------------------------------------------------------------
 

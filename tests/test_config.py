@@ -24,7 +24,11 @@ def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
     return names
 
 
-MAPPINGS = {"extraction.ttl_seconds", "embedder.options"}  # settings whose value is itself a mapping
+MAPPINGS = {
+    "extraction.ttl_seconds",
+    "extraction.extractor_options",
+    "embedder.options",
+}  # settings whose value is itself a mapping
 
 
 def _keys(tree: dict, prefix: str = "") -> set[str]:

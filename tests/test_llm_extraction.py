@@ -299,7 +299,7 @@ async def test_models_known_to_support_schemas_get_structured_output(llm):
     assert sent["type"] == "json_schema"
     assert sent["json_schema"]["name"] == "ExtractionReply"
     assert "facts" in sent["json_schema"]["schema"]["properties"]
-    assert (usage.calls, usage.prompt_tokens, usage.completion_tokens) == (1, 100, 10)
+    assert (usage.llm_calls, usage.prompt_tokens, usage.completion_tokens) == (1, 100, 10)
 
 
 async def test_token_usage_is_counted_with_tiktoken_when_the_provider_reports_none(llm):
@@ -310,6 +310,6 @@ async def test_token_usage_is_counted_with_tiktoken_when_the_provider_reports_no
     call = ModelCall(model="openai/fake-chat", api_base=llm.api_base, api_key="sk-test", max_retries=0)
     usage = Usage()
     assert await complete(call, [{"role": "user", "content": "hello there"}], usage) == "one two three"
-    assert usage.calls == 1
+    assert usage.llm_calls == 1
     assert usage.prompt_tokens == 2
     assert usage.completion_tokens == 3

@@ -15,7 +15,7 @@ import aiosqlite
 
 from extractors.base import Usage
 from memory_server import timeutil
-from memory_server.models import Job, JobUsage
+from memory_server.models import Job
 from memory_server.store.db import Database
 
 COLUMNS = (
@@ -37,7 +37,7 @@ def to_job(row: aiosqlite.Row) -> Job:
         created_at=timeutil.from_db(row["created_at"]),
         updated_at=timeutil.from_db(row["updated_at"]),
         finished_at=timeutil.from_db(row["finished_at"]),
-        usage=JobUsage(
+        usage=Usage(
             llm_calls=row["llm_calls"], prompt_tokens=row["prompt_tokens"], completion_tokens=row["completion_tokens"]
         ),
         raw_output=row["raw_output"],
@@ -136,7 +136,7 @@ async def mark_done(conn: aiosqlite.Connection, request_id: str, at: datetime, u
         "UPDATE jobs SET status = 'done', error = NULL, raw_output = NULL, updated_at = ?, finished_at = ?, "
         "llm_calls = llm_calls + ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ? "
         "WHERE request_id = ?",
-        (stamp, stamp, usage.calls, usage.prompt_tokens, usage.completion_tokens, request_id),
+        (stamp, stamp, usage.llm_calls, usage.prompt_tokens, usage.completion_tokens, request_id),
     )
 
 
@@ -146,7 +146,7 @@ async def record_attempt(db: Database, request_id: str, usage: Usage, raw_output
         await conn.execute(
             "UPDATE jobs SET llm_calls = llm_calls + ?, prompt_tokens = prompt_tokens + ?, "
             "completion_tokens = completion_tokens + ?, raw_output = ? WHERE request_id = ?",
-            (usage.calls, usage.prompt_tokens, usage.completion_tokens, raw_output, request_id),
+            (usage.llm_calls, usage.prompt_tokens, usage.completion_tokens, raw_output, request_id),
         )
 
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from extractors.base import CandidateFact, ExtractionContext, Extractor, Message, available, create_extractor
+from extractors.base import CandidateFact, ExtractionContext, Extractor, Message
+from extractors.registry import available, create_extractor
 from extractors.rules import RulesExtractor
 
 CASES: list[dict[str, Any]] = yaml.safe_load(
@@ -24,11 +25,9 @@ def _message(content: str, role: str = "user") -> Message:
     return Message(role=role, content=content, created_at=NOW)  # type: ignore[arg-type]
 
 
-async def _extract(
-    messages: list[Message], options: dict[str, Any] | None = None, **context_options: Any
-) -> list[CandidateFact]:
+async def _extract(messages: list[Message], options: dict[str, Any] | None = None) -> list[CandidateFact]:
     extractor = RulesExtractor(**(options or {}))
-    context = ExtractionContext(user_id="u1", now=NOW, options=context_options)
+    context = ExtractionContext(user_id="u1", now=NOW)
     return await extractor.extract(messages, context)
 
 
@@ -63,10 +62,11 @@ async def test_assistant_messages_are_ignored_by_default() -> None:
     assert [f.content for f in facts] == ["User has two cats"]
 
 
-async def test_roles_option_in_the_context_chooses_which_messages_are_read() -> None:
+async def test_roles_option_given_through_the_registry_chooses_which_messages_are_read() -> None:
     messages = [_message("I live in Oslo", role="assistant"), _message("I have two cats")]
 
-    facts = await _extract(messages, roles=["assistant"])
+    extractor = create_extractor("rules", {"roles": ["assistant"]})
+    facts = await extractor.extract(messages, ExtractionContext(user_id="u1", now=NOW))
 
     assert [f.content for f in facts] == ["User lives in Oslo"]
 
@@ -140,7 +140,7 @@ async def test_unknown_options_and_roles_are_rejected() -> None:
     with pytest.raises(ValidationError):
         RulesExtractor(roles=["robot"])
     with pytest.raises(ValidationError):
-        await _extract([_message("I'm a nurse")], roles="user")
+        await _extract([_message("I'm a nurse")], {"roles": "user"})
 
 
 async def test_registers_under_rules_through_the_public_registry() -> None:
