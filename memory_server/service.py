@@ -21,37 +21,33 @@ from memory_server import (
     forgetting,
     ingest,
     jobs,
-    keys,
     portability,
     retrieval,
     timeutil,
 )
+from memory_server.access import Access
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, Unauthorized, Unavailable
+from memory_server.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from memory_server.index import check as index_check
 from memory_server.index import rebuild
 from memory_server.index.chroma import ChromaIndex
 from memory_server.index.embedders import create_embedder
 from memory_server.index.sync import VectorSync
 from memory_server.models import (
-    ApiKey,
     Change,
     ConfigVersion,
     Fact,
     Job,
-    NewApiKey,
     Page,
     ProfileResponse,
     RequestChanges,
-    Role,
     SearchResults,
 )
 from memory_server.pipeline import Origin, apply_candidates
-from memory_server.ratelimit import RateLimiter
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
@@ -76,9 +72,7 @@ class MemoryService:
         self.configs = ConfigStore(core.db, core.settings.extraction)
         self._lock = lock
         self._workers: jobs.WorkerPool | None = None
-        limits = core.settings.limits
-        self._limiter = RateLimiter(limits.requests_per_minute)
-        self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key")
+        self.access = Access(core.db, core.settings)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -108,7 +102,7 @@ class MemoryService:
         service = await cls.open(settings)
         try:
             if listening:
-                await service.check_exposure()
+                await service.access.check_exposure()
             await service.start()
             yield service
         finally:
@@ -132,60 +126,6 @@ class MemoryService:
         await self.core.db.close()
         if self._lock is not None:
             self._lock.release()
-
-    # ---- who is calling -------------------------------------------------------------------------
-
-    async def authenticate(self, secret: str | None, client: str | None = None, *, counted: bool = True) -> Scope:
-        """The scope of an API key; with no keys ever made, the local tenant, open (see check_exposure).
-
-        Wrong keys are limited per client address (`client`), so guessing costs time. `counted=False` checks
-        the key without spending its rate limit (for a gate in front of calls that are counted themselves).
-        """
-        if secret:
-            address = client or "unknown"
-            self._auth_failures.check(address)
-            key = await keys.authenticate(self.core.db, secret)
-            if key is None:
-                self._auth_failures.take(address)
-                raise Unauthorized("the API key is not valid or was revoked")
-            if counted:
-                self._limiter.take(key.id)
-            return Scope(key.tenant_id, f"key:{key.id}", key.role)
-        state = await keys.state(self.core.db)
-        if state == "active" or (state == "revoked" and not self.core.settings.server.allow_open):
-            raise Unauthorized(
-                "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
-                + ("" if state == "active" else " (every key was revoked: create one with `memory-server keys create`)")
-            )
-        return Scope(self.core.settings.tenant, "local", "admin")
-
-    async def check_exposure(self) -> None:
-        """Refuse to serve openly (no keys) on anything but a loopback address, unless told to; record an
-        operator's explicit reopening of a data directory whose keys were all revoked."""
-        server = self.core.settings.server
-        state = await keys.state(self.core.db)
-        opens = state == "never" or (state == "revoked" and server.allow_open)
-        if opens and not (server.insecure or server.on_loopback):
-            raise Unavailable(
-                f"refusing to serve without API keys on {server.host}: create one with "
-                "`memory-server keys create --tenant T --role admin`, listen on 127.0.0.1, or pass --insecure"
-            )
-        if opens and state == "revoked":
-            log.warning("serving WITHOUT API keys although this data directory had keys (allow_open is set)")
-            await keys.record_open_mode(self.core.db, self.core.settings.tenant, "operator:start-up")
-
-    async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> NewApiKey:
-        """A new key for the caller's tenant; its secret is shown only in this answer."""
-        scope.require("admin")
-        return await keys.create(self.core.db, scope.tenant_id, role, name, scope.actor)
-
-    async def list_keys(self, scope: Scope) -> list[ApiKey]:
-        scope.require("admin")
-        return await keys.listed(self.core.db, scope.tenant_id)
-
-    async def revoke_key(self, scope: Scope, key_id: str) -> ApiKey:
-        scope.require("admin")
-        return await keys.revoke(self.core.db, key_id, scope.tenant_id, scope.actor)
 
     # ---- config ---------------------------------------------------------------------------------
 

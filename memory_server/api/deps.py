@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import Scope as AsgiScope
 
-from memory_server.auth import api_key
+from memory_server.access import api_key
 from memory_server.context import Scope
 from memory_server.service import MemoryService
 
@@ -24,7 +24,7 @@ def client_address(scope: AsgiScope) -> str | None:
 
 async def scope(request: Request) -> Scope:
     """Who is calling: the tenant and role of their API key (the local tenant when no keys exist)."""
-    return await request.app.state.service.authenticate(api_key(request.headers), client_address(request.scope))
+    return await request.app.state.service.access.authenticate(api_key(request.headers), client_address(request.scope))
 
 
 Service = Annotated[MemoryService, Depends(service)]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from memory_server.access import api_key
 from memory_server.api.deps import client_address
 from memory_server.api.errors import service_error_response
-from memory_server.auth import api_key
 from memory_server.errors import ServiceError
 
 
@@ -22,7 +22,7 @@ class McpKeyGate:
         if scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
             service = scope["app"].state.service
             try:
-                await service.authenticate(api_key(Headers(scope=scope)), client_address(scope), counted=False)
+                await service.access.authenticate(api_key(Headers(scope=scope)), client_address(scope), counted=False)
             except ServiceError as exc:
                 await service_error_response(exc)(scope, receive, send)
                 return

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from mcp.server.mcpserver import Context
 
-from memory_server.auth import api_key
+from memory_server.access import api_key
 from memory_server.context import Scope
 from memory_server.errors import Forbidden, InvalidInput
 
@@ -58,7 +58,7 @@ def by_api_key(service: MemoryService) -> Identify:
     async def identify(ctx: Context) -> Caller:
         request = ctx.request_context.request
         client = getattr(request, "client", None)
-        scope = await service.authenticate(api_key(ctx.headers or {}), client.host if client else None)
+        scope = await service.access.authenticate(api_key(ctx.headers or {}), client.host if client else None)
         return Caller(replace(scope, actor=f"mcp/{scope.actor}"))
 
     return identify

@@ -53,19 +53,19 @@ class KeyIn(BaseModel):
 @router.post("/keys", response_model=NewApiKey, status_code=201)
 async def create_key(body: KeyIn, service: Service, scope: CallerScope) -> NewApiKey:
     """Create an API key for your tenant. The secret (`key`) is shown only in this answer."""
-    return await service.create_key(scope, body.role, body.name)
+    return await service.access.create_key(scope, body.role, body.name)
 
 
 @router.get("/keys", response_model=list[ApiKey])
 async def list_keys(service: Service, scope: CallerScope) -> list[ApiKey]:
     """Your tenant's keys (never their secrets)."""
-    return await service.list_keys(scope)
+    return await service.access.list_keys(scope)
 
 
 @router.delete("/keys/{key_id}", response_model=ApiKey)
 async def revoke_key(key_id: Identifier, service: Service, scope: CallerScope) -> ApiKey:
     """Revoke a key of your tenant; it stops working at once."""
-    return await service.revoke_key(scope, key_id)
+    return await service.access.revoke_key(scope, key_id)
 
 
 @router.delete("/users/{user_id:anytext}")

@@ -1,0 +1,104 @@
+"""Who may call, and as whom: API keys and their roles, open mode on loopback, rate limits.
+
+Every door asks here: the HTTP API and MCP over HTTP read the key from the same headers (`api_key`), the
+service checks it (`Access.authenticate`), and the CLI manages keys through the same methods while a
+server runs, because `Access` needs only the database (`Access.opened`), not the data directory's lock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from memory_server import keys
+from memory_server.config import Settings
+from memory_server.context import Scope
+from memory_server.errors import Unauthorized, Unavailable
+from memory_server.models import ApiKey, NewApiKey, Role
+from memory_server.ratelimit import RateLimiter
+from memory_server.store.db import Database
+
+log = logging.getLogger(__name__)
+
+
+def api_key(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+    auth = headers.get("authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip() or None
+    return headers.get("x-api-key") or None
+
+
+class Access:
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+        limits = settings.limits
+        self._limiter = RateLimiter(limits.requests_per_minute)
+        self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key")
+
+    @classmethod
+    @asynccontextmanager
+    async def opened(cls, settings: Settings) -> AsyncIterator[Access]:
+        """Keys alone, from SQLite, which another process may use beside a running server."""
+        db = Database(settings.db_path)
+        await db.open()
+        try:
+            yield cls(db, settings)
+        finally:
+            await db.close()
+
+    async def authenticate(self, secret: str | None, client: str | None = None, *, counted: bool = True) -> Scope:
+        """The scope of an API key; with no keys ever made, the local tenant, open (see check_exposure).
+
+        Wrong keys are limited per client address (`client`), so guessing costs time. `counted=False` checks
+        the key without spending its rate limit (for a gate in front of calls that are counted themselves).
+        """
+        if secret:
+            address = client or "unknown"
+            self._auth_failures.check(address)
+            key = await keys.authenticate(self.db, secret)
+            if key is None:
+                self._auth_failures.take(address)
+                raise Unauthorized("the API key is not valid or was revoked")
+            if counted:
+                self._limiter.take(key.id)
+            return Scope(key.tenant_id, f"key:{key.id}", key.role)
+        state = await keys.state(self.db)
+        if state == "active" or (state == "revoked" and not self.settings.server.allow_open):
+            raise Unauthorized(
+                "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
+                + ("" if state == "active" else " (every key was revoked: create one with `memory-server keys create`)")
+            )
+        return Scope(self.settings.tenant, "local", "admin")
+
+    async def check_exposure(self) -> None:
+        """Refuse to serve openly (no keys) on anything but a loopback address, unless told to; record an
+        operator's explicit reopening of a data directory whose keys were all revoked."""
+        server = self.settings.server
+        state = await keys.state(self.db)
+        opens = state == "never" or (state == "revoked" and server.allow_open)
+        if opens and not (server.insecure or server.on_loopback):
+            raise Unavailable(
+                f"refusing to serve without API keys on {server.host}: create one with "
+                "`memory-server keys create --tenant T --role admin`, listen on 127.0.0.1, or pass --insecure"
+            )
+        if opens and state == "revoked":
+            log.warning("serving WITHOUT API keys although this data directory had keys (allow_open is set)")
+            await keys.record_open_mode(self.db, self.settings.tenant, "operator:start-up")
+
+    async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> NewApiKey:
+        """A new key for the caller's tenant; its secret is shown only in this answer."""
+        scope.require("admin")
+        return await keys.create(self.db, scope.tenant_id, role, name, scope.actor)
+
+    async def list_keys(self, scope: Scope, *, every_tenant: bool = False) -> list[ApiKey]:
+        """The caller's tenant's keys (never their secrets); an operator at the CLI may list every tenant's."""
+        scope.require("admin")
+        return await keys.listed(self.db, None if every_tenant else scope.tenant_id)
+
+    async def revoke_key(self, scope: Scope, key_id: str, *, any_tenant: bool = False) -> ApiKey:
+        """Revoke a key of the caller's tenant (an operator at the CLI: of any tenant); it stops working at once."""
+        scope.require("admin")
+        return await keys.revoke(self.db, key_id, None if any_tenant else scope.tenant_id, scope.actor)

@@ -1,0 +1,83 @@
+"""What every command shares: loading settings, running async work, scoping to a tenant, and ids held to
+the rule every door applies."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import TypeAdapter, ValidationError
+
+from memory_server.config import ConfigError, Settings, load_settings
+from memory_server.context import Scope
+from memory_server.errors import ServiceError
+from memory_server.schemas import Identifier
+from memory_server.service import MemoryService
+
+T = TypeVar("T")
+
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", "-c", help="YAML config file (else $MEMORY_SERVER_CONFIG).")
+]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Where SQLite and Chroma live.")]
+TenantOption = Annotated[
+    str | None, typer.Option("--tenant", help="The tenant the user belongs to (default: the settings' tenant).")
+]
+
+
+def id_option(option: str, value: str) -> str:
+    """An id named on the command line, held to the rule every door applies (`schemas.Identifier`)."""
+    try:
+        return _IDENTIFIER.validate_python(value)
+    except ValidationError as exc:
+        typer.echo(f"error: {option}: {exc.errors()[0]['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
+_IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
+
+
+def settings_from(config: Path | None, data_dir: Path | None = None, **server: object) -> Settings:
+    overrides: dict[str, object] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        settings = load_settings(config, **overrides)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    given = {k: v for k, v in server.items() if v is not None}
+    if given:
+        settings.server = settings.server.model_copy(update=given)
+    return settings
+
+
+def scope_for(settings: Settings, tenant: str | None) -> Scope:
+    """An operator at the console acts as admin of the tenant named (else the settings' tenant)."""
+    return Scope(settings.tenant if tenant is None else id_option("--tenant", tenant), "cli")
+
+
+def run_async(work: Coroutine[Any, Any, T]) -> T:
+    """Run a command's async work; an error the user can act on ends it with its message and exit code 1."""
+    try:
+        return asyncio.run(work)
+    except ServiceError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]]) -> T:
+    """Open the data directory (no server may hold it), do the work, close."""
+
+    async def opened() -> T:
+        service = await MemoryService.open(settings)
+        try:
+            return await work(service)
+        finally:
+            await service.close()
+
+    return run_async(opened())

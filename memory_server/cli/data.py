@@ -1,0 +1,138 @@
+"""Operating on stored data while the server is stopped: reindex, check, export, import, reextract."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.progress import Progress
+
+from memory_server.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    TenantOption,
+    id_option,
+    scope_for,
+    settings_from,
+    with_service,
+)
+from memory_server.service import MemoryService
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(reindex)
+    app.command()(check)
+    app.command("export")(export_user)
+    app.command("import")(import_user)
+    app.command()(reextract)
+
+
+def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Rebuild the vector index from SQLite (re-embedding vectors of another model)."""
+    settings = settings_from(config, data_dir)
+    with Progress() as bar:
+        task = bar.add_task("reindexing", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        count = with_service(settings, lambda s: s.reindex(progress))
+    typer.echo(f"indexed {count} live facts")
+
+
+def check(
+    repair: Annotated[bool, typer.Option("--repair", help="Replay what disagrees through the vector outbox.")] = False,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify the vector index against SQLite: missing, orphan and stale vectors, pending operations.
+
+    Prints a JSON report; exits 1 when the index (still) disagrees with SQLite.
+    """
+    settings = settings_from(config, data_dir)
+    report = with_service(settings, lambda s: s.check_index(repair))
+    typer.echo(report.model_dump_json(indent=2, exclude_none=True))
+    if not report.consistent:
+        if not repair:
+            typer.echo("the index disagrees with SQLite: run `memory-server check --repair`", err=True)
+        raise typer.Exit(1)
+
+
+def export_user(
+    user: Annotated[str, typer.Option("--user", help="The user to export.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
+    tenant: TenantOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Write a user's messages, facts and change log as portable JSON."""
+    user = id_option("--user", user)
+    settings = settings_from(config, data_dir)
+    data = with_service(settings, lambda s: s.export_user(scope_for(settings, tenant), user))
+    text = data.model_dump_json(indent=2)
+    if out is None:
+        sys.stdout.write(text + "\n")
+    else:
+        out.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote {len(data.facts)} facts, {len(data.messages)} messages to {out}", err=True)
+
+
+def import_user(
+    file: Annotated[
+        Path, typer.Argument(help="A file written by `memory-server export`.", exists=True, dir_okay=False)
+    ],
+    tenant: TenantOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Load a user's export; importing the same file again adds nothing."""
+    from memory_server.portability import load_export
+
+    settings = settings_from(config, data_dir)
+    try:
+        data = load_export(file.read_text(encoding="utf-8"))
+    except (ValueError, ValidationError) as exc:
+        typer.echo(f"error: {file} is not a memory-server export: {exc}", err=True)
+        raise typer.Exit(2) from None
+    added = with_service(settings, lambda s: s.import_user(scope_for(settings, tenant), data))
+    typer.echo(json.dumps({"user_id": data.user_id, "added": added}))
+
+
+def reextract(
+    user: Annotated[list[str] | None, typer.Option("--user", help="A user to re-extract (repeatable).")] = None,
+    all_users: Annotated[bool, typer.Option("--all", help="Every user with stored messages.")] = False,
+    tenant: TenantOption = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Replay users' stored messages through the current extraction config (changes go to the change log)."""
+    if bool(user) == all_users:
+        typer.echo("error: give --user ID (one or more) or --all", err=True)
+        raise typer.Exit(2)
+    named = [id_option("--user", u) for u in user or []]
+    settings = settings_from(config, data_dir)
+    scope = scope_for(settings, tenant)
+
+    async def run(service: MemoryService) -> list[str]:
+        await service.start()
+        users = await service.users_with_messages(scope) if all_users else named
+        failed = []
+        with Progress() as bar:
+            task = bar.add_task("re-extracting", total=len(users))
+            for user_id in users:
+                job = await service.reextract(scope, user_id)
+                await service.wait(scope, job.request_id)
+                if (await service.request(scope, job.request_id)).status != "done":
+                    failed.append(user_id)
+                bar.advance(task)
+        return failed
+
+    failed = with_service(settings, run)
+    if failed:
+        typer.echo(f"re-extraction did not finish for: {', '.join(failed)}", err=True)
+        raise typer.Exit(1)
+    typer.echo("re-extraction done")

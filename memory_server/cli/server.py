@@ -1,0 +1,82 @@
+"""Serving: the HTTP API with its workers (`serve`), and the MCP tools over stdio (`mcp`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from memory_server.cli.common import ConfigOption, DataDirOption, id_option, run_async, settings_from
+from memory_server.service import MemoryService
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.command("mcp")(mcp_stdio)
+
+
+def serve(
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow serving without API keys on a non-loopback address.")
+    ] = False,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open", help="Serve without API keys although every key was revoked (recorded in the change log)."
+        ),
+    ] = False,
+) -> None:
+    """Start the HTTP API (and the extraction workers)."""
+    import uvicorn
+
+    from memory_server.api.app import create_app
+
+    settings = settings_from(
+        config, data_dir, host=host, port=port, insecure=insecure or None, allow_open=allow_open or None
+    )
+
+    async def serving() -> None:
+        # The service opens before uvicorn starts, so a start-up refusal (a data directory in use, no keys on a
+        # public address) is one line with its reason, not a lifespan traceback.
+        async with MemoryService.running(settings) as service:
+            app = create_app(settings, service)
+            server = settings.server
+            config = uvicorn.Config(
+                app, host=server.host, port=server.port, log_level=settings.log_level, access_log=False
+            )
+            await uvicorn.Server(config).serve()
+
+    run_async(serving())
+
+
+def mcp_stdio(
+    user: Annotated[
+        str | None,
+        typer.Option("--user", envvar="MEMORY_SERVER_MCP_USER", help="The user this agent's memory is about."),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option("--url", envvar="MEMORY_SERVER_URL", help="A running server to use, not the data dir."),
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="MEMORY_SERVER_API_KEY", help="API key for the server at --url.")
+    ] = None,
+    config: ConfigOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve the memory tools to an agent over stdio (Claude Desktop, Claude Code, Cursor...).
+
+    With --user (or mcp.user in the config), every tool acts for that user only. Without --url this process
+    opens the data directory itself, so no server may be running on it.
+    """
+    from memory_server.mcp.stdio import serve_stdio
+
+    settings = settings_from(config, data_dir)
+    user = user if user is not None else settings.mcp.user
+    if user is not None:
+        user = id_option("--user", user)
+    run_async(serve_stdio(settings, user_id=user, url=url, api_key=key))
