@@ -69,6 +69,20 @@ class Unavailable(ServiceError):
     code = "unavailable"
 
 
+class Misconfigured(ServiceError, ValueError):
+    """A setting of the server itself is wrong (found at start-up, or when a part it names is built)."""
+
+    status = 503
+    code = "misconfigured"
+
+
+class ModelUnavailable(ServiceError):
+    """The chat model failed or could not be reached, after its retries."""
+
+    status = 502
+    code = "model_unavailable"
+
+
 class InvalidJson(ServiceError):
     status = 400
     code = "invalid_json"

@@ -19,7 +19,7 @@ from extractors.base import (
     is_cpu_bound,
 )
 from extractors.llm_client import ModelCall
-from extractors.registry import EXTRACTORS, create_extractor, options_model
+from extractors.registry import EXTRACTORS, PluginError, create_extractor, options_model
 from memory_server import timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
@@ -65,7 +65,10 @@ def build_extractor(settings: Settings, config: ExtractionConfig) -> Extractor:
 
     Raises InvalidInput naming the option that is wrong.
     """
-    factory = EXTRACTORS.load(config.extractor)
+    try:
+        factory = EXTRACTORS.load(config.extractor)
+    except PluginError as exc:
+        raise InvalidInput(f"extractor: {exc}", field="extractor") from None
     declared = options_model(factory).model_fields
     known = {**dict(config), "call": model_call(settings, config)}
     given = {name: known[name] for name in declared if name in known}

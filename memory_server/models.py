@@ -54,6 +54,15 @@ class Change(BaseModel):
     created_at: datetime
 
 
+class StatedFact(BaseModel):
+    """The answer to a fact stated explicitly: the fact as stored (or the live one it repeats), whether this
+    call created it, and the request that stored it (the first one, for a repeat)."""
+
+    fact: Fact
+    created: bool
+    request_id: str
+
+
 class FactUpdate(BaseModel):
     before: Fact
     after: Fact

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from extractors.base import CandidateFact
+from extractors.base import CandidateFact, ExtractionError
 from memory_server import (
     changelog,
     extraction,
@@ -31,7 +31,7 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from memory_server.errors import Conflict, InvalidInput, ModelUnavailable, NotFound, PayloadTooLarge
 from memory_server.index import check as index_check
 from memory_server.index import rebuild
 from memory_server.index.chroma import ChromaIndex
@@ -46,6 +46,7 @@ from memory_server.models import (
     ProfileResponse,
     RequestChanges,
     SearchResults,
+    StatedFact,
 )
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.schemas import (
@@ -80,14 +81,19 @@ class MemoryService:
         lock = DataDirLock(settings.data_dir)
         lock.acquire()
         try:
-            db = Database(settings.db_path)
-            await db.open()
-            embedder = create_embedder(settings.embedder)
+            embedder = create_embedder(settings.embedder)  # a bad setting stops here, before anything opens
             if settings.embedder.provider == "onnx-minilm":
                 await embedder.embed(["warm-up"])  # load the local model now, not on a user's first request
-            index = ChromaIndex(settings.chroma_path, embedder.model_id)
-            core = Core(settings, db, embedder, index, VectorSync(db, index), CpuPool(settings.workers.cpu_processes))
-            await core.vectors.flush()
+            db = Database(settings.db_path)
+            await db.open()
+            try:
+                index = ChromaIndex(settings.chroma_path, embedder.model_id)
+                vectors = VectorSync(db, index)
+                core = Core(settings, db, embedder, index, vectors, CpuPool(settings.workers.cpu_processes))
+                await core.vectors.flush()
+            except BaseException:
+                await db.close()  # its thread would keep the process alive
+                raise
         except BaseException:
             lock.release()
             raise
@@ -243,8 +249,9 @@ class MemoryService:
     async def users_with_messages(self, scope: Scope) -> list[str]:
         return await messagesql.users(self.core.db, scope.tenant_id)
 
-    async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]:
-        """Store one explicitly stated fact, reconciled like extracted ones; return it (or the one it repeats)."""
+    async def add_fact(self, scope: Scope, body: FactIn) -> StatedFact:
+        """Store one explicitly stated fact, reconciled like extracted ones; a repeat of a live fact answers with
+        that fact and the request that stored it, so every door reports a repeat the same way."""
         scope.require("editor")
         limits = self.core.settings.limits
         if len(body.content) > limits.max_content_chars:
@@ -264,12 +271,21 @@ class MemoryService:
         stated = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
         async with self.core.user_lock(scope.tenant_id, body.user_id):
             reconciler = extraction.reconciler_for(self.core.settings, config)
-            [(decision, fact)] = await apply_candidates(
-                self.core, scope, [candidate], origin, stated, reconciler, scope.actor
+            try:
+                [(decision, fact)] = await apply_candidates(
+                    self.core, scope, [candidate], origin, stated, reconciler, scope.actor
+                )
+            except ExtractionError as exc:  # the model reconciling it failed after its retries
+                message = f"the chat model could not reconcile this fact: {exc} (check the llm settings)"
+                raise ModelUnavailable(message) from exc
+        if fact is not None:
+            return StatedFact(fact=fact, created=True, request_id=origin.request_id)
+        if not decision.target_ids:
+            raise InvalidInput(
+                f"content: not stored: {decision.reason or 'the reconciler kept nothing of it'}", field="content"
             )
-        if fact is None and decision.target_ids:
-            fact = await self.fact(scope, decision.target_ids[0])
-        return fact, origin.request_id
+        known = await self.fact(scope, decision.target_ids[0])
+        return StatedFact(fact=known, created=False, request_id=known.request_id or origin.request_id)
 
     # ---- reading --------------------------------------------------------------------------------
 

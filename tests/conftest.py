@@ -99,3 +99,12 @@ async def until_finished(client: httpx.AsyncClient, *request_ids: str, tries: in
             break
         await asyncio.sleep(0.02)
     return jobs
+
+
+async def indexed(service: MemoryService, tenant_id: str, user_id: str | None = None) -> set[str]:
+    """Ids the vector index holds for a tenant (and user), read through its public scan."""
+    found, offset = set(), 0
+    while page := await service.core.index.scan(offset, 1000):
+        offset += len(page)
+        found |= {e.id for e in page if e.tenant_id == tenant_id and user_id in (None, e.user_id)}
+    return found

@@ -11,6 +11,7 @@ from memory_server.cli import app
 from memory_server.context import Scope
 from memory_server.schemas import FactIn, SearchIn
 from memory_server.service import MemoryService
+from tests.conftest import indexed
 
 runner = CliRunner()
 
@@ -21,7 +22,7 @@ def seed(settings) -> None:
         scope = Scope(settings.tenant, "test")
         try:
             await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
-            fact, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))
+            fact = (await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))).fact
             await service.delete_fact(scope, fact.id)
         finally:
             await service.close()
@@ -80,7 +81,7 @@ def test_reindex_rebuilds_the_vector_index_from_sqlite(settings):
         service = await MemoryService.open(settings)
         try:
             await service.core.index.reset()
-            assert await service.core.index.ids(settings.tenant) == set()
+            assert await indexed(service, settings.tenant) == set()
         finally:
             await service.close()
 
@@ -92,7 +93,7 @@ def test_reindex_rebuilds_the_vector_index_from_sqlite(settings):
     async def ids() -> set[str]:
         service = await MemoryService.open(settings)
         try:
-            return await service.core.index.ids(settings.tenant, "ana")
+            return await indexed(service, settings.tenant, "ana")
         finally:
             await service.close()
 

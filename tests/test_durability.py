@@ -14,6 +14,7 @@ from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
 from memory_server.store import migrations
 from memory_server.store.db import Database
+from tests.conftest import indexed
 from tests.fakes import fact
 
 
@@ -52,19 +53,19 @@ async def test_job_accepted_before_a_crash_runs_at_next_start(settings, fake):
 async def test_vector_operations_left_by_a_crash_are_replayed_at_start(settings):
     scope = Scope(settings.tenant, "test")
     service = await MemoryService.open(settings)
-    stored, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
-    gone, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))
+    stored = (await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))).fact
+    gone = (await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))).fact
     # Simulate a crash between the SQLite commit and the index: the index is behind on both facts.
     await service.core.index.delete([stored.id])
     async with service.core.db.transaction() as conn:
         await conn.execute("UPDATE facts SET status = 'deleted' WHERE id = ?", (gone.id,))
         await conn.executemany("INSERT INTO vector_ops (fact_id) VALUES (?)", [(stored.id,), (gone.id,)])
-    assert await service.core.index.ids(scope.tenant_id, "ana") == {gone.id}
+    assert await indexed(service, scope.tenant_id, "ana") == {gone.id}
     await service.close()
 
     service = await MemoryService.open(settings)
     try:
-        assert await service.core.index.ids(scope.tenant_id, "ana") == {stored.id}
+        assert await indexed(service, scope.tenant_id, "ana") == {stored.id}
         pending = await service.core.db.fetchone("SELECT count(*) FROM vector_ops")
         assert pending[0] == 0
     finally:
@@ -85,7 +86,7 @@ async def test_a_failed_write_leaves_nothing_behind(settings, fake, monkeypatch)
             await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
         for table in ("facts", "fact_vectors", "vector_ops", "changelog"):
             assert (await service.core.db.fetchone(f"SELECT count(*) FROM {table}"))[0] == 0, table
-        assert await service.core.index.ids(scope.tenant_id) == set()
+        assert await indexed(service, scope.tenant_id) == set()
     finally:
         await service.close()
 

@@ -31,6 +31,7 @@ from memory_server.index.minilm import (
     default_tokenizer_path,
     load_minilm,
 )
+from tests.conftest import indexed
 
 MIXED = [
     "I live in Paris",
@@ -296,12 +297,12 @@ async def test_service_switches_to_a_litellm_embedder_by_config_and_asks_for_rei
     assert provider.requests == []  # a remote model is never called at start-up
     try:
         await service.start()
-        fact, _ = await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+        fact = (await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))).fact
         found = await service.search(scope, SearchIn(user_id="ana", query="User keeps bees", threshold=0.99))
         assert [r.id for r in found.results] == [fact.id]
         row = await service.core.db.fetchone("SELECT model_id, length(vector) FROM fact_vectors")
         assert tuple(row) == ("litellm:openai/fake-embed", 8 * 4)
-        assert await service.core.index.ids(scope.tenant_id, "ana") == {fact.id}
+        assert await indexed(service, scope.tenant_id, "ana") == {fact.id}
     finally:
         await service.close()
 

@@ -176,3 +176,60 @@ async def test_unknown_ids_are_404_with_the_error_shape(client):
 )
 async def test_bad_user_id_in_path_or_query_is_422_naming_it(client, method, path):
     assert_error(await client.request(method, path), 422, "invalid_input", "user_id")
+
+
+async def test_an_embedder_failure_is_a_503_naming_the_embedder_over_http_and_mcp(client, service, monkeypatch):
+    from mcp import Client
+
+    from memory_server.index.embedders import EmbedderError
+
+    async def down(texts):
+        raise EmbedderError("embedding model 'openai/x' failed: connection refused")
+
+    monkeypatch.setattr(service.core.embedder, "embed", down)
+    r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps bees"})
+    assert_error(r, 503, "embedder_unavailable")
+    assert "connection refused" in r.json()["error"]["message"]
+    assert await nothing_stored(service)
+    async with Client(client._transport.app.state.mcp) as mcp:  # the same words over MCP
+        result = await mcp.call_tool("remember", {"user_id": "ana", "fact": "User keeps bees"})
+    assert result.is_error
+    assert result.structured_content["error"] == r.json()["error"]
+
+
+async def test_a_model_that_fails_while_reconciling_a_stated_fact_is_a_502(client, service, monkeypatch):
+    from extractors.base import ExtractionError
+    from memory_server import extraction
+
+    class Broken:
+        sequential = False
+
+        async def decide(self, items, usage):
+            raise ExtractionError("openai/gpt-x: gave up after 4 tries: 503 Service Unavailable")
+
+    await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps bees"})  # a neighbour to compare
+    monkeypatch.setattr(extraction, "reconciler_for", lambda settings, config: Broken())
+    r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps wasps"})
+    assert_error(r, 502, "model_unavailable")
+    assert "gave up after 4 tries" in r.json()["error"]["message"]
+    facts = (await client.get("/v1/users/ana/facts")).json()["items"]
+    assert [f["content"] for f in facts] == ["User keeps bees"]
+
+
+def test_a_bad_embedder_setting_stops_start_up_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yaml"
+    config.write_text("embedder:\n  model: openai/text-embedding-3-small\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "memory_server", "check", "--config", str(config), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "error: embedder.model: only used by embedders that take it, not onnx-minilm (set embedder.provider)"
+    ]

@@ -26,7 +26,7 @@ def _damage(settings) -> dict[str, str]:
         try:
             ids = []
             for text in ("User keeps bees", "User owns a boat", "User is a nurse"):
-                fact, _ = await service.add_fact(scope, FactIn(user_id="ana", content=text))
+                fact = (await service.add_fact(scope, FactIn(user_id="ana", content=text))).fact
                 ids.append(fact.id)
             assert (await service.check_index()).consistent
             index = service.core.index

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import publish, until_finished, use_extractor
+from tests.conftest import indexed, publish, until_finished, use_extractor
 from tests.fakes import fact
 
 
@@ -143,7 +143,7 @@ async def test_dynamic_fact_gets_expiry_and_leaves_profile_when_expired(client, 
     await service.expire_due()  # the housekeeping task may have got there first; either way one row
     events = (await client.get("/v1/changelog", params={"user_id": "ana"})).json()["items"]
     assert [e["event"] for e in events].count("expire") == 1
-    assert dynamic["id"] not in await service.core.index.ids(scope.tenant_id, "ana")
+    assert dynamic["id"] not in await indexed(service, scope.tenant_id, "ana")
 
 
 async def test_ttl_from_config_applies_when_fact_has_none(client, fake):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import publish, use_extractor
+from tests.conftest import indexed, publish, use_extractor
 from tests.fakes import fact
 
 FACTS = [
@@ -115,11 +115,11 @@ async def test_list_facts_paginates(client, fake):
 async def test_delete_fact_removes_it_everywhere_and_logs_it(client, fake, service, scope):
     job = await seed(client, fake)
     target = next(f for f in job["changes"]["added"] if f["content"] == "User is a nurse")
-    assert target["id"] in await service.core.index.ids(scope.tenant_id, "ana")
+    assert target["id"] in await indexed(service, scope.tenant_id, "ana")
     r = await client.delete(f"/v1/facts/{target['id']}")
     assert r.status_code == 200
     assert r.json()["status"] == "deleted"
-    assert target["id"] not in await service.core.index.ids(scope.tenant_id, "ana")
+    assert target["id"] not in await indexed(service, scope.tenant_id, "ana")
     profile = (await client.post("/v1/profile", json={"user_id": "ana"})).json()["profile"]
     assert "User is a nurse" not in [f["content"] for f in profile["static"]]
     [change] = (await client.get("/v1/changelog", params={"user_id": "ana", "limit": 1})).json()["items"]
@@ -138,7 +138,7 @@ async def test_delete_by_meaning_returns_what_it_deleted(client, fake, service, 
     remaining = [f["content"] for f in (await client.get("/v1/users/ana/facts")).json()["items"]]
     assert "User is a nurse" not in remaining
     assert len(remaining) == len(FACTS) - 1
-    assert body["deleted"][0]["id"] not in await service.core.index.ids(scope.tenant_id, "ana")
+    assert body["deleted"][0]["id"] not in await indexed(service, scope.tenant_id, "ana")
 
 
 async def test_purge_user_removes_messages_facts_vectors_and_log_contents(client, fake, service, scope):
@@ -149,8 +149,8 @@ async def test_purge_user_removes_messages_facts_vectors_and_log_contents(client
     assert r.status_code == 200
     assert r.json()["purged"]["facts"] == len(FACTS)
     assert (await client.get("/v1/users/ana/facts", params={"status": "all"})).json()["items"] == []
-    assert await service.core.index.ids(scope.tenant_id, "ana") == set()
-    assert len(await service.core.index.ids(scope.tenant_id, "bob")) == 1
+    assert await indexed(service, scope.tenant_id, "ana") == set()
+    assert len(await indexed(service, scope.tenant_id, "bob")) == 1
     rows = await service.core.db.fetchall("SELECT count(*) FROM messages WHERE user_id = 'ana'")
     assert rows[0][0] == 0
     log = (await client.get("/v1/changelog", params={"user_id": "ana"})).json()["items"]

@@ -28,8 +28,6 @@ class VectorIndex(Protocol):
         """Ids and cosine similarity of the user's nearest vectors, best first."""
         ...
 
-    async def ids(self, tenant_id: str, user_id: str | None = None) -> set[str]: ...
-
     async def scan(self, offset: int, limit: int) -> list[IndexEntry]:
         """A page of every entry with its vector and metadata, in a stable order (to verify the index)."""
         ...
@@ -79,13 +77,6 @@ class ChromaIndex:
             include=["distances"],
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
-
-    async def ids(self, tenant_id: str, user_id: str | None = None) -> set[str]:
-        where: dict = {"tenant_id": tenant_id}
-        if user_id is not None:
-            where = {"$and": [where, {"user_id": user_id}]}
-        res = await asyncio.to_thread(self._collection.get, where=where, include=[])
-        return set(res["ids"])
 
     async def scan(self, offset: int, limit: int) -> list[IndexEntry]:
         res = await asyncio.to_thread(

@@ -14,8 +14,9 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import ValidationError
 
+from extractors.registry import PluginError
 from memory_server.config import EmbedderSettings
-from memory_server.errors import ServiceError
+from memory_server.errors import Misconfigured, ServiceError
 from memory_server.plugins import EMBEDDERS
 
 
@@ -57,9 +58,12 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
     """The embedder the settings name, given the settings it declares in its `Options`.
 
     A setting the chosen embedder does not take must stay at its default (so one example config serves every
-    provider); raises ValueError naming the setting that is wrong.
+    provider); raises Misconfigured naming the setting that is wrong.
     """
-    factory = EMBEDDERS.load(settings.provider)
+    try:
+        factory = EMBEDDERS.load(settings.provider)
+    except PluginError as exc:
+        raise Misconfigured(f"embedder.provider: {exc}", field="embedder.provider") from None
     declared = factory.Options.model_fields
     given: dict[str, Any] = {}
     for name in EmbedderSettings.model_fields.keys() - {"provider", "options"}:
@@ -68,7 +72,7 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
             if value is not None:
                 given[name] = value
         elif value != EmbedderSettings.model_fields[name].default:
-            raise ValueError(
+            raise Misconfigured(
                 f"embedder.{name}: only used by embedders that take it, not {settings.provider} (set embedder.provider)"
             )
     try:
@@ -77,5 +81,5 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         problem = f"required when provider is {settings.provider}" if first["type"] == "missing" else first["msg"]
-        raise ValueError(f"embedder.{where}: {problem}") from None
+        raise Misconfigured(f"embedder.{where}: {problem}") from None
     return factory(**dict(options))

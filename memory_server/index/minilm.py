@@ -71,8 +71,7 @@ class _MiniLM:
     session: Any  # onnxruntime.InferenceSession
     tokenizer: Any  # tokenizers.Tokenizer
     inputs: frozenset[str]
-    output: str
-    pooled: bool  # the output is already one vector per text
+    output: str  # last_hidden_state: one vector per token, mean-pooled here
     # One run at a time: each run already uses `threads` cores, and overlapping runs only fight for them.
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -108,12 +107,10 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads: int) -> _MiniL
     outputs = {o.name: o for o in session.get_outputs()}
     if not {"input_ids", "attention_mask"} <= inputs:
         raise EmbedderError(f"embedding model inputs {sorted(inputs)} lack input_ids/attention_mask: {_FIX}")
-    # This file outputs last_hidden_state only; prefer a pooled output should a future export add one.
-    pooled = "sentence_embedding" in outputs
-    output = "sentence_embedding" if pooled else next(iter(outputs))
+    output = next(iter(outputs))  # the pinned file has one output, last_hidden_state
     if outputs[output].shape[-1] != MINILM_DIM:
         raise EmbedderError(f"embedding model output {output} is not {MINILM_DIM}-wide: {_FIX}")
-    return _MiniLM(session, tokenizer, inputs, output, pooled)
+    return _MiniLM(session, tokenizer, inputs, output)
 
 
 class OnnxMiniLMEmbedder:
@@ -169,8 +166,6 @@ class OnnxMiniLMEmbedder:
             feeds["token_type_ids"] = np.zeros_like(ids)
         with m.lock:
             hidden = m.session.run([m.output], feeds)[0]
-        if m.pooled:
-            return normalize(hidden)
         # Mean over real tokens (sentence-transformers' pooling for this model), then L2.
         weights = mask[..., None].astype(np.float32)
         return normalize((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))

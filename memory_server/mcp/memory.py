@@ -18,6 +18,7 @@ from memory_server.models import (
     ProfileResponse,
     RequestChanges,
     SearchResults,
+    StatedFact,
 )
 from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
 
@@ -25,7 +26,7 @@ from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, Inte
 class Memory(Protocol):
     async def ingest(self, scope: Scope, body: InteractionIn) -> tuple[Job, bool]: ...
 
-    async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]: ...
+    async def add_fact(self, scope: Scope, body: FactIn) -> StatedFact: ...
 
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse: ...
 

@@ -15,7 +15,17 @@ from pydantic import BaseModel
 from memory_server.client import AsyncMemoryClient, MemoryServerError
 from memory_server.context import Scope
 from memory_server.errors import ServiceError, Unavailable
-from memory_server.models import Change, ConfigVersion, Fact, Job, Page, ProfileResponse, RequestChanges, SearchResults
+from memory_server.models import (
+    Change,
+    ConfigVersion,
+    Fact,
+    Job,
+    Page,
+    ProfileResponse,
+    RequestChanges,
+    SearchResults,
+    StatedFact,
+)
 from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
 
 
@@ -27,9 +37,10 @@ class RemoteMemory:
         response = await self._send("POST", "/v1/interactions", body=body, wait=body.wait)
         return Job.model_validate_json(response.content), response.headers.get("x-duplicate-request") == "true"
 
-    async def add_fact(self, scope: Scope, body: FactIn) -> tuple[Fact | None, str]:
+    async def add_fact(self, scope: Scope, body: FactIn) -> StatedFact:
         response = await self._send("POST", "/v1/facts", body=body)
-        return Fact.model_validate_json(response.content), response.headers["x-request-id"]
+        fact = Fact.model_validate_json(response.content)
+        return StatedFact(fact=fact, created=response.status_code == 201, request_id=response.headers["x-request-id"])
 
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
         return ProfileResponse.model_validate_json((await self._send("POST", "/v1/profile", body=body)).content)

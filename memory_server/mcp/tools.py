@@ -128,11 +128,8 @@ async def remember(
         changes = job.changes or RequestChanges(request_id=job.request_id)
         return _remembered(changes, job.status, duplicate, job.error)
     body = parse(FactIn, user_id=user, content=fact, kind=kind, ttl_seconds=ttl_seconds, source=None)
-    stored, request_id = await memory.add_fact(caller.scope, body)
-    duplicate = stored is not None and stored.request_id != request_id
-    if duplicate and stored.request_id:  # like repeated messages: answer with the request that stored it first
-        request_id = stored.request_id
-    return _remembered(await memory.request_changes(caller.scope, request_id), "done", duplicate)
+    stated = await memory.add_fact(caller.scope, body)
+    return _remembered(await memory.request_changes(caller.scope, stated.request_id), "done", not stated.created)
 
 
 async def recall(

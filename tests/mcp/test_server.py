@@ -105,7 +105,7 @@ async def test_a_tool_error_carries_the_http_api_message(app, client, service, c
 
 
 async def test_a_server_for_one_user_cannot_reach_another(service, scope):
-    bobs, _ = await service.add_fact(scope, FactIn(user_id="bob", content="User keeps snakes"))
+    bobs = (await service.add_fact(scope, FactIn(user_id="bob", content="User keeps snakes"))).fact
     async with serving(service, Caller(Scope(scope.tenant_id, "mcp"), "ana")) as mcp:
         assert "'ana'" in mcp.instructions
         ok(await mcp.call_tool("remember", {"fact": "User keeps bees"}))

@@ -37,11 +37,11 @@ async def search(body: SearchIn, service: Service, scope: CallerScope) -> Respon
 @router.post("/facts", response_model=Fact, status_code=201)
 async def add_fact(body: FactIn, service: Service, scope: CallerScope, response: Response) -> Fact:
     """Store one fact stated explicitly. 201 when new, 200 with the existing fact when already known."""
-    fact, request_id = await service.add_fact(scope, body)
-    response.headers["X-Request-Id"] = request_id
-    if fact is not None and fact.request_id != request_id:
+    stated = await service.add_fact(scope, body)
+    response.headers["X-Request-Id"] = stated.request_id
+    if not stated.created:
         response.status_code = 200
-    return fact
+    return stated.fact
 
 
 @router.get("/users/{user_id:anytext}/facts", response_model=Page[Fact])
