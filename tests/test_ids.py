@@ -11,9 +11,9 @@ from mcp import Client
 from typer.testing import CliRunner
 
 from memory_server.cli import app as cli_app
+from tests.api.test_errors import assert_error, nothing_stored
 from tests.conftest import until_finished
 from tests.mcp.scenarios import error
-from tests.test_errors import assert_error, nothing_stored
 
 ACCEPTED = [
     "ana",

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from tests.api.test_errors import assert_error, nothing_stored
 from tests.conftest import publish, until_finished
-from tests.test_errors import assert_error, nothing_stored
 
 NURSE = {"role": "user", "content": "I'm a nurse"}
 PROJECT = {"role": "user", "content": "I'm currently working on a migration project"}

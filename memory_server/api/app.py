@@ -16,7 +16,8 @@ from memory_server.api.limits import BodySizeLimit
 from memory_server.api.mcp_gate import McpKeyGate
 from memory_server.api.routes import admin, ingest, memory
 from memory_server.config import Settings
-from memory_server.mcp import McpState, by_api_key, create_server
+from memory_server.mcp.access import by_api_key
+from memory_server.mcp.server import McpState, create_server
 from memory_server.service import MemoryService
 
 

@@ -8,9 +8,11 @@ from mcp.shared.exceptions import MCPError
 
 from memory_server.client import AsyncMemoryClient
 from memory_server.context import Scope
-from memory_server.mcp import Caller, McpState, create_server, fixed
+from memory_server.mcp.access import Caller, fixed
 from memory_server.mcp.remote import RemoteMemory
+from memory_server.mcp.server import McpState, create_server
 from memory_server.schemas import FactIn
+from tests.api.test_errors import nothing_stored
 from tests.mcp.scenarios import (
     BAD,
     Bad,
@@ -21,7 +23,6 @@ from tests.mcp.scenarios import (
     retried_remember_writes_once,
     say,
 )
-from tests.test_errors import nothing_stored
 
 ANA = {"user_id": "ana"}
 

