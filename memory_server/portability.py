@@ -47,17 +47,7 @@ async def export_user(core: Core, scope: Scope, user_id: str) -> UserExport:
         raise NotFound(f"user_id: tenant {scope.tenant_id} has no user {user_id}", field="user_id")
     return UserExport(
         user_id=user_id,
-        messages=[
-            ExportedMessage(
-                request_id=m.request_id,
-                session_id=m.session_id,
-                position=m.position,
-                role=m.role,
-                content=m.content,
-                created_at=m.created_at,
-            )
-            for m in messages
-        ],
+        messages=[ExportedMessage.model_validate(m, from_attributes=True) for m in messages],
         facts=facts,
         changelog=changes,
     )
