@@ -1,8 +1,9 @@
 """The service layer: the one place every door (HTTP, MCP, CLI, adapters) calls.
 
-Doors parse and authorise; every rule about memory lives here or in the modules this facade composes:
-ingest and jobs (here), the extraction pipeline, retrieval, forgetting, the change log, the config store
-and portability. Limits that depend on settings are checked here, so every door enforces the same ones.
+Doors parse and authorise (through `self.access`); every rule about memory lives here or in the modules
+this facade composes: ingest and jobs, the extraction pipeline, retrieval, forgetting, the change log, the
+config store, portability and the index. Limits that depend on settings are checked here, so every door
+enforces the same ones.
 """
 
 from __future__ import annotations
