@@ -10,11 +10,20 @@ name for this process only (tests, embedding apps).
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+
+@functools.lru_cache(maxsize=16)
+def _discovered(group: str, path: tuple[str, ...]) -> tuple[EntryPoint, ...]:
+    """The group's entry points, read once per `sys.path` (a scan of every installed package costs ~10 ms,
+    too much for each job); a directory added to the path is scanned afresh."""
+    return tuple(entry_points(group=group))
 
 
 class PluginError(ValueError):
@@ -31,8 +40,11 @@ class Registry:
         """Make `factory` available under `name` in this process (it wins over an entry point of that name)."""
         self._local[name] = factory
 
+    def _entry_points(self) -> tuple[EntryPoint, ...]:
+        return _discovered(self.group, tuple(sys.path))
+
     def names(self) -> list[str]:
-        return sorted({*self._local, *(ep.name for ep in entry_points(group=self.group))})
+        return sorted({*self._local, *(ep.name for ep in self._entry_points())})
 
     def load_all(self) -> None:
         """Import every installed plugin now (a worker process warming up); one that fails is skipped here and
@@ -45,7 +57,7 @@ class Registry:
         """The factory registered as `name`: a class, or a callable taking the plugin's options."""
         if name in self._local:
             return self._local[name]
-        found = [ep for ep in entry_points(group=self.group) if ep.name == name]
+        found = [ep for ep in self._entry_points() if ep.name == name]
         if not found:
             raise PluginError(f"unknown {self.what} {name!r}: choose one of {', '.join(self.names())}")
         try:

@@ -15,7 +15,7 @@ from memory_server import keys
 from memory_server.config import Settings
 from memory_server.context import Scope
 from memory_server.errors import Unauthorized, Unavailable
-from memory_server.models import ApiKey, NewApiKey, Role
+from memory_server.models import ApiKey, KeyState, NewApiKey, Role
 from memory_server.ratelimit import RateLimiter
 from memory_server.store.db import Database
 
@@ -66,7 +66,7 @@ class Access:
                 self._limiter.take(key.id)
             return Scope(key.tenant_id, f"key:{key.id}", key.role)
         state = await keys.state(self.db)
-        if state == "active" or (state == "revoked" and not self.settings.server.allow_open):
+        if not self._serves_openly(state):
             raise Unauthorized(
                 "an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>"
                 + ("" if state == "active" else " (every key was revoked: create one with `memory-server keys create`)")
@@ -78,7 +78,7 @@ class Access:
         operator's explicit reopening of a data directory whose keys were all revoked."""
         server = self.settings.server
         state = await keys.state(self.db)
-        opens = state == "never" or (state == "revoked" and server.allow_open)
+        opens = self._serves_openly(state)
         if opens and not (server.insecure or server.on_loopback):
             raise Unavailable(
                 f"refusing to serve without API keys on {server.host}: create one with "
@@ -87,6 +87,10 @@ class Access:
         if opens and state == "revoked":
             log.warning("serving WITHOUT API keys although this data directory had keys (allow_open is set)")
             await keys.record_open_mode(self.db, self.settings.tenant, "operator:start-up")
+
+    def _serves_openly(self, state: KeyState) -> bool:
+        """No key was ever made, or every key was revoked and an operator reopened the server on purpose."""
+        return state == "never" or (state == "revoked" and self.settings.server.allow_open)
 
     async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> NewApiKey:
         """A new key for the caller's tenant; its secret is shown only in this answer."""
