@@ -60,7 +60,7 @@ def _to_live(rows: Sequence[Row], with_vectors: bool) -> LiveFacts:
 def check_top_k(core: Core, top_k: int | None) -> int:
     k = top_k or core.settings.search.default_top_k
     if k > core.settings.limits.max_top_k:
-        raise InvalidInput(f"top_k must be at most {core.settings.limits.max_top_k}", field="top_k")
+        raise InvalidInput(f"top_k: at most {core.settings.limits.max_top_k}", field="top_k")
     return k
 
 
