@@ -52,7 +52,7 @@ async def test_extraction_over_its_budget_fails_with_a_clear_error_and_the_next_
 
 async def test_a_dead_extraction_process_fails_only_its_job(client):
     await use_extractor(client, "exits")
-    crashed = await publish(client, "ana", "I live in Lisbon.")
+    crashed = await publish(client, "ana", "I live in Lisbon. " * 100)  # big enough for a worker process
     assert crashed["status"] == "failed"
     assert "died" in crashed["error"]
     await use_extractor(client, "rules")
