@@ -83,8 +83,8 @@ class MemoryService:
         lock.acquire()
         try:
             embedder = create_embedder(settings.embedder)  # a bad setting stops here, before anything opens
-            if settings.embedder.provider == "onnx-minilm":
-                await embedder.embed(["warm-up"])  # load the local model now, not on a user's first request
+            if getattr(embedder, "local", False):
+                await embedder.embed(["warm-up"])  # load a local model now, not on a user's first request
             db = Database(settings.db_path)
             await db.open()
             try:

@@ -29,7 +29,11 @@ class EmbedderError(ServiceError):
 
 class Embedder(Protocol):
     """Turns texts into unit-length float32 vectors of one model. (Not runtime_checkable: on 3.11
-    isinstance() reads `dim`, which LiteLLMEmbedder may not know yet.)"""
+    isinstance() reads `dim`, which LiteLLMEmbedder may not know yet.)
+
+    Capability: an embedder that runs a model in this process sets `local = True`; the server then embeds
+    once at start-up, so the first user does not pay for loading it.
+    """
 
     @property
     def model_id(self) -> str: ...

@@ -128,6 +128,7 @@ class OnnxMiniLMEmbedder:
 
     model_id: str = MINILM_MODEL_ID
     dim: int = MINILM_DIM
+    local = True
 
     def __init__(
         self,
