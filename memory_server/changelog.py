@@ -13,18 +13,16 @@ from memory_server.store.db import Database
 
 async def page(db: Database, tenant_id: str, flt: ChangelogFilter) -> Page[Change]:
     """Rows newest first, filtered by user, request and time; the cursor is the last row's id."""
-    rows = await changesql.page(
+    changes, cursor = await changesql.page(
         db,
         tenant_id,
         user_id=flt.user_id,
         request_id=flt.request_id,
         since=flt.since,
         before_id=None if flt.cursor is None else int(flt.cursor),
-        limit=flt.limit + 1,
+        limit=flt.limit,
     )
-    more = len(rows) > flt.limit
-    rows = rows[: flt.limit]
-    return Page[Change](items=rows, next_cursor=str(rows[-1].id) if more else None)
+    return Page[Change](items=changes, next_cursor=None if cursor is None else str(cursor))
 
 
 async def request_view(db: Database, tenant_id: str, request_id: str) -> RequestChanges:

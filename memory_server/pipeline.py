@@ -79,9 +79,11 @@ class _Working:
         for fact, vector in zip(facts, matrix, strict=True):
             self.add(fact, vector)
 
-    def _keys(self, fact: Fact) -> list[str]:
-        keys = ["#" + factsql.content_hash(fact.content)]
-        return [*keys, "@" + fact.topic] if fact.topic else keys
+    @staticmethod
+    def _keys(item: Fact | CandidateFact) -> list[str]:
+        """What makes a fact a neighbour whatever its score: the same content, or the same topic."""
+        keys = ["#" + factsql.content_hash(item.content)]
+        return [*keys, "@" + item.topic] if item.topic else keys
 
     def add(self, fact: Fact, vector: np.ndarray) -> None:
         i = len(self.facts)
@@ -120,7 +122,7 @@ class _Working:
         near = np.flatnonzero(scores >= related)
         if len(near) > MAX_NEIGHBORS:
             near = near[np.argpartition(-scores[near], MAX_NEIGHBORS - 1)[:MAX_NEIGHBORS]]
-        keys = ["#" + factsql.content_hash(candidate.content)] + (["@" + candidate.topic] if candidate.topic else [])
+        keys = self._keys(candidate)
         chosen = set(near.tolist()).union(*(self.by_key.get(k, set()) for k in keys))
         picked: list[Neighbor] = []
         for i in sorted(chosen, key=lambda j: (-scores[j], j)):

@@ -82,8 +82,9 @@ async def page(
     since: datetime | None,
     before_id: int | None,
     limit: int,
-) -> list[Change]:
-    """Rows newest first, filtered by user, request and time, older than row `before_id` when given."""
+) -> tuple[list[Change], int | None]:
+    """Rows newest first, filtered by user, request and time, older than row `before_id` when given; and the
+    cursor of the next page (the last row's id), like `facts.page`."""
     where, params = ["tenant_id = ?"], [tenant_id]
     for column, value in (("user_id", user_id), ("request_id", request_id)):
         if value is not None:
@@ -96,9 +97,11 @@ async def page(
         where.append("id < ?")
         params.append(before_id)
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM changelog WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit)
+        f"SELECT {_COLUMNS} FROM changelog WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit + 1)
     )
-    return [_change(r) for r in rows]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_change(r) for r in rows], rows[-1]["id"] if more else None
 
 
 async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Change]:
