@@ -82,8 +82,8 @@ class AsyncMemoryClient:
     async def context_for_turn(self, user_id: str, message: str, max_tokens: int | None = None) -> str:
         """A text block to put in the system prompt: what is known about the user, most relevant to `message` first.
 
-        `max_tokens` bounds the facts (a few more tokens go to the headings); an empty string means nothing is
-        known yet.
+        Relevant past messages come with the date they were said. `max_tokens` bounds the facts and messages (a few
+        more tokens go to the headings); an empty string means nothing is known yet.
         """
         profile = await self.profile(user_id, q=message.strip() or None, max_tokens=max_tokens)
         return render_context(profile)
@@ -124,7 +124,8 @@ class AsyncMemoryClient:
         return ProfileResponse.model_validate_json((await self.request("POST", "/v1/profile", json=body)).content)
 
     async def search(self, user_id: str, query: str, **options: Any) -> SearchResults:
-        """Hybrid search over the user's facts; `options` are the /v1/search fields (threshold, top_k, kind...)."""
+        """Hybrid search over the user's facts and episodes; `options` are the /v1/search fields (threshold, top_k,
+        types, roles, kind...)."""
         body = {"user_id": user_id, "query": query, **_given(**options)}
         return SearchResults.model_validate_json((await self.request("POST", "/v1/search", json=body)).content)
 
@@ -196,6 +197,10 @@ def render_context(profile: ProfileResponse) -> str:
         if facts:
             lines.append(f"{title}:")
             lines.extend(_line(f) for f in facts)
+    said = [h for h in (profile.searchResults.results if profile.searchResults else []) if h.type == "episode"]
+    if said:
+        lines.append("From earlier conversations (date, speaker):")
+        lines.extend(f"- {h.context_line()}" for h in said)
     if not lines:
         return ""
     intro = "What you know about the user from earlier conversations."

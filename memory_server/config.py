@@ -174,6 +174,21 @@ DEFAULT_TTLS: dict[str, int] = {
 }
 
 
+class EpisodeConfig(_Section):
+    """Which stored messages become searchable episodes, which are searched by default, and for how long."""
+
+    enabled: bool = Field(True, description="Index messages as episodes and search them (off: facts only).")
+    roles: list[MessageRole] = Field(
+        default_factory=lambda: ["user", "assistant"], description="Roles whose messages become episodes."
+    )
+    search_roles: list[MessageRole] = Field(
+        default_factory=lambda: ["user"], description="Roles searched when a request names none."
+    )
+    retention_days: int | None = Field(
+        None, ge=1, le=36_500, description="Delete episodes (their messages) older than this; empty: keep them."
+    )
+
+
 class ExtractionConfig(_Section):
     """The operator-editable extraction settings; each change is a new version."""
 
@@ -243,6 +258,9 @@ class ExtractionConfig(_Section):
     )
     roles: list[MessageRole] = Field(
         default_factory=lambda: ["user"], description="Message roles facts are taken from."
+    )
+    episodes: EpisodeConfig = Field(
+        default_factory=EpisodeConfig, description="Stored messages as searchable episodes (keys left out are kept)."
     )
 
 

@@ -27,11 +27,23 @@ _ALIASES = {
     if isinstance(alias, str)
 }
 _ACCEPTED = set(ExtractionConfig.model_fields) | set(_ALIASES)
+_SECTIONS = {"episodes"}
 
 
 def _canonical(changes: dict[str, Any]) -> dict[str, Any]:
     """Older setting names (profile_content_definition_prompt, ...) map onto the current ones."""
     return {_ALIASES.get(key, key): value for key, value in changes.items()}
+
+
+def _merged(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` over `current`; a section given as an object (episodes) keeps the keys it leaves out."""
+    merged = dict(current)
+    for key, value in _canonical(changes).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and key in _SECTIONS:
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged
 
 
 class ConfigStore:
@@ -60,7 +72,7 @@ class ConfigStore:
         now = timeutil.now()
         async with self.db.transaction() as conn:  # read and write under the writer lock: no lost update
             current = await configsql.latest_in(conn, tenant_id) or self._initial()
-            merged = ExtractionConfig.model_validate({**current.config, **_canonical(changes)})
+            merged = ExtractionConfig.model_validate(_merged(current.config, changes))
             if merged.extractor not in available():
                 names = ", ".join(available())
                 raise InvalidInput(

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from memory_server.config import Settings
+from memory_server.configstore import ConfigStore
 from memory_server.cpu import CpuPool
 from memory_server.errors import Forbidden
 from memory_server.index.chroma import VectorIndex
@@ -42,9 +43,11 @@ class Core:
     settings: Settings
     db: Database
     embedder: Embedder
-    index: VectorIndex
+    index: VectorIndex  # facts
+    episodes: VectorIndex
     vectors: VectorSync
     cpu: CpuPool
+    configs: ConfigStore
     _user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )

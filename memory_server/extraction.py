@@ -85,7 +85,11 @@ def build_extractor(settings: Settings, config: ExtractionConfig) -> Extractor:
 
 
 async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
-    """Run one claimed job to completion, or raise (the worker pool retries or fails it)."""
+    """Run one claimed job to completion, or raise (the worker pool retries or fails it).
+
+    The episodes the request queued are embedded first, so they are searchable once the job is done.
+    """
+    await core.vectors.flush()
     usage = Usage()
     try:
         async with core.user_lock(job.tenant_id, job.user_id):

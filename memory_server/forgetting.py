@@ -1,16 +1,20 @@
-"""Removing memory: delete a fact, delete by meaning, expire dynamic facts, purge a user.
+"""Removing memory: delete a fact (optionally with the messages it came from), delete by meaning (facts and
+episodes), expire dynamic facts, drop episodes past their retention, purge a user.
 
 Deleted and expired facts stay in SQLite (hidden, with their change-log rows) and leave the vector
-index; only a purge removes a user's rows, keeping bare change-log entries with their content blanked.
+index. A deleted episode is gone: its message, keyword row and vector are removed, and its change-log
+row keeps where it was, never what it said. A purge removes a user's rows, keeping bare change-log
+entries with their content blanked.
 """
 
 from __future__ import annotations
 
-from memory_server import retrieval, timeutil
+from memory_server import episodes, retrieval, timeutil
 from memory_server.context import Core, Scope
-from memory_server.models import Fact
-from memory_server.schemas import DeleteByQueryIn, SearchIn
+from memory_server.models import Episode, Fact
+from memory_server.schemas import DeleteByQueryIn
 from memory_server.store import changelog as changesql
+from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
@@ -39,12 +43,23 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
     return done
 
 
-async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> list[Fact]:
-    """Delete the user's live facts that match `query` at or above `threshold`."""
+async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
+    """Delete the user's live facts and episodes that match `query` at or above `threshold`."""
+    ask = retrieval.Ask(body.user_id, body.query, body.top_k, body.threshold, body.types, body.roles)
     async with core.user_lock(scope.tenant_id, body.user_id):
-        query = SearchIn(user_id=body.user_id, query=body.query, threshold=body.threshold, top_k=body.top_k)
-        found, _ = await retrieval.run_search(core, scope, query)
-        return await delete_facts(core, scope, body.user_id, found)
+        found = await retrieval.find(core, scope, ask)
+        facts = await delete_facts(core, scope, body.user_id, found.facts)
+        gone = await episodes.delete(core, scope, body.user_id, [e.message_id for e in found.episodes])
+    return facts, gone
+
+
+async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) -> tuple[Fact, list[Episode]]:
+    """Delete one fact; `with_sources` also deletes the messages it was extracted from."""
+    async with core.user_lock(scope.tenant_id, fact.user_id):
+        current = await retrieval.get_fact(core, scope.tenant_id, fact.id)
+        [deleted] = await delete_facts(core, scope, fact.user_id, [current])
+        sources = current.message_ids if with_sources else []
+        return deleted, await episodes.delete(core, scope, fact.user_id, sources)
 
 
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
@@ -52,6 +67,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
     now = timeutil.now()
     key = (scope.tenant_id, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
+        await episodesql.delete_user(conn, *key)
         counts = {
             "messages": await messagesql.delete_user(conn, *key),
             "jobs": await jobsql.delete_user(conn, *key),
@@ -64,7 +80,12 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
 
 
 async def expire_due(core: Core, batch: int = 500) -> int:
-    """Mark dynamic facts past their expiry as expired, with a change-log row each."""
+    """Mark dynamic facts past their expiry as expired, with a change-log row each; drop episodes past their
+    tenant's retention. Return how many facts and episodes went."""
+    return await _expire_facts(core, batch) + await episodes.sweep(core, batch)
+
+
+async def _expire_facts(core: Core, batch: int) -> int:
     due = await factsql.due_to_expire(core.db, batch)
     if not due:
         return 0

@@ -1,4 +1,5 @@
-"""Accepting a conversation: its messages and its extraction job commit together, once per payload.
+"""Accepting a conversation: its messages, their keyword index rows and queued vectors (the episodes) and
+its extraction job commit together, once per payload.
 
 The same messages (same session, source, roles, contents and times) published again map to the first
 request instead of a new one, so a retried publish never stores anything twice.
@@ -13,6 +14,7 @@ from datetime import datetime
 
 from memory_server.context import Core, Scope
 from memory_server.schemas import InteractionIn
+from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store.db import ConstraintError
@@ -35,9 +37,13 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
         return known, True
     request_id = str(uuid.uuid4())
     messages = [(i, m.role, m.content, m.created_at or now) for i, m in enumerate(body.messages)]
+    _, config = await core.configs.active(scope.tenant_id)
+    kept = config.episodes.roles if config.episodes.enabled else []
     try:
         async with core.db.transaction() as conn:
-            await messagesql.insert(conn, scope.tenant_id, body.user_id, request_id, body.session_id, messages)
+            ids = await messagesql.insert(conn, scope.tenant_id, body.user_id, request_id, body.session_id, messages)
+            episodes = [(i, m.content) for i, m in zip(ids, body.messages, strict=True) if m.role in kept]
+            await episodesql.add(conn, scope.tenant_id, body.user_id, episodes)
             await jobsql.enqueue(
                 conn,
                 request_id=request_id,

@@ -7,7 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, Field
 
-from extractors.base import FactKind, Usage
+from extractors.base import FactKind, MessageRole, Usage
 
 Role = Literal["viewer", "editor", "admin"]
 #: never: no key was ever made (open mode on loopback); active: keys are required; revoked: every key was
@@ -16,8 +16,20 @@ KeyState = Literal["never", "active", "revoked"]
 FactStatus = Literal["active", "superseded", "expired", "deleted"]
 JobStatus = Literal["queued", "running", "done", "failed"]
 ChangeEventName = Literal[
-    "add", "update", "supersede", "expire", "delete", "purge", "key_create", "key_revoke", "lockdown", "open_mode"
+    "add",
+    "update",
+    "supersede",
+    "expire",
+    "delete",
+    "purge",
+    "episode_delete",
+    "episode_expire",
+    "key_create",
+    "key_revoke",
+    "lockdown",
+    "open_mode",
 ]
+MemoryType = Literal["fact", "episode"]
 
 
 class Fact(BaseModel):
@@ -39,13 +51,39 @@ class Fact(BaseModel):
     expires_at: datetime | None = None
 
 
+class Episode(BaseModel):
+    """A stored message as memory: what was said, by whom, when, and where it came from."""
+
+    message_id: int
+    user_id: str
+    request_id: str
+    position: int
+    role: MessageRole
+    content: str
+    session_id: str | None = None
+    source: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime = Field(description="When the message was sent (as published), not when it was stored.")
+
+
+class EpisodeRef(BaseModel):
+    """What the change log keeps of a deleted episode: where it was, never what it said."""
+
+    message_id: int
+    request_id: str
+    role: MessageRole
+    session_id: str | None = None
+    created_at: datetime
+
+
 class Change(BaseModel):
-    """One change-log row: what happened to which fact (or, with no user, to the tenant's keys and access),
-    caused by which request and actor."""
+    """One change-log row: what happened to which fact or episode (or, with no user, to the tenant's keys and
+    access), caused by which request and actor."""
 
     id: int
     user_id: str | None
     fact_id: str | None
+    message_id: int | None = None
     event: ChangeEventName
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
@@ -95,15 +133,30 @@ class Job(BaseModel):
 
 
 class SearchHit(BaseModel):
-    id: str
+    """One result: a fact, or an episode (a message, with its time, role, session and a snippet)."""
+
+    id: str = Field(description="A fact's id, or an episode's message id as a string.")
+    type: MemoryType = "fact"
     content: str
-    kind: FactKind
-    score: float
+    score: float = Field(description="0..1; the same scale for facts and episodes, which `threshold` filters.")
+    kind: FactKind | None = Field(None, description="A fact's kind; empty for an episode.")
     source: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime = Field(description="A fact's creation, or the time the episode's message was sent.")
+    updated_at: datetime | None = None
     expires_at: datetime | None = None
+    message_ids: list[int] | None = Field(None, description="The messages a fact came from.")
+    message_id: int | None = None
+    role: MessageRole | None = None
+    session_id: str | None = None
+    request_id: str | None = None
+    snippet: str | None = Field(None, description="The part of an episode around the query's words.")
+
+    def context_line(self) -> str:
+        """How the result reads in a prompt: an episode with its date and speaker, a fact as it is."""
+        if self.type == "fact":
+            return self.content
+        return f"[{self.created_at:%Y-%m-%d}] {self.role}: {self.snippet or self.content}"
 
 
 class SearchResults(BaseModel):

@@ -1,7 +1,8 @@
 """Moving memory in and out: a user's portable JSON export and its idempotent import.
 
 An export holds the user's messages, every fact (all statuses) and their change log; vectors are left
-out because they belong to one embedding model, and import re-embeds. Import is idempotent: messages
+out because they belong to one embedding model, and import re-embeds (imported messages become episodes
+as the importing tenant's config says, like published ones). Import is idempotent: messages
 are keyed by (request, position), facts by id, change-log rows by (fact, event, time).
 """
 
@@ -11,11 +12,13 @@ import json
 
 from pydantic import BaseModel, Field
 
+from extractors.base import MessageRole
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import Change, Fact
 from memory_server.schemas import Identifier, Timestamp
 from memory_server.store import changelog as changesql
+from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import messages as messagesql
 
@@ -26,7 +29,7 @@ class ExportedMessage(BaseModel):
     request_id: str
     session_id: str | None = None
     position: int = Field(ge=0)
-    role: str
+    role: MessageRole
     content: str
     created_at: Timestamp
 
@@ -61,12 +64,16 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
     if any(f.user_id != user for f in data.facts) or any(c.user_id != user for c in data.changelog):
         raise InvalidInput("facts and changelog must all belong to user_id", field="user_id")
     vectors = await core.embedder.embed([f.content for f in data.facts])
+    _, config = await core.configs.active(scope.tenant_id)
+    kept = config.episodes.roles if config.episodes.enabled else []
     added = {"messages": 0, "facts": 0, "changelog": 0}
     async with core.user_lock(scope.tenant_id, user), core.db.transaction() as conn:
         for m in data.messages:
             if not await messagesql.exists(conn, scope.tenant_id, m.request_id, m.position):
                 row = (m.position, m.role, m.content, m.created_at)
-                await messagesql.insert(conn, scope.tenant_id, user, m.request_id, m.session_id, [row])
+                [message_id] = await messagesql.insert(conn, scope.tenant_id, user, m.request_id, m.session_id, [row])
+                if m.role in kept:
+                    await episodesql.add(conn, scope.tenant_id, user, [(message_id, m.content)])
                 added["messages"] += 1
         for fact, vector in zip(data.facts, vectors, strict=True):
             if await factsql.importable(conn, scope.tenant_id, fact):

@@ -1,25 +1,36 @@
-"""Reading a user's memory: live facts, hybrid search and the per-turn profile.
+"""Reading a user's memory: live facts, hybrid search over facts and episodes, and the per-turn profile.
 
-The per-user path never asks the vector index: it reads the user's live facts and their vectors from
-SQLite (one indexed range scan) and scores them exactly. Only a user with more live facts than
-`search.exact_max_facts` goes through the approximate index, and then only to pick candidates.
+The per-user path never asks the vector index: it reads the user's live facts (and episode vectors) from
+SQLite and scores them exactly. Only a user with more than `search.exact_max_facts` of either goes
+through the approximate index, and then only to pick candidates. Facts and episodes are scored by one
+method (`search`), so they rank together and one threshold filters both.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from extractors import tokens
-from memory_server import search, timeutil
+from memory_server import episodes, search, timeutil
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import InvalidInput, NotFound
-from memory_server.models import Fact, Page, Profile, ProfileFact, ProfileResponse, SearchHit, SearchResults
+from memory_server.models import (
+    Episode,
+    Fact,
+    Page,
+    Profile,
+    ProfileFact,
+    ProfileResponse,
+    SearchHit,
+    SearchResults,
+)
 from memory_server.schemas import FactFilter, ProfileIn, SearchIn
 from memory_server.store import facts as factsql
 from memory_server.store import vectors
@@ -64,9 +75,10 @@ def check_top_k(core: Core, top_k: int | None) -> int:
     return k
 
 
-async def score(core: Core, scope: Scope, live: LiveFacts, user_id: str, query: str) -> np.ndarray:
+async def score(
+    core: Core, scope: Scope, live: LiveFacts, user_id: str, query: str, query_vector: np.ndarray
+) -> np.ndarray:
     """Hybrid score of every live fact against the query (0 for facts outside the index's candidates)."""
-    query_vector = (await core.embedder.embed([query]))[0]
     weight = core.settings.search.keyword_weight
     if len(live.facts) <= core.settings.search.exact_max_facts:
         documents = [f.content for f in live.facts]
@@ -86,9 +98,10 @@ async def score(core: Core, scope: Scope, live: LiveFacts, user_id: str, query: 
     return scores
 
 
-def _hit(fact: Fact, value: float) -> SearchHit:
+def _fact_hit(fact: Fact, value: float) -> SearchHit:
     return SearchHit(
         id=fact.id,
+        type="fact",
         content=fact.content,
         kind=fact.kind,
         score=round(float(value), 4),
@@ -97,50 +110,129 @@ def _hit(fact: Fact, value: float) -> SearchHit:
         created_at=fact.created_at,
         updated_at=fact.updated_at,
         expires_at=fact.expires_at,
+        message_ids=fact.message_ids,
     )
 
 
-async def _ranked(
-    core: Core,
-    scope: Scope,
-    live: LiveFacts,
-    user_id: str,
-    query: str,
-    top_k: int | None,
-    threshold: float | None,
-) -> tuple[np.ndarray, list[int], SearchResults]:
-    """Scores of all live facts, the indexes of the results, and the results as returned."""
+def _episode_hit(episode: Episode, value: float, query: str) -> SearchHit:
+    return SearchHit(
+        id=str(episode.message_id),
+        type="episode",
+        content=episode.content,
+        score=round(float(value), 4),
+        source=episode.source,
+        attributes=episode.attributes,
+        created_at=episode.created_at,
+        message_id=episode.message_id,
+        role=episode.role,
+        session_id=episode.session_id,
+        request_id=episode.request_id,
+        snippet=search.snippet(episode.content, query),
+    )
+
+
+@dataclass
+class Ask:
+    """One search as the service runs it, whichever door asked (search, profile, delete by meaning)."""
+
+    user_id: str
+    query: str
+    top_k: int | None = None
+    threshold: float | None = None
+    types: Sequence[str] = ("facts", "episodes")
+    roles: Sequence[str] | None = None
+    kind: str | None = None
+    source: str | None = None
+    attributes: dict | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+@dataclass
+class Found:
+    """What a search found: the results as returned, the facts and episodes behind them, and the score of
+    every live fact searched (the profile orders its facts by it)."""
+
+    results: SearchResults
+    facts: list[Fact]
+    episodes: list[Episode]
+    live: LiveFacts
+    fact_scores: np.ndarray
+
+
+def _episode_wanted(episode: Episode, ask: Ask) -> bool:
+    at = timeutil.as_utc(episode.created_at)
+    return (
+        (ask.source is None or episode.source == ask.source)
+        and (ask.since is None or at >= timeutil.as_utc(ask.since))
+        and (ask.until is None or at <= timeutil.as_utc(ask.until))
+        and attributes_match(episode.attributes, ask.attributes)
+    )
+
+
+def attributes_match(have: dict[str, Any], wanted: dict[str, Any] | None) -> bool:
+    """Every wanted key equals the stored value (or is contained in it when the stored value is a list)."""
+    for key, value in (wanted or {}).items():
+        stored = have.get(key)
+        if stored != value and not (isinstance(stored, list) and value in stored):
+            return False
+    return True
+
+
+async def find(core: Core, scope: Scope, ask: Ask) -> Found:
+    """Facts and episodes ranked together on one score; the best `top_k` at or above the threshold."""
     started = time.perf_counter()
-    k = check_top_k(core, top_k)
-    floor = core.settings.search.default_threshold if threshold is None else threshold
-    scores = await score(core, scope, live, user_id, query)
-    chosen = search.top_indexes(scores, k, floor)
-    results = SearchResults(
-        results=[_hit(live.facts[i], scores[i]) for i in chosen],
-        total=len(chosen),
-        timing=round((time.perf_counter() - started) * 1000, 3),
+    k = check_top_k(core, ask.top_k)
+    floor = core.settings.search.default_threshold if ask.threshold is None else ask.threshold
+    _, config = await core.configs.active(scope.tenant_id)
+    query_vector = (await core.embedder.embed([ask.query]))[0]
+    live = LiveFacts([], np.zeros((0, 0), dtype=np.float32))
+    fact_scores = np.zeros(0, dtype=np.float32)
+    ranked: list[tuple[float, int, int]] = []  # (score, 0 fact / 1 episode, index or message id)
+    if "facts" in ask.types:
+        live = await live_facts(
+            core,
+            scope.tenant_id,
+            ask.user_id,
+            with_vectors=True,
+            kind=ask.kind,
+            source=ask.source,
+            since=ask.since,
+            until=ask.until,
+        )
+        if ask.attributes:
+            keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
+            live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
+        fact_scores = await score(core, scope, live, ask.user_id, ask.query, query_vector)
+        ranked.extend((float(v), 0, i) for i in search.top_indexes(fact_scores, k, floor) for v in [fact_scores[i]])
+    episodes_by_id: dict[int, Episode] = {}
+    if "episodes" in ask.types and ask.kind is None and config.episodes.enabled:
+        roles = list(ask.roles or config.episodes.search_roles)
+        scored = await episodes.score(core, scope, ask.user_id, ask.query, query_vector, roles)
+        best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
+        filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
+        episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:k])])
+        kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
+        ranked.extend((v, 1, i) for v, i in kept[:k])
+    ranked.sort(key=lambda r: (-r[0], r[1]))
+    ranked = ranked[:k]
+    hits = [
+        _fact_hit(live.facts[ref], value) if kind == 0 else _episode_hit(episodes_by_id[ref], value, ask.query)
+        for value, kind, ref in ranked
+    ]
+    results = SearchResults(results=hits, total=len(hits), timing=round((time.perf_counter() - started) * 1000, 3))
+    return Found(
+        results=results,
+        facts=[live.facts[ref] for _, kind, ref in ranked if kind == 0],
+        episodes=[episodes_by_id[ref] for _, kind, ref in ranked if kind == 1],
+        live=live,
+        fact_scores=fact_scores,
     )
-    return scores, chosen, results
 
 
-async def run_search(core: Core, scope: Scope, body: SearchIn) -> tuple[list[Fact], SearchResults]:
-    """Search one user's live facts; also return the matching facts for callers that act on them."""
+async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:
     check_top_k(core, body.top_k)
-    live = await live_facts(
-        core,
-        scope.tenant_id,
-        body.user_id,
-        with_vectors=True,
-        kind=body.kind,
-        source=body.source,
-        since=body.since,
-        until=body.until,
-    )
-    if body.attributes:
-        keep = [factsql.attributes_match(f, body.attributes) for f in live.facts]
-        live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[np.array(keep, bool)])
-    _, chosen, results = await _ranked(core, scope, live, body.user_id, body.query, body.top_k, body.threshold)
-    return [live.facts[i] for i in chosen], results
+    return await find(core, scope, Ask(**body.model_dump()))
 
 
 def _usefulness(fact: Fact, relevance: float, now: datetime) -> float:
@@ -152,13 +244,13 @@ def _usefulness(fact: Fact, relevance: float, now: datetime) -> float:
     return base + 2.0 * relevance
 
 
-def _trim(facts: Sequence[Fact], budget: int) -> tuple[list[Fact], int]:
-    """Keep facts in the given order while their lines fit the token budget."""
+def _trim(items: Sequence[tuple[str, object]], budget: int) -> tuple[list[object], int]:
+    """Keep items, in the given order, while their lines fit the token budget."""
     kept, used = [], 0
-    for fact in facts:
-        cost = tokens.count(f"- {fact.content}\n")
+    for line, item in items:
+        cost = tokens.count(f"- {line}\n")
         if used + cost <= budget:
-            kept.append(fact)
+            kept.append(item)
             used += cost
     return kept, used
 
@@ -168,17 +260,31 @@ async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
     results = None
     if body.q:
         check_top_k(core, body.top_k)
-        live = await live_facts(core, scope.tenant_id, body.user_id, with_vectors=True)
-        scores, _, results = await _ranked(core, scope, live, body.user_id, body.q, body.top_k, body.threshold)
-        relevance = {f.id: float(s) for f, s in zip(live.facts, scores, strict=True)}
-        found = live.facts
+        ask = Ask(body.user_id, body.q, body.top_k, body.threshold, body.types, body.roles)
+        found = await find(core, scope, ask if "facts" in body.types else replace(ask, types=["facts", *ask.types]))
+        relevance = {f.id: float(s) for f, s in zip(found.live.facts, found.fact_scores, strict=True)}
+        facts = found.live.facts
+        results = found.results
+        if "facts" not in body.types:
+            results = results.model_copy(update={"results": [h for h in results.results if h.type == "episode"]})
     else:
-        found = (await live_facts(core, scope.tenant_id, body.user_id, with_vectors=False)).facts
+        facts = (await live_facts(core, scope.tenant_id, body.user_id, with_vectors=False)).facts
     now = timeutil.now()
-    ranked = sorted(found, key=lambda f: _usefulness(f, relevance.get(f.id, 0.0), now), reverse=True)
+    useful = [(_usefulness(f, relevance.get(f.id, 0.0), now), f.content, f) for f in facts]
+    if results is not None:
+        useful.extend((2.0 * h.score, h.context_line(), h) for h in results.results if h.type == "episode")
+    useful.sort(key=lambda u: -u[0])
     used = None
+    kept = [item for _, _, item in useful]
     if body.max_tokens is not None:
-        ranked, used = await off_loop(len(ranked) > BIG, _trim, ranked, body.max_tokens)
+        kept, used = await off_loop(
+            len(useful) > BIG, _trim, [(line, item) for _, line, item in useful], body.max_tokens
+        )
+    ranked = [f for f in kept if isinstance(f, Fact)]
+    if results is not None and body.max_tokens is not None:
+        chosen = {id(h) for h in kept if isinstance(h, SearchHit)} | {f.id for f in ranked}
+        shown = [h for h in results.results if id(h) in chosen or (h.type == "fact" and h.id in chosen)]
+        results = results.model_copy(update={"results": shown, "total": len(shown)})
     view = [
         ProfileFact(
             id=f.id,

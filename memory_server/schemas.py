@@ -91,6 +91,7 @@ Timestamp = Annotated[datetime, AfterValidator(_check_timestamp)]
 """Naive (taken as UTC) or aware, as long as its UTC value is a representable datetime."""
 Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 TtlSeconds = Annotated[int, Field(ge=60, le=MAX_TTL_SECONDS)]
+MessageId = Annotated[int, Field(ge=1, lt=2**63, description="A stored message's id (an episode's).")]
 Label = Annotated[Text, Field(max_length=200)]
 """A name people read (an API key's)."""
 
@@ -164,12 +165,24 @@ class FactIn(_In):
     confidence: float = Field(1.0, ge=0, le=1)
 
 
+MemoryTypes = Annotated[
+    list[Literal["facts", "episodes"]],
+    Field(min_length=1, max_length=2, description="What to search: facts, episodes (stored messages), or both."),
+]
+Roles = Annotated[
+    list[MessageRole],
+    Field(min_length=1, max_length=4, description="Whose messages to search as episodes; default: the config's."),
+]
+
+
 class ProfileIn(_In):
     user_id: Identifier
     q: Text | None = None
     threshold: float | None = Field(None, ge=0, le=1)
     top_k: Count | None = None
     max_tokens: Count | None = None
+    types: MemoryTypes = Field(default_factory=lambda: ["facts", "episodes"])
+    roles: Roles | None = None
 
 
 class SearchIn(_In):
@@ -177,6 +190,8 @@ class SearchIn(_In):
     query: Text
     threshold: float | None = Field(None, ge=0, le=1)
     top_k: Count | None = None
+    types: MemoryTypes = Field(default_factory=lambda: ["facts", "episodes"])
+    roles: Roles | None = None
     kind: FactKind | None = None
     source: Identifier | None = None
     attributes: Attributes | None = None
@@ -197,6 +212,15 @@ class DeleteByQueryIn(_In):
     query: Text
     threshold: float = Field(0.75, ge=0, le=1)
     top_k: int = Field(10, ge=1, le=100)
+    types: MemoryTypes = Field(default_factory=lambda: ["facts", "episodes"])
+    roles: Roles | None = None
+
+
+class EpisodeFilter(_In):
+    roles: Roles | None = None
+    session_id: Identifier | None = None
+    limit: Count = 50
+    cursor: Cursor | None = None
 
 
 class FactFilter(_In):

@@ -1,141 +1,62 @@
-"""Hybrid scoring of one user's facts: cosine similarity blended with keyword overlap.
+"""Scoring: how a fact or an episode is scored against a query, one method for both.
 
-Scoring is exact over the user's own vectors (read from SQLite beside the facts), which a user's few
-hundred or few thousand facts make cheap (~0.2 ms for 100) and which, unlike a filtered approximate
-query over everyone's vectors, can never miss one of the user's facts. The keyword part makes exact
-names and numbers count even when the embedding model blurs them.
+Each memory gets two numbers in [0, 1]: the cosine of its vector with the query's (meaning), and a keyword
+share (exact words: names, numbers, places). For facts the share is the IDF-weighted part of the query's
+terms the fact holds, IDF taken over the user's facts; for episodes it is FTS5's BM25 over the query's
+total IDF (`episodes.keyword_share`). `fuse` blends them: a keyword match closes part of the gap between
+the cosine and 1, and its absence costs nothing, so a score reads like a cosine when no word matches.
+`calibrate` then maps that onto the scale thresholds are written for (see its docstring).
+
+Facts are scored exactly over the user's own vectors (read from SQLite beside the facts); a filtered
+approximate query over everyone's vectors can miss a user's own memory.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "for",
-        "with",
-        "from",
-        "by",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "am",
-        "do",
-        "does",
-        "did",
-        "have",
-        "has",
-        "had",
-        "i",
-        "me",
-        "my",
-        "mine",
-        "you",
-        "your",
-        "we",
-        "our",
-        "they",
-        "them",
-        "their",
-        "he",
-        "she",
-        "his",
-        "her",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "not",
-        "no",
-        "yes",
-        "so",
-        "than",
-        "too",
-        "very",
-        "can",
-        "could",
-        "would",
-        "should",
-        "will",
-        "shall",
-        "may",
-        "might",
-        "must",
-        "about",
-        "into",
-        "over",
-        "after",
-        "before",
-        "user",
-        "user's",
-        "s",
-    ]
-)
-
-
-def terms(text: str) -> list[str]:
-    return [t for t in _WORD.findall(text.casefold()) if t not in STOPWORDS]
+from memory_server import terms
 
 
 def keyword_scores(query: str, documents: Sequence[str]) -> np.ndarray:
     """For each document, the IDF-weighted share of the query's terms it contains (0..1)."""
-    q_terms = set(terms(query))
+    q_terms = set(terms.query_words(query))
     if not q_terms or not documents:
         return np.zeros(len(documents), dtype=np.float32)
-    doc_terms = [set(terms(d)) for d in documents]
-    df = Counter(t for d in doc_terms for t in d if t in q_terms)
+    doc_terms = [terms.terms(d) & q_terms for d in documents]
+    df = Counter(t for d in doc_terms for t in d)
     n = len(documents)
     idf = {t: math.log(1 + (n + 1) / (df.get(t, 0) + 0.5)) for t in q_terms}
     total = sum(idf.values())
-    return np.array([sum(idf[t] for t in q_terms & d) / total for d in doc_terms], dtype=np.float32)
+    return np.array([sum(idf[t] for t in d) / total for d in doc_terms], dtype=np.float32)
+
+
+def fuse_many(cosine: np.ndarray, keyword: np.ndarray, weight: float) -> np.ndarray:
+    """Calibrated scores from cosines and keyword shares (arrays of one length)."""
+    cosine = np.clip(cosine, 0.0, 1.0)
+    return calibrate(cosine + weight * keyword * (1.0 - cosine)).astype(np.float32)
+
+
+def fuse(cosine: float, keyword: float, weight: float) -> float:
+    return float(fuse_many(np.array([cosine]), np.array([keyword]), weight)[0])
+
+
+def calibrate(raw: np.ndarray) -> np.ndarray:
+    """Identity for now."""
+    return raw
 
 
 def hybrid_scores(
     query: str, query_vector: np.ndarray, documents: Sequence[str], matrix: np.ndarray, keyword_weight: float
 ) -> np.ndarray:
-    """cosine + w * keyword * (1 - cosine): a keyword hit closes part of the gap to 1, its absence costs nothing.
-
-    So the score stays in [0, 1], reads like a cosine when no term matches, and a threshold keeps its meaning.
-    """
+    """Fused scores of documents (facts) whose vectors are the rows of `matrix`."""
     if len(documents) == 0:
         return np.zeros(0, dtype=np.float32)
-    cosine = np.clip(matrix @ query_vector, 0.0, 1.0)
-    keyword = keyword_scores(query, documents)
-    return (cosine + keyword_weight * keyword * (1.0 - cosine)).astype(np.float32)
+    return fuse_many(matrix @ query_vector, keyword_scores(query, documents), keyword_weight)
 
 
 def top_indexes(scores: np.ndarray, k: int, threshold: float) -> list[int]:
@@ -146,3 +67,32 @@ def top_indexes(scores: np.ndarray, k: int, threshold: float) -> list[int]:
     part = np.argpartition(-scores, k - 1)[:k]
     ordered = part[np.argsort(-scores[part], kind="stable")]
     return [int(i) for i in ordered if scores[i] >= threshold]
+
+
+def snippet(content: str, query: str, width: int = 240) -> str:
+    """The part of `content` (about `width` characters) with the most query terms, cut at word boundaries."""
+    if len(content) <= width:
+        return content
+    wanted = set(terms.query_words(query))
+    tokens = content.split()
+    hits = [int(bool(terms.terms(t) & wanted)) for t in tokens]
+    best, best_start, start, length, count = -1, 0, 0, 0, 0
+    for end, token in enumerate(tokens):
+        length += len(token) + 1
+        count += hits[end]
+        while length > width and start < end:
+            length -= len(tokens[start]) + 1
+            count -= hits[start]
+            start += 1
+        if count > best:
+            best, best_start = count, start
+    window, used = [], 0
+    for token in tokens[best_start:]:
+        if used + len(token) > width and window:
+            break
+        window.append(token)
+        used += len(token) + 1
+    text = " ".join(window)
+    prefix = "… " if best_start > 0 else ""
+    suffix = " …" if best_start + len(window) < len(tokens) else ""
+    return f"{prefix}{text}{suffix}"

@@ -18,6 +18,7 @@ from typing import Any
 from extractors.base import CandidateFact, ExtractionError
 from memory_server import (
     changelog,
+    episodes,
     extraction,
     forgetting,
     ingest,
@@ -41,6 +42,7 @@ from memory_server.index.sync import VectorSync
 from memory_server.models import (
     Change,
     ConfigVersion,
+    Episode,
     Fact,
     Job,
     Page,
@@ -53,12 +55,14 @@ from memory_server.pipeline import Origin, apply_candidates
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
+    EpisodeFilter,
     FactFilter,
     FactIn,
     InteractionIn,
     ProfileIn,
     SearchIn,
 )
+from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import vectors as vectorsql
@@ -71,7 +75,7 @@ log = logging.getLogger(__name__)
 class MemoryService:
     def __init__(self, core: Core, lock: DataDirLock | None = None) -> None:
         self.core = core
-        self.configs = ConfigStore(core.db, core.settings.extraction)
+        self.configs = core.configs
         self._lock = lock
         self._workers: jobs.WorkerPool | None = None
         self.access = Access(core.db, core.settings)
@@ -88,9 +92,18 @@ class MemoryService:
             db = Database(settings.db_path)
             await db.open()
             try:
-                index = ChromaIndex(settings.chroma_path, embedder.model_id)
-                vectors = VectorSync(db, index)
-                core = Core(settings, db, embedder, index, vectors, CpuPool(settings.workers.cpu_processes))
+                index = ChromaIndex(settings.chroma_path, embedder.model_id, "facts")
+                episodes = ChromaIndex(settings.chroma_path, embedder.model_id, "episodes")
+                core = Core(
+                    settings,
+                    db,
+                    embedder,
+                    index,
+                    episodes,
+                    VectorSync(db, embedder, index, episodes),
+                    CpuPool(settings.workers.cpu_processes),
+                    ConfigStore(db, settings.extraction),
+                )
                 await core.vectors.flush()
             except BaseException:
                 await db.close()  # its thread would keep the process alive
@@ -117,7 +130,8 @@ class MemoryService:
 
     async def start(self) -> None:
         """Refuse to serve vectors of another model, then start the extraction workers."""
-        other = await vectorsql.other_model(self.core.db, self.core.embedder.model_id)
+        model = self.core.embedder.model_id
+        other = await vectorsql.other_model(self.core.db, model) or await episodesql.other_model(self.core.db, model)
         if other is not None:
             raise Conflict(
                 f"stored vectors were made by {other}, but the embedder is now {self.core.embedder.model_id}: "
@@ -296,7 +310,13 @@ class MemoryService:
 
     async def search(self, scope: Scope, body: SearchIn) -> SearchResults:
         scope.require("viewer")
-        return (await retrieval.run_search(self.core, scope, body))[1]
+        return (await retrieval.run_search(self.core, scope, body)).results
+
+    async def episodes(self, scope: Scope, user_id: str, flt: EpisodeFilter) -> Page[Episode]:
+        """One user's episodes (stored messages that are searchable), newest first."""
+        scope.require("viewer")
+        self._check_page(flt.limit)
+        return await episodes.page(self.core, scope, user_id, flt)
 
     async def fact(self, scope: Scope, fact_id: str) -> Fact:
         scope.require("viewer")
@@ -318,17 +338,35 @@ class MemoryService:
 
     # ---- forgetting -----------------------------------------------------------------------------
 
-    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> Fact:
-        """Delete one fact; with `user_id`, only if it is that user's (another user's fact reads as not found)."""
+    async def delete_fact(
+        self, scope: Scope, fact_id: str, user_id: str | None = None, *, with_sources: bool = False
+    ) -> tuple[Fact, list[Episode]]:
+        """Delete one fact (and, `with_sources`, the messages it came from); with `user_id`, only if it is that
+        user's (another user's fact reads as not found)."""
         scope.require("editor")
         fact = await self.fact(scope, fact_id)
         if user_id is not None and fact.user_id != user_id:
             raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
-        async with self.core.user_lock(scope.tenant_id, fact.user_id):
-            fact = await self.fact(scope, fact_id)
-            return (await forgetting.delete_facts(self.core, scope, fact.user_id, [fact]))[0]
+        return await forgetting.delete_fact(self.core, scope, fact, with_sources)
 
-    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]:
+    async def episode(self, scope: Scope, message_id: int) -> Episode:
+        scope.require("viewer")
+        return await episodes.get(self.core, scope, message_id)
+
+    async def delete_episode(self, scope: Scope, message_id: int, user_id: str | None = None) -> Episode:
+        """Delete one episode (its message); with `user_id`, only if it is that user's."""
+        scope.require("editor")
+        episode = await episodes.get(self.core, scope, message_id)
+        if user_id is not None and episode.user_id != user_id:
+            raise NotFound(f"message_id: no episode {message_id}", field="message_id")
+        async with self.core.user_lock(scope.tenant_id, episode.user_id):
+            gone = await episodes.delete(self.core, scope, episode.user_id, [message_id])
+        if not gone:
+            raise NotFound(f"message_id: no episode {message_id}", field="message_id")
+        return gone[0]
+
+    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
+        """Delete the user's facts and episodes that match a query (each type as `types` asks)."""
         scope.require("editor")
         return await forgetting.delete_by_query(self.core, scope, body)
 

@@ -1,7 +1,8 @@
-"""The vector index: a rebuildable copy of the active facts' vectors, in Chroma.
+"""The vector indexes: rebuildable copies of the live facts' and the episodes' vectors, in Chroma.
 
-SQLite holds every vector (table fact_vectors); the index only needs to answer nearest-neighbour
-queries where scoring a user's facts exactly would be too slow. `index.sync` keeps it in line.
+SQLite holds every vector (tables fact_vectors and message_vectors); an index only needs to answer
+nearest-neighbour queries where scoring a user's memory exactly would be too slow. `index.sync` keeps
+them in line.
 """
 
 from __future__ import annotations
@@ -10,22 +11,26 @@ import asyncio
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
 from memory_server.store.vectors import IndexEntry
 
+Family = Literal["facts", "episodes"]
+
 
 class VectorIndex(Protocol):
-    """Nearest-neighbour index over fact vectors. Implementations must make upsert/delete idempotent."""
+    """Nearest-neighbour index over one family of vectors. Implementations must make upsert/delete idempotent."""
 
     async def upsert(self, items: Sequence[IndexEntry]) -> None: ...
 
     async def delete(self, ids: Sequence[str]) -> None: ...
 
-    async def query(self, vector: np.ndarray, tenant_id: str, user_id: str, n: int) -> list[tuple[str, float]]:
-        """Ids and cosine similarity of the user's nearest vectors, best first."""
+    async def query(
+        self, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Ids and cosine similarity of the user's nearest vectors (of those kinds, when given), best first."""
         ...
 
     async def scan(self, offset: int, limit: int) -> list[IndexEntry]:
@@ -36,9 +41,9 @@ class VectorIndex(Protocol):
 
 
 class ChromaIndex:
-    """Chroma's embedded PersistentClient, telemetry off, one collection per embedding model."""
+    """Chroma's embedded PersistentClient, telemetry off, one collection per family and embedding model."""
 
-    def __init__(self, path: Path, model_id: str) -> None:
+    def __init__(self, path: Path, model_id: str, family: Family = "facts") -> None:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
@@ -46,7 +51,7 @@ class ChromaIndex:
         self._client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         )
-        self._name = collection_name(model_id)
+        self._name = collection_name(model_id, family)
         self._collection = self._open()
 
     def _open(self):
@@ -68,12 +73,17 @@ class ChromaIndex:
         if ids:
             await asyncio.to_thread(self._collection.delete, ids=list(ids))
 
-    async def query(self, vector: np.ndarray, tenant_id: str, user_id: str, n: int) -> list[tuple[str, float]]:
+    async def query(
+        self, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        where: list[dict] = [{"tenant_id": tenant_id}, {"user_id": user_id}]
+        if kinds:
+            where.append({"kind": {"$in": list(kinds)}})
         res = await asyncio.to_thread(
             self._collection.query,
             query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=n,
-            where={"$and": [{"tenant_id": tenant_id}, {"user_id": user_id}]},
+            where={"$and": where},
             include=["distances"],
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
@@ -95,7 +105,7 @@ class ChromaIndex:
         await asyncio.to_thread(_reset)
 
 
-def collection_name(model_id: str) -> str:
+def collection_name(model_id: str, family: Family = "facts") -> str:
     """Chroma allows [a-zA-Z0-9._-], 3-512 characters, starting and ending alphanumeric."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
-    return f"facts-{slug}"[:500]
+    return f"{family}-{slug}"[:500]

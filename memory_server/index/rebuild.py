@@ -1,10 +1,11 @@
-"""`memory-server reindex`: rebuild the vector index from SQLite, re-embedding only vectors of another model."""
+"""`memory-server reindex`: rebuild the vector indexes from SQLite, re-embedding only vectors of another model."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from memory_server.context import Core
+from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import vectors as vectorsql
 
@@ -12,11 +13,14 @@ Progress = Callable[[int, int], None]
 
 
 async def reindex(core: Core, progress: Progress | None = None, batch: int = 256) -> int:
-    """Empty the index, re-embed stale vectors, queue every fact and replay; return the live facts indexed."""
+    """Empty the indexes, re-embed stale fact vectors, queue every fact and episode and replay (the replay
+    embeds episodes whose vector is missing or of another model); return the live facts and episodes indexed."""
     await core.index.reset()
+    await core.episodes.reset()
     stale = await vectorsql.to_embed(core.db, core.embedder.model_id)
     ids = await factsql.all_ids(core.db)
-    total = len(stale) + len(ids)
+    episode_ids = await episodesql.all_ids(core.db)
+    total = len(stale) + len(ids) + len(episode_ids)
     done = 0
     for start in range(0, len(stale), batch):
         chunk = stale[start : start + batch]
@@ -27,11 +31,12 @@ async def reindex(core: Core, progress: Progress | None = None, batch: int = 256
         done += len(chunk)
         if progress:
             progress(done, total)
-    for start in range(0, len(ids), batch):
-        chunk = ids[start : start + batch]
-        await vectorsql.requeue(core.db, chunk)
-        await core.vectors.flush()
-        done += len(chunk)
-        if progress:
-            progress(done, total)
-    return await factsql.count_live(core.db)
+    for requeue, all_ids in ((vectorsql.requeue, ids), (episodesql.requeue, episode_ids)):
+        for start in range(0, len(all_ids), batch):
+            chunk = all_ids[start : start + batch]
+            await requeue(core.db, chunk)
+            await core.vectors.flush()
+            done += len(chunk)
+            if progress:
+                progress(done, total)
+    return await factsql.count_live(core.db) + len(episode_ids)

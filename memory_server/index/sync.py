@@ -1,37 +1,86 @@
-"""Keeping the index in line with SQLite: apply the `vector_ops` outbox after each commit and at start-up.
+"""Keeping the indexes in line with SQLite: apply the `vector_ops` outbox after each commit and at start-up.
 
-A queued fact that is live is upserted with the vector SQLite holds; anything else is removed. Both are
-idempotent, so replaying an operation a crash interrupted does no harm.
+A queued fact that is live is upserted with the vector SQLite holds; anything else is removed. A queued
+message that is an episode is embedded first if it has no vector of the current model (its vector is
+stored in SQLite, then indexed); a deleted one is removed. All of it is idempotent, so replaying an
+operation a crash interrupted does no harm.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import numpy as np
 
 from memory_server.index.chroma import VectorIndex
-from memory_server.store import vectors
+from memory_server.index.embedders import Embedder, EmbedderError
+from memory_server.store import episodes, vectors
 from memory_server.store.db import Database
+from memory_server.store.vectors import IndexEntry
+
+log = logging.getLogger(__name__)
 
 
 class VectorSync:
     """Applies queued vector operations; one flush at a time."""
 
-    def __init__(self, db: Database, index: VectorIndex, batch: int = 500) -> None:
+    def __init__(
+        self, db: Database, embedder: Embedder, facts: VectorIndex, episodes_index: VectorIndex, batch: int = 256
+    ) -> None:
         self.db = db
-        self.index = index
+        self.embedder = embedder
+        self.facts = facts
+        self.episodes = episodes_index
         self.batch = batch
         self._lock = asyncio.Lock()
 
     async def flush(self) -> int:
-        """Bring the index in line with SQLite for every queued fact id; return how many were applied."""
+        """Bring the indexes in line with SQLite for every queued id; return how many were applied."""
         applied = 0
         async with self._lock:
             while (queued := await vectors.queued(self.db, self.batch)) is not None:
-                last, fact_ids = queued
-                live = await vectors.indexable(self.db, fact_ids)
-                live_ids = {item.id for item in live}
-                await self.index.upsert(live)
-                await self.index.delete([i for i in fact_ids if i not in live_ids])
+                last, fact_ids, message_ids = queued
+                if fact_ids:
+                    await self._facts(fact_ids)
+                if message_ids:
+                    try:
+                        await self._episodes(message_ids)
+                    except EmbedderError as exc:  # the embedder is down: keep them queued for the next flush
+                        log.warning("episodes stay queued until the embedder answers: %s", exc)
+                        break
                 await vectors.done(self.db, last)
-                applied += len(fact_ids)
+                applied += len(fact_ids) + len(message_ids)
+        if applied >= 10 * self.batch:
+            log.info("vector outbox: %d operations applied", applied)
         return applied
+
+    async def _facts(self, fact_ids: list[str]) -> None:
+        live = await vectors.indexable(self.db, fact_ids)
+        live_ids = {item.id for item in live}
+        await self.facts.upsert(live)
+        await self.facts.delete([i for i in fact_ids if i not in live_ids])
+
+    async def _episodes(self, message_ids: list[int]) -> None:
+        rows = await episodes.for_index(self.db, message_ids)
+        model = self.embedder.model_id
+        stale = [r for r in rows if r["model_id"] != model]
+        made: dict[int, np.ndarray] = {}
+        if stale:
+            vectors_ = await self.embedder.embed([r["content"] for r in stale])
+            made = {r["id"]: v for r, v in zip(stale, vectors_, strict=True)}
+            async with self.db.transaction() as conn:
+                await episodes.put_vectors(conn, [(i, model, v) for i, v in made.items()])
+        entries = [
+            IndexEntry(
+                str(r["id"]),
+                r["tenant_id"],
+                r["user_id"],
+                r["role"],
+                made[r["id"]] if r["id"] in made else np.frombuffer(r["vector"], dtype=np.float32),
+            )
+            for r in rows
+        ]
+        await self.episodes.upsert(entries)
+        present = {r["id"] for r in rows}
+        await self.episodes.delete([str(i) for i in message_ids if i not in present])

@@ -12,6 +12,7 @@ from memory_server.context import Scope
 from memory_server.models import (
     Change,
     ConfigVersion,
+    Episode,
     Fact,
     Job,
     Page,
@@ -34,9 +35,13 @@ class Memory(Protocol):
 
     async def fact(self, scope: Scope, fact_id: str) -> Fact: ...
 
-    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> Fact: ...
+    async def delete_fact(
+        self, scope: Scope, fact_id: str, user_id: str | None = None
+    ) -> tuple[Fact, list[Episode]]: ...
 
-    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]: ...
+    async def delete_episode(self, scope: Scope, message_id: int, user_id: str | None = None) -> Episode: ...
+
+    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]: ...
 
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]: ...
 

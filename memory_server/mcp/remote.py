@@ -18,6 +18,7 @@ from memory_server.errors import ServiceError, Unavailable
 from memory_server.models import (
     Change,
     ConfigVersion,
+    Episode,
     Fact,
     Job,
     Page,
@@ -51,14 +52,21 @@ class RemoteMemory:
     async def fact(self, scope: Scope, fact_id: str) -> Fact:
         return Fact.model_validate_json((await self._send("GET", f"/v1/facts/{quote(fact_id, safe='')}")).content)
 
-    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> Fact:
+    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> tuple[Fact, list[Episode]]:
         params = {"user_id": user_id} if user_id is not None else None
         response = await self._send("DELETE", f"/v1/facts/{quote(fact_id, safe='')}", params=params)
-        return Fact.model_validate_json(response.content)
+        return Fact.model_validate_json(response.content), []
 
-    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> list[Fact]:
-        deleted = (await self._send("POST", "/v1/facts/delete", body=body)).json()["deleted"]
-        return [Fact.model_validate(f) for f in deleted]
+    async def delete_episode(self, scope: Scope, message_id: int, user_id: str | None = None) -> Episode:
+        params = {"user_id": user_id} if user_id is not None else None
+        response = await self._send("DELETE", f"/v1/episodes/{message_id}", params=params)
+        return Episode.model_validate_json(response.content)
+
+    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
+        answer = (await self._send("POST", "/v1/facts/delete", body=body)).json()
+        return [Fact.model_validate(f) for f in answer["deleted"]], [
+            Episode.model_validate(e) for e in answer["episodes"]
+        ]
 
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
         response = await self._send("GET", "/v1/changelog", params=flt.model_dump(mode="json", exclude_none=True))

@@ -10,6 +10,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp_types import ToolAnnotations
 from pydantic import BaseModel, Field, ValidationError
 
+from extractors.base import MessageRole
 from memory_server.config import ExtractionConfig
 from memory_server.errors import InvalidInput
 from memory_server.mcp.access import Caller
@@ -34,8 +35,11 @@ from memory_server.schemas import (
     FactIn,
     Identifier,
     InteractionIn,
+    MemoryTypes,
+    MessageId,
     MessageIn,
     ProfileIn,
+    Roles,
     SearchIn,
     Text,
     Timestamp,
@@ -83,8 +87,18 @@ class Remembered(BaseModel):
     removed: list[MemoryItem] = Field(default_factory=list)
 
 
+class EpisodeItem(BaseModel):
+    """One deleted episode: the message, who said it and when."""
+
+    message_id: int
+    role: MessageRole
+    content: str
+    created_at: datetime
+
+
 class Forgotten(BaseModel):
     deleted: list[MemoryItem]
+    episodes: list[EpisodeItem] = Field(default_factory=list, description="Messages deleted with the facts.")
     count: int
 
 
@@ -138,15 +152,31 @@ async def recall(
     threshold: Threshold = None,
     top_k: TopK = None,
     kind: Annotated[FactKind | None, Field(description="Only static (lasting) or dynamic (recent) facts.")] = None,
+    types: Annotated[
+        MemoryTypes | None, Field(description="facts, episodes (past messages), or both (default).")
+    ] = None,
+    roles: Annotated[
+        Roles | None, Field(description='Whose past messages to search; ["user", "assistant"] to include yours.')
+    ] = None,
     user_id: UserId = None,
 ) -> SearchResults:
     """Search what is remembered about the user, by meaning and by exact words; best matches first.
 
-    Use it before answering anything that may depend on the user's situation, preferences or history. Each
-    result has the fact's id (for `forget`), its content, kind and a score from 0 to 1.
+    Use it before answering anything that may depend on the user's situation, preferences or history. Results
+    are facts (`type: fact`: id for `forget`, content, kind) and past messages (`type: episode`: what was said,
+    by whom, and `created_at`, when it was said: use it to answer "when" questions), each with a 0-1 score.
     """
     memory, caller = await _session(ctx)
-    body = parse(SearchIn, user_id=caller.user(user_id), query=query, threshold=threshold, top_k=top_k, kind=kind)
+    given = {"types": types, "roles": roles}
+    body = parse(
+        SearchIn,
+        user_id=caller.user(user_id),
+        query=query,
+        threshold=threshold,
+        top_k=top_k,
+        kind=kind,
+        **{k: v for k, v in given.items() if v is not None},
+    )
     return await memory.search(caller.scope, body)
 
 
@@ -160,8 +190,9 @@ async def get_profile(
 ) -> ProfileResponse:
     """Everything known about the user: static facts (lasting) and dynamic facts (recent or temporary).
 
-    Call it at the start of a conversation. With `query`, the facts most relevant to it come first and matching
-    facts are listed in `searchResults`; `max_tokens` trims the least useful facts to fit a budget.
+    Call it at the start of a conversation. With `query`, the facts most relevant to it come first, and matching
+    facts and past messages (with the date each was said) are listed in `searchResults`; `max_tokens` trims the
+    least useful of them to fit a budget.
     """
     memory, caller = await _session(ctx)
     body = parse(ProfileIn, user_id=caller.user(user_id), q=query, max_tokens=max_tokens)
@@ -171,26 +202,39 @@ async def get_profile(
 async def forget(
     ctx: Context,
     fact_id: Annotated[Identifier | None, Field(description="The id of one fact to delete (from recall).")] = None,
-    query: Annotated[Text | None, Field(description="Delete the facts whose meaning matches this.")] = None,
+    message_id: Annotated[
+        MessageId | None, Field(description="The message_id of one past message to delete (from recall).")
+    ] = None,
+    query: Annotated[
+        Text | None, Field(description="Delete the facts and past messages whose meaning matches this.")
+    ] = None,
     threshold: Annotated[
-        float | None, Field(ge=0, le=1, description="With query: how close a fact must be (default 0.75).")
+        float | None, Field(ge=0, le=1, description="With query: how close a match must be (default 0.75).")
     ] = None,
     user_id: UserId = None,
 ) -> Forgotten:
-    """Delete remembered facts the user asks to forget, or that are wrong: one fact by id, or all facts
-    matching a query. Returns what was deleted (kept only in the change log, gone from profile and recall)."""
+    """Delete what the user asks to forget, or what is wrong: one fact by id, one past message by id, or every
+    fact and past message matching a query. Returns what was deleted (gone from profile and recall)."""
     memory, caller = await _session(ctx)
     user = caller.user(user_id)
-    if (fact_id is None) == (query is None):
-        raise InvalidInput("fact_id: give either fact_id or query, not both or neither", field="fact_id")
+    if sum(x is not None for x in (fact_id, message_id, query)) != 1:
+        raise InvalidInput("fact_id: give exactly one of fact_id, message_id or query", field="fact_id")
+    if query is None and threshold is not None:
+        raise InvalidInput("threshold: only applies to a query", field="threshold")
+    facts, episodes = [], []
     if fact_id is not None:
-        if threshold is not None:
-            raise InvalidInput("threshold: only applies to a query", field="threshold")
-        deleted = [await memory.delete_fact(caller.scope, fact_id, user)]
+        fact, _ = await memory.delete_fact(caller.scope, fact_id, user)
+        facts = [fact]
+    elif message_id is not None:
+        episodes = [await memory.delete_episode(caller.scope, message_id, user)]
     else:
         body = parse(DeleteByQueryIn, user_id=user, query=query, threshold=threshold)
-        deleted = await memory.delete_by_query(caller.scope, body)
-    return Forgotten(deleted=[MemoryItem.of(f) for f in deleted], count=len(deleted))
+        facts, episodes = await memory.delete_by_query(caller.scope, body)
+    return Forgotten(
+        deleted=[MemoryItem.of(f) for f in facts],
+        episodes=[EpisodeItem.model_validate(e, from_attributes=True) for e in episodes],
+        count=len(facts) + len(episodes),
+    )
 
 
 async def list_changes(

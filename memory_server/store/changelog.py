@@ -32,6 +32,7 @@ class ChangeEvent:
     before: BaseModel | None = None
     after: BaseModel | None = None
     request_id: str | None = None
+    message_id: int | None = None
 
 
 def _dump(record: BaseModel | None) -> str | None:
@@ -40,12 +41,13 @@ def _dump(record: BaseModel | None) -> str | None:
 
 async def record(conn: aiosqlite.Connection, event: ChangeEvent) -> None:
     await conn.execute(
-        "INSERT INTO changelog (tenant_id, user_id, fact_id, event, before, after, request_id, actor, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO changelog (tenant_id, user_id, fact_id, message_id, event, before, after, request_id, actor, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             event.tenant_id,
             event.user_id,
             event.fact_id,
+            event.message_id,
             event.name,
             _dump(event.before),
             _dump(event.after),
@@ -56,7 +58,7 @@ async def record(conn: aiosqlite.Connection, event: ChangeEvent) -> None:
     )
 
 
-_COLUMNS = "id, user_id, fact_id, event, before, after, request_id, actor, created_at"
+_COLUMNS = "id, user_id, fact_id, message_id, event, before, after, request_id, actor, created_at"
 
 
 def _change(row: aiosqlite.Row) -> Change:
@@ -64,6 +66,7 @@ def _change(row: aiosqlite.Row) -> Change:
         id=row["id"],
         user_id=row["user_id"],
         fact_id=row["fact_id"],
+        message_id=row["message_id"],
         event=row["event"],
         before=json.loads(row["before"]) if row["before"] else None,
         after=json.loads(row["after"]) if row["after"] else None,
@@ -130,18 +133,20 @@ async def import_row(conn: aiosqlite.Connection, tenant_id: str, change: Change)
     """Add an exported row unless the same event of the same fact at the same time is here; True if added."""
     at = timeutil.to_db(change.created_at)
     exists = await conn.execute_fetchall(
-        "SELECT 1 FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IS ? AND event = ? AND created_at = ?",
-        (tenant_id, change.user_id, change.fact_id, change.event, at),
+        "SELECT 1 FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IS ? AND message_id IS ? "
+        "AND event = ? AND created_at = ?",
+        (tenant_id, change.user_id, change.fact_id, change.message_id, change.event, at),
     )
     if exists:
         return False
     await conn.execute(
-        "INSERT INTO changelog (tenant_id, user_id, fact_id, event, before, after, request_id, actor, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO changelog (tenant_id, user_id, fact_id, message_id, event, before, after, request_id, actor, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             tenant_id,
             change.user_id,
             change.fact_id,
+            change.message_id,
             change.event,
             json.dumps(change.before) if change.before is not None else None,
             json.dumps(change.after) if change.after is not None else None,

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from memory_server.store import fts
 from memory_server.store.migrations import migrate
 
 #: A result row: read columns by name (`row["id"]`).
@@ -53,6 +54,7 @@ class Database:
         conn.row_factory = aiosqlite.Row
         for pragma in _PRAGMAS:
             await conn.execute(pragma)
+        await conn.create_function("episode_scope", 2, fts.scope_token, deterministic=True)
         return conn
 
     async def close(self) -> None:

@@ -241,14 +241,3 @@ async def all_ids(db: Database) -> list[str]:
 async def count_live(db: Database) -> int:
     row = await db.fetchone(f"SELECT count(*) AS n FROM facts f WHERE {_LIVE}", (timeutil.to_db(timeutil.now()),))
     return int(row["n"]) if row else 0
-
-
-def attributes_match(fact: Fact, wanted: dict[str, Any] | None) -> bool:
-    """Every wanted key equals the fact's value (or is contained in it when the fact holds a list)."""
-    if not wanted:
-        return True
-    for key, value in wanted.items():
-        have = fact.attributes.get(key)
-        if have != value and not (isinstance(have, list) and value in have):
-            return False
-    return True

@@ -45,8 +45,8 @@ async def insert(
     request_id: str,
     session_id: str | None,
     messages: Sequence[tuple[int, str, str, datetime]],
-) -> None:
-    """Store (position, role, content, time) messages of one request."""
+) -> list[int]:
+    """Store (position, role, content, time) messages of one request; return their ids, in the same order."""
     await conn.executemany(
         "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -55,6 +55,11 @@ async def insert(
             for position, role, content, at in messages
         ],
     )
+    rows = await conn.execute_fetchall(
+        "SELECT id, position FROM messages WHERE tenant_id = ? AND request_id = ?", (tenant_id, request_id)
+    )
+    ids = {r["position"]: r["id"] for r in rows}
+    return [ids[position] for position, *_ in messages]
 
 
 async def of_request(db: Database, tenant_id: str, request_id: str) -> list[StoredMessage]:
@@ -102,5 +107,6 @@ async def exists(conn: aiosqlite.Connection, tenant_id: str, request_id: str, po
 
 
 async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+    """Remove the user's messages; their vectors go with them (the caller drops their keyword rows first)."""
     cur = await conn.execute("DELETE FROM messages WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
     return cur.rowcount

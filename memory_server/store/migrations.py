@@ -200,12 +200,49 @@ async def m005_pad_years(db: aiosqlite.Connection) -> None:
         )
 
 
+async def m006_episodes(db: aiosqlite.Connection) -> None:
+    """Messages become searchable episodes: a vector per message (`message_vectors`), a keyword index
+    (`episodes_fts`, FTS5 with porter stemming; `scope` holds one token per tenant and user so a query never
+    reads another user's rows), and the vector outbox takes message ids beside fact ids. The change log
+    can name the message an event is about."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE message_vectors (
+            message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+            model_id TEXT NOT NULL,
+            vector BLOB NOT NULL
+        );
+        CREATE VIRTUAL TABLE episodes_fts USING fts5 (content, scope, tokenize = 'porter unicode61');
+        CREATE VIRTUAL TABLE episodes_terms USING fts5vocab (episodes_fts, 'row');
+        CREATE TABLE vector_ops_new (
+            id INTEGER PRIMARY KEY,
+            fact_id TEXT,
+            message_id INTEGER,
+            CHECK ((fact_id IS NULL) != (message_id IS NULL))
+        );
+        INSERT INTO vector_ops_new (id, fact_id) SELECT id, fact_id FROM vector_ops;
+        DROP TABLE vector_ops;
+        ALTER TABLE vector_ops_new RENAME TO vector_ops;
+        ALTER TABLE changelog ADD COLUMN message_id INTEGER;
+        CREATE INDEX messages_by_time ON messages (created_at);
+        """,
+    )
+    rows = await db.execute_fetchall("SELECT id FROM messages WHERE role IN ('user', 'assistant')")
+    await db.executemany("INSERT INTO vector_ops (message_id) VALUES (?)", [(r[0],) for r in rows])
+    await db.execute(
+        "INSERT INTO episodes_fts (rowid, content, scope) SELECT id, content, "
+        "episode_scope(tenant_id, user_id) FROM messages WHERE role IN ('user', 'assistant')"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_job_usage,
     m003_api_keys,
     m004_changelog_tenant_events,
     m005_pad_years,
+    m006_episodes,
 ]
 
 

@@ -1,5 +1,6 @@
-"""The vector outbox (`vector_ops`) and the vectors the index should hold, read from `facts` and
-`fact_vectors`. The index itself lives in `memory_server.index`; it reads its truth from here."""
+"""The vector outbox (`vector_ops`: fact ids and message ids) and the fact vectors the index should hold,
+read from `facts` and `fact_vectors` (episodes' side: `store.episodes`). The index itself lives in
+`memory_server.index`; it reads its truth from here."""
 
 from __future__ import annotations
 
@@ -17,12 +18,12 @@ _LIVE = "f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)"
 
 @dataclass(frozen=True)
 class IndexEntry:
-    """One vector as the index holds it: the fact's id, whose it is, and the vector."""
+    """One vector as the index holds it: the fact's or message's id, whose it is, and the vector."""
 
     id: str
     tenant_id: str
     user_id: str
-    kind: str
+    kind: str  # a fact's kind (static, dynamic); an episode's role
     vector: np.ndarray
 
 
@@ -37,12 +38,14 @@ async def requeue(db: Database, fact_ids: Sequence[str]) -> None:
         await mark_dirty(conn, fact_ids)
 
 
-async def queued(db: Database, limit: int) -> tuple[int, list[str]] | None:
-    """The oldest queued operations: the last op id among them and their distinct fact ids (None: empty)."""
-    rows = await db.fetchall("SELECT id, fact_id FROM vector_ops ORDER BY id LIMIT ?", (limit,))
+async def queued(db: Database, limit: int) -> tuple[int, list[str], list[int]] | None:
+    """The oldest queued operations: the last op id among them, their distinct fact ids and message ids
+    (None: nothing queued)."""
+    rows = await db.fetchall("SELECT id, fact_id, message_id FROM vector_ops ORDER BY id LIMIT ?", (limit,))
     if not rows:
         return None
-    return rows[-1]["id"], sorted({r["fact_id"] for r in rows})
+    facts = sorted({r["fact_id"] for r in rows if r["fact_id"] is not None})
+    return rows[-1]["id"], facts, sorted({r["message_id"] for r in rows if r["message_id"] is not None})
 
 
 async def done(db: Database, up_to: int) -> None:

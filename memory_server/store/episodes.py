@@ -1,0 +1,244 @@
+"""SQL for episodes: stored messages made searchable, with a keyword index (`episodes_fts`) and a vector
+per message (`message_vectors`).
+
+A message is an episode when it has a row in `episodes_fts` (its role was configured to be one when it
+arrived). Its vector is made after commit: the message id goes to the `vector_ops` outbox in the same
+transaction, and the flush embeds it, stores the vector and updates the vector index, so a crash between
+the two loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+import numpy as np
+
+from memory_server import timeutil
+from memory_server.models import Episode
+from memory_server.store import fts
+from memory_server.store.db import Database, Row
+from memory_server.store.vectors import blob
+
+_COLUMNS = (
+    "m.id AS message_id, m.user_id, m.request_id, m.position, m.role, m.content, m.session_id, m.created_at, "
+    "j.source, j.attributes"
+)
+_FROM = "messages m LEFT JOIN jobs j ON j.request_id = m.request_id"
+_IS_EPISODE = "EXISTS (SELECT 1 FROM episodes_fts e WHERE e.rowid = m.id)"
+
+
+def _episode(row: Row) -> Episode:
+    return Episode(
+        message_id=row["message_id"],
+        user_id=row["user_id"],
+        request_id=row["request_id"],
+        position=row["position"],
+        role=row["role"],
+        content=row["content"],
+        session_id=row["session_id"],
+        source=row["source"],
+        attributes=json.loads(row["attributes"]) if row["attributes"] else {},
+        created_at=timeutil.from_db(row["created_at"]),
+    )
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ",".join("?" * len(values))
+
+
+async def add(conn: aiosqlite.Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str]]) -> None:
+    """Index (message id, content) pairs for keywords now, and queue their vectors."""
+    scope = fts.scope_token(tenant_id, user_id)
+    await conn.executemany(
+        "INSERT INTO episodes_fts (rowid, content, scope) VALUES (?, ?, ?)",
+        [(message_id, content, scope) for message_id, content in items],
+    )
+    await mark_dirty(conn, [message_id for message_id, _ in items])
+
+
+async def mark_dirty(conn: aiosqlite.Connection, message_ids: Sequence[int]) -> None:
+    """Queue messages whose vector (and index entry) must follow SQLite once this transaction commits."""
+    await conn.executemany("INSERT INTO vector_ops (message_id) VALUES (?)", [(i,) for i in message_ids])
+
+
+async def requeue(db: Database, message_ids: Sequence[int]) -> None:
+    async with db.transaction() as conn:
+        await mark_dirty(conn, message_ids)
+
+
+async def remove(conn: aiosqlite.Connection, tenant_id: str, user_id: str, message_ids: Sequence[int]) -> list[Episode]:
+    """Delete the user's messages among `message_ids` with their keyword rows, vectors (by cascade) and index
+    entries (queued); return the episodes as they were."""
+    if not message_ids:
+        return []
+    ids = list(message_ids)
+    rows = await conn.execute_fetchall(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.tenant_id = ? AND m.user_id = ? AND m.id IN ({_marks(ids)}) "
+        "ORDER BY m.id",
+        (tenant_id, user_id, *ids),
+    )
+    found = [_episode(r) for r in rows]
+    gone = [e.message_id for e in found]
+    if gone:
+        marks = _marks(gone)
+        await conn.execute(f"DELETE FROM episodes_fts WHERE rowid IN ({marks})", gone)
+        await conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", gone)
+        await mark_dirty(conn, gone)
+    return found
+
+
+async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
+    """Drop the keyword rows and queue index removal of every message of the user (the caller deletes them)."""
+    rows = await conn.execute_fetchall(
+        "SELECT id FROM messages WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
+    )
+    ids = [r["id"] for r in rows]
+    await conn.execute(
+        "DELETE FROM episodes_fts WHERE rowid IN (SELECT id FROM messages WHERE tenant_id = ? AND user_id = ?)",
+        (tenant_id, user_id),
+    )
+    await mark_dirty(conn, ids)
+
+
+async def keyword(
+    db: Database, tenant_id: str, user_id: str, words: Sequence[str], roles: Sequence[str], limit: int
+) -> list[tuple[int, float]]:
+    """The user's episodes (of `roles`) holding any of the words, best BM25 first, as (message id, score > 0)."""
+    expression = fts.match_expression(tenant_id, user_id, words)
+    if expression is None or not roles:
+        return []
+    rows = await db.fetchall(
+        "SELECT e.rowid AS id, -bm25(episodes_fts) AS score FROM episodes_fts e JOIN messages m ON m.id = e.rowid "
+        f"WHERE episodes_fts MATCH ? AND m.role IN ({_marks(roles)}) ORDER BY bm25(episodes_fts) LIMIT ?",
+        (expression, *roles, limit),
+    )
+    return [(r["id"], float(r["score"])) for r in rows]
+
+
+async def term_documents(db: Database, stems: Sequence[str]) -> tuple[int, dict[str, int]]:
+    """How many rows the keyword index holds (an upper bound: the highest id), and how many hold each stem."""
+    top = await db.fetchone("SELECT rowid FROM episodes_fts ORDER BY rowid DESC LIMIT 1")
+    if top is None or not stems:
+        return (0 if top is None else int(top["rowid"])), {}
+    rows = await db.fetchall(f"SELECT term, doc FROM episodes_terms WHERE term IN ({_marks(stems)})", tuple(stems))
+    return int(top["rowid"]), {r["term"]: int(r["doc"]) for r in rows}
+
+
+async def vectors_of_user(db: Database, tenant_id: str, user_id: str, roles: Sequence[str]) -> list[Row]:
+    """(id, vector) of the user's embedded episodes of `roles`, for exact scoring."""
+    if not roles:
+        return []
+    return await db.fetchall(
+        "SELECT m.id, v.vector FROM messages m JOIN message_vectors v ON v.message_id = m.id "
+        f"WHERE m.tenant_id = ? AND m.user_id = ? AND m.role IN ({_marks(roles)}) ORDER BY m.id",
+        (tenant_id, user_id, *roles),
+    )
+
+
+async def vectors_by_id(db: Database, tenant_id: str, message_ids: Sequence[int]) -> list[Row]:
+    """(id, vector) of the tenant's embedded episodes among `message_ids`."""
+    if not message_ids:
+        return []
+    return await db.fetchall(
+        "SELECT m.id, v.vector FROM messages m JOIN message_vectors v ON v.message_id = m.id "
+        f"WHERE m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) ORDER BY m.id",
+        (tenant_id, *message_ids),
+    )
+
+
+async def count_of_user(db: Database, tenant_id: str, user_id: str) -> int:
+    row = await db.fetchone(
+        "SELECT count(*) AS n FROM messages m JOIN message_vectors v ON v.message_id = m.id "
+        "WHERE m.tenant_id = ? AND m.user_id = ?",
+        (tenant_id, user_id),
+    )
+    return int(row["n"]) if row else 0
+
+
+async def get_many(db: Database, tenant_id: str, message_ids: Sequence[int]) -> dict[int, Episode]:
+    if not message_ids:
+        return {}
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE}",
+        (tenant_id, *message_ids),
+    )
+    return {r["message_id"]: _episode(r) for r in rows}
+
+
+async def page(
+    db: Database,
+    tenant_id: str,
+    user_id: str,
+    *,
+    roles: Sequence[str] | None,
+    session_id: str | None,
+    cursor: int | None,
+    limit: int,
+) -> tuple[list[Episode], int | None]:
+    """One user's episodes, newest first, and the cursor of the next page."""
+    where, params = ["m.tenant_id = ?", "m.user_id = ?", _IS_EPISODE], [tenant_id, user_id]
+    if roles:
+        where.append(f"m.role IN ({_marks(roles)})")
+        params.extend(roles)
+    if session_id is not None:
+        where.append("m.session_id = ?")
+        params.append(session_id)
+    if cursor is not None:
+        where.append("m.id < ?")
+        params.append(cursor)
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?", (*params, limit + 1)
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [_episode(r) for r in rows], rows[-1]["message_id"] if more else None
+
+
+async def older_than(db: Database, tenant_id: str, before: datetime, limit: int) -> list[tuple[str, int]]:
+    """(user, message id) of the tenant's episodes sent before `before`."""
+    rows = await db.fetchall(
+        f"SELECT m.user_id, m.id FROM messages m WHERE m.tenant_id = ? AND m.created_at < ? AND {_IS_EPISODE} LIMIT ?",
+        (tenant_id, timeutil.to_db(before), limit),
+    )
+    return [(r["user_id"], r["id"]) for r in rows]
+
+
+async def tenants(db: Database) -> list[str]:
+    return [r["tenant_id"] for r in await db.fetchall("SELECT DISTINCT tenant_id FROM messages")]
+
+
+# ---- the vector outbox's view of episodes ----------------------------------------------------------
+
+
+async def for_index(db: Database, message_ids: Sequence[int]) -> list[Row]:
+    """The episodes among `message_ids` with what the index needs: (id, tenant_id, user_id, role, content,
+    model_id, vector), model and vector NULL when not embedded yet."""
+    if not message_ids:
+        return []
+    return await db.fetchall(
+        "SELECT m.id, m.tenant_id, m.user_id, m.role, m.content, v.model_id, v.vector FROM messages m "
+        "LEFT JOIN message_vectors v ON v.message_id = m.id "
+        f"WHERE m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE}",
+        tuple(message_ids),
+    )
+
+
+async def put_vectors(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
+    """Store (message id, model id, vector) rows, replacing older ones; a message deleted meanwhile is skipped."""
+    await conn.executemany(
+        "INSERT OR REPLACE INTO message_vectors (message_id, model_id, vector) "
+        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)",
+        [(message_id, model, blob(vector), message_id) for message_id, model, vector in rows],
+    )
+
+
+async def all_ids(db: Database) -> list[int]:
+    return [r["rowid"] for r in await db.fetchall("SELECT rowid FROM episodes_fts ORDER BY rowid")]
+
+
+async def other_model(db: Database, model_id: str) -> str | None:
+    row = await db.fetchone("SELECT model_id FROM message_vectors WHERE model_id != ? LIMIT 1", (model_id,))
+    return None if row is None else row["model_id"]

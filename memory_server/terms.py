@@ -1,0 +1,177 @@
+"""Words and terms as the keyword index sees them, so facts and episodes are matched the same way.
+
+The episodes' FTS5 index uses `tokenize = 'porter unicode61'`: text is case-folded, diacritics removed,
+split on anything that is not a letter or digit, and ASCII words of three letters or more are reduced to
+their Porter stem. `terms` reproduces that (snowballstemmer's "porter" is the same original algorithm), so
+a query's terms can be weighed with the index's own vocabulary, and facts are scored on the same terms.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
+
+MAX_TERMS = 16
+_WORD = re.compile(r"[^\W_]+")
+_STEMMER = snowballstemmer.stemmer("porter")
+
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "from",
+        "by",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "i",
+        "me",
+        "my",
+        "mine",
+        "myself",
+        "you",
+        "your",
+        "yours",
+        "we",
+        "our",
+        "ours",
+        "they",
+        "them",
+        "their",
+        "he",
+        "him",
+        "she",
+        "his",
+        "her",
+        "hers",
+        "it",
+        "its",
+        "this",
+        "that",
+        "these",
+        "those",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "not",
+        "no",
+        "yes",
+        "so",
+        "than",
+        "too",
+        "very",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "about",
+        "into",
+        "over",
+        "after",
+        "before",
+        "up",
+        "down",
+        "out",
+        "off",
+        "again",
+        "then",
+        "there",
+        "here",
+        "just",
+        "also",
+        "any",
+        "some",
+        "all",
+        "each",
+        "both",
+        "few",
+        "more",
+        "most",
+        "other",
+        "such",
+        "own",
+        "same",
+        "only",
+        "s",
+        "t",
+        "d",
+        "ll",
+        "m",
+        "re",
+        "ve",
+        "don",
+        "user",
+        "tell",
+        "know",
+        "remember",
+        "say",
+        "said",
+        "ever",
+    ]
+)
+
+
+def words(text: str) -> list[str]:
+    """Case-folded words without diacritics, split like unicode61."""
+    folded = unicodedata.normalize("NFKD", text.casefold())
+    return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
+
+
+@lru_cache(maxsize=65_536)
+def stem(word: str) -> str:
+    if len(word) < 3 or not word.isascii() or not word.isalpha():
+        return word
+    return _STEMMER.stemWord(word)
+
+
+@lru_cache(maxsize=100_000)
+def terms(text: str) -> frozenset[str]:
+    """The stems of the text's words that are not stopwords (cached: a user's facts are scored again and again)."""
+    return frozenset(stem(word) for word in words(text) if word not in STOPWORDS)
+
+
+def query_words(text: str) -> dict[str, str]:
+    """The query's stems that are not stopwords, each with the first word that gave it (at most MAX_TERMS)."""
+    chosen: dict[str, str] = {}
+    for word in words(text):
+        if word not in STOPWORDS:
+            chosen.setdefault(stem(word), word)
+    return dict(list(chosen.items())[:MAX_TERMS])
