@@ -44,12 +44,17 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
 
 
 async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
-    """Delete the user's live facts and episodes that match `query` at or above `threshold`."""
+    """Delete the user's live facts and episodes that match `query` at or above `threshold`, and the messages
+    the matching facts came from (unless only facts are asked for): they say what the user asked to forget,
+    whatever their own score."""
     ask = retrieval.Ask(body.user_id, body.query, body.top_k, body.threshold, body.types, body.roles)
     async with core.user_lock(scope.tenant_id, body.user_id):
-        found = await retrieval.find(core, scope, ask)
+        found = await retrieval.find(core, scope, ask, collapse=False)
         facts = await delete_facts(core, scope, body.user_id, found.facts)
-        gone = await episodes.delete(core, scope, body.user_id, [e.message_id for e in found.episodes])
+        sources = {e.message_id for e in found.episodes}
+        if "episodes" in body.types:
+            sources |= {m for f in found.facts for m in f.message_ids}
+        gone = await episodes.delete(core, scope, body.user_id, sorted(sources))
     return facts, gone
 
 

@@ -17,8 +17,8 @@ from typing import Protocol
 
 from extractors.base import CandidateFact, Usage
 from memory_server.models import Fact
-from memory_server.search import terms
 from memory_server.store.facts import content_hash
+from memory_server.terms import terms
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 

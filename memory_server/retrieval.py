@@ -179,13 +179,29 @@ def attributes_match(have: dict[str, Any], wanted: dict[str, Any] | None) -> boo
     return True
 
 
-async def find(core: Core, scope: Scope, ask: Ask) -> Found:
-    """Facts and episodes ranked together on one score; the best `top_k` at or above the threshold."""
+def _collapse(ranked: list[tuple[float, int, int]], facts: Sequence[Fact]) -> list[tuple[float, int, int]]:
+    """Drop a result that repeats a better one: an episode a higher fact was extracted from, or a fact
+    extracted from a higher episode (the first says it already, and the slot goes to something new)."""
+    shown_messages: set[int] = set()
+    kept = []
+    for value, kind, ref in ranked:
+        sources = set(facts[ref].message_ids) if kind == 0 else {ref}
+        if (kind == 0 and sources and sources <= shown_messages) or (kind == 1 and ref in shown_messages):
+            continue
+        shown_messages |= sources
+        kept.append((value, kind, ref))
+    return kept
+
+
+async def find(core: Core, scope: Scope, ask: Ask, *, collapse: bool = True) -> Found:
+    """Facts and episodes ranked together on one score; the best `top_k` at or above the threshold. With
+    `collapse`, a fact and the message it came from take one place (the better ranked of the two)."""
     started = time.perf_counter()
     k = check_top_k(core, ask.top_k)
     floor = core.settings.search.default_threshold if ask.threshold is None else ask.threshold
     _, config = await core.configs.active(scope.tenant_id)
     query_vector = (await core.embedder.embed([ask.query]))[0]
+    wide = 2 * k  # each type's best, with room for what collapsing drops
     live = LiveFacts([], np.zeros((0, 0), dtype=np.float32))
     fact_scores = np.zeros(0, dtype=np.float32)
     ranked: list[tuple[float, int, int]] = []  # (score, 0 fact / 1 episode, index or message id)
@@ -204,18 +220,18 @@ async def find(core: Core, scope: Scope, ask: Ask) -> Found:
             keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
             live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
         fact_scores = await score(core, scope, live, ask.user_id, ask.query, query_vector)
-        ranked.extend((float(v), 0, i) for i in search.top_indexes(fact_scores, k, floor) for v in [fact_scores[i]])
+        ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
     episodes_by_id: dict[int, Episode] = {}
     if "episodes" in ask.types and ask.kind is None and config.episodes.enabled:
         roles = list(ask.roles or config.episodes.search_roles)
         scored = await episodes.score(core, scope, ask.user_id, ask.query, query_vector, roles)
         best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
         filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
-        episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:k])])
+        episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
         kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
-        ranked.extend((v, 1, i) for v, i in kept[:k])
+        ranked.extend((v, 1, i) for v, i in kept[:wide])
     ranked.sort(key=lambda r: (-r[0], r[1]))
-    ranked = ranked[:k]
+    ranked = (_collapse(ranked, live.facts) if collapse else ranked)[:k]
     hits = [
         _fact_hit(live.facts[ref], value) if kind == 0 else _episode_hit(episodes_by_id[ref], value, ask.query)
         for value, kind, ref in ranked

@@ -34,7 +34,9 @@ def search(settings, query: str) -> list[str]:
     async def run() -> list[str]:
         service = await MemoryService.open(settings)
         try:
-            found = await service.search(Scope(settings.tenant, "t"), SearchIn(user_id="ana", query=query))
+            found = await service.search(
+                Scope(settings.tenant, "t"), SearchIn(user_id="ana", query=query, types=["facts"])
+            )
             return [r.content for r in found.results]
         finally:
             await service.close()

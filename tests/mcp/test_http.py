@@ -63,8 +63,10 @@ def test_a_fact_remembered_over_mcp_is_visible_over_http_and_the_reverse(portal,
     body = {"user_id": "dan", "messages": [{"role": "user", "content": "I'm a pilot"}], "wait": True}
     r = http.post("/v1/interactions", json=body)
     assert r.status_code == 200, r.text
-    found = ok(portal.call(mcp.call_tool, "recall", {"user_id": "dan", "query": "pilot"}))
+    found = ok(portal.call(mcp.call_tool, "recall", {"user_id": "dan", "query": "pilot", "types": ["facts"]}))
     assert [x["content"] for x in found["results"]] == ["User is a pilot"]
+    said = ok(portal.call(mcp.call_tool, "recall", {"user_id": "dan", "query": "pilot", "types": ["episodes"]}))
+    assert [(x["type"], x["content"]) for x in said["results"]] == [("episode", "I'm a pilot")]
 
 
 async def _make_keys(db_path) -> dict[str, tuple[str, str]]:

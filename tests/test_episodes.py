@@ -1,0 +1,238 @@
+"""Episodes: every stored message is searchable next to the facts, and forgetting reaches it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from memory_server.service import MemoryService
+from tests.conftest import publish
+
+CHAT = [
+    ("user", "haha we ended up at that tiny place near the harbour, Zoltan ordered the octopus"),
+    ("assistant", "Sounds lovely! I'd recommend trying the Duoro red next time, it pairs well with seafood."),
+    ("user", "the dog threw up on the rug again this morning, third time this week"),
+    ("user", "booked the flight, confirmation code is QX7T2L"),
+]
+
+
+async def _chat(client: httpx.AsyncClient, user: str, **extra) -> dict:
+    day = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    messages = [
+        {"role": role, "content": text, "created_at": (day + timedelta(minutes=i)).isoformat()}
+        for i, (role, text) in enumerate(CHAT)
+    ]
+    r = await client.post("/v1/interactions", json={"user_id": user, "messages": messages, "wait": True, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _search(client: httpx.AsyncClient, user: str, query: str, **extra) -> list[dict]:
+    r = await client.post("/v1/search", json={"user_id": user, "query": query, "threshold": 0, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()["results"]
+
+
+async def test_an_episode_is_found_by_paraphrase_and_by_exact_words(client):
+    await _chat(client, "ana")
+    by_meaning = await _search(client, "ana", "my pet has been sick", top_k=1)
+    assert by_meaning[0]["type"] == "episode"
+    assert "dog threw up" in by_meaning[0]["content"]
+    by_code = await _search(client, "ana", "QX7T2L", top_k=1)
+    assert by_code[0]["content"] == "booked the flight, confirmation code is QX7T2L"
+    hit = by_code[0]
+    assert hit["role"] == "user" and hit["message_id"] == int(hit["id"])
+    assert hit["created_at"].startswith("2026-03-02T09:03")  # the message's own time, not the server's
+    assert hit["snippet"] and hit["request_id"] and hit["kind"] is None
+
+
+async def test_types_pick_facts_or_episodes(client):
+    await publish(client, "ben", "I am a nurse in Porto. the weather is grim today lol")
+    both = await _search(client, "ben", "nurse")
+    assert len([h for h in both if "nurse" in h["content"]]) == 1  # a fact and its message take one place
+    facts = await _search(client, "ben", "nurse", types=["facts"])
+    episodes = await _search(client, "ben", "nurse", types=["episodes"])
+    assert facts and {h["type"] for h in facts} == {"fact"}
+    assert episodes and {h["type"] for h in episodes} == {"episode"}
+    fact = facts[0]
+    assert fact["message_ids"] == [episodes[0]["message_id"]]  # the fact says which message it came from
+    r = await client.post("/v1/search", json={"user_id": "ben", "query": "x", "types": ["memories"]})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "types.0"
+
+
+async def test_threshold_filters_facts_and_episodes_on_one_scale(client):
+    await _chat(client, "cy")
+    await publish(client, "cy", "I live in Lisbon")
+    everything = await _search(client, "cy", "where do I live, Lisbon?", top_k=20)
+    scores = [h["score"] for h in everything]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
+    cut = sorted(scores)[len(scores) // 2]
+    above = await _search(client, "cy", "where do I live, Lisbon?", top_k=20, threshold=cut)
+    assert [h["id"] for h in above] == [h["id"] for h in everything if h["score"] >= cut]
+
+
+async def test_assistant_turns_are_searched_on_request(client):
+    await _chat(client, "dee")
+    default = await _search(client, "dee", "which wine did you recommend?", types=["episodes"])
+    assert all(h["role"] == "user" for h in default)
+    asked = await _search(client, "dee", "which wine did you recommend?", roles=["user", "assistant"], top_k=1)
+    assert asked[0]["role"] == "assistant" and "Duoro" in asked[0]["content"]
+
+
+async def test_profile_with_q_lists_episodes_with_dates_within_the_budget(client):
+    await _chat(client, "eve")
+    await publish(client, "eve", "I am a teacher")
+    ask = {"user_id": "eve", "q": "confirmation code of the flight", "threshold": 0}
+    r = await client.post("/v1/profile", json=ask)
+    results = r.json()["searchResults"]["results"]
+    assert results[0]["type"] == "episode" and "QX7T2L" in results[0]["content"]
+    assert len(results) > 2
+    assert [f["content"] for f in r.json()["profile"]["static"]] == ["User is a teacher"]
+    small = await client.post("/v1/profile", json={**ask, "max_tokens": 30})
+    body = small.json()
+    assert body["tokens"] <= 30
+    assert len(body["searchResults"]["results"]) < len(results)
+
+
+async def test_forgetting_by_meaning_removes_the_episode_and_the_fact(client, service):
+    await publish(client, "fay", "I live at 12 Rua Augusta in Lisbon")
+    assert await _search(client, "fay", "Rua Augusta", types=["facts"])
+    assert await _search(client, "fay", "Rua Augusta", types=["episodes"])
+    r = await client.post("/v1/facts/delete", json={"user_id": "fay", "query": "my address", "threshold": 0.3})
+    body = r.json()
+    assert len(body["deleted"]) == 1 and len(body["episodes"]) == 1 and body["count"] == 2
+    assert await _search(client, "fay", "Rua Augusta") == []
+    assert await _search(client, "fay", "where do I live", types=["episodes"]) == []
+    log = (await client.get("/v1/changelog", params={"user_id": "fay"})).json()["items"]
+    gone = [c for c in log if c["event"] == "episode_delete"]
+    assert len(gone) == 1 and gone[0]["message_id"] == body["episodes"][0]["message_id"]
+    assert "Augusta" not in str(gone[0])  # the log keeps where it was, not what it said
+    rows = await service.core.db.fetchall("SELECT count(*) AS n FROM episodes_fts WHERE episodes_fts MATCH 'augusta'")
+    assert rows[0]["n"] == 0
+
+
+async def test_deleting_a_fact_with_sources_deletes_its_messages(client):
+    await publish(client, "gus", "I work at Fabrica de Sonhos", "lovely weather today")
+    [fact] = await _search(client, "gus", "Fabrica de Sonhos", types=["facts"])
+    r = await client.delete(f"/v1/facts/{fact['id']}", params={"with_sources": "true"})
+    assert r.status_code == 200 and r.headers["X-Deleted-Episodes"] == str(fact["message_ids"][0])
+    left = (await client.get("/v1/users/gus/episodes")).json()["items"]
+    assert [e["content"] for e in left] == ["lovely weather today"]
+
+
+async def test_one_episode_can_be_read_and_deleted_and_is_scoped(client):
+    await _chat(client, "hal")
+    [first] = (await client.get("/v1/users/hal/episodes", params={"limit": 1})).json()["items"]
+    assert first["content"] == CHAT[-1][1]
+    path = f"/v1/episodes/{first['message_id']}"
+    assert (await client.get(path)).json()["content"] == CHAT[-1][1]
+    assert (await client.delete(path, params={"user_id": "someone-else"})).status_code == 404
+    assert (await client.delete(path)).status_code == 200
+    assert (await client.get(path)).status_code == 404
+    assert (await client.get("/v1/episodes/0")).json()["error"]["field"] == "message_id"
+
+
+async def test_purge_removes_episodes(client, service):
+    await _chat(client, "ida")
+    assert (await client.delete("/v1/users/ida")).status_code == 200
+    assert (await client.get("/v1/users/ida/episodes")).json()["items"] == []
+    for table in ("message_vectors", "messages"):
+        assert (await service.core.db.fetchone(f"SELECT count(*) AS n FROM {table}"))["n"] == 0
+    await service.core.vectors.flush()
+    assert (await service.core.episodes.scan(0, 100)) == []
+
+
+async def test_export_and_import_carry_episodes(client, service, scope):
+    await _chat(client, "jo")
+    exported = await service.export_user(scope, "jo")
+    await client.delete("/v1/users/jo")
+    added = await service.import_user(scope, exported)
+    assert added["messages"] == len(CHAT)
+    await service.core.vectors.flush()
+    hit = (await _search(client, "jo", "QX7T2L", top_k=1))[0]
+    assert hit["type"] == "episode" and hit["created_at"].startswith("2026-03-02")
+
+
+async def test_reindex_rebuilds_episode_vectors(client, service):
+    await _chat(client, "kai")
+    async with service.core.db.transaction() as conn:
+        await conn.execute("DELETE FROM message_vectors")
+    await service.core.episodes.reset()
+    assert await _search(client, "kai", "my pet has been sick", types=["episodes"]) == []
+    await service.reindex()
+    rows = await service.core.db.fetchone("SELECT count(*) AS n FROM message_vectors")
+    assert rows["n"] == len(CHAT)
+    assert len(await service.core.episodes.scan(0, 100)) == len(CHAT)
+    assert "dog" in (await _search(client, "kai", "my pet has been sick", top_k=1))[0]["content"]
+
+
+async def test_config_turns_episodes_off_and_keeps_them_for_a_while(client, service):
+    r = await client.put("/v1/config", json={"episodes": {"enabled": False}})
+    assert r.json()["config"]["episodes"]["roles"] == ["user", "assistant"]  # keys left out are kept
+    await _chat(client, "lu")
+    assert await _search(client, "lu", "QX7T2L", types=["episodes"]) == []
+    await client.put("/v1/config", json={"episodes": {"enabled": True, "retention_days": 30}})
+    await _chat(client, "mo")  # sent on 2026-03-02: older than 30 days
+    fresh = datetime.now(UTC).isoformat()
+    await publish(client, "mo", "just got back from the market", wait=True)
+    await service.expire_due()  # the workers sweep too; either way the old ones are gone
+    left = (await client.get("/v1/users/mo/episodes")).json()["items"]
+    assert [e["content"] for e in left] == ["just got back from the market"]
+    log = (await client.get("/v1/changelog", params={"user_id": "mo", "since": fresh[:19]})).json()["items"]
+    assert {c["event"] for c in log} >= {"episode_expire"}
+    bad = await client.put("/v1/config", json={"episodes": {"retention_days": 0}})
+    assert bad.status_code == 422 and "retention_days" in bad.json()["error"]["field"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_kill_9_during_ingest_leaves_no_episode_without_its_vector(tmp_path, settings):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env["MEMORY_SERVER_DATA_DIR"] = str(settings.data_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "memory_server", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    accepted = 0
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    http.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            for i in range(60):
+                texts = [f"message {i}.{j} about the harbour and the number {i * 10 + j}" for j in range(5)]
+                body = {"user_id": f"u{i % 3}", "messages": [{"role": "user", "content": t} for t in texts]}
+                assert http.post("/v1/interactions", json=body).status_code == 202
+                accepted += 1
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert accepted == 60
+    service = await MemoryService.open(settings)
+    try:
+        db = service.core.db
+        messages = (await db.fetchone("SELECT count(*) AS n FROM messages"))["n"]
+        embedded = (await db.fetchone("SELECT count(*) AS n FROM message_vectors"))["n"]
+        assert messages == embedded == 300
+        assert (await db.fetchone("SELECT count(*) AS n FROM vector_ops"))["n"] == 0
+        assert len(await service.core.episodes.scan(0, 1000)) == 300
+    finally:
+        await service.close()
