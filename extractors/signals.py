@@ -7,6 +7,7 @@ a reader sees in one place what counts as temporary, as chit-chat, as a job or a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 DAY: Final = 86_400
@@ -14,6 +15,11 @@ DAY: Final = 86_400
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regex alternation of `words`, longest first."""
+    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
 # A match makes a fact dynamic; the ttl is how long the cue stays true (None: the configured default).
@@ -38,6 +44,45 @@ _CUE_TABLE: Final[tuple[tuple[str, int | None], ...]] = (
     ),
 )
 DYNAMIC_CUES: Final = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), ttl) for p, ttl in _CUE_TABLE)
+
+# Relative dates that `extractors.dates` resolves against the message's day: phrase -> days after it.
+DAY_OFFSETS: Final[dict[str, int]] = {
+    "the day before yesterday": -2,
+    "yesterday": -1,
+    "yesterday morning": -1,
+    "yesterday afternoon": -1,
+    "yesterday evening": -1,
+    "last night": -1,
+    "today": 0,
+    "tonight": 0,
+    "this morning": 0,
+    "this afternoon": 0,
+    "this evening": 0,
+    "earlier today": 0,
+    "later today": 0,
+    "tomorrow": 1,
+    "tomorrow morning": 1,
+    "tomorrow afternoon": 1,
+    "tomorrow evening": 1,
+    "tomorrow night": 1,
+    "the day after tomorrow": 2,
+}
+# "last Monday", "next week", "two days ago": the words, shifts and counts of the other relative dates.
+WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SHIFTS: Final[dict[str, int]] = {"last": -1, "this": 0, "next": 1}
+_NUMBERS = "one two three four five six seven eight nine ten eleven twelve"
+COUNTS: Final[dict[str, int]] = {"a": 1, "an": 1} | {word: n for n, word in enumerate(_NUMBERS.split(), 1)}
+_DATE_CORE: Final = (
+    rf"(?P<day>{_alternation(DAY_OFFSETS)})"
+    rf"|(?P<which>last|this|next|on) (?P<weekday>{'|'.join(WEEKDAYS)})"
+    rf"|(?<!\bor )(?<!\bto )(?<!-)(?P<count>{_alternation(COUNTS)}|\d{{1,3}})"
+    r" (?P<unit>day|week|month|year)s? ago"
+    r"|(?P<shift>last|this|next) (?P<span>week|weekend|month|year)"
+)
+# A relative date anywhere in a fact, with the preposition that governs it ("since yesterday").
+DATE_PHRASE: Final = re.compile(
+    rf"(?<![\w-])(?:(?P<prep>since|until|till|by|before|after|from) )?(?:{_DATE_CORE})\b", re.IGNORECASE
+)
 
 # Time phrases that may open a clause ("Next week I'm flying to Tokyo"); moved to its end.
 LEADING_TIME = re.compile(
@@ -270,11 +315,6 @@ FREQUENCY_WORDS: Final = _words(
 # Words that cannot be the verb after "I" ("I and my wife ...").
 NON_VERBS: Final = _words("and or but the a an to in on at for with of from too as if so me myself i is are were")
 NUMBER_WORDS: Final = _words("a an one two three four five six seven eight nine ten no some several many")
-
-
-def _alternation(words: frozenset[str]) -> str:
-    """A regex alternation of `words`, longest first."""
-    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
 # (pattern, topic) over a fact's content; the first match names the slot it fills.
