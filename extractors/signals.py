@@ -86,9 +86,8 @@ DATE_PHRASE: Final = re.compile(
 
 # Time phrases that may open a clause ("Next week I'm flying to Tokyo"); moved to its end.
 LEADING_TIME = re.compile(
-    r"^(?P<time>currently|right now|at the moment|these days|lately|recently|today|tonight|tomorrow|for now"
-    r"|this (?:week|weekend|month|year|morning|afternoon|evening|summer|winter|spring|fall|semester)"
-    r"|next (?:week|weekend|month|year))\s*,?\s+",
+    r"^(?P<time>currently|right now|at the moment|these days|lately|recently|for now"
+    rf"|this (?:summer|winter|spring|fall|semester)|{_DATE_CORE})\s*,?\s+",
     re.IGNORECASE,
 )
 
@@ -190,6 +189,8 @@ IRREGULAR_PAST: Final = _words(
     " shook stole threw woke wore born"
 )
 ED_NOT_PAST: Final = _words("need feed bleed breed speed succeed proceed exceed embed shed shred wed")
+# Past forms of auxiliaries, which lead a past-tense clause ("I was at the dentist on Friday").
+PAST_AUXILIARIES: Final = _words("was were wasn't weren't had hadn't did didn't")
 # Words that cannot be the only object of a verb in a self-contained fact ("I love it").
 DEICTIC: Final = _words("it this that these those them so too one")
 
@@ -395,3 +396,8 @@ def is_adverb(word: str) -> bool:
     """Whether a word between "I" and its verb is an adverb to step over."""
     low = word.lower()
     return low in ADVERBS or (low.endswith("ly") and len(low) > 4 and low not in LY_VERBS)
+
+
+def is_past_tense(verb: str) -> bool:
+    """Whether a clause led by `verb` speaks of the past, so that "on Friday" means the one before."""
+    return is_past(verb) or verb.lower() in PAST_AUXILIARIES
