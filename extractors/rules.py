@@ -97,7 +97,19 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
 def _clauses(sentence: str) -> list[str]:
     """Split a sentence where a new first-person clause, a request or a question begins."""
     marked = _MY_AND_I.sub(lambda m: f"my {m[1] or m[2]} {_PAIR_MARK}", sentence)
-    return [c.strip() for c in _CLAUSE_BREAK.split(marked) if c and c.strip()]
+    clauses: list[str] = []
+    for clause in (c.strip() for c in _CLAUSE_BREAK.split(marked) if c and c.strip()):
+        if clauses and _is_time_only(clauses[-1]):  # "Yesterday, I went ...": the time opens this clause
+            clauses[-1] = f"{clauses[-1]}, {clause}"
+        else:
+            clauses.append(clause)
+    return clauses
+
+
+def _is_time_only(clause: str) -> bool:
+    """Whether a clause is nothing but openers and a time phrase ("Oh, yesterday")."""
+    text, _, time = _strip_openers(clause + " ")
+    return not text and time is not None
 
 
 def _strip_openers(text: str) -> tuple[str, bool, str | None]:

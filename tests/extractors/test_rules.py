@@ -104,6 +104,8 @@ MONDAY = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
     ("message", "sent", "content"),
     [
         ("Yesterday I went to the support group", TUESDAY, "User went to the support group on 2026-05-04"),
+        ("Yesterday, I went to the support group", TUESDAY, "User went to the support group on 2026-05-04"),
+        ("Oh, last week, my sister was in Rome", TUESDAY, "User's sister was in Rome the week of 2026-04-27"),
         ("I went hiking yesterday", TUESDAY, "User went hiking on 2026-05-04"),
         ("I went yesterday to the dentist", TUESDAY, "User went on 2026-05-04 to the dentist"),
         ("Today I'm so tired", TUESDAY, "User is so tired on 2026-05-05"),
@@ -142,6 +144,7 @@ MONDAY = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
             "User went hiking on 2026-05-04",
         ),
         ("Right now I'm reading Dune", TUESDAY, "User is reading Dune right now"),
+        ("Right now, I'm reading Dune", TUESDAY, "User is reading Dune right now"),
         ("I met my neighbour a few days ago", TUESDAY, "User met their neighbour a few days ago"),
     ],
 )
