@@ -2,7 +2,8 @@
 
 It is deliberately conservative. A clause it cannot read with confidence yields nothing, because a
 missed fact costs less than an invented one. An LLM extractor does far better; this one makes the
-server useful out of the box on a machine with no model. Vocabulary lives in `extractors.signals`.
+server useful out of the box on a machine with no model. Vocabulary lives in `extractors.signals`;
+relative dates ("yesterday") become absolute ones through `extractors.dates`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from extractors import dates
 from extractors import signals as sig
 from extractors.base import CandidateFact, ExtractionContext, Message, MessageRole
 
@@ -35,6 +38,7 @@ class _Reading:
     transient: bool = False
     needs_cue: bool = False
     hedged: bool = False
+    past: bool = False
 
 
 # --- cleaning and splitting -------------------------------------------------------------------------
@@ -93,7 +97,19 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
 def _clauses(sentence: str) -> list[str]:
     """Split a sentence where a new first-person clause, a request or a question begins."""
     marked = _MY_AND_I.sub(lambda m: f"my {m[1] or m[2]} {_PAIR_MARK}", sentence)
-    return [c.strip() for c in _CLAUSE_BREAK.split(marked) if c and c.strip()]
+    clauses: list[str] = []
+    for clause in (c.strip() for c in _CLAUSE_BREAK.split(marked) if c and c.strip()):
+        if clauses and _is_time_only(clauses[-1]):  # "Yesterday, I went ...": the time opens this clause
+            clauses[-1] = f"{clauses[-1]}, {clause}"
+        else:
+            clauses.append(clause)
+    return clauses
+
+
+def _is_time_only(clause: str) -> bool:
+    """Whether a clause is nothing but openers and a time phrase ("Oh, yesterday")."""
+    text, _, time = _strip_openers(clause + " ")
+    return not text and time is not None
 
 
 def _strip_openers(text: str) -> tuple[str, bool, str | None]:
@@ -198,7 +214,7 @@ def _verb_clause(words: list[str]) -> _Reading | None:
     verb, tail = words[0].lower(), words[1:]
     if not _WORD.fullmatch(verb) or verb in sig.NON_VERBS or verb in sig.SKIP_VERBS or not tail:
         return None
-    reading = _Reading(content="")
+    reading = _Reading(content="", past=sig.is_past_tense(verb))
     if verb == "am":
         be = _be_predicate(tail)
         return _with_lead(be, lead) if be and lead and be.content.startswith("User is") else be
@@ -253,7 +269,7 @@ def _my_clause(words: list[str]) -> _Reading | None:
             rest = _WE.sub(lambda m: _WE_MAP[m[0].lower()], _third_person_pronouns(tail))
             content = f"User and their {' '.join(words[: k + 1])} {rest}"
             progressive = tail[0].lower() in {"are", "were"} and _is_progressive(tail[1:])
-            return _Reading(content=content, progressive=progressive)
+            return _Reading(content=content, progressive=progressive, past=sig.is_past_tense(tail[0]))
         if bare in {"favorite", "favourite"}:
             for j in range(k + 1, min(k + 4, len(words) - 1)):
                 if words[j].lower() in _BE:
@@ -278,7 +294,8 @@ def _my_clause(words: list[str]) -> _Reading | None:
         if len(tail) > 1 and tail[1].lower() in sig.DEICTIC - {"one"}:
             return None
         progressive = tail[0].lower() in _BE and bare not in sig.NOT_PROGRESSIVE_HEADS and _is_progressive(tail[1:])
-        return _Reading(f"User's {' '.join(noun_phrase)} {_third_person_pronouns(tail)}", progressive)
+        content = f"User's {' '.join(noun_phrase)} {_third_person_pronouns(tail)}"
+        return _Reading(content, progressive, past=sig.is_past_tense(tail[0]))
     return None
 
 
@@ -317,8 +334,8 @@ def _expand_subject(low: str) -> str:
     return low
 
 
-def _clause_fact(clause: str) -> CandidateFact | None:
-    """The fact one clause states, or None."""
+def _clause_fact(clause: str, day: date) -> CandidateFact | None:
+    """The fact one clause states, its relative dates resolved against `day`, or None."""
     text, hedged, time = _strip_openers(clause)
     text, tail_hedge = _strip_tail(text)
     low = text.lower()
@@ -346,7 +363,7 @@ def _clause_fact(clause: str) -> CandidateFact | None:
     else:
         confidence = 0.9 if topic in sig.IDENTITY_TOPICS else 0.8
     return CandidateFact(
-        content=content,
+        content=dates.resolve(content, day, reading.past),  # after the cues, which read the phrase's words
         kind="dynamic" if dynamic else "static",
         ttl_seconds=ttl if dynamic else None,
         topic=topic,
@@ -354,8 +371,8 @@ def _clause_fact(clause: str) -> CandidateFact | None:
     )
 
 
-def _read_facts(text: str) -> list[CandidateFact]:
-    """Every fact stated in one message's text, in order (duplicates included, no message index yet)."""
+def _read_facts(text: str, day: date) -> list[CandidateFact]:
+    """Every fact stated in one message's text, dated from `day`, in order (duplicates included, no index yet)."""
     drafts: list[CandidateFact] = []
     for sentence, is_question in _sentences(_clean(text)):
         if sig.HYPOTHETICAL_SENTENCE.match(_strip_openers(sentence)[0]):
@@ -364,7 +381,7 @@ def _read_facts(text: str) -> list[CandidateFact]:
         for position, clause in enumerate(clauses):
             if is_question and position == len(clauses) - 1:
                 continue
-            if draft := _clause_fact(clause):
+            if draft := _clause_fact(clause, day):
                 drafts.append(draft)
     return drafts
 
@@ -386,7 +403,7 @@ class RulesExtractor:
         for index, message in enumerate(messages):
             if message.role not in roles:
                 continue
-            for draft in _read_facts(message.content):
+            for draft in _read_facts(message.content, message.created_at.date()):
                 key = " ".join(draft.content.casefold().split())
                 if key in facts:
                     if index not in facts[key].message_indexes:

@@ -7,6 +7,7 @@ a reader sees in one place what counts as temporary, as chit-chat, as a job or a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Final
 
 DAY: Final = 86_400
@@ -14,6 +15,11 @@ DAY: Final = 86_400
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regex alternation of `words`, longest first."""
+    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
 # A match makes a fact dynamic; the ttl is how long the cue stays true (None: the configured default).
@@ -39,11 +45,49 @@ _CUE_TABLE: Final[tuple[tuple[str, int | None], ...]] = (
 )
 DYNAMIC_CUES: Final = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), ttl) for p, ttl in _CUE_TABLE)
 
+# Relative dates that `extractors.dates` resolves against the message's day: phrase -> days after it.
+DAY_OFFSETS: Final[dict[str, int]] = {
+    "the day before yesterday": -2,
+    "yesterday": -1,
+    "yesterday morning": -1,
+    "yesterday afternoon": -1,
+    "yesterday evening": -1,
+    "last night": -1,
+    "today": 0,
+    "tonight": 0,
+    "this morning": 0,
+    "this afternoon": 0,
+    "this evening": 0,
+    "earlier today": 0,
+    "later today": 0,
+    "tomorrow": 1,
+    "tomorrow morning": 1,
+    "tomorrow afternoon": 1,
+    "tomorrow evening": 1,
+    "tomorrow night": 1,
+    "the day after tomorrow": 2,
+}
+# "last Monday", "next week", "two days ago": the words, shifts and counts of the other relative dates.
+WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+SHIFTS: Final[dict[str, int]] = {"last": -1, "this": 0, "next": 1}
+_NUMBERS = "one two three four five six seven eight nine ten eleven twelve"
+COUNTS: Final[dict[str, int]] = {"a": 1, "an": 1} | {word: n for n, word in enumerate(_NUMBERS.split(), 1)}
+_DATE_CORE: Final = (
+    rf"(?P<day>{_alternation(DAY_OFFSETS)})"
+    rf"|(?P<which>last|this|next|on) (?P<weekday>{'|'.join(WEEKDAYS)})"
+    rf"|(?<!\bor )(?<!\bto )(?<!-)(?P<count>{_alternation(COUNTS)}|\d{{1,3}})"
+    r" (?P<unit>day|week|month|year)s? ago"
+    r"|(?P<shift>last|this|next) (?P<span>week|weekend|month|year)"
+)
+# A relative date anywhere in a fact, with the preposition that governs it ("since yesterday").
+DATE_PHRASE: Final = re.compile(
+    rf"(?<![\w-])(?:(?P<prep>since|until|till|by|before|after|from) )?(?:{_DATE_CORE})\b", re.IGNORECASE
+)
+
 # Time phrases that may open a clause ("Next week I'm flying to Tokyo"); moved to its end.
 LEADING_TIME = re.compile(
-    r"^(?P<time>currently|right now|at the moment|these days|lately|recently|today|tonight|tomorrow|for now"
-    r"|this (?:week|weekend|month|year|morning|afternoon|evening|summer|winter|spring|fall|semester)"
-    r"|next (?:week|weekend|month|year))\s*,?\s+",
+    r"^(?P<time>currently|right now|at the moment|these days|lately|recently|for now"
+    rf"|this (?:summer|winter|spring|fall|semester)|{_DATE_CORE})\s*,?\s+",
     re.IGNORECASE,
 )
 
@@ -145,6 +189,8 @@ IRREGULAR_PAST: Final = _words(
     " shook stole threw woke wore born"
 )
 ED_NOT_PAST: Final = _words("need feed bleed breed speed succeed proceed exceed embed shed shred wed")
+# Past forms of auxiliaries, which lead a past-tense clause ("I was at the dentist on Friday").
+PAST_AUXILIARIES: Final = _words("was were wasn't weren't had hadn't did didn't")
 # Words that cannot be the only object of a verb in a self-contained fact ("I love it").
 DEICTIC: Final = _words("it this that these those them so too one")
 
@@ -272,11 +318,6 @@ NON_VERBS: Final = _words("and or but the a an to in on at for with of from too 
 NUMBER_WORDS: Final = _words("a an one two three four five six seven eight nine ten no some several many")
 
 
-def _alternation(words: frozenset[str]) -> str:
-    """A regex alternation of `words`, longest first."""
-    return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
-
-
 # (pattern, topic) over a fact's content; the first match names the slot it fills.
 TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.I), topic)
@@ -355,3 +396,8 @@ def is_adverb(word: str) -> bool:
     """Whether a word between "I" and its verb is an adverb to step over."""
     low = word.lower()
     return low in ADVERBS or (low.endswith("ly") and len(low) > 4 and low not in LY_VERBS)
+
+
+def is_past_tense(verb: str) -> bool:
+    """Whether a clause led by `verb` speaks of the past, so that "on Friday" means the one before."""
+    return is_past(verb) or verb.lower() in PAST_AUXILIARIES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -10,10 +11,17 @@ import pytest
 from memory_server.client import AsyncMemoryClient, MemoryClient, MemoryServerError
 from tests.servers import running_server, server_settings
 
+SENT = datetime.now(UTC)  # "this week" is dated from the message's own time
 TURN = [
-    {"role": "user", "content": "I'm a nurse and I live in Berlin. I am learning Rust this week.", "name": "ana"},
+    {
+        "role": "user",
+        "content": "I'm a nurse and I live in Berlin. I am learning Rust this week.",
+        "name": "ana",
+        "created_at": SENT,
+    },
     {"role": "assistant", "content": "Nice! How is Rust going?", "refusal": None},
 ]
+RUST = f"User is learning Rust the week of {SENT.date() - timedelta(days=SENT.weekday())}"
 
 
 @pytest.fixture
@@ -27,7 +35,7 @@ async def test_publish_turn_stores_chat_messages_as_they_are(memory):
     assert job.status == "done"
     assert sorted(f.content for f in job.changes.added) == [
         "User is a nurse",
-        "User is learning Rust this week",
+        RUST,
         "User lives in Berlin",
     ]
     again = await memory.publish_turn("ana", TURN, session_id="s1", wait=True)
@@ -43,10 +51,10 @@ async def test_context_for_turn_is_a_block_of_what_is_known_most_relevant_first(
     assert (lines[0], lines[-1]) == ("<user_memory>", "</user_memory>")
     assert lines.index("Lasting facts:") < lines.index("- User is a nurse")
     rust = next(line for line in lines if "Rust" in line)
-    assert rust.startswith("- User is learning Rust this week (until 20")
+    assert rust.startswith(f"- {RUST} (until 20")
     assert lines.index("Recent or temporary (may change):") < lines.index(rust)
 
-    small = await memory.context_for_turn("ana", "Any tips for my Rust practice?", max_tokens=8)
+    small = await memory.context_for_turn("ana", "Any tips for my Rust practice?", max_tokens=16)
     assert [line for line in small.splitlines() if line.startswith("- ")] == [rust]
 
 

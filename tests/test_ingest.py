@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from tests.conftest import indexed, publish, until_finished, use_extractor
 from tests.fakes import fact
@@ -160,13 +161,13 @@ async def test_ttl_from_config_applies_when_fact_has_none(client, fake):
 
 
 async def test_rules_extractor_end_to_end_builds_a_profile_and_follows_a_move(client):
-    first = await publish(client, "ana", "Hi! I'm a nurse and I live in Berlin.", "I'm learning Rust this month.")
+    sent = datetime.now(UTC)  # "this month" is dated from the message's own time
+    texts = ("Hi! I'm a nurse and I live in Berlin.", "I'm learning Rust this month.")
+    messages = [{"role": "user", "content": text, "created_at": sent.isoformat()} for text in texts]
+    first = (await client.post("/v1/interactions", json={"user_id": "ana", "messages": messages, "wait": True})).json()
+    rust = f"User is learning Rust in {sent:%B %Y}"
     assert first["status"] == "done"
-    assert sorted(f["content"] for f in first["changes"]["added"]) == [
-        "User is a nurse",
-        "User is learning Rust this month",
-        "User lives in Berlin",
-    ]
+    assert sorted(f["content"] for f in first["changes"]["added"]) == ["User is a nurse", rust, "User lives in Berlin"]
     assert all(f["config_version"] == 0 for f in first["changes"]["added"])
     chit_chat = await publish(client, "ana", "thanks, that's great lol")
     assert chit_chat["changes"]["added"] == []
@@ -175,7 +176,7 @@ async def test_rules_extractor_end_to_end_builds_a_profile_and_follows_a_move(cl
     assert (update["before"]["content"], update["after"]["content"]) == ("User lives in Berlin", "User lives in Lisbon")
     profile = (await client.post("/v1/profile", json={"user_id": "ana"})).json()["profile"]
     assert sorted(f["content"] for f in profile["static"]) == ["User is a nurse", "User lives in Lisbon"]
-    assert [f["content"] for f in profile["dynamic"]] == ["User is learning Rust this month"]
+    assert [f["content"] for f in profile["dynamic"]] == [rust]
     assert profile["dynamic"][0]["expires_at"] is not None
     changes = (await client.get("/v1/changelog", params={"request_id": moved["request_id"]})).json()["items"]
     assert {c["actor"] for c in changes} == {"local/extractor:rules"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
 DAY = 86_400
 
 
-def _message(content: str, role: str = "user") -> Message:
-    return Message(role=role, content=content, created_at=NOW)  # type: ignore[arg-type]
+def _message(content: str, role: str = "user", sent: datetime = NOW) -> Message:
+    return Message(role=role, content=content, created_at=sent)  # type: ignore[arg-type]
 
 
 async def _extract(messages: list[Message], options: dict[str, Any] | None = None) -> list[CandidateFact]:
@@ -94,6 +94,103 @@ async def test_dynamic_facts_live_as_long_as_their_time_cue(message: str, ttl: i
 
     assert fact.kind == "dynamic"
     assert fact.ttl_seconds == ttl
+
+
+TUESDAY = datetime(2026, 5, 5, 12, 0, tzinfo=UTC)
+MONDAY = datetime(2026, 5, 4, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("message", "sent", "content"),
+    [
+        ("Yesterday I went to the support group", TUESDAY, "User went to the support group on 2026-05-04"),
+        ("Yesterday, I went to the support group", TUESDAY, "User went to the support group on 2026-05-04"),
+        ("Oh, last week, my sister was in Rome", TUESDAY, "User's sister was in Rome the week of 2026-04-27"),
+        ("I went hiking yesterday", TUESDAY, "User went hiking on 2026-05-04"),
+        ("I went yesterday to the dentist", TUESDAY, "User went on 2026-05-04 to the dentist"),
+        ("Today I'm so tired", TUESDAY, "User is so tired on 2026-05-05"),
+        ("I'm going to a concert tonight", TUESDAY, "User is going to a concert on 2026-05-05"),
+        ("This morning I went for a run", TUESDAY, "User went for a run on 2026-05-05"),
+        ("I'm flying to Rome tomorrow", TUESDAY, "User is flying to Rome on 2026-05-06"),
+        ("I went to the gym two days ago", TUESDAY, "User went to the gym on 2026-05-03"),
+        ("I started a new job 3 weeks ago", TUESDAY, "User started a new job around 2026-04-14"),
+        ("I adopted a cat a month ago", TUESDAY, "User adopted a cat in April 2026"),
+        ("Last Monday I met Anna", TUESDAY, "User met Anna on 2026-05-04"),
+        ("I met Anna last Monday", MONDAY, "User met Anna on 2026-04-27"),
+        ("On Friday I went to the cinema", TUESDAY, "User went to the cinema on 2026-05-01"),
+        ("I was at the dentist on Friday", TUESDAY, "User was at the dentist on 2026-05-01"),
+        ("My sister got married on Saturday", TUESDAY, "User's sister got married on 2026-05-02"),
+        ("I have a dentist appointment on Friday", TUESDAY, "User has a dentist appointment on 2026-05-08"),
+        ("I'm flying to Oslo next Friday", TUESDAY, "User is flying to Oslo on 2026-05-08"),
+        ("I went to Rome last week", TUESDAY, "User went to Rome the week of 2026-04-27"),
+        ("Next week I'm starting a new job", TUESDAY, "User is starting a new job the week of 2026-05-11"),
+        ("I went camping last weekend", TUESDAY, "User went camping the weekend of 2026-05-02"),
+        ("I'm visiting my parents this weekend", TUESDAY, "User is visiting their parents the weekend of 2026-05-09"),
+        ("I started therapy last month", TUESDAY, "User started therapy in April 2026"),
+        ("Last year I quit smoking", TUESDAY, "User quit smoking in 2025"),
+        ("My wife and I are moving to Spain next year", TUESDAY, "User and their wife are moving to Spain in 2027"),
+        ("I have been sick since yesterday", TUESDAY, "User has been sick since 2026-05-04"),
+        (
+            "Yesterday I went to the support group",
+            datetime(2026, 1, 1, 9, tzinfo=UTC),
+            "User went to the support group on 2025-12-31",
+        ),
+        ("I went skiing last month", datetime(2026, 1, 15, 9, tzinfo=UTC), "User went skiing in December 2025"),
+        ("I'm flying home tomorrow", datetime(2025, 12, 31, 9, tzinfo=UTC), "User is flying home on 2026-01-01"),
+        # The day is the one in created_at's own offset: here the sender's, not yet 2026-05-05 in UTC.
+        (
+            "I went hiking yesterday",
+            datetime(2026, 5, 5, 1, tzinfo=timezone(timedelta(hours=2))),
+            "User went hiking on 2026-05-04",
+        ),
+        ("Right now I'm reading Dune", TUESDAY, "User is reading Dune right now"),
+        ("Right now, I'm reading Dune", TUESDAY, "User is reading Dune right now"),
+        ("I met my neighbour a few days ago", TUESDAY, "User met their neighbour a few days ago"),
+    ],
+)
+async def test_relative_dates_become_the_dates_they_name_when_the_message_was_sent(
+    message: str, sent: datetime, content: str
+) -> None:
+    facts = await _extract([_message(message, sent=sent)])
+
+    assert [f.content for f in facts] == [content]
+
+
+async def test_a_message_without_a_time_phrase_reads_the_same_whenever_it_was_sent() -> None:
+    early = await _extract([_message("I work as a nurse and I have two cats", sent=MONDAY)])
+    late = await _extract([_message("I work as a nurse and I have two cats", sent=datetime(2031, 2, 3, tzinfo=UTC))])
+
+    assert [f.content for f in early] == [f.content for f in late] == ["User works as a nurse", "User has two cats"]
+
+
+async def test_each_message_is_dated_by_its_own_time_not_the_servers() -> None:
+    messages = [
+        _message("I went hiking yesterday", sent=TUESDAY),
+        _message("I went hiking yesterday", sent=datetime(2026, 5, 10, 8, tzinfo=UTC)),
+    ]
+
+    facts = await _extract(messages)  # the context's `now` is 2025-01-15
+
+    assert [(f.content, f.message_indexes) for f in facts] == [
+        ("User went hiking on 2026-05-04", [0]),
+        ("User went hiking on 2026-05-09", [1]),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "ttl"),
+    [
+        ("Yesterday I went to the support group", 2 * DAY),
+        ("I went to Rome last week", 14 * DAY),
+        ("I started therapy last month", 31 * DAY),
+    ],
+)
+async def test_a_dated_past_event_stays_dynamic_with_the_lifetime_of_its_phrase(message: str, ttl: int) -> None:
+    (fact,) = await _extract([_message(message, sent=TUESDAY)])
+
+    assert fact.kind == "dynamic"
+    assert fact.ttl_seconds == ttl
+    assert "2026" in fact.content
 
 
 async def test_each_fact_points_at_the_message_it_came_from() -> None:

@@ -1,0 +1,74 @@
+"""Relative time phrases in a fact become absolute dates, resolved against the day of the message.
+
+"Yesterday I went to the support group", sent on 2026-05-05, is stored as "User went to the support
+group on 2026-05-04": a fact read next month must still say when it happened. The conventions:
+
+- A date is ISO `YYYY-MM-DD`: unambiguous, it sorts, and a keyword search for the day finds it.
+- The day is the date of `Message.created_at` in its own offset, which the server stores as UTC: the
+  user's time zone is not known, so a message sent at 01:00 in Berlin speaks from the day before.
+- A day ("yesterday", "tonight", "two days ago") is exact: "on <date>".
+- A weekday is the nearest one strictly before the message's day after "last" or in a past-tense
+  clause ("on Friday I went"), else the nearest one strictly after ("next Friday", "I fly on Friday"):
+  "last Monday" said on a Monday is a week earlier.
+- "N weeks ago" is "around <date>", as the speaker rounded; "N months ago" and "last/this/next month"
+  are "in <Month YYYY>"; "N years ago" and "last/this/next year" are "in <YYYY>".
+- A week is "the week of <its Monday>"; a weekend is "the weekend of <its Saturday>", "this weekend"
+  being the one that ends on or after the message's day.
+- After "since", "until", "by" and the like the preposition stays and "on"/"in" go: "since 2026-05-04".
+- Vague phrases ("a few days ago", "this summer") and states of now ("currently", "lately") stay words.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from extractors import signals as sig
+
+_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
+def resolve(text: str, day: date, past: bool = False) -> str:
+    """`text` with each relative date replaced by the absolute one it names when said on `day`."""
+    return sig.DATE_PHRASE.sub(lambda match: _absolute(match, day, past), text)
+
+
+def _absolute(match: re.Match[str], day: date, past: bool) -> str:
+    when = _when(match, day, past)
+    if match["prep"]:
+        return f"{match['prep']} {re.sub(r'^(?:on|in) ', '', when)}"
+    return when
+
+
+def _when(match: re.Match[str], day: date, past: bool) -> str:
+    if match["day"]:
+        return f"on {day + timedelta(sig.DAY_OFFSETS[match['day'].lower()])}"
+    if match["weekday"]:
+        target, which = sig.WEEKDAYS.index(match["weekday"].lower()), match["which"].lower()
+        if which == "last" or (past and which != "next"):
+            return f"on {day - timedelta((day.weekday() - target - 1) % 7 + 1)}"
+        return f"on {day + timedelta((target - day.weekday() - 1) % 7 + 1)}"
+    if match["unit"]:
+        count = match["count"].lower()
+        n = int(count) if count.isdigit() else sig.COUNTS[count]
+        unit = match["unit"].lower()
+        if unit == "day":
+            return f"on {day - timedelta(days=n)}"
+        if unit == "week":
+            return f"around {day - timedelta(weeks=n)}"
+        return f"in {_month(day, -n)}" if unit == "month" else f"in {day.year - n}"
+    shift, span = sig.SHIFTS[match["shift"].lower()], match["span"].lower()
+    if span == "week":
+        return f"the week of {day + timedelta(7 * shift - day.weekday())}"
+    if span == "weekend":
+        return f"the weekend of {day + timedelta(7 * shift + 5 - day.weekday())}"
+    return f"in {_month(day, shift)}" if span == "month" else f"in {day.year + shift}"
+
+
+def _month(day: date, shift: int) -> str:
+    """'<Month> <YYYY>' of the month `shift` months from `day`'s."""
+    index = day.year * 12 + day.month - 1 + shift
+    return f"{_MONTHS[index % 12]} {index // 12}"
