@@ -1,81 +1,144 @@
-"""`memory-server check`: does the vector index hold exactly what SQLite says it should?
+"""`memory-server check`: do the vector indexes hold exactly what SQLite says they should?
 
-SQLite is the truth and the index a copy kept in line through the `vector_ops` outbox. A crash between
-commit and flush, a hand-edited index or a bug can still leave the copy wrong, and a wrong copy shows up
-only as a search that misses. This walks the whole index once and compares every entry with its fact:
-missing (a live fact the index lacks), orphan (an entry with no live fact), stale (an entry whose vector
-or tenant/user/kind differs), and pending (queued operations not yet applied). Repair queues every
-disagreeing id and replays the outbox, so it fixes exactly what the normal path would have.
+SQLite is the truth and each index (facts, episodes) a copy kept in line through the `vector_ops`
+outbox. A crash between commit and flush, a hand-edited index or a bug can still leave a copy wrong, and
+a wrong copy shows up only as a search that misses. This walks each index once and compares every entry
+with its row: missing (a live fact or an embedded episode the index lacks), orphan (an entry with no such
+row), stale (an entry whose vector or tenant/user/kind differs), and pending (queued operations not yet
+applied). Repair queues every disagreeing id and replays the outbox, so it fixes exactly what the normal
+path would have.
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from memory_server.context import Core
+from memory_server.index.chroma import VectorIndex
+from memory_server.store import episodes as episodesql
 from memory_server.store import vectors
+from memory_server.store.vectors import IndexEntry
 
 _PAGE = 1_000
 _SAMPLE = 20
 
 
-class IndexReport(BaseModel):
-    """Counts of each disagreement, with up to 20 example fact ids of each."""
+class FamilyReport(BaseModel):
+    """One index's disagreements with SQLite, with up to 20 example ids of each."""
 
-    live_facts: int
     indexed: int
     missing: int = 0
     orphan: int = 0
     stale: int = 0
-    pending: int = 0
     examples: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def consistent(self) -> bool:
+        return not (self.missing or self.orphan or self.stale)
+
+
+class EpisodesReport(FamilyReport):
+    embedded: int = Field(description="Episodes with a vector of the current model: what the index should hold.")
+
+
+class IndexReport(FamilyReport):
+    """The facts' index (top level, as before episodes existed), the episodes' index, and the outbox."""
+
+    live_facts: int
+    pending: int = 0
+    episodes: EpisodesReport | None = None
     repaired: int | None = Field(None, description="Ids queued and replayed, when repair was asked for.")
 
     @property
     def consistent(self) -> bool:
-        return not (self.missing or self.orphan or self.stale or self.pending)
+        return super().consistent and not self.pending and (self.episodes is None or self.episodes.consistent)
 
 
-async def check(core: Core) -> tuple[IndexReport, list[str]]:
-    """The report, and every id that disagrees."""
-    live = await vectors.live_ids(core.db)
+@dataclass
+class _Family:
+    index: VectorIndex
+    live: Callable[[], Awaitable[set[str]]]
+    truth: Callable[[Sequence[str]], Awaitable[list[IndexEntry]]]
+    requeue: Callable[[Sequence[str]], Awaitable[None]]
+
+
+def _families(core: Core) -> tuple[_Family, _Family]:
+    model = core.embedder.model_id
+
+    async def live_episodes() -> set[str]:
+        return {str(i) for i in await episodesql.embedded_ids(core.db, model)}
+
+    async def episode_truth(ids: Sequence[str]) -> list[IndexEntry]:
+        return await episodesql.indexable(core.db, [int(i) for i in ids if i.isdigit()], model)
+
+    async def requeue_episodes(ids: Sequence[str]) -> None:
+        await episodesql.requeue(core.db, [int(i) for i in ids if i.isdigit()])
+
+    facts = _Family(
+        core.index,
+        lambda: vectors.live_ids(core.db),
+        lambda ids: vectors.indexable(core.db, ids),
+        lambda ids: vectors.requeue(core.db, ids),
+    )
+    return facts, _Family(core.episodes, live_episodes, episode_truth, requeue_episodes)
+
+
+async def _walk(family: _Family) -> tuple[int, dict[str, list[str]], int]:
+    """(entries seen, ids by disagreement, how many rows should be indexed)."""
+    live = await family.live()
     seen: set[str] = set()
     orphan, stale = [], []
     offset = 0
-    while page := await core.index.scan(offset, _PAGE):
+    while page := await family.index.scan(offset, _PAGE):
         offset += len(page)
-        truth = {item.id: item for item in await vectors.indexable(core.db, [e.id for e in page])}
+        truth = {item.id: item for item in await family.truth([e.id for e in page])}
         for entry in page:
             seen.add(entry.id)
-            fact = truth.get(entry.id)
-            if fact is None:
+            row = truth.get(entry.id)
+            if row is None:
                 orphan.append(entry.id)
-            elif (entry.tenant_id, entry.user_id, entry.kind) != (fact.tenant_id, fact.user_id, fact.kind) or not (
-                entry.vector.shape == fact.vector.shape and np.allclose(entry.vector, fact.vector, atol=1e-5)
+            elif (entry.tenant_id, entry.user_id, entry.kind) != (row.tenant_id, row.user_id, row.kind) or not (
+                entry.vector.shape == row.vector.shape and np.allclose(entry.vector, row.vector, atol=1e-5)
             ):
                 stale.append(entry.id)
     missing = sorted(live - seen)
+    return len(seen), {"missing": missing, "orphan": orphan, "stale": stale}, len(live)
+
+
+def _counts(wrong: dict[str, list[str]]) -> dict:
+    return {
+        **{name: len(ids) for name, ids in wrong.items()},
+        "examples": {name: ids[:_SAMPLE] for name, ids in wrong.items() if ids},
+    }
+
+
+async def check(core: Core) -> tuple[IndexReport, list[str], list[str]]:
+    """The report, and every fact id and episode id that disagrees."""
+    facts, episodes = _families(core)
+    seen, wrong, live = await _walk(facts)
+    episodes_seen, episodes_wrong, embedded = await _walk(episodes)
     report = IndexReport(
-        live_facts=len(live),
-        indexed=len(seen),
-        missing=len(missing),
-        orphan=len(orphan),
-        stale=len(stale),
+        live_facts=live,
+        indexed=seen,
         pending=await vectors.pending(core.db),
-        examples={
-            name: ids[:_SAMPLE] for name, ids in (("missing", missing), ("orphan", orphan), ("stale", stale)) if ids
-        },
+        episodes=EpisodesReport(embedded=embedded, indexed=episodes_seen, **_counts(episodes_wrong)),
+        **_counts(wrong),
     )
-    return report, [*missing, *orphan, *stale]
+    return report, [i for ids in wrong.values() for i in ids], [i for ids in episodes_wrong.values() for i in ids]
 
 
 async def check_and_repair(core: Core, repair: bool) -> IndexReport:
     """Check; with `repair`, requeue what disagrees, replay the outbox, and report what is left."""
-    report, wrong = await check(core)
+    report, wrong_facts, wrong_episodes = await check(core)
     if not repair or report.consistent:
         return report
-    await vectors.requeue(core.db, wrong)
+    facts, episodes = _families(core)
+    await facts.requeue(wrong_facts)
+    await episodes.requeue(wrong_episodes)
     await core.vectors.flush()
-    after, _ = await check(core)
-    return after.model_copy(update={"repaired": len(wrong) + report.pending})
+    after, _, _ = await check(core)
+    return after.model_copy(update={"repaired": len(wrong_facts) + len(wrong_episodes) + report.pending})

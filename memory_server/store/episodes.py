@@ -20,7 +20,7 @@ from memory_server import timeutil
 from memory_server.models import Episode
 from memory_server.store import fts
 from memory_server.store.db import Database, Row
-from memory_server.store.vectors import blob
+from memory_server.store.vectors import IndexEntry, blob
 
 _COLUMNS = (
     "m.id AS message_id, m.user_id, m.request_id, m.position, m.role, m.content, m.session_id, m.created_at, "
@@ -233,6 +233,25 @@ async def put_vectors(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str,
         "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)",
         [(message_id, model, blob(vector), message_id) for message_id, model, vector in rows],
     )
+
+
+async def embedded_ids(db: Database, model_id: str) -> list[int]:
+    """Episodes with a vector of `model_id`: what the episodes' index should hold."""
+    rows = await db.fetchall(
+        f"SELECT m.id FROM messages m JOIN message_vectors v ON v.message_id = m.id "
+        f"WHERE v.model_id = ? AND {_IS_EPISODE}",
+        (model_id,),
+    )
+    return [r["id"] for r in rows]
+
+
+async def indexable(db: Database, message_ids: Sequence[int], model_id: str) -> list[IndexEntry]:
+    """The episodes among `message_ids` as the index should hold them (those embedded with `model_id`)."""
+    return [
+        IndexEntry(str(r["id"]), r["tenant_id"], r["user_id"], r["role"], np.frombuffer(r["vector"], np.float32))
+        for r in await for_index(db, message_ids)
+        if r["model_id"] == model_id
+    ]
 
 
 async def all_ids(db: Database) -> list[int]:

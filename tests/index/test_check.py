@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from memory_server.cli import app as cli_app
 from memory_server.context import Scope
-from memory_server.schemas import FactIn
+from memory_server.schemas import FactIn, InteractionIn
 from memory_server.service import MemoryService
 from memory_server.store.vectors import IndexEntry
 
@@ -68,3 +68,24 @@ def test_check_finds_missing_orphan_and_stale_vectors_and_repair_fixes_them(sett
 
     again = _check(settings)
     assert again.exit_code == 0 and json.loads(again.stdout)["indexed"] == 3
+
+
+def test_check_covers_the_episodes_index(settings):
+    async def damage() -> str:
+        service = await MemoryService.open(settings)
+        try:
+            body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in ("hi", "my cat")])
+            await service.ingest(Scope(settings.tenant, "test"), body)
+            await service.core.vectors.flush()
+            [first, _] = await service.core.episodes.scan(0, 10)
+            await service.core.episodes.delete([first.id])
+            return first.id
+        finally:
+            await service.close()
+
+    gone = asyncio.run(damage())
+    report = json.loads(_check(settings).stdout)
+    assert report["episodes"]["missing"] == 1 and report["episodes"]["examples"] == {"missing": [gone]}
+    assert (report["episodes"]["embedded"], report["episodes"]["indexed"]) == (2, 1)
+    repaired = json.loads(_check(settings, "--repair").stdout)
+    assert repaired["episodes"]["missing"] == 0 and repaired["episodes"]["indexed"] == 2 and repaired["repaired"] == 1
