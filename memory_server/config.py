@@ -139,7 +139,7 @@ class LimitSettings(_Section):
 class SearchSettings(_Section):
     default_top_k: int = Field(10, ge=1, description="Results when top_k is not given.")
     default_threshold: float = Field(
-        0.25, ge=0, le=1, description="Minimum hybrid score when none is given (calibrated for all-MiniLM-L6-v2)."
+        0.45, ge=0, le=1, description="Minimum score when none is given (scores are calibrated for all-MiniLM-L6-v2)."
     )
     keyword_weight: float = Field(
         0.35, ge=0, le=1, description="How far a keyword match lifts a result towards a perfect score."

@@ -210,7 +210,7 @@ class SearchIn(_In):
 class DeleteByQueryIn(_In):
     user_id: Identifier
     query: Text
-    threshold: float = Field(0.75, ge=0, le=1)
+    threshold: float = Field(0.85, ge=0, le=1, description="Deleting is for sure matches: high by default.")
     top_k: int = Field(10, ge=1, le=100)
     types: MemoryTypes = Field(default_factory=lambda: ["facts", "episodes"])
     roles: Roles | None = None

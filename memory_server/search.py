@@ -45,9 +45,20 @@ def fuse(cosine: float, keyword: float, weight: float) -> float:
     return float(fuse_many(np.array([cosine]), np.array([keyword]), weight)[0])
 
 
+#: (raw, calibrated) knots of `calibrate`, measured with all-MiniLM-L6-v2 on benchmarks/recall: three in four
+#: evidence messages found in a top 10 had a raw score of 0.4 or more, and unrelated chat sits at 0.1-0.3.
+CALIBRATION = ((0.0, 0.0), (0.2, 0.4), (0.4, 0.7), (1.0, 1.0))
+
+
 def calibrate(raw: np.ndarray) -> np.ndarray:
-    """Identity for now."""
-    return raw
+    """Map a raw fused score onto the scale thresholds are written for (0.4: loosely related, 0.7: relevant).
+
+    MiniLM's cosines are compressed: a message that answers a question often scores 0.4-0.6 against it, so a
+    threshold of 0.7 taken at face value would drop most relevant memories. The map is piecewise linear and
+    increasing, so it never changes an order; it changes only what a threshold keeps.
+    """
+    xs, ys = zip(*CALIBRATION, strict=True)
+    return np.interp(raw, xs, ys)
 
 
 def hybrid_scores(

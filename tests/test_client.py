@@ -97,7 +97,9 @@ def test_the_blocking_client_does_the_same_over_a_socket(tmp_path):
 
 async def test_context_for_turn_includes_what_was_said_with_its_date(memory):
     said = datetime(2026, 2, 14, 20, 0, tzinfo=UTC)
-    chat = [{"role": "user", "content": "ugh, the support group ran late again, got home at eleven", "created_at": said}]
+    chat = [
+        {"role": "user", "content": "ugh, the support group ran late again, got home at eleven", "created_at": said}
+    ]
     await memory.publish_turn("bea", chat, wait=True)
     block = await memory.context_for_turn("bea", "when was the support group?")
     lines = block.splitlines()

@@ -236,3 +236,21 @@ async def test_kill_9_during_ingest_leaves_no_episode_without_its_vector(tmp_pat
         assert len(await service.core.episodes.scan(0, 1000)) == 300
     finally:
         await service.close()
+
+
+async def test_a_user_beyond_the_exact_limit_is_searched_through_the_episodes_index(settings, tmp_path):
+    from memory_server.api.app import create_app
+    from memory_server.config import SearchSettings
+    from tests.conftest import running
+
+    small = settings.model_copy(update={"search": SearchSettings(exact_max_facts=2)})
+    app = create_app(small)
+    transport = httpx.ASGITransport(app=app)
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+        await _chat(c, "ola")
+        await _chat(c, "pia")
+        found = await _search(c, "ola", "my pet has been sick", types=["episodes"], top_k=2)
+        assert "dog threw up" in found[0]["content"]
+        assert {h["role"] for h in found} == {"user"}
+        code = await _search(c, "ola", "QX7T2L", types=["episodes"], top_k=1)
+        assert code[0]["content"].endswith("QX7T2L")  # a keyword match outside the index's nearest still counts

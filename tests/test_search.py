@@ -24,11 +24,19 @@ def test_hybrid_score_only_ever_lifts_cosine_and_stays_in_range():
     query_vector = np.array([0.6, 0.8, 0.0], dtype=np.float32)
     docs = ["alpha", "beta 48213", "gamma"]
     plain = search.hybrid_scores("nothing shared", query_vector, docs, matrix, 0.35)
-    assert np.allclose(plain, [0.6, 0.8, 0.0])
+    assert np.allclose(plain, search.calibrate(np.array([0.6, 0.8, 0.0])))
     lifted = search.hybrid_scores("48213", query_vector, docs, matrix, 0.35)
-    assert lifted[1] == pytest.approx(0.8 + 0.35 * 0.2)
-    assert lifted[0] == pytest.approx(0.6)
+    assert lifted[1] == pytest.approx(search.calibrate(np.array([0.8 + 0.35 * 0.2]))[0])
+    assert lifted[0] == pytest.approx(plain[0])
     assert (lifted <= 1).all()
+
+
+def test_calibration_keeps_order_and_ends_and_lifts_typical_matches():
+    raw = np.linspace(0, 1, 101)
+    calibrated = search.calibrate(raw)
+    assert calibrated[0] == 0 and calibrated[-1] == 1
+    assert (np.diff(calibrated) > 0).all()
+    assert search.calibrate(np.array([0.2, 0.4])).tolist() == pytest.approx([0.4, 0.7])
 
 
 def test_top_indexes_orders_and_applies_threshold():

@@ -209,7 +209,7 @@ async def forget(
         Text | None, Field(description="Delete the facts and past messages whose meaning matches this.")
     ] = None,
     threshold: Annotated[
-        float | None, Field(ge=0, le=1, description="With query: how close a match must be (default 0.75).")
+        float | None, Field(ge=0, le=1, description="With query: how close a match must be (default 0.85).")
     ] = None,
     user_id: UserId = None,
 ) -> Forgotten:

@@ -39,13 +39,14 @@ async def world(app, client) -> World:
             made[(tenant, role)] = (await keys.create(db, tenant, role)).key
     w = World(client, made)
     await w.fact()
+    said = [{"role": "user", "content": "I'm a nurse"}, {"role": "user", "content": "Zorblax stung me again lol"}]
     r = await client.post(
-        "/v1/interactions",
-        json={"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}], "wait": True},
-        headers=w.auth("A", "admin"),
+        "/v1/interactions", json={"user_id": "ana", "messages": said, "wait": True}, headers=w.auth("A", "admin")
     )
     assert r.status_code == 200
     w.request_id = r.json()["request_id"]  # type: ignore[attr-defined]
+    episodes = (await client.get("/v1/users/ana/episodes", headers=w.auth("A", "viewer"))).json()["items"]
+    w.episode = next(e["message_id"] for e in episodes if "Zorblax" in e["content"])  # type: ignore[attr-defined]
     return w
 
 
@@ -71,6 +72,9 @@ ROUTES = [
     ("get fact", "viewer", "GET", "/v1/facts/{fact}", None),
     ("delete fact", "editor", "DELETE", "/v1/facts/{fact}", None),
     ("delete by query", "editor", "POST", "/v1/facts/delete", {"user_id": "ana", "query": SECRET, "threshold": 0.9}),
+    ("list episodes", "viewer", "GET", "/v1/users/ana/episodes", None),
+    ("get episode", "viewer", "GET", "/v1/episodes/{episode}", None),
+    ("delete episode", "editor", "DELETE", "/v1/episodes/{episode}", None),
     ("purge user", "admin", "DELETE", "/v1/users/ana", None),
     ("changelog", "viewer", "GET", "/v1/changelog", None),
     ("get config", "admin", "GET", "/v1/config", None),
@@ -88,6 +92,8 @@ OTHER_TENANT = {
     "retry": 404,
     "get fact": 404,
     "delete fact": 404,
+    "get episode": 404,
+    "delete episode": 404,
     "reextract": 404,
     "publish": 202,
     "add fact": 201,
@@ -100,7 +106,7 @@ OTHER_TENANT = {
 @pytest.mark.parametrize(("name", "needs", "method", "path", "body"), ROUTES, ids=[r[0] for r in ROUTES])
 async def test_isolation_matrix(world, tenant, role, name, needs, method, path, body):
     fact_id = await world.fact()
-    url = path.format(fact=fact_id, request=world.request_id)
+    url = path.format(fact=fact_id, request=world.request_id, episode=world.episode)
     r = await world.client.request(method, url, json=body, headers=world.auth(tenant, role))
     allowed = (OWN_TENANT if tenant == "A" else OTHER_TENANT).get(name, 200)
     expected = 403 if RANK[role] < RANK[needs] else allowed
@@ -115,6 +121,8 @@ async def test_isolation_matrix(world, tenant, role, name, needs, method, path, 
     still = await world.client.get(f"/v1/facts/{fact_id}", headers=world.auth("A", "viewer"))
     if tenant == "B":
         assert still.status_code == 200 and still.json()["status"] == "active"
+        episode = await world.client.get(f"/v1/episodes/{world.episode}", headers=world.auth("A", "viewer"))
+        assert "Zorblax" in episode.json()["content"]
 
 
 async def test_keys_are_required_once_any_exists(world):
