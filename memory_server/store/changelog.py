@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 from memory_server import timeutil
 from memory_server.models import Change, ChangeEventName
-from memory_server.store.db import Database
+from memory_server.store.db import Database, page_of
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,8 @@ async def page(
     rows = await db.fetchall(
         f"SELECT {_COLUMNS} FROM changelog WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?", (*params, limit + 1)
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [_change(r) for r in rows], rows[-1]["id"] if more else None
+    rows, cursor = page_of(rows, limit, "id")
+    return [_change(r) for r in rows], cursor
 
 
 async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Change]:

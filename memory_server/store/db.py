@@ -31,6 +31,13 @@ _PRAGMAS = (
 )
 
 
+def page_of(rows: list[Row], limit: int, cursor_column: str) -> tuple[list[Row], int | None]:
+    """Rows read with `LIMIT limit + 1`: the page, and the cursor of the next one (None on the last page)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, rows[-1][cursor_column] if more else None
+
+
 class ConstraintError(Exception):
     """A write broke a constraint of the schema (most often a unique key: the row is there already)."""
 

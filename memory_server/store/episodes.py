@@ -19,7 +19,7 @@ import numpy as np
 from memory_server import timeutil
 from memory_server.models import Episode
 from memory_server.store import fts
-from memory_server.store.db import Database, Row
+from memory_server.store.db import Database, Row, page_of
 from memory_server.store.vectors import IndexEntry, blob
 
 _COLUMNS = (
@@ -192,9 +192,8 @@ async def page(
     rows = await db.fetchall(
         f"SELECT {_COLUMNS} FROM {_FROM} WHERE {' AND '.join(where)} ORDER BY m.id DESC LIMIT ?", (*params, limit + 1)
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [_episode(r) for r in rows], rows[-1]["message_id"] if more else None
+    rows, cursor = page_of(rows, limit, "message_id")
+    return [_episode(r) for r in rows], cursor
 
 
 async def older_than(db: Database, tenant_id: str, before: datetime, limit: int) -> list[tuple[str, int]]:

@@ -19,7 +19,7 @@ import numpy as np
 from memory_server import timeutil
 from memory_server.models import Fact, FactKind, FactStatus
 from memory_server.store import vectors
-from memory_server.store.db import Database
+from memory_server.store.db import Database, page_of
 
 COLUMNS = (
     "id, user_id, kind, content, topic, source, attributes, confidence, status, superseded_by, "
@@ -189,9 +189,8 @@ async def page(
         "ORDER BY f.rowid DESC LIMIT ?",
         (*params, *extra_params, limit + 1),
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return [to_fact(r) for r in rows], rows[-1]["cursor"] if more else None
+    rows, cursor = page_of(rows, limit, "cursor")
+    return [to_fact(r) for r in rows], cursor
 
 
 async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Fact]:
