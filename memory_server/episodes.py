@@ -3,7 +3,8 @@
 Dense scoring is exact over the user's own episode vectors, read from SQLite (the vector index only picks
 candidates for a user with more than `search.exact_max_facts` episodes). Keywords go through FTS5 and its
 `bm25()`, scoped to the user, normalised to 0..1 by the query's total IDF (see `keyword_share`). Both are
-fused exactly like facts' scores (`search.fuse`), so one threshold means the same for either.
+fused exactly like facts' scores (`search.fuse`), so one threshold means the same for either. An episode
+that speaks of a day the question names explicitly is lifted (`DATE_LIFT`, see `memory_server.when`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from memory_server import search, terms, timeutil
+from memory_server import search, terms, timeutil, when
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import NotFound
@@ -28,6 +29,8 @@ from memory_server.store.db import Row
 
 RETENTION_ACTOR = "system:retention"
 KEYWORD_CANDIDATES = 100
+#: How far an episode that speaks of a day the question names ("on March 2") moves towards a perfect score.
+DATE_LIFT = 0.7
 
 
 def keyword_share(bm25: float, total_idf: float) -> float:
@@ -67,7 +70,12 @@ async def score(
     if not rows:
         return {}
     ids, fused = await off_loop(len(rows) > 2_000, _exact, rows, query_vector, keyword, weight)
-    return dict(zip(ids, fused, strict=True))
+    scored = dict(zip(ids, fused, strict=True))
+    days = when.query_tokens(query)
+    if days:
+        for message_id in await episodesql.on_dates(core.db, scope.tenant_id, user_id, days, roles) & scored.keys():
+            scored[message_id] += DATE_LIFT * (1.0 - scored[message_id])
+    return scored
 
 
 def _exact(

@@ -12,6 +12,7 @@ import json
 import uuid
 from datetime import datetime
 
+from memory_server import when
 from memory_server.context import Core, Scope
 from memory_server.schemas import InteractionIn
 from memory_server.store import episodes as episodesql
@@ -42,7 +43,11 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
     try:
         async with core.db.transaction() as conn:
             ids = await messagesql.insert(conn, scope.tenant_id, body.user_id, request_id, body.session_id, messages)
-            episodes = [(i, m.content) for i, m in zip(ids, body.messages, strict=True) if m.role in kept]
+            episodes = [
+                (i, m.content, when.message_tokens(m.content, m.created_at or now))
+                for i, m in zip(ids, body.messages, strict=True)
+                if m.role in kept
+            ]
             await episodesql.add(conn, scope.tenant_id, body.user_id, episodes)
             await jobsql.enqueue(
                 conn,

@@ -13,6 +13,7 @@ import json
 from pydantic import BaseModel, Field
 
 from extractors.base import MessageRole
+from memory_server import when
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import Change, Fact
@@ -73,7 +74,8 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                 row = (m.position, m.role, m.content, m.created_at)
                 [message_id] = await messagesql.insert(conn, scope.tenant_id, user, m.request_id, m.session_id, [row])
                 if m.role in kept:
-                    await episodesql.add(conn, scope.tenant_id, user, [(message_id, m.content)])
+                    days = when.message_tokens(m.content, m.created_at)
+                    await episodesql.add(conn, scope.tenant_id, user, [(message_id, m.content, days)])
                 added["messages"] += 1
         for fact, vector in zip(data.facts, vectors, strict=True):
             if await factsql.importable(conn, scope.tenant_id, fact):

@@ -178,9 +178,9 @@ async def test_config_turns_episodes_off_and_keeps_them_for_a_while(client, serv
     assert r.json()["config"]["episodes"]["roles"] == ["user", "assistant"]  # keys left out are kept
     await _chat(client, "lu")
     assert await _search(client, "lu", "QX7T2L", types=["episodes"]) == []
+    fresh = datetime.now(UTC).isoformat()
     await client.put("/v1/config", json={"episodes": {"enabled": True, "retention_days": 30}})
     await _chat(client, "mo")  # sent on 2026-03-02: older than 30 days
-    fresh = datetime.now(UTC).isoformat()
     await publish(client, "mo", "just got back from the market", wait=True)
     await service.expire_due()  # the workers sweep too; either way the old ones are gone
     left = (await client.get("/v1/users/mo/episodes")).json()["items"]
@@ -254,3 +254,21 @@ async def test_a_user_beyond_the_exact_limit_is_searched_through_the_episodes_in
         assert {h["role"] for h in found} == {"user"}
         code = await _search(c, "ola", "QX7T2L", types=["episodes"], top_k=1)
         assert code[0]["content"].endswith("QX7T2L")  # a keyword match outside the index's nearest still counts
+
+
+async def test_a_date_in_the_question_finds_what_was_said_about_that_day(client):
+    said = [
+        ("2026-03-02T18:00:00Z", "we finally repainted the spare room, a grey called elephant's breath"),
+        ("2026-03-04T09:00:00Z", "on Saturday we took the kayaks out, I'm sunburnt in a life-jacket shape"),
+        ("2026-03-09T10:00:00Z", "lazy weekend, still in pyjamas at 2pm"),
+        ("2026-04-20T10:00:00Z", "the garden needs so much work"),
+    ]
+    messages = [{"role": "user", "content": text, "created_at": at} for at, text in said]
+    await client.post("/v1/interactions", json={"user_id": "qin", "messages": messages, "wait": True})
+    for question, expected in [
+        ("what did I get up to on Saturday, February 28?", said[1][1]),  # "on Saturday" said on March 4
+        ("how did I spend the 2nd of March?", said[0][1]),
+        ("anything I did on 2026-03-09?", said[2][1]),
+    ]:
+        top = (await _search(client, "qin", question, types=["episodes"], top_k=1))[0]
+        assert top["content"] == expected, question

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from memory_server import timeutil, when
 from memory_server.store import fts
 from memory_server.store.migrations import migrate
 
@@ -36,6 +37,11 @@ def page_of(rows: list[Row], limit: int, cursor_column: str) -> tuple[list[Row],
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, rows[-1][cursor_column] if more else None
+
+
+def _episode_dates(content: str, created_at: str) -> str:
+    """For the migration that indexes stored messages: the days each speaks of (`memory_server.when`)."""
+    return when.message_tokens(content, timeutil.from_db(created_at))
 
 
 class ConstraintError(Exception):
@@ -62,6 +68,7 @@ class Database:
         for pragma in _PRAGMAS:
             await conn.execute(pragma)
         await conn.create_function("episode_scope", 2, fts.scope_token, deterministic=True)
+        await conn.create_function("episode_dates", 2, _episode_dates, deterministic=True)
         return conn
 
     async def close(self) -> None:

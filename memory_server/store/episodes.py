@@ -49,14 +49,14 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-async def add(conn: aiosqlite.Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str]]) -> None:
-    """Index (message id, content) pairs for keywords now, and queue their vectors."""
+async def add(conn: aiosqlite.Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str, str]]) -> None:
+    """Index (message id, content, date tokens) for keywords now, and queue their vectors."""
     scope = fts.scope_token(tenant_id, user_id)
     await conn.executemany(
-        "INSERT INTO episodes_fts (rowid, content, scope) VALUES (?, ?, ?)",
-        [(message_id, content, scope) for message_id, content in items],
+        "INSERT INTO episodes_fts (rowid, content, scope, dates) VALUES (?, ?, ?, ?)",
+        [(message_id, content, scope, days) for message_id, content, days in items],
     )
-    await mark_dirty(conn, [message_id for message_id, _ in items])
+    await mark_dirty(conn, [message_id for message_id, *_ in items])
 
 
 async def mark_dirty(conn: aiosqlite.Connection, message_ids: Sequence[int]) -> None:
@@ -116,6 +116,19 @@ async def keyword(
         (expression, *roles, limit),
     )
     return [(r["id"], float(r["score"])) for r in rows]
+
+
+async def on_dates(db: Database, tenant_id: str, user_id: str, tokens: Sequence[str], roles: Sequence[str]) -> set[int]:
+    """The user's episodes (of `roles`) that speak of any of the days named by `tokens` (`memory_server.when`)."""
+    expression = fts.match_expression(tenant_id, user_id, tokens, column="dates")
+    if expression is None or not roles:
+        return set()
+    rows = await db.fetchall(
+        "SELECT e.rowid AS id FROM episodes_fts e JOIN messages m ON m.id = e.rowid "
+        f"WHERE episodes_fts MATCH ? AND m.role IN ({_marks(roles)})",
+        (expression, *roles),
+    )
+    return {r["id"] for r in rows}
 
 
 async def term_documents(db: Database, stems: Sequence[str]) -> tuple[int, dict[str, int]]:

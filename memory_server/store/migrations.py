@@ -201,10 +201,11 @@ async def m005_pad_years(db: aiosqlite.Connection) -> None:
 
 
 async def m006_episodes(db: aiosqlite.Connection) -> None:
-    """Messages become searchable episodes: a vector per message (`message_vectors`), a keyword index
+    """Messages become searchable episodes: a vector per message (`message_vectors`) and a keyword index
     (`episodes_fts`, FTS5 with porter stemming; `scope` holds one token per tenant and user so a query never
-    reads another user's rows), and the vector outbox takes message ids beside fact ids. The change log
-    can name the message an event is about."""
+    reads another user's rows; `dates` holds the days a message speaks of, see `memory_server.when`). The
+    vector outbox takes message ids beside fact ids; the change log can name the message an event is about.
+    Stored messages of the default episode roles are indexed now and embedded at the next start."""
     await _run_script(
         db,
         """
@@ -213,7 +214,7 @@ async def m006_episodes(db: aiosqlite.Connection) -> None:
             model_id TEXT NOT NULL,
             vector BLOB NOT NULL
         );
-        CREATE VIRTUAL TABLE episodes_fts USING fts5 (content, scope, tokenize = 'porter unicode61');
+        CREATE VIRTUAL TABLE episodes_fts USING fts5 (content, scope, dates, tokenize = 'porter unicode61');
         CREATE VIRTUAL TABLE episodes_terms USING fts5vocab (episodes_fts, 'row');
         CREATE TABLE vector_ops_new (
             id INTEGER PRIMARY KEY,
@@ -225,14 +226,15 @@ async def m006_episodes(db: aiosqlite.Connection) -> None:
         DROP TABLE vector_ops;
         ALTER TABLE vector_ops_new RENAME TO vector_ops;
         ALTER TABLE changelog ADD COLUMN message_id INTEGER;
-        CREATE INDEX messages_by_time ON messages (created_at);
+        CREATE INDEX messages_by_time ON messages (tenant_id, created_at);
         """,
     )
     rows = await db.execute_fetchall("SELECT id FROM messages WHERE role IN ('user', 'assistant')")
     await db.executemany("INSERT INTO vector_ops (message_id) VALUES (?)", [(r[0],) for r in rows])
     await db.execute(
-        "INSERT INTO episodes_fts (rowid, content, scope) SELECT id, content, "
-        "episode_scope(tenant_id, user_id) FROM messages WHERE role IN ('user', 'assistant')"
+        "INSERT INTO episodes_fts (rowid, content, scope, dates) SELECT id, content, "
+        "episode_scope(tenant_id, user_id), episode_dates(content, created_at) FROM messages "
+        "WHERE role IN ('user', 'assistant')"
     )
 
 
