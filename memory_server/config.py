@@ -142,7 +142,13 @@ class SearchSettings(_Section):
         0.45, ge=0, le=1, description="Minimum score when none is given (scores are calibrated for all-MiniLM-L6-v2)."
     )
     keyword_weight: float = Field(
-        0.35, ge=0, le=1, description="How far a keyword match lifts a result towards a perfect score."
+        0.35, ge=0, le=1, description="How far a keyword match lifts a fact towards a perfect score."
+    )
+    episode_keyword_weight: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="The same for an episode: lower, as chat shares common words by chance (see benchmarks/recall).",
     )
     exact_max_facts: int = Field(
         5_000, ge=1, description="Users with more live facts than this are searched through the vector index."

@@ -60,7 +60,7 @@ async def score(
     if not roles:
         return {}
     keyword = await _keyword(core, scope.tenant_id, user_id, query, roles)
-    weight = core.settings.search.keyword_weight
+    weight = core.settings.search.episode_keyword_weight
     wanted = core.settings.search.exact_max_facts
     if await episodesql.count_of_user(core.db, scope.tenant_id, user_id) > wanted:
         near = await core.episodes.query(query_vector, scope.tenant_id, user_id, wanted, roles)
