@@ -17,15 +17,17 @@ time (needs the message's date, or a date found elsewhere), updated (the latest 
 assistant (what the assistant recommended; asked over user and assistant messages).
 
 The output's `stats` give, per kind, the mean share of a question's content words (lowercased, stopwords
-removed) found in its evidence, exactly and after a light suffix stemmer.
+removed) found in its evidence, as written and as the Porter stems of SQLite FTS5 (what BM25 matches on).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import re
+import sqlite3
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -194,7 +196,7 @@ HOBBIES: list[dict[str, Any]] = [
         "name": "running",
         "start": [
             "did my first 5k without stopping today, lungs on fire but I'm weirdly proud",
-            "bought proper trainers and followed one of those couch-to-5k apps, week one done",
+            "started one of those couch-to-5k apps, week one done and I only cried once",
         ],
         "level": [
             "up to {n}k a week now, my legs have stopped hating me",
@@ -380,6 +382,7 @@ DESTINATIONS: list[dict[str, Any]] = [
         "best": ["the Louisiana museum by the sea", "jumping into the harbour with the locals"],
     },
 ]
+ABROAD = options("Berlin|Melbourne|Toronto|Madrid|Singapore|Oslo|Vienna|Auckland|Montreal|Zurich")
 WORK_TRIPS = options("Frankfurt|Chicago|Amsterdam|Toronto|Madrid|Brussels|Atlanta|Warsaw")
 WORK_AIRLINES = options("LH|UA|KL|AC|IB|SN|DL|LO")
 
@@ -550,20 +553,29 @@ def content_words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in STOPWORDS}
 
 
-def light_stem(word: str) -> str:
-    """Strip a few English suffixes (named -> name, dogs -> dog, running -> runn): a cheap, strict overlap."""
-    for suffix in ("ing", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+_PORTER = sqlite3.connect(":memory:", check_same_thread=False)
+_PORTER.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='porter unicode61')")
+_PORTER.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
+
+
+@functools.cache
+def porter(word: str) -> frozenset[str]:
+    """The terms SQLite FTS5's porter tokenizer makes of a word (named -> name, living -> live): what BM25 sees."""
+    _PORTER.execute("DELETE FROM t")
+    _PORTER.execute("INSERT INTO t (x) VALUES (?)", (word,))
+    return frozenset(row[0] for row in _PORTER.execute("SELECT term FROM v"))
 
 
 def overlap(question: str, evidence: Iterable[str], stem: bool) -> float:
+    """Share of the question's content words found in the evidence texts (as Porter stems, with `stem`)."""
     q = content_words(question)
     e = set().union(*(content_words(t) for t in evidence))
-    if stem:
-        q, e = {light_stem(w) for w in q}, {light_stem(w) for w in e}
-    return len(q & e) / len(q) if q else 0.0
+    if not q:
+        return 0.0
+    if not stem:
+        return len(q & e) / len(q)
+    stems = set().union(*(porter(w) for w in e))
+    return sum(porter(w) <= stems for w in q) / len(q)
 
 
 # --- the conversation model ----------------------------------------------------------------------------
@@ -599,6 +611,8 @@ class Plan:
     beats: dict[int, list[Beat]] = field(default_factory=lambda: defaultdict(list))
     questions: list[Question] = field(default_factory=list)
     away: set[int] = field(default_factory=set)  # sessions during the holiday: no other story is placed there
+    marks: dict[str, int] = field(default_factory=dict)  # where a story's turning point is (session index)
+    bought: list[tuple[date, str, str]] = field(default_factory=list)  # (day, key, what) of each purchase told
 
     @property
     def loc(self) -> dict[str, Any]:
@@ -676,7 +690,7 @@ def make_persona(rng: random.Random, index: int) -> dict[str, Any]:
         "partner": partner,
         "partner_rel": ("wife" if partner in FEMALE_OTHER else "husband") if rng.random() < 0.7 else "partner",
         "married_years": rng.randint(3, 19),
-        "friend": others[2],
+        "friend": rng.choice(sorted(FEMALE_OTHER - set(others))),
         "manager": others[3],
         "facilitator": rng.choice(sorted(FEMALE_OTHER - set(others))),
         "neighbour": others[7],
@@ -703,16 +717,25 @@ def make_persona(rng: random.Random, index: int) -> dict[str, Any]:
         "gift": rng.choice(GIFTS),
         "recipe": rng.choice(RECIPES),
         "show_rec": rng.choice(SHOW_RECS),
+        # for the crowd of same-topic messages that answer none of the questions
+        "brother": others[8],
+        "brother_age": rng.choice([30, 35, 40, 45, 50]) + rng.choice([-3, -2, 2, 3, 4]),
+        "mum_city": rng.choice([c for c in LOCALES[locale]["cities"] if c not in cities]),
+        "friend_city": rng.choice([c for c in LOCALES[locale]["cities"] if c not in cities]),
+        "old_boss": others[9],
+        "colleague": others[10],
+        "partner_trip": rng.choice(WORK_TRIPS),
+        "sister_moves": rng.sample(ABROAD, 2),
     }
 
 
 def make_days(rng: random.Random) -> list[date]:
-    """Session days: ~30-36 sessions over about six months, a few days apart, at most one a day."""
+    """Session days: ~42-50 sessions over about seven months, a few days apart, at most one a day."""
     day = date(2024, 1, 3) + timedelta(days=rng.randrange(0, 60))
     days = []
-    for _ in range(rng.randint(30, 36)):
+    for _ in range(rng.randint(42, 50)):
         days.append(day)
-        day += timedelta(days=rng.choice([1, 2, 3, 3, 4, 4, 5, 6, 7, 8, 10]))
+        day += timedelta(days=rng.choice([1, 2, 2, 3, 3, 4, 4, 5, 6, 7, 9]))
     return days
 
 
@@ -740,10 +763,18 @@ def pet_story(p: Plan) -> None:
                 f"meet {name}, our new {kind_of}! collected {him} {when} and I'm already obsessed",
             ]
         )
-        follow = (
-            f"{he} has claimed the radiator shelf and hisses at the hoover"
+        follow, reply = (
+            (
+                f"{he} has claimed the radiator shelf and hisses at the hoover",
+                "Sounds like a cat who knows what they want! A warm spot and a hiding place of their own help them "
+                "feel safe; the hoover will stay the enemy, though.",
+            )
             if is_cat
-            else f"{he} cried all night in the crate, I slept on the kitchen floor next to {him}"
+            else (
+                f"{he} cried all night in the crate, I slept on the kitchen floor next to {him}",
+                "That's very normal in the first few nights. A warm water bottle wrapped in a towel and an item that "
+                "smells of you can help, and it usually gets better within a week.",
+            )
         )
         return pairs(
             u(opening, "pet.name", "pet.breed", "pet.got"),
@@ -752,13 +783,11 @@ def pet_story(p: Plan) -> None:
                 f"lots of sleep, short play sessions and a quiet spot of {his} own help a lot. How is {he} settling in?"
             ),
             u(follow),
-            a(
-                "That's very normal in the first few nights. A warm water bottle wrapped in a towel and an item that "
-                "smells of you can help, and it usually gets better within a week."
-            ),
+            a(reply),
         )
 
     p.place(s, adopt)
+    p.marks["pet"] = s
     later = sorted(rng.sample(range(s + 2, len(p.days)), 2))
 
     def mention_a(today: date) -> list[Line]:
@@ -915,6 +944,7 @@ def city_story(p: Plan) -> None:
         )
 
     p.place(move_s, move)
+    p.marks["move"] = move_s
     after = rng.sample(range(move_s + 1, len(p.days)), 2)
 
     def there_a(today: date) -> list[Line]:
@@ -941,7 +971,12 @@ def city_story(p: Plan) -> None:
     p.place(after[1], there_b)
     p.ask(
         "updated",
-        ["which city do I live in these days?", "where am I based at the moment?", "what town is home right now?"],
+        [
+            "which city do I live in these days?",
+            "where am I based at the moment?",
+            "what town is home right now?",
+            "where do I live now?",
+        ],
         ["city.new"],
         new,
     )
@@ -999,7 +1034,8 @@ def job_story(p: Plan) -> None:
         )
 
     p.place(interview_s, interview)
-    start = p.days[start_s] - timedelta(days=rng.choice([0, 1, 2]))
+    # a weekday at most three days before the session that tells of it
+    start = rng.choice([d for k in range(4) if (d := p.days[start_s] - timedelta(days=k)).weekday() < 5])
 
     def offer(today: date) -> list[Line]:
         return pairs(
@@ -1033,6 +1069,7 @@ def job_story(p: Plan) -> None:
         )
 
     p.place(start_s, first_day)
+    p.marks["job_start"] = start_s
     later = p.session_in(0.85, 1.0, after=start_s)
 
     def settled(today: date) -> list[Line]:
@@ -1044,7 +1081,12 @@ def job_story(p: Plan) -> None:
     p.place(later, settled)
     p.ask(
         "updated",
-        ["who is my employer now?", "which company am I working for at the moment?", "where do I work these days?"],
+        [
+            "who is my employer now?",
+            "which company am I working for at the moment?",
+            "where do I work these days?",
+            "who do I work for now?",
+        ],
         ["job.new"],
         new,
     )
@@ -1093,8 +1135,14 @@ def sister_story(p: Plan) -> None:
                 "sister.birthday",
             ),
             a(
-                f"For a {ordinal(age)} I'd go for something she'll remember: {gift}, {why}. Add a handwritten card "
-                f"with a favourite memory of the two of you and it becomes something she keeps.",
+                rng.choice(
+                    [
+                        f"For a {ordinal(age)} I'd go for something she'll remember: {gift}, {why}. Add a handwritten "
+                        "card with a favourite memory of the two of you and it becomes something she keeps.",
+                        f"A gift idea for your sister's {ordinal(age)}: {gift}, {why}. Pair it with a card about a "
+                        "favourite memory of the two of you.",
+                    ]
+                ),
                 "rec.gift",
             ),
             u("ooh I like that, I'll look into it tonight"),
@@ -1122,16 +1170,33 @@ def sister_story(p: Plan) -> None:
 
         p.place(between[0], dinner)
     # The same kind of Saturday at other times: without the date, the evidence cannot be told apart from these.
-    others = [k for k in range(n) if k != j and 1 <= p.days[k].weekday() + 1 <= 3]
-    for k, act in zip(rng.sample(others, min(3, len(others))), rng.sample(WEEKEND_ACTIVITIES, 4), strict=False):
-        if act == activity:
-            continue
-        saturday_k = p.days[k] - timedelta(days=(p.days[k].weekday() - 5) % 7 or 7)
+    # (A Monday to Wednesday session tells of the Saturday just gone; one Saturday, one story.)
+    others: dict[date, int] = {}
+    for k in rng.sample(range(n), n):
+        sat = p.days[k] - timedelta(days=(p.days[k].weekday() - 5) % 7 or 7)
+        if k != j and k not in p.away and p.days[k].weekday() <= 2 and sat != saturday and sat not in others:
+            others[sat] = k
+    told = []
+    acts = [x for x in rng.sample(WEEKEND_ACTIVITIES, 5) if x != activity]
+    for (sat, k), act in zip(list(others.items())[:4], acts, strict=False):
 
-        def other_weekend(today: date, act: str = act, sat: date = saturday_k) -> list[Line]:
-            return pairs(u(f"{said_ago(sat, today, rng)} we {act}"), a("Sounds like a proper weekend. Good for you!"))
+        def other_weekend(today: date, act: str = act, sat: date = sat, key: str = f"weekend.{k}") -> list[Line]:
+            return pairs(
+                u(f"{said_ago(sat, today, rng)} we {act}", key), a("Sounds like a proper weekend. Good for you!")
+            )
 
         p.place(k, other_weekend)
+        told.append((sat, k, act))
+    if told:
+        sat, k, act = rng.choice(told)
+        month = sat.strftime("%B")
+        day = f"{month} {sat.day}" if p.loc["date_style"] == "us" else f"the {ordinal(sat.day)} of {month}"
+        p.ask(
+            "time",
+            [f"what did we do on Saturday {day}?", f"how did I spend Saturday {day}?"],
+            [f"weekend.{k}"],
+            act,
+        )
     p.ask(
         "time",
         [
@@ -1164,7 +1229,8 @@ def partner_story(p: Plan) -> None:
                 f"it's our {ordinal(years)} wedding anniversary this weekend, {partner} booked somewhere fancy",
             ]
         )
-        text = text.replace("he/she", "she" if rel == "wife" else "he" if rel == "husband" else "they")
+        pronoun = {"wife": "she thinks", "husband": "he thinks"}.get(rel, "they think")
+        text = text.replace("he/she thinks", pronoun)
         return pairs(
             u(text, "partner.name", "partner.years"),
             a(
@@ -1196,7 +1262,8 @@ def kids_story(p: Plan) -> None:
             u(
                 rng.choice(
                     [
-                        f"{kid['name']} turned {age} on the weekend, we survived a party with fourteen screaming kids",
+                        f"our {kid['name']} turned {age} on the weekend, we survived a party with fourteen screaming "
+                        "kids",
                         f"can't believe my {kid['rel']} {kid['name']} is {age} already, where did the time go",
                     ]
                 ),
@@ -1290,7 +1357,7 @@ def health_story(p: Plan) -> None:
                 "can't put weight on it, get it looked at."
             ),
             u("any exercises I can do in the meantime?"),
-            a(inj["rec"], "rec.exercise"),
+            a(rng.choice([inj["rec"], f"Some gentle exercises for your {part}: {inj['rec']}"]), "rec.exercise"),
         )
 
     def diag(today: date) -> list[Line]:
@@ -1308,6 +1375,7 @@ def health_story(p: Plan) -> None:
         )
 
     p.place(hurt_s, onset)
+    p.marks["hurt"] = hurt_s
     p.place(diag_s, diag)
     p.ask(
         "paraphrase",
@@ -1432,6 +1500,7 @@ def trip_story(p: Plan) -> None:
         )
 
     p.place(book, booked)
+    p.bought.append((p.days[book], "trip.flight", f"flights to {dest}"))
 
     def there(today: date) -> list[Line]:
         when = said_ago(fly, today, rng)
@@ -1450,6 +1519,7 @@ def trip_story(p: Plan) -> None:
         )
 
     p.place(during, there)
+    p.marks["trip"] = during
     back = p.first_session_after(home)
     best = rng.choice(trip["best"])
     if back is not None:
@@ -1549,6 +1619,7 @@ def purchases_story(p: Plan) -> None:
         if look != s:
             p.place(look, browsing)
         p.place(s, bought)
+        p.bought.append((p.days[s], f"buy.{i}", name))
         if i < 2:
             p.ask(
                 "exact",
@@ -1606,7 +1677,7 @@ def recipe_and_show_story(p: Plan) -> None:
     def cook(today: date) -> list[Line]:
         return pairs(
             u(f"what can I make for dinner with {have}? not in the mood for anything fancy"),
-            a(recipe, "rec.recipe"),
+            a(rng.choice([recipe, f"With {have} you can make {short}. {recipe}"]), "rec.recipe"),
             u("perfect, doing that"),
             a("Enjoy! It keeps well for lunch the next day too."),
         )
@@ -1635,17 +1706,265 @@ def recipe_and_show_story(p: Plan) -> None:
     def show_beat(today: date) -> list[Line]:
         return pairs(
             u(f"just finished {watched} and now I feel empty. what should I watch next?"),
-            a(f"Try {show}: {blurb}. It scratches a similar itch without being the same thing.", "rec.show"),
+            a(
+                rng.choice(
+                    [
+                        f"Try {show}: {blurb}. It scratches a similar itch without being the same thing.",
+                        f"If you liked {watched}, watch {show} next: {blurb}.",
+                    ]
+                ),
+                "rec.show",
+            ),
         )
 
     p.place(t, show_beat)
     p.ask(
         "assistant",
-        [f"what series did you suggest after I finished {watched}?", "what TV show did you recommend to me?"],
+        [f"what series did you suggest after I finished {watched}?", f"what did you say to watch after {watched}?"],
         ["rec.show"],
         show,
         assistant=True,
     )
+
+
+def sister_move_story(p: Plan) -> None:
+    """An updated fact about someone else: where the sister is moving (she changes her mind)."""
+    rng, sis = p.rng, p.persona["sister"]
+    first, second = p.persona["sister_moves"]
+    s1 = p.session_in(0.15, 0.5)
+    s2 = p.session_in(0.55, 0.95, after=s1)
+
+    def plan(today: date) -> list[Line]:
+        return pairs(
+            u(f"{sis} just told us she's moving to {first} for work. I'm happy for her but gutted", "sister.move.old"),
+            a("That's bittersweet. Video calls and one big visit a year keep a lot of sisters close across oceans."),
+        )
+
+    def change(today: date) -> list[Line]:
+        return pairs(
+            u(
+                rng.choice(
+                    [
+                        f"plot twist: {sis} turned down the {first} job and is going to {second} instead",
+                        f"{sis} changed her mind, it's {second} now, not {first}. keep up, everyone",
+                    ]
+                ),
+                "sister.move",
+            ),
+            a("Ha, that's quite the switch! At least the decision is made. Will you visit?"),
+        )
+
+    p.place(s1, plan)
+    p.place(s2, change)
+    p.ask(
+        "updated",
+        [f"where is {sis} relocating to?", "which city is my sister moving to?"],
+        ["sister.move"],
+        second,
+    )
+
+
+def crowd_story(p: Plan) -> None:
+    """Messages on the same topics as the facts that answer none of the questions: other people's names, ages,
+    flights and appointments, the pet without its name, more recommendations of the same sort. A long real
+    conversation comes back to its topics again and again; these are what make finding the evidence hard."""
+    rng, per, loc = p.rng, p.persona, p.loc
+    pet, partner, friend, cur = per["pet"], per["partner"], per["friend"], loc["cur"]
+    n = len(p.days)
+
+    def after(mark: str, lo: float = 0.0, hi: float = 1.0) -> int:
+        return p.session_in(lo, hi, after=p.marks.get(mark, -1))
+
+    def before(mark: str) -> int:
+        return p.session_in(0.0, 1.0, before=max(1, p.marks.get(mark, n)))
+
+    young = {"puppy": "the puppy", "rescue": "the dog", "kitten": "the kitten"}[pet["young"]]
+    he = pet["he"]
+    if pet["species"] == "dog":
+        pet_lines = [
+            (
+                f"{young} pulls on the lead so hard my arm nearly came off. how do I stop that?",
+                "Stop dead whenever the lead goes tight and only walk on when it's slack; reward with a treat at your "
+                "side every few steps when it's loose. A front-clip harness helps while you train. Short, frequent "
+                "sessions work better than one long walk.",
+            ),
+            (
+                f"obedience class tonight, {he} was the only one who ate every treat and ignored every command",
+                "Ha, a food-motivated student! That's actually great for training; it just takes patience.",
+            ),
+            (
+                f"{young} dug up the tulip bulbs and then looked so proud of it",
+                "Digging is very natural for dogs. A sandpit corner where digging is allowed can save the rest.",
+            ),
+        ]
+    else:
+        pet_lines = [
+            (
+                f"{young} is shredding the arm of the sofa. any way to stop that?",
+                "Give a sturdy scratching post right next to the sofa, rub catnip on it, and cover the arm with "
+                "double-sided tape for a few weeks. Trimming the claws helps too.",
+            ),
+            (
+                f"{young} sleeps 18 hours a day and then goes feral at 3am",
+                "Classic cat schedule! A good play session with a wand toy before bed, then food, helps them sleep.",
+            ),
+            (
+                f"{young} brought a live frog into the kitchen this morning",
+                "A gift! It's a compliment, apparently, though the frog would disagree.",
+            ),
+        ]
+    mum, bro, bro_age = loc["mum"], per["brother"], per["brother_age"]
+    other_pet = per["other_pet_name"] if per["other_pet_name"] != pet["name"] else "Rufus"
+    gift = rng.choice([g for g in GIFTS if g != per["gift"]])
+    have, recipe, _ = rng.choice([r for r in RECIPES if r != per["recipe"]])
+    show, blurb = rng.choice([x for x in SHOW_RECS if x != per["show_rec"]])
+    dest2 = rng.choice([d["city"] for d in DESTINATIONS if d != per["trip"]])
+    flight2 = f"{rng.choice(WORK_AIRLINES)}{rng.randint(100, 2999)}"
+    part = per["injury"]["part"]
+    appt = p.days[min(n - 1, p.session_in(0.2, 0.9))] + timedelta(days=rng.randint(3, 9))
+    shoes = rng.randint(70, 160)
+    beats: list[tuple[int, list[Line]]] = []
+
+    def add(session: int, *items: tuple[str, str, tuple[str, ...]]) -> None:
+        beats.append((session, pairs(*items)))
+
+    for line, reply in rng.sample(pet_lines, 2):
+        add(after("pet"), u(line), a(reply))
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{per['sister']}'s {rng.choice(['cat', 'dog'])} {other_pet} is staying with us this week, send help"),
+        a("A houseguest with fur! Keep their routine the same and they'll settle in a day or two."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"visiting my {mum} in {per['mum_city']} this weekend, the train is already delayed"),
+        a("Ugh, trains. Bring snacks and a good book, and enjoy the time with her."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{friend} just moved to {per['friend_city']}, she says the rent there is half what we pay"),
+        a("That's tempting! Though cheaper rent often comes with other trade-offs. Is she happy there?"),
+    )
+    add(
+        before("job_start"),
+        u(f"my boss {per['old_boss']} just scheduled a 'quick sync' for 5pm on a Friday"),
+        a("The dreaded late-Friday sync. Ask for an agenda; it often shrinks the meeting to ten minutes."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{partner}'s company is doing layoffs, everyone over there is on edge"),
+        a("That's stressful for both of you. Updating the CV quietly, just in case, can give some sense of control."),
+    )
+    add(
+        after("job_start"),
+        u(f"{per['colleague']} from the team showed me where the good coffee machine is, I have a friend"),
+        a("The most important onboarding there is!"),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"my brother {bro} turns {bro_age} next week and wants a curry night, very on brand"),
+        a(f"Happy early birthday to {bro}! A curry night sounds perfect."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{mum}'s birthday is coming up. what do you get someone who says they want nothing?"),
+        a(f"Something you do together works well: {gift[0]}, {gift[1]}. Time together is usually what they mean."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{friend} and her husband are celebrating twenty years married, I'm in charge of the cake"),
+        a("Twenty years! A naked sponge with fresh berries is easy to make look impressive."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{friend}'s little boy turned six and asked me if I was alive when the dinosaurs were"),
+        a("Ha! Six-year-olds are brutally honest. Hopefully you told him yes, and that you rode one."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(
+            f"{partner} has the dentist {appt.strftime('%A')} at {say_clock(time(rng.randint(8, 17), 30), rng)}, "
+            "so I'm on school-run duty"
+        ),
+        a("Fair trade. Hope the appointment goes smoothly."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"got a GP appointment on {p.d(appt)} for my yearly check-up, they want bloods"),
+        a("Good to keep on top of. Drink plenty of water beforehand; it makes the blood test easier."),
+    )
+    add(
+        after("hurt"),
+        u(f"{part} still stiff in the mornings but better than last week"),
+        a("Steady improvement is the goal. Keep the exercises going even on the good days."),
+    )
+    add(
+        after("hurt"),
+        u("did my rehab exercises at the bus stop, got some looks"),
+        a("Commitment! Anyone judging is just jealous of your dedication."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u("book club tonight and nobody had read the book, we just ate cheese for two hours"),
+        a("Honestly, that's what most book clubs are. The cheese is the real book."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{partner} flies to {per['partner_trip']} on Tuesday for work, {flight2}, so it's just me and the chaos"),
+        a("Solo week! Batch-cook something on Monday and it'll feel much easier."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"looking at flights to {dest2} for the autumn, the cheap ones all leave at 5am"),
+        a("The 5am flight tax. Sometimes paying a little more for a sane time saves a hotel night anyway."),
+    )
+    shoes_s = p.session_in(0.0, 1.0)
+    add(
+        shoes_s,
+        u(
+            f"new trainers, {money(cur, shoes)}, because the old ones had a hole you could see my sock through",
+            "buy.shoes",
+        ),
+        a("A worthy investment. Your feet will thank you."),
+    )
+    p.bought.append((p.days[shoes_s], "buy.shoes", "trainers"))
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"got a {money(cur, rng.choice([35, 50, 70, 90]))} parking fine outside my own house. furious"),
+        a("That's infuriating. Check the signage and appeal if anything was unclear; many do get cancelled."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u("I need something funny and short to watch, my brain is fried"),
+        a(f"Try {show}: {blurb}."),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"ideas for a quick lunch with {have}?"),
+        a(recipe),
+    )
+    add(
+        p.session_in(0.0, 1.0),
+        u(f"{friend} wants me to try padel with her. is that the one with the walls?"),
+        a(
+            "Yes: a doubles racket sport on an enclosed court where the ball can bounce off the glass walls. Easy to "
+            "pick up and very social."
+        ),
+    )
+    for session, lines in beats:
+        p.place(session, lambda today, lines=lines: lines)
+
+
+def purchase_month_question(p: Plan) -> None:
+    """What did I buy in <month>? For a month with one purchase told in it (last: every purchase is known)."""
+    months: dict[tuple[int, int], list[tuple[str, str]]] = defaultdict(list)
+    for day, key, what in p.bought:
+        months[(day.year, day.month)].append((key, what))
+    single = sorted((ym, told[0]) for ym, told in months.items() if len(told) == 1)
+    if single:
+        (year, month), (key, what) = p.rng.choice(single)
+        name = date(year, month, 1).strftime("%B")
+        p.ask("time", [f"what did I buy in {name}?", f"what did I splash out on in {name}?"], [key], what)
 
 
 STORIES = (
@@ -1661,6 +1980,9 @@ STORIES = (
     purchases_story,
     appointment_story,
     recipe_and_show_story,
+    sister_move_story,
+    crowd_story,  # after the stories it places its messages around
+    purchase_month_question,  # last: every purchase is placed
 )
 
 # --- small talk and advice: most of every conversation ------------------------------------------------
@@ -1686,6 +2008,7 @@ SMALL_TALK: list[tuple[str, ...]] = [
         "Enjoy it! A bit of sun in the middle of the day does wonders.",
     ),
     (
+        "@notsun",
         "had {food} for dinner, 10/10",
         "That sounds excellent. Homemade or out?",
         "homemade, I'm very proud",
@@ -1702,6 +2025,7 @@ SMALL_TALK: list[tuple[str, ...]] = [
         "Most people say it finds its feet after the first couple of episodes. Give it three?",
     ),
     (
+        "@notsun",
         "finished {show} last night, that ending!!",
         "I know, right? Did it land for you or did you want more closure?",
         "I need to lie down",
@@ -1757,7 +2081,7 @@ SMALL_TALK: list[tuple[str, ...]] = [
         "Then I'm afraid you live there now.",
     ),
     (
-        "the guy at the shop asked for ID when I bought wine, I'm framing the moment",
+        "the guy at the cinema asked for my ID, I'm framing the moment",
         "As you should! Take the compliment.",
     ),
     (
@@ -1779,8 +2103,8 @@ SMALL_TALK: list[tuple[str, ...]] = [
     ),
     ("the cat from next door keeps coming in through the window", "Ha! Sounds like you've been adopted part-time."),
     (
-        "bought way too many plants again",
-        "Plant people can never have too many. Any new favourites?",
+        "repotted all my plants, the kitchen is covered in soil",
+        "Worth it for happy roots! Any favourites among them?",
         "just a pothos, it's unkillable apparently",
         "Very true; it'll forgive almost anything except drowning.",
     ),
@@ -1809,7 +2133,7 @@ SMALL_TALK: list[tuple[str, ...]] = [
         "Fair enough 😄",
     ),
     (
-        "@morning",
+        "@morning @notsun",
         "watched {show} with {partner} instead of sleeping",
         "Worth it? Or regretting it this morning?",
         "both",
@@ -1828,7 +2152,7 @@ SMALL_TALK: list[tuple[str, ...]] = [
     ),
     ("I keep forgetting my umbrella", "Maybe keep a cheap one in your bag or at work permanently."),
     (
-        "made {food} and it was actually good",
+        "made {food} for tea and it was actually good",
         "Nice! What was the secret?",
         "too much garlic, there's no such thing",
         "Correct. Garlic is always measured with the heart.",
@@ -1907,7 +2231,7 @@ SMALL_TALK: list[tuple[str, ...]] = [
         "They do sulk! Looks like it's forgiven you.",
     ),
     (
-        "I bought a new notebook and now I'm scared to write in it",
+        "got a beautiful notebook as a present and now I'm scared to write in it",
         "The first page curse! Write something deliberately silly on page one and the spell breaks.",
     ),
     (
@@ -2132,16 +2456,187 @@ ADVICE: list[tuple[str, ...]] = [
 ]
 
 
-def fits(condition: str, day: date, hour: int) -> bool:
-    return {
+# Everyday chatter built from slots: many distinct messages, none about the facts asked.
+SLOTS: dict[str, list[str]] = {
+    "tv_verb": options(
+        "I've been watching|I finally started|I'm halfway through|I keep falling asleep during|I'm rewatching|"
+        "{partner} got me into"
+    ),
+    "tv_verb_we": options("binging|slowly working through|rewatching|arguing about|hooked on"),
+    "tv_take": options(
+        "so good|not sure about it yet|the soundtrack is amazing|{partner} hated it|I cried, don't tell anyone|"
+        "the plot makes no sense but I can't stop|the last episode was a bit of a letdown"
+    ),
+    "meal": options("dinner|lunch|breakfast|tea"),
+    "dish": options(
+        "gnocchi|bagels|dumplings|a lemon drizzle cake|focaccia|tortillas|a proper risotto|croissants|ramen broth|"
+        "pad thai|hummus|a pie"
+    ),
+    "result": options(
+        "a total disaster|surprisingly edible|better than the shop ones|the smoke alarm disagreed|"
+        "gone in ten minutes|a bit wonky but we ate it anyway"
+    ),
+    "errand": options(
+        "queueing at the post office to return two parcels|on hold with the bank|looking for a parking space|"
+        "at the tip with a car full of cardboard|sorting out the recycling|"
+        "waiting for the boiler engineer|at the garage for an MOT|untangling the garden hose"
+    ),
+    "duration": options("an hour|forty minutes|the whole morning|two hours|most of the afternoon"),
+    "transport": options("train|bus|tram|ferry"),
+    "late": options("twenty minutes late|cancelled|packed like sardines|stuck outside the station for ages"),
+    "slept": options("terribly|like a log|about four hours|badly"),
+    "because": options(
+        "the neighbours had a party|my brain wouldn't stop|it was way too hot|a fox was screaming outside|"
+        "no idea why|{partner} snores like a tractor"
+    ),
+    "meetings": options("four|five|six|seven"),
+    "treat": options("brownies|a box of doughnuts|homemade flapjacks|cinnamon buns|a huge fruit platter"),
+    "someone": options("someone at work|my colleague|the new guy on the team|a neighbour"),
+    "appliance": options("dishwasher|boiler|printer|toaster|hoover|fridge|washing machine"),
+    "broken": options(
+        "making a grinding noise|playing up again|flashing an error code|completely dead|"
+        "doing something new and alarming"
+    ),
+    "room": options("living room|kitchen|spare room|hallway|bedroom"),
+    "sky": options(
+        "pouring|freezing|grey and drizzly|blowing a gale|foggy|sunny|gorgeous|actually warm|clear and crisp|humid"
+    ),
+    "when": options("this morning|this afternoon|all day|tonight"),
+    "plan": options(
+        "so I'm staying in|perfect excuse for soup|so obviously I forgot my coat|so I'm off for a walk|"
+        "so the washing is never going to dry"
+    ),
+    "thing": options(
+        "my phone|my wallet|the TV remote|my bike lock|the charger|my library card|the spare key|my water bottle"
+    ),
+    "where": options("in the fridge|in my coat pocket|in the car|under the sofa|in the washing basket|on my head"),
+}
+
+# (user, replies separated by "|")
+FAMILIES: list[tuple[str, str]] = [
+    (
+        "{tv_verb} {show}, {tv_take}",
+        "Ha, good to hear what you make of it. Would you recommend it?|Fair! Some shows take a while to click."
+        "|Sounds like a cosy evening. Are you going to keep going with it?",
+    ),
+    (
+        "we're {tv_verb_we} {show}. {tv_take}",
+        "Sounds like a proper evening in. Anything else on the watchlist?|Ha, that's the sign of a good show."
+        "|Shared TV is the best TV, even when you disagree about it.",
+    ),
+    (
+        "tried making {dish} from scratch, {result}",
+        "Good for you for trying! It always gets easier the second time.|Ha, the first attempt is always the test run."
+        "|Respect for making it from scratch at all!",
+    ),
+    (
+        "made {dish} for {meal}, {result}",
+        "Ha, that's the joy of home cooking. Would you make it again?|Sounds like a win to me."
+        "|Homemade always tastes better, even when it goes a bit wrong.",
+    ),
+    (
+        "spent {duration} {errand}",
+        "What a way to lose a chunk of the day. Hope the rest of it is kinder.|Ugh, the admin of being an adult."
+        "|That deserves a biscuit and a sit-down.",
+    ),
+    (
+        "the {transport} was {late} again",
+        "Ugh, the worst. A podcast or a book at least makes the wait less awful.|So frustrating. Hope you got there "
+        "in the end!|Public transport roulette. Sorry!",
+    ),
+    (
+        "slept {slept}, {because}",
+        "Sleep makes such a difference. Maybe an early night tonight?|Sleep is so easily wrecked. Go easy today."
+        "|Hope tonight is a better one.",
+    ),
+    (
+        "{meetings} meetings today and none of them needed to happen",
+        "Meeting fatigue is real. Block some focus time in your calendar?|Could have been an email, every one of them."
+        "|Oof. Hope you got some actual work done in between.",
+    ),
+    (
+        "{someone} brought in {treat}, best day of the week",
+        "Treat days are the best days. Did you save some for later?|That's the kind of colleague everyone needs."
+        "|Lovely! Small things like that make a week.",
+    ),
+    (
+        "the {appliance} is {broken}",
+        "Annoying! Worth checking the manual's troubleshooting page before calling anyone out.|Oh no. Appliances "
+        "always pick the worst week.|Try turning it off at the wall for a minute; it fixes more than you'd think.",
+    ),
+    (
+        "{partner} rearranged the {room} again, I walked into a chair",
+        "Ha! Rearranging is fun until the night-time walk to the kitchen.|Ouch! Any better than the old layout though?",
+    ),
+    ("it's {sky} {when}, {plan}", "Fair enough! Make the most of it either way.|Ha, sounds about right."),
+    (
+        "lost {thing} for twenty minutes, found it {where}",
+        "Classic. At least it turned up!|Ha, it's always the last place.",
+    ),
+]
+
+TRIVIA: list[tuple[str, ...]] = [
+    (
+        "what's the capital of Australia, I always forget",
+        "Canberra, not Sydney; it was built as a compromise between Sydney and Melbourne.",
+    ),
+    ("how many teaspoons in a tablespoon", "Three teaspoons make one tablespoon."),
+    (
+        "how long do you rest a steak",
+        "About half the cooking time, so five minutes for a steak cooked ten minutes in total.",
+    ),
+    ("what temperature is a moderate oven", "Around 180°C, 350°F or gas mark 4."),
+    ("is a tomato a fruit", "Botanically yes, it's a berry; in the kitchen it's treated as a vegetable."),
+    ("how many weeks in a year exactly", "52 weeks and one day, or two in a leap year."),
+    (
+        "why do onions make you cry",
+        "Cutting them releases a sulphur compound that irritates your eyes; a sharp knife and a cold onion help.",
+    ),
+    (
+        "what's the difference between a cold and the flu",
+        "Flu usually hits suddenly with fever and aches; a cold comes on gradually and stays in the nose and throat.",
+    ),
+    (
+        "how do I convert grams of flour to cups",
+        "Roughly 125 g of plain flour is one US cup, but weighing is always more accurate.",
+    ),
+    ("what does 'per se' actually mean", "'By itself' or 'in itself': the thing as such, not what comes with it."),
+    (
+        "how many hours of sleep does an adult need",
+        "Most adults need seven to nine hours; consistency matters as much as the total.",
+    ),
+    (
+        "why is the sky blue",
+        "Air scatters short blue wavelengths of sunlight much more than red ones, so blue light reaches you "
+        "from every direction.",
+    ),
+    ("how do you pronounce 'quinoa'", "KEEN-wah."),
+    (
+        "can you freeze cooked rice",
+        "Yes: cool it quickly, freeze within an hour or so, and reheat until piping hot. Use within a month.",
+    ),
+    (
+        "what's a good tip for a cheap but nice bottle of wine",
+        "Look for lesser-known regions: Portuguese reds, Spanish Garnacha, or Chilean Carménère often punch "
+        "above their price.",
+    ),
+]
+
+
+def fits(conditions: str, day: date, hour: int) -> bool:
+    """Whether an exchange marked with these conditions can come up on this day at this hour."""
+    holds = {
         "@mon": day.weekday() == 0,
+        # "last night" on a Sunday is a Saturday, which some questions ask about: kept out of Sundays.
+        "@notsun": day.weekday() != 6,
         "@fri": day.weekday() == 4,
         "@weekend": day.weekday() >= 5,
         "@winter": day.month in (11, 12, 1, 2),
         "@summer": day.month in (6, 7, 8),
         "@evening": hour >= 18,
         "@morning": hour < 11,
-    }[condition]
+    }
+    return all(holds[c] for c in conditions.split())
 
 
 def chat(p: Plan, pool: Sequence[tuple[str, ...]], used: set[str], day: date, hour: int) -> Beat:
@@ -2168,9 +2663,25 @@ def chat(p: Plan, pool: Sequence[tuple[str, ...]], used: set[str], day: date, ho
     return beat
 
 
+def family_chat(p: Plan) -> Beat:
+    """An exchange from FAMILIES with its slots filled."""
+    rng = p.rng
+    user, replies = rng.choice(FAMILIES)
+    reply = rng.choice(options(replies))
+    values = {k: rng.choice(v) for k, v in SLOTS.items()}
+    values |= {"show": rng.choice(SHOWS), "partner": p.persona["partner"]}
+    text = user.format(**values).format(partner=p.persona["partner"])
+    return lambda today: pairs(u(text), a(reply))
+
+
 def filler(p: Plan, used: set[str], day: date, hour: int) -> Beat:
-    """Small talk three times in four, else a request for advice."""
-    return chat(p, SMALL_TALK if p.rng.random() < 0.75 else ADVICE, used, day, hour)
+    """Everyday chatter, small talk, a request for advice, or a quick question."""
+    roll = p.rng.random()
+    if roll < 0.4:
+        return family_chat(p)
+    if roll < 0.75:
+        return chat(p, SMALL_TALK, used, day, hour)
+    return chat(p, ADVICE if roll < 0.9 else TRIVIA, used, day, hour)
 
 
 # --- putting one user together -------------------------------------------------------------------------
@@ -2189,7 +2700,7 @@ def build_user(index: int, seed: int) -> dict[str, Any]:
     for s, day in enumerate(plan.days):
         hour = rng.randint(7, 21)
         beats = list(plan.beats.get(s, []))
-        target = rng.randint(3, 6)  # exchanges besides opener and closer; story beats have one or two pairs each
+        target = rng.randint(4, 7)  # exchanges besides opener and closer; story beats have one or two pairs each
         middle = beats + [filler(plan, used, day, hour) for _ in range(max(1, target - len(beats)))]
         rng.shuffle(middle)
         if rng.random() < 0.6:
@@ -2200,7 +2711,10 @@ def build_user(index: int, seed: int) -> dict[str, Any]:
         stamp = datetime.combine(day, time(hour, rng.randrange(60)), UTC)
         messages = []
         for turn, line in enumerate(lines):
-            text = unique(line.text, line.role, seen, rng)
+            text = line.text
+            if line.role == "user" and rng.random() < (0.35 if line.keys else 0.15):
+                text = ramble(text, rng, plan.persona)
+            text = unique(text, line.role, seen, rng)
             messages.append(
                 {
                     "turn": turn,
@@ -2237,6 +2751,47 @@ def build_user(index: int, seed: int) -> dict[str, Any]:
         "sessions": sessions,
         "questions": questions,
     }
+
+
+# People often wrap news in other chatter; a message then carries more than one topic.
+RAMBLE_BEFORE = [
+    "ugh what a week.",
+    "sorry, been a mad few days.",
+    "news!",
+    "random update:",
+    "right, news:",
+    "the kids have been sick all week so I'm running on fumes.",
+    "{partner} says hi btw.",
+    "it's {bad} here again.",
+    "work was mental today.",
+    "finally sat down with a cup of tea.",
+    "so much to tell you.",
+    "I'm on the bus so excuse typos.",
+    "can't sleep so here I am.",
+    "quick one before I forget:",
+]
+RAMBLE_AFTER = [
+    "anyway, how's your day going?",
+    "also what should I make for dinner, I have no ideas left",
+    "also I need to remember to call the bank tomorrow",
+    "anyway. back to the washing mountain",
+    "also is it normal to be this tired all the time?",
+    "in other news I've run out of coffee",
+    "also {partner} ate my leftovers again",
+    "and my phone is on 3% so if I vanish that's why",
+    "also I think I'm coming down with something",
+    "in unrelated news, it's {bad} and my umbrella broke",
+    "anyway, the {show} finale is tonight so I'm hiding from spoilers",
+    "also the car is making a new noise, which is great",
+]
+
+
+def ramble(text: str, rng: random.Random, persona: dict[str, Any]) -> str:
+    """The message with some unrelated chatter before or after it."""
+    values = {"partner": persona["partner"], "bad": rng.choice(WEATHER_BAD), "show": rng.choice(SHOWS)}
+    if rng.random() < 0.5:
+        return f"{rng.choice(RAMBLE_BEFORE).format(**values)} {text}"
+    return f"{text}. {rng.choice(RAMBLE_AFTER).format(**values)}"
 
 
 _TAILS = {
