@@ -476,6 +476,20 @@ WEEKEND_ACTIVITIES = [
     "went to see a tribute band in the park, surprisingly good",
     "drove out to a car boot sale and came back with a lamp shaped like a duck",
     "cycled out to the reservoir with a picnic, saw a heron",
+    "went to the farmers market and came home with far too many leeks",
+    "had people round for a games night that ended at 2am",
+    "took the train to the seaside and got rained on the whole time",
+    "went to a pub quiz and came second to a team of retired teachers",
+    "spent the day at a music festival in a field, still finding glitter everywhere",
+    "went to the zoo and the penguins were the highlight, obviously",
+    "finally cleared out the garage and found three broken lawnmowers",
+    "went for a long walk in the woods and got properly lost",
+    "drove to a stately home and spent an hour in the maze",
+    "went to a friend's wedding and danced until my feet gave up",
+    "built a bookshelf from a kit and only had two screws left over",
+    "went to an open mic night and someone played the spoons",
+    "watched the local football team lose 4-0 in the rain",
+    "went swimming in the lido, absolutely freezing but glorious",
 ]
 
 
@@ -1177,8 +1191,8 @@ def sister_story(p: Plan) -> None:
         if k != j and k not in p.away and p.days[k].weekday() <= 2 and sat != saturday and sat not in others:
             others[sat] = k
     told = []
-    acts = [x for x in rng.sample(WEEKEND_ACTIVITIES, 5) if x != activity]
-    for (sat, k), act in zip(list(others.items())[:4], acts, strict=False):
+    acts = [x for x in rng.sample(WEEKEND_ACTIVITIES, 13) if x != activity]
+    for (sat, k), act in zip(list(others.items())[:12], acts, strict=False):
 
         def other_weekend(today: date, act: str = act, sat: date = sat, key: str = f"weekend.{k}") -> list[Line]:
             return pairs(
@@ -2510,6 +2524,17 @@ SLOTS: dict[str, list[str]] = {
         "my phone|my wallet|the TV remote|my bike lock|the charger|my library card|the spare key|my water bottle"
     ),
     "where": options("in the fridge|in my coat pocket|in the car|under the sofa|in the washing basket|on my head"),
+    # habits and wishes, never what happened on one particular Saturday or what was actually bought
+    "saturday": options(
+        "Saturday mornings are for lie-ins and nothing else|the Saturday market near us has the best bread|"
+        "supermarkets on a Saturday are pure chaos|I love a slow Saturday with nowhere to be|"
+        "why do Saturdays go so much faster than Mondays|Saturday is the only day I make a proper breakfast|"
+        "Saturday night TV is so bad these days|every Saturday the neighbours mow their lawn at 8am"
+    ),
+    "wish": options(
+        "a new phone|a coffee grinder|a kayak|a smartwatch|a second-hand piano|a new duvet|a fancy blender|"
+        "a rowing machine|a pizza oven|an e-bike"
+    ),
 }
 
 # (user, replies separated by "|")
@@ -2572,6 +2597,12 @@ FAMILIES: list[tuple[str, str]] = [
     (
         "lost {thing} for twenty minutes, found it {where}",
         "Classic. At least it turned up!|Ha, it's always the last place.",
+    ),
+    ("{saturday}", "Ha, so true.|Weekends have their own rules.|Honestly, fair."),
+    (
+        "thinking about buying {wish}, talk me out of it",
+        "Ask yourself if you'd still want it in a month; if yes, it's probably worth it.|Sleep on it for a week and "
+        "see if the urge survives.|Would you use it every week? If not, maybe borrow or rent one first.",
     ),
 ]
 
