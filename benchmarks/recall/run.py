@@ -121,15 +121,30 @@ def fts_index(texts: Sequence[str], rowids: Iterable[int]) -> sqlite3.Connection
     return db
 
 
-def fts_query(text: str) -> str:
-    """Every word of the question, quoted (so AND/OR/NOT/NEAR and punctuation are plain words), OR-ed."""
+#: NLTK's English stopword list (the 127 words of its classic version), for the variant that drops them from queries.
+NLTK_STOPWORDS = frozenset(
+    """i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers herself
+    it its itself they them their theirs themselves what which who whom this that these those am is are was were be
+    been being have has had having do does did doing a an the and but if or because as until while of at by for with
+    about against between into through during before after above below to from up down in out on off over under again
+    further then once here there when where why how all any both each few more most other some such no nor not only
+    own same so than too very s t can will just don should now""".split()  # noqa: SIM905
+)
+
+
+def fts_query(text: str, drop: frozenset[str] = frozenset()) -> str:
+    """The question's words (unicode61 splits the same way), quoted so that AND/OR/NOT/NEAR are plain words, OR-ed;
+    words in `drop` are left out unless nothing would be left."""
     tokens = re.findall(r"\w+", text.lower())
-    return " OR ".join(f'"{t}"' for t in tokens)
+    kept = [t for t in tokens if t not in drop] or tokens
+    return " OR ".join(f'"{t}"' for t in kept)
 
 
-def bm25_ranking(index: UserIndex, question: dict[str, Any], depth: int) -> list[int]:
+def bm25_ranking(
+    index: UserIndex, question: dict[str, Any], depth: int, drop: frozenset[str] = frozenset()
+) -> list[int]:
     db = index.fts[tuple(question["roles"])]
-    query = fts_query(question["question"])
+    query = fts_query(question["question"], drop)
     if not query:
         return []
     rows = db.execute("SELECT rowid FROM m WHERE m MATCH ? ORDER BY bm25(m) LIMIT ?", (query, depth)).fetchall()
@@ -163,7 +178,9 @@ def run_baselines(users: list[dict[str, Any]], timings: dict[str, float]) -> lis
     from memory_server.index.minilm import OnnxMiniLMEmbedder
 
     embedder = OnnxMiniLMEmbedder(threads=2, batch_size=32)
-    bm25, dense, fused = Method("BM25 (FTS5)"), Method("dense (MiniLM)"), Method("BM25 + dense (RRF)")
+    bm25, dense = Method("BM25 (FTS5)"), Method("dense (MiniLM)")
+    bm25_stop = Method("BM25 (FTS5), query stopwords dropped")
+    fused, fused_stop = Method("BM25 + dense (RRF)"), Method("BM25 w/o query stopwords + dense (RRF)")
     for user in users:
         msgs = messages_of(user)
         keys = [k for k, _, _ in msgs]
@@ -182,14 +199,17 @@ def run_baselines(users: list[dict[str, Any]], timings: dict[str, float]) -> lis
         for q, qvec in zip(user["questions"], qvecs, strict=True):
             evidence = {(e["session_id"], e["turn"]) for e in q["evidence"]}
             lexical = bm25_ranking(index, q, DEEP)
+            lexical_stop = bm25_ranking(index, q, DEEP, NLTK_STOPWORDS)
             semantic = dense_ranking(index, qvec, q["roles"], DEEP)
             bm25.outcomes[q["id"]] = outcome_of(lexical, keys, evidence)
+            bm25_stop.outcomes[q["id"]] = outcome_of(lexical_stop, keys, evidence)
             dense.outcomes[q["id"]] = outcome_of(semantic, keys, evidence)
             fused.outcomes[q["id"]] = outcome_of(rrf(lexical, semantic), keys, evidence)
+            fused_stop.outcomes[q["id"]] = outcome_of(rrf(lexical_stop, semantic), keys, evidence)
         for db in fts.values():
             db.close()
         timings["baselines: ranking"] += time.perf_counter() - started
-    return [bm25, dense, fused]
+    return [bm25, bm25_stop, dense, fused, fused_stop]
 
 
 # --- the server -------------------------------------------------------------------------------------
