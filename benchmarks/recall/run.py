@@ -21,10 +21,11 @@ result without `message_ids` is looked up through GET /v1/facts/{id}; see `serve
 server message ids are mapped to (session, turn).
 
 The baselines see the same user's raw messages in the question's roles: BM25 is SQLite FTS5 (porter +
-unicode61 tokenizer, its bm25() with k1 = 1.2, b = 0.75, the question's words OR-ed, no stopword list, as FTS5
-gives it) in an in-memory database per user and role set; dense is the bundled all-MiniLM-L6-v2 (the server's
-own embedder) with exact cosine top-k over the user's message vectors. "BM25 + dense (RRF)" fuses the two
-rankings with reciprocal rank fusion (k = 60), for reference.
+unicode61 tokenizer, its bm25() with k1 = 1.2, b = 0.75, the question's words OR-ed) in an in-memory database
+per user and role set, once with every word of the question (FTS5 has no stopword list) and once without NLTK's
+English stopwords; dense is the bundled all-MiniLM-L6-v2 (the server's own embedder) with exact cosine top-k
+over the user's message vectors. The RRF rows fuse a BM25 ranking with the dense one by reciprocal rank fusion
+(k = 60), for reference.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ import generate  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- recall:start -->", "<!-- recall:end -->"
-KS = (5, 10)
 TOP_K = 10
 DEEP = 100  # how far down each baseline ranks before fusion
 RRF_K = 60
@@ -105,7 +105,6 @@ class Method:
 class UserIndex:
     keys: list[Key]  # message order
     roles: list[str]
-    texts: list[str]
     vectors: np.ndarray
     fts: dict[tuple[str, ...], sqlite3.Connection]  # one in-memory FTS5 index per role set
 
@@ -133,8 +132,8 @@ NLTK_STOPWORDS = frozenset(
 
 
 def fts_query(text: str, drop: frozenset[str] = frozenset()) -> str:
-    """The question's words (unicode61 splits the same way), quoted so that AND/OR/NOT/NEAR are plain words, OR-ed;
-    words in `drop` are left out unless nothing would be left."""
+    """The question's words (split about as unicode61 splits them), each quoted so that AND/OR/NOT/NEAR are plain
+    words, OR-ed; words in `drop` are left out unless nothing would be left."""
     tokens = re.findall(r"\w+", text.lower())
     kept = [t for t in tokens if t not in drop] or tokens
     return " OR ".join(f'"{t}"' for t in kept)
@@ -195,7 +194,7 @@ def run_baselines(users: list[dict[str, Any]], timings: dict[str, float]) -> lis
             role_set: fts_index(texts, (i for i, r in enumerate(roles) if r in role_set))
             for role_set in {tuple(q["roles"]) for q in user["questions"]}
         }
-        index = UserIndex(keys, roles, texts, vectors, fts)
+        index = UserIndex(keys, roles, vectors, fts)
         for q, qvec in zip(user["questions"], qvecs, strict=True):
             evidence = {(e["session_id"], e["turn"]) for e in q["evidence"]}
             lexical = bm25_ranking(index, q, DEEP)
