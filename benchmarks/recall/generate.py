@@ -3,11 +3,14 @@
     .venv/bin/python benchmarks/recall/generate.py --out /tmp/recall.json            # 12 users, seed 1
     .venv/bin/python benchmarks/recall/generate.py --users 2 --seed 3 --show 0       # print user 0's chat
 
-Each user is one person talking to an assistant over ~30 sessions spread across about six months (300+
+Each user is one person talking to an assistant over ~45 sessions spread across about seven months (600+
 messages, user and assistant alternating, each with `created_at` in UTC). A persona (family, job, city, pet,
-hobby, health, a holiday, purchases, appointments) comes up in varied phrasing between plenty of small talk
-and requests for advice; some facts change (a move, a new job, a rescheduled appointment, a hobby's progress)
-and some events are told relative to the day ("yesterday I finally went to ...").
+hobby, health, a holiday, purchases, appointments) comes up in varied phrasing between plenty of small talk,
+everyday chatter and requests for advice; some facts change (a move, a new job, a rescheduled appointment, a
+hobby's progress, where the sister is moving) and some events are told relative to the day ("yesterday I
+finally went to ..."). Every topic also comes back in messages that answer none of the questions (the pet
+without its name, the old boss, the partner's flight, the brother's birthday, a second show recommendation),
+as it does in a long real conversation.
 
 Every message carries the keys of the facts it states. A question names the keys that answer it, and its
 evidence is every message, in the roles it is asked over, that carries one of them: the labels come from the
