@@ -259,6 +259,7 @@ class Server:
         raise SystemExit(f"server did not answer /healthz within 120 s; see {log}")
 
     def stop(self) -> None:
+        """Stop the server; its log is kept only when it did not exit cleanly."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -267,6 +268,10 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+        if self.proc.returncode == 0:
+            Path(self.log.name).unlink(missing_ok=True)
+        else:
+            print(f"server exited with {self.proc.returncode}; its log: {self.log.name}")
 
 
 def publish(http: httpx.Client, user: dict[str, Any], report: list[str]) -> list[float]:
@@ -562,7 +567,12 @@ def write_readme(block: str) -> None:
 # --- main -------------------------------------------------------------------------------------------
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)  # so that `finally` stops the server and removes its data directory
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--dataset", type=Path, help="a JSON file from generate.py (default: generate it now)")
     parser.add_argument("--users", type=int, help="use the first N users (default: 12, or 2 with --quick)")
