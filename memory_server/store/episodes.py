@@ -28,6 +28,8 @@ _COLUMNS = (
 )
 _FROM = "messages m LEFT JOIN jobs j ON j.request_id = m.request_id"
 _IS_EPISODE = "EXISTS (SELECT 1 FROM episodes_fts e WHERE e.rowid = m.id)"
+# `+m.tenant_id`: with ids given, look the rows up by id; without it SQLite's planner (no statistics) prefers the
+# tenant index and reads every message of the tenant (200 ms at 500,000 messages instead of 0.2 ms).
 
 
 def _episode(row: Row) -> Episode:
@@ -76,7 +78,7 @@ async def remove(conn: aiosqlite.Connection, tenant_id: str, user_id: str, messa
         return []
     ids = list(message_ids)
     rows = await conn.execute_fetchall(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.tenant_id = ? AND m.user_id = ? AND m.id IN ({_marks(ids)}) "
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE +m.tenant_id = ? AND +m.user_id = ? AND m.id IN ({_marks(ids)}) "
         "ORDER BY m.id",
         (tenant_id, user_id, *ids),
     )
@@ -157,7 +159,7 @@ async def vectors_by_id(db: Database, tenant_id: str, message_ids: Sequence[int]
         return []
     return await db.fetchall(
         "SELECT m.id, v.vector FROM messages m JOIN message_vectors v ON v.message_id = m.id "
-        f"WHERE m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) ORDER BY m.id",
+        f"WHERE +m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) ORDER BY m.id",
         (tenant_id, *message_ids),
     )
 
@@ -175,7 +177,7 @@ async def get_many(db: Database, tenant_id: str, message_ids: Sequence[int]) -> 
     if not message_ids:
         return {}
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE}",
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE +m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE}",
         (tenant_id, *message_ids),
     )
     return {r["message_id"]: _episode(r) for r in rows}
