@@ -150,7 +150,13 @@ async def every_tool_round_trip(client: Client, who: dict[str, str], user_id: st
     assert ok(await call(client, "recall", who, query="bees"))["results"] == []
     by_meaning = ok(await call(client, "forget", who, query="User is a nurse"))
     assert [f["content"] for f in by_meaning["deleted"]] == ["User is a nurse"]
+    assert [e["content"] for e in by_meaning["episodes"]] == ["I'm a nurse and I live in Berlin."]  # its source
+    assert ok(await call(client, "recall", who, query="nurse", types=["episodes"]))["results"] == []
     assert await memory_of(client, who) == start | {"User lives in Paris"}
+    [said] = ok(await call(client, "recall", who, query="moved to Paris", types=["episodes"], top_k=1))["results"]
+    assert (said["type"], said["role"], said["content"]) == ("episode", "user", "I moved to Paris last month.")
+    dropped = ok(await call(client, "forget", who, message_id=said["message_id"]))
+    assert [e["message_id"] for e in dropped["episodes"]] == [said["message_id"]] and dropped["count"] == 1
 
     config = ok(await client.call_tool("get_config", {}))
     ttl = 3600 + config["version"]
