@@ -374,7 +374,8 @@ def result_messages(
     result: dict[str, Any], searcher: Searcher, ids: dict[int, Key], by_content: dict[str, Key]
 ) -> set[Key]:
     """The (session, turn) ids a search result came from."""
-    if result.get("type") == "episode" or "message_id" in result:
+    kind = result.get("type") or ("episode" if result.get("message_id") is not None else "fact")
+    if kind == "episode":
         if result.get("message_id") is not None and int(result["message_id"]) in ids:
             return {ids[int(result["message_id"])]}
         key = by_content.get(result.get("content", ""))
