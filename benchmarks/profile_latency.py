@@ -563,6 +563,7 @@ async def measure_in_process(
     _, config = await core.configs.active(scope.tenant_id)
     roles = list(config.episodes.search_roles)
     tenant = scope.tenant_id
+    wanted = core.settings.search.exact_max_facts
 
     def vectors_of(u: str) -> Callable[[], Awaitable[Any]]:
         return lambda: episodesql.vectors_of_user(core.db, tenant, u, roles)
@@ -576,8 +577,8 @@ async def measure_in_process(
 
     report.add(
         Row(
-            "  part: count the user's episodes (store.episodes.count_of_user)",
-            await timed([lambda u=u: episodesql.count_of_user(core.db, tenant, u) for u, _ in picks()], warm),
+            "  part: more episodes than exact_max_facts? (store.episodes.more_than)",
+            await timed([lambda u=u: episodesql.more_than(core.db, tenant, u, wanted) for u, _ in picks()], warm),
         )
     )
     report.add(
@@ -834,7 +835,7 @@ def table(report: Report) -> str:
 def explanation(report: Report) -> str:
     p = report.p50
     scoring = p("part: exact hybrid scoring of the user's facts")
-    count = p("part: count the user's episodes (store.episodes.count_of_user)")
+    count = p("part: more episodes than exact_max_facts? (store.episodes.more_than)")
     vectors_read = p("part: read the user's episode vectors (store.episodes.vectors_of_user)")
     details = p("part: read the best episodes' rows (episodes.details)")
     missed, expected = report.counts["chroma_missed"], report.counts["chroma_expected"]
@@ -855,7 +856,8 @@ def explanation(report: Report) -> str:
         f"The same top-10 asked of Chroma with a filter on the user took p50 "
         f"{p('comparison: Chroma top-10 filtered to the user'):.1f} ms and {chroma}; exact scoring cannot miss one. "
         "Episodes are searched beside the facts on the same score (`episodes.score`, default `types` both, "
-        f"default role user): it counts the user's embedded episodes ({count:.2f} ms), runs the FTS5 keyword query "
+        f"default role user): it checks the user has at most `search.exact_max_facts` episodes ({count:.2f} ms), "
+        "runs the FTS5 keyword query "
         f"scoped to the user ({p('part: FTS5 keyword query (store.episodes.keyword)'):.2f} ms), reads how many "
         "messages hold each query term for the keyword weights "
         f"({p('part: keyword weights, documents per term (store.episodes.term_documents)'):.2f} ms), reads the "
