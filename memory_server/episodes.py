@@ -62,7 +62,7 @@ async def score(
     keyword = await _keyword(core, scope.tenant_id, user_id, query, roles)
     weight = core.settings.search.episode_keyword_weight
     wanted = core.settings.search.exact_max_facts
-    if await episodesql.count_of_user(core.db, scope.tenant_id, user_id) > wanted:
+    if await episodesql.more_than(core.db, scope.tenant_id, user_id, wanted):
         near = await core.episodes.query(query_vector, scope.tenant_id, user_id, wanted, roles)
         rows = await episodesql.vectors_by_id(core.db, scope.tenant_id, [*{int(i) for i, _ in near} | set(keyword)])
     else:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from memory_server.service import MemoryService
+from memory_server.store import episodes as episodesql
 from tests.conftest import publish
 
 CHAT = [
@@ -51,6 +52,17 @@ async def test_an_episode_is_found_by_paraphrase_and_by_exact_words(client):
     assert hit["role"] == "user" and hit["message_id"] == int(hit["id"])
     assert hit["created_at"].startswith("2026-03-02T09:03")  # the message's own time, not the server's
     assert hit["snippet"] and hit["request_id"] and hit["kind"] is None
+
+
+async def test_more_than_counts_only_embedded_episodes(client, service, scope):
+    await _chat(client, "eve")  # four messages, all embedded once the job is done
+    db, tenant = service.core.db, scope.tenant_id
+    assert await episodesql.more_than(db, tenant, "eve", 3)
+    assert not await episodesql.more_than(db, tenant, "eve", 4)
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM message_vectors WHERE message_id = (SELECT max(id) FROM messages)")
+    assert not await episodesql.more_than(db, tenant, "eve", 3)  # four messages, three of them embedded
+    assert not await episodesql.more_than(db, tenant, "nobody", 0)
 
 
 async def test_types_pick_facts_or_episodes(client):
