@@ -126,7 +126,7 @@ async def delete(
                     event, scope.tenant_id, user_id, scope.actor, now, before=ref, message_id=episode.message_id
                 ),
             )
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     return gone
 
 

@@ -89,7 +89,7 @@ async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
 
     The episodes the request queued are embedded first, so they are searchable once the job is done.
     """
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     usage = Usage()
     try:
         async with core.user_lock(job.tenant_id, job.user_id):

@@ -39,7 +39,7 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
                 conn, ChangeEvent("delete", scope.tenant_id, user_id, scope.actor, now, fact.id, fact, after)
             )
             done.append(after)
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     return done
 
 
@@ -80,7 +80,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "changes_blanked": await changesql.blank_user(conn, *key),
         }
         await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     return counts
 
 
@@ -101,5 +101,5 @@ async def _expire_facts(core: Core, batch: int) -> int:
             if after is not None:
                 event = ChangeEvent("expire", tenant_id, fact.user_id, EXPIRY_ACTOR, now, fact.id, fact, after)
                 await changesql.record(conn, event)
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     return len(due)

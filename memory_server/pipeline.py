@@ -208,7 +208,7 @@ async def apply_candidates(
             await changesql.record(conn, event)
         if origin.finishes_job:
             await jobsql.mark_done(conn, origin.request_id, now, usage)
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     return outcome
 
 

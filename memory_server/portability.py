@@ -83,7 +83,7 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                 added["facts"] += 1
         for change in data.changelog:
             added["changelog"] += await changesql.import_row(conn, scope.tenant_id, change)
-    await core.vectors.flush()
+    await core.vectors.flush(index_episodes=False)
     return added
 
 

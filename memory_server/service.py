@@ -375,7 +375,10 @@ class MemoryService:
         return await forgetting.purge_user(self.core, scope, user_id)
 
     async def expire_due(self) -> int:
-        return await forgetting.expire_due(self.core)
+        """The workers' periodic tick: expire due facts and episodes, then index the episodes writes left queued."""
+        expired = await forgetting.expire_due(self.core)
+        await self.core.vectors.flush()
+        return expired
 
     # ---- portability ----------------------------------------------------------------------------
 

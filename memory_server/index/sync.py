@@ -4,6 +4,10 @@ A queued fact that is live is upserted with the vector SQLite holds; anything el
 message that is an episode is embedded first if it has no vector of the current model (its vector is
 stored in SQLite, then indexed); a deleted one is removed. All of it is idempotent, so replaying an
 operation a crash interrupted does no harm.
+
+After a write, episodes are only embedded: search scores a user's episodes from SQLite, and the episodes'
+index serves only users with more than `search.exact_max_facts` of them, so their index operations wait
+for a batch (or the workers' idle tick) instead of costing a Chroma write (~40-50 ms) on every request.
 """
 
 from __future__ import annotations
@@ -35,11 +39,16 @@ class VectorSync:
         self.batch = batch
         self._lock = asyncio.Lock()
 
-    async def flush(self) -> int:
-        """Bring the indexes in line with SQLite for every queued id; return how many were applied."""
+    async def flush(self, *, index_episodes: bool = True) -> int:
+        """Bring the indexes in line with SQLite for every queued id; return how many were applied.
+
+        Without `index_episodes`, queued episodes are embedded into SQLite now and indexed once a batch of
+        them is waiting.
+        """
         applied = 0
         async with self._lock:
-            while (queued := await vectors.queued(self.db, self.batch)) is not None:
+            index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
+            while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
                 last, fact_ids, message_ids = queued
                 if fact_ids:
                     await self._facts(fact_ids)
@@ -49,11 +58,25 @@ class VectorSync:
                     except EmbedderError as exc:  # the embedder is down: keep them queued for the next flush
                         log.warning("episodes stay queued until the embedder answers: %s", exc)
                         break
-                await vectors.done(self.db, last)
+                await vectors.done(self.db, last, messages=index_episodes)
                 applied += len(fact_ids) + len(message_ids)
+            if not index_episodes:
+                await self._embed_queued()
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
+
+    async def _embed_queued(self) -> None:
+        """Store vectors for queued episodes that lack one, leaving their index operations queued."""
+        model = self.embedder.model_id
+        while rows := await episodes.to_embed(self.db, model, self.batch):
+            try:
+                made = await self.embedder.embed([r["content"] for r in rows])
+            except EmbedderError as exc:
+                log.warning("episodes stay queued until the embedder answers: %s", exc)
+                return
+            async with self.db.transaction() as conn:
+                await episodes.put_vectors(conn, [(r["id"], model, v) for r, v in zip(rows, made, strict=True)])
 
     async def _facts(self, fact_ids: list[str]) -> None:
         live = await vectors.indexable(self.db, fact_ids)

@@ -249,6 +249,16 @@ async def for_index(db: Database, message_ids: Sequence[int]) -> list[Row]:
     )
 
 
+async def to_embed(db: Database, model_id: str, limit: int) -> list[Row]:
+    """(id, content) of queued episodes without a vector of `model_id`."""
+    return await db.fetchall(
+        "SELECT m.id, m.content FROM messages m WHERE m.id IN (SELECT message_id FROM vector_ops "
+        f"WHERE message_id IS NOT NULL) AND {_IS_EPISODE} AND NOT EXISTS (SELECT 1 FROM message_vectors v "
+        "WHERE v.message_id = m.id AND v.model_id = ?) ORDER BY m.id LIMIT ?",
+        (model_id, limit),
+    )
+
+
 async def put_vectors(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
     """Store (message id, model id, vector) rows, replacing older ones; a message deleted meanwhile is skipped."""
     await conn.executemany(

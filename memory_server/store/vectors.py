@@ -38,20 +38,27 @@ async def requeue(db: Database, fact_ids: Sequence[str]) -> None:
         await mark_dirty(conn, fact_ids)
 
 
-async def queued(db: Database, limit: int) -> tuple[int, list[str], list[int]] | None:
+async def queued(db: Database, limit: int, *, messages: bool = True) -> tuple[int, list[str], list[int]] | None:
     """The oldest queued operations: the last op id among them, their distinct fact ids and message ids
-    (None: nothing queued)."""
-    rows = await db.fetchall("SELECT id, fact_id, message_id FROM vector_ops ORDER BY id LIMIT ?", (limit,))
+    (None: nothing queued). Without `messages`, only fact operations are read."""
+    only = "" if messages else " WHERE fact_id IS NOT NULL"
+    rows = await db.fetchall(f"SELECT id, fact_id, message_id FROM vector_ops{only} ORDER BY id LIMIT ?", (limit,))
     if not rows:
         return None
     facts = sorted({r["fact_id"] for r in rows if r["fact_id"] is not None})
     return rows[-1]["id"], facts, sorted({r["message_id"] for r in rows if r["message_id"] is not None})
 
 
-async def done(db: Database, up_to: int) -> None:
-    """Drop the operations applied, up to and including op id `up_to`."""
+async def done(db: Database, up_to: int, *, messages: bool = True) -> None:
+    """Drop the operations applied, up to and including op id `up_to` (without `messages`: fact ones only)."""
+    only = "" if messages else " AND fact_id IS NOT NULL"
     async with db.transaction() as conn:
-        await conn.execute("DELETE FROM vector_ops WHERE id <= ?", (up_to,))
+        await conn.execute(f"DELETE FROM vector_ops WHERE id <= ?{only}", (up_to,))
+
+
+async def queued_messages(db: Database) -> int:
+    row = await db.fetchone("SELECT count(*) AS n FROM vector_ops WHERE message_id IS NOT NULL")
+    return int(row["n"]) if row else 0
 
 
 async def pending(db: Database) -> int:
