@@ -606,7 +606,7 @@ async def measure_in_process(
 
     def score_episodes(u: str, q: str, v: np.ndarray) -> Callable[[], Awaitable[Any]]:
         async def call() -> None:
-            scored.append(await episodes.score(core, scope, u, q, v, roles))
+            scored.append(await episodes.score(core, scope, u, q, asyncio.sleep(0, v[None, :]), roles))
 
         return call
 

@@ -10,7 +10,7 @@ that speaks of a day the question names explicitly is lifted (`DATE_LIFT`, see `
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -53,20 +53,23 @@ async def _keyword(core: Core, tenant_id: str, user_id: str, query: str, roles: 
 
 
 async def score(
-    core: Core, scope: Scope, user_id: str, query: str, query_vector: np.ndarray, roles: Sequence[str]
+    core: Core, scope: Scope, user_id: str, query: str, embedding: Awaitable[np.ndarray], roles: Sequence[str]
 ) -> dict[int, float]:
     """Message id -> fused score for the user's episodes of `roles`: every one scored exactly, or for a user
-    with more than `search.exact_max_facts` episodes, the index's nearest plus the keyword matches."""
+    with more than `search.exact_max_facts` episodes, the index's nearest plus the keyword matches.
+    `embedding` (the query's, as a one-row matrix) is awaited only once the rows are read."""
     if not roles:
         return {}
     keyword = await _keyword(core, scope.tenant_id, user_id, query, roles)
     weight = core.settings.search.episode_keyword_weight
     wanted = core.settings.search.exact_max_facts
     if await episodesql.more_than(core.db, scope.tenant_id, user_id, wanted):
+        query_vector = (await embedding)[0]
         near = await core.episodes.query(query_vector, scope.tenant_id, user_id, wanted, roles)
         rows = await episodesql.vectors_by_id(core.db, scope.tenant_id, [*{int(i) for i, _ in near} | set(keyword)])
     else:
         rows = await episodesql.vectors_of_user(core.db, scope.tenant_id, user_id, roles)
+        query_vector = (await embedding)[0]
     if not rows:
         return {}
     ids, fused = await off_loop(len(rows) > 2_000, _exact, rows, query_vector, keyword, weight)

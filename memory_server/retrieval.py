@@ -8,6 +8,7 @@ method (`search`), so they rank together and one threshold filters both.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -18,6 +19,7 @@ import numpy as np
 
 from extractors import tokens
 from memory_server import episodes, search, timeutil
+from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import InvalidInput, NotFound
@@ -200,36 +202,15 @@ async def find(core: Core, scope: Scope, ask: Ask, *, collapse: bool = True) -> 
     k = check_top_k(core, ask.top_k)
     floor = core.settings.search.default_threshold if ask.threshold is None else ask.threshold
     _, config = await core.configs.active(scope.tenant_id)
-    query_vector = (await core.embedder.embed([ask.query]))[0]
-    wide = 2 * k  # each type's best, with room for what collapsing drops
-    live = LiveFacts([], np.zeros((0, 0), dtype=np.float32))
-    fact_scores = np.zeros(0, dtype=np.float32)
-    ranked: list[tuple[float, int, int]] = []  # (score, 0 fact / 1 episode, index or message id)
-    if "facts" in ask.types:
-        live = await live_facts(
-            core,
-            scope.tenant_id,
-            ask.user_id,
-            with_vectors=True,
-            kind=ask.kind,
-            source=ask.source,
-            since=ask.since,
-            until=ask.until,
-        )
-        if ask.attributes:
-            keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
-            live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
-        fact_scores = await score(core, scope, live, ask.user_id, ask.query, query_vector)
-        ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
-    episodes_by_id: dict[int, Episode] = {}
-    if "episodes" in ask.types and ask.kind is None and config.episodes.enabled:
-        roles = list(ask.roles or config.episodes.search_roles)
-        scored = await episodes.score(core, scope, ask.user_id, ask.query, query_vector, roles)
-        best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
-        filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
-        episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
-        kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
-        ranked.extend((v, 1, i) for v, i in kept[:wide])
+    # The query is embedded (in a thread) while the user's facts and episodes are read from SQLite.
+    embedding = asyncio.ensure_future(core.embedder.embed([ask.query]))
+    try:
+        ranked, live, fact_scores, episodes_by_id = await _rank(core, scope, ask, config, embedding, k, floor)
+    finally:
+        if not embedding.done():
+            embedding.cancel()
+        elif not embedding.cancelled():
+            embedding.exception()  # mark it retrieved: an error has already been raised through `await`
     ranked.sort(key=lambda r: (-r[0], r[1]))
     ranked = (_collapse(ranked, live.facts) if collapse else ranked)[:k]
     hits = [
@@ -244,6 +225,50 @@ async def find(core: Core, scope: Scope, ask: Ask, *, collapse: bool = True) -> 
         live=live,
         fact_scores=fact_scores,
     )
+
+
+async def _rank(
+    core: Core,
+    scope: Scope,
+    ask: Ask,
+    config: ExtractionConfig,
+    embedding: asyncio.Future[np.ndarray],
+    k: int,
+    floor: float,
+) -> tuple[list[tuple[float, int, int]], LiveFacts, np.ndarray, dict[int, Episode]]:
+    """Each type's best candidates as (score, 0 fact / 1 episode, index or message id), reading SQLite before
+    waiting for the query's embedding."""
+    wide = 2 * k  # each type's best, with room for what collapsing drops
+    live = LiveFacts([], np.zeros((0, 0), dtype=np.float32))
+    fact_scores = np.zeros(0, dtype=np.float32)
+    ranked: list[tuple[float, int, int]] = []
+    if "facts" in ask.types:
+        live = await live_facts(
+            core,
+            scope.tenant_id,
+            ask.user_id,
+            with_vectors=True,
+            kind=ask.kind,
+            source=ask.source,
+            since=ask.since,
+            until=ask.until,
+        )
+        if ask.attributes:
+            keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
+            live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
+    episodes_by_id: dict[int, Episode] = {}
+    if "episodes" in ask.types and ask.kind is None and config.episodes.enabled:
+        roles = list(ask.roles or config.episodes.search_roles)
+        scored = await episodes.score(core, scope, ask.user_id, ask.query, embedding, roles)
+        best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
+        filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
+        episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
+        kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
+        ranked.extend((v, 1, i) for v, i in kept[:wide])
+    if "facts" in ask.types:
+        fact_scores = await score(core, scope, live, ask.user_id, ask.query, (await embedding)[0])
+        ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
+    return ranked, live, fact_scores, episodes_by_id
 
 
 async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:
