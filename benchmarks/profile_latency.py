@@ -951,7 +951,14 @@ def http_phase(data_dir: Path, users: list[str], args: argparse.Namespace, rng: 
     client = Client(base)
     try:
         measure_http(client, users, args.queries, rng, report)
-        measure_ingest(client, users, args.conversations, rng, report)
+        # Seeded by what the data directory holds too: a run on a kept directory sends new conversations, not
+        # the ones the previous run sent (those would only be reconciled as duplicates, which is cheaper).
+        stored = sqlite3.connect(f"file:{load_settings(data_dir=data_dir).db_path}?mode=ro", uri=True)
+        try:
+            messages = stored.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+        finally:
+            stored.close()
+        measure_ingest(client, users, args.conversations, random.Random(f"{args.seed}:{messages}"), report)
         report.note(f"peak RSS of the server process: {peak_rss_mb(proc.pid):.0f} MB")
     finally:
         client.http.close()
