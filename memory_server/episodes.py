@@ -3,7 +3,7 @@
 Dense scoring is exact over the user's own episode vectors, read from SQLite (the vector index only picks
 candidates for a user with more than `search.exact_max_facts` episodes). Keywords go through FTS5 and its
 `bm25()`, scoped to the user, normalised to 0..1 by the query's total IDF (see `keyword_share`). Both are
-fused exactly like facts' scores (`search.fuse`), so one threshold means the same for either. An episode
+fused exactly like facts' scores (`search.fuse_many`), so one threshold means the same for either. An episode
 that speaks of a day the question names explicitly is lifted (`DATE_LIFT`, see `memory_server.when`).
 """
 

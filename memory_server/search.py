@@ -3,7 +3,7 @@
 Each memory gets two numbers in [0, 1]: the cosine of its vector with the query's (meaning), and a keyword
 share (exact words: names, numbers, places). For facts the share is the IDF-weighted part of the query's
 terms the fact holds, IDF taken over the user's facts; for episodes it is FTS5's BM25 over the query's
-total IDF (`episodes.keyword_share`). `fuse` blends them: a keyword match closes part of the gap between
+total IDF (`episodes.keyword_share`). `fuse_many` blends them: a keyword match closes part of the gap between
 the cosine and 1, and its absence costs nothing, so a score reads like a cosine when no word matches.
 `calibrate` then maps that onto the scale thresholds are written for (see its docstring).
 
@@ -39,10 +39,6 @@ def fuse_many(cosine: np.ndarray, keyword: np.ndarray, weight: float) -> np.ndar
     """Calibrated scores from cosines and keyword shares (arrays of one length)."""
     cosine = np.clip(cosine, 0.0, 1.0)
     return calibrate(cosine + weight * keyword * (1.0 - cosine)).astype(np.float32)
-
-
-def fuse(cosine: float, keyword: float, weight: float) -> float:
-    return float(fuse_many(np.array([cosine]), np.array([keyword]), weight)[0])
 
 
 #: (raw, calibrated) knots of `calibrate`, measured with all-MiniLM-L6-v2 on benchmarks/recall: three in four

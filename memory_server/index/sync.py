@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
 from memory_server.index.chroma import VectorIndex
 from memory_server.index.embedders import Embedder, EmbedderError
 from memory_server.store import episodes, vectors
-from memory_server.store.db import Database
-from memory_server.store.vectors import IndexEntry
+from memory_server.store.db import Database, Row
 
 log = logging.getLogger(__name__)
 
@@ -68,15 +68,19 @@ class VectorSync:
 
     async def _embed_queued(self) -> None:
         """Store vectors for queued episodes that lack one, leaving their index operations queued."""
-        model = self.embedder.model_id
-        while rows := await episodes.to_embed(self.db, model, self.batch):
+        while rows := await episodes.to_embed(self.db, self.embedder.model_id, self.batch):
             try:
-                made = await self.embedder.embed([r["content"] for r in rows])
+                await self._embed(rows)
             except EmbedderError as exc:
                 log.warning("episodes stay queued until the embedder answers: %s", exc)
                 return
-            async with self.db.transaction() as conn:
-                await episodes.put_vectors(conn, [(r["id"], model, v) for r, v in zip(rows, made, strict=True)])
+
+    async def _embed(self, rows: Sequence[Row]) -> dict[int, np.ndarray]:
+        """Embed the (id, content) rows of episodes and store their vectors; return them by message id."""
+        made = dict(zip((r["id"] for r in rows), await self.embedder.embed([r["content"] for r in rows]), strict=True))
+        async with self.db.transaction() as conn:
+            await episodes.put_vectors(conn, [(i, self.embedder.model_id, v) for i, v in made.items()])
+        return made
 
     async def _facts(self, fact_ids: list[str]) -> None:
         live = await vectors.indexable(self.db, fact_ids)
@@ -86,24 +90,9 @@ class VectorSync:
 
     async def _episodes(self, message_ids: list[int]) -> None:
         rows = await episodes.for_index(self.db, message_ids)
-        model = self.embedder.model_id
-        stale = [r for r in rows if r["model_id"] != model]
-        made: dict[int, np.ndarray] = {}
-        if stale:
-            vectors_ = await self.embedder.embed([r["content"] for r in stale])
-            made = {r["id"]: v for r, v in zip(stale, vectors_, strict=True)}
-            async with self.db.transaction() as conn:
-                await episodes.put_vectors(conn, [(i, model, v) for i, v in made.items()])
-        entries = [
-            IndexEntry(
-                str(r["id"]),
-                r["tenant_id"],
-                r["user_id"],
-                r["role"],
-                made[r["id"]] if r["id"] in made else np.frombuffer(r["vector"], dtype=np.float32),
-            )
-            for r in rows
-        ]
+        stale = [r for r in rows if r["model_id"] != self.embedder.model_id]
+        made = await self._embed(stale) if stale else {}
+        entries = [episodes.index_entry(r, made.get(r["id"])) for r in rows]
         await self.episodes.upsert(entries)
         present = {r["id"] for r in rows}
         await self.episodes.delete([str(i) for i in message_ids if i not in present])

@@ -278,13 +278,15 @@ async def embedded_ids(db: Database, model_id: str) -> list[int]:
     return [r["id"] for r in rows]
 
 
+def index_entry(row: Row, vector: np.ndarray | None = None) -> IndexEntry:
+    """A `for_index` row as the index holds it, with its stored vector unless a fresh one is given."""
+    stored = vector if vector is not None else np.frombuffer(row["vector"], np.float32)
+    return IndexEntry(str(row["id"]), row["tenant_id"], row["user_id"], row["role"], stored)
+
+
 async def indexable(db: Database, message_ids: Sequence[int], model_id: str) -> list[IndexEntry]:
     """The episodes among `message_ids` as the index should hold them (those embedded with `model_id`)."""
-    return [
-        IndexEntry(str(r["id"]), r["tenant_id"], r["user_id"], r["role"], np.frombuffer(r["vector"], np.float32))
-        for r in await for_index(db, message_ids)
-        if r["model_id"] == model_id
-    ]
+    return [index_entry(r) for r in await for_index(db, message_ids) if r["model_id"] == model_id]
 
 
 async def all_ids(db: Database) -> list[int]:
