@@ -306,8 +306,6 @@ async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
         relevance = {f.id: float(s) for f, s in zip(found.live.facts, found.fact_scores, strict=True)}
         facts = found.live.facts
         results = found.results
-        if "facts" not in body.types:
-            results = results.model_copy(update={"results": [h for h in results.results if h.type == "episode"]})
     else:
         facts = (await live_facts(core, scope.tenant_id, body.user_id, with_vectors=False)).facts
     now = timeutil.now()
@@ -322,9 +320,10 @@ async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
             len(useful) > BIG, _trim, [(line, item) for _, line, item in useful], body.max_tokens
         )
     ranked = [f for f in kept if isinstance(f, Fact)]
-    if results is not None and body.max_tokens is not None:
-        chosen = {id(h) for h in kept if isinstance(h, SearchHit)} | {f.id for f in ranked}
-        shown = [h for h in results.results if id(h) in chosen or (h.type == "fact" and h.id in chosen)]
+    if results is not None:  # what the budget kept, and facts only when they were asked for
+        kept_episodes = {id(h) for h in kept if isinstance(h, SearchHit)}
+        kept_facts = {f.id for f in ranked} if "facts" in body.types else set()
+        shown = [h for h in results.results if (id(h) in kept_episodes if h.type == "episode" else h.id in kept_facts)]
         results = results.model_copy(update={"results": shown, "total": len(shown)})
     view = [
         ProfileFact(

@@ -284,3 +284,12 @@ async def test_a_date_in_the_question_finds_what_was_said_about_that_day(client)
     ]:
         top = (await _search(client, "qin", question, types=["episodes"], top_k=1))[0]
         assert top["content"] == expected, question
+
+
+async def test_profile_can_list_episodes_only(client):
+    await _chat(client, "ray")
+    await publish(client, "ray", "I am a pilot")
+    body = {"user_id": "ray", "q": "what do I do for work?", "threshold": 0, "types": ["episodes"]}
+    results = (await client.post("/v1/profile", json=body)).json()["searchResults"]
+    assert results["results"] and {h["type"] for h in results["results"]} == {"episode"}
+    assert results["total"] == len(results["results"])
