@@ -88,6 +88,8 @@ def _http_twin(case: Bad) -> tuple[str, str, dict]:
     if case.tool == "forget":
         if "fact_id" in args:
             return "DELETE", f"/v1/facts/{args['fact_id']}", {}
+        if "message_id" in args:
+            return "DELETE", f"/v1/episodes/{args['message_id']}", {}
         return "POST", "/v1/facts/delete", {"json": args}
     if case.tool == "get_profile":
         return "POST", "/v1/profile", {"json": args}
