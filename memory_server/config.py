@@ -79,6 +79,13 @@ class EmbedderSettings(_Section):
     api_key: SecretStr | None = Field(None, description="API key for the litellm provider; else its usual env var.")
     dimensions: int | None = Field(None, ge=1, le=8192, description="Requested output size, where the model allows.")
     threads: int = Field(2, ge=1, le=64, description="CPU threads for the bundled ONNX model.")
+    query_threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="CPU threads for one text at a time (a search query), on its own session of the bundled "
+        "model: a query never waits behind a batch, and leaves a core to the reads that run beside it.",
+    )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per call.")
     options: dict[str, Any] = Field(
         default_factory=dict, description="Further options of the chosen embedder (a third party's), checked by it."

@@ -47,7 +47,7 @@ async def _keyword(core: Core, tenant_id: str, user_id: str, query: str, roles: 
     hits = await episodesql.keyword(core.db, tenant_id, user_id, list(chosen.values()), roles, KEYWORD_CANDIDATES)
     if not hits:
         return {}
-    rows, docs = await episodesql.term_documents(core.db, list(chosen))
+    rows, docs = await core.term_counts.get(list(chosen), lambda stems: episodesql.term_documents(core.db, stems))
     total = sum(max(1e-6, math.log((rows - docs.get(t, 0) + 0.5) / (docs.get(t, 0) + 0.5))) for t in chosen)
     return {message_id: keyword_share(score, total) for message_id, score in hits}
 

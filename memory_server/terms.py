@@ -8,8 +8,11 @@ a query's terms can be weighed with the index's own vocabulary, and facts are sc
 
 from __future__ import annotations
 
+import math
 import re
+import time
 import unicodedata
+from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 
 import snowballstemmer
@@ -175,3 +178,32 @@ def query_words(text: str) -> dict[str, str]:
         if word not in STOPWORDS:
             chosen.setdefault(stem(word), word)
     return dict(list(chosen.items())[:MAX_TERMS])
+
+
+class DocumentCounts:
+    """How many keyword rows hold each term, remembered for `ttl` seconds.
+
+    The counts only weigh a query's terms (their IDF), where a minute-old count is as good as a fresh one, and
+    reading them for every search cost about as much as the keyword query itself (benchmarks/README.md).
+    """
+
+    def __init__(self, ttl: float = 60.0, capacity: int = 50_000) -> None:
+        self._ttl = ttl
+        self._capacity = capacity
+        self._rows: tuple[float, int] | None = None
+        self._docs: dict[str, tuple[float, int]] = {}
+
+    async def get(
+        self, stems: Sequence[str], load: Callable[[Sequence[str]], Awaitable[tuple[int, dict[str, int]]]]
+    ) -> tuple[int, dict[str, int]]:
+        """(rows in the index, term -> rows holding it), loading what is missing or older than the ttl."""
+        fresh_after = time.monotonic() - self._ttl
+        missing = [s for s in stems if self._docs.get(s, (-math.inf, 0))[0] < fresh_after]
+        if missing or self._rows is None or self._rows[0] < fresh_after:
+            rows, docs = await load(missing)
+            now = time.monotonic()
+            if len(self._docs) + len(missing) > self._capacity:
+                self._docs.clear()
+            self._rows = (now, rows)
+            self._docs.update((s, (now, docs.get(s, 0))) for s in missing)
+        return self._rows[1], {s: self._docs[s][1] for s in stems if s in self._docs and self._docs[s][1]}

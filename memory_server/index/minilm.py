@@ -117,13 +117,17 @@ class OnnxMiniLMEmbedder:
     """all-MiniLM-L6-v2 with int8 weights on onnxruntime: offline; ~600 short texts/s, ~2.5 ms a query (2 cores).
 
     Construction loads and verifies the files (a bad install fails at start-up, not at the first
-    request); the session is shared by every embedder of the process with the same files and threads.
+    request); a session is shared by every embedder of the process with the same files and threads.
+    A single text (a search query) runs on its own session with `query_threads`: it never waits behind a
+    batch being embedded for ingest, and with fewer threads it leaves a core to the reads a search runs
+    beside it (see benchmarks/README.md).
     """
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
         threads: int = Field(2, ge=1, le=64)
+        query_threads: int = Field(1, ge=1, le=64)
         batch_size: int = Field(32, ge=1, le=1024)
 
     model_id: str = MINILM_MODEL_ID
@@ -134,11 +138,13 @@ class OnnxMiniLMEmbedder:
         self,
         *,
         threads: int = 2,
+        query_threads: int = 1,
         batch_size: int = 32,
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
     ) -> None:
         self._model = load_minilm(model_path, tokenizer_path, threads)
+        self._query_model = load_minilm(model_path, tokenizer_path, query_threads)
         self._batch_size = batch_size
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -150,15 +156,17 @@ class OnnxMiniLMEmbedder:
 
     def _embed_sync(self, texts: list[str]) -> np.ndarray:
         # Batches of similar length pad less. Padding is masked out, so the order changes no vector.
+        if len(texts) == 1:
+            return self._run(self._query_model, texts)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(order), self._batch_size):
             rows = order[start : start + self._batch_size]
-            out[rows] = self._run([texts[i] for i in rows])
+            out[rows] = self._run(self._model, [texts[i] for i in rows])
         return out
 
-    def _run(self, texts: list[str]) -> np.ndarray:
-        m = self._model
+    @staticmethod
+    def _run(m: _MiniLM, texts: list[str]) -> np.ndarray:
         encodings = m.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
