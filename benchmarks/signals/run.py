@@ -77,6 +77,7 @@ class PRF:
 class Scores:
     n: int = 0
     polarity_ok: int = 0
+    vader_ok: int = 0  # plain VADER (its own lexicon, its ±0.05 band): the baseline the domain tuning improves on
     price_ok: int = 0
     topics: PRF | None = None
     intentions: PRF | None = None
@@ -86,10 +87,14 @@ class Scores:
 
 
 def score(records: Sequence[dict[str, Any]], signals: Sequence[MessageSignals], taxonomy: Taxonomy) -> Scores:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
     s = Scores()
     for record, sig in zip(records, signals, strict=True):
         s.n += 1
         s.polarity_ok += polarity(sig.sentiment, taxonomy.neutral_band) == record["polarity"]
+        s.vader_ok += polarity(vader.polarity_scores(record["text"])["compound"], 0.05) == record["polarity"]
         s.price_ok += sig.price_sensitive == record["price_sensitive"]
         s.topics.add(set(sig.topics), set(record["topics"]))
         s.intentions.add(set(sig.intentions), set(record["intentions"]))
@@ -153,15 +158,15 @@ def machine() -> str:
 def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]], cost: dict, command: str) -> str:
     taxonomy = default_taxonomy()
     rows = [
-        "| split | messages | polarity accuracy | topics P / R / F1 | intentions P / R / F1 | price sensitive |",
+        "| split | messages | polarity (plain VADER) | topics P / R / F1 | intentions P / R / F1 | price sensitive |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for split, s in by_split.items():
         topics = " / ".join(s.topics.cells().split(" | "))
         intentions = " / ".join(s.intentions.cells().split(" | "))
         rows.append(
-            f"| {split} | {s.n} | {100 * s.polarity_ok / s.n:.1f}% | {topics} | {intentions} | "
-            f"{100 * s.price_ok / s.n:.1f}% |"
+            f"| {split} | {s.n} | {100 * s.polarity_ok / s.n:.1f}% ({100 * s.vader_ok / s.n:.1f}%) | {topics} | "
+            f"{intentions} | {100 * s.price_ok / s.n:.1f}% |"
         )
     label_rows = ["| label | P | R | F1 | in the labels |", "|---|---:|---:|---:|---:|"]
     for field in ("topics", "intentions"):
@@ -190,6 +195,13 @@ def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]],
             "",
             *label_rows,
             "",
+            "- the held-out split was scored twice during tuning (its aggregate figures and, once, its polarity "
+            "confusion counts; its per-message errors were never read): "
+            "65.0% polarity after cues and domain words were fitted to `tune`, then this figure after the complaint "
+            "tone and more label examples, changes chosen on `tune`. The issue's 80% polarity target is not met on "
+            "held-out; the largest group of misses at the first look was negative messages read as neutral "
+            "(complaints stated as facts, with no word a lexicon marks), and the tune/held-out gap says the cues and "
+            "domain words fit `tune`'s phrasing more than customers' in general",
             f"- analysis of one message (excluding its embedding): median {a50:.2f} ms, p95 {a95:.2f} ms; "
             f"{cost['batch']:.2f} ms a message through `analyze_many` over all 200",
             f"- embedding one message (not part of the signals' cost: the server embeds each user message for "
