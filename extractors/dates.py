@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
-from extractors import signals as sig
+from extractors import cues
 
 _MONTHS = (
     "January", "February", "March", "April", "May", "June",
@@ -33,7 +33,7 @@ _MONTHS = (
 
 def resolve(text: str, day: date, past: bool = False) -> str:
     """`text` with each relative date replaced by the absolute one it names when said on `day`."""
-    return sig.DATE_PHRASE.sub(lambda match: _absolute(match, day, past), text)
+    return cues.DATE_PHRASE.sub(lambda match: _absolute(match, day, past), text)
 
 
 def _absolute(match: re.Match[str], day: date, past: bool) -> str:
@@ -45,22 +45,22 @@ def _absolute(match: re.Match[str], day: date, past: bool) -> str:
 
 def _when(match: re.Match[str], day: date, past: bool) -> str:
     if match["day"]:
-        return f"on {day + timedelta(sig.DAY_OFFSETS[match['day'].lower()])}"
+        return f"on {day + timedelta(cues.DAY_OFFSETS[match['day'].lower()])}"
     if match["weekday"]:
-        target, which = sig.WEEKDAYS.index(match["weekday"].lower()), match["which"].lower()
+        target, which = cues.WEEKDAYS.index(match["weekday"].lower()), match["which"].lower()
         if which == "last" or (past and which != "next"):
             return f"on {day - timedelta((day.weekday() - target - 1) % 7 + 1)}"
         return f"on {day + timedelta((target - day.weekday() - 1) % 7 + 1)}"
     if match["unit"]:
         count = match["count"].lower()
-        n = int(count) if count.isdigit() else sig.COUNTS[count]
+        n = int(count) if count.isdigit() else cues.COUNTS[count]
         unit = match["unit"].lower()
         if unit == "day":
             return f"on {day - timedelta(days=n)}"
         if unit == "week":
             return f"around {day - timedelta(weeks=n)}"
         return f"in {_month(day, -n)}" if unit == "month" else f"in {day.year - n}"
-    shift, span = sig.SHIFTS[match["shift"].lower()], match["span"].lower()
+    shift, span = cues.SHIFTS[match["shift"].lower()], match["span"].lower()
     if span == "week":
         return f"the week of {day + timedelta(7 * shift - day.weekday())}"
     if span == "weekend":

@@ -2,7 +2,7 @@
 
 It is deliberately conservative. A clause it cannot read with confidence yields nothing, because a
 missed fact costs less than an invented one. An LLM extractor does far better; this one makes the
-server useful out of the box on a machine with no model. Vocabulary lives in `extractors.signals`;
+server useful out of the box on a machine with no model. Vocabulary lives in `extractors.cues`;
 relative dates ("yesterday") become absolute ones through `extractors.dates`.
 """
 
@@ -16,8 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from extractors import dates
-from extractors import signals as sig
+from extractors import cues, dates
 from extractors.base import CandidateFact, ExtractionContext, Message, MessageRole
 
 
@@ -117,10 +116,10 @@ def _strip_openers(text: str) -> tuple[str, bool, str | None]:
     hedged, time = False, None
     while True:
         before = text
-        text = sig.LEADING_FILLER.sub("", text, count=1)
-        if match := sig.LEADING_HEDGE.match(text):
+        text = cues.LEADING_FILLER.sub("", text, count=1)
+        if match := cues.LEADING_HEDGE.match(text):
             hedged, text = True, text[match.end() :]
-        if time is None and (match := sig.LEADING_TIME.match(text)):
+        if time is None and (match := cues.LEADING_TIME.match(text)):
             time, text = match["time"], text[match.end() :]
         text = re.sub(r"^(?:now|then|still|also)\s+(?=i\b|i'|my\b)", "", text, flags=re.I)
         if text == before:
@@ -133,8 +132,8 @@ def _strip_tail(text: str) -> tuple[str, bool]:
     while True:
         before = text
         text = text.rstrip(' .!?,;:~\u2026-\u2013\u2014"*')
-        text = sig.TRAILING_FILLER.sub("", text)
-        if match := sig.TRAILING_HEDGE.search(text):
+        text = cues.TRAILING_FILLER.sub("", text)
+        if match := cues.TRAILING_HEDGE.search(text):
             hedged, text = True, text[: match.start()]
         if text == before:
             return text.strip("\"' "), hedged
@@ -172,10 +171,10 @@ def _third_person_pronouns(words: Sequence[str]) -> str:
 
 def _is_progressive(words: Sequence[str]) -> bool:
     """Whether a predicate is an '-ing' activity ("learning Rust"), not a state ("living in Oslo")."""
-    lows = [w.lower() for w in words if w.lower() not in sig.INTENSIFIERS and not sig.is_adverb(w)]
-    if not lows or not lows[0].endswith("ing") or len(lows[0]) < 5 or lows[0] in sig.ING_NOT_VERBS:
+    lows = [w.lower() for w in words if w.lower() not in cues.INTENSIFIERS and not cues.is_adverb(w)]
+    if not lows or not lows[0].endswith("ing") or len(lows[0]) < 5 or lows[0] in cues.ING_NOT_VERBS:
         return False
-    if lows[0] in sig.STATIVE_ING:
+    if lows[0] in cues.STATIVE_ING:
         return False
     return not (lows[0] == "working" and len(lows) > 1 and lows[1] in {"as", "at", "for"})
 
@@ -184,37 +183,37 @@ def _be_predicate(tail: list[str]) -> _Reading | None:
     """Read "I am <tail>"; None when the predicate is mood, chit-chat or too bare to mean anything."""
     if tail[0].lower() in {"it", "that", "this", "those", "these"}:
         return None
-    known = sig.SINGLE_WORD_OK | sig.CHITCHAT_STATES | sig.INTENSIFIERS
+    known = cues.SINGLE_WORD_OK | cues.CHITCHAT_STATES | cues.INTENSIFIERS
     if 1 <= len(tail) <= 2 and all(_NAME.fullmatch(w) and w.lower() not in known for w in tail):
         return _Reading(content=f"User's name is {' '.join(tail)}")  # "I'm Ana"
     text = " ".join(tail).lower()
-    for pattern, _ in sig.DYNAMIC_CUES:
+    for pattern, _ in cues.DYNAMIC_CUES:
         text = pattern.sub(" ", text)
     text = re.sub(r"\ba (?:bit|little)\b", " ", text)
-    core = [w for w in text.split() if w not in sig.INTENSIFIERS]
+    core = [w for w in text.split() if w not in cues.INTENSIFIERS]
     if not core:
         return None
-    if core[0] in sig.CHITCHAT_STATES and not (len(core) > 1 and core[1] == "at"):  # "good at chess" stays
+    if core[0] in cues.CHITCHAT_STATES and not (len(core) > 1 and core[1] == "at"):  # "good at chess" stays
         return None
-    if len(core) == 1 and not (re.fullmatch(r"\d{1,3}", core[0]) or core[0] in sig.SINGLE_WORD_OK):
+    if len(core) == 1 and not (re.fullmatch(r"\d{1,3}", core[0]) or core[0] in cues.SINGLE_WORD_OK):
         return None
-    whereabouts = core[0] in sig.WHEREABOUTS or (core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:3]))
+    whereabouts = core[0] in cues.WHEREABOUTS or (core[0] == "in" and any(_NAME.fullmatch(w) for w in tail[1:3]))
     return _Reading(
         content="User is " + _third_person_pronouns(tail),
         progressive=_is_progressive(tail),
-        transient=core[0] in sig.TRANSIENT_STATES or whereabouts,
+        transient=core[0] in cues.TRANSIENT_STATES or whereabouts,
     )
 
 
 def _verb_clause(words: list[str]) -> _Reading | None:
     """Read "I <adverbs> <verb> <tail>" and make the verb agree with "User"."""
     lead: list[str] = []
-    while len(words) > 1 and sig.is_adverb(words[0]):
+    while len(words) > 1 and cues.is_adverb(words[0]):
         lead.append(words.pop(0))
     verb, tail = words[0].lower(), words[1:]
-    if not _WORD.fullmatch(verb) or verb in sig.NON_VERBS or verb in sig.SKIP_VERBS or not tail:
+    if not _WORD.fullmatch(verb) or verb in cues.NON_VERBS or verb in cues.SKIP_VERBS or not tail:
         return None
-    reading = _Reading(content="", past=sig.is_past_tense(verb))
+    reading = _Reading(content="", past=cues.is_past_tense(verb))
     if verb == "am":
         be = _be_predicate(tail)
         return _with_lead(be, lead) if be and lead and be.content.startswith("User is") else be
@@ -224,26 +223,26 @@ def _verb_clause(words: list[str]) -> _Reading | None:
     if verb == "have" and tail and tail[0].lower() == "got":
         tail = tail[1:]
     if verb == "want":
-        if len(tail) < 2 or tail[0].lower() != "to" or tail[1].lower() not in sig.GOAL_VERBS:
+        if len(tail) < 2 or tail[0].lower() != "to" or tail[1].lower() not in cues.GOAL_VERBS:
             return None
         head = "wants"
     elif verb in {"will", "won't"}:
         head, reading.needs_cue = verb, verb == "will"
     elif verb in {"might", "may"}:
         head, reading.hedged = verb, True
-    elif verb in sig.INVARIANT_VERBS or sig.is_past(verb):
+    elif verb in cues.INVARIANT_VERBS or cues.is_past(verb):
         head = verb
     else:
         head = {"don't": "doesn't", "dont": "doesn't", "haven't": "hasn't", "do not": "does not"}.get(verb)
-        head = head or ("has not" if verb == "have not" else sig.third_person(verb))
+        head = head or ("has not" if verb == "have not" else cues.third_person(verb))
     if not tail:
         return None
-    if negation and tail[0].lower() in sig.SKIP_VERBS:
+    if negation and tail[0].lower() in cues.SKIP_VERBS:
         return None
-    if verb in sig.LIGHT_VERBS and all(w.lower() in sig.FREQUENCY_WORDS for w in tail):
+    if verb in cues.LIGHT_VERBS and all(w.lower() in cues.FREQUENCY_WORDS for w in tail):
         return None  # "I go every weekend": the object was in an earlier clause
     object_at = 1 if negation and verb not in {"haven't", "have not"} and len(tail) > 1 else 0
-    if tail[object_at].lower() in sig.DEICTIC:
+    if tail[object_at].lower() in cues.DEICTIC:
         return None
     reading.content = " ".join(["User", *lead, head]) + " " + _third_person_pronouns(tail)
     return reading
@@ -269,14 +268,14 @@ def _my_clause(words: list[str]) -> _Reading | None:
             rest = _WE.sub(lambda m: _WE_MAP[m[0].lower()], _third_person_pronouns(tail))
             content = f"User and their {' '.join(words[: k + 1])} {rest}"
             progressive = tail[0].lower() in {"are", "were"} and _is_progressive(tail[1:])
-            return _Reading(content=content, progressive=progressive, past=sig.is_past_tense(tail[0]))
+            return _Reading(content=content, progressive=progressive, past=cues.is_past_tense(tail[0]))
         if bare in {"favorite", "favourite"}:
             for j in range(k + 1, min(k + 4, len(words) - 1)):
                 if words[j].lower() in _BE:
                     return _Reading(content=f"User's {' '.join(words[:j])} " + _third_person_pronouns(words[j:]))
             return None
-        if bare not in sig.PERSONAL_NOUNS:
-            if head in _BE or head in sig.NON_VERBS or sig.is_past(head) or head.endswith("s"):
+        if bare not in cues.PERSONAL_NOUNS:
+            if head in _BE or head in cues.NON_VERBS or cues.is_past(head) or head.endswith("s"):
                 return None  # a verb before any personal noun: "my code broke my home page"
             continue
         noun_phrase, tail = words[: k + 1], words[k + 1 :]
@@ -287,15 +286,15 @@ def _my_clause(words: list[str]) -> _Reading | None:
                 noun_phrase, tail = [*words[:k], words[k], *tail[:cut]], tail[cut:]
             else:  # "my husband's a doctor"
                 tail = ["is", *tail]
-        if not tail or tail[0].lower() in sig.NON_VERBS - _BE or not _WORD.fullmatch(tail[0].lower()):
+        if not tail or tail[0].lower() in cues.NON_VERBS - _BE or not _WORD.fullmatch(tail[0].lower()):
             return None
-        if len(tail) == 1 and not sig.is_past(tail[0]):
+        if len(tail) == 1 and not cues.is_past(tail[0]):
             return None
-        if len(tail) > 1 and tail[1].lower() in sig.DEICTIC - {"one"}:
+        if len(tail) > 1 and tail[1].lower() in cues.DEICTIC - {"one"}:
             return None
-        progressive = tail[0].lower() in _BE and bare not in sig.NOT_PROGRESSIVE_HEADS and _is_progressive(tail[1:])
+        progressive = tail[0].lower() in _BE and bare not in cues.NOT_PROGRESSIVE_HEADS and _is_progressive(tail[1:])
         content = f"User's {' '.join(noun_phrase)} {_third_person_pronouns(tail)}"
-        return _Reading(content, progressive, past=sig.is_past_tense(tail[0]))
+        return _Reading(content, progressive, past=cues.is_past_tense(tail[0]))
     return None
 
 
@@ -339,9 +338,9 @@ def _clause_fact(clause: str, day: date) -> CandidateFact | None:
     text, hedged, time = _strip_openers(clause)
     text, tail_hedge = _strip_tail(text)
     low = text.lower()
-    if not text or sig.SPECULATIVE_OPENERS.match(low) or sig.SKIP_CLAUSE.search(low):
+    if not text or cues.SPECULATIVE_OPENERS.match(low) or cues.SKIP_CLAUSE.search(low):
         return None
-    if sig.FILLER_CLAUSE.match(_expand_subject(low)):
+    if cues.FILLER_CLAUSE.match(_expand_subject(low)):
         return None
     reading = _convert(text)
     if reading is None:
@@ -353,15 +352,15 @@ def _clause_fact(clause: str, day: date) -> CandidateFact | None:
         content = f"{content} {time.lower()}"
     if match := _MOVED.match(content):
         content = f"User lives in {match['place']}"
-    cue, ttl = sig.time_cues(content)
+    cue, ttl = cues.time_cues(content)
     if reading.needs_cue and not cue:
         return None
     dynamic = cue or reading.progressive or reading.transient or bool(_JUST.match(content))
-    topic = sig.topic_of(content)
-    if hedged or tail_hedge or reading.hedged or sig.HEDGE_WORDS.search(content):
+    topic = cues.topic_of(content)
+    if hedged or tail_hedge or reading.hedged or cues.HEDGE_WORDS.search(content):
         confidence = 0.65
     else:
-        confidence = 0.9 if topic in sig.IDENTITY_TOPICS else 0.8
+        confidence = 0.9 if topic in cues.IDENTITY_TOPICS else 0.8
     return CandidateFact(
         content=dates.resolve(content, day, reading.past),  # after the cues, which read the phrase's words
         kind="dynamic" if dynamic else "static",
@@ -375,7 +374,7 @@ def _read_facts(text: str, day: date) -> list[CandidateFact]:
     """Every fact stated in one message's text, dated from `day`, in order (duplicates included, no index yet)."""
     drafts: list[CandidateFact] = []
     for sentence, is_question in _sentences(_clean(text)):
-        if sig.HYPOTHETICAL_SENTENCE.match(_strip_openers(sentence)[0]):
+        if cues.HYPOTHETICAL_SENTENCE.match(_strip_openers(sentence)[0]):
             continue
         clauses = _clauses(sentence)
         for position, clause in enumerate(clauses):

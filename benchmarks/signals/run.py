@@ -1,0 +1,257 @@
+"""Quality and cost of the offline per-message signals on 200 hand-labelled customer messages.
+
+    .venv/bin/python benchmarks/signals/run.py                      # prints and writes the README block
+    .venv/bin/python benchmarks/signals/run.py --no-readme --errors tune   # what the tune split gets wrong
+
+messages.jsonl holds the messages with their labels (polarity, topics, intentions, price_sensitive) and a
+split: thresholds, cues and domain words of the default taxonomy were tuned on `tune` only; `held_out`
+measures what that tuning is worth on messages it did not see. Every message is embedded with the bundled
+all-MiniLM-L6-v2 (as the server embeds user messages for search), then analysed with the default taxonomy.
+
+Polarity maps sentiment to negative / neutral / positive with the taxonomy's neutral band. Topics and
+intentions are scored as micro precision / recall / F1 over (message, label) pairs; price sensitivity as
+accuracy. Costs: the analysis of one message at a time, excluding its embedding (the server reuses the
+vector it computed for search), and the embedding of one message at a time, measured apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shlex
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
+    sys.path.insert(0, str(ROOT))
+
+from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, polarity, prototype_texts  # noqa: E402
+from extractors.taxonomy import default_taxonomy  # noqa: E402
+from memory_server.index.minilm import OnnxMiniLMEmbedder  # noqa: E402
+
+FIXTURE = HERE / "messages.jsonl"
+README = ROOT / "benchmarks" / "README.md"
+START, END = "<!-- signals:start -->", "<!-- signals:end -->"
+SPLITS = ("held_out", "tune")
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def embed(embedder: OnnxMiniLMEmbedder, texts: Sequence[str]) -> np.ndarray:
+    return asyncio.run(embedder.embed(list(texts)))
+
+
+@dataclass
+class PRF:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, predicted: set[str], expected: set[str]) -> None:
+        self.tp += len(predicted & expected)
+        self.fp += len(predicted - expected)
+        self.fn += len(expected - predicted)
+
+    def cells(self) -> str:
+        p = self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        r = self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        return f"{100 * p:.0f} | {100 * r:.0f} | {100 * f:.0f}"
+
+
+@dataclass
+class Scores:
+    n: int = 0
+    polarity_ok: int = 0
+    vader_ok: int = 0  # plain VADER (its own lexicon, its ±0.05 band): the baseline the domain tuning improves on
+    price_ok: int = 0
+    topics: PRF | None = None
+    intentions: PRF | None = None
+
+    def __post_init__(self) -> None:
+        self.topics, self.intentions = PRF(), PRF()
+
+
+def score(records: Sequence[dict[str, Any]], signals: Sequence[MessageSignals], taxonomy: Taxonomy) -> Scores:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
+    s = Scores()
+    for record, sig in zip(records, signals, strict=True):
+        s.n += 1
+        s.polarity_ok += polarity(sig.sentiment, taxonomy.neutral_band) == record["polarity"]
+        s.vader_ok += polarity(vader.polarity_scores(record["text"])["compound"], 0.05) == record["polarity"]
+        s.price_ok += sig.price_sensitive == record["price_sensitive"]
+        s.topics.add(set(sig.topics), set(record["topics"]))
+        s.intentions.add(set(sig.intentions), set(record["intentions"]))
+    return s
+
+
+def per_label(records: Sequence[dict[str, Any]], signals: Sequence[MessageSignals], field: str) -> dict[str, PRF]:
+    out: dict[str, PRF] = {}
+    for record, sig in zip(records, signals, strict=True):
+        predicted = set(getattr(sig, field))
+        for label in predicted | set(record[field]):
+            out.setdefault(label, PRF()).add(predicted & {label}, set(record[field]) & {label})
+    return dict(sorted(out.items()))
+
+
+def timings(analyzer: SignalAnalyzer, embedder: OnnxMiniLMEmbedder, texts: list[str], vectors: np.ndarray) -> dict:
+    """Median and p95 ms per message, one message at a time, of the analysis and of the embedding."""
+    analyse, embedding = [], []
+    for _ in range(5):
+        for text, vector in zip(texts, vectors, strict=True):
+            started = time.perf_counter()
+            analyzer.analyze(text, vector)
+            analyse.append(1000 * (time.perf_counter() - started))
+
+    async def embed_each() -> None:  # one event loop, as in the server
+        for text in texts:
+            started = time.perf_counter()
+            await embedder.embed([text])
+            embedding.append(1000 * (time.perf_counter() - started))
+
+    asyncio.run(embed_each())
+    started = time.perf_counter()
+    analyzer.analyze_many(texts, vectors)
+    batch = 1000 * (time.perf_counter() - started) / len(texts)
+
+    def pcts(values: list[float]) -> tuple[float, float]:
+        return statistics.median(values), statistics.quantiles(values, n=20)[-1]
+
+    return {"analysis": pcts(analyse), "embedding": pcts(embedding), "batch": batch}
+
+
+def errors(records: Sequence[dict[str, Any]], signals: Sequence[MessageSignals], taxonomy: Taxonomy) -> None:
+    for record, sig in zip(records, signals, strict=True):
+        got = polarity(sig.sentiment, taxonomy.neutral_band)
+        wrong = [
+            f"polarity {record['polarity']} got {got} ({sig.sentiment:+.2f})" if got != record["polarity"] else "",
+            f"topics {sorted(record['topics'])} got {sig.topics}" if set(sig.topics) != set(record["topics"]) else "",
+            f"intentions {sorted(record['intentions'])} got {sig.intentions}"
+            if set(sig.intentions) != set(record["intentions"])
+            else "",
+            f"price {record['price_sensitive']}" if sig.price_sensitive != record["price_sensitive"] else "",
+        ]
+        if any(wrong):
+            print(f"{record['id']} {record['text'][:90]!r}\n    " + "\n    ".join(w for w in wrong if w))
+
+
+def machine() -> str:
+    return f"{os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}"
+
+
+def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]], cost: dict, command: str) -> str:
+    taxonomy = default_taxonomy()
+    rows = [
+        "| split | messages | polarity (plain VADER) | topics P / R / F1 | intentions P / R / F1 | price sensitive |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for split, s in by_split.items():
+        topics = " / ".join(s.topics.cells().split(" | "))
+        intentions = " / ".join(s.intentions.cells().split(" | "))
+        rows.append(
+            f"| {split} | {s.n} | {100 * s.polarity_ok / s.n:.1f}% ({100 * s.vader_ok / s.n:.1f}%) | {topics} | "
+            f"{intentions} | {100 * s.price_ok / s.n:.1f}% |"
+        )
+    label_rows = ["| label | P | R | F1 | in the labels |", "|---|---:|---:|---:|---:|"]
+    for field in ("topics", "intentions"):
+        for name, prf in labels[field].items():
+            label_rows.append(f"| {name} | {prf.cells()} | {prf.tp + prf.fn} |")
+    (a50, a95), (e50, e95) = cost["analysis"], cost["embedding"]
+    return "\n".join(
+        [
+            START,
+            "## Offline message signals (`signals/run.py`)",
+            "",
+            f"Machine: {machine()}. Command: `{command}`",
+            "",
+            "Data: 200 customer messages written and labelled by hand (`signals/messages.jsonl`); the default "
+            "taxonomy's thresholds, cues and sentiment words were tuned on `tune` only. Sentiment: VADER compound "
+            f"with the taxonomy's domain words, read as neutral within ±{taxonomy.neutral_band}. Topics and "
+            "intentions: cosine of the message's MiniLM vector with each label's prototypes (description and "
+            f"examples), mapped {taxonomy.similarity_floor}…{taxonomy.similarity_ceiling} → 0…1, plus "
+            f"{taxonomy.cue_boost} when a cue occurs; reported from {taxonomy.topic_threshold} (topics) and "
+            f"{taxonomy.intention_threshold} (intentions). Scores in %; P / R / F1 are micro over "
+            "(message, label) pairs.",
+            "",
+            *rows,
+            "",
+            "Per label, held-out split:",
+            "",
+            *label_rows,
+            "",
+            "- the held-out split was scored twice during tuning (its aggregate figures and, once, its polarity "
+            "confusion counts; its per-message errors were never read): "
+            "65.0% polarity after cues and domain words were fitted to `tune`, then this figure after the complaint "
+            "tone and more label examples, changes chosen on `tune`. The issue's 80% polarity target is not met on "
+            "held-out; the largest group of misses at the first look was negative messages read as neutral "
+            "(complaints stated as facts, with no word a lexicon marks), and the tune/held-out gap says the cues and "
+            "domain words fit `tune`'s phrasing more than customers' in general",
+            f"- analysis of one message (excluding its embedding): median {a50:.2f} ms, p95 {a95:.2f} ms; "
+            f"{cost['batch']:.2f} ms a message through `analyze_many` over all 200",
+            f"- embedding one message (not part of the signals' cost: the server embeds each user message for "
+            f"search anyway): median {e50:.1f} ms, p95 {e95:.1f} ms",
+            END,
+        ]
+    )
+
+
+def write_readme(block: str) -> None:
+    text = README.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    README.write_text(text)
+    print(f"wrote {README}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--fixture", type=Path, default=FIXTURE)
+    parser.add_argument("--errors", choices=SPLITS, help="print the messages of this split that are not all right")
+    parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
+    args = parser.parse_args()
+    command = shlex.join([".venv/bin/python", "benchmarks/signals/run.py", *sys.argv[1:]])
+
+    records = load(args.fixture)
+    taxonomy = default_taxonomy()
+    embedder = OnnxMiniLMEmbedder()
+    vectors = embed(embedder, [r["text"] for r in records])
+    analyzer = SignalAnalyzer(taxonomy, embed(embedder, prototype_texts(taxonomy)))
+    signals = analyzer.analyze_many([r["text"] for r in records], vectors)
+
+    by_split = {}
+    for split in SPLITS:
+        rows = [i for i, r in enumerate(records) if r["split"] == split]
+        by_split[split] = score([records[i] for i in rows], [signals[i] for i in rows], taxonomy)
+        if args.errors == split:
+            errors([records[i] for i in rows], [signals[i] for i in rows], taxonomy)
+    held = [i for i, r in enumerate(records) if r["split"] == "held_out"]
+    labels = {f: per_label([records[i] for i in held], [signals[i] for i in held], f) for f in ("topics", "intentions")}
+    cost = timings(analyzer, embedder, [r["text"] for r in records], vectors)
+
+    block = report_block(by_split, labels, cost, command)
+    print("\n".join(block.splitlines()[1:-1]))
+    if not args.no_readme:
+        write_readme(block)
+
+
+if __name__ == "__main__":
+    main()
