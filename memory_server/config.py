@@ -22,6 +22,9 @@ from pydantic_settings import (
 )
 
 from extractors.base import MessageRole, TtlName
+from extractors.signals import Taxonomy
+from extractors.taxonomy import default_taxonomy
+from memory_server.aggregates import AggregateConfig
 from memory_server.plugins import EMBEDDERS
 from memory_server.schemas import Identifier, TtlSeconds
 
@@ -202,6 +205,24 @@ class EpisodeConfig(_Section):
     )
 
 
+class SignalsConfig(_Section):
+    """Per-message signals (sentiment, topics, intentions, price sensitivity) and what they add up to per user."""
+
+    enabled: bool = Field(True, description="Analyse each processed message of `roles` and keep the user's aggregates.")
+    roles: list[MessageRole] = Field(default_factory=lambda: ["user"], description="Roles whose messages are analysed.")
+    taxonomy: Taxonomy = Field(
+        default_factory=default_taxonomy,
+        description="The topics and intentions to detect (label, description, examples, cues) and their thresholds; "
+        "null: the built-in taxonomy for customer conversations.",
+    )
+    aggregates: AggregateConfig = Field(default_factory=AggregateConfig, description="Window, trend and churn risk.")
+
+    @field_validator("taxonomy", mode="before")
+    @classmethod
+    def _default_taxonomy(cls, value: Any) -> Any:
+        return default_taxonomy() if value is None else value
+
+
 class ExtractionConfig(_Section):
     """The operator-editable extraction settings; each change is a new version."""
 
@@ -274,6 +295,9 @@ class ExtractionConfig(_Section):
     )
     episodes: EpisodeConfig = Field(
         default_factory=EpisodeConfig, description="Stored messages as searchable episodes (keys left out are kept)."
+    )
+    signals: SignalsConfig = Field(
+        default_factory=SignalsConfig, description="Message signals and user aggregates (keys left out are kept)."
     )
 
 

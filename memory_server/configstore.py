@@ -27,7 +27,7 @@ _ALIASES = {
     if isinstance(alias, str)
 }
 _ACCEPTED = set(ExtractionConfig.model_fields) | set(_ALIASES)
-_SECTIONS = {"episodes"}
+_SECTIONS = {"episodes", "signals"}
 
 
 def _canonical(changes: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _canonical(changes: dict[str, Any]) -> dict[str, Any]:
 
 
 def _merged(current: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    """`changes` over `current`; a section given as an object (episodes) keeps the keys it leaves out."""
+    """`changes` over `current`; a section given as an object (episodes, signals) keeps the keys it leaves out."""
     merged = dict(current)
     for key, value in _canonical(changes).items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict) and key in _SECTIONS:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from extractors.signals import SignalAnalyzer
 from memory_server.config import Settings
 from memory_server.configstore import ConfigStore
 from memory_server.cpu import CpuPool
@@ -50,6 +51,8 @@ class Core:
     cpu: CpuPool
     configs: ConfigStore
     term_counts: DocumentCounts = field(default_factory=DocumentCounts)
+    analyzers: dict[str, SignalAnalyzer] = field(default_factory=dict)  # by taxonomy and embedder
+    analyzer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from memory_server import search, terms, timeutil, when
+from memory_server import search, signals, terms, timeutil, when
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import NotFound
@@ -117,10 +117,14 @@ async def page(core: Core, scope: Scope, user_id: str, flt: EpisodeFilter) -> Pa
 async def delete(
     core: Core, scope: Scope, user_id: str, message_ids: Sequence[int], *, event: ChangeEventName = "episode_delete"
 ) -> list[Episode]:
-    """Delete the user's episodes (their messages, keyword rows and vectors) and log each, without its text."""
+    """Delete the user's episodes (their messages, keyword rows, vectors and signals) and log each, without its
+    text; the user's aggregates are recomputed without them."""
     now = timeutil.now()
+    _, config = await core.configs.active(scope.tenant_id)
     async with core.db.transaction() as conn:
         gone = await episodesql.remove(conn, scope.tenant_id, user_id, message_ids)
+        if gone:
+            await signals.refresh(conn, scope.tenant_id, user_id, config)
         for episode in gone:
             ref = EpisodeRef.model_validate(episode, from_attributes=True)
             await changesql.record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -114,3 +115,9 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ServiceError:
     elif first.get("type") == "extra_forbidden":
         message = "unknown field"
     return InvalidInput(f"{field}: {message}" if field else message, field=field)
+
+
+def check_json_size(value: object, limit: int, field: str) -> None:
+    """Refuse a value bigger than `limit` bytes as JSON (attributes are stored, and returned, whole)."""
+    if len(json.dumps(value, ensure_ascii=False).encode()) > limit:
+        raise PayloadTooLarge(f"{field}: at most {limit} bytes as JSON", field=field)

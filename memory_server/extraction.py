@@ -1,4 +1,5 @@
-"""Running extraction jobs: read a request's messages, extract candidates, reconcile and store them.
+"""Running extraction jobs: read a request's messages, extract candidates, analyse the messages' signals,
+reconcile and store the candidates.
 
 Two kinds of job: `extract` (one published request) and `reextract` (every stored message of a user,
 replayed request by request through the current config, with all changes under the re-extraction's
@@ -20,7 +21,7 @@ from extractors.base import (
 )
 from extractors.llm_client import ModelCall
 from extractors.registry import EXTRACTORS, PluginError, create_extractor, options_model
-from memory_server import timeutil
+from memory_server import signals, timeutil
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
@@ -134,6 +135,7 @@ async def _extract(
         else:
             context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), usage=usage)
             candidates = await extractor.extract(messages, context)
+    await signals.analyse(core, job.tenant_id, job.user_id, config, stored, source)
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,

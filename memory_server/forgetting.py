@@ -18,6 +18,7 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
+from memory_server.store import users as usersql
 from memory_server.store.changelog import ChangeEvent
 
 EXPIRY_ACTOR = "system:expiry"
@@ -68,7 +69,8 @@ async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) 
 
 
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
-    """Remove the user's messages, facts, vectors and jobs, and blank their change-log contents."""
+    """Remove the user's messages (with their signals), facts, vectors, jobs and record, and blank their
+    change-log contents."""
     now = timeutil.now()
     key = (scope.tenant_id, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
@@ -79,6 +81,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "facts": await factsql.delete_user(conn, *key),
             "changes_blanked": await changesql.blank_user(conn, *key),
         }
+        await usersql.delete(conn, *key)
         await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
     await core.vectors.flush(index_episodes=False)
     return counts

@@ -1,5 +1,5 @@
-"""Accepting a conversation: its messages, their keyword index rows and queued vectors (the episodes) and
-its extraction job commit together, once per payload.
+"""Accepting a conversation: its messages, their keyword index rows and queued vectors (the episodes), the
+user's record (seen, counted, `user_attributes` merged) and its extraction job commit together, once per payload.
 
 The same messages (same session, source, roles, contents and times) published again map to the first
 request instead of a new one, so a retried publish never stores anything twice.
@@ -18,6 +18,7 @@ from memory_server.schemas import InteractionIn
 from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
+from memory_server.store import users as usersql
 from memory_server.store.db import ConstraintError
 
 
@@ -35,6 +36,9 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
     digest = payload_hash(body)
     known = await jobsql.by_payload(core.db, scope.tenant_id, body.user_id, digest)
     if known is not None:
+        if body.user_attributes:
+            async with core.db.transaction() as conn:
+                await usersql.merge_attributes(conn, scope.tenant_id, body.user_id, body.user_attributes, now)
         return known, True
     request_id = str(uuid.uuid4())
     messages = [(i, m.role, m.content, m.created_at or now) for i, m in enumerate(body.messages)]
@@ -49,6 +53,15 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
                 if m.role in kept
             ]
             await episodesql.add(conn, scope.tenant_id, body.user_id, episodes)
+            await usersql.seen(
+                conn,
+                scope.tenant_id,
+                body.user_id,
+                source=body.source,
+                attributes=body.user_attributes,
+                times=[at for *_, at in messages],
+                now=now,
+            )
             await jobsql.enqueue(
                 conn,
                 request_id=request_id,

@@ -8,6 +8,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field
 
 from extractors.base import FactKind, MessageRole, Usage
+from memory_server.aggregates import Aggregates
 
 Role = Literal["viewer", "editor", "admin"]
 #: never: no key was ever made (open mode on loopback); active: keys are required; revoked: every key was
@@ -24,6 +25,7 @@ ChangeEventName = Literal[
     "purge",
     "episode_delete",
     "episode_expire",
+    "user_attributes",
     "key_create",
     "key_revoke",
     "lockdown",
@@ -212,3 +214,49 @@ class ApiKey(BaseModel):
 
 class NewApiKey(ApiKey):
     key: str
+
+
+class UserAttributes(BaseModel):
+    """A user's attributes, as the change log keeps them before and after an edit."""
+
+    attributes: dict[str, Any]
+
+
+class UserRecord(BaseModel):
+    """What is known about a user beyond facts: attributes, activity and the aggregates of their signals."""
+
+    user_id: str
+    source_label: str | None = Field(None, description="The source of the user's latest request that named one.")
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    aggregates: Aggregates | None = Field(None, description="None until a message of the user is analysed.")
+    first_seen: datetime | None = Field(None, description="Time of the user's first stored message.")
+    last_seen: datetime | None = Field(None, description="Time of the user's latest stored message.")
+    message_count: int = Field(0, description="Stored messages of the user's conversations (every role).")
+    analysed_count: int = Field(0, description="Messages analysed for signals.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserList(BaseModel):
+    users: list[UserRecord]
+    total: int
+
+
+class TimelineEntry(BaseModel):
+    """One analysed message with its signals."""
+
+    message_id: int
+    timestamp: datetime = Field(description="The message's own time.")
+    source_label: str | None = None
+    session_id: str | None = None
+    content: str
+    sentiment: float
+    topics: dict[str, float]
+    intentions: list[str]
+    price_sensitive: bool
+
+
+class Timeline(BaseModel):
+    user_id: str
+    timeline: list[TimelineEntry]
+    next_cursor: str | None = None

@@ -150,6 +150,10 @@ class InteractionIn(_In):
     session_id: Identifier | None = None
     source: Identifier | None = None
     attributes: Attributes = Field(default_factory=dict)
+    user_attributes: Attributes = Field(
+        default_factory=dict,
+        description="Merged into the user's record (plan, country, ...); a null value removes that attribute.",
+    )
     wait: bool = False
 
 
@@ -238,4 +242,24 @@ class ChangelogFilter(_In):
     request_id: Identifier | None = None
     since: Timestamp | None = None
     limit: Count = 100
+    cursor: Cursor | None = None
+
+
+class UserFilter(_In):
+    """Filters of the user list (attribute filters come as `attr.<name>=<value>` query parameters)."""
+
+    churn_risk_gte: float | None = Field(None, ge=0, le=1)
+    churn_risk_lte: float | None = Field(None, ge=0, le=1)
+    sentiment_trend: Literal["improving", "stable", "declining"] | None = None
+    min_messages: int | None = Field(None, ge=0, le=MAX_COUNT, description="At least this many analysed messages.")
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+class UserAttributesIn(_In):
+    attributes: Attributes
+
+
+class TimelineFilter(_In):
+    limit: Count = 50
     cursor: Cursor | None = None

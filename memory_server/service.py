@@ -9,7 +9,6 @@ enforces the same ones.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -33,7 +32,7 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.errors import Conflict, InvalidInput, ModelUnavailable, NotFound, PayloadTooLarge
+from memory_server.errors import Conflict, InvalidInput, ModelUnavailable, NotFound, PayloadTooLarge, check_json_size
 from memory_server.index import check as index_check
 from memory_server.index import rebuild
 from memory_server.index.chroma import ChromaIndex
@@ -68,6 +67,7 @@ from memory_server.store import messages as messagesql
 from memory_server.store import vectors as vectorsql
 from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
+from memory_server.users import Users
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,7 @@ class MemoryService:
         self._lock = lock
         self._workers: jobs.WorkerPool | None = None
         self.access = Access(core.db, core.settings)
+        self.users = Users(core)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -198,7 +199,8 @@ class MemoryService:
             if len(message.content) > limits.max_content_chars:
                 field = f"messages.{i}.content"
                 raise PayloadTooLarge(f"{field}: at most {limits.max_content_chars} characters", field=field)
-        _check_attributes_size(body.attributes, limits.max_attributes_bytes)
+        check_json_size(body.attributes, limits.max_attributes_bytes, "attributes")
+        check_json_size(body.user_attributes, limits.max_attributes_bytes, "user_attributes")
 
     async def wait(self, scope: Scope, request_id: str) -> None:
         """Hold until the job is done or failed for good, up to the configured timeout."""
@@ -271,7 +273,7 @@ class MemoryService:
         limits = self.core.settings.limits
         if len(body.content) > limits.max_content_chars:
             raise PayloadTooLarge(f"content: at most {limits.max_content_chars} characters", field="content")
-        _check_attributes_size(body.attributes, limits.max_attributes_bytes)
+        check_json_size(body.attributes, limits.max_attributes_bytes, "attributes")
         candidate = CandidateFact(
             content=body.content, kind=body.kind, ttl_seconds=body.ttl_seconds, confidence=body.confidence
         )
@@ -396,8 +398,3 @@ class MemoryService:
     async def check_index(self, repair: bool = False) -> index_check.IndexReport:
         """Compare the vector index with SQLite; with `repair`, replay what disagrees."""
         return await index_check.check_and_repair(self.core, repair)
-
-
-def _check_attributes_size(attributes: dict[str, Any], limit: int) -> None:
-    if len(json.dumps(attributes, ensure_ascii=False).encode()) > limit:
-        raise PayloadTooLarge(f"attributes: at most {limit} bytes as JSON", field="attributes")

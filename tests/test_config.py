@@ -13,11 +13,15 @@ from memory_server.config import ConfigError, Settings, load_settings
 EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
 
 
+#: Settings documented as one value (too big to spell out in the example; null stands for the default).
+WHOLE = {"extraction.signals.taxonomy"}
+
+
 def _fields(model: type[BaseModel], prefix: str = "") -> set[str]:
     names = set()
     for name, info in model.model_fields.items():
         kind = info.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and prefix + name not in WHOLE:
             names |= _fields(kind, f"{prefix}{name}.")
         else:
             names.add(prefix + name)

@@ -238,6 +238,53 @@ async def m006_episodes(db: aiosqlite.Connection) -> None:
     )
 
 
+async def m008_signals(db: aiosqlite.Connection) -> None:
+    """A record per user (attributes, source, first/last seen, message count, aggregates, the aggregates'
+    filterable columns) and the signals of each analysed message. Users who have messages get their record
+    now; signals come with the next processed message (or a re-extraction)."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE users (
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            source TEXT,
+            attributes TEXT NOT NULL DEFAULT '{}',
+            first_seen TEXT,
+            last_seen TEXT,
+            message_count INTEGER NOT NULL DEFAULT 0,
+            analysed_count INTEGER NOT NULL DEFAULT 0,
+            aggregates TEXT,
+            churn_risk_score REAL,
+            sentiment_trend TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (tenant_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX users_by_seen ON users (tenant_id, last_seen);
+        CREATE INDEX users_by_churn ON users (tenant_id, churn_risk_score);
+
+        CREATE TABLE message_signals (
+            message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            source TEXT,
+            sentiment REAL NOT NULL,
+            topics TEXT NOT NULL,
+            intentions TEXT NOT NULL,
+            price_sensitive INTEGER NOT NULL
+        );
+        CREATE INDEX signals_by_user ON message_signals (tenant_id, user_id, created_at, message_id);
+
+        INSERT INTO users (tenant_id, user_id, first_seen, last_seen, message_count, created_at, updated_at)
+            SELECT tenant_id, user_id, min(created_at), max(created_at), count(*),
+                   strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+            FROM messages GROUP BY tenant_id, user_id;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_job_usage,
@@ -245,6 +292,7 @@ MIGRATIONS: list[Migration] = [
     m004_changelog_tenant_events,
     m005_pad_years,
     m006_episodes,
+    m008_signals,
 ]
 
 

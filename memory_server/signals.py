@@ -1,0 +1,87 @@
+"""Per-message signals and what they add up to per user.
+
+Every processed message of the configured roles is analysed offline (`extractors.signals.SignalAnalyzer`)
+from the vector the message already has for search, so signals cost no extra embedding. Its signals and the
+user's recomputed aggregates are written in one transaction; a retried job rewrites the same rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+
+import aiosqlite
+import numpy as np
+
+from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, prototype_texts
+from memory_server import aggregates, timeutil
+from memory_server.config import ExtractionConfig
+from memory_server.context import Core
+from memory_server.cpu import off_loop
+from memory_server.store import episodes as episodesql
+from memory_server.store import signals as signalsql
+from memory_server.store import users as usersql
+from memory_server.store import vectors
+from memory_server.store.messages import StoredMessage
+
+#: Above this many messages, analysing a request runs in a thread (about 0.2-0.4 ms a message).
+INLINE_MESSAGES = 50
+
+
+async def analyzer_for(core: Core, taxonomy: Taxonomy) -> SignalAnalyzer:
+    """The analyzer of a taxonomy, built once per taxonomy and embedder (its prototypes embedded once)."""
+    key = hashlib.sha256(f"{core.embedder.model_id}\n{taxonomy.model_dump_json()}".encode()).hexdigest()
+    async with core.analyzer_lock:
+        analyzer = core.analyzers.get(key)
+        if analyzer is None:
+            prototypes = await core.embedder.embed(prototype_texts(taxonomy))
+            analyzer = await asyncio.to_thread(SignalAnalyzer, taxonomy, prototypes)
+            core.analyzers[key] = analyzer
+        return analyzer
+
+
+async def _vectors(core: Core, tenant_id: str, messages: Sequence[StoredMessage]) -> np.ndarray:
+    """The messages' vectors: the stored episode vectors, and an embedding for any message without one."""
+    rows = await episodesql.vectors_by_id(core.db, tenant_id, [m.id for m in messages])
+    stored = {r["id"]: r["vector"] for r in rows if len(r["vector"]) == 4 * core.embedder.dim}
+    missing = [m for m in messages if m.id not in stored]
+    fresh = dict(zip((m.id for m in missing), await core.embedder.embed([m.content for m in missing]), strict=True))
+    out = np.empty((len(messages), core.embedder.dim), dtype=np.float32)
+    for i, m in enumerate(messages):
+        out[i] = fresh[m.id] if m.id in fresh else vectors.matrix([stored[m.id]])[0]
+    return out
+
+
+async def analyse(
+    core: Core,
+    tenant_id: str,
+    user_id: str,
+    config: ExtractionConfig,
+    messages: Sequence[StoredMessage],
+    source: str | None,
+) -> list[MessageSignals]:
+    """Analyse the request's messages of the configured roles, store their signals and the user's aggregates;
+    return the signals (none when signals are off or no message qualifies)."""
+    settings = config.signals
+    chosen = [m for m in messages if m.role in settings.roles]
+    if not settings.enabled or not chosen:
+        return []
+    analyzer = await analyzer_for(core, settings.taxonomy)
+    matrix = await _vectors(core, tenant_id, chosen)
+    texts = [m.content for m in chosen]
+    found = await off_loop(len(chosen) > INLINE_MESSAGES, analyzer.analyze_many, texts, matrix)
+    async with core.db.transaction() as conn:
+        await signalsql.put(
+            conn, tenant_id, user_id, [(m.id, m.created_at, source, s) for m, s in zip(chosen, found, strict=True)]
+        )
+        await refresh(conn, tenant_id, user_id, config)
+    return found
+
+
+async def refresh(conn: aiosqlite.Connection, tenant_id: str, user_id: str, config: ExtractionConfig) -> None:
+    """Recompute the user's aggregates from their stored signals (after new signals, or deleted messages)."""
+    settings = config.signals
+    window, analysed = await signalsql.window(conn, tenant_id, user_id, settings.aggregates.window_size)
+    summary = aggregates.compute(window, settings.aggregates, settings.taxonomy.neutral_band)
+    await usersql.save_aggregates(conn, tenant_id, user_id, summary, analysed, timeutil.now())

@@ -1,0 +1,163 @@
+"""SQL for user records: attributes, source, when the user was seen, counts, and their aggregates."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from memory_server import timeutil
+from memory_server.aggregates import Aggregates
+from memory_server.models import UserRecord
+from memory_server.store.db import Database, Row
+
+
+def _record(row: Row) -> UserRecord:
+    return UserRecord(
+        user_id=row["user_id"],
+        source_label=row["source"],
+        attributes=json.loads(row["attributes"]),
+        aggregates=None if row["aggregates"] is None else Aggregates.model_validate_json(row["aggregates"]),
+        first_seen=timeutil.from_db(row["first_seen"]),
+        last_seen=timeutil.from_db(row["last_seen"]),
+        message_count=row["message_count"],
+        analysed_count=row["analysed_count"],
+        created_at=timeutil.from_db(row["created_at"]),
+        updated_at=timeutil.from_db(row["updated_at"]),
+    )
+
+
+async def seen(
+    conn: aiosqlite.Connection,
+    tenant_id: str,
+    user_id: str,
+    *,
+    source: str | None,
+    attributes: dict[str, Any],
+    times: Sequence[datetime],
+    now: datetime,
+) -> None:
+    """Count a published request's messages; `attributes` are merged in (RFC 7396: a null removes a key)."""
+    first, last = timeutil.to_db(min(times)), timeutil.to_db(max(times))
+    stamp = timeutil.to_db(now)
+    await conn.execute(
+        "INSERT INTO users (tenant_id, user_id, source, attributes, first_seen, last_seen, message_count, "
+        "created_at, updated_at) VALUES (?, ?, ?, json_patch('{}', ?), ?, ?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, user_id) DO UPDATE SET source = coalesce(excluded.source, users.source), "
+        "attributes = json_patch(users.attributes, ?), "
+        "first_seen = min(coalesce(users.first_seen, excluded.first_seen), excluded.first_seen), "
+        "last_seen = max(coalesce(users.last_seen, excluded.last_seen), excluded.last_seen), "
+        "message_count = users.message_count + excluded.message_count, updated_at = excluded.updated_at",
+        (
+            tenant_id,
+            user_id,
+            source,
+            json.dumps(attributes),
+            first,
+            last,
+            len(times),
+            stamp,
+            stamp,
+            json.dumps(attributes),
+        ),
+    )
+
+
+async def merge_attributes(
+    conn: aiosqlite.Connection, tenant_id: str, user_id: str, patch: dict[str, Any], now: datetime
+) -> None:
+    """Merge `patch` into the user's attributes (RFC 7396), creating the record of a user not seen yet."""
+    stamp = timeutil.to_db(now)
+    await conn.execute(
+        "INSERT INTO users (tenant_id, user_id, attributes, created_at, updated_at) "
+        "VALUES (?, ?, json_patch('{}', ?), ?, ?) ON CONFLICT (tenant_id, user_id) DO UPDATE SET "
+        "attributes = json_patch(users.attributes, ?), updated_at = excluded.updated_at",
+        (tenant_id, user_id, json.dumps(patch), stamp, stamp, json.dumps(patch)),
+    )
+
+
+async def set_attributes(
+    conn: aiosqlite.Connection, tenant_id: str, user_id: str, attributes: dict[str, Any], now: datetime
+) -> None:
+    """Replace the user's attributes (creating the record of a user not seen yet)."""
+    stamp = timeutil.to_db(now)
+    await conn.execute(
+        "INSERT INTO users (tenant_id, user_id, attributes, created_at, updated_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, user_id) DO UPDATE SET attributes = excluded.attributes, "
+        "updated_at = excluded.updated_at",
+        (tenant_id, user_id, json.dumps(attributes), stamp, stamp),
+    )
+
+
+async def save_aggregates(
+    conn: aiosqlite.Connection, tenant_id: str, user_id: str, aggregates: Aggregates, analysed: int, now: datetime
+) -> None:
+    """Store freshly computed aggregates, their filterable columns and the counts they came from."""
+    stamp = timeutil.to_db(now)
+    await conn.execute(
+        "INSERT INTO users (tenant_id, user_id, created_at, updated_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (tenant_id, user_id) DO NOTHING",
+        (tenant_id, user_id, stamp, stamp),
+    )
+    await conn.execute(
+        "UPDATE users SET aggregates = :aggregates, churn_risk_score = :churn, sentiment_trend = :trend, "
+        "analysed_count = :analysed, updated_at = :now, message_count = "
+        "(SELECT count(*) FROM messages m WHERE m.tenant_id = :tenant AND m.user_id = :user) "
+        "WHERE tenant_id = :tenant AND user_id = :user",
+        {
+            "aggregates": aggregates.model_dump_json(),
+            "churn": aggregates.churn_risk_score,
+            "trend": aggregates.sentiment_trend,
+            "analysed": analysed,
+            "now": stamp,
+            "tenant": tenant_id,
+            "user": user_id,
+        },
+    )
+
+
+async def get(db: Database, tenant_id: str, user_id: str) -> UserRecord | None:
+    row = await db.fetchone("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return None if row is None else _record(row)
+
+
+async def page(
+    db: Database,
+    tenant_id: str,
+    *,
+    churn_risk_gte: float | None,
+    churn_risk_lte: float | None,
+    sentiment_trend: str | None,
+    min_messages: int | None,
+    attributes: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> tuple[list[UserRecord], int]:
+    """Users matching every filter, most recently seen first, and how many match in all."""
+    where, params = ["tenant_id = ?"], [tenant_id]
+    for sql, value in (
+        ("churn_risk_score >= ?", churn_risk_gte),
+        ("churn_risk_score <= ?", churn_risk_lte),
+        ("sentiment_trend = ?", sentiment_trend),
+        ("analysed_count >= ?", min_messages),
+    ):
+        if value is not None:
+            where.append(sql)
+            params.append(value)
+    for name, value in attributes.items():
+        where.append("json_extract(attributes, ?) IS ?")
+        params.extend((f'$."{name}"', value))
+    condition = " AND ".join(where)
+    total = await db.fetchone(f"SELECT count(*) AS n FROM users WHERE {condition}", params)
+    rows = await db.fetchall(
+        f"SELECT * FROM users WHERE {condition} ORDER BY last_seen DESC, user_id LIMIT ? OFFSET ?",
+        (*params, limit, offset),
+    )
+    return [_record(r) for r in rows], int(total["n"]) if total else 0
+
+
+async def delete(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
+    await conn.execute("DELETE FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))

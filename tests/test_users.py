@@ -1,0 +1,149 @@
+"""Users: a record per user, signals per analysed message, aggregates, lists filtered by behaviour, timelines."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.conftest import publish
+
+DAY = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
+
+
+async def _say(client: httpx.AsyncClient, user: str, texts: list[str], start: int = 0, **extra) -> dict:
+    messages = [
+        {"role": "user", "content": t, "created_at": (DAY + timedelta(days=start + i)).isoformat()}
+        for i, t in enumerate(texts)
+    ]
+    r = await client.post("/v1/interactions", json={"user_id": user, "messages": messages, "wait": True, **extra})
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def test_publishing_creates_the_user_record_with_attributes_source_and_counts(client):
+    await _say(client, "ana", ["hi there", "I love the new dashboard"], source="web", user_attributes={"plan": "pro"})
+    r = await client.get("/v1/users/ana")
+    assert r.status_code == 200, r.text
+    user = r.json()
+    assert user["attributes"] == {"plan": "pro"}
+    assert user["source_label"] == "web"
+    assert user["message_count"] == 2
+    assert user["analysed_count"] == 2
+    assert user["first_seen"].startswith("2026-05-01")
+    assert user["last_seen"].startswith("2026-05-02")
+    # a later publish merges attributes (a null removes one) and counts on
+    await _say(client, "ana", ["thanks"], start=5, user_attributes={"country": "PT", "plan": None})
+    user = (await client.get("/v1/users/ana")).json()
+    assert user["attributes"] == {"country": "PT"}
+    assert user["message_count"] == 3
+    assert user["last_seen"].startswith("2026-05-06")
+
+
+async def test_signals_per_message_and_a_timeline_newest_first(client):
+    await _say(
+        client,
+        "bo",
+        [
+            "I love how fast the new release is, great job!",
+            "I was charged twice this month and I want my money back. This is unacceptable.",
+        ],
+    )
+    r = await client.get("/v1/users/bo/timeline")
+    assert r.status_code == 200, r.text
+    timeline = r.json()["timeline"]
+    assert [e["content"][:9] for e in timeline] == ["I was cha", "I love ho"]
+    angry, happy = timeline
+    assert angry["sentiment"] < -0.1 < 0.1 < happy["sentiment"]
+    assert "wants refund" in angry["intentions"]
+    assert "billing" in angry["topics"]
+    assert angry["timestamp"].startswith("2026-05-02")
+    page = (await client.get("/v1/users/bo/timeline", params={"limit": 1})).json()
+    assert len(page["timeline"]) == 1 and page["next_cursor"] is not None
+    rest = (await client.get("/v1/users/bo/timeline", params={"limit": 1, "cursor": page["next_cursor"]})).json()
+    assert [e["message_id"] for e in rest["timeline"]] == [happy["message_id"]]
+    assert rest["next_cursor"] is None
+
+
+async def test_aggregates_follow_a_declining_user_and_churn_risk_rises(client):
+    calm = ["The onboarding went smoothly, thank you", "Great support, the team solved it quickly"]
+    worse = [
+        "The app keeps crashing when I export, this is getting annoying",
+        "Still broken. Support has not answered in three days, very disappointed",
+        "This is unacceptable, I am thinking of switching to a competitor",
+        "I want to cancel my subscription. Terrible service.",
+    ]
+    await _say(client, "cy", calm)
+    before = (await client.get("/v1/users/cy")).json()["aggregates"]
+    await _say(client, "cy", worse, start=2)
+    after = (await client.get("/v1/users/cy")).json()["aggregates"]
+    assert after["window_size"] == 6
+    assert after["sentiment_trend"] == "declining"
+    assert after["negative_ratio"] >= 0.5
+    assert after["churn_risk_score"] > before["churn_risk_score"] + 0.3
+    assert "wants to cancel" in after["intentions_summary"]
+    assert after["message_frequency_days"] == 1.0
+
+
+async def test_the_user_list_filters_by_churn_trend_messages_and_attributes(client):
+    await _say(client, "happy", ["Thanks, love it", "Works great, thank you"], user_attributes={"plan": "pro"})
+    await _say(
+        client,
+        "leaving",
+        ["Nothing works", "Support never answers", "I want to cancel and get a refund, awful"],
+        user_attributes={"plan": "free", "seats": 3},
+    )
+    everyone = (await client.get("/v1/users")).json()
+    assert everyone["total"] == 2
+    risky = (await client.get("/v1/users", params={"churn_risk_gte": 0.5})).json()
+    assert [u["user_id"] for u in risky["users"]] == ["leaving"] and risky["total"] == 1
+    pro = (await client.get("/v1/users", params={"attr.plan": "pro"})).json()
+    assert [u["user_id"] for u in pro["users"]] == ["happy"]
+    seats = (await client.get("/v1/users", params={"attr.seats": "3"})).json()
+    assert [u["user_id"] for u in seats["users"]] == ["leaving"]
+    many = (await client.get("/v1/users", params={"min_messages": 3})).json()
+    assert [u["user_id"] for u in many["users"]] == ["leaving"]
+    paged = (await client.get("/v1/users", params={"limit": 1, "offset": 1})).json()
+    assert paged["total"] == 2 and len(paged["users"]) == 1
+
+
+async def test_bad_filters_and_unknown_users_get_clear_errors(client):
+    r = await client.get("/v1/users", params={"churn_risk_gte": 2})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "churn_risk_gte"
+    r = await client.get("/v1/users", params={"sentiment_trend": "sideways"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "sentiment_trend"
+    r = await client.get("/v1/users", params={"bogus": 1})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "bogus"
+    r = await client.get("/v1/users", params={"attr.pl an": "x"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "attr.pl an"
+    r = await client.get("/v1/users/nobody")
+    assert r.status_code == 404 and r.json()["error"]["field"] == "user_id"
+    r = await client.get("/v1/users/nobody/timeline")
+    assert r.status_code == 404
+
+
+async def test_attributes_can_be_replaced_and_the_change_is_logged(client):
+    await publish(client, "dee", "hello")
+    r = await client.put("/v1/users/dee", json={"attributes": {"plan": "team", "country": "DE"}})
+    assert r.status_code == 200, r.text
+    assert r.json()["attributes"] == {"plan": "team", "country": "DE"}
+    changes = (await client.get("/v1/changelog", params={"user_id": "dee"})).json()["items"]
+    logged = [c for c in changes if c["event"] == "user_attributes"]
+    assert logged[0]["before"] == {"attributes": {}}
+    assert logged[0]["after"] == {"attributes": {"plan": "team", "country": "DE"}}
+    r = await client.put("/v1/users/dee", json={"attributes": {"k": {"a": {"b": {"c": {"d": {"e": 1}}}}}}})
+    assert r.status_code == 422 and r.json()["error"]["field"].startswith("attributes")
+
+
+async def test_deleting_an_episode_or_purging_removes_its_signals(client):
+    await _say(client, "eve", ["I want a refund, this is a scam", "ok thanks, all good now"])
+    timeline = (await client.get("/v1/users/eve/timeline")).json()["timeline"]
+    refund = next(e for e in timeline if "refund" in e["content"])
+    assert (await client.delete(f"/v1/episodes/{refund['message_id']}")).status_code == 200
+    left = (await client.get("/v1/users/eve/timeline")).json()["timeline"]
+    assert [e["message_id"] for e in left] == [e["message_id"] for e in timeline if e is not refund]
+    user = (await client.get("/v1/users/eve")).json()
+    assert user["analysed_count"] == 1 and user["message_count"] == 1
+    assert "wants refund" not in user["aggregates"]["intentions_summary"]
+    assert (await client.delete("/v1/users/eve")).status_code == 200
+    assert (await client.get("/v1/users/eve")).status_code == 404
