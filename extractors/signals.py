@@ -5,6 +5,11 @@ per message, schema-validated). Offline, `SignalAnalyzer` reads a `Taxonomy` of 
 VADER's lexicon (with the taxonomy's domain words), topics and intentions from the cosine of the message's
 embedding with each label's prototypes (its description and examples), raised by keyword cues. It takes the
 vector the server already computed for search, so signals cost no extra embedding.
+
+A lexicon only hears the words it knows: a complaint told as plain facts ("third week, still no parcel") has
+none, so the sentiment also takes a vote of the message's embedding against the taxonomy's polarity examples
+(generic negative, neutral and positive customer messages): how much closer the message sits to the
+positive examples' centroid than to the negative ones', with the neutral examples competing for the middle.
 """
 
 from __future__ import annotations
@@ -77,6 +82,43 @@ class Label(BaseModel):
     )
 
 
+class PolarityExamples(BaseModel):
+    """Generic customer messages of each polarity: the embedding's reference for how a message feels."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    negative: list[Text] = Field(
+        default_factory=list, max_length=100, description="Messages a careful reader finds negative."
+    )
+    neutral: list[Text] = Field(
+        default_factory=list, max_length=100, description="Messages that are neither: questions, requests, facts."
+    )
+    positive: list[Text] = Field(
+        default_factory=list, max_length=100, description="Messages a careful reader finds positive."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        classes = {"negative": self.negative, "neutral": self.neutral, "positive": self.positive}
+        if any(classes.values()) and (few := [name for name, texts in classes.items() if len(texts) < 3]):
+            raise ValueError(
+                f"polarity examples: {', '.join(few)} has fewer than 3 examples; give each polarity at least 3 "
+                "(or none at all, to turn the embedding's vote off)"
+            )
+        seen: dict[str, str] = {}
+        for name, texts in classes.items():
+            for text in texts:
+                if (other := seen.get(text.casefold())) is not None:
+                    where = name if other == name else f"{other} and {name}"
+                    raise ValueError(f"polarity examples: {text!r} appears twice ({where}); keep one")
+                seen[text.casefold()] = name
+        return self
+
+    def texts(self) -> list[str]:
+        """All examples, negative then neutral then positive (their order in the prototype matrix)."""
+        return [*self.negative, *self.neutral, *self.positive]
+
+
 class Taxonomy(BaseModel):
     """Topics, intentions and the thresholds that turn their scores into labels."""
 
@@ -113,6 +155,23 @@ class Taxonomy(BaseModel):
     neutral_band: float = Field(
         0.1, ge=0, lt=1, description="Sentiment within ±band reads as neutral (polarity, negative ratios)."
     )
+    polarity_examples: PolarityExamples = Field(
+        default_factory=PolarityExamples,
+        description="Generic negative, neutral and positive customer messages; the message embedding's vote "
+        "between them is added to the sentiment (none: the lexicon and the leans alone).",
+    )
+    polarity_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="The most the embedding's vote adds to the sentiment: weight × (P(positive) − P(negative)).",
+    )
+    polarity_temperature: float = Field(
+        0.08,
+        gt=0,
+        le=1,
+        description="Softmax temperature over the cosines with the three polarity centroids: lower is a firmer vote.",
+    )
     sentiment_words: dict[Annotated[str, StringConstraints(to_lower=True, min_length=1)], float] = Field(
         default_factory=dict,
         description="Word → valence (-4…4) added to, or overriding, the sentiment lexicon for this domain.",
@@ -144,7 +203,8 @@ def polarity(sentiment: float, neutral_band: float) -> Polarity:
 def prototype_texts(taxonomy: Taxonomy) -> list[str]:
     """The texts to embed for the analyzer, in the order `SignalAnalyzer` expects their vectors."""
     labels = (*taxonomy.topics, *taxonomy.intentions, *taxonomy.tones)
-    return [text for label in labels for text in (label.description, *label.examples)]
+    texts = [text for label in labels for text in (label.description, *label.examples)]
+    return texts + taxonomy.polarity_examples.texts()
 
 
 def cue_pattern(cues: list[str]) -> re.Pattern[str] | None:
@@ -203,10 +263,12 @@ class SignalAnalyzer:
             )
         self.taxonomy = taxonomy
         self.dim = vectors.shape[1]
-        self._prototypes = _unit_rows(vectors)
+        units = _unit_rows(vectors)
         self._topics = _Family(taxonomy.topics, 0, taxonomy.topic_threshold)
         self._intentions = _Family(taxonomy.intentions, self._topics.end, taxonomy.intention_threshold)
         self._tones = _Family(taxonomy.tones, self._intentions.end, 0.0)
+        self._prototypes = units[: self._tones.end]  # the labels' rows; the polarity examples' follow
+        self._polarity = _polarity_centroids(taxonomy.polarity_examples, units[self._tones.end :])
         self._price = cue_pattern(taxonomy.price_cues)
         self._price_topic = self._topics.names.index(taxonomy.price_topic) if taxonomy.price_topic else None
         self._vader = SentimentIntensityAnalyzer()  # reads its bundled lexicon files; no network
@@ -221,17 +283,28 @@ class SignalAnalyzer:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape != (len(texts), self.dim):
             raise ValueError(f"vectors has shape {vectors.shape}; expected ({len(texts)}, {self.dim})")
-        similarities = _unit_rows(vectors) @ self._prototypes.T
+        units = _unit_rows(vectors)
+        similarities = units @ self._prototypes.T
         topic_scores = self._topics.scores(similarities, texts, self.taxonomy)
         intention_scores = self._intentions.scores(similarities, texts, self.taxonomy)
         tone_scores = self._tones.scores(similarities, texts, self.taxonomy)
         leans = (
             self._topics.lean(topic_scores) + self._intentions.lean(intention_scores) + self._tones.lean(tone_scores)
         )
+        if self._polarity is not None:
+            leans = leans + self.taxonomy.polarity_weight * self._polarity_vote(units)
         return [self._signals(text, topic_scores[i], intention_scores[i], leans[i]) for i, text in enumerate(texts)]
 
+    def _polarity_vote(self, units: np.ndarray) -> np.ndarray:
+        """Per message, P(positive) − P(negative): a softmax over its cosines with the three polarity centroids."""
+        logits = (units @ self._polarity.T) / self.taxonomy.polarity_temperature
+        weights = np.exp(logits - logits.max(axis=1, keepdims=True))
+        return (weights[:, 2] - weights[:, 0]) / weights.sum(axis=1)
+
     def _signals(self, text: str, topics: np.ndarray, intentions: np.ndarray, lean: float) -> MessageSignals:
-        lexical = self._vader.polarity_scores(text)["compound"] if text.strip() else 0.0
+        if not text.strip():  # a blank message says nothing, whatever its vector is near
+            return MessageSignals()
+        lexical = self._vader.polarity_scores(text)["compound"]
         sentiment = round(min(1.0, max(-1.0, float(lexical + lean))), 3)
         price_sensitive = bool(self._price and self._price.search(text)) or (
             self._price_topic is not None
@@ -250,6 +323,15 @@ def _above(family: _Family, scores: np.ndarray) -> dict[str, float]:
     """The labels whose score reaches the family's threshold, best first, scores rounded to 3 places."""
     order = np.argsort(-scores, kind="stable")
     return {family.names[j]: round(float(scores[j]), 3) for j in order if scores[j] >= family.threshold}
+
+
+def _polarity_centroids(examples: PolarityExamples, rows: np.ndarray) -> np.ndarray | None:
+    """The unit centroids (negative, neutral, positive) of the examples' unit vectors; None without examples."""
+    sizes = [len(examples.negative), len(examples.neutral), len(examples.positive)]
+    if not all(sizes):
+        return None
+    bounds = np.cumsum([0, *sizes])
+    return _unit_rows(np.stack([rows[bounds[i] : bounds[i + 1]].mean(axis=0) for i in range(3)]))
 
 
 def _unit_rows(vectors: np.ndarray) -> np.ndarray:

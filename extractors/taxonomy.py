@@ -3,13 +3,16 @@
 Descriptions and examples are embedded as prototypes, so they are written as a customer would put it; the
 cues are phrases that, in a customer conversation, nearly always mean the label. The sentiment words fix
 the lexicon where customer-service usage differs from everyday English ("support" and "credit" are nouns
-here, not praise; "crashes" and "outage" are bad news).
+here, not praise; "crashes" and "outage" are bad news). A complaint told as plain facts, which no lexicon
+scores, is left to the embedding's vote against the polarity examples (`extractors/polarity_examples.py`); the
+intentions' leans add what a request means for the mood (a polite refund request is still bad news).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from extractors.polarity_examples import POLARITY_EXAMPLES
 from extractors.signals import Taxonomy
 
 
@@ -332,30 +335,6 @@ INTENTIONS = [
     ),
 ]  # fmt: skip
 
-# Not reported: a complaint told as plain facts ("still no package, no reply") has no word a lexicon scores.
-TONES = [
-    _label(
-        "complaint",
-        "The customer complains: something went wrong, is late, missing or broken, or they were treated badly.",
-        [
-            "Something went wrong with my order and nobody is fixing it.",
-            "I'm still waiting and nothing has happened.",
-            "It doesn't work and I'm losing time.",
-            "This is the second time this has happened.",
-            "I was charged for something I didn't ask for.",
-            "I can't get into my account and no one is helping.",
-            "The item I received is damaged.",
-            "Nobody has answered me for days.",
-            "This keeps breaking.",
-            "I'm not happy with how this was handled.",
-            "The product got worse after the update.",
-            "It still isn't fixed.",
-        ],
-        [],
-        -0.4,
-    ),
-]
-
 PRICE_CUES = [
     "too expensive", "expensive", "pricey", "overpriced", "afford", "can't afford", "cannot afford", "cheaper",
     "discount*", "promo code*", "coupon*", "price hike", "price increase", "prices went up", "budget*",
@@ -383,9 +362,12 @@ def default_taxonomy() -> Taxonomy:
         {
             "topics": TOPICS,
             "intentions": INTENTIONS,
-            "tones": TONES,
             "price_cues": PRICE_CUES,
             "price_topic": "pricing",
             "sentiment_words": SENTIMENT_WORDS,
+            "polarity_examples": POLARITY_EXAMPLES,
+            "polarity_weight": 0.5,
+            "polarity_temperature": 0.08,
+            "neutral_band": 0.2,
         }
     )

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from extractors.signals import (
     Label,
     MessageSignals,
+    PolarityExamples,
     SignalAnalyzer,
     Taxonomy,
     cue_pattern,
@@ -101,10 +102,34 @@ def test_a_crash_report_is_a_negative_bug_report(analyze: Analyze) -> None:
     assert signals.sentiment < -0.1
 
 
-def test_a_complaint_told_as_plain_facts_still_reads_negative(analyze: Analyze) -> None:
-    # No word here is in a sentiment lexicon; the complaint tone and the intention leans carry it.
-    signals = analyze("Two weeks later the parcel still hasn't come and nobody answers the phone.")
-    assert polarity(signals.sentiment, default_taxonomy().neutral_band) == "negative"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Two weeks later the parcel still hasn't come and nobody answers the phone.",
+        "My last three orders all arrived a week after the date on the website.",
+    ],
+)
+def test_a_complaint_told_as_calm_facts_reads_negative_by_the_embedding_vote(
+    embedder: OnnxMiniLMEmbedder, default_analyzer: SignalAnalyzer, text: str
+) -> None:
+    # No word here is in a sentiment lexicon: without the vote against the polarity examples it reads neutral.
+    band = default_taxonomy().neutral_band
+    vector = _embed(embedder, [text])[0]
+    assert polarity(default_analyzer.analyze(text, vector).sentiment, band) == "negative"
+    no_vote = _analyzer(embedder, default_taxonomy().model_copy(update={"polarity_weight": 0.0}))
+    assert polarity(no_vote.analyze(text, vector).sentiment, band) == "neutral"
+
+
+@pytest.mark.parametrize(
+    "text", ["How do I export my contacts to a spreadsheet?", "Where do I find the settings for notifications?"]
+)
+def test_a_how_to_question_reads_neutral(analyze: Analyze, text: str) -> None:
+    assert polarity(analyze(text).sentiment, default_taxonomy().neutral_band) == "neutral"
+
+
+@pytest.mark.parametrize("text", ["thank you!", "Thanks for sorting that out so quickly."])
+def test_thanks_read_positive(analyze: Analyze, text: str) -> None:
+    assert polarity(analyze(text).sentiment, default_taxonomy().neutral_band) == "positive"
 
 
 def test_signals_stay_in_bounds_and_use_only_taxonomy_labels(
@@ -191,6 +216,45 @@ def test_domain_sentiment_words_change_the_reading(
     assert abs(default_analyzer.analyze(text, vector).sentiment) < default_taxonomy().neutral_band
 
 
+def test_without_polarity_examples_the_vote_is_off(embedder: OnnxMiniLMEmbedder) -> None:
+    taxonomy = default_taxonomy()
+    examples = taxonomy.polarity_examples.texts()
+    assert prototype_texts(taxonomy)[-len(examples) :] == examples  # embedded after the labels' prototypes
+    texts = ["The parcel still hasn't come.", "Great, thanks!", "How do I add a user?"]
+    vectors = _embed(embedder, texts)
+    bare = _analyzer(embedder, taxonomy.model_copy(update={"polarity_examples": PolarityExamples()}))
+    no_vote = _analyzer(embedder, taxonomy.model_copy(update={"polarity_weight": 0.0}))
+    assert bare.analyze_many(texts, vectors) == no_vote.analyze_many(texts, vectors)
+
+
+@pytest.mark.parametrize(
+    ("examples", "message"),
+    [
+        ({"negative": ["late", "lost", "broken"], "neutral": ["how?"], "positive": ["thanks", "great", "nice"]},
+         "neutral has fewer than 3 examples"),
+        ({"negative": ["late", "lost", "broken"], "neutral": ["how?", "where?", "LATE"], "positive": ["a", "b", "c"]},
+         "'LATE' appears twice \\(negative and neutral\\)"),
+        ({"negative": ["late", "late", "broken"], "neutral": ["how?", "where?", "when?"], "positive": ["a", "b", "c"]},
+         "'late' appears twice \\(negative\\)"),
+        ({"negative": ["late", "lost", ""], "neutral": ["how?", "where?", "when?"], "positive": ["a", "b", "c"]},
+         "negative.2"),
+        ({"negative": ["late"], "mixed": ["meh"]}, "mixed"),
+    ],
+)  # fmt: skip
+def test_bad_polarity_examples_are_refused(examples: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Taxonomy.model_validate(default_taxonomy().model_dump() | {"polarity_examples": examples})
+
+
+def test_the_default_polarity_examples_are_valid_plain_data() -> None:
+    from extractors.polarity_examples import POLARITY_EXAMPLES
+
+    examples = PolarityExamples.model_validate(POLARITY_EXAMPLES)
+    assert examples == default_taxonomy().polarity_examples
+    assert 30 <= len(examples.texts()) <= 60
+    assert all(isinstance(text, str) for texts in POLARITY_EXAMPLES.values() for text in texts)
+
+
 def test_label_names_must_be_unique_within_a_family() -> None:
     with pytest.raises(ValidationError, match="'billing' is used twice"):
         Taxonomy.model_validate({"topics": [_label("billing"), _label("Billing ")], "intentions": []})
@@ -222,6 +286,8 @@ def test_an_empty_or_malformed_label_is_refused(label: dict, field: str) -> None
         ({"price_topic": "costs"}, "price_topic 'costs' is not one of the topics"),
         ({"similarity_floor": 0.7, "similarity_ceiling": 0.3}, "similarity_ceiling must be greater"),
         ({"sentiment_words": {"meh": -9}}, "valences run from -4 to 4"),
+        ({"polarity_weight": 1.5}, "polarity_weight"),
+        ({"polarity_temperature": 0}, "polarity_temperature"),
         ({"topic_threshold": 1.5}, "topic_threshold"),
         ({"unknown": 1}, "unknown"),
     ],
