@@ -17,6 +17,7 @@ from memory_server.index.embedders import Embedder
 from memory_server.index.sync import VectorSync
 from memory_server.models import Role
 from memory_server.store.db import Database
+from memory_server.webhook_delivery import WebhookDispatcher
 
 _RANK: dict[str, int] = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -48,6 +49,7 @@ class Core:
     vectors: VectorSync
     cpu: CpuPool
     configs: ConfigStore
+    webhooks: WebhookDispatcher
     _user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )

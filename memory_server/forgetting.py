@@ -18,6 +18,7 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
+from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
 
 EXPIRY_ACTOR = "system:expiry"
@@ -68,7 +69,8 @@ async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) 
 
 
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
-    """Remove the user's messages, facts, vectors and jobs, and blank their change-log contents."""
+    """Remove the user's messages, facts, vectors, jobs and webhook events (sent or not), and blank their
+    change-log contents."""
     now = timeutil.now()
     key = (scope.tenant_id, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
@@ -78,6 +80,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "jobs": await jobsql.delete_user(conn, *key),
             "facts": await factsql.delete_user(conn, *key),
             "changes_blanked": await changesql.blank_user(conn, *key),
+            "webhook_events": await hooksql.delete_user(conn, *key),
         }
         await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
     await core.vectors.flush(index_episodes=False)
