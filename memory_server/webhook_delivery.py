@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 import time
 from datetime import timedelta
 
@@ -42,10 +43,14 @@ class Refused(Exception):
 class WebhookDispatcher:
     """Delivers due webhook events, at most `webhooks.concurrency` at once."""
 
-    def __init__(self, db: Database, settings: WebhookSettings, poll_seconds: float) -> None:
+    def __init__(
+        self, db: Database, settings: WebhookSettings, poll_seconds: float, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        """`verify`: how receivers' TLS certificates are checked (httpx's default: the certifi bundle)."""
         self.db = db
         self.settings = settings
         self.poll_seconds = poll_seconds
+        self.verify = verify
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -59,6 +64,7 @@ class WebhookDispatcher:
             log.info("webhooks: %d interrupted deliveries are due again", recovered)
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(self.settings.timeout_seconds),
+            verify=self.verify,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: the checked address is the one connected to
             limits=httpx.Limits(max_keepalive_connections=0),  # never reuse a connection made for another host

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -17,9 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
+from memory_server import timeutil, webhooks
 from memory_server.api.app import create_app
 from memory_server.config import Settings, WebhookSettings
+from memory_server.models import Webhook
 from memory_server.service import MemoryService
+from memory_server.store import webhooks as hooksql
+from memory_server.store.db import Database
+from memory_server.webhook_delivery import WebhookDispatcher
 from tests.conftest import publish, running, use_extractor
 from tests.webhook_receiver import Receiver
 
@@ -374,3 +381,37 @@ async def test_events_undelivered_at_a_kill_9_are_delivered_after_restart_with_t
     assert sorted(ids[:2]) == sorted(ids[2:]) and len(set(ids)) == 2  # the same two events, sent again
     payloads = [g.verified(hook["secret"]) for g in got[2:]]
     assert {p["data"]["request_id"] for p in payloads} == {j["request_id"] for j in jobs}
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command to make a certificate")
+async def test_https_goes_to_the_checked_address_with_the_name_for_tls(settings, tmp_path):
+    """The delivery connects to the address it resolved and checked, and still verifies the certificate of
+    the name in the URL (sent as SNI), so a pinned address cannot weaken TLS."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext subjectAltName=DNS:localhost"
+    subprocess.run([*make.split(), "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    server_tls.sni_callback = lambda _sock, name, _ctx: names.append(name)
+    db = Database(tmp_path / "x.sqlite3")
+    await db.open()
+    with Receiver(tls=server_tls) as receiver:
+        secret = webhooks.new_secret()
+        url = f"https://localhost:{receiver.port}/hook"
+        hook = Webhook(id="h", url=url, events=["request.done"], created_by="test", created_at=timeutil.now())
+        async with db.transaction() as conn:
+            await hooksql.insert(conn, "A", hook, secret)
+            await webhooks.emit(conn, "A", "request.done", {"user_id": "ana", "request_id": "r1"})
+        dispatcher = WebhookDispatcher(
+            db, hooks_settings(settings).webhooks, 0.05, verify=ssl.create_default_context(cafile=cert)
+        )
+        await dispatcher.start()
+        try:
+            [got] = await receiver.wait_for(1)
+        finally:
+            await dispatcher.stop()
+            await db.close()
+    assert got.verified(secret)["data"] == {"user_id": "ana", "request_id": "r1"}
+    assert got.headers["host"] == f"localhost:{receiver.port}"
+    assert "localhost" in names

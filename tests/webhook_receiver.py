@@ -4,6 +4,7 @@ each with the next status of a script (then `default`), or holds it until releas
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -26,7 +27,9 @@ class Received:
 
 
 class Receiver:
-    def __init__(self, statuses: Iterable[int] = (), default: int = 204, hold: bool = False) -> None:
+    def __init__(
+        self, statuses: Iterable[int] = (), default: int = 204, hold: bool = False, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.script: deque[int] = deque(statuses)
         self.default = default
         self.received: list[Received] = []
@@ -52,6 +55,8 @@ class Receiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
