@@ -162,14 +162,16 @@ class Claimed:
 async def claim(db: Database, now: datetime, stale_before: datetime, limit: int) -> list[Claimed]:
     """Take up to `limit` due deliveries for an attempt each (counted now). A claim older than `stale_before`
     belongs to an attempt that never finished (another process died) and may be taken again."""
-    stamp = timeutil.to_db(now)
+    stamp, stale = timeutil.to_db(now), timeutil.to_db(stale_before)
+    due = "d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_at IS NULL OR d.claimed_at < ?)"
+    if await db.fetchone(f"SELECT 1 FROM webhook_deliveries d WHERE {due} LIMIT 1", (stamp, stale)) is None:
+        return []  # the common case, read without taking the writer
     async with db.transaction() as conn:
         rows = await conn.execute_fetchall(
             "SELECT d.id, d.event_id, w.url, w.secret, e.body, d.attempts FROM webhook_deliveries d "
             "JOIN webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id "
-            "WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_at IS NULL OR d.claimed_at < ?) "
-            "ORDER BY d.next_attempt_at, d.id LIMIT ?",
-            (stamp, timeutil.to_db(stale_before), limit),
+            f"WHERE {due} ORDER BY d.next_attempt_at, d.id LIMIT ?",
+            (stamp, stale, limit),
         )
         await conn.executemany(
             "UPDATE webhook_deliveries SET claimed_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
