@@ -165,6 +165,25 @@ class SearchSettings(_Section):
     )
 
 
+class WebhookSettings(_Section):
+    """Delivering events (signed webhooks) to the URLs tenants register."""
+
+    allow_private: bool = Field(
+        False,
+        description="Deliver to private, loopback, link-local and other non-public addresses (off: refused at "
+        "creation for an address, and at every delivery for each address a name resolves to).",
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Longest one delivery attempt may take.")
+    max_attempts: int = Field(10, ge=1, le=50, description="Tries before a delivery is marked failed.")
+    backoff_base_seconds: float = Field(30.0, ge=0, le=86_400, description="First retry delay; doubles each try.")
+    backoff_max_seconds: float = Field(3_600.0, ge=0, le=7 * 86_400, description="Longest delay between tries.")
+    concurrency: int = Field(4, ge=1, le=64, description="Deliveries in flight at once.")
+    max_per_tenant: int = Field(50, ge=1, le=1_000, description="Webhooks one tenant may register.")
+    retention_days: int = Field(
+        30, ge=1, le=3_650, description="Delivered and failed deliveries (and their events) are deleted after this."
+    )
+
+
 class LLMSettings(_Section):
     """How to reach the chat model of the `llm` extractor (the model itself can be changed per tenant)."""
 
@@ -318,6 +337,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
 
     @classmethod

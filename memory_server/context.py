@@ -19,6 +19,7 @@ from memory_server.index.sync import VectorSync
 from memory_server.models import Role
 from memory_server.store.db import Database
 from memory_server.terms import DocumentCounts
+from memory_server.webhook_delivery import WebhookDispatcher
 
 _RANK: dict[str, int] = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -50,6 +51,7 @@ class Core:
     vectors: VectorSync
     cpu: CpuPool
     configs: ConfigStore
+    webhooks: WebhookDispatcher
     term_counts: DocumentCounts = field(default_factory=DocumentCounts)
     analyzers: dict[str, SignalAnalyzer] = field(default_factory=dict)  # by taxonomy and embedder
     analyzer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)

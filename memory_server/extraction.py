@@ -21,7 +21,7 @@ from extractors.base import (
 )
 from extractors.llm_client import ModelCall
 from extractors.registry import EXTRACTORS, PluginError, create_extractor, options_model
-from memory_server import signals, timeutil
+from memory_server import signals, timeutil, webhooks
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
@@ -157,5 +157,8 @@ async def _reextract(core: Core, configs: ConfigStore, job: ClaimedJob, usage: U
     for request_id in await messagesql.requests_of_user(core.db, job.tenant_id, job.user_id):
         source, attributes = await jobsql.origin(core.db, job.tenant_id, request_id)
         await _extract(core, configs, job, usage, request_id, source, attributes, finishes=False)
+    now = timeutil.now()
     async with core.db.transaction() as conn:
-        await jobsql.mark_done(conn, job.request_id, timeutil.now(), usage)
+        await jobsql.mark_done(conn, job.request_id, now, usage)
+        done = {"user_id": job.user_id, "request_id": job.request_id}
+        await webhooks.emit(conn, job.tenant_id, "request.done", done, at=now)

@@ -19,6 +19,7 @@ from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
+from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
 
 EXPIRY_ACTOR = "system:expiry"
@@ -69,8 +70,8 @@ async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) 
 
 
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
-    """Remove the user's messages (with their signals), facts, vectors, jobs and record, and blank their
-    change-log contents."""
+    """Remove the user's messages (with their signals), facts, vectors, jobs, record and webhook events (sent or
+    not), and blank their change-log contents."""
     now = timeutil.now()
     key = (scope.tenant_id, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
@@ -80,6 +81,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "jobs": await jobsql.delete_user(conn, *key),
             "facts": await factsql.delete_user(conn, *key),
             "changes_blanked": await changesql.blank_user(conn, *key),
+            "webhook_events": await hooksql.delete_user(conn, *key),
         }
         await usersql.delete(conn, *key)
         await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))

@@ -3,7 +3,8 @@
 A job is claimed by flipping it to `running` in one statement; a job found `running` at start-up was
 interrupted by a crash and goes back to `queued`. Jobs of one user run one at a time and in the order
 they were accepted, so a later message ("I moved to Lisbon") is always reconciled after an earlier one.
-A failing job is retried with exponential backoff, then marked `failed` with its error.
+A failing job is retried with exponential backoff, then marked `failed` with its error, and a
+`request.failed` webhook event is emitted in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from memory_server import timeutil
+from memory_server import timeutil, webhooks
 from memory_server.config import WorkerSettings
 from memory_server.store import jobs as jobsql
 from memory_server.store.db import Database
@@ -26,12 +27,18 @@ async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: Worke
     """Schedule a retry with exponential backoff, or fail the job for good after max_attempts; True when final."""
     final = job.attempts >= settings.max_attempts
     delay = settings.retry_backoff_seconds * (2 ** (job.attempts - 1))
-    await jobsql.reschedule(db, job.request_id, error, final, timeutil.later(timeutil.now(), delay))
+    now = timeutil.now()
+    async with db.transaction() as conn:
+        await jobsql.reschedule(conn, job.request_id, error, final, timeutil.later(now, delay), now)
+        if final:
+            data = {"user_id": job.user_id, "request_id": job.request_id, "error": error[: jobsql.MAX_ERROR_CHARS]}
+            await webhooks.emit(conn, job.tenant_id, "request.failed", data, at=now)
     return final
 
 
 class WorkerPool:
-    """Runs `handler` on claimed jobs with bounded concurrency; `tick` runs on every idle poll."""
+    """Runs `handler` on claimed jobs with bounded concurrency; `tick` runs on every idle poll; `after_job` after
+    each attempt at a job has committed (it wakes the webhook dispatcher for the events the job emitted)."""
 
     def __init__(
         self,
@@ -39,11 +46,13 @@ class WorkerPool:
         settings: WorkerSettings,
         handler: Callable[[ClaimedJob], Awaitable[None]],
         tick: Callable[[], Awaitable[None]],
+        after_job: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.handler = handler
         self.tick = tick
+        self.after_job = after_job
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
@@ -117,8 +126,12 @@ class WorkerPool:
             raise
         except Exception as exc:
             log.warning("job %s failed (attempt %d): %s", job.request_id, job.attempts, exc)
-            if not await mark_failed(self.db, job, f"{type(exc).__name__}: {exc}", self.settings):
+            final = await mark_failed(self.db, job, f"{type(exc).__name__}: {exc}", self.settings)
+            self.after_job()
+            if not final:
                 return
+        else:
+            self.after_job()
         self._finished(job.request_id)
         self._wake.set()
 

@@ -30,6 +30,8 @@ ChangeEventName = Literal[
     "key_revoke",
     "lockdown",
     "open_mode",
+    "webhook_create",
+    "webhook_delete",
 ]
 MemoryType = Literal["fact", "episode"]
 
@@ -260,3 +262,40 @@ class Timeline(BaseModel):
     user_id: str
     timeline: list[TimelineEntry]
     next_cursor: str | None = None
+
+
+WebhookEventType = Literal["request.done", "request.failed", "segment.entered", "segment.exited"]
+DeliveryStatus = Literal["pending", "delivered", "failed"]
+
+
+class Webhook(BaseModel):
+    """A URL a tenant registered for some event types; its secret is never shown again after creation."""
+
+    id: str
+    url: str
+    events: list[WebhookEventType]
+    enabled: bool = True
+    created_by: str = Field(description="The actor that created it (`key:<id>`, or `local` in open mode).")
+    created_at: datetime
+
+
+class NewWebhook(Webhook):
+    secret: str = Field(description="`whsec_…`: verify each delivery's signature with it. Shown only in this answer.")
+
+
+class WebhookDelivery(BaseModel):
+    """One event sent (or to be sent) to one webhook, with the outcome of its last attempt."""
+
+    id: int
+    webhook_id: str
+    event_id: str = Field(description="The `webhook-id` header of every attempt, redeliveries included.")
+    event_type: WebhookEventType
+    payload: dict[str, Any] = Field(description="The body sent: {type, timestamp, data}.")
+    status: DeliveryStatus
+    attempts: int
+    next_attempt_at: datetime | None = Field(None, description="When the next attempt is due, while pending.")
+    last_status_code: int | None = Field(None, description="The HTTP status the receiver last answered.")
+    last_error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    delivered_at: datetime | None = None

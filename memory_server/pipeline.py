@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from extractors.base import CandidateFact, Usage
-from memory_server import timeutil
+from memory_server import timeutil, webhooks
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
@@ -208,6 +208,8 @@ async def apply_candidates(
             await changesql.record(conn, event)
         if origin.finishes_job:
             await jobsql.mark_done(conn, origin.request_id, now, usage)
+            done = {"user_id": origin.user_id, "request_id": origin.request_id}
+            await webhooks.emit(conn, scope.tenant_id, "request.done", done, at=now)
     await core.vectors.flush(index_episodes=False)
     return outcome
 

@@ -15,8 +15,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from extractors.base import MessageRole
-from memory_server import timeutil
-from memory_server.models import FactKind
+from memory_server import ssrf, timeutil
+from memory_server.models import DeliveryStatus, FactKind, WebhookEventType
 
 MAX_ATTRIBUTE_KEYS = 32
 MAX_ATTRIBUTE_DEPTH = 3
@@ -261,5 +261,25 @@ class UserAttributesIn(_In):
 
 
 class TimelineFilter(_In):
+    limit: Count = 50
+    cursor: Cursor | None = None
+
+
+WebhookUrl = Annotated[str, Field(max_length=ssrf.MAX_URL_LENGTH + 100), AfterValidator(ssrf.check_url)]
+DeliveryId = Annotated[int, Field(ge=1, lt=2**63, description="A webhook delivery's id.")]
+
+
+class WebhookIn(_In):
+    url: WebhookUrl
+    events: list[WebhookEventType] = Field(min_length=1, max_length=20, description="The event types to send.")
+
+    @field_validator("events")
+    @classmethod
+    def _distinct(cls, events: list[str]) -> list[str]:
+        return list(dict.fromkeys(events))
+
+
+class DeliveryFilter(_In):
+    status: DeliveryStatus | None = None
     limit: Count = 50
     cursor: Cursor | None = None

@@ -25,6 +25,7 @@ from memory_server import (
     portability,
     retrieval,
     timeutil,
+    webhooks,
 )
 from memory_server.access import Access
 from memory_server.config import ExtractionConfig, Settings
@@ -44,22 +45,27 @@ from memory_server.models import (
     Episode,
     Fact,
     Job,
+    NewWebhook,
     Page,
     ProfileResponse,
     RequestChanges,
     SearchResults,
     StatedFact,
+    Webhook,
+    WebhookDelivery,
 )
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
+    DeliveryFilter,
     EpisodeFilter,
     FactFilter,
     FactIn,
     InteractionIn,
     ProfileIn,
     SearchIn,
+    WebhookIn,
 )
 from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
@@ -68,6 +74,7 @@ from memory_server.store import vectors as vectorsql
 from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
 from memory_server.users import Users
+from memory_server.webhook_delivery import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +111,7 @@ class MemoryService:
                     VectorSync(db, embedder, index, episodes),
                     CpuPool(settings.workers.cpu_processes),
                     ConfigStore(db, settings.extraction),
+                    WebhookDispatcher(db, settings.webhooks, settings.workers.poll_seconds),
                 )
                 await core.vectors.flush()
             except BaseException:
@@ -130,7 +138,8 @@ class MemoryService:
             await service.close()
 
     async def start(self) -> None:
-        """Refuse to serve vectors of another model, then start the extraction workers."""
+        """Refuse to serve vectors of another model, then start the extraction workers and the webhook dispatcher
+        (which first makes the deliveries a crash interrupted due again)."""
         model = self.core.embedder.model_id
         other = await vectorsql.other_model(self.core.db, model) or await episodesql.other_model(self.core.db, model)
         if other is not None:
@@ -138,12 +147,16 @@ class MemoryService:
                 f"stored vectors were made by {other}, but the embedder is now {self.core.embedder.model_id}: "
                 "run `memory-server reindex` to re-embed them, or switch the embedder back"
             )
-        self._workers = jobs.WorkerPool(self.core.db, self.core.settings.workers, self._run_job, self.expire_due)
+        self._workers = jobs.WorkerPool(
+            self.core.db, self.core.settings.workers, self._run_job, self.expire_due, self.core.webhooks.notify
+        )
         await self._workers.start()
+        await self.core.webhooks.start()
 
     async def close(self) -> None:
         if self._workers is not None:
             await self._workers.stop()
+        await self.core.webhooks.stop()
         await self.core.cpu.close()
         await self.core.db.close()
         if self._lock is not None:
@@ -381,6 +394,35 @@ class MemoryService:
         expired = await forgetting.expire_due(self.core)
         await self.core.vectors.flush()
         return expired
+
+    # ---- webhooks -------------------------------------------------------------------------------
+
+    async def create_webhook(self, scope: Scope, body: WebhookIn) -> NewWebhook:
+        """Register a URL for event types; the answer holds its signing secret, shown only once."""
+        scope.require("admin")
+        return await webhooks.create(self.core, scope, body)
+
+    async def webhooks(self, scope: Scope) -> list[Webhook]:
+        scope.require("admin")
+        return await webhooks.listed(self.core, scope)
+
+    async def webhook(self, scope: Scope, webhook_id: str) -> Webhook:
+        scope.require("admin")
+        return await webhooks.get(self.core, scope, webhook_id)
+
+    async def delete_webhook(self, scope: Scope, webhook_id: str) -> Webhook:
+        scope.require("admin")
+        return await webhooks.delete(self.core, scope, webhook_id)
+
+    async def webhook_deliveries(self, scope: Scope, webhook_id: str, flt: DeliveryFilter) -> Page[WebhookDelivery]:
+        scope.require("admin")
+        self._check_page(flt.limit)
+        return await webhooks.deliveries(self.core, scope, webhook_id, flt)
+
+    async def redeliver(self, scope: Scope, webhook_id: str, delivery_id: int) -> WebhookDelivery:
+        """Send a delivered or failed delivery again (same `webhook-id`)."""
+        scope.require("admin")
+        return await webhooks.redeliver(self.core, scope, webhook_id, delivery_id)
 
     # ---- portability ----------------------------------------------------------------------------
 

@@ -150,22 +150,24 @@ async def record_attempt(db: Database, request_id: str, usage: Usage, raw_output
         )
 
 
-async def reschedule(db: Database, request_id: str, error: str, final: bool, run_after: datetime) -> None:
+MAX_ERROR_CHARS = 4000
+
+
+async def reschedule(
+    conn: aiosqlite.Connection, request_id: str, error: str, final: bool, run_after: datetime, now: datetime
+) -> None:
     """Queue a failed attempt again at `run_after`, or (final) fail the job for good, keeping its error."""
-    now = timeutil.now()
-    async with db.transaction() as conn:
-        await conn.execute(
-            "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ?, finished_at = ? "
-            "WHERE request_id = ?",
-            (
-                "failed" if final else "queued",
-                error[:4000],
-                timeutil.to_db(run_after),
-                timeutil.to_db(now),
-                timeutil.to_db(now) if final else None,
-                request_id,
-            ),
-        )
+    await conn.execute(
+        "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ?, finished_at = ? WHERE request_id = ?",
+        (
+            "failed" if final else "queued",
+            error[:MAX_ERROR_CHARS],
+            timeutil.to_db(run_after),
+            timeutil.to_db(now),
+            timeutil.to_db(now) if final else None,
+            request_id,
+        ),
+    )
 
 
 async def get(db: Database, tenant_id: str, request_id: str) -> Job | None:

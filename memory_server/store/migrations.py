@@ -285,6 +285,60 @@ async def m008_signals(db: aiosqlite.Connection) -> None:
     )
 
 
+async def m007_webhooks(db: aiosqlite.Connection) -> None:
+    """Webhooks: the URLs a tenant registered (`webhooks`, with the secret deliveries are signed with), the outbox
+    of events (`webhook_events`: one row per event, its id the `webhook-id` of every attempt to deliver it) and
+    one delivery per event and webhook (`webhook_deliveries`, with its attempts and schedule; `claimed_at` is set
+    while an attempt is in flight). Deleting a webhook or an event deletes its deliveries."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE webhooks (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhooks_by_tenant ON webhooks (tenant_id, created_at);
+
+        CREATE TABLE webhook_events (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT,
+            type TEXT NOT NULL,
+            body TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX webhook_events_by_user ON webhook_events (tenant_id, user_id);
+
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+            event_id TEXT NOT NULL REFERENCES webhook_events (id) ON DELETE CASCADE,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            claimed_at TEXT,
+            last_status_code INTEGER,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (event_id, webhook_id)
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+        CREATE INDEX webhook_deliveries_by_webhook ON webhook_deliveries (tenant_id, webhook_id, id);
+        CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE status != 'pending';
+        CREATE INDEX webhook_deliveries_of_webhook ON webhook_deliveries (webhook_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_job_usage,
@@ -292,6 +346,7 @@ MIGRATIONS: list[Migration] = [
     m004_changelog_tenant_events,
     m005_pad_years,
     m006_episodes,
+    m007_webhooks,
     m008_signals,
 ]
 

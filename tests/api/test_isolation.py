@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import httpx
@@ -39,6 +40,11 @@ async def world(app, client) -> World:
             made[(tenant, role)] = (await keys.create(db, tenant, role)).key
     w = World(client, made)
     await w.fact()
+    # A's webhook: a name that resolves to loopback, so the request.done below fails at once (no network)
+    hook = {"url": "http://localhost:1/hook", "events": ["request.done"]}
+    r = await client.post("/v1/webhooks", json=hook, headers=w.auth("A", "admin"))
+    assert r.status_code == 201, r.text
+    w.webhook = r.json()["id"]  # type: ignore[attr-defined]
     said = [{"role": "user", "content": "I'm a nurse"}, {"role": "user", "content": "Zorblax stung me again lol"}]
     r = await client.post(
         "/v1/interactions", json={"user_id": "ana", "messages": said, "wait": True}, headers=w.auth("A", "admin")
@@ -47,6 +53,12 @@ async def world(app, client) -> World:
     w.request_id = r.json()["request_id"]  # type: ignore[attr-defined]
     episodes = (await client.get("/v1/users/ana/episodes", headers=w.auth("A", "viewer"))).json()["items"]
     w.episode = next(e["message_id"] for e in episodes if "Zorblax" in e["content"])  # type: ignore[attr-defined]
+    for _ in range(500):
+        r = await client.get(f"/v1/webhooks/{w.webhook}/deliveries", headers=w.auth("A", "admin"))
+        if [d["status"] for d in r.json()["items"]] == ["failed"]:
+            break
+        await asyncio.sleep(0.02)
+    w.delivery = r.json()["items"][0]["id"]  # type: ignore[attr-defined]
     return w
 
 
@@ -82,10 +94,30 @@ ROUTES = [
     ("config history", "admin", "GET", "/v1/config/history", None),
     ("create key", "admin", "POST", "/v1/keys", {"role": "viewer"}),
     ("list keys", "admin", "GET", "/v1/keys", None),
+    (
+        "create webhook",
+        "admin",
+        "POST",
+        "/v1/webhooks",
+        {"url": "https://hooks.example.com/", "events": ["request.done"]},
+    ),
+    ("list webhooks", "admin", "GET", "/v1/webhooks", None),
+    ("get webhook", "admin", "GET", "/v1/webhooks/{webhook}", None),
+    ("list deliveries", "admin", "GET", "/v1/webhooks/{webhook}/deliveries", None),
+    ("redeliver", "admin", "POST", "/v1/webhooks/{webhook}/deliveries/{delivery}/redeliver", None),
+    ("delete webhook", "admin", "DELETE", "/v1/webhooks/{webhook}", None),
 ]
 
 # What an allowed caller gets; the same for tenant B, but B acts in its own (empty) tenant.
-OWN_TENANT = {"retry": 409, "publish": 202, "add fact": 201, "create key": 201, "reextract": 202}
+OWN_TENANT = {
+    "retry": 409,
+    "publish": 202,
+    "add fact": 201,
+    "create key": 201,
+    "reextract": 202,
+    "create webhook": 201,
+    "redeliver": 202,
+}
 OTHER_TENANT = {
     "request": 404,
     "request changes": 404,
@@ -98,6 +130,11 @@ OTHER_TENANT = {
     "publish": 202,
     "add fact": 201,
     "create key": 201,
+    "create webhook": 201,
+    "get webhook": 404,
+    "list deliveries": 404,
+    "redeliver": 404,
+    "delete webhook": 404,
 }
 
 
@@ -106,7 +143,9 @@ OTHER_TENANT = {
 @pytest.mark.parametrize(("name", "needs", "method", "path", "body"), ROUTES, ids=[r[0] for r in ROUTES])
 async def test_isolation_matrix(world, tenant, role, name, needs, method, path, body):
     fact_id = await world.fact()
-    url = path.format(fact=fact_id, request=world.request_id, episode=world.episode)
+    url = path.format(
+        fact=fact_id, request=world.request_id, episode=world.episode, webhook=world.webhook, delivery=world.delivery
+    )
     r = await world.client.request(method, url, json=body, headers=world.auth(tenant, role))
     allowed = (OWN_TENANT if tenant == "A" else OTHER_TENANT).get(name, 200)
     expected = 403 if RANK[role] < RANK[needs] else allowed
@@ -123,6 +162,28 @@ async def test_isolation_matrix(world, tenant, role, name, needs, method, path, 
         assert still.status_code == 200 and still.json()["status"] == "active"
         episode = await world.client.get(f"/v1/episodes/{world.episode}", headers=world.auth("A", "viewer"))
         assert "Zorblax" in episode.json()["content"]
+        hooks = await world.client.get(f"/v1/webhooks/{world.webhook}/deliveries", headers=world.auth("A", "admin"))
+        assert [d["status"] for d in hooks.json()["items"]] == ["failed"]
+        assert world.webhook not in (await world.client.get("/v1/webhooks", headers=world.auth("B", "admin"))).text
+
+
+async def test_webhooks_and_deliveries_are_reached_only_in_their_tenant(world):
+    a, b = world.auth("A", "admin"), world.auth("B", "admin")
+    r = await world.client.post(
+        "/v1/webhooks", json={"url": "http://localhost:1/b", "events": ["request.done"]}, headers=b
+    )
+    own = r.json()["id"]
+    assert [h["id"] for h in (await world.client.get("/v1/webhooks", headers=b)).json()] == [own]
+    assert [h["id"] for h in (await world.client.get("/v1/webhooks", headers=a)).json()] == [world.webhook]
+    # A's delivery through B's own webhook: still not found
+    r = await world.client.post(f"/v1/webhooks/{own}/deliveries/{world.delivery}/redeliver", headers=b)
+    assert (r.status_code, r.json()["error"]["field"]) == (404, "delivery_id")
+    assert (await world.client.get(f"/v1/webhooks/{own}/deliveries", headers=b)).json()["items"] == []
+    # B's failing or finished requests never reach A's webhook
+    said = {"user_id": "ana", "messages": [{"role": "user", "content": "hi"}], "wait": True}
+    assert (await world.client.post("/v1/interactions", json=said, headers=b)).status_code == 200
+    items = (await world.client.get(f"/v1/webhooks/{world.webhook}/deliveries", headers=a)).json()["items"]
+    assert len(items) == 1
 
 
 async def test_keys_are_required_once_any_exists(world):

@@ -1,0 +1,162 @@
+"""Webhooks: tenants register URLs for event types; events go out signed, through a durable outbox.
+
+`emit` is called inside the transaction of the change that causes an event (a job failing for good, a user
+entering a segment), so the event exists exactly when the change does: it stores the event and one pending
+delivery per webhook that wants it. `webhook_delivery.WebhookDispatcher` sends them after the commit, retries
+with backoff and replays at start-up what a crash interrupted; every attempt carries the event's id as
+`webhook-id`, so a receiver can drop a repeat (delivery is at least once).
+
+Every event is sent as `{"type", "timestamp", "data"}` (the Standard Webhooks payload shape); `data` never
+holds the tenant. The management functions here back the admin routes; the doors call them through the service.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, get_args
+from urllib.parse import urlsplit, urlunsplit
+
+import aiosqlite
+
+from memory_server import ssrf, timeutil
+from memory_server.context import Core, Scope
+from memory_server.errors import Conflict, InvalidInput, NotFound
+from memory_server.models import NewWebhook, Page, Webhook, WebhookDelivery, WebhookEventType
+from memory_server.schemas import DeliveryFilter, WebhookIn
+from memory_server.store import changelog as changesql
+from memory_server.store import webhooks as hooksql
+from memory_server.store.changelog import ChangeEvent
+
+EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
+SECRET_PREFIX = "whsec_"  # what standardwebhooks.Webhook(secret) expects before the base64 key
+
+
+async def emit(
+    conn: aiosqlite.Connection,
+    tenant_id: str,
+    event_type: WebhookEventType,
+    data: Mapping[str, Any],
+    *,
+    at: datetime | None = None,
+) -> str | None:
+    """Queue an event for each of the tenant's webhooks that wants `event_type`, in the caller's transaction.
+
+    `data` is the event's public content (never the tenant); a `user_id` in it lets purging the user reach the
+    event. Returns the event id (the `webhook-id` of its deliveries), or None when no webhook wants it (then
+    nothing is stored). Delivery starts once the transaction commits: the dispatcher is woken after every job,
+    and other callers wake it with `core.webhooks.notify()`.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown webhook event type {event_type!r}: add it to models.WebhookEventType")
+    hooks = await hooksql.subscribers(conn, tenant_id, event_type)
+    if not hooks:
+        return None
+    at = at or timeutil.now()
+    event_id = "msg_" + uuid.uuid4().hex
+    body = json.dumps(
+        {"type": event_type, "timestamp": timeutil.to_db(at), "data": dict(data)},
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":"),
+    )
+    user_id = data.get("user_id")
+    await hooksql.add_event(
+        conn,
+        event_id=event_id,
+        tenant_id=tenant_id,
+        user_id=user_id if isinstance(user_id, str) else None,
+        event_type=event_type,
+        body=body,
+        at=at,
+        webhook_ids=hooks,
+    )
+    return event_id
+
+
+def new_secret() -> str:
+    """A signing secret in the Standard Webhooks format: `whsec_` and 32 random bytes in base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _logged(hook: Webhook) -> Webhook:
+    """The webhook as the change log keeps it: its URL without query or fragment, which may hold a token, as
+    viewers read the change log and only admins read webhooks."""
+    parts = urlsplit(hook.url)
+    return hook.model_copy(update={"url": urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))})
+
+
+async def create(core: Core, scope: Scope, body: WebhookIn) -> NewWebhook:
+    """Register a webhook; the answer holds its secret, which is never shown again."""
+    settings = core.settings.webhooks
+    host = ssrf.host_of(body.url)
+    address = ssrf.literal_address(host)
+    if address is not None and not settings.allow_private and (reason := ssrf.blocked(address)):
+        raise InvalidInput(f"url: {ssrf.refusal(host, address, reason)}", field="url")
+    now = timeutil.now()
+    secret = new_secret()
+    hook = Webhook(id=str(uuid.uuid4()), url=body.url, events=body.events, created_by=scope.actor, created_at=now)
+    async with core.db.transaction() as conn:
+        if await hooksql.count(conn, scope.tenant_id) >= settings.max_per_tenant:
+            raise Conflict(
+                f"this tenant has {settings.max_per_tenant} webhooks, the most allowed (webhooks.max_per_tenant): "
+                "delete one first"
+            )
+        await hooksql.insert(conn, scope.tenant_id, hook, secret)
+        event = ChangeEvent("webhook_create", scope.tenant_id, None, scope.actor, now, after=_logged(hook))
+        await changesql.record(conn, event)
+    return NewWebhook(**hook.model_dump(), secret=secret)
+
+
+async def listed(core: Core, scope: Scope) -> list[Webhook]:
+    return await hooksql.listed(core.db, scope.tenant_id)
+
+
+async def get(core: Core, scope: Scope, webhook_id: str) -> Webhook:
+    """One of the tenant's webhooks (another tenant's reads as not found)."""
+    hook = await hooksql.get(core.db, scope.tenant_id, webhook_id)
+    if hook is None:
+        raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
+    return hook
+
+
+async def delete(core: Core, scope: Scope, webhook_id: str) -> Webhook:
+    """Delete a webhook and its deliveries; nothing more is sent to it."""
+    async with core.db.transaction() as conn:
+        hook = await hooksql.delete(conn, scope.tenant_id, webhook_id)
+        if hook is None:
+            raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
+        event = ChangeEvent("webhook_delete", scope.tenant_id, None, scope.actor, timeutil.now(), before=_logged(hook))
+        await changesql.record(conn, event)
+    return hook
+
+
+async def deliveries(core: Core, scope: Scope, webhook_id: str, flt: DeliveryFilter) -> Page[WebhookDelivery]:
+    """A webhook's deliveries, newest first, optionally of one status."""
+    await get(core, scope, webhook_id)
+    items, cursor = await hooksql.deliveries(
+        core.db,
+        scope.tenant_id,
+        webhook_id,
+        status=flt.status,
+        cursor=None if flt.cursor is None else int(flt.cursor),
+        limit=flt.limit,
+    )
+    return Page[WebhookDelivery](items=items, next_cursor=None if cursor is None else str(cursor))
+
+
+async def redeliver(core: Core, scope: Scope, webhook_id: str, delivery_id: int) -> WebhookDelivery:
+    """Send a delivered or failed delivery again, with the same `webhook-id`, through the full retry schedule."""
+    await get(core, scope, webhook_id)
+    found = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
+    if found is None:
+        raise NotFound(f"delivery_id: no delivery {delivery_id} of webhook {webhook_id}", field="delivery_id")
+    if not await hooksql.requeue(core.db, scope.tenant_id, webhook_id, delivery_id):
+        raise Conflict(f"delivery {delivery_id} is pending already: it is sent when due")
+    core.webhooks.notify()
+    again = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
+    return again or found
