@@ -7,6 +7,7 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from extractors.signals import SignalAnalyzer
 from memory_server.config import Settings
@@ -55,6 +56,7 @@ class Core:
     term_counts: DocumentCounts = field(default_factory=DocumentCounts)
     analyzers: dict[str, SignalAnalyzer] = field(default_factory=dict)  # by taxonomy and embedder
     analyzer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    segment_cache: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)  # tenant -> (stamp, compiled)
     _user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
         default_factory=weakref.WeakValueDictionary
     )

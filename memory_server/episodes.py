@@ -124,7 +124,7 @@ async def delete(
     async with core.db.transaction() as conn:
         gone = await episodesql.remove(conn, scope.tenant_id, user_id, message_ids)
         if gone:
-            await signals.refresh(conn, scope.tenant_id, user_id, config)
+            await signals.refresh(core, conn, scope.tenant_id, user_id, config)
         for episode in gone:
             ref = EpisodeRef.model_validate(episode, from_attributes=True)
             await changesql.record(

@@ -18,6 +18,7 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
+from memory_server.store import segments as segmentsql
 from memory_server.store import users as usersql
 from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
@@ -84,6 +85,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "webhook_events": await hooksql.delete_user(conn, *key),
         }
         await usersql.delete(conn, *key)
+        await segmentsql.delete_user(conn, *key)
         await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
     await core.vectors.flush(index_episodes=False)
     return counts

@@ -224,6 +224,14 @@ class UserAttributes(BaseModel):
     attributes: dict[str, Any]
 
 
+class UserSegment(BaseModel):
+    """A segment the user is in."""
+
+    id: str
+    name: str
+    entered_at: datetime
+
+
 class UserRecord(BaseModel):
     """What is known about a user beyond facts: attributes, activity and the aggregates of their signals."""
 
@@ -235,6 +243,7 @@ class UserRecord(BaseModel):
     last_seen: datetime | None = Field(None, description="Time of the user's latest stored message.")
     message_count: int = Field(0, description="Stored messages of the user's conversations (every role).")
     analysed_count: int = Field(0, description="Messages analysed for signals.")
+    segments: list[UserSegment] = Field(default_factory=list, description="The segments the user is in.")
     created_at: datetime
     updated_at: datetime
 
@@ -299,3 +308,28 @@ class WebhookDelivery(BaseModel):
     created_at: datetime
     updated_at: datetime
     delivered_at: datetime | None = None
+
+
+class Backfill(BaseModel):
+    """Evaluating every user of the tenant after a segment was created or its condition changed."""
+
+    state: Literal["running", "done"]
+    done: int = Field(description="Users evaluated so far.")
+    total: int = Field(description="Users to evaluate (counted when the backfill started).")
+
+
+class Segment(BaseModel):
+    id: str
+    name: str
+    description: str | None = None
+    condition: dict[str, Any] = Field(description="The condition users must meet; see README 'Segments'.")
+    backfill: Backfill
+    members: int = Field(0, description="Users in the segment now.")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentMember(BaseModel):
+    user_id: str
+    entered_at: datetime

@@ -252,6 +252,7 @@ class UserFilter(_In):
     churn_risk_lte: float | None = Field(None, ge=0, le=1)
     sentiment_trend: Literal["improving", "stable", "declining"] | None = None
     min_messages: int | None = Field(None, ge=0, le=MAX_COUNT, description="At least this many analysed messages.")
+    segment: str | None = Field(None, max_length=100, description="Only users in this segment (its id).")
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1_000_000)
 
@@ -283,3 +284,25 @@ class DeliveryFilter(_In):
     status: DeliveryStatus | None = None
     limit: Count = 50
     cursor: Cursor | None = None
+
+
+SegmentName = Annotated[Text, Field(min_length=1, max_length=100)]
+
+
+class SegmentIn(_In):
+    name: SegmentName
+    description: Annotated[Text, Field(max_length=2_000)] | None = None
+    condition: dict[str, Any] = Field(description="See README 'Segments' for the condition language.")
+
+
+class SegmentUpdate(_In):
+    """Fields left out keep their value; a new condition re-evaluates every user."""
+
+    name: SegmentName | None = None
+    description: Annotated[Text, Field(max_length=2_000)] | None = None
+    condition: dict[str, Any] | None = None
+
+
+class MemberFilter(_In):
+    limit: Count = 50
+    cursor: Identifier | None = Field(None, description="The last user id of the previous page.")

@@ -24,6 +24,7 @@ from memory_server import (
     jobs,
     portability,
     retrieval,
+    segments,
     timeutil,
     webhooks,
 )
@@ -67,6 +68,7 @@ from memory_server.schemas import (
     SearchIn,
     WebhookIn,
 )
+from memory_server.segments import Segments
 from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
@@ -87,6 +89,7 @@ class MemoryService:
         self._workers: jobs.WorkerPool | None = None
         self.access = Access(core.db, core.settings)
         self.users = Users(core)
+        self.segments = Segments(core)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -148,7 +151,7 @@ class MemoryService:
                 "run `memory-server reindex` to re-embed them, or switch the embedder back"
             )
         self._workers = jobs.WorkerPool(
-            self.core.db, self.core.settings.workers, self._run_job, self.expire_due, self.core.webhooks.notify
+            self.core.db, self.core.settings.workers, self._run_job, self.tick, self.core.webhooks.notify
         )
         await self._workers.start()
         await self.core.webhooks.start()
@@ -388,6 +391,11 @@ class MemoryService:
     async def purge_user(self, scope: Scope, user_id: str) -> dict[str, int]:
         scope.require("admin")
         return await forgetting.purge_user(self.core, scope, user_id)
+
+    async def tick(self) -> None:
+        """The workers' periodic tick: expiry and retention, the vector outbox, then segment backfills."""
+        await self.expire_due()
+        await segments.backfill_step(self.core)
 
     async def expire_due(self) -> int:
         """The workers' periodic tick: expire due facts and episodes, then index the episodes writes left queued."""

@@ -15,7 +15,7 @@ import aiosqlite
 import numpy as np
 
 from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, prototype_texts
-from memory_server import aggregates, timeutil
+from memory_server import aggregates, segments, timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core
 from memory_server.cpu import off_loop
@@ -75,13 +75,18 @@ async def analyse(
         await signalsql.put(
             conn, tenant_id, user_id, [(m.id, m.created_at, source, s) for m, s in zip(chosen, found, strict=True)]
         )
-        await refresh(conn, tenant_id, user_id, config)
+        await refresh(core, conn, tenant_id, user_id, config)
     return found
 
 
-async def refresh(conn: aiosqlite.Connection, tenant_id: str, user_id: str, config: ExtractionConfig) -> None:
-    """Recompute the user's aggregates from their stored signals (after new signals, or deleted messages)."""
+async def refresh(
+    core: Core, conn: aiosqlite.Connection, tenant_id: str, user_id: str, config: ExtractionConfig
+) -> None:
+    """Recompute the user's aggregates from their stored signals (after new signals, or deleted messages), then
+    the segments they are in."""
     settings = config.signals
+    now = timeutil.now()
     window, analysed = await signalsql.window(conn, tenant_id, user_id, settings.aggregates.window_size)
     summary = aggregates.compute(window, settings.aggregates, settings.taxonomy.neutral_band)
-    await usersql.save_aggregates(conn, tenant_id, user_id, summary, analysed, timeutil.now())
+    await usersql.save_aggregates(conn, tenant_id, user_id, summary, analysed, now)
+    await segments.reevaluate(core, conn, tenant_id, user_id, now)

@@ -10,12 +10,13 @@ import json
 import re
 from typing import Any
 
-from memory_server import timeutil
+from memory_server import segments, timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound, check_json_size
 from memory_server.models import Timeline, UserAttributes, UserList, UserRecord
 from memory_server.schemas import TimelineFilter, UserAttributesIn, UserFilter
 from memory_server.store import changelog as changesql
+from memory_server.store import segments as segmentsql
 from memory_server.store import signals as signalsql
 from memory_server.store import users as usersql
 from memory_server.store.changelog import ChangeEvent
@@ -43,6 +44,7 @@ class Users:
         record = await usersql.get(self.core.db, scope.tenant_id, user_id)
         if record is None:
             raise NotFound(f"user_id: no user {user_id}", field="user_id")
+        record.segments = await segmentsql.of_user(self.core.db, scope.tenant_id, user_id)
         return record
 
     async def list(self, scope: Scope, flt: UserFilter, attributes: dict[str, str]) -> UserList:
@@ -62,6 +64,8 @@ class Users:
             and flt.churn_risk_gte > flt.churn_risk_lte
         ):
             raise InvalidInput("churn_risk_gte: must not exceed churn_risk_lte", field="churn_risk_gte")
+        if flt.segment is not None and await segmentsql.get(self.core.db, scope.tenant_id, flt.segment) is None:
+            raise NotFound(f"segment: no segment {flt.segment}", field="segment")
         users, total = await usersql.page(
             self.core.db,
             scope.tenant_id,
@@ -69,10 +73,14 @@ class Users:
             churn_risk_lte=flt.churn_risk_lte,
             sentiment_trend=flt.sentiment_trend,
             min_messages=flt.min_messages,
+            segment=flt.segment,
             attributes={name: attribute_value(raw) for name, raw in attributes.items()},
             limit=flt.limit,
             offset=flt.offset,
         )
+        joined = await segmentsql.of_users(self.core.db, scope.tenant_id, [u.user_id for u in users])
+        for user in users:
+            user.segments = joined.get(user.user_id, [])
         return UserList(users=users, total=total)
 
     async def set_attributes(self, scope: Scope, user_id: str, body: UserAttributesIn) -> UserRecord:
@@ -94,6 +102,8 @@ class Users:
                     after=UserAttributes(attributes=body.attributes),
                 )
                 await changesql.record(conn, event)
+                await segments.reevaluate(self.core, conn, scope.tenant_id, user_id, now)
+        self.core.webhooks.notify()
         return await self.get(scope, user_id)
 
     async def timeline(self, scope: Scope, user_id: str, flt: TimelineFilter) -> Timeline:

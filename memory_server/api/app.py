@@ -14,7 +14,7 @@ from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
 from memory_server.api.limits import BodySizeLimit
 from memory_server.api.mcp_gate import McpKeyGate
-from memory_server.api.routes import admin, ingest, memory, users, webhooks
+from memory_server.api.routes import admin, ingest, memory, segments, users, webhooks
 from memory_server.config import Settings
 from memory_server.mcp.access import by_api_key
 from memory_server.mcp.server import McpState, create_server
@@ -49,7 +49,8 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(McpKeyGate, path="/mcp")
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
-    for router in (ingest.router, memory.router, admin.router, webhooks.router, users.router):  # /users/{id} last
+    # users last: its GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
+    for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
         app.include_router(router)
     # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.
     mcp_http = mcp_server.streamable_http_app(

@@ -339,6 +339,45 @@ async def m007_webhooks(db: aiosqlite.Connection) -> None:
     )
 
 
+async def m009_segments(db: aiosqlite.Connection) -> None:
+    """Segments: a tenant's named conditions over its users (`condition` as given; `vectors` the embedded texts
+    of its `matches` parts, by `model_id`), the users in each with when they entered, and the backfill that
+    evaluates every user after a segment is created or its condition changes (`backfill_after`: the last
+    user done; NULL once every user is)."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE segments (
+            id TEXT PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT,
+            condition TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            vectors BLOB,
+            backfill_state TEXT NOT NULL,
+            backfill_after TEXT,
+            backfill_done INTEGER NOT NULL DEFAULT 0,
+            backfill_total INTEGER NOT NULL DEFAULT 0,
+            created_by TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX segments_by_name ON segments (tenant_id, name);
+        CREATE INDEX segments_backfilling ON segments (backfill_state) WHERE backfill_state = 'running';
+
+        CREATE TABLE segment_members (
+            segment_id TEXT NOT NULL REFERENCES segments (id) ON DELETE CASCADE,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            entered_at TEXT NOT NULL,
+            PRIMARY KEY (segment_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX segment_members_by_user ON segment_members (tenant_id, user_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_job_usage,
@@ -348,6 +387,7 @@ MIGRATIONS: list[Migration] = [
     m006_episodes,
     m007_webhooks,
     m008_signals,
+    m009_segments,
 ]
 
 

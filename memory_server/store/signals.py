@@ -96,3 +96,13 @@ async def timeline(
     )
     rows, nxt = page_of(rows, limit, "message_id")
     return [_entry(r) for r in rows], nxt
+
+
+async def window_vectors(conn: aiosqlite.Connection, tenant_id: str, user_id: str, size: int) -> list[bytes]:
+    """The stored vectors of the user's latest `size` analysed messages (for `matches` conditions)."""
+    rows = await conn.execute_fetchall(
+        "SELECT v.vector FROM message_signals s JOIN message_vectors v ON v.message_id = s.message_id "
+        "WHERE s.tenant_id = ? AND s.user_id = ? ORDER BY s.created_at DESC, s.message_id DESC LIMIT ?",
+        (tenant_id, user_id, size),
+    )
+    return [r["vector"] for r in rows]

@@ -132,6 +132,7 @@ async def page(
     churn_risk_lte: float | None,
     sentiment_trend: str | None,
     min_messages: int | None,
+    segment: str | None,
     attributes: dict[str, Any],
     limit: int,
     offset: int,
@@ -147,6 +148,9 @@ async def page(
         if value is not None:
             where.append(sql)
             params.append(value)
+    if segment is not None:
+        where.append("user_id IN (SELECT user_id FROM segment_members WHERE segment_id = ? AND tenant_id = ?)")
+        params.extend((segment, tenant_id))
     for name, value in attributes.items():
         where.append("json_extract(attributes, ?) IS ?")
         params.extend((f'$."{name}"', value))
@@ -161,3 +165,17 @@ async def page(
 
 async def delete(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
     await conn.execute("DELETE FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+
+
+async def row_of(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> Row | None:
+    """The user's row, read inside a transaction (segment conditions are evaluated on it)."""
+    rows = await conn.execute_fetchall("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return next(iter(rows), None)
+
+
+async def batch_after(db: Database, tenant_id: str, after: str | None, limit: int) -> list[Row]:
+    """The tenant's user rows by user id, from after `after`."""
+    return await db.fetchall(
+        "SELECT * FROM users WHERE tenant_id = ? AND user_id > ? ORDER BY user_id LIMIT ?",
+        (tenant_id, after or "", limit),
+    )
