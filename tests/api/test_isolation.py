@@ -46,8 +46,14 @@ async def world(app, client) -> World:
     assert r.status_code == 201, r.text
     w.webhook = r.json()["id"]  # type: ignore[attr-defined]
     said = [{"role": "user", "content": "I'm a nurse"}, {"role": "user", "content": "Zorblax stung me again lol"}]
+    segment = {"name": "Zorblax keepers", "condition": {"attribute": "pet", "eq": "Zorblax"}}
+    r = await client.post("/v1/segments", json=segment, headers=w.auth("A", "admin"))
+    assert r.status_code == 201, r.text
+    w.segment = r.json()["id"]  # type: ignore[attr-defined]
     r = await client.post(
-        "/v1/interactions", json={"user_id": "ana", "messages": said, "wait": True}, headers=w.auth("A", "admin")
+        "/v1/interactions",
+        json={"user_id": "ana", "messages": said, "wait": True, "user_attributes": {"pet": "Zorblax"}},
+        headers=w.auth("A", "admin"),
     )
     assert r.status_code == 200
     w.request_id = r.json()["request_id"]  # type: ignore[attr-defined]
@@ -106,6 +112,17 @@ ROUTES = [
     ("list deliveries", "admin", "GET", "/v1/webhooks/{webhook}/deliveries", None),
     ("redeliver", "admin", "POST", "/v1/webhooks/{webhook}/deliveries/{delivery}/redeliver", None),
     ("delete webhook", "admin", "DELETE", "/v1/webhooks/{webhook}", None),
+    ("list users", "viewer", "GET", "/v1/users", None),
+    ("users in segment", "viewer", "GET", "/v1/users?segment={segment}", None),
+    ("get user", "viewer", "GET", "/v1/users/ana", None),
+    ("timeline", "viewer", "GET", "/v1/users/ana/timeline", None),
+    ("put user", "editor", "PUT", "/v1/users/ana", {"attributes": {"plan": "pro"}}),
+    ("create segment", "admin", "POST", "/v1/segments", {"name": "s", "condition": {"has_intention": "needs help"}}),
+    ("list segments", "admin", "GET", "/v1/segments", None),
+    ("get segment", "admin", "GET", "/v1/segments/{segment}", None),
+    ("put segment", "admin", "PUT", "/v1/segments/{segment}", {"description": "changed"}),
+    ("segment members", "admin", "GET", "/v1/segments/{segment}/members", None),
+    ("delete segment", "admin", "DELETE", "/v1/segments/{segment}", None),
 ]
 
 # What an allowed caller gets; the same for tenant B, but B acts in its own (empty) tenant.
@@ -117,6 +134,7 @@ OWN_TENANT = {
     "reextract": 202,
     "create webhook": 201,
     "redeliver": 202,
+    "create segment": 201,
 }
 OTHER_TENANT = {
     "request": 404,
@@ -135,6 +153,14 @@ OTHER_TENANT = {
     "list deliveries": 404,
     "redeliver": 404,
     "delete webhook": 404,
+    "users in segment": 404,
+    "get user": 404,
+    "timeline": 404,
+    "create segment": 201,
+    "get segment": 404,
+    "put segment": 404,
+    "segment members": 404,
+    "delete segment": 404,
 }
 
 
@@ -144,7 +170,12 @@ OTHER_TENANT = {
 async def test_isolation_matrix(world, tenant, role, name, needs, method, path, body):
     fact_id = await world.fact()
     url = path.format(
-        fact=fact_id, request=world.request_id, episode=world.episode, webhook=world.webhook, delivery=world.delivery
+        fact=fact_id,
+        request=world.request_id,
+        episode=world.episode,
+        webhook=world.webhook,
+        delivery=world.delivery,
+        segment=world.segment,
     )
     r = await world.client.request(method, url, json=body, headers=world.auth(tenant, role))
     allowed = (OWN_TENANT if tenant == "A" else OTHER_TENANT).get(name, 200)
@@ -165,6 +196,11 @@ async def test_isolation_matrix(world, tenant, role, name, needs, method, path, 
         hooks = await world.client.get(f"/v1/webhooks/{world.webhook}/deliveries", headers=world.auth("A", "admin"))
         assert [d["status"] for d in hooks.json()["items"]] == ["failed"]
         assert world.webhook not in (await world.client.get("/v1/webhooks", headers=world.auth("B", "admin"))).text
+        user = (await world.client.get("/v1/users/ana", headers=world.auth("A", "viewer"))).json()
+        assert user["attributes"]["pet"] == "Zorblax"
+        assert [s["id"] for s in user["segments"]] == [world.segment]
+        members = await world.client.get(f"/v1/segments/{world.segment}/members", headers=world.auth("A", "admin"))
+        assert [m["user_id"] for m in members.json()["items"]] == ["ana"]
 
 
 async def test_webhooks_and_deliveries_are_reached_only_in_their_tenant(world):
