@@ -1,9 +1,10 @@
 """Moving memory in and out: a user's portable JSON export and its idempotent import.
 
-An export holds the user's messages, every fact (all statuses) and their change log; vectors are left
-out because they belong to one embedding model, and import re-embeds (imported messages become episodes
-as the importing tenant's config says, like published ones). Import is idempotent: messages
-are keyed by (request, position), facts by id, change-log rows by (fact, event, time).
+An export holds the user's attributes, messages, every fact (all statuses) and their change log; vectors
+are left out because they belong to one embedding model, and import re-embeds (imported messages become
+episodes as the importing tenant's config says, like published ones, and get their signals analysed again).
+Import is idempotent: messages are keyed by (request, position), facts by id, change-log rows by (fact,
+event, time); attributes are merged.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import json
 from pydantic import BaseModel, Field
 
 from extractors.base import MessageRole
-from memory_server import when
+from memory_server import signals, timeutil, when
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import Change, Fact
-from memory_server.schemas import Identifier, Timestamp
+from memory_server.schemas import Attributes, Identifier, Timestamp
 from memory_server.store import changelog as changesql
 from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import messages as messagesql
+from memory_server.store import users as usersql
+from memory_server.store.messages import StoredMessage
 
 EXPORT_FORMAT = "memory-server/user-export@1"
 
@@ -38,6 +41,7 @@ class ExportedMessage(BaseModel):
 class UserExport(BaseModel):
     format: str = EXPORT_FORMAT
     user_id: Identifier
+    attributes: Attributes = Field(default_factory=dict)
     messages: list[ExportedMessage] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
     changelog: list[Change] = Field(default_factory=list)
@@ -47,10 +51,12 @@ async def export_user(core: Core, scope: Scope, user_id: str) -> UserExport:
     messages = await messagesql.of_user(core.db, scope.tenant_id, user_id)
     facts = await factsql.of_user(core.db, scope.tenant_id, user_id)
     changes = await changesql.of_user(core.db, scope.tenant_id, user_id)
-    if not (messages or facts or changes):
+    record = await usersql.get(core.db, scope.tenant_id, user_id)
+    if not (messages or facts or changes or record):
         raise NotFound(f"user_id: tenant {scope.tenant_id} has no user {user_id}", field="user_id")
     return UserExport(
         user_id=user_id,
+        attributes=record.attributes if record else {},
         messages=[ExportedMessage.model_validate(m, from_attributes=True) for m in messages],
         facts=facts,
         changelog=changes,
@@ -68,22 +74,36 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
     _, config = await core.configs.active(scope.tenant_id)
     kept = config.episodes.roles if config.episodes.enabled else []
     added = {"messages": 0, "facts": 0, "changelog": 0}
-    async with core.user_lock(scope.tenant_id, user), core.db.transaction() as conn:
-        for m in data.messages:
-            if not await messagesql.exists(conn, scope.tenant_id, m.request_id, m.position):
-                row = (m.position, m.role, m.content, m.created_at)
-                [message_id] = await messagesql.insert(conn, scope.tenant_id, user, m.request_id, m.session_id, [row])
-                if m.role in kept:
-                    days = when.message_tokens(m.content, m.created_at)
-                    await episodesql.add(conn, scope.tenant_id, user, [(message_id, m.content, days)])
-                added["messages"] += 1
-        for fact, vector in zip(data.facts, vectors, strict=True):
-            if await factsql.importable(conn, scope.tenant_id, fact):
-                await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
-                added["facts"] += 1
-        for change in data.changelog:
-            added["changelog"] += await changesql.import_row(conn, scope.tenant_id, change)
-    await core.vectors.flush(index_episodes=False)
+    stored: list[StoredMessage] = []
+    now = timeutil.now()
+    async with core.user_lock(scope.tenant_id, user):
+        async with core.db.transaction() as conn:
+            for m in data.messages:
+                if not await messagesql.exists(conn, scope.tenant_id, m.request_id, m.position):
+                    row = (m.position, m.role, m.content, m.created_at)
+                    [message_id] = await messagesql.insert(
+                        conn, scope.tenant_id, user, m.request_id, m.session_id, [row]
+                    )
+                    if m.role in kept:
+                        days = when.message_tokens(m.content, m.created_at)
+                        await episodesql.add(conn, scope.tenant_id, user, [(message_id, m.content, days)])
+                    stored.append(StoredMessage(id=message_id, **m.model_dump()))
+            added["messages"] = len(stored)
+            times = [m.created_at for m in stored]
+            if times:
+                await usersql.seen(
+                    conn, scope.tenant_id, user, source=None, attributes=data.attributes, times=times, now=now
+                )
+            else:
+                await usersql.merge_attributes(conn, scope.tenant_id, user, data.attributes, now)
+            for fact, vector in zip(data.facts, vectors, strict=True):
+                if await factsql.importable(conn, scope.tenant_id, fact):
+                    await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
+                    added["facts"] += 1
+            for change in data.changelog:
+                added["changelog"] += await changesql.import_row(conn, scope.tenant_id, change)
+        await core.vectors.flush(index_episodes=False)
+        await signals.analyse(core, scope.tenant_id, user, config, stored, None)
     return added
 
 

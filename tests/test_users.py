@@ -147,3 +147,18 @@ async def test_deleting_an_episode_or_purging_removes_its_signals(client):
     assert "wants refund" not in user["aggregates"]["intentions_summary"]
     assert (await client.delete("/v1/users/eve")).status_code == 200
     assert (await client.get("/v1/users/eve")).status_code == 404
+
+
+async def test_export_and_import_carry_attributes_and_rebuild_signals(client, service, scope):
+    await _say(client, "flo", ["I want a refund, I was charged twice"], user_attributes={"plan": "pro"})
+    exported = await service.export_user(scope, "flo")
+    assert exported.attributes == {"plan": "pro"}
+    assert (await client.delete("/v1/users/flo")).status_code == 200
+    await service.import_user(scope, exported)
+    user = (await client.get("/v1/users/flo")).json()
+    assert user["attributes"] == {"plan": "pro"}
+    assert user["message_count"] == 1 and user["analysed_count"] == 1
+    assert "wants refund" in user["aggregates"]["intentions_summary"]
+    again = await service.import_user(scope, exported)  # idempotent
+    assert again["messages"] == 0
+    assert (await client.get("/v1/users/flo")).json()["message_count"] == 1
