@@ -2,8 +2,8 @@
 
 Every processed message of the configured roles gets signals: from the extractor when it gave them (the llm one
 rates messages in the same call as the facts), else offline (`extractors.signals.SignalAnalyzer`) from the vector
-the message already has for search, so signals cost no extra embedding. Its signals and the
-user's recomputed aggregates are written in one transaction; a retried job rewrites the same rows.
+the message already has for search, so signals cost no extra embedding. The signals and the user's recomputed
+aggregates are written in one transaction; a retried job rewrites the same rows.
 """
 
 from __future__ import annotations
