@@ -14,6 +14,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from extractors.signals import MessageSignals, Taxonomy
+
 FactKind = Literal["static", "dynamic"]
 TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
 MessageRole = Literal["user", "assistant", "system", "tool"]
@@ -75,6 +77,34 @@ class ExtractionError(Exception):
         self.raw = raw
 
 
+class SignalLabel(BaseModel):
+    """A topic or intention an extractor may report: its name and what it means."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str
+
+
+class SignalRequest(BaseModel):
+    """The signals the server wants per message: for messages of `roles`, with labels from these lists."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[MessageRole]
+    topics: list[SignalLabel]
+    intentions: list[SignalLabel]
+
+    @classmethod
+    def of(cls, taxonomy: Taxonomy, roles: Sequence[MessageRole]) -> SignalRequest:
+        """The request for a taxonomy: its topics' and intentions' names and descriptions, nothing else."""
+        return cls(
+            roles=list(roles),
+            topics=[SignalLabel(name=t.name, description=t.description) for t in taxonomy.topics],
+            intentions=[SignalLabel(name=i.name, description=i.description) for i in taxonomy.intentions],
+        )
+
+
 class ExtractionContext(BaseModel):
     """What an extractor may know besides the messages and its options, and where it reports what it spent."""
 
@@ -83,6 +113,16 @@ class ExtractionContext(BaseModel):
     user_id: str
     now: datetime
     usage: Usage = Field(default_factory=Usage)
+    signals: SignalRequest | None = Field(
+        default=None, description="Signals the server would take from the extractor; None: it wants none."
+    )
+
+
+class Extraction(BaseModel):
+    """What an extractor found: candidate facts and, if it can tell, signals per message (by index in the input)."""
+
+    facts: list[CandidateFact] = Field(default_factory=list)
+    signals: dict[int, MessageSignals] = Field(default_factory=dict)
 
 
 @runtime_checkable
@@ -93,13 +133,27 @@ class Extractor(Protocol):
 
     Capability: an extractor that computes rather than waits (regexes, a local model) sets
     `cpu_bound = True`; the server then runs it in a worker process, so it must be picklable.
+
+    Signals: `extract` returns either a plain list of facts, or an `Extraction` that also carries
+    `MessageSignals` per message index. When `context.signals` is set the server would take them for the
+    messages of its roles (labels from its lists); a message left out, or any message of an extractor that
+    returns a plain list, is analysed offline instead. `as_extraction` is the one reading of either form.
     """
 
     name: str
 
-    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
-        """Return the candidate facts found in `messages` (empty for chit-chat)."""
+    async def extract(
+        self, messages: Sequence[Message], context: ExtractionContext
+    ) -> list[CandidateFact] | Extraction:
+        """Return the candidate facts found in `messages` (empty for chit-chat), with signals if it has them."""
         ...
+
+
+def as_extraction(result: Sequence[CandidateFact] | Extraction) -> Extraction:
+    """An extractor's answer in one shape: a plain list of facts becomes an `Extraction` without signals."""
+    if isinstance(result, Extraction):
+        return result
+    return Extraction(facts=list(result))
 
 
 def is_cpu_bound(extractor: Extractor) -> bool:
@@ -109,7 +163,7 @@ def is_cpu_bound(extractor: Extractor) -> bool:
 
 def extract_blocking(
     extractor: Extractor, messages: Sequence[Message], context: ExtractionContext
-) -> tuple[list[CandidateFact], Usage]:
+) -> tuple[Extraction, Usage]:
     """Run one extraction to the end in this thread (a worker process); return the usage too, because
     the caller's context is not this copy."""
-    return asyncio.run(extractor.extract(messages, context)), context.usage
+    return as_extraction(asyncio.run(extractor.extract(messages, context))), context.usage

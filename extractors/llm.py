@@ -1,19 +1,37 @@
 """The `llm` extractor: any chat model litellm reaches reads the conversation and proposes facts.
 
-Its reply is JSON validated against `ExtractionReply`; an unusable reply gets one repair attempt and
-then fails the job with the raw reply kept, never a silent "no facts".
+When the server wants signals (`context.signals`), the same call also rates each message of the signal roles
+(sentiment, topics, intentions, price sensitivity): one call per request, one JSON reply. The reply is validated
+against `ExtractionReply` (or `SignalsReply`); an unusable one, a sentiment of 3.0 as much as broken JSON, gets
+one repair attempt and then fails the job with the raw reply kept, never a silent "no facts". A label outside
+the taxonomy is dropped (and logged), not a failure: the rest of the message's signals stand.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from extractors import prompts
-from extractors.base import CandidateFact, ExtractionContext, ExtractionError, Message, MessageRole, TtlName
+from extractors.base import (
+    CandidateFact,
+    Extraction,
+    ExtractionContext,
+    ExtractionError,
+    Message,
+    MessageRole,
+    SignalRequest,
+    TtlName,
+)
 from extractors.llm_client import ModelCall, complete_json
+from extractors.signals import MessageSignals
+
+log = logging.getLogger(__name__)
+
+Label = Annotated[str, Field(max_length=200)]
 
 
 class ExtractedFact(BaseModel):
@@ -30,6 +48,24 @@ class ExtractionReply(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     facts: list[ExtractedFact] = Field(max_length=200)
+
+
+class RatedMessage(BaseModel):
+    """One message's signals as the model gives them; numbers out of range make the reply unusable."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    message: int = Field(ge=0)
+    sentiment: float = Field(ge=-1, le=1)
+    topics: dict[Label, Annotated[float, Field(ge=0, le=1)]] = Field(default_factory=dict, max_length=100)
+    intentions: list[Label] = Field(default_factory=list, max_length=100)
+    price_sensitive: bool = False
+
+
+class SignalsReply(ExtractionReply):
+    """The reply when signals are asked for too: the facts and one entry per rated message."""
+
+    signals: list[RatedMessage] = Field(default_factory=list, max_length=1_000)
 
 
 class LLMOptions(BaseModel):
@@ -61,9 +97,10 @@ class LLMExtractor:
             raise ExtractionError("the llm extractor has no model: set `model` in the config or llm.model")
         return self.options.call
 
-    def system_prompt(self, context: ExtractionContext) -> str:
-        """The system prompt, filled now: today's date is the date of this call."""
+    def system_prompt(self, context: ExtractionContext, wanted: SignalRequest | None) -> str:
+        """The system prompt, filled now (today's date is the date of this call), asking for `wanted` signals."""
         o = self.options
+        signals, signals_shape = _signals_prompt(wanted) if wanted else ("", "")
         return prompts.EXTRACTION_SYSTEM.format(
             today=context.now.strftime("%Y-%m-%d (%A)"),
             definition=o.extraction_definition_prompt or prompts.DEFAULT_DEFINITION,
@@ -74,22 +111,27 @@ class LLMExtractor:
             if o.should_extract_prompt
             else "",
             context=prompts.CONTEXT.format(context=o.context_prompt) if o.context_prompt else "",
+            signals=signals,
+            signals_shape=signals_shape,
         )
 
-    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
+    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> Extraction:
         options, call = self.options, self._call()
-        if not any(m.role in options.roles for m in messages):
-            return []
+        wanted = context.signals
+        if wanted is not None and not any(m.role in wanted.roles for m in messages):
+            wanted = None
+        if wanted is None and not any(m.role in options.roles for m in messages):
+            return Extraction()
         lines = [
             f"[{i}] {m.created_at.strftime('%Y-%m-%d %H:%M')} UTC {m.role}: {m.content}" for i, m in enumerate(messages)
         ]
         chat = [
-            {"role": "system", "content": self.system_prompt(context)},
+            {"role": "system", "content": self.system_prompt(context, wanted)},
             {"role": "user", "content": prompts.CONVERSATION.format(messages="\n".join(lines))},
         ]
-        reply = await complete_json(call, chat, ExtractionReply, context.usage)
+        reply = await complete_json(call, chat, SignalsReply if wanted else ExtractionReply, context.usage)
         facts = []
-        for item in reply.facts:
+        for item in reply.facts if any(m.role in options.roles for m in messages) else []:
             from_message = item.message is not None and item.message < len(messages)
             if from_message and messages[item.message].role not in options.roles:
                 continue  # the model attributed someone else's words to the user
@@ -102,4 +144,53 @@ class LLMExtractor:
                     message_indexes=[item.message] if from_message else [],
                 )
             )
-        return facts
+        signals = _signals(reply.signals, messages, wanted) if isinstance(reply, SignalsReply) and wanted else {}
+        return Extraction(facts=facts, signals=signals)
+
+
+def _signals_prompt(wanted: SignalRequest) -> tuple[str, str]:
+    """The instructions asking for signals, and their part of the reply's JSON shape."""
+
+    def lines(labels: Sequence[Any]) -> str:
+        listed = (prompts.LABEL_LINE.format(name=x.name, description=x.description) for x in labels)
+        return "\n".join(listed) or "  (none)"
+
+    block = prompts.SIGNALS.format(
+        roles=", ".join(wanted.roles), topics=lines(wanted.topics), intentions=lines(wanted.intentions)
+    )
+    return block, prompts.SIGNALS_SHAPE.format(topic=wanted.topics[0].name if wanted.topics else "topic")
+
+
+def _signals(
+    rated: list[RatedMessage], messages: Sequence[Message], wanted: SignalRequest
+) -> dict[int, MessageSignals]:
+    """The model's signals per message index: only for messages of the wanted roles (the first entry of each), with
+    labels matched to the taxonomy's (ignoring case); labels outside it are dropped and logged."""
+    topics = {t.name.strip().casefold(): t.name for t in wanted.topics}
+    intentions = {i.name.strip().casefold(): i.name for i in wanted.intentions}
+    out: dict[int, MessageSignals] = {}
+    dropped: list[str] = []
+    for item in rated:
+        if item.message >= len(messages) or messages[item.message].role not in wanted.roles or item.message in out:
+            continue
+        scores: dict[str, float] = {}
+        for label, score in item.topics.items():
+            if (name := topics.get(label.strip().casefold())) is None:
+                dropped.append(label)
+            else:
+                scores[name] = max(score, scores.get(name, 0.0))
+        wants = []
+        for label in item.intentions:
+            if (name := intentions.get(label.strip().casefold())) is None:
+                dropped.append(label)
+            else:
+                wants.append(name)
+        out[item.message] = MessageSignals(
+            sentiment=item.sentiment,
+            topics=dict(sorted(scores.items(), key=lambda kv: -kv[1])),
+            intentions=wants,
+            price_sensitive=item.price_sensitive,
+        )
+    if dropped:
+        log.warning("llm extractor: dropped %d signal label(s) outside the taxonomy: %s", len(dropped), dropped[:10])
+    return out

@@ -32,13 +32,33 @@ daughter is 4 years old"), in the language the user wrote in.
 assistant and chit-chat yield no facts.
 - confidence: 0.0 to 1.0, how sure you are that the fact is true and about the user.
 - message: the [index] of the message the fact comes from.
-{condition}{context}
+{condition}{context}{signals}
 Reply with only a JSON object, no prose: {{"facts": [{{"content": "...", "kind": "static" or "dynamic", \
-"ttl": null or a ttl name, "confidence": 0.9, "message": 0}}]}}. Reply {{"facts": []}} when nothing is \
-worth remembering."""
+"ttl": null or a ttl name, "confidence": 0.9, "message": 0}}]{signals_shape}}}. Reply with "facts": [] when \
+nothing is worth remembering."""
 
 CONDITION = "\nExtract only if this holds, else reply with no facts: {should_extract}\n"
 CONTEXT = "\nAbout the application you extract for: {context}\n"
+
+# Asked for in the same call as the facts when the server wants signals; {topics} and {intentions} are lines
+# of LABEL_LINE. Kept short: it is paid on every request.
+SIGNALS = """
+Also rate every message of roles {roles}, one "signals" entry each:
+- message: its [index]
+- sentiment: -1.0 (very negative) to 1.0 (very positive), 0 if neutral
+- topics: label -> 0.0 to 1.0, only topics that clearly apply, only from:
+{topics}
+- intentions: what the user wants to do, only from (else []):
+{intentions}
+- price_sensitive: true if the user shows concern about price or cost
+"""
+
+LABEL_LINE = "  {name}: {description}"
+
+SIGNALS_SHAPE = (
+    ', "signals": [{{"message": 0, "sentiment": -0.6, "topics": {{"{topic}": 0.9}}, "intentions": [], '
+    '"price_sensitive": false}}]'
+)
 
 CONVERSATION = "Conversation:\n{messages}"
 

@@ -1,5 +1,5 @@
-"""Running extraction jobs: read a request's messages, extract candidates, analyse the messages' signals,
-reconcile and store the candidates.
+"""Running extraction jobs: read a request's messages, extract candidates (and the signals an extractor gives),
+analyse the other messages' signals offline, reconcile and store the candidates.
 
 Two kinds of job: `extract` (one published request) and `reextract` (every stored message of a user,
 replayed request by request through the current config, with all changes under the re-extraction's
@@ -11,11 +11,14 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from extractors.base import (
+    Extraction,
     ExtractionContext,
     ExtractionError,
     Extractor,
     Message,
+    SignalRequest,
     Usage,
+    as_extraction,
     extract_blocking,
     is_cpu_bound,
 )
@@ -126,16 +129,20 @@ async def _extract(
     stored = await messagesql.of_request(core.db, job.tenant_id, from_request)
     messages = [Message(role=m.role, content=m.content, created_at=m.created_at) for m in stored]
     extractor = build_extractor(core.settings, config)
-    candidates = []
+    found = Extraction()
     if not config.sources or source in config.sources:
+        wanted = SignalRequest.of(config.signals.taxonomy, config.signals.roles) if config.signals.enabled else None
         if is_cpu_bound(extractor) and sum(len(m.content) for m in messages) > INLINE_CHARS:
-            context = ExtractionContext(user_id=job.user_id, now=timeutil.now())  # the worker counts on its own
-            candidates, spent = await core.cpu.run(budget, "extraction", extract_blocking, extractor, messages, context)
+            # the worker counts on its own
+            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), signals=wanted)
+            found, spent = await core.cpu.run(budget, "extraction", extract_blocking, extractor, messages, context)
             usage.include(spent)
         else:
-            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), usage=usage)
-            candidates = await extractor.extract(messages, context)
-    await signals.analyse(core, job.tenant_id, job.user_id, config, stored, source)
+            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), usage=usage, signals=wanted)
+            found = as_extraction(await extractor.extract(messages, context))
+    candidates = found.facts
+    known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
+    await signals.analyse(core, job.tenant_id, job.user_id, config, stored, source, known)
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,

@@ -1,15 +1,16 @@
 """Per-message signals and what they add up to per user.
 
-Every processed message of the configured roles is analysed offline (`extractors.signals.SignalAnalyzer`)
-from the vector the message already has for search, so signals cost no extra embedding. Its signals and the
-user's recomputed aggregates are written in one transaction; a retried job rewrites the same rows.
+Every processed message of the configured roles gets signals: from the extractor when it gave them (the llm one
+rates messages in the same call as the facts), else offline (`extractors.signals.SignalAnalyzer`) from the vector
+the message already has for search, so signals cost no extra embedding. The signals and the user's recomputed
+aggregates are written in one transaction; a retried job rewrites the same rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiosqlite
 import numpy as np
@@ -60,17 +61,28 @@ async def analyse(
     config: ExtractionConfig,
     messages: Sequence[StoredMessage],
     source: str | None,
+    known: Mapping[int, MessageSignals] | None = None,
 ) -> list[MessageSignals]:
     """Analyse the request's messages of the configured roles, store their signals and the user's aggregates;
-    return the signals (none when signals are off or no message qualifies)."""
+    return the signals (none when signals are off or no message qualifies).
+
+    `known` holds signals the extractor already gave, by message id: they are stored as they are, and only the
+    other messages are analysed offline.
+    """
     settings = config.signals
     chosen = [m for m in messages if m.role in settings.roles]
     if not settings.enabled or not chosen:
         return []
-    analyzer = await analyzer_for(core, settings.taxonomy)
-    matrix = await _vectors(core, tenant_id, chosen)
-    texts = [m.content for m in chosen]
-    found = await off_loop(len(chosen) > INLINE_MESSAGES, analyzer.analyze_many, texts, matrix)
+    known = known or {}
+    todo = [m for m in chosen if m.id not in known]
+    offline: dict[int, MessageSignals] = {}
+    if todo:
+        analyzer = await analyzer_for(core, settings.taxonomy)
+        matrix = await _vectors(core, tenant_id, todo)
+        texts = [m.content for m in todo]
+        analysed = await off_loop(len(todo) > INLINE_MESSAGES, analyzer.analyze_many, texts, matrix)
+        offline = dict(zip((m.id for m in todo), analysed, strict=True))
+    found = [known[m.id] if m.id in known else offline[m.id] for m in chosen]
     async with core.db.transaction() as conn:
         await signalsql.put(
             conn, tenant_id, user_id, [(m.id, m.created_at, source, s) for m, s in zip(chosen, found, strict=True)]

@@ -6,8 +6,9 @@ import os
 from collections import deque
 from collections.abc import Sequence
 
-from extractors.base import CandidateFact, ExtractionContext, Message
+from extractors.base import CandidateFact, Extraction, ExtractionContext, Message
 from extractors.registry import EXTRACTORS
+from extractors.signals import MessageSignals
 
 
 class QueueExtractor:
@@ -51,3 +52,19 @@ class ExitingExtractor:
 
 
 EXTRACTORS.register("exits", ExitingExtractor)
+
+
+class RatingExtractor:
+    """A CPU-bound extractor that rates the first message of the wanted roles itself (sentiment -0.42, billing)."""
+
+    name = "rating"
+    cpu_bound = True
+
+    async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> Extraction:
+        wanted = context.signals
+        first = next((i for i, m in enumerate(messages) if wanted and m.role in wanted.roles), None)
+        rated = {} if first is None else {first: MessageSignals(sentiment=-0.42, topics={"billing": 1.0})}
+        return Extraction(facts=[CandidateFact(content="User was rated", kind="static")], signals=rated)
+
+
+EXTRACTORS.register("rating", RatingExtractor)

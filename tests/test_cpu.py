@@ -59,3 +59,14 @@ async def test_a_dead_extraction_process_fails_only_its_job(client):
     after = await publish(client, "ana", "I live in Porto.")
     assert after["status"] == "done"
     assert [c["content"] for c in after["changes"]["added"]] == ["User lives in Porto"]
+
+
+async def test_signals_an_extractor_returns_from_a_worker_process_are_stored_and_the_rest_analysed_offline(client):
+    await use_extractor(client, "rating")
+    rated, other = ("My invoice is wrong. " * 60).strip(), "I love how fast the new release is, great job!"
+    job = await publish(client, "ana", rated, other)  # over INLINE_CHARS: extracted in a worker process
+    assert job["status"] == "done", job
+    assert [c["content"] for c in job["changes"]["added"]] == ["User was rated"]
+    timeline = {e["content"]: e for e in (await client.get("/v1/users/ana/timeline")).json()["timeline"]}
+    assert (timeline[rated]["sentiment"], timeline[rated]["topics"]) == (-0.42, {"billing": 1.0})
+    assert timeline[other]["sentiment"] > 0.1  # offline

@@ -313,3 +313,119 @@ async def test_token_usage_is_counted_with_tiktoken_when_the_provider_reports_no
     assert usage.llm_calls == 1
     assert usage.prompt_tokens == 2
     assert usage.completion_tokens == 3
+
+
+# --- signals from the same call -------------------------------------------------------------------------------
+
+
+def rated(message: int, sentiment: float, topics: dict | None = None, intentions: list | None = None, price=False):
+    return {
+        "message": message,
+        "sentiment": sentiment,
+        "topics": topics or {},
+        "intentions": intentions or [],
+        "price_sensitive": price,
+    }
+
+
+async def converse(client, user: str, *turns: tuple[str, str]) -> dict:
+    body = {"user_id": user, "messages": [{"role": r, "content": c} for r, c in turns], "wait": True}
+    r = await client.post("/v1/interactions", json=body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def timeline(client, user: str = "ana") -> dict[str, dict]:
+    """The user's analysed messages by content."""
+    return {e["content"]: e for e in (await client.get(f"/v1/users/{user}/timeline")).json()["timeline"]}
+
+
+async def test_one_model_call_carries_facts_and_signals_and_the_timeline_shows_the_models(client, llm):
+    reply = facts(("User is a nurse", "static"))
+    reply["signals"] = [
+        rated(0, -0.7, {"billing": 0.9, "pricing": 0.6}, ["wants refund"], price=True),
+        rated(2, 0.55, {}, ["praising"]),
+    ]
+    llm.json_reply(reply)
+    job = await converse(
+        client,
+        "ana",
+        ("user", "I'm a nurse and you charged me twice, I want it back"),
+        ("assistant", "Sorry about that, the refund is on its way."),
+        ("user", "Lovely, thanks"),
+    )
+    assert job["status"] == "done", job
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    assert len(llm.requests) == 1 and job["usage"]["llm_calls"] == 1
+    system = llm.requests[0]["messages"][0]["content"]
+    assert "Also rate every message of roles user" in system
+    assert "  billing: Charges, invoices" in system and "  wants refund: The user asks" in system
+    assert '"signals": [{"message": 0' in system
+    seen = await timeline(client)
+    assert set(seen) == {"I'm a nurse and you charged me twice, I want it back", "Lovely, thanks"}
+    angry, happy = seen["I'm a nurse and you charged me twice, I want it back"], seen["Lovely, thanks"]
+    assert (angry["sentiment"], angry["topics"], angry["intentions"], angry["price_sensitive"]) == (
+        -0.7,
+        {"billing": 0.9, "pricing": 0.6},
+        ["wants refund"],
+        True,
+    )
+    assert (happy["sentiment"], happy["topics"], happy["intentions"], happy["price_sensitive"]) == (
+        0.55,
+        {},
+        ["praising"],
+        False,
+    )
+    user = (await client.get("/v1/users/ana")).json()
+    assert user["aggregates"]["avg_sentiment"] == pytest.approx(-0.075)
+
+
+async def test_labels_outside_the_taxonomy_are_dropped_and_the_rest_kept(client, llm, caplog):
+    reply = facts()
+    reply["signals"] = [rated(0, -0.4, {"Billing": 0.8, "astrology": 0.9}, ["wants refund", "wants pizza"])]
+    llm.json_reply(reply)
+    job = await publish(client, "ana", "Where is my refund?")
+    assert job["status"] == "done", job
+    [entry] = (await timeline(client)).values()
+    assert (entry["sentiment"], entry["topics"], entry["intentions"]) == (-0.4, {"billing": 0.8}, ["wants refund"])
+    assert "dropped 2 signal label(s) outside the taxonomy: ['astrology', 'wants pizza']" in caplog.text
+
+
+async def test_a_sentiment_out_of_range_is_an_unusable_reply_retried_then_failed_with_the_raw_reply(client, llm):
+    bad = {"facts": [], "signals": [rated(0, 3.0)]}
+    llm.queue(*[json.dumps(bad)] * 4)
+    job = await publish(client, "ana", "I'm a nurse")
+    assert job["status"] == "failed"
+    assert job["attempts"] == 2 and job["usage"]["llm_calls"] == 4
+    assert "unusable output twice" in job["error"]
+    assert "signals.0.sentiment: Input should be less than or equal to 1" in job["error"]
+    assert job["raw_output"] == json.dumps(bad)
+    assert "signals.0.sentiment" in llm.requests[1]["messages"][-1]["content"]  # the repair said what was wrong
+    assert await timeline(client) == {}
+
+
+async def test_a_message_the_model_gave_no_signals_for_is_analysed_offline(client, llm):
+    reply = facts()
+    reply["signals"] = [rated(0, 0.3, {"onboarding": 0.7})]
+    llm.json_reply(reply)
+    angry = "I was charged twice this month and I want my money back. This is unacceptable."
+    job = await publish(client, "ana", "Setting up my workspace now", angry)
+    assert job["status"] == "done", job
+    seen = await timeline(client)
+    assert (seen["Setting up my workspace now"]["sentiment"], seen["Setting up my workspace now"]["topics"]) == (
+        0.3,
+        {"onboarding": 0.7},
+    )
+    assert seen[angry]["sentiment"] < -0.1  # the offline analyzer's reading (see tests/test_users.py)
+    assert "wants refund" in seen[angry]["intentions"] and "billing" in seen[angry]["topics"]
+
+
+async def test_with_signals_off_the_prompt_does_not_ask_for_them(client, llm):
+    r = await client.put("/v1/config", json={"signals": {"enabled": False}})
+    assert r.status_code == 200, r.text
+    llm.json_reply(facts(("User is a nurse", "static")))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    prompt = llm.prompts(0)
+    assert "signals" not in prompt and "sentiment" not in prompt and "billing" not in prompt
+    assert await timeline(client) == {}
