@@ -121,3 +121,9 @@ def check_json_size(value: object, limit: int, field: str) -> None:
     """Refuse a value bigger than `limit` bytes as JSON (attributes are stored, and returned, whole)."""
     if len(json.dumps(value, ensure_ascii=False).encode()) > limit:
         raise PayloadTooLarge(f"{field}: at most {limit} bytes as JSON", field=field)
+
+
+def check_page_size(limit: int, most: int) -> None:
+    """Refuse a page bigger than `limits.max_page_size` (the same rule at every list)."""
+    if limit > most:
+        raise InvalidInput(f"limit: at most {most}", field="limit")

@@ -20,7 +20,7 @@ import numpy as np
 
 from memory_server import conditions, timeutil, webhooks
 from memory_server.context import Core, Scope
-from memory_server.errors import Conflict, InvalidInput, NotFound
+from memory_server.errors import Conflict, InvalidInput, NotFound, check_page_size
 from memory_server.models import Page, Segment, SegmentMember, WebhookEventType
 from memory_server.schemas import MemberFilter, SegmentIn, SegmentUpdate
 from memory_server.store import segments as segmentsql
@@ -220,6 +220,7 @@ class Segments:
         return segment
 
     async def members(self, scope: Scope, segment_id: str, flt: MemberFilter) -> Page[SegmentMember]:
+        check_page_size(flt.limit, self.core.settings.limits.max_page_size)
         await self.get(scope, segment_id)
         items, nxt = await segmentsql.members(self.core.db, scope.tenant_id, segment_id, flt.cursor, flt.limit)
         return Page[SegmentMember](items=items, next_cursor=nxt)

@@ -34,7 +34,15 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.errors import Conflict, InvalidInput, ModelUnavailable, NotFound, PayloadTooLarge, check_json_size
+from memory_server.errors import (
+    Conflict,
+    InvalidInput,
+    ModelUnavailable,
+    NotFound,
+    PayloadTooLarge,
+    check_json_size,
+    check_page_size,
+)
 from memory_server.index import check as index_check
 from memory_server.index import rebuild
 from memory_server.index.chroma import ChromaIndex
@@ -46,27 +54,22 @@ from memory_server.models import (
     Episode,
     Fact,
     Job,
-    NewWebhook,
     Page,
     ProfileResponse,
     RequestChanges,
     SearchResults,
     StatedFact,
-    Webhook,
-    WebhookDelivery,
 )
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
-    DeliveryFilter,
     EpisodeFilter,
     FactFilter,
     FactIn,
     InteractionIn,
     ProfileIn,
     SearchIn,
-    WebhookIn,
 )
 from memory_server.segments import Segments
 from memory_server.store import episodes as episodesql
@@ -90,6 +93,7 @@ class MemoryService:
         self.access = Access(core.db, core.settings)
         self.users = Users(core)
         self.segments = Segments(core)
+        self.webhooks = webhooks.Webhooks(core)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -351,8 +355,7 @@ class MemoryService:
         return await changelog.page(self.core.db, scope.tenant_id, flt)
 
     def _check_page(self, limit: int) -> None:
-        if limit > self.core.settings.limits.max_page_size:
-            raise InvalidInput(f"limit: at most {self.core.settings.limits.max_page_size}", field="limit")
+        check_page_size(limit, self.core.settings.limits.max_page_size)
 
     # ---- forgetting -----------------------------------------------------------------------------
 
@@ -402,35 +405,6 @@ class MemoryService:
         expired = await forgetting.expire_due(self.core)
         await self.core.vectors.flush()
         return expired
-
-    # ---- webhooks -------------------------------------------------------------------------------
-
-    async def create_webhook(self, scope: Scope, body: WebhookIn) -> NewWebhook:
-        """Register a URL for event types; the answer holds its signing secret, shown only once."""
-        scope.require("admin")
-        return await webhooks.create(self.core, scope, body)
-
-    async def webhooks(self, scope: Scope) -> list[Webhook]:
-        scope.require("admin")
-        return await webhooks.listed(self.core, scope)
-
-    async def webhook(self, scope: Scope, webhook_id: str) -> Webhook:
-        scope.require("admin")
-        return await webhooks.get(self.core, scope, webhook_id)
-
-    async def delete_webhook(self, scope: Scope, webhook_id: str) -> Webhook:
-        scope.require("admin")
-        return await webhooks.delete(self.core, scope, webhook_id)
-
-    async def webhook_deliveries(self, scope: Scope, webhook_id: str, flt: DeliveryFilter) -> Page[WebhookDelivery]:
-        scope.require("admin")
-        self._check_page(flt.limit)
-        return await webhooks.deliveries(self.core, scope, webhook_id, flt)
-
-    async def redeliver(self, scope: Scope, webhook_id: str, delivery_id: int) -> WebhookDelivery:
-        """Send a delivered or failed delivery again (same `webhook-id`)."""
-        scope.require("admin")
-        return await webhooks.redeliver(self.core, scope, webhook_id, delivery_id)
 
     # ---- portability ----------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from memory_server import segments, timeutil
 from memory_server.context import Core, Scope
-from memory_server.errors import InvalidInput, NotFound, check_json_size
+from memory_server.errors import InvalidInput, NotFound, check_json_size, check_page_size
 from memory_server.models import Timeline, UserAttributes, UserList, UserRecord
 from memory_server.schemas import TimelineFilter, UserAttributesIn, UserFilter
 from memory_server.store import changelog as changesql
@@ -109,8 +109,7 @@ class Users:
     async def timeline(self, scope: Scope, user_id: str, flt: TimelineFilter) -> Timeline:
         """The user's analysed messages with their signals, newest first."""
         scope.require("viewer")
-        if flt.limit > self.core.settings.limits.max_page_size:
-            raise InvalidInput(f"limit: at most {self.core.settings.limits.max_page_size}", field="limit")
+        check_page_size(flt.limit, self.core.settings.limits.max_page_size)
         await self.get(scope, user_id)
         cursor = None if flt.cursor is None else int(flt.cursor)
         entries, nxt = await signalsql.timeline(self.core.db, scope.tenant_id, user_id, cursor, flt.limit)

@@ -25,7 +25,7 @@ import aiosqlite
 
 from memory_server import ssrf, timeutil
 from memory_server.context import Core, Scope
-from memory_server.errors import Conflict, InvalidInput, NotFound
+from memory_server.errors import Conflict, InvalidInput, NotFound, check_page_size
 from memory_server.models import NewWebhook, Page, Webhook, WebhookDelivery, WebhookEventType
 from memory_server.schemas import DeliveryFilter, WebhookIn
 from memory_server.store import changelog as changesql
@@ -90,73 +90,83 @@ def _logged(hook: Webhook) -> Webhook:
     return hook.model_copy(update={"url": urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))})
 
 
-async def create(core: Core, scope: Scope, body: WebhookIn) -> NewWebhook:
-    """Register a webhook; the answer holds its secret, which is never shown again."""
-    settings = core.settings.webhooks
-    host = ssrf.host_of(body.url)
-    address = ssrf.literal_address(host)
-    if address is not None and not settings.allow_private and (reason := ssrf.blocked(address)):
-        raise InvalidInput(f"url: {ssrf.refusal(host, address, reason)}", field="url")
-    now = timeutil.now()
-    secret = new_secret()
-    hook = Webhook(id=str(uuid.uuid4()), url=body.url, events=body.events, created_by=scope.actor, created_at=now)
-    async with core.db.transaction() as conn:
-        if await hooksql.count(conn, scope.tenant_id) >= settings.max_per_tenant:
-            raise Conflict(
-                f"this tenant has {settings.max_per_tenant} webhooks, the most allowed (webhooks.max_per_tenant): "
-                "delete one first"
-            )
-        await hooksql.insert(conn, scope.tenant_id, hook, secret)
-        event = ChangeEvent("webhook_create", scope.tenant_id, None, scope.actor, now, after=_logged(hook))
-        await changesql.record(conn, event)
-    return NewWebhook(**hook.model_dump(), secret=secret)
+class Webhooks:
+    """The part of the service facade for webhooks (`MemoryService.webhooks`); every route is admin."""
 
+    def __init__(self, core: Core) -> None:
+        self.core = core
 
-async def listed(core: Core, scope: Scope) -> list[Webhook]:
-    return await hooksql.listed(core.db, scope.tenant_id)
+    async def create(self, scope: Scope, body: WebhookIn) -> NewWebhook:
+        """Register a webhook; the answer holds its secret, which is never shown again."""
+        scope.require("admin")
+        core = self.core
+        settings = core.settings.webhooks
+        host = ssrf.host_of(body.url)
+        address = ssrf.literal_address(host)
+        if address is not None and not settings.allow_private and (reason := ssrf.blocked(address)):
+            raise InvalidInput(f"url: {ssrf.refusal(host, address, reason)}", field="url")
+        now = timeutil.now()
+        secret = new_secret()
+        hook = Webhook(id=str(uuid.uuid4()), url=body.url, events=body.events, created_by=scope.actor, created_at=now)
+        async with core.db.transaction() as conn:
+            if await hooksql.count(conn, scope.tenant_id) >= settings.max_per_tenant:
+                raise Conflict(
+                    f"this tenant has {settings.max_per_tenant} webhooks, the most allowed (webhooks.max_per_tenant): "
+                    "delete one first"
+                )
+            await hooksql.insert(conn, scope.tenant_id, hook, secret)
+            event = ChangeEvent("webhook_create", scope.tenant_id, None, scope.actor, now, after=_logged(hook))
+            await changesql.record(conn, event)
+        return NewWebhook(**hook.model_dump(), secret=secret)
 
+    async def list(self, scope: Scope) -> list[Webhook]:
+        scope.require("admin")
+        return await hooksql.listed(self.core.db, scope.tenant_id)
 
-async def get(core: Core, scope: Scope, webhook_id: str) -> Webhook:
-    """One of the tenant's webhooks (another tenant's reads as not found)."""
-    hook = await hooksql.get(core.db, scope.tenant_id, webhook_id)
-    if hook is None:
-        raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
-    return hook
-
-
-async def delete(core: Core, scope: Scope, webhook_id: str) -> Webhook:
-    """Delete a webhook and its deliveries; nothing more is sent to it."""
-    async with core.db.transaction() as conn:
-        hook = await hooksql.delete(conn, scope.tenant_id, webhook_id)
+    async def get(self, scope: Scope, webhook_id: str) -> Webhook:
+        """One of the tenant's webhooks (another tenant's reads as not found)."""
+        scope.require("admin")
+        hook = await hooksql.get(self.core.db, scope.tenant_id, webhook_id)
         if hook is None:
             raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
-        event = ChangeEvent("webhook_delete", scope.tenant_id, None, scope.actor, timeutil.now(), before=_logged(hook))
-        await changesql.record(conn, event)
-    return hook
+        return hook
 
+    async def delete(self, scope: Scope, webhook_id: str) -> Webhook:
+        """Delete a webhook and its deliveries; nothing more is sent to it."""
+        scope.require("admin")
+        async with self.core.db.transaction() as conn:
+            hook = await hooksql.delete(conn, scope.tenant_id, webhook_id)
+            if hook is None:
+                raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
+            event = ChangeEvent(
+                "webhook_delete", scope.tenant_id, None, scope.actor, timeutil.now(), before=_logged(hook)
+            )
+            await changesql.record(conn, event)
+        return hook
 
-async def deliveries(core: Core, scope: Scope, webhook_id: str, flt: DeliveryFilter) -> Page[WebhookDelivery]:
-    """A webhook's deliveries, newest first, optionally of one status."""
-    await get(core, scope, webhook_id)
-    items, cursor = await hooksql.deliveries(
-        core.db,
-        scope.tenant_id,
-        webhook_id,
-        status=flt.status,
-        cursor=None if flt.cursor is None else int(flt.cursor),
-        limit=flt.limit,
-    )
-    return Page[WebhookDelivery](items=items, next_cursor=None if cursor is None else str(cursor))
+    async def deliveries(self, scope: Scope, webhook_id: str, flt: DeliveryFilter) -> Page[WebhookDelivery]:
+        """A webhook's deliveries, newest first, optionally of one status."""
+        check_page_size(flt.limit, self.core.settings.limits.max_page_size)
+        await self.get(scope, webhook_id)
+        items, cursor = await hooksql.deliveries(
+            self.core.db,
+            scope.tenant_id,
+            webhook_id,
+            status=flt.status,
+            cursor=None if flt.cursor is None else int(flt.cursor),
+            limit=flt.limit,
+        )
+        return Page[WebhookDelivery](items=items, next_cursor=None if cursor is None else str(cursor))
 
-
-async def redeliver(core: Core, scope: Scope, webhook_id: str, delivery_id: int) -> WebhookDelivery:
-    """Send a delivered or failed delivery again, with the same `webhook-id`, through the full retry schedule."""
-    await get(core, scope, webhook_id)
-    found = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
-    if found is None:
-        raise NotFound(f"delivery_id: no delivery {delivery_id} of webhook {webhook_id}", field="delivery_id")
-    if not await hooksql.requeue(core.db, scope.tenant_id, webhook_id, delivery_id):
-        raise Conflict(f"delivery {delivery_id} is pending already: it is sent when due")
-    core.webhooks.notify()
-    again = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
-    return again or found
+    async def redeliver(self, scope: Scope, webhook_id: str, delivery_id: int) -> WebhookDelivery:
+        """Send a delivered or failed delivery again, with the same `webhook-id`, through the full retry schedule."""
+        await self.get(scope, webhook_id)
+        core = self.core
+        found = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
+        if found is None:
+            raise NotFound(f"delivery_id: no delivery {delivery_id} of webhook {webhook_id}", field="delivery_id")
+        if not await hooksql.requeue(core.db, scope.tenant_id, webhook_id, delivery_id):
+            raise Conflict(f"delivery {delivery_id} is pending already: it is sent when due")
+        core.webhooks.notify()
+        again = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
+        return again or found

@@ -16,24 +16,24 @@ router = APIRouter(prefix="/v1", tags=["webhooks"])
 @router.post("/webhooks", response_model=NewWebhook, status_code=201)
 async def create_webhook(body: WebhookIn, service: Service, scope: CallerScope) -> NewWebhook:
     """Send the given event types to `url`, signed (Standard Webhooks). The `secret` is shown only here."""
-    return await service.create_webhook(scope, body)
+    return await service.webhooks.create(scope, body)
 
 
 @router.get("/webhooks", response_model=list[Webhook])
 async def list_webhooks(service: Service, scope: CallerScope) -> list[Webhook]:
     """Your tenant's webhooks (never their secrets)."""
-    return await service.webhooks(scope)
+    return await service.webhooks.list(scope)
 
 
 @router.get("/webhooks/{webhook_id}", response_model=Webhook)
 async def get_webhook(webhook_id: Identifier, service: Service, scope: CallerScope) -> Webhook:
-    return await service.webhook(scope, webhook_id)
+    return await service.webhooks.get(scope, webhook_id)
 
 
 @router.delete("/webhooks/{webhook_id}", response_model=Webhook)
 async def delete_webhook(webhook_id: Identifier, service: Service, scope: CallerScope) -> Webhook:
     """Delete a webhook and its deliveries; nothing more is sent to it."""
-    return await service.delete_webhook(scope, webhook_id)
+    return await service.webhooks.delete(scope, webhook_id)
 
 
 @router.get("/webhooks/{webhook_id}/deliveries", response_model=Page[WebhookDelivery])
@@ -41,7 +41,7 @@ async def list_deliveries(
     webhook_id: Identifier, flt: Annotated[DeliveryFilter, Query()], service: Service, scope: CallerScope
 ) -> Page[WebhookDelivery]:
     """A webhook's deliveries, newest first; `status=pending|delivered|failed` keeps one status."""
-    return await service.webhook_deliveries(scope, webhook_id, flt)
+    return await service.webhooks.deliveries(scope, webhook_id, flt)
 
 
 @router.post(
@@ -51,4 +51,4 @@ async def redeliver(
     webhook_id: Identifier, delivery_id: DeliveryId, service: Service, scope: CallerScope
 ) -> WebhookDelivery:
     """Send a delivered or failed delivery again, with the same `webhook-id` (409 while it is pending)."""
-    return await service.redeliver(scope, webhook_id, delivery_id)
+    return await service.webhooks.redeliver(scope, webhook_id, delivery_id)
