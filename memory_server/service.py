@@ -23,6 +23,7 @@ from memory_server import (
     ingest,
     jobs,
     portability,
+    published,
     retrieval,
     segments,
     timeutil,
@@ -422,3 +423,18 @@ class MemoryService:
     async def check_index(self, repair: bool = False) -> index_check.IndexReport:
         """Compare the vector index with SQLite; with `repair`, replay what disagrees."""
         return await index_check.check_and_repair(self.core, repair)
+
+    # ---- published requests ---------------------------------------------------------------------
+
+    async def publications(
+        self, scope: Scope, user_id: str, request_ids: list[str] | None = None, *, with_contents: bool = False
+    ) -> list[published.Publication]:
+        """The user's published requests (only `request_ids`, when given), with their messages and live facts
+        when `with_contents`."""
+        scope.require("viewer")
+        return await published.of_user(self.core, scope, user_id, request_ids, with_contents=with_contents)
+
+    async def retract(self, scope: Scope, user_id: str, request_ids: list[str]) -> published.Retracted:
+        """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once."""
+        scope.require("editor")
+        return await published.retract(self.core, scope, user_id, request_ids)

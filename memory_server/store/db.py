@@ -44,6 +44,13 @@ def _episode_dates(content: str, created_at: str) -> str:
     return when.message_tokens(content, timeutil.from_db(created_at))
 
 
+async def read(source: Database | aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+    """Rows from the reader (a Database) or from inside a caller's transaction (its connection)."""
+    if isinstance(source, Database):
+        return await source.fetchall(sql, params)
+    return list(await source.execute_fetchall(sql, tuple(params)))
+
+
 class ConstraintError(Exception):
     """A write broke a constraint of the schema (most often a unique key: the row is there already)."""
 

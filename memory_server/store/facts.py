@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 from memory_server import timeutil
 from memory_server.models import Fact, FactKind, FactStatus
 from memory_server.store import vectors
-from memory_server.store.db import Database, page_of
+from memory_server.store.db import Database, page_of, read
 
 COLUMNS = (
     "id, user_id, kind, content, topic, source, attributes, confidence, status, superseded_by, "
@@ -197,6 +198,21 @@ async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Fact]:
     """Every fact of the user, every status, oldest first (for an export)."""
     rows = await db.fetchall(
         f"SELECT {COLUMNS} FROM facts WHERE tenant_id = ? AND user_id = ? ORDER BY rowid", (tenant_id, user_id)
+    )
+    return [to_fact(r) for r in rows]
+
+
+async def of_requests(
+    source: Database | aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]
+) -> list[Fact]:
+    """Every fact these requests produced, every status, oldest first (looked up by request, not by user)."""
+    if not request_ids:
+        return []
+    marks = ",".join("?" * len(request_ids))
+    rows = await read(
+        source,
+        f"SELECT {COLUMNS} FROM facts WHERE request_id IN ({marks}) AND tenant_id = ? ORDER BY rowid",
+        (*request_ids, tenant_id),
     )
     return [to_fact(r) for r in rows]
 

@@ -7,6 +7,7 @@ they were accepted (no job of a user runs while an earlier one is pending or run
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -206,4 +207,25 @@ async def by_payload(db: Database, tenant_id: str, user_id: str, digest: str) ->
 
 async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
     cur = await conn.execute("DELETE FROM jobs WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return cur.rowcount
+
+
+async def published(db: Database, tenant_id: str, user_id: str) -> list[tuple[Job, dict[str, Any]]]:
+    """The user's published requests (extraction jobs) with the attributes they were published with, oldest first."""
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS}, attributes FROM jobs WHERE tenant_id = ? AND user_id = ? AND kind = 'extract' "
+        "ORDER BY rowid",
+        (tenant_id, user_id),
+    )
+    return [(to_job(r), json.loads(r["attributes"] or "{}")) for r in rows]
+
+
+async def delete_requests(conn: aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]) -> int:
+    """Remove the jobs of these requests (their messages and facts are dealt with by the caller)."""
+    if not request_ids:
+        return 0
+    marks = ",".join("?" * len(request_ids))
+    cur = await conn.execute(
+        f"DELETE FROM jobs WHERE tenant_id = ? AND request_id IN ({marks})", (tenant_id, *request_ids)
+    )
     return cur.rowcount

@@ -9,7 +9,7 @@ from datetime import datetime
 import aiosqlite
 
 from memory_server import timeutil
-from memory_server.store.db import Database
+from memory_server.store.db import Database, read
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,21 @@ async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Stor
     rows = await db.fetchall(
         f"SELECT {_COLUMNS} FROM messages WHERE tenant_id = ? AND request_id = ? ORDER BY position",
         (tenant_id, request_id),
+    )
+    return [_message(r) for r in rows]
+
+
+async def of_requests(
+    source: Database | aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]
+) -> list[StoredMessage]:
+    """The messages of these requests, in the order they were stored."""
+    if not request_ids:
+        return []
+    marks = ",".join("?" * len(request_ids))
+    rows = await read(
+        source,
+        f"SELECT {_COLUMNS} FROM messages WHERE request_id IN ({marks}) AND tenant_id = ? ORDER BY id",
+        (*request_ids, tenant_id),
     )
     return [_message(r) for r in rows]
 

@@ -1,0 +1,101 @@
+"""Published requests as units a caller can name, read and take back: what one publish stored (its messages)
+and what it produced (its facts), and retracting all of it at once.
+
+Compatibility doors that call a publish a "document" (Supermemory) read and delete through here. Everything a
+request produced is found through the request id (facts and messages are indexed by it), never by scanning a
+user's memory. A retraction deletes the facts (kept in SQLite as deleted, with a change-log row each), removes
+the messages (episodes, with their keyword rows, vectors and signals; a change-log row each, without the text)
+and drops the requests' jobs, all in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from memory_server import signals, timeutil
+from memory_server.context import Core, Scope
+from memory_server.models import Episode, EpisodeRef, Fact, Job
+from memory_server.store import changelog as changesql
+from memory_server.store import episodes as episodesql
+from memory_server.store import facts as factsql
+from memory_server.store import jobs as jobsql
+from memory_server.store import messages as messagesql
+from memory_server.store.changelog import ChangeEvent
+from memory_server.store.messages import StoredMessage
+
+
+@dataclass
+class Publication:
+    """One published request: its job (status, session, times), the attributes it was published with and, when
+    asked for, its messages and the live facts it produced."""
+
+    job: Job
+    attributes: dict[str, Any]
+    messages: list[StoredMessage] = field(default_factory=list)
+    facts: list[Fact] = field(default_factory=list)
+
+
+@dataclass
+class Retracted:
+    request_ids: list[str]
+    facts: list[Fact]
+    episodes: list[Episode]
+
+
+async def of_user(
+    core: Core, scope: Scope, user_id: str, request_ids: Sequence[str] | None = None, *, with_contents: bool = False
+) -> list[Publication]:
+    """The user's published requests, oldest first (only `request_ids`, when given); `with_contents` adds each
+    one's messages and the live facts it produced."""
+    found = [
+        Publication(job, attributes)
+        for job, attributes in await jobsql.published(core.db, scope.tenant_id, user_id)
+        if request_ids is None or job.request_id in request_ids
+    ]
+    if with_contents and found:
+        ids = [p.job.request_id for p in found]
+        messages = await messagesql.of_requests(core.db, scope.tenant_id, ids)
+        facts = await factsql.of_requests(core.db, scope.tenant_id, ids)
+        by_id = {p.job.request_id: p for p in found}
+        for message in messages:
+            by_id[message.request_id].messages.append(message)
+        now = timeutil.now()
+        for fact in facts:
+            live = fact.status == "active" and (fact.expires_at is None or fact.expires_at > now)
+            if live and fact.user_id == user_id and fact.request_id in by_id:
+                by_id[fact.request_id].facts.append(fact)
+    return found
+
+
+async def retract(core: Core, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
+    """Delete what the user's requests produced and stored (facts, messages) and the requests themselves, in one
+    transaction with a change-log row per fact and per message. Requests of another user are left alone."""
+    now = timeutil.now()
+    _, config = await core.configs.active(scope.tenant_id)
+    async with core.user_lock(scope.tenant_id, user_id), core.db.transaction() as conn:
+        mine = {job.request_id for job, _ in await jobsql.published(core.db, scope.tenant_id, user_id)}
+        ids = [r for r in dict.fromkeys(request_ids) if r in mine]
+        deleted = []
+        for fact in await factsql.of_requests(conn, scope.tenant_id, ids):
+            if fact.user_id != user_id or fact.status == "deleted":
+                continue
+            after = await factsql.set_status(conn, fact, "deleted", now)
+            if after is not None:
+                event = ChangeEvent("delete", scope.tenant_id, user_id, scope.actor, now, fact.id, fact, after)
+                await changesql.record(conn, event)
+                deleted.append(after)
+        message_ids = [m.id for m in await messagesql.of_requests(conn, scope.tenant_id, ids)]
+        gone = await episodesql.remove(conn, scope.tenant_id, user_id, message_ids)
+        for episode in gone:
+            ref = EpisodeRef.model_validate(episode, from_attributes=True)
+            event = ChangeEvent(
+                "episode_delete", scope.tenant_id, user_id, scope.actor, now, before=ref, message_id=episode.message_id
+            )
+            await changesql.record(conn, event)
+        if gone:
+            await signals.refresh(core, conn, scope.tenant_id, user_id, config)
+        await jobsql.delete_requests(conn, scope.tenant_id, ids)
+    await core.vectors.flush(index_episodes=False)
+    return Retracted(ids, deleted, gone)
