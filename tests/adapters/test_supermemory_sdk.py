@@ -17,6 +17,7 @@ from memory_server import keys
 from tests.conftest import use_extractor
 from tests.fakes import fact
 
+INTRO = "I'm Alex, an engineer; dark mode please"
 ABOUT_ALEX = [
     fact("User is a software engineer"),
     fact("User prefers dark mode interfaces"),
@@ -55,7 +56,7 @@ async def alex(app, fake, keyed) -> AsyncSupermemory:
     """user_alex with one processed document (caller id `intro`) that produced three facts."""
     sm = sdk(app, keyed["admin"])
     fake.queue(ABOUT_ALEX)
-    ref = await sm.add("user_alex", content="I'm Alex, an engineer; dark mode please", id="intro", metadata={"app": "x"})
+    ref = await sm.add("user_alex", content=INTRO, id="intro", metadata={"app": "x"})
     assert ref.id == "intro"
     assert ref.status in ("queued", "extracting", "done")
     assert (await processed(sm, "user_alex", "intro")).system.status == "done"
@@ -77,7 +78,8 @@ async def test_add_then_get_shows_content_status_metadata_chunks_and_memories(al
 
 async def test_profile_answers_id_and_memory_items(alex):
     profile = (await alex.profile("user_alex")).profile
-    assert sorted(p.memory for p in profile.static) == ["User is a software engineer", "User prefers dark mode interfaces"]
+    static = sorted(p.memory for p in profile.static)
+    assert static == ["User is a software engineer", "User prefers dark mode interfaces"]
     assert [p.memory for p in profile.dynamic] == ["User is debugging authentication issues"]
     assert all(p.id for p in profile.static + profile.dynamic)
     assert profile.buckets == {}
@@ -126,7 +128,7 @@ async def test_adding_under_the_same_id_extends_that_document(alex, fake):
 
 
 async def test_the_same_content_again_is_the_same_document_not_a_conflict(alex):
-    ref = await alex.add("user_alex", content="I'm Alex, an engineer; dark mode please", id="intro", metadata={"app": "x"})
+    ref = await alex.add("user_alex", content=INTRO, id="intro", metadata={"app": "x"})
     assert (ref.id, ref.status) == ("intro", "done")
 
 
