@@ -37,6 +37,14 @@ class Publication:
     facts: list[Fact] = field(default_factory=list)
 
 
+class StillRunning(Exception):
+    """A request to retract is being extracted now: wait for it, then retract what it produced too."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__(request_id)
+        self.request_id = request_id
+
+
 @dataclass
 class Retracted:
     request_ids: list[str]
@@ -71,12 +79,17 @@ async def of_user(
 
 async def retract(core: Core, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
     """Delete what the user's requests produced and stored (facts, messages) and the requests themselves, in one
-    transaction with a change-log row per fact and per message. Requests of another user are left alone."""
+    transaction with a change-log row per fact and per message. Requests of another user are left alone; a
+    queued request is dropped before it runs, a running one raises StillRunning (nothing is changed)."""
     now = timeutil.now()
     _, config = await core.configs.active(scope.tenant_id)
     async with core.user_lock(scope.tenant_id, user_id), core.db.transaction() as conn:
-        mine = {job.request_id for job, _ in await jobsql.published(core.db, scope.tenant_id, user_id)}
+        # Read with the writer held: no job can be claimed (or finish) while this transaction is open.
+        mine = {job.request_id: job for job, _ in await jobsql.published(core.db, scope.tenant_id, user_id)}
         ids = [r for r in dict.fromkeys(request_ids) if r in mine]
+        running = next((r for r in ids if mine[r].status == "running"), None)
+        if running is not None:  # its facts are not written yet; retracting now would leave them behind
+            raise StillRunning(running)
         deleted = []
         for fact in await factsql.of_requests(conn, scope.tenant_id, ids):
             if fact.user_id != user_id or fact.status == "deleted":

@@ -41,6 +41,7 @@ from memory_server.errors import (
     ModelUnavailable,
     NotFound,
     PayloadTooLarge,
+    Unavailable,
     check_json_size,
     check_page_size,
 )
@@ -437,4 +438,9 @@ class MemoryService:
     async def retract(self, scope: Scope, user_id: str, request_ids: list[str]) -> published.Retracted:
         """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once."""
         scope.require("editor")
-        return await published.retract(self.core, scope, user_id, request_ids)
+        for _ in range(5):
+            try:
+                return await published.retract(self.core, scope, user_id, request_ids)
+            except published.StillRunning as busy:
+                await self.wait(scope, busy.request_id)
+        raise Unavailable("the documents are being processed: retry in a moment")

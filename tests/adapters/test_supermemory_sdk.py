@@ -234,3 +234,16 @@ async def test_keys_roles_and_tenants(app, alex, keyed):
     assert (await other.profile("user_alex")).profile.static == []
     assert (await other.documents.delete("user_alex", ids=["intro"])).count == 0
     assert (await alex.documents.get("user_alex", "intro")).system.status == "done"
+
+
+async def test_deleting_a_document_while_it_is_processed_leaves_no_fact_behind(app, alex, fake, client, keyed):
+    """Deleted right after it was added (queued, or being extracted): whatever it produced goes too."""
+    for i in range(5):
+        fake.queue([fact(f"User owns {i} cats")])
+        ref = await alex.add("user_alex", content=f"I own {i} cats")
+        assert (await alex.documents.delete("user_alex", ids=[ref.id])).count == 1
+    await asyncio.sleep(0.3)  # let any claimed job finish
+    auth = {"Authorization": f"Bearer {keyed['admin']}"}
+    live = (await client.get("/v1/users/user_alex/facts", headers=auth)).json()["items"]
+    assert sorted(f["content"] for f in live) == sorted(f.content for f in ABOUT_ALEX)
+    assert [d.id for d in (await alex.list("user_alex", "documents")).documents] == ["intro"]
