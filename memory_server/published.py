@@ -10,12 +10,13 @@ and drops the requests' jobs, all in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from memory_server import signals, timeutil
 from memory_server.context import Core, Scope
+from memory_server.errors import Unavailable
 from memory_server.models import Episode, EpisodeRef, Fact, Job
 from memory_server.store import changelog as changesql
 from memory_server.store import episodes as episodesql
@@ -112,3 +113,30 @@ async def retract(core: Core, scope: Scope, user_id: str, request_ids: Sequence[
         await jobsql.delete_requests(conn, scope.tenant_id, ids)
     await core.vectors.flush(index_episodes=False)
     return Retracted(ids, deleted, gone)
+
+
+class Publications:
+    """The service's part for published requests (`service.published`), with the role each call needs."""
+
+    def __init__(self, core: Core, wait: Callable[[Scope, str], Awaitable[None]]) -> None:
+        self.core = core
+        self._wait = wait  # until a request is done or failed (the service's workers know)
+
+    async def of_user(
+        self, scope: Scope, user_id: str, request_ids: Sequence[str] | None = None, *, with_contents: bool = False
+    ) -> list[Publication]:
+        """The user's published requests (only `request_ids`, when given), with their messages and live facts
+        when `with_contents`."""
+        scope.require("viewer")
+        return await of_user(self.core, scope, user_id, request_ids, with_contents=with_contents)
+
+    async def retract(self, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
+        """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once; a
+        request being extracted is waited for first."""
+        scope.require("editor")
+        for _ in range(5):
+            try:
+                return await retract(self.core, scope, user_id, request_ids)
+            except StillRunning as busy:
+                await self._wait(scope, busy.request_id)
+        raise Unavailable("the requests are being processed: retry in a moment")

@@ -41,7 +41,6 @@ from memory_server.errors import (
     ModelUnavailable,
     NotFound,
     PayloadTooLarge,
-    Unavailable,
     check_json_size,
     check_page_size,
 )
@@ -96,6 +95,7 @@ class MemoryService:
         self.users = Users(core)
         self.segments = Segments(core)
         self.webhooks = webhooks.Webhooks(core)
+        self.published = published.Publications(core, self.wait)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -424,23 +424,3 @@ class MemoryService:
     async def check_index(self, repair: bool = False) -> index_check.IndexReport:
         """Compare the vector index with SQLite; with `repair`, replay what disagrees."""
         return await index_check.check_and_repair(self.core, repair)
-
-    # ---- published requests ---------------------------------------------------------------------
-
-    async def publications(
-        self, scope: Scope, user_id: str, request_ids: list[str] | None = None, *, with_contents: bool = False
-    ) -> list[published.Publication]:
-        """The user's published requests (only `request_ids`, when given), with their messages and live facts
-        when `with_contents`."""
-        scope.require("viewer")
-        return await published.of_user(self.core, scope, user_id, request_ids, with_contents=with_contents)
-
-    async def retract(self, scope: Scope, user_id: str, request_ids: list[str]) -> published.Retracted:
-        """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once."""
-        scope.require("editor")
-        for _ in range(5):
-            try:
-                return await published.retract(self.core, scope, user_id, request_ids)
-            except published.StillRunning as busy:
-                await self.wait(scope, busy.request_id)
-        raise Unavailable("the documents are being processed: retry in a moment")

@@ -103,7 +103,7 @@ def _no_filter(value: object, field: str = "filter") -> None:
 
 
 async def _documents(service: MemoryService, scope: CallerScope, namespace: str) -> dict[str, list[Publication]]:
-    return common.group_documents(await service.publications(scope, namespace))
+    return common.group_documents(await service.published.of_user(scope, namespace))
 
 
 async def _document(service: MemoryService, scope: CallerScope, namespace: str, doc_id: str) -> list[Publication]:
@@ -173,7 +173,7 @@ async def get_document(
     """A document with its status (`system.status` reaches `done` once processed), content and metadata; its
     chunks (the stored messages) and memories (the live facts it produced) when included."""
     pubs = await _document(service, scope, namespace, id)
-    pubs = await service.publications(scope, namespace, [p.job.request_id for p in pubs], with_contents=True)
+    pubs = await service.published.of_user(scope, namespace, [p.job.request_id for p in pubs], with_contents=True)
     status = common.document_status(pubs)
     created, updated = common.document_times(pubs)
     body: dict[str, Any] = {
@@ -207,7 +207,7 @@ async def delete_documents(namespace: Namespace, body: IdsIn, service: Service, 
         if pubs is None:
             errors.append({"id": doc_id, "error": "document not found"})
             continue
-        await service.retract(scope, namespace, [p.job.request_id for p in pubs])
+        await service.published.retract(scope, namespace, [p.job.request_id for p in pubs])
         count += 1
     return JSONResponse({"count": count, "errors": errors})
 
@@ -291,7 +291,7 @@ async def list_resources(
         wanted = include.content or include.memoryCount
         if wanted:
             ids = [p.job.request_id for pubs in documents.values() for p in pubs]
-            filled = await service.publications(scope, namespace, ids, with_contents=True)
+            filled = await service.published.of_user(scope, namespace, ids, with_contents=True)
             documents = common.group_documents(filled)
         for doc_id, pubs in documents.items():
             status = common.document_status(pubs)
@@ -319,7 +319,7 @@ async def list_resources(
     elif type == "chunks":
         documents = await _documents(service, scope, namespace)
         ids = [p.job.request_id for pubs in documents.values() for p in pubs]
-        filled = common.group_documents(await service.publications(scope, namespace, ids, with_contents=True))
+        filled = common.group_documents(await service.published.of_user(scope, namespace, ids, with_contents=True))
         for doc_id, pubs in filled.items():
             for chunk in _chunk(list(enumerate(m for p in pubs for m in p.messages))):
                 items.append({**chunk, "documentId": doc_id})
