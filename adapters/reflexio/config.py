@@ -1,7 +1,8 @@
 """Reflexio's organisation config over this server's extraction config.
 
 `get_config` answers the whole object the client's `Config` model reads; `set_config` takes it back whole. One
-profile extractor maps onto the tenant's extraction config: extraction_definition_prompt (older name
+profile extractor (`profile_extractor_configs[0]`, or `profile_extractor_config` from later clients) maps onto
+the tenant's extraction config: extraction_definition_prompt (older name
 profile_content_definition_prompt), context_prompt, should_extract_profile_prompt_override and
 request_sources_enabled. What this server has no counterpart for (playbooks, agent success evaluation, tools,
 batching, LLM provider keys, storage) is answered with Reflexio's empty values and accepted back without
@@ -45,6 +46,12 @@ class ProfileExtractorIn(_Lenient):
 class ConfigIn(_Lenient):
     storage_config: dict[str, Any] | None = None
     profile_extractor_configs: list[ProfileExtractorIn] | None = None
+    profile_extractor_config: ProfileExtractorIn | None = None  # later clients: one extractor, not a list
+
+    def extractors(self) -> list[ProfileExtractorIn]:
+        if self.profile_extractor_configs is not None:
+            return self.profile_extractor_configs
+        return [] if self.profile_extractor_config is None else [self.profile_extractor_config]
 
 
 def to_reflexio(config: dict[str, Any]) -> dict[str, Any]:
@@ -60,12 +67,19 @@ def to_reflexio(config: dict[str, Any]) -> dict[str, Any]:
         "batch_size_override": None,
         "batch_interval_override": None,
     }
+    common = ("extractor_name", "extraction_definition_prompt", "context_prompt", "request_sources_enabled")
     return {
         "storage_config": {"db_path": None},
         "storage_config_test": STORAGE_SUCCEEDED,
         "agent_context_prompt": None,
         "tool_can_use": None,
         "profile_extractor_configs": [extractor],
+        # What later clients (one extractor, a closed model) read; earlier ones ignore it.
+        "profile_extractor_config": {
+            **{k: extractor[k] for k in common},
+            "should_extract_profile_prompt_override": extractor["should_extract_profile_prompt_override"],
+            "manual_trigger": False,
+        },
         "user_playbook_extractor_configs": None,
         "agent_success_configs": None,
         "extraction_preset": None,
@@ -79,7 +93,7 @@ def to_reflexio(config: dict[str, Any]) -> dict[str, Any]:
 
 def changes_from(body: ConfigIn) -> dict[str, Any]:
     """The extraction settings a Reflexio Config sets (no extractor: the defaults)."""
-    extractors = body.profile_extractor_configs or []
+    extractors = body.extractors()
     if len(extractors) > 1:
         raise InvalidInput(
             "profile_extractor_configs: this server runs one profile extractor per tenant: send one",

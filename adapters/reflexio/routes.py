@@ -117,11 +117,12 @@ async def search_profiles(body: SearchRequest, service: Service, scope: CallerSc
     the newest). Scores are this server's 0..1 search scores."""
     top_k = body.top_k or SEARCH_TOP_K
     query = (body.query or "").strip()
-    if not query:
-        facts = await _listed(service, scope, body.user_id, [None], top_k, body.start_time, body.end_time)
-        views = [fact_view(f) for f in facts if _wanted(body, f.source, f.request_id, f.attributes)]
-        return {"success": True, "user_profiles": views}
     filtered = bool(body.generated_from_request_id or body.custom_feature or body.extractor_name)
+    if not query:
+        wide = max(top_k, service.core.settings.limits.max_page_size) if filtered or body.source else top_k
+        facts = await _listed(service, scope, body.user_id, [None], wide, body.start_time, body.end_time)
+        views = [fact_view(f) for f in facts if _wanted(body, f.source, f.request_id, f.attributes)]
+        return {"success": True, "user_profiles": views[:top_k]}
     results = await service.search(
         scope,
         SearchIn(
@@ -170,13 +171,14 @@ async def _listed(
     found: list[Fact] = []
     page_size = min(top_k, service.core.settings.limits.max_page_size)
     for status in sorted({ours for s in statuses for ours in _STATUSES[s]}):
-        cursor = None
+        cursor, kept = None, 0
         while True:
             flt = FactFilter(status=status, limit=page_size, cursor=cursor)  # type: ignore[arg-type]
             page = await service.facts(scope, user_id, flt)
-            kept = [f for f in page.items if _within(f.updated_at, start, end)]
-            found.extend(kept)
-            if page.next_cursor is None or len(kept) >= top_k:
+            within = [f for f in page.items if _within(f.updated_at, start, end)]
+            found.extend(within)
+            kept += len(within)
+            if page.next_cursor is None or kept >= top_k:
                 break
             cursor = page.next_cursor
     found.sort(key=lambda f: (f.updated_at, f.id), reverse=True)

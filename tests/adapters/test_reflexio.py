@@ -221,8 +221,8 @@ def test_config_round_trips_through_the_client_and_sets_the_extraction_config(se
         client.set_config(config)
     status, error = _error(bad)
     assert (status, error["field"]) == (422, "profile_extractor_configs.0.request_sources_enabled.0")
-    other = server.client("other").get_config().profile_extractor_configs[0]
-    assert other.context_prompt is None  # another tenant's config is its own
+    acme = httpx.get(f"{server.url}/v1/config", headers={"X-API-Key": server.keys["admin"]}).json()["config"]
+    assert acme["sources"] == [] and acme["context_prompt"] is None  # another tenant's config is its own
 
 
 def test_keys_roles_and_tenants_are_those_of_v1(server):
@@ -286,3 +286,18 @@ def test_bad_interactions_are_422_naming_the_field_as_reflexio_names_it(server):
     )
     assert skipped.warnings == ["interaction_data_list.0: skipped: it has no content"]
     assert skipped.profiles_added == 1
+
+
+def test_set_config_also_takes_the_single_extractor_later_clients_send(server):
+    headers = {"Authorization": f"Bearer {server.keys['other']}"}
+    later = {  # what reflexio-client 0.2.3+ sends: one extractor, window/stride instead of batch settings
+        "storage_config": {"storage_type": "sqlite", "db_path": None},
+        "profile_extractor_config": {"extraction_definition_prompt": "Only food preferences.", "context_prompt": None},
+        "window_size": 10,
+        "stride_size": 5,
+    }
+    r = httpx.post(f"{server.url}/api/set_config", json=later, headers=headers)
+    assert r.status_code == 200 and r.json()["success"] is True
+    answer = httpx.get(f"{server.url}/api/get_config", headers=headers).json()
+    assert answer["profile_extractor_config"]["extraction_definition_prompt"] == "Only food preferences."
+    assert answer["profile_extractor_configs"][0]["extraction_definition_prompt"] == "Only food preferences."
