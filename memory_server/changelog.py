@@ -5,7 +5,7 @@ Rows are written by `store.changelog.record`, inside the transaction of the chan
 
 from __future__ import annotations
 
-from memory_server.models import Change, Fact, FactUpdate, Page, RequestChanges
+from memory_server.models import Change, Fact, FactUpdate, Page, RequestChanges, RequestLog
 from memory_server.schemas import ChangelogFilter
 from memory_server.store import changelog as changesql
 from memory_server.store.db import Database
@@ -38,3 +38,47 @@ async def request_view(db: Database, tenant_id: str, request_id: str) -> Request
         elif change.event in ("delete", "expire") and change.after:
             view.removed.append(Fact.model_validate(change.after))
     return view
+
+
+_ADDING = ("add", "update")
+_REMOVING = ("supersede", "delete", "expire")
+
+
+async def by_request(db: Database, tenant_id: str, rows: int) -> list[RequestLog]:
+    """The fact changes among the latest `rows` change-log rows, one entry per request, oldest first.
+
+    A request's rows are written in one transaction, so they are consecutive; rows with no request (a deletion
+    through the API, an expiry) group by the transaction that wrote them (same user, actor and time). When the
+    log holds more rows than were read, the oldest group may be cut short, so it is left out.
+    """
+    changes, more = await changesql.page(
+        db, tenant_id, user_id=None, request_id=None, since=None, before_id=None, limit=rows
+    )
+    groups: list[list[Change]] = []
+    for change in reversed(changes):
+        if change.user_id is None or change.event not in _ADDING + _REMOVING or change.after is None:
+            continue
+        if groups and _same_write(groups[-1][-1], change):
+            groups[-1].append(change)
+        else:
+            groups.append([change])
+    if more is not None and groups:
+        groups.pop(0)
+    return [_entry(group) for group in groups]
+
+
+def _same_write(a: Change, b: Change) -> bool:
+    if a.request_id is not None or b.request_id is not None:
+        return a.request_id == b.request_id
+    return (a.user_id, a.actor, a.created_at) == (b.user_id, b.actor, b.created_at)
+
+
+def _entry(group: list[Change]) -> RequestLog:
+    first = group[0]
+    entry = RequestLog(
+        id=first.id, user_id=first.user_id or "", request_id=first.request_id, created_at=first.created_at
+    )
+    for change in group:
+        fact = Fact.model_validate(change.after)
+        (entry.added if change.event in _ADDING else entry.removed).append(fact)
+    return entry

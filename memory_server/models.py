@@ -119,6 +119,17 @@ class RequestChanges(BaseModel):
     removed: list[Fact] = Field(default_factory=list)
 
 
+class RequestLog(BaseModel):
+    """The fact changes of one request (or of one deletion made without a request), as one entry."""
+
+    id: int = Field(description="The group's first change-log row: the same for as long as the log keeps it.")
+    user_id: str
+    request_id: str | None = None
+    created_at: datetime
+    added: list[Fact] = Field(default_factory=list, description="New facts, updates' new versions included.")
+    removed: list[Fact] = Field(default_factory=list, description="Superseded, deleted and expired facts.")
+
+
 class Job(BaseModel):
     request_id: str
     user_id: str

@@ -113,6 +113,7 @@ def _fact_hit(fact: Fact, value: float) -> SearchHit:
         updated_at=fact.updated_at,
         expires_at=fact.expires_at,
         message_ids=fact.message_ids,
+        request_id=fact.request_id,
     )
 
 

@@ -58,6 +58,7 @@ from memory_server.models import (
     Page,
     ProfileResponse,
     RequestChanges,
+    RequestLog,
     SearchResults,
     StatedFact,
 )
@@ -355,6 +356,12 @@ class MemoryService:
         scope.require("viewer")
         self._check_page(flt.limit)
         return await changelog.page(self.core.db, scope.tenant_id, flt)
+
+    async def request_logs(self, scope: Scope, rows: int) -> list[RequestLog]:
+        """The fact changes of the latest `rows` change-log rows, one entry per request, oldest first."""
+        scope.require("viewer")
+        self._check_page(rows)
+        return await changelog.by_request(self.core.db, scope.tenant_id, rows)
 
     def _check_page(self, limit: int) -> None:
         check_page_size(limit, self.core.settings.limits.max_page_size)

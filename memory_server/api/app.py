@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 
-from adapters import supermemory
+from adapters import reflexio, supermemory
 from memory_server import __version__
 from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
@@ -50,6 +50,7 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(McpKeyGate, path="/mcp")
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
+    app.include_router(reflexio.router)  # Reflexio's /api
     # users last: its GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
     app.include_router(supermemory.router)  # Supermemory's /v4/profile and /ns/{namespace} routes
     for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
