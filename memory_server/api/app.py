@@ -9,6 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 
+from adapters import mem0
 from memory_server import __version__
 from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
@@ -49,6 +50,7 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(McpKeyGate, path="/mcp")
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
+    app.include_router(mem0.router)  # compatibility routes: mem0's MemoryClient
     # users last: its GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
     for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
         app.include_router(router)
