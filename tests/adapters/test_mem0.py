@@ -18,13 +18,13 @@ import pytest
 os.environ["MEM0_TELEMETRY"] = "False"
 os.environ.setdefault("MEM0_DIR", tempfile.mkdtemp(prefix="mem0-"))
 
-from mem0 import MemoryClient  # noqa: E402
-from mem0.exceptions import MemoryNotFoundError, ValidationError  # noqa: E402
-from mem0.memory import telemetry  # noqa: E402
+from mem0 import MemoryClient
+from mem0.exceptions import MemoryNotFoundError, ValidationError
+from mem0.memory import telemetry
 
-from memory_server.access import Access  # noqa: E402
-from memory_server.context import Scope  # noqa: E402
-from tests.servers import running_server, server_settings  # noqa: E402
+from memory_server.access import Access
+from memory_server.context import Scope
+from tests.servers import running_server, server_settings
 
 NURSE = "I'm a nurse and I live in Berlin."
 
@@ -197,3 +197,17 @@ def test_another_tenants_memory_is_not_found(server, mem0):
         other.update(mine["id"], text="User is a butcher")
     assert other.get_all(filters={"user_id": "gus"})["count"] == 0
     assert mem0.get(mine["id"])["memory"] == "User is a baker"
+
+
+def test_updating_an_old_version_or_to_another_memorys_text_is_refused(mem0):
+    [nurse, berlin] = sorted(mem0.add(NURSE, user_id="hal", async_mode=False)["results"], key=lambda r: r["memory"])
+    with pytest.raises(ValidationError) as same:
+        mem0.update(berlin["id"], text="User is a nurse")
+    assert same.value.message.startswith(f"text: fact {nurse['id']} of this user already says this")
+    assert mem0.update(berlin["id"], text="User lives in Berlin")["id"] == berlin["id"]  # nothing to change
+
+    newer = mem0.update(berlin["id"], text="User lives in Bonn")
+    with pytest.raises(ValidationError) as old:
+        mem0.update(berlin["id"], text="User lives in Rome")
+    assert old.value.message.startswith(f"fact_id: fact {berlin['id']} is superseded by {newer['id']}")
+    assert _texts(mem0.get_all(filters={"user_id": "hal"})) == {"User is a nurse", "User lives in Bonn"}
