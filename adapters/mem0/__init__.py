@@ -175,8 +175,11 @@ async def delete_all(
     agent_id: str | None = None,
     app_id: str | None = None,
     run_id: str | None = None,
+    filters: str | None = None,
 ) -> dict[str, str]:
     """Delete every memory (fact) of one user; their messages stay until the user is purged."""
+    if filters is not None:  # mem0ai 2.2 sends `filters=` as a Python repr in the query string
+        raise InvalidInput("filters: not readable in a query string; call delete_all(user_id=...)", field="filters")
     for name, value in (("agent_id", agent_id), ("app_id", app_id), ("run_id", run_id)):
         if value is not None:
             raise InvalidInput(f"{name}: not supported; delete by user_id", field=name)

@@ -180,6 +180,9 @@ def test_bad_input_and_roles_are_mem0_errors_naming_the_field(server, mem0):
     with pytest.raises(ValidationError) as whole:
         mem0.delete_all()
     assert whole.value.message.startswith("user_id: field required")
+    with pytest.raises(ValidationError) as in_filters:  # the client puts a Python repr in the query string
+        mem0.delete_all(filters={"user_id": "ana"})
+    assert in_filters.value.message.startswith("filters: ")
 
     viewer = MemoryClient(api_key=server["viewer"], host=server["url"])
     with pytest.raises(Exception) as forbidden:
