@@ -22,11 +22,14 @@ from memory_server.store.db import Database
 log = logging.getLogger(__name__)
 
 
+AUTH_SCHEMES = ("bearer", "token")  # Token: mem0's clients send `Authorization: Token <key>`
+
+
 def api_key(headers: Mapping[str, str]) -> str | None:
-    """The key from `Authorization: Bearer <key>` or `X-API-Key: <key>`."""
-    auth = headers.get("authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip() or None
+    """The key from `Authorization: Bearer <key>` (or `Token <key>`) or `X-API-Key: <key>`."""
+    scheme, _, secret = headers.get("authorization", "").partition(" ")
+    if scheme.lower() in AUTH_SCHEMES:
+        return secret.strip() or None
     return headers.get("x-api-key") or None
 
 

@@ -70,6 +70,13 @@ async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) 
         return deleted, await episodes.delete(core, scope, fact.user_id, sources)
 
 
+async def delete_user_facts(core: Core, scope: Scope, user_id: str) -> list[Fact]:
+    """Delete every live fact of the user (each logged); their messages stay, as episodes, until purged."""
+    async with core.user_lock(scope.tenant_id, user_id):
+        live = await retrieval.live_facts(core, scope.tenant_id, user_id, with_vectors=False)
+        return await delete_facts(core, scope, user_id, live.facts)
+
+
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
     """Remove the user's messages (with their signals), facts, vectors, jobs, record and webhook events (sent or
     not), and blank their change-log contents."""

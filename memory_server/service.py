@@ -25,6 +25,7 @@ from memory_server import (
     portability,
     published,
     retrieval,
+    revisions,
     segments,
     timeutil,
     webhooks,
@@ -327,6 +328,13 @@ class MemoryService:
         known = await self.fact(scope, decision.target_ids[0])
         return StatedFact(fact=known, created=False, request_id=known.request_id or origin.request_id)
 
+    async def revise_fact(
+        self, scope: Scope, fact_id: str, content: str | None, attributes: dict[str, Any] | None = None
+    ) -> Fact:
+        """Supersede a live fact with one that says `content` (and carries `attributes`), logged as an update."""
+        scope.require("editor")
+        return await revisions.revise(self.core, self.configs, scope, fact_id, content, attributes)
+
     # ---- reading --------------------------------------------------------------------------------
 
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
@@ -351,6 +359,11 @@ class MemoryService:
         scope.require("viewer")
         self._check_page(flt.limit)
         return await retrieval.fact_page(self.core, scope.tenant_id, user_id, flt)
+
+    async def fact_history(self, scope: Scope, fact_id: str) -> list[Change]:
+        """The change-log rows of every version of a fact (what it superseded and what superseded it)."""
+        scope.require("viewer")
+        return await revisions.history(self.core, scope, fact_id)
 
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
         scope.require("viewer")
@@ -378,6 +391,11 @@ class MemoryService:
         if user_id is not None and fact.user_id != user_id:
             raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
         return await forgetting.delete_fact(self.core, scope, fact, with_sources)
+
+    async def delete_user_facts(self, scope: Scope, user_id: str) -> list[Fact]:
+        """Delete all the user's live facts (not their messages: see purge_user)."""
+        scope.require("editor")
+        return await forgetting.delete_user_facts(self.core, scope, user_id)
 
     async def episode(self, scope: Scope, message_id: int) -> Episode:
         scope.require("viewer")

@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 
-from adapters import reflexio, supermemory
+from adapters import mem0, reflexio, supermemory
 from memory_server import __version__
 from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
@@ -50,9 +50,11 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(McpKeyGate, path="/mcp")
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
+    # Compatibility routers first (their paths never overlap ours), then ours with users last: its
+    # GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
     app.include_router(reflexio.router)  # Reflexio's /api
-    # users last: its GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
-    app.include_router(supermemory.router)  # Supermemory's /v4/profile and /ns/{namespace} routes
+    app.include_router(mem0.router)  # mem0's MemoryClient (/v1/ping/, /v1/memories/, /v3/memories/)
+    app.include_router(supermemory.router)  # Supermemory's /v3, /v4 and /ns/{namespace} routes
     for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
         app.include_router(router)
     # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.

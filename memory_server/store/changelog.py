@@ -113,6 +113,16 @@ async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Chan
     return [_change(r) for r in rows]
 
 
+async def of_facts(db: Database, tenant_id: str, user_id: str, fact_ids: list[str]) -> list[Change]:
+    """The rows about some of one user's facts (read through the user's index), oldest first."""
+    marks = ", ".join("?" * len(fact_ids))
+    rows = await db.fetchall(
+        f"SELECT {_COLUMNS} FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IN ({marks}) ORDER BY id",
+        (tenant_id, user_id, *fact_ids),
+    )
+    return [_change(r) for r in rows]
+
+
 async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Change]:
     rows = await db.fetchall(
         f"SELECT {_COLUMNS} FROM changelog WHERE tenant_id = ? AND user_id = ? ORDER BY id", (tenant_id, user_id)

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from memory_server import keys
+from memory_server.access import api_key
 from memory_server.api.app import create_app
 from memory_server.cli import app as cli_app
 from memory_server.config import LimitSettings, ServerSettings
@@ -234,3 +235,12 @@ async def _make_key(settings) -> None:
         await keys.create(db, "default", "admin")
     finally:
         await db.close()
+
+
+def test_the_key_comes_from_bearer_token_or_x_api_key():
+    assert api_key({"authorization": "Bearer abc"}) == "abc"
+    assert api_key({"authorization": "Token abc"}) == "abc"  # mem0's clients
+    assert api_key({"authorization": "token  abc "}) == "abc"
+    assert api_key({"x-api-key": "xyz"}) == "xyz"
+    assert api_key({"authorization": "Basic abc", "x-api-key": "xyz"}) == "xyz"
+    assert api_key({"authorization": "Token "}) is None

@@ -1,0 +1,114 @@
+"""A fact's versions: revising what a fact says, and reading the chain of versions it belongs to.
+
+A revision is a supersede, exactly as when a conversation updates a fact: a new fact with the new text
+(same user, kind, topic, source and messages) replaces the old one, which stays as `superseded` with
+`superseded_by` set, and the change log records both rows in the transaction that writes them. The
+history of a fact is the change log of every version in its chain, found by following those rows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from extractors.base import CandidateFact, Usage
+from memory_server import retrieval
+from memory_server.configstore import ConfigStore
+from memory_server.context import Core, Scope
+from memory_server.errors import InvalidInput, NotFound, PayloadTooLarge, check_json_size
+from memory_server.models import Change, Fact
+from memory_server.pipeline import Origin, apply_candidates
+from memory_server.reconcile import Action, Decision, Item
+from memory_server.store import changelog as changesql
+from memory_server.store.facts import content_hash
+
+MAX_VERSIONS = 1000  # a chain longer than this is cut (one fact revised a thousand times)
+
+
+class _Supersede:
+    """A reconciler that answers one thing: the candidate replaces `target`. A live fact of the user that
+    already says the new text is a clear error rather than a silent merge of two facts."""
+
+    sequential = True
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
+        decisions = []
+        for candidate, neighbors in items:
+            digest = content_hash(candidate.content)
+            for n in neighbors:
+                if n.fact.id != self.target and content_hash(n.fact.content) == digest:
+                    raise InvalidInput(f"text: fact {n.fact.id} of this user already says this", field="text")
+            decisions.append(Decision(Action.UPDATE, [self.target], "revised by the caller"))
+        return decisions
+
+
+async def revise(
+    core: Core, configs: ConfigStore, scope: Scope, fact_id: str, content: str | None, attributes: dict[str, Any] | None
+) -> Fact:
+    """Supersede a live fact with one that says `content` (and carries `attributes`, when given); the
+    fact itself when nothing would change."""
+    limits = core.settings.limits
+    if content is not None and len(content) > limits.max_content_chars:
+        raise PayloadTooLarge(f"text: at most {limits.max_content_chars} characters", field="text")
+    if attributes is not None:
+        check_json_size(attributes, limits.max_attributes_bytes, "metadata")
+    fact = await retrieval.get_fact(core, scope.tenant_id, fact_id)
+    if fact.status == "deleted":
+        raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
+    async with core.user_lock(scope.tenant_id, fact.user_id):
+        fact = await retrieval.get_fact(core, scope.tenant_id, fact_id)
+        if fact.status != "active":
+            successor = f" by {fact.superseded_by}" if fact.superseded_by else ""
+            raise InvalidInput(
+                f"fact_id: fact {fact_id} is {fact.status}{successor}; revise a live one", field="fact_id"
+            )
+        new_content = fact.content if content is None else content
+        new_attributes = fact.attributes if attributes is None else attributes
+        if new_content == fact.content and new_attributes == fact.attributes:
+            return fact
+        candidate = CandidateFact(
+            content=new_content,
+            kind=fact.kind,
+            confidence=fact.confidence,
+            topic=fact.topic,
+            message_indexes=list(range(len(fact.message_ids))),
+        )
+        version, config = await configs.active(scope.tenant_id)
+        origin = Origin(
+            request_id=str(uuid.uuid4()),
+            user_id=fact.user_id,
+            source=fact.source,
+            attributes=new_attributes,
+            message_ids=fact.message_ids,
+            config_version=version,
+        )
+        kept = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
+        [(_, written)] = await apply_candidates(
+            core, scope, [candidate], origin, kept, _Supersede(fact.id), scope.actor
+        )
+    assert written is not None  # an UPDATE of a live target always writes
+    return written
+
+
+async def history(core: Core, scope: Scope, fact_id: str) -> list[Change]:
+    """The change-log rows of every version of a fact (its predecessors and successors), oldest first."""
+    fact = await retrieval.get_fact(core, scope.tenant_id, fact_id)  # 404 for an id that is not this tenant's
+    seen: set[str] = set()
+    todo = {fact_id}
+    rows: dict[int, Change] = {}
+    while todo and len(seen) < MAX_VERSIONS:
+        seen |= todo
+        found = await changesql.of_facts(core.db, scope.tenant_id, fact.user_id, sorted(todo))
+        todo = set()
+        for change in found:
+            rows[change.id] = change
+            linked = [
+                (change.before or {}).get("id") if change.event == "update" else None,
+                (change.after or {}).get("superseded_by") if change.event == "supersede" else None,
+            ]
+            todo |= {f for f in linked if f and f not in seen}
+    return [rows[i] for i in sorted(rows)]
