@@ -9,13 +9,13 @@ Responses are plain dicts in the client's view models; times are epoch seconds.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from extractors.base import MessageRole
 from memory_server.models import Fact, SearchHit
-from memory_server.schemas import Identifier
+from memory_server.schemas import Identifier, Timestamp
 
 #: Reflexio's "never expires" expiration_timestamp (2100-01-01 UTC).
 NEVER_EXPIRES = 4102444800
@@ -73,8 +73,8 @@ class SearchRequest(_Lenient):
     user_id: Identifier
     query: str | None = None
     generated_from_request_id: str | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
     top_k: int | None = Field(10, gt=0)
     source: str | None = None
     custom_feature: str | None = None
@@ -84,8 +84,8 @@ class SearchRequest(_Lenient):
 
 class GetProfilesRequest(_Lenient):
     user_id: Identifier
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    start_time: Timestamp | None = None
+    end_time: Timestamp | None = None
     top_k: int | None = Field(30, gt=0)
     status_filter: list[str | None] | None = None
 
@@ -101,7 +101,7 @@ class GetProfilesRequest(_Lenient):
 
 class DeleteRequest(_Lenient):
     user_id: Identifier
-    profile_id: str | None = ""
+    profile_id: Identifier | Literal[""] | None = ""
     search_query: str | None = ""
 
 
