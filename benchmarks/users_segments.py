@@ -66,6 +66,7 @@ from profile_latency import (  # noqa: E402
     peak_rss_mb,
     start_server,
     table,
+    timed,
     timed_sync,
 )
 
@@ -80,6 +81,7 @@ from memory_server.store import messages as messagesql  # noqa: E402
 from memory_server.store import segments as segmentsql  # noqa: E402
 from memory_server.store import signals as signalsql  # noqa: E402
 from memory_server.store import users as usersql  # noqa: E402
+from memory_server.users import attribute_value  # noqa: E402
 
 README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- users_segments:start -->", "<!-- users_segments:end -->"
@@ -595,9 +597,75 @@ async def in_process_phase(
             "SELECT s.id, s.name, count(m.user_id) AS n FROM segments s LEFT JOIN segment_members m "
             "ON m.segment_id = s.id GROUP BY s.id ORDER BY n DESC"
         )
-        return {"users": len(users), "segments": [(r["id"], r["name"], r["n"]) for r in sizes]}
+        found = {"users": len(users), "segments": [(r["id"], r["name"], r["n"]) for r in sizes]}
+        if args.legacy_queries:
+            await compare_list_sql(core, scope.tenant_id, found, args.legacy_queries, rng, report)
+        return found
     finally:
         await service.close()
+
+
+async def legacy_page(db: Any, tenant_id: str, kw: dict[str, Any]) -> tuple[list[Any], int]:
+    """`store.users.page` as it was before this benchmark (fe8e642): for the comparison in the same run."""
+    where, params = ["tenant_id = ?"], [tenant_id]
+    for sql, value in (
+        ("churn_risk_score >= ?", kw["churn_risk_gte"]),
+        ("churn_risk_score <= ?", kw["churn_risk_lte"]),
+        ("sentiment_trend = ?", kw["sentiment_trend"]),
+        ("analysed_count >= ?", kw["min_messages"]),
+    ):
+        if value is not None:
+            where.append(sql)
+            params.append(value)
+    if kw["segment"] is not None:
+        where.append("user_id IN (SELECT user_id FROM segment_members WHERE segment_id = ? AND tenant_id = ?)")
+        params.extend((kw["segment"], tenant_id))
+    for name, value in kw["attributes"].items():
+        where.append("json_extract(attributes, ?) IS ?")
+        params.extend((f'$."{name}"', value))
+    condition = " AND ".join(where)
+    total = await db.fetchone(f"SELECT count(*) AS n FROM users WHERE {condition}", params)
+    rows = await db.fetchall(
+        f"SELECT * FROM users WHERE {condition} ORDER BY last_seen DESC, user_id LIMIT ? OFFSET ?",
+        (*params, kw["limit"], kw["offset"]),
+    )
+    return [usersql._record(r) for r in rows], int(total["n"]) if total else 0
+
+
+def page_arguments(params: dict[str, Any]) -> dict[str, Any]:
+    """The query string of GET /v1/users as store.users.page takes it."""
+    kw: dict[str, Any] = {"churn_risk_gte": None, "churn_risk_lte": None, "sentiment_trend": None}
+    kw.update(min_messages=None, segment=None, attributes={}, limit=20, offset=0)
+    for key, value in params.items():
+        if key.startswith("attr."):
+            kw["attributes"][key.removeprefix("attr.")] = attribute_value(str(value))
+        else:
+            kw[key] = value
+    return kw
+
+
+async def compare_list_sql(
+    core: Core, tenant: str, found: dict[str, Any], n: int, rng: random.Random, report: Report
+) -> None:
+    """store.users.page now and the SQL it replaced, in-process on the same data, one filter mix after the other."""
+    ratios = []
+    for name, params in filter_mixes(found):
+        kw = page_arguments(params)
+        pages = [{**kw, "offset": kw["offset"] + rng.randrange(0, 100)} for _ in range(n + 2)]
+        now = await timed([lambda p=p: usersql.page(core.db, tenant, **p) for p in pages], 2)
+        before = await timed([lambda p=p: legacy_page(core.db, tenant, p) for p in pages], 2)
+        for p in pages[:3]:  # the same page and total
+            mine, theirs = await usersql.page(core.db, tenant, **p), await legacy_page(core.db, tenant, p)
+            if [u.user_id for u in mine[0]] != [u.user_id for u in theirs[0]] or mine[1] != theirs[1]:
+                report.note(f"users.page and the SQL before DISAGREE on {name} (offset {p['offset']})")
+        report.add(Row(f"users.page, {name} (in-process)", now))
+        report.add(Row(f"  before (fe8e642 SQL, same data): {name}", before))
+        ratios.append(f"{name.split(' (')[0]}: {np.median(before) / np.median(now):.0f}x")
+    report.note(
+        f"users.page against the SQL it replaced, in-process in the same run ({n} pages each, alternating by "
+        "filter; the old SQL runs on the new schema, so its figures are if anything better than before): "
+        "p50 before / now: " + "; ".join(ratios)
+    )
 
 
 # --- over HTTP -------------------------------------------------------------------------------------------
@@ -713,6 +781,9 @@ def main() -> None:
     parser.add_argument("--vector-users", type=int, default=3_000, help="users whose messages get episodes and vectors")
     parser.add_argument("--segments", type=int, default=50, help=f"at most {len(segment_specs())}")
     parser.add_argument("--queries", type=int, default=200, help="timed calls per row, after a warm-up")
+    parser.add_argument(
+        "--legacy-queries", type=int, default=20, help="pages per filter with the SQL before (0: no comparison)"
+    )
     parser.add_argument("--data-dir", type=Path, help="default: a temporary directory, removed afterwards")
     parser.add_argument("--skip-seed", action="store_true", help="reuse the users already in --data-dir")
     parser.add_argument("--smoke", action="store_true", help="2,000 users (300 with vectors), 30 calls; prints only")
@@ -720,7 +791,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="random seed")
     args = parser.parse_args()
     if args.smoke:
-        args.users, args.vector_users, args.queries = 2_000, 300, 30
+        args.users, args.vector_users, args.queries, args.legacy_queries = 2_000, 300, 30, 5
     if args.skip_seed and args.data_dir is None:
         parser.error("--skip-seed needs --data-dir")
     temporary = args.data_dir is None
