@@ -55,8 +55,10 @@ async def insert(
             for position, role, content, at in messages
         ],
     )
+    # `+tenant_id`: by the request's index. Without statistics, SQLite otherwise reads the request's rows through
+    # messages_by_time (tenant_id, created_at), that is every message of the tenant (~0.2 s at 50,000 messages).
     rows = await conn.execute_fetchall(
-        "SELECT id, position FROM messages WHERE tenant_id = ? AND request_id = ?", (tenant_id, request_id)
+        "SELECT id, position FROM messages WHERE +tenant_id = ? AND request_id = ?", (tenant_id, request_id)
     )
     ids = {r["position"]: r["id"] for r in rows}
     return [ids[position] for position, *_ in messages]

@@ -238,6 +238,23 @@ async def m006_episodes(db: aiosqlite.Connection) -> None:
     )
 
 
+_USER_ATTRIBUTE_TRIGGERS = (
+    """CREATE TRIGGER users_attributes_added AFTER INSERT ON users BEGIN
+        INSERT INTO user_attributes (tenant_id, user_id, name, value)
+            SELECT new.tenant_id, new.user_id, key, value FROM json_each(new.attributes);
+    END""",
+    """CREATE TRIGGER users_attributes_changed AFTER UPDATE OF attributes ON users
+        WHEN old.attributes IS NOT new.attributes BEGIN
+        DELETE FROM user_attributes WHERE tenant_id = old.tenant_id AND user_id = old.user_id;
+        INSERT INTO user_attributes (tenant_id, user_id, name, value)
+            SELECT new.tenant_id, new.user_id, key, value FROM json_each(new.attributes);
+    END""",
+    """CREATE TRIGGER users_attributes_removed AFTER DELETE ON users BEGIN
+        DELETE FROM user_attributes WHERE tenant_id = old.tenant_id AND user_id = old.user_id;
+    END""",
+)
+
+
 async def m008_signals(db: aiosqlite.Connection) -> None:
     """A record per user (attributes, source, first/last seen, message count, aggregates, the aggregates'
     filterable columns) and the signals of each analysed message. Users who have messages get their record
@@ -261,8 +278,24 @@ async def m008_signals(db: aiosqlite.Connection) -> None:
             updated_at TEXT NOT NULL,
             PRIMARY KEY (tenant_id, user_id)
         ) WITHOUT ROWID;
-        CREATE INDEX users_by_seen ON users (tenant_id, last_seen);
+        -- The user list reads no user's row but those of its page: it walks users_by_seen (in the list's order,
+        -- with the columns it filters on) or counts and sorts from the other two.
+        CREATE INDEX users_by_seen ON users (
+            tenant_id, last_seen DESC, user_id, churn_risk_score, sentiment_trend, analysed_count
+        );
         CREATE INDEX users_by_churn ON users (tenant_id, churn_risk_score);
+        CREATE INDEX users_by_trend ON users (tenant_id, sentiment_trend, analysed_count, churn_risk_score);
+
+        -- Each user's attributes, one row per top-level key with its value as json_extract reads it (kept by
+        -- _USER_ATTRIBUTE_TRIGGERS), so that attribute filters are index searches, not JSON parsed for every user.
+        CREATE TABLE user_attributes (
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            value,
+            PRIMARY KEY (tenant_id, user_id, name)
+        ) WITHOUT ROWID;
+        CREATE INDEX user_attributes_by_value ON user_attributes (tenant_id, name, value);
 
         CREATE TABLE message_signals (
             message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
@@ -283,6 +316,8 @@ async def m008_signals(db: aiosqlite.Connection) -> None:
             FROM messages GROUP BY tenant_id, user_id;
         """,
     )
+    for trigger in _USER_ATTRIBUTE_TRIGGERS:  # one statement each: their bodies hold several
+        await db.execute(trigger)
 
 
 async def m007_webhooks(db: aiosqlite.Connection) -> None:

@@ -124,6 +124,11 @@ async def get(db: Database, tenant_id: str, user_id: str) -> UserRecord | None:
     return None if row is None else _record(row)
 
 
+#: A filtered list with at most this many matches sorts them; a longer one walks users_by_seen in order instead,
+#: testing each user against segment and attribute filters one by one up to this deep, with their lists beyond.
+SORT_AT_MOST = 1_000
+
+
 async def page(
     db: Database,
     tenant_id: str,
@@ -137,30 +142,89 @@ async def page(
     limit: int,
     offset: int,
 ) -> tuple[list[UserRecord], int]:
-    """Users matching every filter, most recently seen first, and how many match in all."""
-    where, params = ["tenant_id = ?"], [tenant_id]
-    for sql, value in (
-        ("churn_risk_score >= ?", churn_risk_gte),
-        ("churn_risk_score <= ?", churn_risk_lte),
-        ("sentiment_trend = ?", sentiment_trend),
-        ("analysed_count >= ?", min_messages),
-    ):
-        if value is not None:
-            where.append(sql)
-            params.append(value)
-    if segment is not None:
-        where.append("user_id IN (SELECT user_id FROM segment_members WHERE segment_id = ? AND tenant_id = ?)")
-        params.extend((segment, tenant_id))
+    """Users matching every filter, most recently seen first, and how many match in all.
+
+    A user's attribute `name` matches `value` when `json_extract(attributes, '$."name"') IS value` would: the
+    filters read user_attributes, which the triggers of m008 keep in step with `attributes`. Only the page's rows
+    are read whole (they are wide); the rest runs on indexes. The count starts from the filtered columns' index
+    or, without one, from the rows of a segment or an attribute value (each has its user: purging a user removes
+    their memberships, the triggers their attributes). The page sorts the matches when there are few, else walks
+    users_by_seen, newest first, until it is full."""
+    columns = [
+        (sql, value)
+        for sql, value in (
+            ("churn_risk_score >= ?", churn_risk_gte),
+            ("churn_risk_score <= ?", churn_risk_lte),
+            ("sentiment_trend = ?", sentiment_trend),
+            ("analysed_count >= ?", min_messages),
+        )
+        if value is not None
+    ]
+    # Filters keeping a set of users: (table, its condition selecting them, parameters).
+    sets: list[tuple[str, str, list[Any]]] = []
+    nulls: list[str] = []  # attributes that must be absent or null
+    if segment is not None:  # +tenant_id: by the segment's key, not every membership of the tenant
+        sets.append(("segment_members", "segment_id = ? AND +tenant_id = ?", [segment, tenant_id]))
     for name, value in attributes.items():
-        where.append("json_extract(attributes, ?) IS ?")
-        params.extend((f'$."{name}"', value))
-    condition = " AND ".join(where)
-    total = await db.fetchone(f"SELECT count(*) AS n FROM users WHERE {condition}", params)
+        if value is None:
+            nulls.append(name)
+        else:
+            sets.append(("user_attributes", "tenant_id = ? AND name = ? AND value = ?", [tenant_id, name, value]))
+
+    def where(mode: str, skip: int = -1) -> tuple[str, list[Any]]:
+        """The filters on users (but set number `skip`). `count`: sets as lists, never looked up user by user in
+        the wide table; `sort`: the sets' intersection first; `walk`: no column index (+) and, for a shallow
+        page, each set tested user by user."""
+        sql, params = ["tenant_id = ?"], [tenant_id]
+        for condition, value in columns:
+            sql.append(f"+{condition}" if mode == "walk" else condition)
+            params.append(value)
+        if mode == "sort" and sets:  # the users in every set, found on their narrow rows: only those are read
+            (table, test, values), *others = sets
+            inner = [f"SELECT user_id FROM {table} WHERE {test}"]
+            params.extend(values)
+            for table, test, values in others:
+                inner.append(f"+user_id IN (SELECT user_id FROM {table} WHERE {test})")
+                params.extend(values)
+            sql.append(f"user_id IN ({' AND '.join(inner)})")
+        for i, (table, test, values) in enumerate(sets if mode != "sort" else []):
+            if i == skip:
+                continue
+            if mode == "walk" and offset + limit <= SORT_AT_MOST:
+                sql.append(f"EXISTS (SELECT 1 FROM {table} x WHERE x.user_id = users.user_id AND {test})")
+            else:
+                sql.append(f"+user_id IN (SELECT user_id FROM {table} WHERE {test})")
+            params.extend(values)
+        for name in nulls:
+            sql.append(
+                "user_id NOT IN (SELECT user_id FROM user_attributes WHERE tenant_id = ? AND name = ? "
+                "AND value IS NOT NULL)"
+            )
+            params.extend((tenant_id, name))
+        return " AND ".join(sql), params
+
+    if sets and not columns and not nulls:  # from the first set's rows, the others as lists
+        table, test, values = sets[0]
+        rest, params = where("count", skip=0)
+        rest = rest.removeprefix("tenant_id = ?").removeprefix(" AND ")
+        total = await db.fetchone(
+            f"SELECT count(*) AS n FROM {table} WHERE {test}{' AND ' if rest else ''}{rest}",
+            [*values, *params[1:]],
+        )
+    else:
+        condition, params = where("count")
+        total = await db.fetchone(f"SELECT count(*) AS n FROM users WHERE {condition}", params)
+    count = int(total["n"]) if total else 0
+    walk = count > SORT_AT_MOST
+    condition, params = where("walk" if walk else "sort")
+    # users_by_seen is in this order; `+last_seen`: sorting a few matches must not walk it for their sake.
+    order = "last_seen DESC, user_id" if walk else "+last_seen DESC, user_id"
     rows = await db.fetchall(
-        f"SELECT * FROM users WHERE {condition} ORDER BY last_seen DESC, user_id LIMIT ? OFFSET ?",
-        (*params, limit, offset),
+        f"SELECT u.* FROM (SELECT user_id FROM users WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?) p "
+        "JOIN users u ON u.tenant_id = ? AND u.user_id = p.user_id ORDER BY u.last_seen DESC, u.user_id",
+        (*params, limit, offset, tenant_id),
     )
-    return [_record(r) for r in rows], int(total["n"]) if total else 0
+    return [_record(r) for r in rows], count
 
 
 async def delete(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
