@@ -25,16 +25,37 @@ from memory_server.webhook_delivery import WebhookDispatcher
 _RANK: dict[str, int] = {"viewer": 0, "editor": 1, "admin": 2}
 
 
+SPACE_SEPARATOR = "/"  # never part of an id (schemas.ID_PUNCTUATION), so a space names one tenant and project
+
+
 @dataclass(frozen=True)
 class Scope:
-    """The tenant a call acts in, the actor recorded in the change log, and what it may do.
+    """The tenant and project a call acts in, the actor recorded in the change log, and what it may do.
 
-    Operators at the console (CLI) and the server's own jobs act as admin of their tenant.
+    Operators at the console (CLI) and the server's own jobs act as admin of their tenant. `project_id` None is
+    the tenant's default project.
     """
 
     tenant_id: str
     actor: str
     role: Role = "admin"
+    project_id: int | None = None
+
+    @property
+    def space(self) -> str:
+        """The key the store files this project's memory under (its `tenant_id` columns): the tenant id itself
+        for the default project, where everything stored before projects existed stays, `tenant/N` for project N.
+        Everything about memory (users, facts, messages, signals, segments, webhooks, config, change log) is
+        scoped by it; keys and projects themselves belong to the tenant."""
+        if self.project_id is None:
+            return self.tenant_id
+        return f"{self.tenant_id}{SPACE_SEPARATOR}{self.project_id}"
+
+    @classmethod
+    def of_space(cls, space: str, actor: str) -> Scope:
+        """The admin scope of a stored space (a job's, a retention sweep's)."""
+        tenant_id, _, project = space.partition(SPACE_SEPARATOR)
+        return cls(tenant_id, actor, "admin", int(project) if project else None)
 
     def require(self, role: Role) -> None:
         """Raise Forbidden unless this scope's role is at least `role`."""

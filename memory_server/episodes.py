@@ -60,15 +60,15 @@ async def score(
     `embedding` (the query's, as a one-row matrix) is awaited only once the rows are read."""
     if not roles:
         return {}
-    keyword = await _keyword(core, scope.tenant_id, user_id, query, roles)
+    keyword = await _keyword(core, scope.space, user_id, query, roles)
     weight = core.settings.search.episode_keyword_weight
     wanted = core.settings.search.exact_max_facts
-    if await episodesql.more_than(core.db, scope.tenant_id, user_id, wanted):
+    if await episodesql.more_than(core.db, scope.space, user_id, wanted):
         query_vector = (await embedding)[0]
-        near = await core.episodes.query(query_vector, scope.tenant_id, user_id, wanted, roles)
-        rows = await episodesql.vectors_by_id(core.db, scope.tenant_id, [*{int(i) for i, _ in near} | set(keyword)])
+        near = await core.episodes.query(query_vector, scope.space, user_id, wanted, roles)
+        rows = await episodesql.vectors_by_id(core.db, scope.space, [*{int(i) for i, _ in near} | set(keyword)])
     else:
-        rows = await episodesql.vectors_of_user(core.db, scope.tenant_id, user_id, roles)
+        rows = await episodesql.vectors_of_user(core.db, scope.space, user_id, roles)
         query_vector = (await embedding)[0]
     if not rows:
         return {}
@@ -76,7 +76,7 @@ async def score(
     scored = dict(zip(ids, fused, strict=True))
     days = when.query_tokens(query)
     if days:
-        for message_id in await episodesql.on_dates(core.db, scope.tenant_id, user_id, days, roles) & scored.keys():
+        for message_id in await episodesql.on_dates(core.db, scope.space, user_id, days, roles) & scored.keys():
             scored[message_id] += DATE_LIFT * (1.0 - scored[message_id])
     return scored
 
@@ -91,7 +91,7 @@ def _exact(
 
 
 async def details(core: Core, scope: Scope, message_ids: Sequence[int]) -> dict[int, Episode]:
-    return await episodesql.get_many(core.db, scope.tenant_id, message_ids)
+    return await episodesql.get_many(core.db, scope.space, message_ids)
 
 
 async def get(core: Core, scope: Scope, message_id: int) -> Episode:
@@ -104,7 +104,7 @@ async def get(core: Core, scope: Scope, message_id: int) -> Episode:
 async def page(core: Core, scope: Scope, user_id: str, flt: EpisodeFilter) -> Page[Episode]:
     items, cursor = await episodesql.page(
         core.db,
-        scope.tenant_id,
+        scope.space,
         user_id,
         roles=flt.roles,
         session_id=flt.session_id,
@@ -120,38 +120,36 @@ async def delete(
     """Delete the user's episodes (their messages, keyword rows, vectors and signals) and log each, without its
     text; the user's aggregates are recomputed without them."""
     now = timeutil.now()
-    _, config = await core.configs.active(scope.tenant_id)
+    _, config = await core.configs.active(scope.space)
     async with core.db.transaction() as conn:
-        gone = await episodesql.remove(conn, scope.tenant_id, user_id, message_ids)
+        gone = await episodesql.remove(conn, scope.space, user_id, message_ids)
         if gone:
-            await signals.refresh(core, conn, scope.tenant_id, user_id, config)
+            await signals.refresh(core, conn, scope.space, user_id, config)
         for episode in gone:
             ref = EpisodeRef.model_validate(episode, from_attributes=True)
             await changesql.record(
                 conn,
-                ChangeEvent(
-                    event, scope.tenant_id, user_id, scope.actor, now, before=ref, message_id=episode.message_id
-                ),
+                ChangeEvent(event, scope.space, user_id, scope.actor, now, before=ref, message_id=episode.message_id),
             )
     await core.vectors.flush(index_episodes=False)
     return gone
 
 
 async def sweep(core: Core, batch: int = 500) -> int:
-    """Delete episodes older than their tenant's `episodes.retention_days`; return how many went."""
+    """Delete episodes older than their space's `episodes.retention_days`; return how many went."""
     removed = 0
-    for tenant_id in await episodesql.tenants(core.db):
-        _, config = await core.configs.active(tenant_id)
+    for space in await episodesql.tenants(core.db):
+        _, config = await core.configs.active(space)
         days = config.episodes.retention_days
         if days is None:
             continue
         before = timeutil.now() - timedelta(days=days)
-        due = await episodesql.older_than(core.db, tenant_id, before, batch)
+        due = await episodesql.older_than(core.db, space, before, batch)
         by_user: dict[str, list[int]] = {}
         for user_id, message_id in due:
             by_user.setdefault(user_id, []).append(message_id)
-        scope = Scope(tenant_id, RETENTION_ACTOR)
+        scope = Scope.of_space(space, RETENTION_ACTOR)
         for user_id, ids in by_user.items():
-            async with core.user_lock(tenant_id, user_id):
+            async with core.user_lock(space, user_id):
                 removed += len(await delete(core, scope, user_id, ids, event="episode_expire"))
     return removed

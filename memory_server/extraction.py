@@ -155,7 +155,7 @@ async def _extract(
     )
     reconciler = reconciler_for(core.settings, config)
     actor = f"{job.actor}/extractor:{extractor.name}"
-    scope = Scope(job.tenant_id, job.actor)
+    scope = Scope.of_space(job.tenant_id, job.actor)
     await apply_candidates(core, scope, candidates, origin, config, reconciler, actor, usage, budget)
 
 

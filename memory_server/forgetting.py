@@ -39,7 +39,7 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
             if after is None:
                 continue
             await changesql.record(
-                conn, ChangeEvent("delete", scope.tenant_id, user_id, scope.actor, now, fact.id, fact, after)
+                conn, ChangeEvent("delete", scope.space, user_id, scope.actor, now, fact.id, fact, after)
             )
             done.append(after)
     await core.vectors.flush(index_episodes=False)
@@ -51,7 +51,7 @@ async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tu
     the matching facts came from (unless only facts are asked for): they say what the user asked to forget,
     whatever their own score."""
     ask = retrieval.Ask(body.user_id, body.query, body.top_k, body.threshold, body.types, body.roles)
-    async with core.user_lock(scope.tenant_id, body.user_id):
+    async with core.user_lock(scope.space, body.user_id):
         found = await retrieval.find(core, scope, ask, collapse=False)
         facts = await delete_facts(core, scope, body.user_id, found.facts)
         sources = {e.message_id for e in found.episodes}
@@ -63,8 +63,8 @@ async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tu
 
 async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) -> tuple[Fact, list[Episode]]:
     """Delete one fact; `with_sources` also deletes the messages it was extracted from."""
-    async with core.user_lock(scope.tenant_id, fact.user_id):
-        current = await retrieval.get_fact(core, scope.tenant_id, fact.id)
+    async with core.user_lock(scope.space, fact.user_id):
+        current = await retrieval.get_fact(core, scope.space, fact.id)
         [deleted] = await delete_facts(core, scope, fact.user_id, [current])
         sources = current.message_ids if with_sources else []
         return deleted, await episodes.delete(core, scope, fact.user_id, sources)
@@ -72,8 +72,8 @@ async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) 
 
 async def delete_user_facts(core: Core, scope: Scope, user_id: str) -> list[Fact]:
     """Delete every live fact of the user (each logged); their messages stay, as episodes, until purged."""
-    async with core.user_lock(scope.tenant_id, user_id):
-        live = await retrieval.live_facts(core, scope.tenant_id, user_id, with_vectors=False)
+    async with core.user_lock(scope.space, user_id):
+        live = await retrieval.live_facts(core, scope.space, user_id, with_vectors=False)
         return await delete_facts(core, scope, user_id, live.facts)
 
 
@@ -81,7 +81,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
     """Remove the user's messages (with their signals), facts, vectors, jobs, record and webhook events (sent or
     not), and blank their change-log contents."""
     now = timeutil.now()
-    key = (scope.tenant_id, user_id)
+    key = (scope.space, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
         await episodesql.delete_user(conn, *key)
         counts = {
@@ -93,7 +93,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
         }
         await usersql.delete(conn, *key)
         await segmentsql.delete_user(conn, *key)
-        await changesql.record(conn, ChangeEvent("purge", scope.tenant_id, user_id, scope.actor, now))
+        await changesql.record(conn, ChangeEvent("purge", scope.space, user_id, scope.actor, now))
     await core.vectors.flush(index_episodes=False)
     return counts
 

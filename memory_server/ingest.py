@@ -34,28 +34,28 @@ def payload_hash(body: InteractionIn) -> str:
 async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) -> tuple[str, bool]:
     """Store the interaction unless its payload is known; return the request id and whether it was known."""
     digest = payload_hash(body)
-    known = await jobsql.by_payload(core.db, scope.tenant_id, body.user_id, digest)
+    known = await jobsql.by_payload(core.db, scope.space, body.user_id, digest)
     if known is not None:
         if body.user_attributes:
             async with core.db.transaction() as conn:
-                await usersql.merge_attributes(conn, scope.tenant_id, body.user_id, body.user_attributes, now)
+                await usersql.merge_attributes(conn, scope.space, body.user_id, body.user_attributes, now)
         return known, True
     request_id = str(uuid.uuid4())
     messages = [(i, m.role, m.content, m.created_at or now) for i, m in enumerate(body.messages)]
-    _, config = await core.configs.active(scope.tenant_id)
+    _, config = await core.configs.active(scope.space)
     kept = config.episodes.roles if config.episodes.enabled else []
     try:
         async with core.db.transaction() as conn:
-            ids = await messagesql.insert(conn, scope.tenant_id, body.user_id, request_id, body.session_id, messages)
+            ids = await messagesql.insert(conn, scope.space, body.user_id, request_id, body.session_id, messages)
             episodes = [
                 (i, m.content, when.message_tokens(m.content, m.created_at or now))
                 for i, m in zip(ids, body.messages, strict=True)
                 if m.role in kept
             ]
-            await episodesql.add(conn, scope.tenant_id, body.user_id, episodes)
+            await episodesql.add(conn, scope.space, body.user_id, episodes)
             await usersql.seen(
                 conn,
-                scope.tenant_id,
+                scope.space,
                 body.user_id,
                 source=body.source,
                 attributes=body.user_attributes,
@@ -65,7 +65,7 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
             await jobsql.enqueue(
                 conn,
                 request_id=request_id,
-                tenant_id=scope.tenant_id,
+                tenant_id=scope.space,
                 user_id=body.user_id,
                 kind="extract",
                 actor=scope.actor,
@@ -76,7 +76,7 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
                 payload_hash=digest,
             )
     except ConstraintError:  # the same payload raced in
-        known = await jobsql.by_payload(core.db, scope.tenant_id, body.user_id, digest)
+        known = await jobsql.by_payload(core.db, scope.space, body.user_id, digest)
         if known is None:
             raise
         return known, True

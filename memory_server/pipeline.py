@@ -169,7 +169,7 @@ async def apply_candidates(
             kept.append(c)
             seen.add(digest)
     vectors = await core.embedder.embed([c.content for c in kept])
-    live = await live_facts(core, scope.tenant_id, origin.user_id, with_vectors=True)
+    live = await live_facts(core, scope.space, origin.user_id, with_vectors=True)
     working = _Working(live.facts, live.matrix)
     plan = _Plan()
     outcome: list[tuple[Decision, Fact | None]] = []
@@ -203,13 +203,13 @@ async def apply_candidates(
             if await factsql.set_status(conn, fact, status, now, superseded_by=successor) is None:
                 raise Conflict(f"fact {fact.id} changed while this request was reconciled; try again")
         for fact, vector in plan.inserts:
-            await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
+            await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
         for event in plan.events:
             await changesql.record(conn, event)
         if origin.finishes_job:
             await jobsql.mark_done(conn, origin.request_id, now, usage)
             done = {"user_id": origin.user_id, "request_id": origin.request_id}
-            await webhooks.emit(conn, scope.tenant_id, "request.done", done, at=now)
+            await webhooks.emit(conn, scope.space, "request.done", done, at=now)
     await core.vectors.flush(index_episodes=False)
     return outcome
 
@@ -251,7 +251,7 @@ def _plan_decision(
 
     def event(name: str, fact_id: str, before: Fact | None, after: Fact | None) -> None:
         plan.events.append(
-            ChangeEvent(name, scope.tenant_id, origin.user_id, actor, now, fact_id, before, after, origin.request_id)
+            ChangeEvent(name, scope.space, origin.user_id, actor, now, fact_id, before, after, origin.request_id)
         )
 
     if action is Action.DELETE:

@@ -48,12 +48,12 @@ class UserExport(BaseModel):
 
 
 async def export_user(core: Core, scope: Scope, user_id: str) -> UserExport:
-    messages = await messagesql.of_user(core.db, scope.tenant_id, user_id)
-    facts = await factsql.of_user(core.db, scope.tenant_id, user_id)
-    changes = await changesql.of_user(core.db, scope.tenant_id, user_id)
-    record = await usersql.get(core.db, scope.tenant_id, user_id)
+    messages = await messagesql.of_user(core.db, scope.space, user_id)
+    facts = await factsql.of_user(core.db, scope.space, user_id)
+    changes = await changesql.of_user(core.db, scope.space, user_id)
+    record = await usersql.get(core.db, scope.space, user_id)
     if not (messages or facts or changes or record):
-        raise NotFound(f"user_id: tenant {scope.tenant_id} has no user {user_id}", field="user_id")
+        raise NotFound(f"user_id: tenant {scope.space} has no user {user_id}", field="user_id")
     return UserExport(
         user_id=user_id,
         attributes=record.attributes if record else {},
@@ -71,39 +71,37 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
     if any(f.user_id != user for f in data.facts) or any(c.user_id != user for c in data.changelog):
         raise InvalidInput("facts and changelog must all belong to user_id", field="user_id")
     vectors = await core.embedder.embed([f.content for f in data.facts])
-    _, config = await core.configs.active(scope.tenant_id)
+    _, config = await core.configs.active(scope.space)
     kept = config.episodes.roles if config.episodes.enabled else []
     added = {"messages": 0, "facts": 0, "changelog": 0}
     stored: list[StoredMessage] = []
     now = timeutil.now()
-    async with core.user_lock(scope.tenant_id, user):
+    async with core.user_lock(scope.space, user):
         async with core.db.transaction() as conn:
             for m in data.messages:
-                if not await messagesql.exists(conn, scope.tenant_id, m.request_id, m.position):
+                if not await messagesql.exists(conn, scope.space, m.request_id, m.position):
                     row = (m.position, m.role, m.content, m.created_at)
-                    [message_id] = await messagesql.insert(
-                        conn, scope.tenant_id, user, m.request_id, m.session_id, [row]
-                    )
+                    [message_id] = await messagesql.insert(conn, scope.space, user, m.request_id, m.session_id, [row])
                     if m.role in kept:
                         days = when.message_tokens(m.content, m.created_at)
-                        await episodesql.add(conn, scope.tenant_id, user, [(message_id, m.content, days)])
+                        await episodesql.add(conn, scope.space, user, [(message_id, m.content, days)])
                     stored.append(StoredMessage(id=message_id, **m.model_dump()))
             added["messages"] = len(stored)
             times = [m.created_at for m in stored]
             if times:
                 await usersql.seen(
-                    conn, scope.tenant_id, user, source=None, attributes=data.attributes, times=times, now=now
+                    conn, scope.space, user, source=None, attributes=data.attributes, times=times, now=now
                 )
             else:
-                await usersql.merge_attributes(conn, scope.tenant_id, user, data.attributes, now)
+                await usersql.merge_attributes(conn, scope.space, user, data.attributes, now)
             for fact, vector in zip(data.facts, vectors, strict=True):
-                if await factsql.importable(conn, scope.tenant_id, fact):
-                    await factsql.insert(conn, scope.tenant_id, fact, vector, core.embedder.model_id)
+                if await factsql.importable(conn, scope.space, fact):
+                    await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
                     added["facts"] += 1
             for change in data.changelog:
-                added["changelog"] += await changesql.import_row(conn, scope.tenant_id, change)
+                added["changelog"] += await changesql.import_row(conn, scope.space, change)
         await core.vectors.flush(index_episodes=False)
-        await signals.analyse(core, scope.tenant_id, user, config, stored, None)
+        await signals.analyse(core, scope.space, user, config, stored, None)
     return added
 
 

@@ -60,13 +60,13 @@ async def of_user(
     one's messages and the live facts it produced."""
     found = [
         Publication(job, attributes)
-        for job, attributes in await jobsql.published(core.db, scope.tenant_id, user_id)
+        for job, attributes in await jobsql.published(core.db, scope.space, user_id)
         if request_ids is None or job.request_id in request_ids
     ]
     if with_contents and found:
         ids = [p.job.request_id for p in found]
-        messages = await messagesql.of_requests(core.db, scope.tenant_id, ids)
-        facts = await factsql.of_requests(core.db, scope.tenant_id, ids)
+        messages = await messagesql.of_requests(core.db, scope.space, ids)
+        facts = await factsql.of_requests(core.db, scope.space, ids)
         by_id = {p.job.request_id: p for p in found}
         for message in messages:
             by_id[message.request_id].messages.append(message)
@@ -83,34 +83,34 @@ async def retract(core: Core, scope: Scope, user_id: str, request_ids: Sequence[
     transaction with a change-log row per fact and per message. Requests of another user are left alone; a
     queued request is dropped before it runs, a running one raises StillRunning (nothing is changed)."""
     now = timeutil.now()
-    _, config = await core.configs.active(scope.tenant_id)
-    async with core.user_lock(scope.tenant_id, user_id), core.db.transaction() as conn:
+    _, config = await core.configs.active(scope.space)
+    async with core.user_lock(scope.space, user_id), core.db.transaction() as conn:
         # Read with the writer held: no job can be claimed (or finish) while this transaction is open.
-        mine = {job.request_id: job for job, _ in await jobsql.published(core.db, scope.tenant_id, user_id)}
+        mine = {job.request_id: job for job, _ in await jobsql.published(core.db, scope.space, user_id)}
         ids = [r for r in dict.fromkeys(request_ids) if r in mine]
         running = next((r for r in ids if mine[r].status == "running"), None)
         if running is not None:  # its facts are not written yet; retracting now would leave them behind
             raise StillRunning(running)
         deleted = []
-        for fact in await factsql.of_requests(conn, scope.tenant_id, ids):
+        for fact in await factsql.of_requests(conn, scope.space, ids):
             if fact.user_id != user_id or fact.status == "deleted":
                 continue
             after = await factsql.set_status(conn, fact, "deleted", now)
             if after is not None:
-                event = ChangeEvent("delete", scope.tenant_id, user_id, scope.actor, now, fact.id, fact, after)
+                event = ChangeEvent("delete", scope.space, user_id, scope.actor, now, fact.id, fact, after)
                 await changesql.record(conn, event)
                 deleted.append(after)
-        message_ids = [m.id for m in await messagesql.of_requests(conn, scope.tenant_id, ids)]
-        gone = await episodesql.remove(conn, scope.tenant_id, user_id, message_ids)
+        message_ids = [m.id for m in await messagesql.of_requests(conn, scope.space, ids)]
+        gone = await episodesql.remove(conn, scope.space, user_id, message_ids)
         for episode in gone:
             ref = EpisodeRef.model_validate(episode, from_attributes=True)
             event = ChangeEvent(
-                "episode_delete", scope.tenant_id, user_id, scope.actor, now, before=ref, message_id=episode.message_id
+                "episode_delete", scope.space, user_id, scope.actor, now, before=ref, message_id=episode.message_id
             )
             await changesql.record(conn, event)
         if gone:
-            await signals.refresh(core, conn, scope.tenant_id, user_id, config)
-        await jobsql.delete_requests(conn, scope.tenant_id, ids)
+            await signals.refresh(core, conn, scope.space, user_id, config)
+        await jobsql.delete_requests(conn, scope.space, ids)
     await core.vectors.flush(index_episodes=False)
     return Retracted(ids, deleted, gone)
 

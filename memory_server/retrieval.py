@@ -88,7 +88,7 @@ async def score(
             len(documents) > BIG, search.hybrid_scores, query, query_vector, documents, live.matrix, weight
         )
     wanted = core.settings.search.exact_max_facts
-    hits = {i for i, _ in await core.index.query(query_vector, scope.tenant_id, user_id, wanted)}
+    hits = {i for i, _ in await core.index.query(query_vector, scope.space, user_id, wanted)}
     keep = np.array([f.id in hits for f in live.facts])
     scores = np.zeros(len(live.facts), dtype=np.float32)
     if keep.any():
@@ -202,7 +202,7 @@ async def find(core: Core, scope: Scope, ask: Ask, *, collapse: bool = True) -> 
     started = time.perf_counter()
     k = check_top_k(core, ask.top_k)
     floor = core.settings.search.default_threshold if ask.threshold is None else ask.threshold
-    _, config = await core.configs.active(scope.tenant_id)
+    _, config = await core.configs.active(scope.space)
     # The query is embedded (in a thread) while the user's facts and episodes are read from SQLite.
     embedding = asyncio.ensure_future(core.embedder.embed([ask.query]))
     try:
@@ -246,7 +246,7 @@ async def _rank(
     if "facts" in ask.types:
         live = await live_facts(
             core,
-            scope.tenant_id,
+            scope.space,
             ask.user_id,
             with_vectors=True,
             kind=ask.kind,
@@ -308,7 +308,7 @@ async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
         facts = found.live.facts
         results = found.results
     else:
-        facts = (await live_facts(core, scope.tenant_id, body.user_id, with_vectors=False)).facts
+        facts = (await live_facts(core, scope.space, body.user_id, with_vectors=False)).facts
     now = timeutil.now()
     useful = [(_usefulness(f, relevance.get(f.id, 0.0), now), f.content, f) for f in facts]
     if results is not None:

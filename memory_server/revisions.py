@@ -56,11 +56,11 @@ async def revise(
         raise PayloadTooLarge(f"text: at most {limits.max_content_chars} characters", field="text")
     if attributes is not None:
         check_json_size(attributes, limits.max_attributes_bytes, "metadata")
-    fact = await retrieval.get_fact(core, scope.tenant_id, fact_id)
+    fact = await retrieval.get_fact(core, scope.space, fact_id)
     if fact.status == "deleted":
         raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
-    async with core.user_lock(scope.tenant_id, fact.user_id):
-        fact = await retrieval.get_fact(core, scope.tenant_id, fact_id)
+    async with core.user_lock(scope.space, fact.user_id):
+        fact = await retrieval.get_fact(core, scope.space, fact_id)
         if fact.status != "active":
             successor = f" by {fact.superseded_by}" if fact.superseded_by else ""
             raise InvalidInput(
@@ -77,7 +77,7 @@ async def revise(
             topic=fact.topic,
             message_indexes=list(range(len(fact.message_ids))),
         )
-        version, config = await configs.active(scope.tenant_id)
+        version, config = await configs.active(scope.space)
         origin = Origin(
             request_id=str(uuid.uuid4()),
             user_id=fact.user_id,
@@ -96,13 +96,13 @@ async def revise(
 
 async def history(core: Core, scope: Scope, fact_id: str) -> list[Change]:
     """The change-log rows of every version of a fact (its predecessors and successors), oldest first."""
-    fact = await retrieval.get_fact(core, scope.tenant_id, fact_id)  # 404 for an id that is not this tenant's
+    fact = await retrieval.get_fact(core, scope.space, fact_id)  # 404 for an id that is not this tenant's
     seen: set[str] = set()
     todo = {fact_id}
     rows: dict[int, Change] = {}
     while todo and len(seen) < MAX_VERSIONS:
         seen |= todo
-        found = await changesql.of_facts(core.db, scope.tenant_id, fact.user_id, sorted(todo))
+        found = await changesql.of_facts(core.db, scope.space, fact.user_id, sorted(todo))
         todo = set()
         for change in found:
             rows[change.id] = change

@@ -155,7 +155,7 @@ class Segments:
     async def create(self, scope: Scope, body: SegmentIn) -> Segment:
         scope.require("admin")
         node = conditions.parse(body.condition)
-        if await segmentsql.count(self.core.db, scope.tenant_id) >= MAX_SEGMENTS:
+        if await segmentsql.count(self.core.db, scope.space) >= MAX_SEGMENTS:
             raise Conflict(f"a tenant has at most {MAX_SEGMENTS} segments; delete one first")
         matrix = await self._vectors(node)
         segment_id = "seg_" + uuid.uuid4().hex[:16]
@@ -163,7 +163,7 @@ class Segments:
             async with self.core.db.transaction() as conn:
                 await segmentsql.insert(
                     conn,
-                    scope.tenant_id,
+                    scope.space,
                     segment_id,
                     name=body.name,
                     description=body.description,
@@ -179,11 +179,11 @@ class Segments:
 
     async def list(self, scope: Scope) -> list[Segment]:
         scope.require("admin")
-        return await segmentsql.all_of(self.core.db, scope.tenant_id)
+        return await segmentsql.all_of(self.core.db, scope.space)
 
     async def get(self, scope: Scope, segment_id: str) -> Segment:
         scope.require("admin")
-        segment = await segmentsql.get(self.core.db, scope.tenant_id, segment_id)
+        segment = await segmentsql.get(self.core.db, scope.space, segment_id)
         if segment is None:
             raise NotFound(f"segment_id: no segment {segment_id}", field="segment_id")
         return segment
@@ -197,7 +197,7 @@ class Segments:
             async with self.core.db.transaction() as conn:
                 found = await segmentsql.update(
                     conn,
-                    scope.tenant_id,
+                    scope.space,
                     segment_id,
                     name=body.name or current.name,
                     description=body.description if "description" in body.model_fields_set else current.description,
@@ -216,11 +216,11 @@ class Segments:
         """Delete the segment and its memberships (no exit events: the segment itself is gone)."""
         segment = await self.get(scope, segment_id)
         async with self.core.db.transaction() as conn:
-            await segmentsql.delete(conn, scope.tenant_id, segment_id)
+            await segmentsql.delete(conn, scope.space, segment_id)
         return segment
 
     async def members(self, scope: Scope, segment_id: str, flt: MemberFilter) -> Page[SegmentMember]:
         check_page_size(flt.limit, self.core.settings.limits.max_page_size)
         await self.get(scope, segment_id)
-        items, nxt = await segmentsql.members(self.core.db, scope.tenant_id, segment_id, flt.cursor, flt.limit)
+        items, nxt = await segmentsql.members(self.core.db, scope.space, segment_id, flt.cursor, flt.limit)
         return Page[SegmentMember](items=items, next_cursor=nxt)

@@ -178,17 +178,17 @@ class MemoryService:
     async def config(self, scope: Scope) -> ConfigVersion:
         """The tenant's current extraction config; version 0 is the one from the settings file."""
         scope.require("admin")
-        return await self.configs.current(scope.tenant_id)
+        return await self.configs.current(scope.space)
 
     async def config_history(self, scope: Scope, limit: int = 50) -> list[ConfigVersion]:
         scope.require("admin")
         self._check_page(limit)
-        return await self.configs.history(scope.tenant_id, limit)
+        return await self.configs.history(scope.space, limit)
 
     async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
         """Merge `changes` into the current config; settings left out keep their value."""
         scope.require("admin")
-        return await self.configs.update(scope.tenant_id, scope.actor, changes, self._check_config)
+        return await self.configs.update(scope.space, scope.actor, changes, self._check_config)
 
     def _check_config(self, config: ExtractionConfig) -> None:
         """A config is stored only if its extractor can be built from it."""
@@ -239,16 +239,16 @@ class MemoryService:
     async def request(self, scope: Scope, request_id: str) -> Job:
         """A request's status, attempts, error and the changes it made."""
         scope.require("viewer")
-        job = await jobsql.get(self.core.db, scope.tenant_id, request_id)
+        job = await jobsql.get(self.core.db, scope.space, request_id)
         if job is None:
             raise NotFound(f"request_id: no request {request_id}", field="request_id")
-        job.changes = await changelog.request_view(self.core.db, scope.tenant_id, request_id)
+        job.changes = await changelog.request_view(self.core.db, scope.space, request_id)
         return job
 
     async def request_changes(self, scope: Scope, request_id: str) -> RequestChanges:
         """What one request (a published interaction, a stated fact, a re-extraction) changed."""
         scope.require("viewer")
-        view = await changelog.request_view(self.core.db, scope.tenant_id, request_id)
+        view = await changelog.request_view(self.core.db, scope.space, request_id)
         if not (view.added or view.updated or view.removed):
             await self.request(scope, request_id)  # a request that changed nothing must still exist
         return view
@@ -259,7 +259,7 @@ class MemoryService:
         job = await self.request(scope, request_id)
         if job.status != "failed":
             raise Conflict(f"request {request_id} is {job.status}; only a failed request can be retried")
-        await jobsql.requeue_failed(self.core.db, scope.tenant_id, request_id)
+        await jobsql.requeue_failed(self.core.db, scope.space, request_id)
         if self._workers is not None:
             self._workers.notify()
         return await self.request(scope, request_id)
@@ -270,14 +270,14 @@ class MemoryService:
     async def reextract(self, scope: Scope, user_id: str) -> Job:
         """Queue a replay of all the user's stored messages through the current config."""
         scope.require("editor")
-        if not await messagesql.has_user(self.core.db, scope.tenant_id, user_id):
+        if not await messagesql.has_user(self.core.db, scope.space, user_id):
             raise NotFound(f"user_id: no stored messages for user {user_id}", field="user_id")
         request_id = str(uuid.uuid4())
         async with self.core.db.transaction() as conn:
             await jobsql.enqueue(
                 conn,
                 request_id=request_id,
-                tenant_id=scope.tenant_id,
+                tenant_id=scope.space,
                 user_id=user_id,
                 kind="reextract",
                 actor=scope.actor,
@@ -288,7 +288,7 @@ class MemoryService:
         return await self.request(scope, request_id)
 
     async def users_with_messages(self, scope: Scope) -> list[str]:
-        return await messagesql.users(self.core.db, scope.tenant_id)
+        return await messagesql.users(self.core.db, scope.space)
 
     async def add_fact(self, scope: Scope, body: FactIn) -> StatedFact:
         """Store one explicitly stated fact, reconciled like extracted ones; a repeat of a live fact answers with
@@ -301,7 +301,7 @@ class MemoryService:
         candidate = CandidateFact(
             content=body.content, kind=body.kind, ttl_seconds=body.ttl_seconds, confidence=body.confidence
         )
-        version, config = await self.configs.active(scope.tenant_id)
+        version, config = await self.configs.active(scope.space)
         origin = Origin(
             request_id=str(uuid.uuid4()),
             user_id=body.user_id,
@@ -310,7 +310,7 @@ class MemoryService:
             config_version=version,
         )
         stated = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
-        async with self.core.user_lock(scope.tenant_id, body.user_id):
+        async with self.core.user_lock(scope.space, body.user_id):
             reconciler = extraction.reconciler_for(self.core.settings, config)
             try:
                 [(decision, fact)] = await apply_candidates(
@@ -353,12 +353,12 @@ class MemoryService:
 
     async def fact(self, scope: Scope, fact_id: str) -> Fact:
         scope.require("viewer")
-        return await retrieval.get_fact(self.core, scope.tenant_id, fact_id)
+        return await retrieval.get_fact(self.core, scope.space, fact_id)
 
     async def facts(self, scope: Scope, user_id: str, flt: FactFilter) -> Page[Fact]:
         scope.require("viewer")
         self._check_page(flt.limit)
-        return await retrieval.fact_page(self.core, scope.tenant_id, user_id, flt)
+        return await retrieval.fact_page(self.core, scope.space, user_id, flt)
 
     async def fact_history(self, scope: Scope, fact_id: str) -> list[Change]:
         """The change-log rows of every version of a fact (what it superseded and what superseded it)."""
@@ -368,13 +368,13 @@ class MemoryService:
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
         scope.require("viewer")
         self._check_page(flt.limit)
-        return await changelog.page(self.core.db, scope.tenant_id, flt)
+        return await changelog.page(self.core.db, scope.space, flt)
 
     async def request_logs(self, scope: Scope, rows: int) -> list[RequestLog]:
         """The fact changes of the latest `rows` change-log rows, one entry per request, oldest first."""
         scope.require("viewer")
         self._check_page(rows)
-        return await changelog.by_request(self.core.db, scope.tenant_id, rows)
+        return await changelog.by_request(self.core.db, scope.space, rows)
 
     def _check_page(self, limit: int) -> None:
         check_page_size(limit, self.core.settings.limits.max_page_size)
@@ -407,7 +407,7 @@ class MemoryService:
         episode = await episodes.get(self.core, scope, message_id)
         if user_id is not None and episode.user_id != user_id:
             raise NotFound(f"message_id: no episode {message_id}", field="message_id")
-        async with self.core.user_lock(scope.tenant_id, episode.user_id):
+        async with self.core.user_lock(scope.space, episode.user_id):
             gone = await episodes.delete(self.core, scope, episode.user_id, [message_id])
         if not gone:
             raise NotFound(f"message_id: no episode {message_id}", field="message_id")

@@ -41,10 +41,10 @@ class Users:
 
     async def get(self, scope: Scope, user_id: str) -> UserRecord:
         scope.require("viewer")
-        record = await usersql.get(self.core.db, scope.tenant_id, user_id)
+        record = await usersql.get(self.core.db, scope.space, user_id)
         if record is None:
             raise NotFound(f"user_id: no user {user_id}", field="user_id")
-        record.segments = await segmentsql.of_user(self.core.db, scope.tenant_id, user_id)
+        record.segments = await segmentsql.of_user(self.core.db, scope.space, user_id)
         return record
 
     async def list(self, scope: Scope, flt: UserFilter, attributes: dict[str, str]) -> UserList:
@@ -64,11 +64,11 @@ class Users:
             and flt.churn_risk_gte > flt.churn_risk_lte
         ):
             raise InvalidInput("churn_risk_gte: must not exceed churn_risk_lte", field="churn_risk_gte")
-        if flt.segment is not None and await segmentsql.get(self.core.db, scope.tenant_id, flt.segment) is None:
+        if flt.segment is not None and await segmentsql.get(self.core.db, scope.space, flt.segment) is None:
             raise NotFound(f"segment: no segment {flt.segment}", field="segment")
         users, total = await usersql.page(
             self.core.db,
-            scope.tenant_id,
+            scope.space,
             churn_risk_gte=flt.churn_risk_gte,
             churn_risk_lte=flt.churn_risk_lte,
             sentiment_trend=flt.sentiment_trend,
@@ -78,7 +78,7 @@ class Users:
             limit=flt.limit,
             offset=flt.offset,
         )
-        joined = await segmentsql.of_users(self.core.db, scope.tenant_id, [u.user_id for u in users])
+        joined = await segmentsql.of_users(self.core.db, scope.space, [u.user_id for u in users])
         for user in users:
             user.segments = joined.get(user.user_id, [])
         return UserList(users=users, total=total)
@@ -88,13 +88,13 @@ class Users:
         scope.require("editor")
         check_json_size(body.attributes, self.core.settings.limits.max_attributes_bytes, "attributes")
         now = timeutil.now()
-        async with self.core.user_lock(scope.tenant_id, user_id):
-            before = await usersql.get(self.core.db, scope.tenant_id, user_id)
+        async with self.core.user_lock(scope.space, user_id):
+            before = await usersql.get(self.core.db, scope.space, user_id)
             async with self.core.db.transaction() as conn:
-                await usersql.set_attributes(conn, scope.tenant_id, user_id, body.attributes, now)
+                await usersql.set_attributes(conn, scope.space, user_id, body.attributes, now)
                 event = ChangeEvent(
                     "user_attributes",
-                    scope.tenant_id,
+                    scope.space,
                     user_id,
                     scope.actor,
                     now,
@@ -102,7 +102,7 @@ class Users:
                     after=UserAttributes(attributes=body.attributes),
                 )
                 await changesql.record(conn, event)
-                await segments.reevaluate(self.core, conn, scope.tenant_id, user_id, now)
+                await segments.reevaluate(self.core, conn, scope.space, user_id, now)
         self.core.webhooks.notify()
         return await self.get(scope, user_id)
 
@@ -112,5 +112,5 @@ class Users:
         check_page_size(flt.limit, self.core.settings.limits.max_page_size)
         await self.get(scope, user_id)
         cursor = None if flt.cursor is None else int(flt.cursor)
-        entries, nxt = await signalsql.timeline(self.core.db, scope.tenant_id, user_id, cursor, flt.limit)
+        entries, nxt = await signalsql.timeline(self.core.db, scope.space, user_id, cursor, flt.limit)
         return Timeline(user_id=user_id, timeline=entries, next_cursor=None if nxt is None else str(nxt))

@@ -109,24 +109,24 @@ class Webhooks:
         secret = new_secret()
         hook = Webhook(id=str(uuid.uuid4()), url=body.url, events=body.events, created_by=scope.actor, created_at=now)
         async with core.db.transaction() as conn:
-            if await hooksql.count(conn, scope.tenant_id) >= settings.max_per_tenant:
+            if await hooksql.count(conn, scope.space) >= settings.max_per_tenant:
                 raise Conflict(
                     f"this tenant has {settings.max_per_tenant} webhooks, the most allowed (webhooks.max_per_tenant): "
                     "delete one first"
                 )
-            await hooksql.insert(conn, scope.tenant_id, hook, secret)
-            event = ChangeEvent("webhook_create", scope.tenant_id, None, scope.actor, now, after=_logged(hook))
+            await hooksql.insert(conn, scope.space, hook, secret)
+            event = ChangeEvent("webhook_create", scope.space, None, scope.actor, now, after=_logged(hook))
             await changesql.record(conn, event)
         return NewWebhook(**hook.model_dump(), secret=secret)
 
     async def list(self, scope: Scope) -> list[Webhook]:
         scope.require("admin")
-        return await hooksql.listed(self.core.db, scope.tenant_id)
+        return await hooksql.listed(self.core.db, scope.space)
 
     async def get(self, scope: Scope, webhook_id: str) -> Webhook:
         """One of the tenant's webhooks (another tenant's reads as not found)."""
         scope.require("admin")
-        hook = await hooksql.get(self.core.db, scope.tenant_id, webhook_id)
+        hook = await hooksql.get(self.core.db, scope.space, webhook_id)
         if hook is None:
             raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
         return hook
@@ -135,12 +135,10 @@ class Webhooks:
         """Delete a webhook and its deliveries; nothing more is sent to it."""
         scope.require("admin")
         async with self.core.db.transaction() as conn:
-            hook = await hooksql.delete(conn, scope.tenant_id, webhook_id)
+            hook = await hooksql.delete(conn, scope.space, webhook_id)
             if hook is None:
                 raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
-            event = ChangeEvent(
-                "webhook_delete", scope.tenant_id, None, scope.actor, timeutil.now(), before=_logged(hook)
-            )
+            event = ChangeEvent("webhook_delete", scope.space, None, scope.actor, timeutil.now(), before=_logged(hook))
             await changesql.record(conn, event)
         return hook
 
@@ -150,7 +148,7 @@ class Webhooks:
         await self.get(scope, webhook_id)
         items, cursor = await hooksql.deliveries(
             self.core.db,
-            scope.tenant_id,
+            scope.space,
             webhook_id,
             status=flt.status,
             cursor=None if flt.cursor is None else int(flt.cursor),
@@ -162,11 +160,11 @@ class Webhooks:
         """Send a delivered or failed delivery again, with the same `webhook-id`, through the full retry schedule."""
         await self.get(scope, webhook_id)
         core = self.core
-        found = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
+        found = await hooksql.delivery(core.db, scope.space, webhook_id, delivery_id)
         if found is None:
             raise NotFound(f"delivery_id: no delivery {delivery_id} of webhook {webhook_id}", field="delivery_id")
-        if not await hooksql.requeue(core.db, scope.tenant_id, webhook_id, delivery_id):
+        if not await hooksql.requeue(core.db, scope.space, webhook_id, delivery_id):
             raise Conflict(f"delivery {delivery_id} is pending already: it is sent when due")
         core.webhooks.notify()
-        again = await hooksql.delivery(core.db, scope.tenant_id, webhook_id, delivery_id)
+        again = await hooksql.delivery(core.db, scope.space, webhook_id, delivery_id)
         return again or found

@@ -3,6 +3,10 @@
 All writes go through `Database.transaction()`, so a fact, its change-log row and its pending vector
 operation always commit together or not at all. Reads use a second connection and never wait for the
 writer (WAL lets a reader see the last committed state while a write is in progress).
+
+The `tenant_id` column of every memory table (and the `tenant_id` argument of the functions reading them) holds
+a memory space, `context.Scope.space`: the tenant id for a tenant's default project, `tenant/N` for its project
+N. Only `api_keys` and `projects` hold bare tenant ids.
 """
 
 from __future__ import annotations
