@@ -11,11 +11,12 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from memory_server import keys
+from memory_server import keys, projects
 from memory_server.config import Settings
 from memory_server.context import Scope
-from memory_server.errors import Unauthorized, Unavailable
+from memory_server.errors import NotFound, Unauthorized, Unavailable
 from memory_server.models import ApiKey, KeyState, NewApiKey, Role
+from memory_server.projects import Projects
 from memory_server.ratelimit import RateLimiter
 from memory_server.store.db import Database
 
@@ -40,6 +41,7 @@ class Access:
         limits = settings.limits
         self._limiter = RateLimiter(limits.requests_per_minute)
         self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key")
+        self.projects = Projects(db)
 
     @classmethod
     @asynccontextmanager
@@ -52,12 +54,19 @@ class Access:
         finally:
             await db.close()
 
-    async def authenticate(self, secret: str | None, client: str | None = None, *, counted: bool = True) -> Scope:
-        """The scope of an API key; with no keys ever made, the local tenant, open (see check_exposure).
+    async def authenticate(
+        self, secret: str | None, client: str | None = None, *, counted: bool = True, project: str | None = None
+    ) -> Scope:
+        """The scope of an API key, in the project the `X-Project-Id` header names (`project`) or else the key's;
+        with no keys ever made, the local tenant, open (see check_exposure).
 
         Wrong keys are limited per client address (`client`), so guessing costs time. `counted=False` checks
         the key without spending its rate limit (for a gate in front of calls that are counted themselves).
         """
+        project_id = projects.parse_header(project)
+        return await self.projects.enter(await self._caller(secret, client, counted), project_id)
+
+    async def _caller(self, secret: str | None, client: str | None, counted: bool) -> Scope:
         if secret:
             address = client or "unknown"
             self._auth_failures.check(address)
@@ -67,7 +76,9 @@ class Access:
                 raise Unauthorized("the API key is not valid or was revoked")
             if counted:
                 self._limiter.take(key.id)
-            return Scope(key.tenant_id, f"key:{key.id}", key.role)
+            if key.project_id is None:
+                return Scope(key.tenant_id, f"key:{key.id}", key.role)
+            return Scope(key.tenant_id, f"key:{key.id}", key.role, key.project_id, pinned=True)
         state = await keys.state(self.db)
         if not self._serves_openly(state):
             raise Unauthorized(
@@ -95,17 +106,29 @@ class Access:
         """No key was ever made, or every key was revoked and an operator reopened the server on purpose."""
         return state == "never" or (state == "revoked" and self.settings.server.allow_open)
 
-    async def create_key(self, scope: Scope, role: Role, name: str | None = None) -> NewApiKey:
-        """A new key for the caller's tenant; its secret is shown only in this answer."""
+    async def create_key(
+        self, scope: Scope, role: Role, name: str | None = None, project_id: int | None = None
+    ) -> NewApiKey:
+        """A new key for the caller's tenant, limited to `project_id` when given (a limited caller's keys are
+        limited to its project); its secret is shown only in this answer."""
         scope.require("admin")
-        return await keys.create(self.db, scope.tenant_id, role, name, scope.actor)
+        if project_id is not None:
+            await self.projects.enter(scope, project_id, field="project_id")
+        elif scope.pinned:
+            project_id = scope.project_id
+        return await keys.create(self.db, scope.tenant_id, role, name, scope.actor, project_id)
 
     async def list_keys(self, scope: Scope, *, every_tenant: bool = False) -> list[ApiKey]:
-        """The caller's tenant's keys (never their secrets); an operator at the CLI may list every tenant's."""
+        """The caller's tenant's keys (never their secrets; a key limited to a project: that project's); an
+        operator at the CLI may list every tenant's."""
         scope.require("admin")
-        return await keys.listed(self.db, None if every_tenant else scope.tenant_id)
+        found = await keys.listed(self.db, None if every_tenant else scope.tenant_id)
+        return [k for k in found if k.project_id == scope.project_id] if scope.pinned else found
 
     async def revoke_key(self, scope: Scope, key_id: str, *, any_tenant: bool = False) -> ApiKey:
-        """Revoke a key of the caller's tenant (an operator at the CLI: of any tenant); it stops working at once."""
+        """Revoke a key of the caller's tenant (an operator at the CLI: of any tenant; a key limited to a project:
+        of that project); it stops working at once."""
         scope.require("admin")
+        if scope.pinned and key_id not in {k.id for k in await self.list_keys(scope)}:
+            raise NotFound(f"key_id: no key {key_id}", field="key_id")
         return await keys.revoke(self.db, key_id, None if any_tenant else scope.tenant_id, scope.actor)

@@ -25,6 +25,7 @@ from memory_server.webhook_delivery import WebhookDispatcher
 _RANK: dict[str, int] = {"viewer": 0, "editor": 1, "admin": 2}
 
 
+DEFAULT_PROJECT = 1
 SPACE_SEPARATOR = "/"  # never part of an id (schemas.ID_PUNCTUATION), so a space names one tenant and project
 
 
@@ -32,14 +33,15 @@ SPACE_SEPARATOR = "/"  # never part of an id (schemas.ID_PUNCTUATION), so a spac
 class Scope:
     """The tenant and project a call acts in, the actor recorded in the change log, and what it may do.
 
-    Operators at the console (CLI) and the server's own jobs act as admin of their tenant. `project_id` None is
-    the tenant's default project.
+    Operators at the console (CLI) and the server's own jobs act as admin of their tenant. `pinned`: the key is
+    limited to this project.
     """
 
     tenant_id: str
     actor: str
     role: Role = "admin"
-    project_id: int | None = None
+    project_id: int = DEFAULT_PROJECT
+    pinned: bool = False
 
     @property
     def space(self) -> str:
@@ -47,7 +49,7 @@ class Scope:
         for the default project, where everything stored before projects existed stays, `tenant/N` for project N.
         Everything about memory (users, facts, messages, signals, segments, webhooks, config, change log) is
         scoped by it; keys and projects themselves belong to the tenant."""
-        if self.project_id is None:
+        if self.project_id == DEFAULT_PROJECT:
             return self.tenant_id
         return f"{self.tenant_id}{SPACE_SEPARATOR}{self.project_id}"
 
@@ -55,7 +57,7 @@ class Scope:
     def of_space(cls, space: str, actor: str) -> Scope:
         """The admin scope of a stored space (a job's, a retention sweep's)."""
         tenant_id, _, project = space.partition(SPACE_SEPARATOR)
-        return cls(tenant_id, actor, "admin", int(project) if project else None)
+        return cls(tenant_id, actor, "admin", int(project) if project else DEFAULT_PROJECT)
 
     def require(self, role: Role) -> None:
         """Raise Forbidden unless this scope's role is at least `role`."""

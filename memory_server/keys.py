@@ -34,13 +34,20 @@ def _hash(secret: str) -> str:
 
 
 async def create(
-    db: Database, tenant_id: str, role: Role, name: str | None = None, actor: str = "operator"
+    db: Database,
+    tenant_id: str,
+    role: Role,
+    name: str | None = None,
+    actor: str = "operator",
+    project_id: int | None = None,
 ) -> NewApiKey:
+    """A new key of `tenant_id`, limited to `project_id` when given (the caller checked the project exists)."""
     secret = KEY_PREFIX + secrets.token_urlsafe(32)
     key = NewApiKey(
         id=str(uuid.uuid4()),
         tenant_id=tenant_id,
         role=role,
+        project_id=project_id,
         name=name,
         prefix=secret[: len(KEY_PREFIX) + 6],
         created_at=timeutil.now(),

@@ -32,6 +32,7 @@ ChangeEventName = Literal[
     "open_mode",
     "webhook_create",
     "webhook_delete",
+    "project_create",
 ]
 MemoryType = Literal["fact", "episode"]
 
@@ -215,10 +216,20 @@ class ConfigVersion(BaseModel):
     created_at: datetime
 
 
+class Project(BaseModel):
+    """A separate memory space of a tenant (its users, facts, messages, signals, segments, webhooks, config)."""
+
+    id: int
+    name: str
+    default: bool
+    created_at: datetime
+
+
 class ApiKey(BaseModel):
     id: str
     tenant_id: str
     role: Role
+    project_id: int | None = Field(None, description="The one project this key may use; null: any of its tenant's.")
     name: str | None = None
     prefix: str
     created_at: datetime

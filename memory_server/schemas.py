@@ -92,6 +92,7 @@ Timestamp = Annotated[datetime, AfterValidator(_check_timestamp)]
 Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 TtlSeconds = Annotated[int, Field(ge=60, le=MAX_TTL_SECONDS)]
 MessageId = Annotated[int, Field(ge=1, lt=2**63, description="A stored message's id (an episode's).")]
+ProjectId = Annotated[int, Field(ge=1, lt=2**63, description="A project of the caller's tenant (1: the default).")]
 Label = Annotated[Text, Field(max_length=200)]
 """A name people read (an API key's)."""
 

@@ -94,6 +94,7 @@ class MemoryService:
         self._lock = lock
         self._workers: jobs.WorkerPool | None = None
         self.access = Access(core.db, core.settings)
+        self.projects = self.access.projects
         self.users = Users(core)
         self.segments = Segments(core)
         self.webhooks = webhooks.Webhooks(core)

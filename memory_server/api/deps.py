@@ -23,8 +23,10 @@ def client_address(scope: AsgiScope) -> str | None:
 
 
 async def scope(request: Request) -> Scope:
-    """Who is calling: the tenant and role of their API key (the local tenant when no keys exist)."""
-    return await request.app.state.service.access.authenticate(api_key(request.headers), client_address(request.scope))
+    """Who is calling: the tenant, project and role of their API key (the local tenant when no keys exist)."""
+    return await request.app.state.service.access.authenticate(
+        api_key(request.headers), client_address(request.scope), project=request.headers.get("x-project-id")
+    )
 
 
 Service = Annotated[MemoryService, Depends(service)]

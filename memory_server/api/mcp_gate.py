@@ -22,7 +22,10 @@ class McpKeyGate:
         if scope["type"] == "http" and scope["path"].rstrip("/") == self.path:
             service = scope["app"].state.service
             try:
-                await service.access.authenticate(api_key(Headers(scope=scope)), client_address(scope), counted=False)
+                headers = Headers(scope=scope)
+                await service.access.authenticate(
+                    api_key(headers), client_address(scope), counted=False, project=headers.get("x-project-id")
+                )
             except ServiceError as exc:
                 await service_error_response(exc)(scope, receive, send)
                 return

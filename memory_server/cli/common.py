@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import TypeAdapter, ValidationError
 
+from memory_server.access import Access
 from memory_server.config import ConfigError, Settings, load_settings
 from memory_server.context import Scope
 from memory_server.errors import ServiceError
@@ -59,6 +60,17 @@ def settings_from(config: Path | None, data_dir: Path | None = None, **server: o
 def scope_for(settings: Settings, tenant: str | None) -> Scope:
     """An operator at the console acts as admin of the tenant named (else the settings' tenant)."""
     return Scope(settings.tenant if tenant is None else id_option("--tenant", tenant), "cli")
+
+
+def as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]], tenant: str | None = None) -> T:
+    """Act through the same access rules as the server, as an operator (admin of `tenant`, recorded as `cli`),
+    beside a running server: keys and projects need only the database."""
+
+    async def acting() -> T:
+        async with Access.opened(settings) as access:
+            return await work(access, Scope(tenant or settings.tenant, "cli"))
+
+    return run_async(acting())
 
 
 def run_async(work: Coroutine[Any, Any, T]) -> T:

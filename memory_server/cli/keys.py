@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel, ValidationError
 
-from memory_server.access import Access
-from memory_server.cli.common import ConfigOption, DataDirOption, id_option, run_async, settings_from
-from memory_server.config import Settings
-from memory_server.context import Scope
+from memory_server.cli.common import ConfigOption, DataDirOption, as_operator, id_option, settings_from
 from memory_server.models import Role
-from memory_server.schemas import Identifier, Label
+from memory_server.schemas import Identifier, Label, ProjectId
 
-T = TypeVar("T")
 keys_app = typer.Typer(help="API keys: create, list, revoke. Works while the server runs.", no_args_is_help=True)
 
 
@@ -24,16 +19,7 @@ class KeySpec(BaseModel):
     tenant: Identifier
     role: Role
     name: Label | None = None
-
-
-def _as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]], tenant: str | None = None) -> T:
-    """Act through the same access rules as the server, as an operator (admin of `tenant`, recorded as `cli`)."""
-
-    async def acting() -> T:
-        async with Access.opened(settings) as access:
-            return await work(access, Scope(tenant or settings.tenant, "cli"))
-
-    return run_async(acting())
+    project: ProjectId | None = None
 
 
 @keys_app.command("create")
@@ -41,18 +27,21 @@ def keys_create(
     tenant: Annotated[str, typer.Option(help="The tenant (project) the key belongs to.")],
     role: Annotated[str, typer.Option(help="viewer (read), editor (publish, delete facts) or admin.")],
     name: Annotated[str | None, typer.Option(help="A label to recognise the key by.")] = None,
+    project: Annotated[int | None, typer.Option(help="Limit the key to this project of its tenant.")] = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Create a key; its secret is printed once and never stored."""
     try:
-        spec = KeySpec(tenant=tenant, role=role, name=name)
+        spec = KeySpec(tenant=tenant, role=role, name=name, project=project)
     except ValidationError as exc:
         first = exc.errors()[0]
         typer.echo(f"error: --{first['loc'][0]}: {first['msg']}", err=True)
         raise typer.Exit(2) from None
     settings = settings_from(config, data_dir)
-    key = _as_operator(settings, lambda access, scope: access.create_key(scope, spec.role, spec.name), spec.tenant)
+    key = as_operator(
+        settings, lambda access, scope: access.create_key(scope, spec.role, spec.name, spec.project), spec.tenant
+    )
     typer.echo(key.model_dump_json(indent=2))
     typer.echo("store the key now: it cannot be shown again", err=True)
 
@@ -67,7 +56,7 @@ def keys_list(
     if tenant is not None:
         tenant = id_option("--tenant", tenant)
     settings = settings_from(config, data_dir)
-    found = _as_operator(settings, lambda access, scope: access.list_keys(scope, every_tenant=tenant is None), tenant)
+    found = as_operator(settings, lambda access, scope: access.list_keys(scope, every_tenant=tenant is None), tenant)
     typer.echo(json.dumps([k.model_dump(mode="json") for k in found], indent=2))
 
 
@@ -79,5 +68,5 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; a running server refuses it from the next request on."""
     settings = settings_from(config, data_dir)
-    key = _as_operator(settings, lambda access, scope: access.revoke_key(scope, key_id, any_tenant=True))
+    key = as_operator(settings, lambda access, scope: access.revoke_key(scope, key_id, any_tenant=True))
     typer.echo(key.model_dump_json(indent=2))

@@ -58,7 +58,10 @@ def by_api_key(service: MemoryService) -> Identify:
     async def identify(ctx: Context) -> Caller:
         request = ctx.request_context.request
         client = getattr(request, "client", None)
-        scope = await service.access.authenticate(api_key(ctx.headers or {}), client.host if client else None)
+        headers = ctx.headers or {}
+        scope = await service.access.authenticate(
+            api_key(headers), client.host if client else None, project=headers.get("x-project-id")
+        )
         return Caller(replace(scope, actor=f"mcp/{scope.actor}"))
 
     return identify

@@ -1,4 +1,4 @@
-"""SQL for `api_keys`: sha256 hashes of keys, with their tenant and role. Revoked keys are kept."""
+"""SQL for `api_keys`: sha256 hashes of keys, with their tenant, role and project limit. Revoked keys are kept."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from memory_server import timeutil
 from memory_server.models import ApiKey, KeyState
 from memory_server.store.db import Database
 
-_COLUMNS = "id, tenant_id, role, name, prefix, created_at, revoked_at"
+_COLUMNS = "id, tenant_id, role, name, prefix, created_at, revoked_at, project_id"
 
 
 def _key(row: aiosqlite.Row) -> ApiKey:
@@ -16,6 +16,7 @@ def _key(row: aiosqlite.Row) -> ApiKey:
         id=row["id"],
         tenant_id=row["tenant_id"],
         role=row["role"],
+        project_id=row["project_id"],
         name=row["name"],
         prefix=row["prefix"],
         created_at=timeutil.from_db(row["created_at"]),
@@ -25,9 +26,18 @@ def _key(row: aiosqlite.Row) -> ApiKey:
 
 async def insert(conn: aiosqlite.Connection, key: ApiKey, secret_hash: str) -> None:
     await conn.execute(
-        "INSERT INTO api_keys (id, tenant_id, role, name, prefix, secret_hash, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (key.id, key.tenant_id, key.role, key.name, key.prefix, secret_hash, timeutil.to_db(key.created_at)),
+        "INSERT INTO api_keys (id, tenant_id, role, name, prefix, secret_hash, created_at, project_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            key.id,
+            key.tenant_id,
+            key.role,
+            key.name,
+            key.prefix,
+            secret_hash,
+            timeutil.to_db(key.created_at),
+            key.project_id,
+        ),
     )
 
 

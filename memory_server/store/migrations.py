@@ -413,6 +413,33 @@ async def m009_segments(db: aiosqlite.Connection) -> None:
     )
 
 
+async def m010_projects(db: aiosqlite.Connection) -> None:
+    """Projects: separate memory spaces inside a tenant, numbered per tenant from 1 (the default project, whose
+    space is the tenant id itself, so everything stored before stays where it is). Every tenant known so far gets
+    its default project; `api_keys.project_id` limits a key to one project (NULL: any of its tenant's)."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE projects (
+            tenant_id TEXT NOT NULL,
+            id INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (tenant_id, id)
+        ) WITHOUT ROWID;
+        CREATE UNIQUE INDEX projects_by_name ON projects (tenant_id, name);
+        ALTER TABLE api_keys ADD COLUMN project_id INTEGER
+        """,
+    )
+    await db.execute(
+        "INSERT INTO projects (tenant_id, id, name, created_at) "
+        "SELECT tenant_id, 1, 'default', ? FROM ("
+        "SELECT tenant_id FROM api_keys UNION SELECT tenant_id FROM changelog UNION SELECT tenant_id FROM users "
+        "UNION SELECT tenant_id FROM config_versions)",
+        (timeutil.to_db(timeutil.now()),),
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_job_usage,
@@ -423,6 +450,7 @@ MIGRATIONS: list[Migration] = [
     m007_webhooks,
     m008_signals,
     m009_segments,
+    m010_projects,
 ]
 
 

@@ -1,4 +1,5 @@
-"""Tenants, keys and roles over HTTP: every route, two tenants, three roles, exact outcomes, no leaks."""
+"""Tenants, projects, keys and roles over HTTP: every route, two tenants and a second project of the first,
+three roles, exact outcomes, no leaks."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ class World:
     keys: dict[tuple[str, str], str]  # (tenant, role) -> secret
 
     def auth(self, tenant: str, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.keys[(tenant, role)]}"}
+        """`tenant` "A/2" is tenant A's key in A's project 2 (named by the X-Project-Id header)."""
+        name, _, project = tenant.partition("/")
+        headers = {"Authorization": f"Bearer {self.keys[(name, role)]}"}
+        return {**headers, "X-Project-Id": project} if project else headers
 
     async def fact(self) -> str:
         """A fresh tenant-A fact for user ana, made by A's admin."""
@@ -39,6 +43,8 @@ async def world(app, client) -> World:
         for role in ("viewer", "editor", "admin"):
             made[(tenant, role)] = (await keys.create(db, tenant, role)).key
     w = World(client, made)
+    r = await client.post("/v1/projects", json={"name": "second"}, headers=w.auth("A", "admin"))
+    assert r.status_code == 201 and r.json()["id"] == 2, r.text
     await w.fact()
     # A's webhook: a name that resolves to loopback, so the request.done below fails at once (no network)
     hook = {"url": "http://localhost:1/hook", "events": ["request.done"]}
@@ -125,7 +131,7 @@ ROUTES = [
     ("delete segment", "admin", "DELETE", "/v1/segments/{segment}", None),
 ]
 
-# What an allowed caller gets; the same for tenant B, but B acts in its own (empty) tenant.
+# What an allowed caller gets; the same for tenant B and A's second project, but they act in their own (empty) space.
 OWN_TENANT = {
     "retry": 409,
     "publish": 202,
@@ -165,7 +171,7 @@ OTHER_TENANT = {
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
-@pytest.mark.parametrize("tenant", ["A", "B"])
+@pytest.mark.parametrize("tenant", ["A", "B", "A/2"])
 @pytest.mark.parametrize(("name", "needs", "method", "path", "body"), ROUTES, ids=[r[0] for r in ROUTES])
 async def test_isolation_matrix(world, tenant, role, name, needs, method, path, body):
     fact_id = await world.fact()
@@ -183,19 +189,19 @@ async def test_isolation_matrix(world, tenant, role, name, needs, method, path, 
     assert r.status_code == expected, (name, tenant, role, r.text)
     if r.status_code >= 400:
         assert set(r.json()) == {"error"}
-    if tenant == "B":
+    if tenant != "A":
         assert "Zorblax" not in r.text
         if r.status_code < 400:  # a 404 may echo the id B sent; nothing else may mention it
             assert fact_id not in r.text
     # tenant A's fact is untouched by anything B did
     still = await world.client.get(f"/v1/facts/{fact_id}", headers=world.auth("A", "viewer"))
-    if tenant == "B":
+    if tenant != "A":
         assert still.status_code == 200 and still.json()["status"] == "active"
         episode = await world.client.get(f"/v1/episodes/{world.episode}", headers=world.auth("A", "viewer"))
         assert "Zorblax" in episode.json()["content"]
         hooks = await world.client.get(f"/v1/webhooks/{world.webhook}/deliveries", headers=world.auth("A", "admin"))
         assert [d["status"] for d in hooks.json()["items"]] == ["failed"]
-        assert world.webhook not in (await world.client.get("/v1/webhooks", headers=world.auth("B", "admin"))).text
+        assert world.webhook not in (await world.client.get("/v1/webhooks", headers=world.auth(tenant, "admin"))).text
         user = (await world.client.get("/v1/users/ana", headers=world.auth("A", "viewer"))).json()
         assert user["attributes"]["pet"] == "Zorblax"
         assert [s["id"] for s in user["segments"]] == [world.segment]

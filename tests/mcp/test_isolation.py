@@ -45,9 +45,11 @@ def a_fact(url: str, secret: str) -> str:
     return r.json()["id"]
 
 
-async def _call(url: str, secret: str, tool: str, arguments: dict) -> tuple[dict, str]:
+async def _call(
+    url: str, secret: str, tool: str, arguments: dict, headers: dict[str, str] | None = None
+) -> tuple[dict, str]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {secret}", **(headers or {})}) as http,
         Client(streamable_http_client(f"{url}/mcp", http_client=http)) as mcp,
     ):
         result = await mcp.call_tool(tool, arguments)
@@ -106,3 +108,20 @@ def test_profile_resource_is_scoped_by_the_key(portal, world):
 
     assert "Zorblax" in portal.call(read, made[("A", "viewer")])
     assert "Zorblax" not in portal.call(read, made[("B", "admin")])
+
+
+def test_tools_act_in_the_project_the_header_names(portal, world):
+    url, made = world
+    admin = {"X-API-Key": made[("A", "admin")]}
+    r = httpx.post(f"{url}/v1/projects", json={"name": "mcp-shop"}, headers=admin)
+    assert r.status_code == 201, r.text
+    shop = {"X-Project-Id": str(r.json()["id"])}
+    remembered = {"user_id": "bo", "fact": "User keeps goats named Pim"}
+    ok(portal.call(_call, url, made[("A", "editor")], "remember", remembered, shop)[0])
+    in_shop = ok(portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"}, shop)[0])
+    assert "Pim" in json.dumps(in_shop)
+    default = ok(portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"})[0])
+    assert "Pim" not in json.dumps(default)
+    nowhere = {"X-Project-Id": "99"}
+    result, text = portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"}, nowhere)
+    assert error(result)["message"] == "X-Project-Id: no project 99", text

@@ -1,4 +1,4 @@
-"""Operators: extraction config, change log, purging a user."""
+"""Operators: extraction config, change log, keys, projects, purging a user."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, ConfigDict
 
 from memory_server.api.deps import CallerScope, Service
-from memory_server.models import ApiKey, Change, ConfigVersion, NewApiKey, Page, Role
-from memory_server.schemas import ChangelogFilter, Count, Identifier, Label
+from memory_server.models import ApiKey, Change, ConfigVersion, NewApiKey, Page, Project, Role
+from memory_server.schemas import ChangelogFilter, Count, Identifier, Label, ProjectId
 
 router = APIRouter(prefix="/v1", tags=["admin"])
 
@@ -48,12 +48,32 @@ class KeyIn(BaseModel):
 
     role: Role
     name: Label | None = None
+    project_id: ProjectId | None = None
 
 
 @router.post("/keys", response_model=NewApiKey, status_code=201)
 async def create_key(body: KeyIn, service: Service, scope: CallerScope) -> NewApiKey:
-    """Create an API key for your tenant. The secret (`key`) is shown only in this answer."""
-    return await service.access.create_key(scope, body.role, body.name)
+    """Create an API key for your tenant (limited to one project with `project_id`). The secret (`key`) is shown
+    only in this answer."""
+    return await service.access.create_key(scope, body.role, body.name, body.project_id)
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Label
+
+
+@router.post("/projects", response_model=Project, status_code=201)
+async def create_project(body: ProjectIn, service: Service, scope: CallerScope) -> Project:
+    """A new memory space of your tenant; name it in calls with the `X-Project-Id` header."""
+    return await service.projects.create(scope, body.name)
+
+
+@router.get("/projects", response_model=list[Project])
+async def list_projects(service: Service, scope: CallerScope) -> list[Project]:
+    """Your tenant's projects; project 1 is the default one, where calls without `X-Project-Id` go."""
+    return await service.projects.listed(scope)
 
 
 @router.get("/keys", response_model=list[ApiKey])
