@@ -14,7 +14,6 @@ import httpx
 import pytest
 
 from memory_server import keys
-from tests.conftest import use_extractor
 from tests.fakes import fact
 
 SHAPES = json.loads((Path(__file__).parent / "supermemory_v3_shapes.json").read_text())
@@ -46,13 +45,6 @@ def request(shape: str, **fill: str) -> dict[str, Any]:
     for name, value in fill.items():
         text = text.replace("{" + name + "}", value)
     return json.loads(text)
-
-
-@pytest.fixture
-async def bearer(app, client, fake, settings) -> dict[str, str]:
-    await use_extractor(client, "fake")  # while the server is open: no key exists yet
-    secret = (await keys.create(app.state.service.core.db, settings.tenant, "editor")).key
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture
