@@ -61,7 +61,8 @@ class BulkDeleteIn(SmIn):
 
 
 class SearchInclude(SmIn):
-    """Supporting context to attach; none is attached here, and the results stay valid without it."""
+    """Supporting context to attach; none is attached here, and the results stay valid without it (forgotten
+    memories, which would change the results, are refused)."""
 
     chunks: bool | None = None
     documents: bool | None = None
@@ -228,6 +229,8 @@ async def search(body: SearchV4In, service: Service, scope: CallerScope) -> JSON
     _no_filters(body.filters)
     if body.containerTag is None:
         raise InvalidInput("containerTag: required (whose memories to search)", field="containerTag")
+    if body.include and body.include.forgottenMemories:
+        raise unsupported("include", "searching forgotten memories")
     found = await service.search(
         scope,
         SearchIn(

@@ -350,6 +350,8 @@ async def test_missing_or_wrong_key_is_401(client, bearer):
             {"q": "x", "containerTag": "u", "filters": {"OR": [{"key": "a", "value": "b"}]}},
             "filters",
         ),
+        ("POST", "/v4/search", {"q": "x", "containerTag": "u", "include": {"forgottenMemories": True}}, "include"),
+        ("POST", "/v4/search", {"q": "x", "containerTag": "u", "include": {"everything": True}}, "include"),
         ("DELETE", "/v4/memories", {"id": "m"}, "containerTag"),
         ("DELETE", "/v4/memories", {"containerTag": "u"}, "id"),
         ("DELETE", "/v4/memories", {"containerTag": "u", "id": "m", "content": "c"}, "id"),
