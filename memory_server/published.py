@@ -63,19 +63,38 @@ async def of_user(
         for job, attributes in await jobsql.published(core.db, scope.space, user_id)
         if request_ids is None or job.request_id in request_ids
     ]
-    if with_contents and found:
-        ids = [p.job.request_id for p in found]
-        messages = await messagesql.of_requests(core.db, scope.space, ids)
-        facts = await factsql.of_requests(core.db, scope.space, ids)
-        by_id = {p.job.request_id: p for p in found}
-        for message in messages:
-            by_id[message.request_id].messages.append(message)
-        now = timeutil.now()
-        for fact in facts:
-            live = fact.status == "active" and (fact.expires_at is None or fact.expires_at > now)
-            if live and fact.user_id == user_id and fact.request_id in by_id:
-                by_id[fact.request_id].facts.append(fact)
+    if with_contents:
+        await _fill(core, scope, user_id, found)
     return found
+
+
+async def one(core: Core, scope: Scope, request_id: str, *, with_contents: bool = False) -> Publication | None:
+    """A published request of the tenant by its id alone (its user read from it), for doors that name a publish
+    without naming its user; `with_contents` adds its messages and live facts."""
+    found = await jobsql.published_request(core.db, scope.space, request_id)
+    if found is None:
+        return None
+    pub = Publication(*found)
+    if with_contents:
+        await _fill(core, scope, pub.job.user_id, [pub])
+    return pub
+
+
+async def _fill(core: Core, scope: Scope, user_id: str, found: list[Publication]) -> None:
+    """Add each request's messages and the user's live facts it produced, read by request id."""
+    if not found:
+        return
+    ids = [p.job.request_id for p in found]
+    messages = await messagesql.of_requests(core.db, scope.space, ids)
+    facts = await factsql.of_requests(core.db, scope.space, ids)
+    by_id = {p.job.request_id: p for p in found}
+    for message in messages:
+        by_id[message.request_id].messages.append(message)
+    now = timeutil.now()
+    for fact in facts:
+        live = fact.status == "active" and (fact.expires_at is None or fact.expires_at > now)
+        if live and fact.user_id == user_id and fact.request_id in by_id:
+            by_id[fact.request_id].facts.append(fact)
 
 
 async def retract(core: Core, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
@@ -129,6 +148,12 @@ class Publications:
         when `with_contents`."""
         scope.require("viewer")
         return await of_user(self.core, scope, user_id, request_ids, with_contents=with_contents)
+
+    async def find(self, scope: Scope, request_id: str, *, with_contents: bool = False) -> Publication | None:
+        """A published request by its id (with its messages and live facts when `with_contents`); None for an id
+        that is not a published request of this tenant (another tenant's included)."""
+        scope.require("viewer")
+        return await one(self.core, scope, request_id, with_contents=with_contents)
 
     async def retract(self, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
         """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once; a

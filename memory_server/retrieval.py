@@ -360,6 +360,13 @@ async def get_fact(core: Core, tenant_id: str, fact_id: str) -> Fact:
     return effective(fact)
 
 
+async def live_fact_saying(core: Core, tenant_id: str, user_id: str, content: str) -> Fact:
+    fact = await factsql.live_by_content(core.db, tenant_id, user_id, content)
+    if fact is None:
+        raise NotFound(f"content: no live fact of user {user_id} says this", field="content")
+    return fact
+
+
 async def fact_page(core: Core, tenant_id: str, user_id: str, flt: FactFilter) -> Page[Fact]:
     """One user's facts, newest first; status 'active' means live (not yet expired)."""
     found, cursor = await factsql.page(

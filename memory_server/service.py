@@ -356,6 +356,12 @@ class MemoryService:
         scope.require("viewer")
         return await retrieval.get_fact(self.core, scope.space, fact_id)
 
+    async def live_fact_saying(self, scope: Scope, user_id: str, content: str) -> Fact:
+        """The user's live fact that says `content` (case, spacing and closing punctuation aside): for doors that
+        name a memory by its text."""
+        scope.require("viewer")
+        return await retrieval.live_fact_saying(self.core, scope.space, user_id, content)
+
     async def facts(self, scope: Scope, user_id: str, flt: FactFilter) -> Page[Fact]:
         scope.require("viewer")
         self._check_page(flt.limit)

@@ -7,21 +7,25 @@ a conflict our service reports is answered 400 here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Coroutine, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from memory_server import timeutil
 from memory_server.api.errors import service_error_response
+from memory_server.context import Scope
 from memory_server.errors import Conflict, InvalidInput, ServiceError, from_validation
-from memory_server.models import Fact, JobStatus, SearchHit
+from memory_server.models import Fact, Job, JobStatus, SearchHit
 from memory_server.published import Publication
+from memory_server.schemas import InteractionIn, MessageIn
+from memory_server.service import MemoryService
 
 #: Our status -> theirs: bad input is 400 to their clients, and a permanent conflict must not be retried.
 _STATUS = {InvalidInput.status: 400, Conflict.status: 400}
@@ -61,6 +65,9 @@ class SmIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_max_length=1_000_000)
 
 
+Threshold = Annotated[float, Field(ge=0, le=1, strict=True)]
+
+
 def unsupported(field: str, what: str) -> InvalidInput:
     return InvalidInput(f"{field}: {what} is not supported by this server", field=field)
 
@@ -87,6 +94,30 @@ def document_status(pubs: Iterable[Publication]) -> str:
 
 def request_status(status: JobStatus) -> str:
     return _DOC_STATUS[status]
+
+
+async def publish(
+    service: MemoryService,
+    scope: Scope,
+    user_id: str,
+    content: str,
+    *,
+    document_id: str | None,
+    metadata: dict[str, Any] | None,
+    date: datetime | None = None,
+) -> Job:
+    """Publish a document's content as one user message; a caller's document id is our session, so documents added
+    under one id are that id's requests."""
+    job, _ = await service.ingest(
+        scope,
+        InteractionIn(
+            user_id=user_id,
+            messages=[MessageIn(role="user", content=content, created_at=date)],
+            session_id=document_id,
+            attributes=metadata or {},
+        ),
+    )
+    return job
 
 
 def group_documents(pubs: Iterable[Publication]) -> dict[str, list[Publication]]:
@@ -120,6 +151,10 @@ def document_times(pubs: list[Publication]) -> tuple[str | None, str | None]:
     return iso(pubs[0].job.created_at), iso(max(p.job.updated_at for p in pubs))
 
 
+def pagination(page: int, limit: int, total: int) -> dict[str, int]:
+    return {"currentPage": page, "limit": limit, "totalItems": total, "totalPages": math.ceil(total / limit)}
+
+
 # ---- memories and search hits ----------------------------------------------------------------------------------
 
 
@@ -141,3 +176,15 @@ def memory_of(fact: Fact) -> dict[str, Any]:
 def hit_text(hit: SearchHit) -> dict[str, str]:
     """A fact reads as a `memory`, an episode (a stored message) as a `chunk` of its document."""
     return {"memory": hit.content} if hit.type == "fact" else {"chunk": hit.content}
+
+
+def v4_result(hit: SearchHit) -> dict[str, Any]:
+    """A search hit as a v4 search result (`/v4/search`, `/v4/profile`): a memory, or a chunk for a stored message."""
+    return {
+        "id": hit.id,
+        **hit_text(hit),
+        "similarity": hit.score,
+        "metadata": hit.attributes,
+        "updatedAt": iso(hit.updated_at or hit.created_at),
+        "version": 1,
+    }

@@ -3,7 +3,6 @@ content one user message; documents added under one caller `id` are that id's re
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
@@ -11,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from adapters.supermemory import common
-from adapters.supermemory.common import SmIn, SupermemoryRoute, iso, unsupported
+from adapters.supermemory.common import SmIn, SupermemoryRoute, Threshold, iso, unsupported
 from memory_server.api.deps import CallerScope, Service
 from memory_server.errors import InvalidInput, NotFound, ServiceError
 from memory_server.models import Fact
@@ -21,8 +20,6 @@ from memory_server.schemas import (
     DeleteByQueryIn,
     FactFilter,
     Identifier,
-    InteractionIn,
-    MessageIn,
     ProfileIn,
     SearchIn,
     Text,
@@ -71,7 +68,7 @@ class SearchNsIn(SmIn):
     searchMode: Literal["hybrid", "memories", "chunks"] | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] | None = None
     include: dict[str, bool | None] | None = None  # supporting context is not attached; results stay valid
-    threshold: Annotated[float, Field(ge=0, le=1, strict=True)] | None = None
+    threshold: Threshold | None = None
     rerank: Literal["order", "aggregate"] | None = None  # our ranking is already final
     rewriteQuery: bool | None = None
 
@@ -116,14 +113,8 @@ async def _document(service: MemoryService, scope: CallerScope, namespace: str, 
 async def _publish(service: MemoryService, scope: CallerScope, namespace: str, doc: DocumentIn) -> dict[str, str]:
     if doc.group:
         raise unsupported("group", "isolating context within a namespace (use a namespace of its own)")
-    job, _ = await service.ingest(
-        scope,
-        InteractionIn(
-            user_id=namespace,
-            messages=[MessageIn(role="user", content=doc.content, created_at=doc.date)],
-            session_id=doc.id,
-            attributes=doc.metadata or {},
-        ),
+    job = await common.publish(
+        service, scope, namespace, doc.content, document_id=doc.id, metadata=doc.metadata, date=doc.date
     )
     return {"id": doc.id or job.request_id, "status": common.request_status(job.status)}
 
@@ -331,13 +322,12 @@ async def list_resources(
     items.sort(key=lambda i: i[key] if key == "position" else i["system"][key], reverse=order == "desc")
     total = len(items)
     shown = items[(page - 1) * limit : page * limit]
-    pagination = {"currentPage": page, "limit": limit, "totalItems": total, "totalPages": math.ceil(total / limit)}
     return JSONResponse(
         {
             "documents": shown if type == "documents" else [],
             "chunks": shown if type == "chunks" else [],
             "memories": shown if type == "memories" else [],
-            "pagination": pagination,
+            "pagination": common.pagination(page, limit, total),
         }
     )
 

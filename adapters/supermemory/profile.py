@@ -2,39 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
-from adapters.supermemory.common import SmIn, SupermemoryRoute, hit_text, iso
+from adapters.supermemory.common import SmIn, SupermemoryRoute, Threshold, v4_result
 from memory_server.api.deps import CallerScope, Service
 from memory_server.errors import NotFound
-from memory_server.models import SearchHit
 from memory_server.schemas import Identifier, ProfileIn, Text
 
 router = APIRouter(route_class=SupermemoryRoute, tags=["supermemory"])
-
-Threshold = Annotated[float, Field(ge=0, le=1, strict=True)]
 
 
 class ProfileV4In(SmIn):
     containerTag: Identifier
     q: Text | None = None
     threshold: Threshold | None = None
-
-
-def result_of(hit: SearchHit) -> dict[str, Any]:
-    """A search hit as a v4 search result (a memory, or a chunk for a stored message)."""
-    return {
-        "id": hit.id,
-        **hit_text(hit),
-        "similarity": hit.score,
-        "metadata": hit.attributes,
-        "updatedAt": iso(hit.updated_at or hit.created_at),
-        "version": 1,
-    }
 
 
 @router.post("/v4/profile")
@@ -56,7 +40,7 @@ async def profile(body: ProfileV4In, service: Service, scope: CallerScope) -> JS
     if found.searchResults is not None:
         results = found.searchResults
         answer["searchResults"] = {
-            "results": [result_of(h) for h in results.results],
+            "results": [v4_result(h) for h in results.results],
             "total": results.total,
             "timing": results.timing,
         }

@@ -157,6 +157,16 @@ async def get(db: Database, tenant_id: str, fact_id: str) -> Fact | None:
     return None if row is None else to_fact(row)
 
 
+async def live_by_content(db: Database, tenant_id: str, user_id: str, content: str) -> Fact | None:
+    """The user's live fact that says `content` (compared as `content_hash` normalises it), through the index that
+    keeps one active fact per text."""
+    row = await db.fetchone(
+        f"SELECT {_F_COLUMNS} FROM facts f WHERE f.tenant_id = ? AND f.user_id = ? AND f.content_hash = ? AND {_LIVE}",
+        (tenant_id, user_id, content_hash(content), timeutil.to_db(timeutil.now())),
+    )
+    return None if row is None else to_fact(row)
+
+
 async def page(
     db: Database,
     tenant_id: str,

@@ -220,6 +220,16 @@ async def published(db: Database, tenant_id: str, user_id: str) -> list[tuple[Jo
     return [(to_job(r), json.loads(r["attributes"] or "{}")) for r in rows]
 
 
+async def published_request(db: Database, tenant_id: str, request_id: str) -> tuple[Job, dict[str, Any]] | None:
+    """One published request (an extraction job) of the tenant by its id, with the attributes it was published
+    with."""
+    row = await db.fetchone(
+        f"SELECT {COLUMNS}, attributes FROM jobs WHERE tenant_id = ? AND request_id = ? AND kind = 'extract'",
+        (tenant_id, request_id),
+    )
+    return None if row is None else (to_job(row), json.loads(row["attributes"] or "{}"))
+
+
 async def delete_requests(conn: aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]) -> int:
     """Remove the jobs of these requests (their messages and facts are dealt with by the caller)."""
     if not request_ids:

@@ -7,18 +7,10 @@ import httpx
 import pytest
 
 from memory_server import keys
-from tests.conftest import use_extractor
 from tests.fakes import fact
 
 STATIC = ["User is a software engineer", "User specializes in Python and React", "User prefers dark mode interfaces"]
 DYNAMIC = ["User is working on Project Alpha", "User is debugging deployment errors in production"]
-
-
-@pytest.fixture
-async def bearer(app, client, fake, settings) -> dict[str, str]:
-    await use_extractor(client, "fake")  # while the server is open: no key exists yet
-    secret = (await keys.create(app.state.service.core.db, settings.tenant, "editor")).key
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture
