@@ -125,7 +125,8 @@ async def _publish(service: MemoryService, scope: CallerScope, namespace: str, d
             attributes=doc.metadata or {},
         ),
     )
-    return {"id": doc.id or job.request_id, "status": common.request_status(job.status)}
+    answer = {"id": doc.id or job.request_id, "status": common.request_status(job.status)}
+    return answer | ({"skipped": job.skipped} if job.skipped else {})
 
 
 @router.post("/{namespace}/document")
