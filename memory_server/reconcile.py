@@ -84,8 +84,9 @@ class RulesReconciler:
         same = same_content(candidate, neighbors)
         if same is not None:
             return same
-        if candidate.identity is not None:
-            return _identity(candidate, neighbors)
+        identity = identity_decision(candidate, neighbors)
+        if identity is not None:
+            return identity
         for n in neighbors:
             if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
                 if set(terms(candidate.content)) > set(terms(n.fact.content)):
@@ -102,10 +103,13 @@ def _by_topic(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decisi
     return Decision(Action.ADD, [], "new fact")
 
 
-def _identity(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
-    """An identifier is known when a live fact states the same one, whatever the wording; two emails embed
-    alike, so nearness never makes them duplicates: only the topic (same type and label) replaces one."""
-    stated = candidate.identity.model_dump() if candidate.identity else None
+def identity_decision(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision | None:
+    """For an identity (None for any other fact), decided without a model by every reconciler: it is known when
+    a live fact states the same identifier, whatever the wording; two emails embed alike, so nearness never makes
+    them duplicates: only the topic (same type and label) replaces one."""
+    if candidate.identity is None:
+        return None
+    stated = candidate.identity.model_dump()
     for n in neighbors:
         if n.fact.attributes.get("identity") == stated:
             return Decision(Action.NONE, [n.fact.id], "same identity")
