@@ -17,8 +17,6 @@ import asyncio
 import random
 import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -28,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.profile_latency import Client, Report, Row, seed, seed_episodes, start_server, timed_sync  # noqa: E402
+from benchmarks.profile_latency import Client, Report, Row, seed, seed_episodes, start_server, stop_server, timed_sync  # noqa: E402
 from extractors.base import Identity  # noqa: E402
 from extractors.identities import identity_fact  # noqa: E402
 from extractors.signals import MessageSignals  # noqa: E402
@@ -148,11 +146,7 @@ def main() -> None:
             measure(client, users, args.queries, rng, report)
         finally:
             client.http.close()
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     if not args.smoke:

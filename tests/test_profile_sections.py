@@ -4,9 +4,7 @@ provider leaves the others intact, a provider from another distribution shows up
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
-import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from memory_server import keys
 from memory_server.plugins import PROFILE_SECTIONS
 from memory_server.sections import BUILTIN
-from tests.conftest import publish
+from tests.conftest import install_distribution, publish
 
 DAY = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 
@@ -205,14 +203,8 @@ class LoyaltySection:
 def loyalty_installed(tmp_path, monkeypatch):
     """A distribution `acme-loyalty` with a profile section, installed into a directory on sys.path."""
     site = tmp_path / "site"
-    (site / "acme_loyalty").mkdir(parents=True)
-    (site / "acme_loyalty" / "__init__.py").write_text(textwrap.dedent(LOYALTY))
-    info = site / "acme_loyalty-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-loyalty\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text("[memory_server.profile_sections]\nloyalty = acme_loyalty:LoyaltySection\n")
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
+    entry_points = "[memory_server.profile_sections]\nloyalty = acme_loyalty:LoyaltySection\n"
+    install_distribution(site, monkeypatch, "acme-loyalty", "acme_loyalty", LOYALTY, entry_points)
     yield site
     sys.modules.pop("acme_loyalty", None)
 
