@@ -687,6 +687,15 @@ def start_server(data_dir: Path, report: Report) -> tuple[subprocess.Popen[bytes
     raise RuntimeError("server did not answer /healthz within 120 s")
 
 
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    """Ask the server to shut down as Ctrl-C would; kill it if it has not within 30 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def peak_rss_mb(pid: int) -> float:
     """VmHWM: the process's peak resident set size so far."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -963,11 +972,7 @@ def http_phase(data_dir: Path, users: list[str], args: argparse.Namespace, rng: 
         report.note(f"peak RSS of the server process: {peak_rss_mb(proc.pid):.0f} MB")
     finally:
         client.http.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_server(proc)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from extractors.signals import MessageSignals, Taxonomy
 FactKind = Literal["static", "dynamic"]
 TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
 MessageRole = Literal["user", "assistant", "system", "tool"]
+IdentityType = Literal["email", "phone", "handle"]
 
 
 class Message(BaseModel):
@@ -29,6 +30,15 @@ class Message(BaseModel):
     role: MessageRole
     content: str
     created_at: datetime
+
+
+class Identity(BaseModel):
+    """An identifier the user stated as theirs: an email, a phone number, a handle (@name or profile URL)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: IdentityType
+    value: str = Field(min_length=1, max_length=320)
 
 
 class CandidateFact(BaseModel):
@@ -47,6 +57,9 @@ class CandidateFact(BaseModel):
     )
     message_indexes: list[int] = Field(
         default_factory=list, description="Positions in the input messages this fact came from."
+    )
+    identity: Identity | None = Field(
+        default=None, description="Set when the fact states one of the user's identifiers (kept in its attributes)."
     )
 
 

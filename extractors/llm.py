@@ -15,12 +15,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from extractors import prompts
+from extractors import identities, prompts
 from extractors.base import (
     CandidateFact,
     Extraction,
     ExtractionContext,
     ExtractionError,
+    Identity,
     Message,
     MessageRole,
     SignalRequest,
@@ -34,6 +35,17 @@ log = logging.getLogger(__name__)
 Label = Annotated[str, Field(max_length=200)]
 
 
+class ExtractedIdentity(BaseModel):
+    """An identifier the model says the fact states; a type outside email/phone/handle leaves a plain fact."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    type: str = Field(max_length=50)
+    value: str = Field(min_length=1, max_length=320)
+    label: str | None = Field(None, max_length=50)
+    several: bool = False
+
+
 class ExtractedFact(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -42,6 +54,7 @@ class ExtractedFact(BaseModel):
     ttl: TtlName | None = None
     confidence: float = Field(0.8, ge=0, le=1)
     message: int | None = Field(None, ge=0)
+    identity: ExtractedIdentity | None = None
 
 
 class ExtractionReply(BaseModel):
@@ -135,17 +148,34 @@ class LLMExtractor:
             from_message = item.message is not None and item.message < len(messages)
             if from_message and messages[item.message].role not in options.roles:
                 continue  # the model attributed someone else's words to the user
+            indexes = [item.message] if from_message and item.message is not None else []
             facts.append(
-                CandidateFact(
+                _identity_fact(item, indexes)
+                or CandidateFact(
                     content=item.content.strip(),
                     kind=item.kind,
                     ttl_seconds=options.ttl_seconds.get(item.ttl) if item.kind == "dynamic" and item.ttl else None,
                     confidence=item.confidence,
-                    message_indexes=[item.message] if from_message else [],
+                    message_indexes=indexes,
                 )
             )
         signals = _signals(reply.signals, messages, wanted) if isinstance(reply, SignalsReply) and wanted else {}
         return Extraction(facts=facts, signals=signals)
+
+
+def _identity_fact(item: ExtractedFact, indexes: list[int]) -> CandidateFact | None:
+    """The fact as an identity (normalised, on the topic a newer one of its type replaces), when it is one."""
+    stated = item.identity
+    if stated is None or stated.type.strip().lower() not in ("email", "phone", "handle"):
+        return None
+    return identities.identity_fact(
+        Identity(type=stated.type.strip().lower(), value=stated.value),
+        label=stated.label,
+        several=stated.several,
+        confidence=item.confidence,
+        content=item.content.strip(),
+        message_indexes=indexes,
+    )
 
 
 def _signals_prompt(wanted: SignalRequest) -> tuple[str, str]:

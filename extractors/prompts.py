@@ -32,6 +32,11 @@ daughter is 4 years old"), in the language the user wrote in.
 assistant and chit-chat yield no facts.
 - confidence: 0.0 to 1.0, how sure you are that the fact is true and about the user.
 - message: the [index] of the message the fact comes from.
+- identity: when a fact states one of the user's own identifiers (an email address, a phone number, a handle \
+or profile URL), one fact per identifier ("User's email is ana@example.com") with "identity": {{"type": \
+"email" | "phone" | "handle", "value": the identifier as written, "label": "work", "personal", a platform \
+such as "github", or null, "several": true only if the user says it is an additional one, not a replacement}}; \
+else leave identity out.
 {condition}{context}{signals}
 Reply with only a JSON object, no prose: {{"facts": [{{"content": "...", "kind": "static" or "dynamic", \
 "ttl": null or a ttl name, "confidence": 0.9, "message": 0}}]{signals_shape}}}. Reply with "facts": [] when \

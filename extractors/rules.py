@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from extractors import cues, dates
+from extractors import cues, dates, identities
 from extractors.base import CandidateFact, ExtractionContext, Message, MessageRole
 
 
@@ -385,6 +385,12 @@ def _read_facts(text: str, day: date) -> list[CandidateFact]:
     return drafts
 
 
+def _names_any(draft: CandidateFact, values: Sequence[str]) -> bool:
+    """Whether a clause's fact repeats an identifier the identity reading already took ("User is @ana on x")."""
+    content = draft.content.casefold()
+    return any(value.lstrip("+") in content for value in values)
+
+
 class RulesExtractor:
     """Reads first-person statements with hand-written rules: no model, no network, precise over complete."""
 
@@ -396,13 +402,16 @@ class RulesExtractor:
         self.options = RulesOptions.model_validate(options)
 
     async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> list[CandidateFact]:
-        """Return the facts the messages of the configured roles state about their author."""
+        """Return the facts the messages of the configured roles state about their author, identifiers included."""
         roles = set(self.options.roles)
         facts: dict[str, CandidateFact] = {}
         for index, message in enumerate(messages):
             if message.role not in roles:
                 continue
-            for draft in _read_facts(message.content, message.created_at.date()):
+            found = list(identities.stated(message.content))
+            values = [f.identity.value.casefold() for f in found if f.identity]
+            drafts = [d for d in _read_facts(message.content, message.created_at.date()) if not _names_any(d, values)]
+            for draft in [*found, *drafts]:
                 key = " ".join(draft.content.casefold().split())
                 if key in facts:
                     if index not in facts[key].message_indexes:

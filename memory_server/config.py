@@ -165,6 +165,14 @@ class SearchSettings(_Section):
     )
 
 
+class ProfileSettings(_Section):
+    """The unified profile (`GET /v1/users/{id}/profile`): named sections, built concurrently."""
+
+    section_timeout_seconds: float = Field(
+        2.0, gt=0, le=60, description="Longest one section may take, unless its provider declares its own budget."
+    )
+
+
 class WebhookSettings(_Section):
     """Delivering events (signed webhooks) to the URLs tenants register."""
 
@@ -335,6 +343,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    profile: ProfileSettings = Field(default_factory=ProfileSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)

@@ -59,9 +59,13 @@ class Scope:
         tenant_id, _, project = space.partition(SPACE_SEPARATOR)
         return cls(tenant_id, actor, "admin", int(project) if project else DEFAULT_PROJECT)
 
+    def allows(self, role: Role) -> bool:
+        """Whether this scope's role is at least `role`."""
+        return _RANK[self.role] >= _RANK[role]
+
     def require(self, role: Role) -> None:
         """Raise Forbidden unless this scope's role is at least `role`."""
-        if _RANK[self.role] < _RANK[role]:
+        if not self.allows(role):
             raise Forbidden(f"this needs the {role} role; the key used has the {self.role} role")
 
 

@@ -84,6 +84,13 @@ class ModelUnavailable(ServiceError):
     code = "model_unavailable"
 
 
+class UnknownName(ServiceError):
+    """A parameter names something that does not exist (a profile section); the message lists what does."""
+
+    status = 400
+    code = "unknown_name"
+
+
 class InvalidJson(ServiceError):
     status = 400
     code = "invalid_json"

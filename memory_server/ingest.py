@@ -1,6 +1,9 @@
 """Accepting a conversation: its messages, their keyword index rows and queued vectors (the episodes), the
 user's record (seen, counted, `user_attributes` merged) and its extraction job commit together, once per payload.
 
+A user marked "do not remember" (`memory_server.consent`) has nothing stored: `NotRemembered` is raised before
+anything is written, checked again inside the write so a mark set meanwhile is never crossed.
+
 The same messages (same session, source, roles, contents and times) published again map to the first
 request instead of a new one, so a retried publish never stores anything twice.
 """
@@ -12,14 +15,27 @@ import json
 import uuid
 from datetime import datetime
 
+import aiosqlite
+
 from memory_server import when
 from memory_server.context import Core, Scope
 from memory_server.schemas import InteractionIn
+from memory_server.store import consent as consentsql
 from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
-from memory_server.store.db import ConstraintError
+from memory_server.store.db import ConstraintError, Database
+
+
+class NotRemembered(Exception):
+    """The user is marked "do not remember": nothing of the publish was stored."""
+
+
+async def _check_consent(source: Database | aiosqlite.Connection, scope: Scope, user_id: str) -> None:
+    consent = await consentsql.get(source, scope.space, user_id)
+    if consent is not None and not consent.remember:
+        raise NotRemembered(user_id)
 
 
 def payload_hash(body: InteractionIn) -> str:
@@ -32,7 +48,9 @@ def payload_hash(body: InteractionIn) -> str:
 
 
 async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) -> tuple[str, bool]:
-    """Store the interaction unless its payload is known; return the request id and whether it was known."""
+    """Store the interaction unless its payload is known; return the request id and whether it was known.
+    Raises NotRemembered for a user marked "do not remember"."""
+    await _check_consent(core.db, scope, body.user_id)
     digest = payload_hash(body)
     known = await jobsql.by_payload(core.db, scope.space, body.user_id, digest)
     if known is not None:
@@ -46,6 +64,7 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
     kept = config.episodes.roles if config.episodes.enabled else []
     try:
         async with core.db.transaction() as conn:
+            await _check_consent(conn, scope, body.user_id)
             ids = await messagesql.insert(conn, scope.space, body.user_id, request_id, body.session_id, messages)
             episodes = [
                 (i, m.content, when.message_tokens(m.content, m.created_at or now))

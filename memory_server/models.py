@@ -33,6 +33,7 @@ ChangeEventName = Literal[
     "webhook_create",
     "webhook_delete",
     "project_create",
+    "consent",
 ]
 MemoryType = Literal["fact", "episode"]
 
@@ -146,6 +147,11 @@ class Job(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     raw_output: str | None = Field(None, description="The model reply that could not be used, when a try failed.")
     changes: RequestChanges | None = None
+    skipped: Literal["consent"] | None = Field(
+        None,
+        description='Set when nothing was stored or extracted: `consent`, the user is marked "do not remember" '
+        "(the request id is then not stored anywhere).",
+    )
 
 
 class SearchHit(BaseModel):
@@ -355,3 +361,53 @@ class Segment(BaseModel):
 class SegmentMember(BaseModel):
     user_id: str
     entered_at: datetime
+
+
+class Consent(BaseModel):
+    """Whether the user may be remembered. A user never marked may; one marked `remember: false` has nothing
+    of later publishes stored or extracted (what was stored before stays until purged)."""
+
+    remember: bool = True
+    reason: str | None = None
+    updated_by: str | None = Field(None, description="The actor that set it; None for a user never marked.")
+    updated_at: datetime | None = None
+
+
+class IdentityRecord(BaseModel):
+    """An identifier the user stated as theirs, as the `identities` section shows it (from its live fact)."""
+
+    type: str
+    value: str
+    confidence: float
+    fact_id: str
+    updated_at: datetime
+
+
+class Interaction(BaseModel):
+    """A stored message with its signals (None until it is analysed, and for roles that are not)."""
+
+    message_id: int
+    role: MessageRole
+    content: str
+    timestamp: datetime = Field(description="The message's own time.")
+    session_id: str | None = None
+    source_label: str | None = None
+    sentiment: float | None = None
+    topics: dict[str, float] | None = None
+    intentions: list[str] | None = None
+    price_sensitive: bool | None = None
+
+
+class ProfileSection(BaseModel):
+    """One named part of a user's profile: its data, or (data None) the error that kept it from being built."""
+
+    name: str
+    data: Any = None
+    error: str | None = None
+
+
+class UnifiedProfile(BaseModel):
+    user_id: str
+    tenant_id: str
+    sections: list[ProfileSection]
+    computed_at: datetime

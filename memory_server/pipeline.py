@@ -143,6 +143,13 @@ def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, 
     return timeutil.later(start, candidate.ttl_seconds or config.dynamic_ttl_seconds)
 
 
+def _attributes(candidate: CandidateFact, origin: Origin) -> dict[str, Any]:
+    """The request's attributes, and the identifier the fact states (what the `identities` section reads)."""
+    if candidate.identity is None:
+        return origin.attributes
+    return {**origin.attributes, "identity": candidate.identity.model_dump()}
+
+
 async def apply_candidates(
     core: Core,
     scope: Scope,
@@ -264,7 +271,7 @@ def _plan_decision(
         kind=candidate.kind,
         content=candidate.content,
         source=origin.source,
-        attributes=origin.attributes,
+        attributes=_attributes(candidate, origin),
         confidence=candidate.confidence,
         topic=candidate.topic,
         status="active",

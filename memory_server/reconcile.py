@@ -84,16 +84,36 @@ class RulesReconciler:
         same = same_content(candidate, neighbors)
         if same is not None:
             return same
+        identity = identity_decision(candidate, neighbors)
+        if identity is not None:
+            return identity
         for n in neighbors:
             if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
                 if set(terms(candidate.content)) > set(terms(n.fact.content)):
                     return Decision(Action.UPDATE, [n.fact.id], f"richer version ({n.score:.2f})")
                 return Decision(Action.NONE, [n.fact.id], f"near duplicate ({n.score:.2f})")
-        if candidate.topic:
-            same_topic = [n.fact.id for n in neighbors if n.fact.topic == candidate.topic]
-            if same_topic:
-                return Decision(Action.UPDATE, same_topic, f"newer value for {candidate.topic}")
-        return Decision(Action.ADD, [], "new fact")
+        return _by_topic(candidate, neighbors)
+
+
+def _by_topic(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
+    if candidate.topic:
+        same_topic = [n.fact.id for n in neighbors if n.fact.topic == candidate.topic]
+        if same_topic:
+            return Decision(Action.UPDATE, same_topic, f"newer value for {candidate.topic}")
+    return Decision(Action.ADD, [], "new fact")
+
+
+def identity_decision(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision | None:
+    """For an identity (None for any other fact), decided without a model by every reconciler: it is known when
+    a live fact states the same identifier, whatever the wording; two emails embed alike, so nearness never makes
+    them duplicates: only the topic (same type and label) replaces one."""
+    if candidate.identity is None:
+        return None
+    stated = candidate.identity.model_dump()
+    for n in neighbors:
+        if n.fact.attributes.get("identity") == stated:
+            return Decision(Action.NONE, [n.fact.id], "same identity")
+    return _by_topic(candidate, neighbors)
 
 
 def _same_numbers(a: str, b: str) -> bool:

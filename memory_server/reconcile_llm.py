@@ -1,8 +1,9 @@
 """Reconciliation by a chat model: one call per request decides ADD/UPDATE/DELETE/NONE for every candidate.
 
 Existing facts are shown under short integer ids, so the model cannot invent a real id; any id it
-returns that was not offered is ignored. A candidate whose exact content is already stored, or that has
-no related facts, never reaches the model.
+returns that was not offered is ignored. A candidate whose exact content is already stored, an identity
+(decided by `identity_decision`, so identifiers supersede alike whichever reconciler runs), or one that has no
+related facts, never reaches the model.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from extractors import prompts
 from extractors.base import Usage
 from extractors.llm_client import ModelCall, complete_json
-from memory_server.reconcile import Action, Decision, Item, same_content
+from memory_server.reconcile import Action, Decision, Item, identity_decision, same_content
 
 
 class _Choice(BaseModel):
@@ -41,7 +42,7 @@ class LLMReconciler:
         self.now = now
 
     async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
-        decisions: list[Decision | None] = [same_content(c, n) for c, n in items]
+        decisions: list[Decision | None] = [same_content(c, n) or identity_decision(c, n) for c, n in items]
         asked = [i for i, (d, (_, near)) in enumerate(zip(decisions, items, strict=True)) if d is None and near]
         for i, decision in enumerate(decisions):
             if decision is None and i not in asked:

@@ -262,6 +262,11 @@ class UserAttributesIn(_In):
     attributes: Attributes
 
 
+class ConsentIn(_In):
+    remember: bool
+    reason: Annotated[Text, Field(max_length=1_000)] | None = None
+
+
 class TimelineFilter(_In):
     limit: Count = 50
     cursor: Cursor | None = None

@@ -17,6 +17,7 @@ from typing import Any
 from extractors.base import CandidateFact, ExtractionError
 from memory_server import (
     changelog,
+    consent,
     episodes,
     extraction,
     forgetting,
@@ -33,6 +34,7 @@ from memory_server import (
 from memory_server.access import Access
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
+from memory_server.consent import Consents
 from memory_server.context import Core, Scope
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
@@ -62,6 +64,7 @@ from memory_server.models import (
     RequestLog,
     SearchResults,
     StatedFact,
+    UnifiedProfile,
 )
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.schemas import (
@@ -74,6 +77,7 @@ from memory_server.schemas import (
     ProfileIn,
     SearchIn,
 )
+from memory_server.sections import Profiles
 from memory_server.segments import Segments
 from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
@@ -96,6 +100,8 @@ class MemoryService:
         self.access = Access(core.db, core.settings)
         self.projects = self.access.projects
         self.users = Users(core)
+        self.consent = Consents(core)
+        self.profiles = Profiles(core)
         self.segments = Segments(core)
         self.webhooks = webhooks.Webhooks(core)
         self.published = published.Publications(core, self.wait)
@@ -205,11 +211,15 @@ class MemoryService:
         """Store the messages and a job in one transaction; return the job and whether it already existed.
 
         The same messages (same session, source, roles, contents and times) published again return the
-        first request instead of a new one, so a retried publish never duplicates anything.
+        first request instead of a new one, so a retried publish never duplicates anything. For a user marked
+        "do not remember" nothing is stored, and the answer says so (`skipped: "consent"`).
         """
         scope.require("editor")
         self._check_interaction(body)
-        request_id, duplicate = await ingest.store(self.core, scope, body, timeutil.now())
+        try:
+            request_id, duplicate = await ingest.store(self.core, scope, body, timeutil.now())
+        except ingest.NotRemembered:
+            return consent.skipped(body), False
         if not duplicate and self._workers is not None:
             self._workers.notify()
         if body.wait:
@@ -295,6 +305,12 @@ class MemoryService:
         """Store one explicitly stated fact, reconciled like extracted ones; a repeat of a live fact answers with
         that fact and the request that stored it, so every door reports a repeat the same way."""
         scope.require("editor")
+        if not (await self.consent.get(scope, body.user_id)).remember:
+            raise Conflict(
+                f'user_id: {body.user_id} is marked "do not remember" (PUT /v1/users/{{id}}/consent); nothing was '
+                "stored",
+                field="user_id",
+            )
         limits = self.core.settings.limits
         if len(body.content) > limits.max_content_chars:
             raise PayloadTooLarge(f"content: at most {limits.max_content_chars} characters", field="content")
@@ -341,6 +357,10 @@ class MemoryService:
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
         scope.require("viewer")
         return await retrieval.profile(self.core, scope, body)
+
+    async def profile_sections(self, scope: Scope, user_id: str, sections: list[str] | None = None) -> UnifiedProfile:
+        """The unified profile's sections `sections` (all when None); see `memory_server.sections`."""
+        return await self.profiles.build(scope, user_id, sections)
 
     async def search(self, scope: Scope, body: SearchIn) -> SearchResults:
         scope.require("viewer")

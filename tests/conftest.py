@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
+import textwrap
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -77,6 +80,21 @@ async def service(app) -> MemoryService:
 @pytest.fixture
 def scope(settings) -> Scope:
     return Scope(settings.tenant, "test")
+
+
+def install_distribution(
+    site: Path, monkeypatch: pytest.MonkeyPatch, dist: str, package: str, source: str, entry_points: str
+) -> None:
+    """Lay out a distribution `dist` with one module `package` (`source`) and its `entry_points.txt` in `site`,
+    as pip would, and put `site` on sys.path (the caller drops the module from sys.modules afterwards)."""
+    (site / package).mkdir(parents=True)
+    (site / package / "__init__.py").write_text(textwrap.dedent(source))
+    info = site / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(entry_points)
+    monkeypatch.syspath_prepend(str(site))
+    importlib.invalidate_caches()
 
 
 async def use_extractor(client: httpx.AsyncClient, name: str) -> None:

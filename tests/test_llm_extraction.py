@@ -429,3 +429,33 @@ async def test_with_signals_off_the_prompt_does_not_ask_for_them(client, llm):
     prompt = llm.prompts(0)
     assert "signals" not in prompt and "sentiment" not in prompt and "billing" not in prompt
     assert await timeline(client) == {}
+
+
+async def test_identities_from_the_model_are_normalised_identity_facts_and_a_new_one_supersedes(client, llm):
+    def stated(content: str, kind: str, value: str, **more) -> dict:
+        identity = {"type": kind, "value": value, **more}
+        return {"content": content, "kind": "static", "confidence": 0.9, "message": 0, "identity": identity}
+
+    llm.json_reply(
+        {
+            "facts": [
+                stated("User's email is Ana@Old.com", "email", "Ana@Old.com"),
+                stated("User's phone number is +1 555 123 4567", "phone", "+1 555 123 4567"),
+                stated("User has a device id", "device", "abc-123"),  # not an identity type: a plain fact
+            ]
+        }
+    )
+    job = await publish(client, "ana", "Mail me at Ana@Old.com or call +1 555 123 4567")
+    assert job["status"] == "done", job
+    assert "identity" in llm.prompts(0) and '"type": "email" | "phone" | "handle"' in llm.prompts(0)
+    added = {f["content"]: f for f in job["changes"]["added"]}
+    assert added["User's email is Ana@Old.com"]["attributes"] == {"identity": {"type": "email", "value": "ana@old.com"}}
+    assert added["User has a device id"]["attributes"] == {}
+
+    llm.json_reply({"facts": [stated("User's email is now ana@new.com", "email", "ana@new.com")]})
+    job = await publish(client, "ana", "My email changed to ana@new.com")
+    [update] = job["changes"]["updated"]
+    assert update["before"]["content"] == "User's email is Ana@Old.com"
+    r = await client.get("/v1/users/ana/profile", params={"sections": "identities"})
+    identities = sorted((i["type"], i["value"], i["confidence"]) for i in r.json()["sections"][0]["data"])
+    assert identities == [("email", "ana@new.com", 0.9), ("phone", "+15551234567", 0.9)]

@@ -3,9 +3,7 @@ editing the server; each gets its own validated options and only the credentials
 
 from __future__ import annotations
 
-import importlib
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from extractors.registry import EXTRACTORS, PluginError, available
 from memory_server.config import EmbedderSettings, ExtractionConfig, LLMSettings, Settings
 from memory_server.extraction import build_extractor
 from memory_server.index.embedders import create_embedder
-from tests.conftest import publish, use_extractor
+from tests.conftest import install_distribution, publish, use_extractor
 
 ACME = '''
 from pydantic import BaseModel, ConfigDict
@@ -77,17 +75,11 @@ class UpperEmbedder:
 def acme_installed(tmp_path, monkeypatch) -> Path:
     """A distribution `acme-memory-plugins` installed into a directory on sys.path, as pip would lay it out."""
     site = tmp_path / "site"
-    (site / "acme_plugins").mkdir(parents=True)
-    (site / "acme_plugins" / "__init__.py").write_text(textwrap.dedent(ACME))
-    info = site / "acme_memory_plugins-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-memory-plugins\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(
+    entry_points = (
         "[memory_server.extractors]\nacme = acme_plugins:AcmeExtractor\n\n"
         "[memory_server.embedders]\nacme-letters = acme_plugins:UpperEmbedder\n"
     )
-    monkeypatch.syspath_prepend(str(site))
-    importlib.invalidate_caches()
+    install_distribution(site, monkeypatch, "acme-memory-plugins", "acme_plugins", ACME, entry_points)
     yield site
     sys.modules.pop("acme_plugins", None)
 

@@ -82,6 +82,8 @@ async def add(body: shapes.AddIn, service: Service, scope: CallerScope) -> dict[
         }
     )
     job, _ = await service.ingest(scope, interaction)
+    if job.skipped:  # nothing stored, so no event to poll: say so at once, whatever the mode
+        return {"results": [], "skipped": job.skipped}
     if job.status == "failed" and not body.async_mode:
         raise ModelUnavailable(f"the memories could not be extracted: {job.error} (request {job.request_id})")
     return shapes.processed(job) if job.status == "done" and not body.async_mode else shapes.queued(job)

@@ -99,6 +99,9 @@ def _published(job: Job, duplicate: bool, warnings: list[str], waited: bool) -> 
     answer: dict[str, Any] = {"success": job.status != "failed", "warnings": warnings, "request_id": job.request_id}
     if job.status == "failed":
         answer["message"] = f"extraction failed: {job.error}"
+    elif job.skipped:
+        answer["message"] = "nothing stored: the user is marked not to be remembered (consent)"
+        answer["skipped"] = job.skipped
     elif duplicate:
         answer["message"] = f"already published as request {job.request_id}"
     elif job.status == "done":

@@ -116,7 +116,8 @@ async def _publish(service: MemoryService, scope: CallerScope, namespace: str, d
     job = await common.publish(
         service, scope, namespace, doc.content, document_id=doc.id, metadata=doc.metadata, date=doc.date
     )
-    return {"id": doc.id or job.request_id, "status": common.request_status(job.status)}
+    answer = {"id": doc.id or job.request_id, "status": common.request_status(job.status)}
+    return answer | ({"skipped": job.skipped} if job.skipped else {})
 
 
 @router.post("/{namespace}/document")

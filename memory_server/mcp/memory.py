@@ -20,6 +20,7 @@ from memory_server.models import (
     RequestChanges,
     SearchResults,
     StatedFact,
+    UnifiedProfile,
 )
 from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
 
@@ -30,6 +31,10 @@ class Memory(Protocol):
     async def add_fact(self, scope: Scope, body: FactIn) -> StatedFact: ...
 
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse: ...
+
+    async def profile_sections(
+        self, scope: Scope, user_id: str, sections: list[str] | None = None
+    ) -> UnifiedProfile: ...
 
     async def search(self, scope: Scope, body: SearchIn) -> SearchResults: ...
 

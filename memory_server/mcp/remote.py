@@ -26,6 +26,7 @@ from memory_server.models import (
     RequestChanges,
     SearchResults,
     StatedFact,
+    UnifiedProfile,
 )
 from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactIn, InteractionIn, ProfileIn, SearchIn
 
@@ -45,6 +46,11 @@ class RemoteMemory:
 
     async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
         return ProfileResponse.model_validate_json((await self._send("POST", "/v1/profile", body=body)).content)
+
+    async def profile_sections(self, scope: Scope, user_id: str, sections: list[str] | None = None) -> UnifiedProfile:
+        params = None if sections is None else {"sections": ",".join(sections)}
+        response = await self._send("GET", f"/v1/users/{quote(user_id, safe='')}/profile", params=params)
+        return UnifiedProfile.model_validate_json(response.content)
 
     async def search(self, scope: Scope, body: SearchIn) -> SearchResults:
         return SearchResults.model_validate_json((await self._send("POST", "/v1/search", body=body)).content)

@@ -26,6 +26,7 @@ from memory_server.models import (
     ProfileResponse,
     RequestChanges,
     SearchResults,
+    UnifiedProfile,
 )
 from memory_server.schemas import (
     ChangelogFilter,
@@ -82,6 +83,9 @@ class Remembered(BaseModel):
         "first request's."
     )
     error: str | None = None
+    skipped: str | None = Field(
+        None, description='"consent" when the user asked not to be remembered: nothing was stored.'
+    )
     added: list[MemoryItem] = Field(default_factory=list)
     updated: list[Replaced] = Field(default_factory=list, description="Facts a newer version replaced.")
     removed: list[MemoryItem] = Field(default_factory=list)
@@ -140,7 +144,7 @@ async def remember(
         body = parse(InteractionIn, user_id=user, messages=messages, session_id=session_id, wait=True)
         job, duplicate = await memory.ingest(caller.scope, body)
         changes = job.changes or RequestChanges(request_id=job.request_id)
-        return _remembered(changes, job.status, duplicate, job.error)
+        return _remembered(changes, job.status, duplicate, job.error).model_copy(update={"skipped": job.skipped})
     body = parse(FactIn, user_id=user, content=fact, kind=kind, ttl_seconds=ttl_seconds, source=None)
     stated = await memory.add_fact(caller.scope, body)
     return _remembered(await memory.request_changes(caller.scope, stated.request_id), "done", not stated.created)
@@ -197,6 +201,24 @@ async def get_profile(
     memory, caller = await _session(ctx)
     body = parse(ProfileIn, user_id=caller.user(user_id), q=query, max_tokens=max_tokens)
     return await memory.profile(caller.scope, body)
+
+
+async def profile_sections(
+    ctx: Context,
+    sections: Annotated[
+        list[Annotated[str, Field(max_length=100)]] | None,
+        Field(
+            description="Which sections: facts, attributes, identities, interactions, aggregates, segments, changes, "
+            "consent (and any a plugin adds). Leave out for all; ask only for what you need, it is faster."
+        ),
+    ] = None,
+    user_id: UserId = None,
+) -> UnifiedProfile:
+    """The user's whole profile as named sections: facts, attributes, identities (emails, phones, handles they
+    gave), recent interactions with their sentiment and intentions, aggregates (trend, churn risk), segments, the
+    latest changes to their memory, and consent. A section that could not be built carries an error instead."""
+    memory, caller = await _session(ctx)
+    return await memory.profile_sections(caller.scope, caller.user(user_id), sections)
 
 
 async def forget(
@@ -274,6 +296,7 @@ def register(server: MCPServer[Any]) -> None:
     server.add_tool(remember, annotations=ToolAnnotations(idempotent_hint=True, open_world_hint=False))
     server.add_tool(recall, annotations=read)
     server.add_tool(get_profile, annotations=read)
+    server.add_tool(profile_sections, annotations=read)
     server.add_tool(forget, annotations=ToolAnnotations(destructive_hint=True, open_world_hint=False))
     server.add_tool(list_changes, annotations=read)
     server.add_tool(get_config, annotations=read)

@@ -18,7 +18,7 @@ import aiosqlite
 import numpy as np
 
 from memory_server import timeutil
-from memory_server.models import Fact, FactKind, FactStatus
+from memory_server.models import Fact, FactKind, FactStatus, IdentityRecord
 from memory_server.store import vectors
 from memory_server.store.db import Database, page_of, read
 
@@ -150,6 +150,27 @@ async def live_rows(
         f"WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE}{extra} ORDER BY f.updated_at DESC",
         (tenant_id, user_id, timeutil.to_db(timeutil.now()), *params),
     )
+
+
+async def live_identities(db: Database, tenant_id: str, user_id: str) -> list[IdentityRecord]:
+    """The identifiers the user's live facts state (`attributes.identity`), newest first."""
+    rows = await db.fetchall(
+        "SELECT f.id, json_extract(f.attributes, '$.identity.type') AS type, "
+        "json_extract(f.attributes, '$.identity.value') AS value, f.confidence, f.updated_at FROM facts f "
+        f"WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE} "
+        "AND json_extract(f.attributes, '$.identity.value') IS NOT NULL ORDER BY f.updated_at DESC",
+        (tenant_id, user_id, timeutil.to_db(timeutil.now())),
+    )
+    return [
+        IdentityRecord(
+            type=r["type"],
+            value=r["value"],
+            confidence=r["confidence"],
+            fact_id=r["id"],
+            updated_at=timeutil.from_db(r["updated_at"]),
+        )
+        for r in rows
+    ]
 
 
 async def get(db: Database, tenant_id: str, fact_id: str) -> Fact | None:

@@ -440,6 +440,25 @@ async def m010_projects(db: aiosqlite.Connection) -> None:
     )
 
 
+async def m011_consent(db: aiosqlite.Connection) -> None:
+    """Consent: whether a user may be remembered, per space and user id; a user can be marked before their first
+    message, so it is a table of its own rather than a column of `users`. No row: they may."""
+    await _run_script(
+        db,
+        """
+        CREATE TABLE consent (
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            remember INTEGER NOT NULL,
+            reason TEXT,
+            updated_by TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (tenant_id, user_id)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     m001_initial,
     m002_job_usage,
@@ -451,6 +470,7 @@ MIGRATIONS: list[Migration] = [
     m008_signals,
     m009_segments,
     m010_projects,
+    m011_consent,
 ]
 
 

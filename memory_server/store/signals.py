@@ -11,7 +11,7 @@ import aiosqlite
 from extractors.signals import MessageSignals
 from memory_server import timeutil
 from memory_server.aggregates import Analysed
-from memory_server.models import TimelineEntry
+from memory_server.models import Interaction, TimelineEntry
 from memory_server.store.db import Database, Row, page_of
 
 
@@ -106,3 +106,29 @@ async def window_vectors(conn: aiosqlite.Connection, tenant_id: str, user_id: st
         (tenant_id, user_id, size),
     )
     return [r["vector"] for r in rows]
+
+
+async def interactions(db: Database, tenant_id: str, user_id: str, limit: int) -> list[Interaction]:
+    """The user's latest stored messages (every role, last stored first, through the user's message index) with
+    the signals of those analysed."""
+    rows = await db.fetchall(
+        "SELECT m.id, m.role, m.content, m.session_id, m.created_at, s.source, s.sentiment, s.topics, s.intentions, "
+        "s.price_sensitive FROM messages m LEFT JOIN message_signals s ON s.message_id = m.id "
+        "WHERE m.tenant_id = ? AND m.user_id = ? ORDER BY m.id DESC LIMIT ?",
+        (tenant_id, user_id, limit),
+    )
+    return [
+        Interaction(
+            message_id=r["id"],
+            role=r["role"],
+            content=r["content"],
+            timestamp=timeutil.from_db(r["created_at"]),
+            session_id=r["session_id"],
+            source_label=r["source"],
+            sentiment=r["sentiment"],
+            topics=None if r["topics"] is None else json.loads(r["topics"]),
+            intentions=None if r["intentions"] is None else json.loads(r["intentions"]),
+            price_sensitive=None if r["price_sensitive"] is None else bool(r["price_sensitive"]),
+        )
+        for r in rows
+    ]

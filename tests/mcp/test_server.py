@@ -45,6 +45,7 @@ async def test_tools_are_listed_with_descriptions_and_input_schemas(app):
             "remember",
             "recall",
             "get_profile",
+            "profile_sections",
             "forget",
             "list_changes",
             "get_config",

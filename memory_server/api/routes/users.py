@@ -7,8 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from memory_server.api.deps import CallerScope, Service
-from memory_server.models import Timeline, UserList, UserRecord
-from memory_server.schemas import Identifier, TimelineFilter, UserAttributesIn, UserFilter
+from memory_server.models import Consent, Timeline, UnifiedProfile, UserList, UserRecord
+from memory_server.schemas import ConsentIn, Identifier, TimelineFilter, UserAttributesIn, UserFilter
 
 router = APIRouter(prefix="/v1", tags=["users"])
 ATTRIBUTE_PREFIX = "attr."
@@ -30,6 +30,34 @@ async def timeline(
 ) -> Timeline:
     """The user's analysed messages with their sentiment, topics and intentions, newest first."""
     return await service.users.timeline(scope, user_id, flt)
+
+
+@router.get("/users/{user_id:anytext}/profile", response_model=UnifiedProfile)
+async def profile(
+    user_id: Identifier,
+    service: Service,
+    scope: CallerScope,
+    sections: Annotated[
+        str | None, Query(max_length=2_000, description="Comma-separated section names; all when left out.")
+    ] = None,
+) -> UnifiedProfile:
+    """The user's profile as named sections (facts, attributes, identities, interactions, aggregates, segments,
+    changes, consent and plugins'); only the sections asked for are computed."""
+    names = None if sections is None else [n.strip() for n in sections.split(",") if n.strip()]
+    return await service.profiles.build(scope, user_id, names)
+
+
+@router.get("/users/{user_id:anytext}/consent", response_model=Consent)
+async def get_consent(user_id: Identifier, service: Service, scope: CallerScope) -> Consent:
+    """Whether the user may be remembered (a user never marked may)."""
+    return await service.consent.get(scope, user_id)
+
+
+@router.put("/users/{user_id:anytext}/consent", response_model=Consent)
+async def set_consent(user_id: Identifier, body: ConsentIn, service: Service, scope: CallerScope) -> Consent:
+    """Mark the user (editor): with `remember: false` later publishes store and extract nothing and answer
+    `skipped: "consent"`; what was remembered before stays until purged."""
+    return await service.consent.set(scope, user_id, body)
 
 
 @router.put("/users/{user_id:anytext}", response_model=UserRecord)

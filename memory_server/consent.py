@@ -1,0 +1,60 @@
+"""Consent: a user marked "do not remember" has nothing of later publishes stored or extracted.
+
+`Consents` is the part of the service facade for it (`MemoryService.consent`). The mark is checked where every
+door's publish goes through (`ingest.store`), so no door can get around it; what was remembered before the mark
+stays until it is purged. A purge keeps the mark: forgetting someone must not start remembering them again.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from memory_server import timeutil
+from memory_server.context import Core, Scope
+from memory_server.models import Consent, Job, RequestChanges
+from memory_server.schemas import ConsentIn, InteractionIn
+from memory_server.store import changelog as changesql
+from memory_server.store import consent as consentsql
+from memory_server.store.changelog import ChangeEvent
+
+
+class Consents:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+    async def get(self, scope: Scope, user_id: str) -> Consent:
+        """The user's mark; a user never marked (or never seen) may be remembered."""
+        scope.require("viewer")
+        return await consentsql.get(self.core.db, scope.space, user_id) or Consent()
+
+    async def set(self, scope: Scope, user_id: str, body: ConsentIn) -> Consent:
+        """Mark the user (editor), with a change-log row holding the mark before and after in the same transaction."""
+        scope.require("editor")
+        now = timeutil.now()
+        after = Consent(remember=body.remember, reason=body.reason, updated_by=scope.actor, updated_at=now)
+        async with self.core.db.transaction() as conn:
+            before = await consentsql.get(conn, scope.space, user_id) or Consent()
+            await consentsql.put(conn, scope.space, user_id, after)
+            await changesql.record(
+                conn, ChangeEvent("consent", scope.space, user_id, scope.actor, now, before=before, after=after)
+            )
+        return after
+
+
+def skipped(body: InteractionIn) -> Job:
+    """The answer to a publish for a user marked "do not remember": done, nothing stored, and why."""
+    now, request_id = timeutil.now(), str(uuid.uuid4())
+    return Job(
+        request_id=request_id,
+        user_id=body.user_id,
+        kind="extract",
+        status="done",
+        attempts=0,
+        source=body.source,
+        session_id=body.session_id,
+        created_at=now,
+        updated_at=now,
+        finished_at=now,
+        changes=RequestChanges(request_id=request_id),
+        skipped="consent",
+    )
