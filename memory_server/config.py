@@ -136,6 +136,7 @@ class WorkerSettings(_Section):
 class LimitSettings(_Section):
     max_body_bytes: int = Field(2_000_000, ge=1024, description="Largest accepted request body.")
     max_messages: int = Field(200, ge=1, description="Messages in one interaction.")
+    max_batch_users: int = Field(1_000, ge=1, description="Users in one batch of interactions (Cipres's users).")
     max_content_chars: int = Field(20_000, ge=1, description="Characters in one message or fact.")
     max_top_k: int = Field(100, ge=1, description="Largest top_k a search may ask for.")
     max_page_size: int = Field(500, ge=1, description="Largest page of facts or change-log rows.")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -51,52 +52,75 @@ async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) ->
     """Store the interaction unless its payload is known; return the request id and whether it was known.
     Raises NotRemembered for a user marked "do not remember"."""
     await _check_consent(core.db, scope, body.user_id)
-    digest = payload_hash(body)
-    known = await jobsql.by_payload(core.db, scope.space, body.user_id, digest)
+    [stored] = await store_many(core, scope, [body], now)
+    if stored is None:
+        raise NotRemembered(body.user_id)
+    return stored
+
+
+async def store_many(
+    core: Core, scope: Scope, bodies: Sequence[InteractionIn], now: datetime
+) -> list[tuple[str, bool] | None]:
+    """Store interactions (of one user or many) in one transaction: all of them or none. For each, the request id
+    and whether its payload was known, or None when its user is marked "do not remember"."""
+    _, config = await core.configs.active(scope.space)
+    kept = config.episodes.roles if config.episodes.enabled else []
+    digests = [payload_hash(body) for body in bodies]
+
+    async def attempt() -> list[tuple[str, bool] | None]:
+        async with core.db.transaction() as conn:
+            return [
+                await _store_one(conn, scope, body, digest, kept, now)
+                for body, digest in zip(bodies, digests, strict=True)
+            ]
+
+    try:
+        return await attempt()
+    except ConstraintError:  # the same payload raced in: a second attempt finds it known
+        return await attempt()
+
+
+async def _store_one(
+    conn: aiosqlite.Connection, scope: Scope, body: InteractionIn, digest: str, kept: Sequence[str], now: datetime
+) -> tuple[str, bool] | None:
+    try:
+        await _check_consent(conn, scope, body.user_id)
+    except NotRemembered:
+        return None
+    known = await jobsql.by_payload(conn, scope.space, body.user_id, digest)
     if known is not None:
         if body.user_attributes:
-            async with core.db.transaction() as conn:
-                await usersql.merge_attributes(conn, scope.space, body.user_id, body.user_attributes, now)
+            await usersql.merge_attributes(conn, scope.space, body.user_id, body.user_attributes, now)
         return known, True
     request_id = str(uuid.uuid4())
     messages = [(i, m.role, m.content, m.created_at or now) for i, m in enumerate(body.messages)]
-    _, config = await core.configs.active(scope.space)
-    kept = config.episodes.roles if config.episodes.enabled else []
-    try:
-        async with core.db.transaction() as conn:
-            await _check_consent(conn, scope, body.user_id)
-            ids = await messagesql.insert(conn, scope.space, body.user_id, request_id, body.session_id, messages)
-            episodes = [
-                (i, m.content, when.message_tokens(m.content, m.created_at or now))
-                for i, m in zip(ids, body.messages, strict=True)
-                if m.role in kept
-            ]
-            await episodesql.add(conn, scope.space, body.user_id, episodes)
-            await usersql.seen(
-                conn,
-                scope.space,
-                body.user_id,
-                source=body.source,
-                attributes=body.user_attributes,
-                times=[at for *_, at in messages],
-                now=now,
-            )
-            await jobsql.enqueue(
-                conn,
-                request_id=request_id,
-                tenant_id=scope.space,
-                user_id=body.user_id,
-                kind="extract",
-                actor=scope.actor,
-                at=now,
-                source=body.source,
-                session_id=body.session_id,
-                attributes=body.attributes,
-                payload_hash=digest,
-            )
-    except ConstraintError:  # the same payload raced in
-        known = await jobsql.by_payload(core.db, scope.space, body.user_id, digest)
-        if known is None:
-            raise
-        return known, True
+    ids = await messagesql.insert(conn, scope.space, body.user_id, request_id, body.session_id, messages)
+    episodes = [
+        (i, m.content, when.message_tokens(m.content, m.created_at or now))
+        for i, m in zip(ids, body.messages, strict=True)
+        if m.role in kept
+    ]
+    await episodesql.add(conn, scope.space, body.user_id, episodes)
+    await usersql.seen(
+        conn,
+        scope.space,
+        body.user_id,
+        source=body.source,
+        attributes=body.user_attributes,
+        times=[at for *_, at in messages],
+        now=now,
+    )
+    await jobsql.enqueue(
+        conn,
+        request_id=request_id,
+        tenant_id=scope.space,
+        user_id=body.user_id,
+        kind="extract",
+        actor=scope.actor,
+        at=now,
+        source=body.source,
+        session_id=body.session_id,
+        attributes=body.attributes,
+        payload_hash=digest,
+    )
     return request_id, False

@@ -50,6 +50,17 @@ class Projects:
             self._known.add((scope.tenant_id, project_id))
         return dataclasses.replace(scope, project_id=project_id)
 
+    async def get(self, scope: Scope) -> Project:
+        """The project `scope` acts in (checked by `enter` or by its key)."""
+        found = await projectsql.get(self.db, scope.tenant_id, scope.project_id)
+        if found is None:  # the default project, before anything recorded it
+            async with self.db.transaction() as conn:
+                await projectsql.ensure_default(conn, scope.tenant_id, timeutil.to_db(timeutil.now()))
+            found = await projectsql.get(self.db, scope.tenant_id, scope.project_id)
+        if found is None:
+            raise NotFound(f"{PROJECT_HEADER}: no project {scope.project_id}", field=PROJECT_HEADER)
+        return found
+
     async def create(self, scope: Scope, name: str) -> Project:
         """A new project of the caller's tenant (admin, with a key not limited to one project)."""
         self._check_manager(scope)

@@ -44,6 +44,7 @@ from memory_server.errors import (
     ModelUnavailable,
     NotFound,
     PayloadTooLarge,
+    ServiceError,
     check_json_size,
     check_page_size,
 )
@@ -225,6 +226,23 @@ class MemoryService:
         if body.wait:
             await self.wait(scope, request_id)
         return await self.request(scope, request_id), duplicate
+
+    async def publish_batch(self, scope: Scope, bodies: list[InteractionIn], field: str) -> list[str | None]:
+        """Interactions of many users accepted together, all or none (a batch import): each one's request id, or
+        None when its user is marked "do not remember". `field` names the list in errors (`users.3.…`)."""
+        scope.require("editor")
+        limit = self.core.settings.limits.max_batch_users
+        if not bodies or len(bodies) > limit:
+            raise InvalidInput(f"{field}: from 1 to {limit} items (limits.max_batch_users)", field=field)
+        for i, body in enumerate(bodies):
+            try:
+                self._check_interaction(body)
+            except ServiceError as exc:
+                raise type(exc)(f"{field}.{i}.{exc.message}", field=f"{field}.{i}.{exc.field}") from None
+        stored = await ingest.store_many(self.core, scope, bodies, timeutil.now())
+        if self._workers is not None and any(s is not None and not s[1] for s in stored):
+            self._workers.notify()
+        return [None if s is None else s[0] for s in stored]
 
     def _check_interaction(self, body: InteractionIn) -> None:
         limits = self.core.settings.limits

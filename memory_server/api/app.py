@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 
-from adapters import kaireon, mem0, reflexio, supermemory
+from adapters import cipres, kaireon, mem0, reflexio, supermemory
 from memory_server import __version__
 from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
@@ -56,6 +56,7 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.include_router(mem0.router)  # mem0's MemoryClient (/v1/ping/, /v1/memories/, /v3/memories/)
     app.include_router(supermemory.router)  # Supermemory's /v3, /v4 and /ns/{namespace} routes
     app.include_router(kaireon.router)  # Kaireon's /api/v1/customers/{id}/unified-profile
+    app.include_router(cipres.router)  # Cipres's /api/v1/users and /api/v1/profiles
     for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
         app.include_router(router)
     # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.

@@ -17,7 +17,7 @@ import aiosqlite
 from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.models import Job
-from memory_server.store.db import Database
+from memory_server.store.db import Database, read
 
 COLUMNS = (
     "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
@@ -196,13 +196,14 @@ async def requeue_failed(db: Database, tenant_id: str, request_id: str) -> None:
         )
 
 
-async def by_payload(db: Database, tenant_id: str, user_id: str, digest: str) -> str | None:
-    """The request that published this payload already, if any."""
-    row = await db.fetchone(
+async def by_payload(source: Database | aiosqlite.Connection, tenant_id: str, user_id: str, digest: str) -> str | None:
+    """The request that published this payload already, if any (`source`: the writer inside a transaction)."""
+    rows = await read(
+        source,
         "SELECT request_id FROM jobs WHERE tenant_id = ? AND user_id = ? AND payload_hash = ?",
         (tenant_id, user_id, digest),
     )
-    return None if row is None else row["request_id"]
+    return rows[0]["request_id"] if rows else None
 
 
 async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
