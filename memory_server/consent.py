@@ -11,6 +11,7 @@ import uuid
 
 from memory_server import timeutil
 from memory_server.context import Core, Scope
+from memory_server.errors import Conflict
 from memory_server.models import Consent, Job, RequestChanges
 from memory_server.schemas import ConsentIn, InteractionIn
 from memory_server.store import changelog as changesql
@@ -26,6 +27,15 @@ class Consents:
         """The user's mark; a user never marked (or never seen) may be remembered."""
         scope.require("viewer")
         return await consentsql.get(self.core.db, scope.space, user_id) or Consent()
+
+    async def check(self, scope: Scope, user_id: str) -> None:
+        """Refuse a write that would remember something of a user marked "do not remember" (a fact stated
+        outright, a re-extraction): a 409, as the state of the user, not the request, is in the way."""
+        if not (await self.get(scope, user_id)).remember:
+            raise Conflict(
+                f'user_id: {user_id} is marked "do not remember" (PUT /v1/users/{{id}}/consent); nothing was stored',
+                field="user_id",
+            )
 
     async def set(self, scope: Scope, user_id: str, body: ConsentIn) -> Consent:
         """Mark the user (editor), with a change-log row holding the mark before and after in the same transaction."""

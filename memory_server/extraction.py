@@ -33,6 +33,7 @@ from memory_server.errors import InvalidInput, from_validation
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
+from memory_server.store import consent as consentsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store.jobs import ClaimedJob
@@ -130,7 +131,8 @@ async def _extract(
     messages = [Message(role=m.role, content=m.content, created_at=m.created_at) for m in stored]
     extractor = build_extractor(core.settings, config)
     found = Extraction()
-    if not config.sources or source in config.sources:
+    remembered = await _may_remember(core, job)
+    if remembered and (not config.sources or source in config.sources):
         wanted = SignalRequest.of(config.signals.taxonomy, config.signals.roles) if config.signals.enabled else None
         if is_cpu_bound(extractor) and sum(len(m.content) for m in messages) > INLINE_CHARS:
             # the worker counts on its own
@@ -142,7 +144,8 @@ async def _extract(
             found = as_extraction(await extractor.extract(messages, context))
     candidates = found.facts
     known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
-    await signals.analyse(core, job.tenant_id, job.user_id, config, stored, source, known)
+    if remembered:
+        await signals.analyse(core, job.tenant_id, job.user_id, config, stored, source, known)
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,
@@ -157,6 +160,13 @@ async def _extract(
     actor = f"{job.actor}/extractor:{extractor.name}"
     scope = Scope.of_space(job.tenant_id, job.actor)
     await apply_candidates(core, scope, candidates, origin, config, reconciler, actor, usage, budget)
+
+
+async def _may_remember(core: Core, job: ClaimedJob) -> bool:
+    """False once the user is marked "do not remember": a request queued before the mark is finished without
+    extracting anything from it (its messages stay until purged, like everything remembered before)."""
+    mark = await consentsql.get(core.db, job.tenant_id, job.user_id)
+    return mark is None or mark.remember
 
 
 async def _reextract(core: Core, configs: ConfigStore, job: ClaimedJob, usage: Usage) -> None:

@@ -301,6 +301,7 @@ class MemoryService:
         scope.require("editor")
         if not await messagesql.has_user(self.core.db, scope.space, user_id):
             raise NotFound(f"user_id: no stored messages for user {user_id}", field="user_id")
+        await self.consent.check(scope, user_id)
         request_id = str(uuid.uuid4())
         async with self.core.db.transaction() as conn:
             await jobsql.enqueue(
@@ -323,12 +324,7 @@ class MemoryService:
         """Store one explicitly stated fact, reconciled like extracted ones; a repeat of a live fact answers with
         that fact and the request that stored it, so every door reports a repeat the same way."""
         scope.require("editor")
-        if not (await self.consent.get(scope, body.user_id)).remember:
-            raise Conflict(
-                f'user_id: {body.user_id} is marked "do not remember" (PUT /v1/users/{{id}}/consent); nothing was '
-                "stored",
-                field="user_id",
-            )
+        await self.consent.check(scope, body.user_id)
         limits = self.core.settings.limits
         if len(body.content) > limits.max_content_chars:
             raise PayloadTooLarge(f"content: at most {limits.max_content_chars} characters", field="content")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from mcp import Client
 
 from memory_server import keys
+from memory_server.context import Scope
+from memory_server.schemas import ConsentIn, InteractionIn, MessageIn
+from memory_server.service import MemoryService
 from tests.conftest import publish
 from tests.mcp.scenarios import error, ok
 
@@ -111,3 +114,27 @@ async def test_the_compatibility_doors_answer_a_skipped_publish(client):
     assert r.json() == {"id": "doc1", "status": "done", "skipped": "consent"}
     assert await _facts(client, "ana") == []
     assert (await client.get("/v1/users/ana")).status_code == 404
+
+
+async def test_a_request_queued_before_the_mark_extracts_nothing(settings):
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)  # not started: the publish stays queued
+    try:
+        said = InteractionIn(user_id="ana", messages=[MessageIn(role="user", content="I have a dog named Rex")])
+        job, _ = await service.ingest(scope, said)
+        await service.consent.set(scope, "ana", ConsentIn(remember=False))
+        await service.start()
+        await service.wait(scope, job.request_id)
+        done = await service.request(scope, job.request_id)
+        assert done.status == "done" and done.changes.added == []
+        assert (await service.users.get(scope, "ana")).analysed_count == 0
+    finally:
+        await service.close()
+
+
+async def test_reextracting_a_marked_user_is_refused(client):
+    await publish(client, "ana", "I live in Lisbon")
+    await _forbid(client, "ana")
+    r = await client.post("/v1/users/ana/reextract")
+    assert r.status_code == 409 and r.json()["error"]["field"] == "user_id"
+    assert "do not remember" in r.json()["error"]["message"]
