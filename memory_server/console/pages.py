@@ -50,7 +50,8 @@ class UsersQuery(BaseModel):
 @router.get("/users")
 async def users(caller: Caller, query: Annotated[UsersQuery, Query()]) -> Response:
     found = await caller.service.users.list(caller.scope, query.to_filter(), {})
-    segments = await caller.service.segments.list(caller.scope)
+    # Listing segments takes an admin; others filter by a segment's id.
+    segments = await caller.service.segments.list(caller.scope) if caller.is_admin else []
     pages = max(1, -(-found.total // PAGE_SIZE))
     return caller.render("users.html", found=found, query=query, segments=segments, pages=pages)
 

@@ -128,6 +128,9 @@ def test_deleting_a_fact_removes_it_from_the_page_and_the_api(operator: Operator
 
 def test_a_viewer_sees_no_edit_controls_and_a_forged_post_is_refused(operator: Operator, server: Server) -> None:
     operator.sign_in(server.viewer)
+    assert operator.page.get_by_role("link", name="Extraction config").count() == 0
+    operator.go("/console/users")
+    operator.check("users-as-viewer")
     operator.go(f"/console/users/{USER}")
     assert operator.page.get_by_role("button", name=re.compile("Delete|Purge")).count() == 0
     operator.check("user-as-viewer")
