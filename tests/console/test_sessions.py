@@ -7,6 +7,7 @@ import re
 import httpx
 
 from tests.console.conftest import USER, Server
+from tests.servers import running_server, server_settings
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -64,3 +65,14 @@ def test_actions_are_logged_with_the_key_as_actor(server: Server) -> None:
         changes = api.get("/v1/changelog", params={"user_id": USER}).json()["items"]
         admin_id = next(k["id"] for k in api.get("/v1/keys").json() if k["name"] == "ops")
     assert (changes[0]["event"], changes[0]["fact_id"], changes[0]["actor"]) == ("delete", fact_id, f"key:{admin_id}")
+
+
+def test_an_open_server_on_loopback_signs_in_without_a_key_until_a_key_is_made(tmp_path) -> None:
+    with server_settings(tmp_path / "data") as settings, running_server(settings) as url:
+        client = httpx.Client(base_url=url, timeout=30)
+        token = CSRF.search(client.get("/console/login").text).group(1)
+        assert client.post("/console/login", data={"csrf": token, "key": ""}).status_code == 303
+        assert "local · admin" in client.get("/console").text
+        assert (tmp_path / "data" / "console_secret").stat().st_mode & 0o077 == 0
+        httpx.post(f"{url}/v1/keys", json={"role": "admin"}, timeout=30)
+        assert client.get("/console").headers["location"].endswith("/console/login")
