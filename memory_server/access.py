@@ -18,6 +18,7 @@ from memory_server.errors import NotFound, Unauthorized, Unavailable
 from memory_server.models import ApiKey, KeyState, NewApiKey, Role
 from memory_server.projects import Projects
 from memory_server.ratelimit import RateLimiter
+from memory_server.store import keys as keysql
 from memory_server.store.db import Database
 
 log = logging.getLogger(__name__)
@@ -66,19 +67,43 @@ class Access:
         project_id = projects.parse_header(project)
         return await self.projects.enter(await self._caller(secret, client, counted), project_id)
 
+    async def resume(self, key_id: str | None, client: str | None) -> Scope:
+        """The scope of a console session signed in earlier with key `key_id` (None: signed in openly), checked
+        again on each request: a revoked key, or keys made since an open sign-in, end the session."""
+        if key_id is None:
+            return await self._caller(None, client, True)
+        key = await keysql.live_by_id(self.db, key_id)
+        if key is None:
+            raise Unauthorized("the API key this session signed in with was revoked: sign in again")
+        self._limiter.take(key.id)
+        return self._scope_of(key)
+
+    async def sign_in(self, secret: str | None, client: str | None) -> str | None:
+        """The id of the key a console session signs in with; None when the server is open and none is needed."""
+        if secret:
+            return (await self._key(secret, client, True)).id
+        await self._caller(None, client, True)
+        return None
+
+    async def _key(self, secret: str, client: str | None, counted: bool) -> ApiKey:
+        address = client or "unknown"
+        self._auth_failures.check(address)
+        key = await keys.authenticate(self.db, secret)
+        if key is None:
+            self._auth_failures.take(address)
+            raise Unauthorized("the API key is not valid or was revoked")
+        if counted:
+            self._limiter.take(key.id)
+        return key
+
+    def _scope_of(self, key: ApiKey) -> Scope:
+        if key.project_id is None:
+            return Scope(key.tenant_id, f"key:{key.id}", key.role)
+        return Scope(key.tenant_id, f"key:{key.id}", key.role, key.project_id, pinned=True)
+
     async def _caller(self, secret: str | None, client: str | None, counted: bool) -> Scope:
         if secret:
-            address = client or "unknown"
-            self._auth_failures.check(address)
-            key = await keys.authenticate(self.db, secret)
-            if key is None:
-                self._auth_failures.take(address)
-                raise Unauthorized("the API key is not valid or was revoked")
-            if counted:
-                self._limiter.take(key.id)
-            if key.project_id is None:
-                return Scope(key.tenant_id, f"key:{key.id}", key.role)
-            return Scope(key.tenant_id, f"key:{key.id}", key.role, key.project_id, pinned=True)
+            return self._scope_of(await self._key(secret, client, counted))
         state = await keys.state(self.db)
         if not self._serves_openly(state):
             raise Unauthorized(

@@ -52,12 +52,13 @@ class ConfigStore:
         self.defaults = defaults
         self._active: dict[str, tuple[int, ExtractionConfig]] = {}
 
-    def _initial(self) -> ConfigVersion:
+    def initial(self) -> ConfigVersion:
+        """Version 0: the `extraction` section of the settings."""
         return ConfigVersion(version=0, config=self.defaults.model_dump(), actor="settings", created_at=timeutil.now())
 
     async def current(self, tenant_id: str) -> ConfigVersion:
         latest = await configsql.history(self.db, tenant_id, 1)
-        return latest[0] if latest else self._initial()
+        return latest[0] if latest else self.initial()
 
     async def history(self, tenant_id: str, limit: int) -> list[ConfigVersion]:
         return await configsql.history(self.db, tenant_id, limit)
@@ -71,7 +72,7 @@ class ConfigStore:
             raise InvalidInput(f"{unknown[0]}: unknown setting", field=unknown[0])
         now = timeutil.now()
         async with self.db.transaction() as conn:  # read and write under the writer lock: no lost update
-            current = await configsql.latest_in(conn, tenant_id) or self._initial()
+            current = await configsql.latest_in(conn, tenant_id) or self.initial()
             merged = ExtractionConfig.model_validate(_merged(current.config, changes))
             if merged.extractor not in available():
                 names = ", ".join(available())

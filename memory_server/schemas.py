@@ -254,6 +254,9 @@ class UserFilter(_In):
     sentiment_trend: Literal["improving", "stable", "declining"] | None = None
     min_messages: int | None = Field(None, ge=0, le=MAX_COUNT, description="At least this many analysed messages.")
     segment: str | None = Field(None, max_length=100, description="Only users in this segment (its id).")
+    id_prefix: str | None = Field(
+        None, min_length=1, max_length=MAX_ID_LENGTH, description="Only users whose id starts with this."
+    )
     limit: int = Field(20, ge=1, le=100)
     offset: int = Field(0, ge=0, le=1_000_000)
 

@@ -23,6 +23,7 @@ from memory_server import (
     forgetting,
     ingest,
     jobs,
+    operations,
     portability,
     published,
     retrieval,
@@ -106,6 +107,7 @@ class MemoryService:
         self.segments = Segments(core)
         self.webhooks = webhooks.Webhooks(core)
         self.published = published.Publications(core, self.wait)
+        self.operations = operations.Operations(core)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -192,6 +194,11 @@ class MemoryService:
         scope.require("admin")
         self._check_page(limit)
         return await self.configs.history(scope.space, limit)
+
+    async def config_initial(self, scope: Scope) -> ConfigVersion:
+        """Version 0, the config of the settings file, which the stored history starts from."""
+        scope.require("admin")
+        return self.configs.initial()
 
     async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
         """Merge `changes` into the current config; settings left out keep their value."""

@@ -74,6 +74,7 @@ class Users:
             sentiment_trend=flt.sentiment_trend,
             min_messages=flt.min_messages,
             segment=flt.segment,
+            id_prefix=flt.id_prefix,
             attributes={name: attribute_value(raw) for name, raw in attributes.items()},
             limit=flt.limit,
             offset=flt.offset,

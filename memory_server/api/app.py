@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from mcp.server.transport_security import TransportSecuritySettings
 
 from adapters import cipres, kaireon, mem0, reflexio, supermemory
-from memory_server import __version__
+from memory_server import __version__, console
 from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
 from memory_server.api.limits import BodySizeLimit
@@ -59,6 +59,7 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.include_router(cipres.router)  # Cipres's /api/v1/users and /api/v1/profiles
     for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
         app.include_router(router)
+    console.install(app)
     # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.
     mcp_http = mcp_server.streamable_http_app(
         streamable_http_path="/mcp",

@@ -178,6 +178,19 @@ async def get(db: Database, tenant_id: str, request_id: str) -> Job | None:
     return None if row is None else to_job(row)
 
 
+async def page(db: Database, tenant_id: str, status: str | None, limit: int, offset: int) -> tuple[list[Job], int]:
+    """The space's requests (with `status`, when given), newest first, and how many there are in all."""
+    where, params = "tenant_id = ?", [tenant_id]
+    if status is not None:
+        where, params = f"{where} AND status = ?", [tenant_id, status]
+    total = await db.fetchone(f"SELECT count(*) AS n FROM jobs WHERE {where}", params)
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS} FROM jobs WHERE {where} ORDER BY created_at DESC, request_id LIMIT ? OFFSET ?",
+        [*params, limit, offset],
+    )
+    return [to_job(r) for r in rows], int(total["n"]) if total else 0
+
+
 async def origin(db: Database, tenant_id: str, request_id: str) -> tuple[str | None, dict[str, Any]]:
     """The source and attributes a request was published with."""
     row = await db.fetchone(

@@ -77,3 +77,8 @@ async def live_by_hash(db: Database, secret_hash: str) -> ApiKey | None:
         f"SELECT {_COLUMNS} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL", (secret_hash,)
     )
     return None if row is None else _key(row)
+
+
+async def live_by_id(db: Database, key_id: str) -> ApiKey | None:
+    row = await db.fetchone(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ? AND revoked_at IS NULL", (key_id,))
+    return None if row is None else _key(row)

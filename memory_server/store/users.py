@@ -127,6 +127,7 @@ async def get(db: Database, tenant_id: str, user_id: str) -> UserRecord | None:
 #: A filtered list with at most this many matches sorts them; a longer one walks users_by_seen in order instead,
 #: testing each user against segment and attribute filters one by one up to this deep, with their lists beyond.
 SORT_AT_MOST = 1_000
+_LAST_CHARACTER = "\U0010ffff"
 
 
 async def page(
@@ -140,6 +141,7 @@ async def page(
     segment: str | None,
     attributes: dict[str, Any],
     limit: int,
+    id_prefix: str | None = None,
     offset: int,
 ) -> tuple[list[UserRecord], int]:
     """Users matching every filter, most recently seen first, and how many match in all.
@@ -157,6 +159,8 @@ async def page(
             ("churn_risk_score <= ?", churn_risk_lte),
             ("sentiment_trend = ?", sentiment_trend),
             ("analysed_count >= ?", min_messages),
+            ("user_id >= ?", id_prefix),  # a prefix as a range over the primary key
+            ("user_id < ?", None if id_prefix is None else id_prefix + _LAST_CHARACTER),
         )
         if value is not None
     ]

@@ -1,0 +1,93 @@
+"""Console sessions: a signed, HttpOnly, SameSite=Strict cookie holding the id of the API key signed in with
+(never its secret) and the CSRF token that every state-changing form must send back.
+
+The cookie proves only who signed in: each request checks the key again through `Access.resume`, so a revoked key
+ends its sessions at once. The signing secret is made on first use and kept in the data directory, so sessions
+outlive a restart and no two installations share one.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import Response
+
+COOKIE = "memory_console"
+MAX_AGE_SECONDS = 12 * 3600
+SECRET_FILE = "console_secret"
+CSRF_FIELD = "csrf"
+
+
+def _token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Session:
+    """`signed_in` with `key_id` None: signed in without a key, on a server open on loopback."""
+
+    csrf: str = field(default_factory=_token)
+    signed_in: bool = False
+    key_id: str | None = None
+
+    def csrf_ok(self, sent: str | None) -> bool:
+        return sent is not None and hmac.compare_digest(sent.encode(), self.csrf.encode())
+
+
+def signing_secret(data_dir: Path) -> bytes:
+    """The data directory's console secret, made (readable by its owner only) the first time it is needed."""
+    path = data_dir / SECRET_FILE
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_bytes(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another request made it first
+        return path.read_bytes()
+    with os.fdopen(fd, "wb") as out:
+        out.write(secret)
+    return secret
+
+
+class Sessions:
+    def __init__(self, data_dir: Path) -> None:
+        self._signer = URLSafeTimedSerializer(signing_secret(data_dir), salt="memory-server-console")
+
+    def load(self, request: Request) -> Session | None:
+        """The request's session, or None when it has none, or one that is forged or older than MAX_AGE_SECONDS."""
+        value = request.cookies.get(COOKIE)
+        if not value:
+            return None
+        try:
+            data = self._signer.loads(value, max_age=MAX_AGE_SECONDS)
+            return Session(**data)
+        except (BadSignature, TypeError):
+            return None
+
+    def save(self, response: Response, session: Session, request: Request) -> None:
+        response.set_cookie(
+            COOKIE,
+            self._signer.dumps(asdict(session)),
+            max_age=MAX_AGE_SECONDS,
+            path="/console",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+
+
+def sessions(request: Request) -> Sessions:
+    """The app's `Sessions`, made on first use (the data directory exists once the service is open)."""
+    state = request.app.state
+    if getattr(state, "console_sessions", None) is None:
+        state.console_sessions = Sessions(state.settings.data_dir)
+    return state.console_sessions

@@ -1,0 +1,131 @@
+"""What every console page shares: the signed-in caller, its form's CSRF check, rendering, and error pages.
+
+Console routes use `ConsoleRoute`, so a domain error becomes an HTML page with its status (a form's own errors
+are shown next to its fields by the page itself), and a session that is missing or whose key was revoked goes
+back to the sign-in page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import Depends, Request
+from fastapi.routing import APIRoute
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from memory_server.api.deps import client_address
+from memory_server.console.session import CSRF_FIELD, Session, sessions
+from memory_server.context import Scope
+from memory_server.errors import Forbidden, ServiceError, Unauthorized, from_validation
+from memory_server.service import MemoryService
+
+PREFIX = "/console"
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _page_query(params: Mapping[str, str], page: int) -> str:
+    """The list's query string, at page `page`."""
+    return urlencode({**params, "page": page})
+
+
+templates.env.filters["pagequery"] = _page_query
+# The pages run no script and load nothing from elsewhere; a stray inline style or script is refused.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class SignInRequired(Unauthorized):
+    """No signed-in session: the page sends the browser to sign in."""
+
+
+@dataclass
+class Console:
+    """The caller of a console page: the service, their scope (checked again on this request) and session."""
+
+    request: Request
+    service: MemoryService
+    scope: Scope
+    session: Session
+
+    @property
+    def can_edit(self) -> bool:
+        return self.scope.allows("editor")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.scope.allows("admin")
+
+    def render(self, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+        return render(self.request, template, status, console=self, **values)
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
+    response = templates.TemplateResponse(request, template, values, status_code=status)
+    response.headers.update(SECURITY_HEADERS)
+    return response
+
+
+def redirect(path: str) -> RedirectResponse:
+    """After a form: see the page again with GET (303), so a reload never posts twice."""
+    return RedirectResponse(f"{PREFIX}{path}", status_code=303)
+
+
+async def console(request: Request) -> Console:
+    session = sessions(request).load(request)
+    if session is None or not session.signed_in:
+        raise SignInRequired("sign in to use the console")
+    service: MemoryService = request.app.state.service
+    scope = await service.access.resume(session.key_id, client_address(request.scope))
+    return Console(request, service, scope, session)
+
+
+async def form(request: Request, caller: Annotated[Console, Depends(console)]) -> dict[str, str]:
+    """The posted form's fields, refused (403) unless it carries this session's CSRF token."""
+    fields = await read_form(request)
+    if not caller.session.csrf_ok(fields.get(CSRF_FIELD)):
+        raise Forbidden("the form's CSRF token is missing or wrong: reload the page and send the form again")
+    return fields
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form's fields (the console's forms send nothing else)."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+Caller = Annotated[Console, Depends(console)]
+Form = Annotated[dict[str, str], Depends(form)]
+
+
+class ConsoleRoute(APIRoute):
+    """A console route: errors become HTML pages, a missing or revoked session a way back to sign in."""
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Unauthorized:
+                return redirect("/login")
+            except ValidationError as exc:
+                return error_page(request, from_validation(list(exc.errors())))
+            except ServiceError as exc:
+                return error_page(request, exc)
+
+        return run
+
+
+def error_page(request: Request, exc: ServiceError) -> HTMLResponse:
+    return render(request, "error.html", exc.status, error=exc)

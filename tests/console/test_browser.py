@@ -1,0 +1,201 @@
+"""The console as an operator uses it: headless Chromium from the OS packages (never downloaded), driven by
+Playwright against a real server. Every page visited is saved as a screenshot and checked for console errors."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.console.conftest import CHROMIUM, USER, Server
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"),
+]
+
+sync_api = pytest.importorskip("playwright.sync_api")
+ERROR_STATUS = re.compile(r"status of 4\d\d")
+
+
+class Operator:
+    """A browser tab that records console errors and screenshots each page it checks."""
+
+    def __init__(self, page: sync_api.Page, base: str, shots: Path) -> None:
+        self.page, self.base, self.shots = page, base, shots
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.base + path)
+
+    def check(self, name: str, *, refused: bool = False) -> None:
+        """Screenshot the page; no console errors (but the 4xx status of a page that refuses, when `refused`)."""
+        self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
+        errors = [e for e in self.errors if not (refused and ERROR_STATUS.search(e))]
+        assert errors == [], errors
+        self.errors.clear()
+
+    def sign_in(self, key: str) -> None:
+        self.go("/console/login")
+        self.page.get_by_label("API key").fill(key)
+        self.page.get_by_role("button", name="Sign in").click()
+
+    def csrf(self) -> str:
+        return self.page.locator("input[name=csrf]").first.input_value()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[sync_api.Browser]:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def operator(browser: sync_api.Browser, server: Server, tmp_path: Path) -> Iterator[Operator]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    yield Operator(context.new_page(), server.url, tmp_path)
+    context.close()
+
+
+def test_a_bad_key_is_refused_and_a_good_one_signs_in(operator: Operator, server: Server) -> None:
+    operator.sign_in("msk_not-a-real-key")
+    assert "not valid" in operator.page.get_by_role("alert").inner_text()
+    operator.check("login-refused", refused=True)
+    operator.sign_in(server.admin)
+    assert operator.page.get_by_role("heading", name="Overview").is_visible()
+    assert operator.page.locator(".stats").inner_text().count("\n") > 4
+    operator.check("overview")
+    operator.page.get_by_role("button", name="Sign out").click()
+    operator.go("/console/users")
+    assert operator.page.url.endswith("/console/login")
+
+
+def test_users_list_and_user_page(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.admin)
+    operator.go("/console/users?q=an")
+    operator.check("users")
+    operator.page.get_by_role("link", name=USER, exact=True).click()
+    page = operator.page
+    assert page.locator(".fact", has_text="Ana lives in Lisbon").is_visible()
+    assert page.locator("svg.chart polyline").count() == 1
+    assert page.get_by_role("heading", name="Messages and signals").is_visible()
+    operator.check("user")
+    operator.page.set_viewport_size({"width": 390, "height": 844})
+    operator.check("user-phone")
+
+
+def test_config_bad_value_is_shown_next_to_its_field_and_a_good_one_makes_a_version(
+    operator: Operator, server: Server
+) -> None:
+    operator.sign_in(server.admin)
+    operator.go("/console/config")
+    page = operator.page
+    before = page.get_by_role("heading", level=1).inner_text()
+    page.get_by_label("temperature").fill("7")
+    page.get_by_role("button", name="Save as a new version").click()
+    assert "less than or equal to 2" in page.locator("#error-temperature").inner_text()
+    assert page.get_by_role("heading", level=1).inner_text() == before
+    operator.check("config-invalid", refused=True)
+    page.get_by_label("temperature").fill("0.3")
+    page.get_by_role("button", name="Save as a new version").click()
+    version = int(page.get_by_role("heading", level=1).inner_text().rsplit(" ", 1)[1])
+    assert version == int(before.rsplit(" ", 1)[1]) + 1
+    row = page.locator(f"#version-{version} .diff tbody tr")
+    assert row.inner_text().split() == ["temperature", "0.0", "0.3"]
+    operator.check("config")
+    with server.api(server.admin) as api:
+        assert api.get("/v1/config").json()["config"]["temperature"] == 0.3
+
+
+def test_deleting_a_fact_removes_it_from_the_page_and_the_api(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.admin)
+    operator.go(f"/console/users/{USER}")
+    operator.page.get_by_role("button", name="Delete fact: Ana lives in Lisbon").click()
+    assert operator.page.locator(".fact", has_text="Ana lives in Lisbon").count() == 0
+    operator.check("user-after-delete")
+    with server.api(server.admin) as api:
+        facts = api.get(f"/v1/users/{USER}/facts").json()["items"]
+        assert "Ana lives in Lisbon" not in [f["content"] for f in facts]
+        changes = api.get("/v1/changelog", params={"user_id": USER}).json()["items"]
+        assert any(c["event"] == "delete" and c["actor"].startswith("key:") for c in changes)
+
+
+def test_a_viewer_sees_no_edit_controls_and_a_forged_post_is_refused(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.viewer)
+    assert operator.page.get_by_role("link", name="Extraction config").count() == 0
+    operator.go("/console/users")
+    operator.check("users-as-viewer")
+    operator.go(f"/console/users/{USER}")
+    assert operator.page.get_by_role("button", name=re.compile("Delete|Purge")).count() == 0
+    operator.check("user-as-viewer")
+    with server.api(server.admin) as api:
+        fact_id = api.get(f"/v1/users/{USER}/facts").json()["items"][0]["id"]
+    forged = operator.page.request.post(
+        f"{server.url}/console/users/{USER}/facts/{fact_id}/delete", form={"csrf": operator.csrf()}
+    )
+    assert forged.status == 403
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/facts/{fact_id}").json()["status"] == "active"
+
+
+def test_a_form_without_its_csrf_token_is_refused(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.admin)
+    with server.api(server.admin) as api:
+        fact_id = api.get(f"/v1/users/{USER}/facts").json()["items"][0]["id"]
+    sent = operator.page.request.post(f"{server.url}/console/users/{USER}/facts/{fact_id}/delete", form={})
+    assert sent.status == 403
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/facts/{fact_id}").json()["status"] == "active"
+
+
+def test_retrying_a_failed_request(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.admin)
+    operator.go("/console/requests?status=failed")
+    operator.check("requests")
+    operator.page.get_by_role("link", name=server.failed_request).click()
+    assert "the model answered nonsense" in operator.page.locator(".details").inner_text()
+    operator.check("request-failed")
+    operator.page.get_by_role("button", name="Retry").click()
+    with server.api(server.admin) as api:
+        status = api.get(f"/v1/requests/{server.failed_request}", params={}).json()["status"]
+    assert status in ("queued", "running", "done")
+    operator.check("request-retried")
+
+
+def test_keys_page_shows_a_new_secret_once(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.admin)
+    operator.go("/console/keys")
+    operator.page.get_by_label("Name").fill("temp")
+    operator.page.get_by_role("button", name="Create key").click()
+    secret = operator.page.get_by_label("Secret").input_value()
+    operator.check("keys-created")
+    with server.api(secret) as api:
+        assert api.get("/v1/users").status_code == 200
+    operator.go("/console/keys")
+    assert operator.page.get_by_label("Secret").count() == 0
+    operator.page.get_by_role("button", name="Revoke key temp").click()
+    operator.check("keys")
+    with server.api(secret) as api:
+        assert api.get("/v1/users").status_code == 401
+
+
+def test_purge_needs_the_typed_user_id(operator: Operator, server: Server) -> None:
+    operator.sign_in(server.admin)
+    operator.go(f"/console/users/{USER}")
+    operator.page.get_by_label(re.compile("to remove everything")).fill("wrong")
+    operator.page.get_by_role("button", name="Purge user").click()
+    assert "type the user's id" in operator.page.get_by_role("alert").inner_text()
+    operator.check("purge-refused", refused=True)
+    operator.go(f"/console/users/{USER}")
+    operator.page.get_by_label(re.compile("to remove everything")).fill(USER)
+    operator.page.get_by_role("button", name="Purge user").click()
+    assert operator.page.url.endswith("/console/users")
+    operator.check("users-after-purge")
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/users/{USER}").status_code == 404

@@ -1,0 +1,78 @@
+"""Console sessions and refusals over plain HTTP (no browser): the cookie's flags, CSRF, roles, revoked keys."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+
+from tests.console.conftest import USER, Server
+from tests.servers import running_server, server_settings
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def signed_in(server: Server, key: str) -> tuple[httpx.Client, str]:
+    """A client signed in with `key`, and its session's CSRF token."""
+    client = httpx.Client(base_url=server.url, timeout=30)
+    token = CSRF.search(client.get("/console/login").text).group(1)
+    response = client.post("/console/login", data={"csrf": token, "key": key})
+    assert response.status_code == 303, response.text
+    return client, CSRF.search(client.get("/console").text).group(1)
+
+
+def test_the_session_cookie_is_signed_httponly_strict_and_holds_no_secret(server: Server) -> None:
+    client = httpx.Client(base_url=server.url, timeout=30)
+    token = CSRF.search(client.get("/console/login").text).group(1)
+    response = client.post("/console/login", data={"csrf": token, "key": server.admin})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/console" in cookie
+    assert server.admin.lower() not in cookie
+    client.cookies.set("memory_console", client.cookies["memory_console"][:-2] + "xx", path="/console")
+    assert client.get("/console").headers["location"].endswith("/console/login")
+
+
+def test_sign_in_without_the_forms_csrf_token_is_refused(server: Server) -> None:
+    client = httpx.Client(base_url=server.url, timeout=30)
+    client.get("/console/login")
+    assert client.post("/console/login", data={"key": server.admin}).status_code == 403
+
+
+def test_a_viewer_cannot_change_the_config_or_purge(server: Server) -> None:
+    client, token = signed_in(server, server.viewer)
+    assert client.post("/console/config", data={"csrf": token, "temperature": "1"}).status_code == 403
+    assert client.post(f"/console/users/{USER}/purge", data={"csrf": token, "confirm": USER}).status_code == 403
+    assert client.get("/console/keys").status_code == 403
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/users/{USER}").status_code == 200
+
+
+def test_revoking_the_key_ends_its_console_sessions(server: Server) -> None:
+    with server.api(server.admin) as api:
+        made = api.post("/v1/keys", json={"role": "editor", "name": "short-lived"}).json()
+        client, _ = signed_in(server, made["key"])
+        assert client.get("/console/users").status_code == 200
+        api.delete(f"/v1/keys/{made['id']}")
+    assert client.get("/console/users").headers["location"].endswith("/console/login")
+
+
+def test_actions_are_logged_with_the_key_as_actor(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    with server.api(server.admin) as api:
+        fact_id = api.get(f"/v1/users/{USER}/facts").json()["items"][0]["id"]
+        sent = client.post(f"/console/users/{USER}/facts/{fact_id}/delete", data={"csrf": token})
+        assert sent.status_code == 303
+        changes = api.get("/v1/changelog", params={"user_id": USER}).json()["items"]
+        admin_id = next(k["id"] for k in api.get("/v1/keys").json() if k["name"] == "ops")
+    assert (changes[0]["event"], changes[0]["fact_id"], changes[0]["actor"]) == ("delete", fact_id, f"key:{admin_id}")
+
+
+def test_an_open_server_on_loopback_signs_in_without_a_key_until_a_key_is_made(tmp_path) -> None:
+    with server_settings(tmp_path / "data") as settings, running_server(settings) as url:
+        client = httpx.Client(base_url=url, timeout=30)
+        token = CSRF.search(client.get("/console/login").text).group(1)
+        assert client.post("/console/login", data={"csrf": token, "key": ""}).status_code == 303
+        assert "local · admin" in client.get("/console").text
+        assert (tmp_path / "data" / "console_secret").stat().st_mode & 0o077 == 0
+        httpx.post(f"{url}/v1/keys", json={"role": "admin"}, timeout=30)
+        assert client.get("/console").headers["location"].endswith("/console/login")
