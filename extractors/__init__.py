@@ -7,7 +7,6 @@ a light process such as the agent hook must not pay for pydantic and asyncio to 
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 _HOMES = {
@@ -33,4 +32,6 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'extractors' has no attribute {name!r}")
+    from importlib import import_module
+
     return getattr(import_module(home), name)

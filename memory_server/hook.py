@@ -23,10 +23,9 @@ import sys
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from memory_server.ids import MAX_ID_LENGTH, check_identifier, is_id_character
 from memory_server.prompt_context import render_profile
@@ -51,8 +50,7 @@ class HookError(Exception):
         self.permanent = permanent
 
 
-@dataclass(frozen=True)
-class HookSettings:
+class HookSettings(NamedTuple):
     """Where the server is and whose memory this is, from the environment Claude Code passes to hooks."""
 
     url: str

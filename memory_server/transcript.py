@@ -10,16 +10,14 @@ line is read once.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_MESSAGE_CHARS = 4_000  # a pasted log or a generated file says little about the user; keep its start
 _NOISE_PREFIXES = ("<command-", "<local-command-", "<system-reminder>", "<bash-", "<user-prompt-submit-hook>")
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
     """One message worth keeping, and the byte offset just past its line (where the next read may start)."""
 
     role: str
