@@ -1,3 +1,3 @@
-from memory_server.cli import app
+from memory_server.launcher import main
 
-app()
+main()

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 
 import httpx
 
-from memory_server.models import Fact, Job, ProfileFact, ProfileResponse, SearchResults
+from memory_server.models import Fact, Job, ProfileResponse, SearchResults
+from memory_server.prompt_context import render_profile
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 T = TypeVar("T")
@@ -188,28 +189,7 @@ class MemoryClient:
 
 def render_context(profile: ProfileResponse) -> str:
     """The profile as a block of text for a system prompt; empty when there is nothing to say."""
-    sections = [
-        ("Lasting facts", profile.profile.static),
-        ("Recent or temporary (may change)", profile.profile.dynamic),
-    ]
-    lines = []
-    for title, facts in sections:
-        if facts:
-            lines.append(f"{title}:")
-            lines.extend(_line(f) for f in facts)
-    said = [h for h in (profile.searchResults.results if profile.searchResults else []) if h.type == "episode"]
-    if said:
-        lines.append("From earlier conversations (date, speaker):")
-        lines.extend(f"- {h.context_line()}" for h in said)
-    if not lines:
-        return ""
-    intro = "What you know about the user from earlier conversations."
-    return "\n".join(["<user_memory>", intro, *lines, "</user_memory>"])
-
-
-def _line(fact: ProfileFact) -> str:
-    until = f" (until {fact.expires_at:%Y-%m-%d})" if fact.expires_at else ""
-    return f"- {fact.content}{until}"
+    return render_profile(profile.model_dump(mode="json"))
 
 
 def _message(message: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from extractors.base import FactKind, MessageRole, Usage
 from memory_server.aggregates import Aggregates
+from memory_server.prompt_context import episode_line
 
 Role = Literal["viewer", "editor", "admin"]
 #: never: no key was ever made (open mode on loopback); active: keys are required; revoked: every key was
@@ -178,7 +179,7 @@ class SearchHit(BaseModel):
         """How the result reads in a prompt: an episode with its date and speaker, a fact as it is."""
         if self.type == "fact":
             return self.content
-        return f"[{self.created_at:%Y-%m-%d}] {self.role}: {self.snippet or self.content}"
+        return episode_line(f"{self.created_at:%Y-%m-%d}", str(self.role), self.snippet or self.content)
 
 
 class SearchResults(BaseModel):

@@ -7,7 +7,6 @@ which knows the settings; what never changes is checked here.
 from __future__ import annotations
 
 import json
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -16,37 +15,13 @@ from pydantic_core import PydanticCustomError
 
 from extractors.base import MessageRole
 from memory_server import ssrf, timeutil
+from memory_server.ids import MAX_ID_LENGTH, check_identifier
 from memory_server.models import DeliveryStatus, FactKind, WebhookEventType
 
 MAX_ATTRIBUTE_KEYS = 32
 MAX_ATTRIBUTE_DEPTH = 3
-MAX_ID_LENGTH = 256
 MAX_COUNT = 1_000_000  # the ceiling of every count a caller may ask for (page size, top_k, tokens)
 MAX_TTL_SECONDS = 10 * 365 * 86_400
-ID_PUNCTUATION = "_.-@:+=|~"
-_ID_ASCII = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" + ID_PUNCTUATION)
-
-
-def _is_id_character(ch: str) -> bool:
-    """ASCII letters, digits and ID_PUNCTUATION, or any other Unicode letter, mark or digit.
-
-    Each survives a URL path segment unchanged (percent-encoded or not), so every id that can be stored can be
-    named in a path; marks are needed to write names in scripts such as Devanagari.
-    """
-    if ch.isascii():
-        return ch in _ID_ASCII
-    return unicodedata.category(ch)[0] in "LMN"
-
-
-def _check_identifier(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty")
-    bad = next((ch for ch in value if not _is_id_character(ch)), None)
-    if bad is not None:
-        raise ValueError(f"must not contain {bad!r}: use letters, digits and {' '.join(ID_PUNCTUATION)}")
-    if value.strip(".") == "":
-        raise ValueError("must not be only dots")
-    return value
 
 
 def _has_surrogate(value: str) -> bool:
@@ -82,7 +57,7 @@ def _check_timestamp(value: datetime) -> datetime:
     return value
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(_check_identifier)]
+Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(check_identifier)]
 """Every id a caller names (user, session, source, tenant, request, fact): one rule at every door."""
 Text = Annotated[str, AfterValidator(_clean_text)]
 Cursor = Annotated[str, AfterValidator(_check_cursor)]

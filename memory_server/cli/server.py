@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +15,7 @@ from memory_server.service import MemoryService
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.command("mcp")(mcp_stdio)
+    app.command("hook")(hook)
 
 
 def serve(
@@ -65,6 +68,14 @@ def mcp_stdio(
     key: Annotated[
         str | None, typer.Option("--key", envvar="MEMORY_SERVER_API_KEY", help="API key for the server at --url.")
     ] = None,
+    agent_user: Annotated[
+        bool,
+        typer.Option(
+            "--agent-user",
+            help="Act for the user the agent hooks remember (MEMORY_SERVER_USER, else the OS user; per project "
+            "directory with MEMORY_SERVER_USER_PER_PROJECT=1).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -76,7 +87,33 @@ def mcp_stdio(
     from memory_server.mcp.stdio import serve_stdio
 
     settings = settings_from(config, data_dir)
+    if agent_user and user is None:
+        user = _agent_user()
     user = user if user is not None else settings.mcp.user
     if user is not None:
         user = id_option("--user", user)
     run_async(serve_stdio(settings, user_id=user, url=url, api_key=key))
+
+
+def _agent_user() -> str:
+    from memory_server.hook import HookError, HookSettings
+    from memory_server.hook import agent_user as hook_user
+
+    try:
+        return hook_user(HookSettings.from_env(os.environ), Path.cwd())
+    except HookError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def hook(
+    event: Annotated[str, typer.Argument(help="SessionStart, UserPromptSubmit, Stop, SessionEnd or PreCompact.")],
+) -> None:
+    """Claude Code's hooks: print the memory for a prompt, publish the new turns (hook JSON on stdin).
+
+    Talks to the server at MEMORY_SERVER_URL (key: MEMORY_SERVER_API_KEY) for MEMORY_SERVER_USER (default: the OS
+    user). Never fails the session: any error is one line in the state directory's hook.log, and the exit is 0.
+    """
+    from memory_server.hook import main
+
+    raise typer.Exit(main([event]))

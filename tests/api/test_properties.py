@@ -19,7 +19,7 @@ from memory_server import timeutil
 from memory_server.api.app import create_app
 from memory_server.config import LimitSettings, Settings
 from memory_server.context import Scope
-from memory_server.schemas import ID_PUNCTUATION
+from memory_server.ids import ID_PUNCTUATION
 from tests.conftest import running
 
 COUNTED = ("messages", "jobs", "facts", "changelog", "vector_ops")

@@ -1,0 +1,122 @@
+"""Wall time of one `memory-server hook UserPromptSubmit`, as Claude Code pays it before every prompt.
+
+    .venv/bin/python benchmarks/hook_latency.py            # 20 runs after 2 warm-ups
+    .venv/bin/python benchmarks/hook_latency.py --runs 50
+
+Starts `memory-server serve` on a fresh data directory and a free port, gives one user a few facts (so the
+hook has a profile to fetch and render), then times the console script end to end with perf_counter around
+each subprocess: Python start, imports, reading stdin, /v1/profile with `q` and `max_tokens`, the JSON on
+stdout. To split that figure: the profile request alone (from this process), the hook against a closed port
+(start-up, imports and the log line), and `python -c pass` as the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+BIN = Path(sys.executable).parent
+FACTS = ["I am a nurse and I live in Berlin.", "I am learning Rust this month.", "I prefer tabs over spaces."]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    with tempfile.TemporaryDirectory() as tmp:
+        port = _free_port()
+        url = f"http://127.0.0.1:{port}"
+        serve = [str(BIN / "memory-server"), "serve", "--data-dir", f"{tmp}/data", "--port", str(port)]
+        server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_healthy(url)
+            for fact in FACTS:
+                body = {"user_id": "ana", "wait": True, "messages": [{"role": "user", "content": fact}]}
+                _post(f"{url}/v1/interactions", body)
+            hook_env = env | {"MEMORY_SERVER_URL": url, "MEMORY_SERVER_USER": "ana", "MEMORY_SERVER_STATE_DIR": tmp}
+            payload = json.dumps(
+                {
+                    "session_id": "bench",
+                    "transcript_path": f"{tmp}/t.jsonl",
+                    "cwd": tmp,
+                    "hook_event_name": "UserPromptSubmit",
+                    "prompt": "Which language am I learning?",
+                }
+            )
+            hook = [str(BIN / "memory-server"), "hook", "UserPromptSubmit"]
+            hook_times, out = _time(hook, payload, hook_env, args.runs)
+            down = hook_env | {"MEMORY_SERVER_URL": f"http://127.0.0.1:{_free_port()}"}
+            startup, _ = _time(hook, payload, down, args.runs)
+            profile = [
+                _post(f"{url}/v1/profile", {"user_id": "ana", "q": "Which language am I learning?", "max_tokens": 400})
+                for _ in range(args.runs)
+            ]
+            floor, _ = _time([sys.executable, "-c", "pass"], "", env, args.runs)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
+    assert "Rust" in context, context
+    print(f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {args.runs} runs after 2 warm-ups.\n")
+    print("| command | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|")
+    rows = (
+        ("memory-server hook UserPromptSubmit", hook_times),
+        ("of which: /v1/profile with q over HTTP (in this process)", profile),
+        ("the same hook, server down (start-up, imports, log line)", startup),
+        ("python -c pass (floor)", floor),
+    )
+    for name, times in rows:
+        p95 = statistics.quantiles(times, n=20)[-1]
+        print(f"| {name} | {statistics.median(times):.1f} | {p95:.1f} | {max(times):.1f} |")
+
+
+def _time(command: list[str], stdin: str, env: dict[str, str], runs: int) -> tuple[list[float], str]:
+    times, out = [], ""
+    for i in range(runs + 2):
+        started = time.perf_counter()
+        done = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, check=True)
+        if i >= 2:
+            times.append((time.perf_counter() - started) * 1000)
+        out = done.stdout
+    return times, out
+
+
+def _post(url: str, body: dict) -> float:
+    """Milliseconds the request took."""
+    started = time.perf_counter()
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
+    )
+    urllib.request.urlopen(request, timeout=60).read()
+    return (time.perf_counter() - started) * 1000
+
+
+def _wait_healthy(url: str) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the server at {url} did not start")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+if __name__ == "__main__":
+    main()

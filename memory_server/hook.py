@@ -1,0 +1,286 @@
+"""`memory-server hook <event>`: the memory of a Claude Code session, fed and read by its hooks.
+
+Before a prompt (UserPromptSubmit) or at the start of a session (SessionStart) it prints the user's profile,
+with what is relevant to the prompt, as additional context. After a turn (Stop), at the end (SessionEnd) and
+before compaction (PreCompact) it publishes the turns added to the transcript since the last publish.
+
+It runs on every prompt, so it must cost nothing the user notices, and a memory outage must never break the
+coding session: it imports only the standard library (no pydantic, httpx or the service), holds itself to a
+hard deadline, and whatever fails (no server, a refusal, a bad input) ends with exit 0, no output and one line
+in `<state dir>/hook.log`. A turn is published once: the transcript offset already published is kept per
+session in the state directory, and the server's idempotent publish absorbs a retry after a lost answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import signal
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from memory_server.ids import MAX_ID_LENGTH, check_identifier, is_id_character
+from memory_server.prompt_context import render_profile
+from memory_server.transcript import Turn, clean_text, read_new
+
+CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
+PUBLISH_EVENTS = ("Stop", "SessionEnd", "PreCompact")
+EVENTS = CONTEXT_EVENTS + PUBLISH_EVENTS
+SOURCE = "claude-code"
+DEADLINE_SECONDS = 1.5
+BATCH_MESSAGES = 50  # well under the server's default max_messages (200)
+MAX_QUERY_CHARS = 2_000
+MAX_LOG_BYTES = 256 * 1024
+DEFAULT_URL = "http://127.0.0.1:8765"
+
+
+class HookError(Exception):
+    """Something the log should say; `permanent` when retrying the same publish can never succeed."""
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class HookSettings(NamedTuple):
+    """Where the server is and whose memory this is, from the environment Claude Code passes to hooks."""
+
+    url: str
+    api_key: str | None
+    user: str | None
+    per_project: bool
+    state_dir: Path
+    max_tokens: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HookSettings:
+        state = env.get("MEMORY_SERVER_STATE_DIR") or str(
+            Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "memory-server"
+        )
+        tokens = env.get("MEMORY_SERVER_HOOK_MAX_TOKENS", "")
+        return cls(
+            url=(env.get("MEMORY_SERVER_URL") or DEFAULT_URL).rstrip("/"),
+            api_key=env.get("MEMORY_SERVER_API_KEY") or None,
+            user=env.get("MEMORY_SERVER_USER") or None,
+            per_project=env.get("MEMORY_SERVER_USER_PER_PROJECT", "") in ("1", "true", "yes"),
+            state_dir=Path(state).expanduser(),
+            max_tokens=int(tokens) if tokens.isdigit() and int(tokens) > 0 else 400,
+        )
+
+
+def agent_user(settings: HookSettings, cwd: Path) -> str:
+    """Whose memory: MEMORY_SERVER_USER, else the OS user; with per_project, one memory per project directory.
+
+    A named user must be a valid id (a typo should not silently make a second memory); the OS user and the
+    project's name are made into one, and the project part ends with a hash of its full path so that two
+    checkouts named alike stay apart.
+    """
+    if settings.user is not None:
+        base = _valid_id(settings.user, "MEMORY_SERVER_USER")
+    else:
+        base = _as_id(getpass.getuser()) or "user"
+    if not settings.per_project:
+        return base
+    resolved = str(cwd.resolve())
+    digest = hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    project = (_as_id(cwd.resolve().name) or "root")[:64]
+    return f"{base[: MAX_ID_LENGTH - len(project) - 10]}:{project}-{digest}"
+
+
+def main(argv: list[str]) -> int:
+    """Run one hook; always 0, with the hook's answer (if any) on stdout and any failure in the log."""
+    settings = HookSettings.from_env(os.environ)
+    event = argv[0] if argv else ""
+    try:
+        with _deadline(DEADLINE_SECONDS):
+            answer = handle(event, json.loads(sys.stdin.buffer.read() or b"{}"), settings)
+    except Exception as exc:  # a memory outage must not break the coding session: log it and carry on
+        _log(settings, event, exc)
+        return 0
+    if answer is not None:
+        sys.stdout.write(json.dumps(answer))
+    return 0
+
+
+def handle(event: str, payload: Any, settings: HookSettings) -> dict[str, Any] | None:
+    """What Claude Code should read on stdout for `event`, or None; raises on anything worth a log line."""
+    if event not in EVENTS:
+        raise HookError(f"unknown event {event!r}: expected one of {', '.join(EVENTS)}")
+    if not isinstance(payload, dict):
+        raise HookError("the hook input is not a JSON object")
+    user = agent_user(settings, Path(payload.get("cwd") or os.getcwd()))
+    if event in CONTEXT_EVENTS:
+        context = _context(settings, user, payload.get("prompt") if event == "UserPromptSubmit" else None)
+        if not context:
+            return None
+        return {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}
+    session = _valid_id(str(payload.get("session_id") or ""), "session_id")
+    transcript = payload.get("transcript_path")
+    if not transcript:
+        raise HookError("the hook input has no transcript_path")
+    publish_new_turns(settings, user, session, Path(transcript).expanduser())
+    return None
+
+
+def _context(settings: HookSettings, user: str, prompt: Any) -> str:
+    body: dict[str, Any] = {"user_id": user, "max_tokens": settings.max_tokens}
+    query = clean_text(prompt)[:MAX_QUERY_CHARS].strip() if isinstance(prompt, str) else ""
+    if query:
+        body["q"] = query
+    return render_profile(_post(settings, "/v1/profile", body))
+
+
+def publish_new_turns(settings: HookSettings, user: str, session: str, transcript: Path) -> int:
+    """Publish what the transcript gained since the last publish, in batches; the number of messages sent.
+
+    The offset moves past a batch only once the server has it, so a failure re-sends that same batch next time
+    (stored once: the publish is idempotent). A batch the server refuses as invalid is skipped and logged, or
+    every later turn of the session would wait behind it.
+    """
+    state = settings.state_dir / "sessions" / hashlib.sha256(session.encode()).hexdigest()[:32]
+    with _session_lock(state.with_suffix(".lock")) as locked:
+        if not locked:
+            return 0  # another hook of this session is publishing; the next one takes what is left
+        offset = _offset(state.with_suffix(".json"), transcript)
+        turns, end = read_new(transcript, offset)
+        sent = 0
+        for start in range(0, len(turns), BATCH_MESSAGES):
+            batch = turns[start : start + BATCH_MESSAGES]
+            try:
+                _post(settings, "/v1/interactions", _interaction(user, session, batch))
+            except HookError as exc:
+                if not exc.permanent:
+                    raise
+                _log(settings, "publish", exc)
+            sent += len(batch)
+            _save_offset(state.with_suffix(".json"), transcript, batch[-1].end)
+        _save_offset(state.with_suffix(".json"), transcript, end)
+        return sent
+
+
+def _interaction(user: str, session: str, batch: list[Turn]) -> dict[str, Any]:
+    messages = [
+        {"role": t.role, "content": t.content, **({"created_at": t.created_at} if t.created_at else {})} for t in batch
+    ]
+    return {"user_id": user, "session_id": session, "source": SOURCE, "messages": messages}
+
+
+def _offset(path: Path, transcript: Path) -> int:
+    """Where the last publish stopped; 0 for a new session, another transcript, or one that was rewritten."""
+    try:
+        state = json.loads(path.read_text("utf-8"))
+        offset = int(state["offset"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    if state.get("transcript") != str(transcript) or offset > transcript.stat().st_size:
+        return 0
+    return offset
+
+
+def _save_offset(path: Path, transcript: Path, offset: int) -> None:
+    """Written whole or not at all (a temporary file renamed over the old one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"transcript": str(transcript), "offset": offset}), "utf-8")
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _session_lock(path: Path) -> Iterator[bool]:
+    """An exclusive, non-blocking lock on the session's state where the OS has flock; elsewhere always granted."""
+    try:
+        import fcntl
+    except ImportError:
+        yield True
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _post(settings: HookSettings, path: str, body: dict[str, Any]) -> Any:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if settings.api_key:
+        headers["Authorization"] = f"Bearer {settings.api_key}"
+    request = urllib.request.Request(
+        settings.url + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=DEADLINE_SECONDS) as response:
+            return json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        raise HookError(
+            f"{path}: HTTP {exc.code}: {_error_message(exc)}", permanent=exc.code in (400, 413, 422)
+        ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise HookError(f"{settings.url} is not reachable: {getattr(exc, 'reason', exc)}") from None
+
+
+def _error_message(exc: urllib.error.HTTPError) -> str:
+    try:
+        return str(json.loads(exc.read())["error"]["message"])
+    except (ValueError, KeyError, TypeError, OSError):
+        return exc.reason
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Interrupt whatever is running after `seconds` (SIGALRM where the OS has it; else the socket timeouts)."""
+    if not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(*_: object) -> None:
+        raise TimeoutError(f"gave up after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _valid_id(value: str, name: str) -> str:
+    try:
+        check_identifier(value)
+    except ValueError as exc:
+        raise HookError(f"{name}: {exc}") from None
+    if len(value) > MAX_ID_LENGTH:
+        raise HookError(f"{name}: must be at most {MAX_ID_LENGTH} characters")
+    return value
+
+
+def _as_id(name: str) -> str:
+    """`name` made into an id: each character the id rule refuses becomes '-'."""
+    made = "".join(ch if is_id_character(ch) else "-" for ch in name).strip("-")[:MAX_ID_LENGTH]
+    return "" if made.strip(".") == "" else made
+
+
+def _log(settings: HookSettings, event: str, exc: BaseException) -> None:
+    """One line per failure; the log is rotated once past MAX_LOG_BYTES. Logging itself never raises."""
+    log = settings.state_dir / "hook.log"
+    line = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {event or '-'}: {type(exc).__name__}: {exc}\n"
+    with contextlib.suppress(OSError):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        if log.exists() and log.stat().st_size > MAX_LOG_BYTES:
+            os.replace(log, log.with_suffix(".log.1"))
+        with log.open("a", encoding="utf-8") as f:
+            f.write(line)

@@ -1,0 +1,230 @@
+"""`memory-server hook <event>` as Claude Code runs it: a subprocess fed the documented hook JSON, against a real
+server (one per module), with a transcript JSONL written the way Claude Code writes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from memory_server.hook import HookSettings, agent_user
+from memory_server.ids import check_identifier
+from tests.servers import running_server, server_settings
+
+SCRIPT = Path(sys.executable).with_name("memory-server")
+HEAVY = ("pydantic", "httpx", "litellm", "chromadb", "onnxruntime", "numpy", "fastapi", "typer", "uvicorn")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    with server_settings(tmp_path_factory.mktemp("hook") / "data") as settings, running_server(settings) as url:
+        yield url
+
+
+def run_hook(event: str, payload: dict[str, Any], url: str, state: Path, **env: str) -> subprocess.CompletedProcess:
+    """The console script, as the plugin's hooks.json calls it, with the hook input on stdin."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    base |= {"MEMORY_SERVER_URL": url, "MEMORY_SERVER_STATE_DIR": str(state), **env}
+    return subprocess.run(
+        [str(SCRIPT), "hook", event], input=json.dumps(payload), env=base, capture_output=True, text=True, timeout=30
+    )
+
+
+def hook_input(event: str, session: str, transcript: Path, cwd: Path, **fields: Any) -> dict[str, Any]:
+    """The fields every hook event gets (session_id, transcript_path, cwd, hook_event_name), plus the event's own."""
+    common = {"session_id": session, "transcript_path": str(transcript), "cwd": str(cwd), "hook_event_name": event}
+    return common | {"permission_mode": "default"} | fields
+
+
+def entry(kind: str, content: Any, **extra: Any) -> dict[str, Any]:
+    role = "assistant" if kind == "assistant" else "user"
+    return {
+        "type": kind,
+        "uuid": f"u{time.monotonic_ns()}",
+        "timestamp": "2026-11-20T10:00:00.000Z",
+        "message": {"role": role, "content": content},
+        **extra,
+    }
+
+
+def write_lines(path: Path, entries: list[dict[str, Any]], partial: str = "") -> None:
+    with path.open("a", encoding="utf-8") as f:
+        f.writelines(json.dumps(e) + "\n" for e in entries)
+        f.write(partial)
+
+
+def episodes(url: str, user: str, session: str, settle: float = 0.5) -> list[tuple[str, str]]:
+    """The user's stored messages of `session`, oldest first, once the count has stopped changing."""
+    seen: list[tuple[str, str]] | None = None
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        page = httpx.get(f"{url}/v1/users/{user}/episodes", params={"session_id": session, "limit": 200}).json()
+        now = [(e["role"], e["content"]) for e in reversed(page.get("items", []))]
+        if now == seen:
+            return now
+        seen = now
+        time.sleep(settle)
+    raise AssertionError("episodes kept changing")
+
+
+def test_user_prompt_submit_adds_the_profile_and_relevant_memory_as_context(server, tmp_path):
+    said = [{"role": "user", "content": "I am a nurse and I live in Berlin."}]
+    httpx.post(f"{server}/v1/interactions", json={"user_id": "ana", "wait": True, "messages": said}, timeout=30)
+    payload = hook_input("UserPromptSubmit", "s-ctx", tmp_path / "t.jsonl", tmp_path, prompt="Where do I live?")
+    done = run_hook("UserPromptSubmit", payload, server, tmp_path / "state", MEMORY_SERVER_USER="ana")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)["hookSpecificOutput"]
+    assert out["hookEventName"] == "UserPromptSubmit"
+    assert out["additionalContext"].startswith("<user_memory>")
+    assert "Berlin" in out["additionalContext"]
+
+    start = run_hook(
+        "SessionStart",
+        hook_input("SessionStart", "s-ctx", tmp_path / "t.jsonl", tmp_path, source="startup"),
+        server,
+        tmp_path / "state",
+        MEMORY_SERVER_USER="ana",
+    )
+    assert json.loads(start.stdout)["hookSpecificOutput"]["hookEventName"] == "SessionStart"
+    assert "nurse" in json.loads(start.stdout)["hookSpecificOutput"]["additionalContext"]
+
+
+def test_a_user_with_no_memory_gets_no_output(server, tmp_path):
+    payload = hook_input("UserPromptSubmit", "s-empty", tmp_path / "t.jsonl", tmp_path, prompt="hello")
+    done = run_hook("UserPromptSubmit", payload, server, tmp_path / "state", MEMORY_SERVER_USER="nobody-yet")
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_stop_publishes_new_turns_once_without_tool_noise(server, tmp_path):
+    transcript, state, session, user = tmp_path / "s1.jsonl", tmp_path / "state", "7f1c0b1e-stop", "bo"
+    write_lines(
+        transcript,
+        [
+            {"type": "summary", "summary": "Earlier work"},
+            entry("user", "Please rename the config loader; I prefer snake_case names."),
+            entry(
+                "assistant",
+                [
+                    {"type": "thinking", "thinking": "The user wants a rename."},
+                    {"type": "text", "text": "I will rename it to load_config."},
+                    {"type": "tool_use", "id": "toolu_1", "name": "Edit", "input": {"file_path": "a.py"}},
+                ],
+            ),
+            entry("user", [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "x" * 50_000}]),
+            entry("user", "<command-name>/clear</command-name>"),
+            entry("user", "Caveat: local command output follows", isMeta=True),
+            entry("assistant", [{"type": "text", "text": "subagent chatter"}], isSidechain=True),
+            entry("assistant", [{"type": "text", "text": "Done: load_config it is."}]),
+        ],
+        partial=json.dumps(entry("user", "half-written line")),
+    )
+    stop = hook_input("Stop", session, transcript, tmp_path, stop_hook_active=False)
+    first = run_hook("Stop", stop, server, state, MEMORY_SERVER_USER=user)
+    assert (first.returncode, first.stdout) == (0, ""), first.stderr
+    expected = [
+        ("user", "Please rename the config loader; I prefer snake_case names."),
+        ("assistant", "I will rename it to load_config."),
+        ("assistant", "Done: load_config it is."),
+    ]
+    assert episodes(server, user, session) == expected
+
+    again = run_hook("Stop", stop, server, state, MEMORY_SERVER_USER=user)
+    assert again.returncode == 0
+    assert episodes(server, user, session) == expected
+
+    write_lines(transcript, [], partial="\n")  # the half-written line is complete now
+    write_lines(transcript, [entry("assistant", [{"type": "text", "text": "Anything else?"}])])
+    end = run_hook(
+        "SessionEnd",
+        hook_input("SessionEnd", session, transcript, tmp_path, reason="other"),
+        server,
+        state,
+        MEMORY_SERVER_USER=user,
+    )
+    assert end.returncode == 0
+    assert episodes(server, user, session) == [
+        *expected,
+        ("user", "half-written line"),
+        ("assistant", "Anything else?"),
+    ]
+    assert not (state / "hook.log").exists()
+
+
+def test_turns_published_while_the_server_was_down_go_out_with_the_next_event(server, tmp_path):
+    transcript, state, session, user = tmp_path / "s2.jsonl", tmp_path / "state", "sess-outage", "cy"
+    write_lines(transcript, [entry("user", "I deploy with Nomad, not Kubernetes.")])
+    down = run_hook(
+        "Stop",
+        hook_input("Stop", session, transcript, tmp_path),
+        f"http://127.0.0.1:{_free_port()}",
+        state,
+        MEMORY_SERVER_USER=user,
+    )
+    assert (down.returncode, down.stdout) == (0, "")
+    compact = hook_input("PreCompact", session, transcript, tmp_path, trigger="auto", custom_instructions="")
+    assert run_hook("PreCompact", compact, server, state, MEMORY_SERVER_USER=user).returncode == 0
+    assert episodes(server, user, session) == [("user", "I deploy with Nomad, not Kubernetes.")]
+
+
+def test_an_unreachable_server_costs_nothing(tmp_path):
+    state = tmp_path / "state"
+    payload = hook_input("UserPromptSubmit", "s", tmp_path / "t.jsonl", tmp_path, prompt="hi")
+    started = time.monotonic()
+    done = run_hook("UserPromptSubmit", payload, f"http://127.0.0.1:{_free_port()}", state)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    assert time.monotonic() - started < 3
+    lines = (state / "hook.log").read_text().splitlines()
+    assert len(lines) == 1 and "UserPromptSubmit" in lines[0] and "not reachable" in lines[0]
+
+
+def test_a_server_that_never_answers_is_given_up_on_at_the_deadline(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never answers
+        port = silent.getsockname()[1]
+        payload = hook_input("UserPromptSubmit", "s", tmp_path / "t.jsonl", tmp_path, prompt="hi")
+        started = time.monotonic()
+        done = run_hook("UserPromptSubmit", payload, f"http://127.0.0.1:{port}", tmp_path / "state")
+        elapsed = time.monotonic() - started
+    assert (done.returncode, done.stdout) == (0, "")
+    assert 1.4 < elapsed < 3.5
+    assert "gave up after 1.5 s" in (tmp_path / "state" / "hook.log").read_text()
+
+
+def test_the_hook_imports_none_of_the_servers_heavy_dependencies(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env |= {"MEMORY_SERVER_URL": f"http://127.0.0.1:{_free_port()}", "MEMORY_SERVER_STATE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "memory_server", "hook", "UserPromptSubmit"],
+        input='{"prompt": "hi"}',
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "memory_server.hook" in imported
+    assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+
+
+def test_one_memory_per_project_directory_gives_valid_distinct_ids(tmp_path):
+    settings = HookSettings.from_env({"MEMORY_SERVER_USER": "ana", "MEMORY_SERVER_USER_PER_PROJECT": "1"})
+    (tmp_path / "a" / "my app").mkdir(parents=True)
+    (tmp_path / "b" / "my app").mkdir(parents=True)
+    first, second = agent_user(settings, tmp_path / "a" / "my app"), agent_user(settings, tmp_path / "b" / "my app")
+    assert first.startswith("ana:my-app-") and second.startswith("ana:my-app-") and first != second
+    assert check_identifier(first) == first
+    assert agent_user(HookSettings.from_env({"MEMORY_SERVER_USER": "ana"}), tmp_path) == "ana"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
