@@ -122,6 +122,7 @@ def test_tools_act_in_the_project_the_header_names(portal, world):
     assert "Pim" in json.dumps(in_shop)
     default = ok(portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"})[0])
     assert "Pim" not in json.dumps(default)
-    nowhere = {"X-Project-Id": "99"}
-    result, text = portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"}, nowhere)
-    assert error(result)["message"] == "X-Project-Id: no project 99", text
+    # as with a bad key, a session in a project that is not the key's tenant's is refused before it opens
+    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+    r = httpx.post(f"{url}/mcp", json=hello, headers={**admin, "X-Project-Id": "99"})
+    assert r.status_code == 404 and r.json()["error"]["message"] == "X-Project-Id: no project 99"
