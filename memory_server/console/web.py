@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -87,6 +88,8 @@ async def console(request: Request) -> Console:
         raise SignInRequired("sign in to use the console")
     service: MemoryService = request.app.state.service
     scope = await service.access.resume(session.key_id, client_address(request.scope))
+    if session.project_id is not None:
+        scope = await service.projects.enter(scope, session.project_id, field="project")
     return Console(request, service, scope, session)
 
 
@@ -119,7 +122,7 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except Unauthorized:
                 return redirect("/login")
-            except ValidationError as exc:
+            except (ValidationError, RequestValidationError) as exc:  # a malformed id in the URL, a bad form
                 return error_page(request, from_validation(list(exc.errors())))
             except ServiceError as exc:
                 return error_page(request, exc)
