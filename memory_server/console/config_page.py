@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from memory_server.config import ExtractionConfig
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
-from memory_server.errors import ServiceError, field_path
+from memory_server.errors import InvalidInput, ServiceError, field_path
 from memory_server.models import ConfigVersion
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -148,4 +148,14 @@ async def save_config(caller: Caller, fields: Form) -> Response:
             errors = {exc.field.split(".")[0]: exc.message}
     if errors:
         return await _page(caller, fields, errors)
+    return redirect("/config")
+
+
+@router.post("/config/restore")
+async def restore(caller: Caller, fields: Form) -> Response:
+    """Make a new version equal to an old one (the history itself is never rewritten)."""
+    version = fields.get("version", "")
+    if not version.isdigit():
+        raise InvalidInput("version: a config version is a number", field="version")
+    await caller.service.restore_config(caller.scope, int(version))
     return redirect("/config")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -23,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from memory_server.api.deps import client_address
 from memory_server.console.session import CSRF_FIELD, Session, sessions
 from memory_server.context import Scope
-from memory_server.errors import Forbidden, ServiceError, Unauthorized, from_validation
+from memory_server.errors import Forbidden, NotFound, ServiceError, Unauthorized, from_validation
 from memory_server.service import MemoryService
 
 PREFIX = "/console"
@@ -132,3 +132,12 @@ class ConsoleRoute(APIRoute):
 
 def error_page(request: Request, exc: ServiceError) -> HTMLResponse:
     return render(request, "error.html", exc.status, error=exc)
+
+
+fallback = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+
+@fallback.get("/{path:path}")
+async def not_found(_: Caller, path: str) -> Response:
+    """A console address that names no page: an HTML page, like every console error."""
+    raise NotFound(f"the console has no page at /console/{path}")

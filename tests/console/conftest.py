@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -55,3 +56,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 CHROMIUM = shutil.which("chromium")
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def signed_in(server: Server, key: str) -> tuple[httpx.Client, str]:
+    """A client signed in with `key`, and its session's CSRF token."""
+    client = httpx.Client(base_url=server.url, timeout=30)
+    token = CSRF.search(client.get("/console/login").text).group(1)
+    response = client.post("/console/login", data={"csrf": token, "key": key})
+    assert response.status_code == 303, response.text
+    return client, CSRF.search(client.get("/console").text).group(1)

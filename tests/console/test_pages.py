@@ -1,0 +1,93 @@
+"""Console pages over plain HTTP where a browser adds nothing: HTML for every error, export, purge confirmation,
+re-extraction progress, restoring a config version, project choice and a limited key."""
+
+from __future__ import annotations
+
+import time
+
+from tests.console.conftest import USER, Server, signed_in
+
+
+def test_malformed_ids_and_unknown_pages_answer_with_html(server: Server) -> None:
+    client, _ = signed_in(server, server.admin)
+    for path in (f"/console/users/{'x' * 300}", "/console/requests/bad%20id", "/console/no-such-page"):
+        response = client.get(path)
+        assert response.status_code in (404, 422), (path, response.status_code)
+        assert response.headers["content-type"].startswith("text/html"), path
+        assert '<p class="error" role="alert">' in response.text
+
+
+def test_a_wrong_purge_confirmation_is_shown_next_to_the_field(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    response = client.post(f"/console/users/{USER}/purge", data={"csrf": token, "confirm": "nope"})
+    assert response.status_code == 422
+    assert 'id="confirm-error"' in response.text and "type the user&#39;s id" in response.text
+    assert 'aria-invalid="true"' in response.text
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/users/{USER}").status_code == 200
+
+
+def test_export_downloads_the_users_export(server: Server) -> None:
+    client, _ = signed_in(server, server.admin)
+    response = client.get(f"/console/users/{USER}/export")
+    assert response.status_code == 200
+    assert response.headers["content-disposition"] == f"attachment; filename*=UTF-8''{USER}.json"
+    body = response.json()
+    assert body["user_id"] == USER and body["format"].startswith("memory-server/user-export")
+    assert {f["content"] for f in body["facts"]} >= {"Ana lives in Lisbon"}
+    viewer, _ = signed_in(server, server.viewer)
+    assert viewer.get(f"/console/users/{USER}/export").status_code == 403
+
+
+def test_reextracting_a_user_shows_progress_that_stops_reloading_when_done(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    empty = client.post("/console/reextract", data={"csrf": token, "user_id": "nobody"})
+    assert empty.status_code == 404 and 'id="user_id-error"' in empty.text
+    started = client.post("/console/reextract", data={"csrf": token, "user_id": USER})
+    assert started.status_code == 303
+    progress = started.headers["location"]
+    assert "since=" in progress and f"user={USER}" in progress
+    deadline = time.monotonic() + 20
+    page = client.get(progress).text
+    while 'http-equiv="refresh"' in page and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page = client.get(progress).text
+    assert 'http-equiv="refresh"' not in page
+    assert "1 of 1 re-extraction request finished" in page
+
+
+def test_restoring_a_config_version_makes_a_new_equal_version(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    with server.api(server.admin) as api:
+        before = api.get("/v1/config").json()
+        api.put("/v1/config", json={"temperature": 0.9})
+        assert (
+            client.post("/console/config/restore", data={"csrf": token, "version": str(before["version"])}).status_code
+            == 303
+        )
+        after = api.get("/v1/config").json()
+    assert after["version"] == before["version"] + 2
+    assert after["config"] == before["config"]
+    missing = client.post("/console/config/restore", data={"csrf": token, "version": "999"})
+    assert missing.status_code == 404 and "no config version 999" in missing.text
+
+
+def test_a_project_that_is_not_there_is_refused_next_to_the_field(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    for typed, status, message in (("abc", 422, "positive integer"), ("999", 404, "no project 999")):
+        response = client.post("/console/projects", data={"csrf": token, "project": typed})
+        assert response.status_code == status
+        assert 'id="project-error"' in response.text and message in response.text
+    assert "Project 1</a>" in client.get("/console").text
+
+
+def test_a_key_limited_to_one_project_sees_only_its_own(server: Server) -> None:
+    with server.api(server.admin) as api:
+        project = api.post("/v1/projects", json={"name": "limited"}).json()
+        key = api.post("/v1/keys", json={"role": "admin", "project_id": project["id"]}).json()["key"]
+    client, token = signed_in(server, key)
+    page = client.get("/console/projects").text
+    assert "limited" in page and "(default)" not in page and "limited to project" in page
+    refused = client.post("/console/projects", data={"csrf": token, "project": "1"})
+    assert refused.status_code == 403 and "limited to project" in refused.text
+    assert client.get("/console/users").text.count("/console/users/") == 0
