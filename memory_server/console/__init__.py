@@ -8,10 +8,21 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.staticfiles import StaticFiles
 
-from memory_server.console import auth, config_page, operate, pages, projects, reextract, user_page, web
+from memory_server.console import (
+    auth,
+    config_page,
+    operate,
+    pages,
+    projects,
+    reextract,
+    segments_page,
+    user_page,
+    web,
+    webhooks_page,
+)
 from memory_server.console.web import PREFIX
 
-PAGES = (auth, pages, user_page, config_page, reextract, operate, projects)
+PAGES = (auth, pages, user_page, config_page, reextract, segments_page, webhooks_page, operate, projects)
 
 
 def install(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from memory_server.console.session import sessions
-from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
+from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
 from memory_server.errors import InvalidInput, ServiceError
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -19,7 +19,8 @@ FIELD = "project"
 
 async def _page(caller: Caller, error: ServiceError | None = None, shown: str = "") -> Response:
     listed = await caller.service.projects.listed(caller.scope) if caller.is_admin else None
-    return caller.render("projects.html", error.status if error else 200, projects=listed, error=error, shown=shown)
+    errors = errors_by_field(error, [FIELD]) if error else {}
+    return caller.render("projects.html", error.status if error else 200, projects=listed, errors=errors, shown=shown)
 
 
 @router.get("/projects")
@@ -41,8 +42,6 @@ async def switch(caller: Caller, fields: Form) -> Response:
         project_id = _project_id(raw)
         await caller.service.projects.enter(caller.scope, project_id, field=FIELD)
     except ServiceError as exc:
-        if exc.field != FIELD:
-            raise
         return await _page(caller, exc, raw)
     response = redirect("")
     sessions(caller.request).save(response, dataclasses.replace(caller.session, project_id=project_id), caller.request)

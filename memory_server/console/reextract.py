@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from memory_server import timeutil
-from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
+from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
 from memory_server.errors import InvalidInput, ServiceError
 from memory_server.schemas import Identifier
 
@@ -39,7 +39,7 @@ async def reextract_page(caller: Caller, started: Annotated[Started, Query()]) -
     if started.since is not None:
         progress = await caller.service.operations.progress(caller.scope, "reextract", started.since, started.user)
     return caller.render(
-        "reextract.html", started=started, progress=progress, refresh=REFRESH_SECONDS, error=None, shown=""
+        "reextract.html", started=started, progress=progress, refresh=REFRESH_SECONDS, errors={}, shown=""
     )
 
 
@@ -57,11 +57,9 @@ async def reextract(caller: Caller, fields: Form) -> Response:
         else:
             await caller.service.reextract(caller.scope, user_id)
     except ServiceError as exc:
-        if exc.field != "user_id":
-            raise
-        error = exc.message
+        errors = errors_by_field(exc, ["user_id"])
         return caller.render(
-            "reextract.html", exc.status, started=Started(), progress=None, refresh=0, error=error, shown=user_id
+            "reextract.html", exc.status, started=Started(), progress=None, refresh=0, errors=errors, shown=user_id
         )
     query = {"since": timeutil.to_db(since)} | ({} if "everyone" in fields else {"user": user_id})
     return redirect(f"/reextract?{urlencode(query)}")

@@ -7,7 +7,7 @@ back to the sign-in page.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -128,6 +128,15 @@ class ConsoleRoute(APIRoute):
                 return error_page(request, exc)
 
         return run
+
+
+def errors_by_field(exc: ServiceError, names: Collection[str]) -> dict[str, str]:
+    """A domain error about one of a form's fields (`names`) as the form shows it, next to that field; an error
+    about anything else is raised again, for its own page."""
+    name = (exc.field or "").split(".")[0]
+    if name not in names:
+        raise exc
+    return {name: exc.message}
 
 
 def error_page(request: Request, exc: ServiceError) -> HTMLResponse:

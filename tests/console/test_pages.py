@@ -21,7 +21,7 @@ def test_a_wrong_purge_confirmation_is_shown_next_to_the_field(server: Server) -
     client, token = signed_in(server, server.admin)
     response = client.post(f"/console/users/{USER}/purge", data={"csrf": token, "confirm": "nope"})
     assert response.status_code == 422
-    assert 'id="confirm-error"' in response.text and "type the user&#39;s id" in response.text
+    assert 'id="error-confirm"' in response.text and "type the user&#39;s id" in response.text
     assert 'aria-invalid="true"' in response.text
     with server.api(server.admin) as api:
         assert api.get(f"/v1/users/{USER}").status_code == 200
@@ -42,7 +42,7 @@ def test_export_downloads_the_users_export(server: Server) -> None:
 def test_reextracting_a_user_shows_progress_that_stops_reloading_when_done(server: Server) -> None:
     client, token = signed_in(server, server.admin)
     empty = client.post("/console/reextract", data={"csrf": token, "user_id": "nobody"})
-    assert empty.status_code == 404 and 'id="user_id-error"' in empty.text
+    assert empty.status_code == 404 and 'id="error-user_id"' in empty.text
     started = client.post("/console/reextract", data={"csrf": token, "user_id": USER})
     assert started.status_code == 303
     progress = started.headers["location"]
@@ -77,7 +77,7 @@ def test_a_project_that_is_not_there_is_refused_next_to_the_field(server: Server
     for typed, status, message in (("abc", 422, "positive integer"), ("999", 404, "no project 999")):
         response = client.post("/console/projects", data={"csrf": token, "project": typed})
         assert response.status_code == status
-        assert 'id="project-error"' in response.text and message in response.text
+        assert 'id="error-project"' in response.text and message in response.text
     assert "Project 1</a>" in client.get("/console").text
 
 
@@ -91,3 +91,19 @@ def test_a_key_limited_to_one_project_sees_only_its_own(server: Server) -> None:
     refused = client.post("/console/projects", data={"csrf": token, "project": "1"})
     assert refused.status_code == 403 and "limited to project" in refused.text
     assert client.get("/console/users").text.count("/console/users/") == 0
+
+
+def test_segment_and_webhook_forms_show_errors_next_to_their_fields(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    bad_json = client.post("/console/segments", data={"csrf": token, "name": "x", "condition": "{"})
+    assert bad_json.status_code == 422 and 'id="error-condition"' in bad_json.text and "not valid JSON" in bad_json.text
+    no_name = client.post("/console/segments", data={"csrf": token, "name": "", "condition": '{"all": []}'})
+    assert no_name.status_code == 422 and 'id="error-name"' in no_name.text
+    no_events = client.post("/console/webhooks", data={"csrf": token, "url": "https://example.com/hook"})
+    assert no_events.status_code == 422 and 'id="error-events"' in no_events.text
+    bad_url = client.post("/console/webhooks", data={"csrf": token, "url": "ftp://x", "event:request.done": "on"})
+    assert bad_url.status_code == 422 and 'id="error-url"' in bad_url.text
+    with server.api(server.admin) as api:
+        assert api.get("/v1/segments").json() == [] and api.get("/v1/webhooks").json() == []
+    viewer, _ = signed_in(server, server.viewer)
+    assert viewer.get("/console/segments").status_code == 403 and viewer.get("/console/webhooks").status_code == 403
