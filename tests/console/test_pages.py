@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from memory_server.store import changelog as changesql
 from tests.console.conftest import USER, Server, signed_in
 
 
@@ -15,6 +16,23 @@ def test_malformed_ids_and_unknown_pages_answer_with_html(server: Server) -> Non
         assert response.status_code in (404, 422), (path, response.status_code)
         assert response.headers["content-type"].startswith("text/html"), path
         assert '<p class="error" role="alert">' in response.text
+
+
+def test_fact_histories_are_read_for_the_whole_page_at_once(server: Server, monkeypatch) -> None:
+    with server.api(server.admin) as api:
+        fact_id = next(f["id"] for f in api.get(f"/v1/users/{USER}/facts").json()["items"] if "Lisbon" in f["content"])
+        for city in ("Porto", "Faro"):
+            fact_id = api.put(f"/v1/memories/{fact_id}/", json={"text": f"Ana lives in {city}"}).json()["id"]
+    calls = []
+    original = changesql.of_facts
+    monkeypatch.setattr(changesql, "of_facts", lambda *args: calls.append(args[3]) or original(*args))
+    client, _ = signed_in(server, server.admin)
+    page = client.get(f"/console/users/{USER}").text
+    assert len(calls) == 3  # one query per step along the longest chain (3 versions), not one chain per fact
+    history = page[page.index(f'id="fact-{fact_id}"') :].split("</details>")[0]
+    assert "History (5)" in history  # added; then updated twice, each superseding the version before
+    events = [e for e in ("add", "update", "supersede") for _ in range(history.count(f"<td>{e}</td>"))]
+    assert sorted(events) == ["add", "supersede", "supersede", "update", "update"]
 
 
 def test_a_wrong_purge_confirmation_is_shown_next_to_the_field(server: Server) -> None:
@@ -107,3 +125,39 @@ def test_segment_and_webhook_forms_show_errors_next_to_their_fields(server: Serv
         assert api.get("/v1/segments").json() == [] and api.get("/v1/webhooks").json() == []
     viewer, _ = signed_in(server, server.viewer)
     assert viewer.get("/console/segments").status_code == 403 and viewer.get("/console/webhooks").status_code == 403
+
+
+def test_reextracting_everyone_follows_every_users_request(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    started = client.post("/console/reextract", data={"csrf": token, "everyone": "1"})
+    assert started.status_code == 303 and "user=" not in started.headers["location"]
+    page = client.get(started.headers["location"]).text
+    assert "Everyone:" in page and "re-extraction request" in page
+
+
+def test_a_key_of_the_whole_tenant_without_admin_types_the_project_id(server: Server) -> None:
+    with server.api(server.admin) as api:
+        project = api.post("/v1/projects", json={"name": "typed"}).json()
+        editor = api.post("/v1/keys", json={"role": "editor", "name": "typist"}).json()["key"]
+    client, token = signed_in(server, editor)
+    assert 'id="project"' in client.get("/console/projects").text
+    assert client.post("/console/projects", data={"csrf": token, "project": str(project["id"])}).status_code == 303
+    assert f"Project {project['id']}</a>" in client.get("/console/users").text
+
+
+def test_editing_and_deleting_a_segment_and_deleting_a_webhook(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    with server.api(server.admin) as api:
+        seg = api.post("/v1/segments", json={"name": "old", "condition": {"attribute": "plan", "eq": "pro"}}).json()
+        hook = api.post("/v1/webhooks", json={"url": "https://receiver.invalid/h", "events": ["segment.exited"]}).json()
+        bad = {"csrf": token, "name": "new", "condition": '{"attribute": "plan", "between": 1}'}
+        refused = client.post(f"/console/segments/{seg['id']}", data=bad)
+        assert refused.status_code == 422 and 'id="error-condition"' in refused.text
+        assert api.get(f"/v1/segments/{seg['id']}").json()["name"] == "old"
+        good = {**bad, "condition": '{"attribute": "plan", "eq": "team"}'}
+        assert client.post(f"/console/segments/{seg['id']}", data=good).status_code == 303
+        assert api.get(f"/v1/segments/{seg['id']}").json()["condition"] == {"attribute": "plan", "eq": "team"}
+        assert client.post(f"/console/segments/{seg['id']}/delete", data={"csrf": token}).status_code == 303
+        assert client.post(f"/console/webhooks/{hook['id']}/delete", data={"csrf": token}).status_code == 303
+        assert api.get(f"/v1/segments/{seg['id']}").status_code == 404
+        assert api.get(f"/v1/webhooks/{hook['id']}").status_code == 404
