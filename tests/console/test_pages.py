@@ -161,3 +161,12 @@ def test_editing_and_deleting_a_segment_and_deleting_a_webhook(server: Server) -
         assert client.post(f"/console/webhooks/{hook['id']}/delete", data={"csrf": token}).status_code == 303
         assert api.get(f"/v1/segments/{seg['id']}").status_code == 404
         assert api.get(f"/v1/webhooks/{hook['id']}").status_code == 404
+
+
+def test_a_key_made_in_the_console_may_be_limited_to_its_project(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    made = client.post("/console/keys", data={"csrf": token, "role": "viewer", "name": "scoped", "limited": "on"})
+    assert made.status_code == 201
+    with server.api(server.admin) as api:
+        key = next(k for k in api.get("/v1/keys").json() if k["name"] == "scoped")
+    assert key["project_id"] == 1
