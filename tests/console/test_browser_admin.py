@@ -101,6 +101,8 @@ def test_a_segment_with_a_bad_condition_is_refused_by_the_field_then_a_good_one_
     operator.check("segment")
     operator.go("/console/segments")
     operator.check("segments")
+    operator.page.set_viewport_size({"width": 390, "height": 844})
+    operator.check("segments-phone")
 
 
 def test_a_webhook_shows_its_secret_once_and_redelivers(operator: Operator, server: Server) -> None:
