@@ -8,7 +8,8 @@ It runs on every prompt, so it must cost nothing the user notices, and a memory 
 coding session: it imports only the standard library (no pydantic, httpx or the service), holds itself to a
 hard deadline, and whatever fails (no server, a refusal, a bad input) ends with exit 0, no output and one line
 in `<state dir>/hook.log`. A turn is published once: the transcript offset already published is kept per
-session in the state directory, and the server's idempotent publish absorbs a retry after a lost answer.
+session in the state directory, and the server's idempotent publish absorbs a retry after a lost answer; at
+SessionEnd the state of sessions idle for 30 days is deleted, so the directory does not grow without end.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import json
 import os
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -40,6 +42,7 @@ BATCH_MESSAGES = 50  # well under the server's default max_messages (200)
 MAX_QUERY_CHARS = 2_000
 MAX_LOG_BYTES = 256 * 1024
 DEFAULT_URL = "http://127.0.0.1:8765"
+STATE_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 class HookError(Exception):
@@ -127,6 +130,8 @@ def handle(event: str, payload: Any, settings: HookSettings) -> dict[str, Any] |
     if not transcript:
         raise HookError("the hook input has no transcript_path")
     publish_new_turns(settings, user, session, Path(transcript).expanduser())
+    if event == "SessionEnd":
+        prune_sessions(settings.state_dir / "sessions", time.time() - STATE_MAX_AGE_SECONDS)
     return None
 
 
@@ -164,6 +169,34 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
             _save_offset(state.with_suffix(".json"), transcript, batch[-1].end)
         _save_offset(state.with_suffix(".json"), transcript, end)
         return sent
+
+
+def prune_sessions(directory: Path, cutoff: float) -> int:
+    """Delete the state of every session none of whose files changed since `cutoff`; the number of files deleted.
+
+    One directory scan, run only at SessionEnd (after this session's state was saved, so it is never among them).
+    A session's files (offset, lock, a temporary file left by a crash) go together, judged by the newest, so the
+    lock of a session still publishing is never taken from under it.
+    """
+    newest: dict[str, float] = {}
+    files: dict[str, list[str]] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        session = entry.name.split(".", 1)[0]
+        with contextlib.suppress(OSError):
+            newest[session] = max(newest.get(session, 0.0), entry.stat().st_mtime)
+            files.setdefault(session, []).append(entry.path)
+    removed = 0
+    for session, changed in newest.items():
+        if changed < cutoff:
+            for path in files[session]:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    removed += 1
+    return removed
 
 
 def _interaction(user: str, session: str, batch: list[Turn]) -> dict[str, Any]:

@@ -3,6 +3,7 @@ server (one per module), with a transcript JSONL written the way Claude Code wri
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -173,6 +174,32 @@ def test_turns_published_while_the_server_was_down_go_out_with_the_next_event(se
     compact = hook_input("PreCompact", session, transcript, tmp_path, trigger="auto", custom_instructions="")
     assert run_hook("PreCompact", compact, server, state, MEMORY_SERVER_USER=user).returncode == 0
     assert episodes(server, user, session) == [("user", "I deploy with Nomad, not Kubernetes.")]
+
+
+def test_session_end_deletes_the_state_of_sessions_idle_for_30_days(server, tmp_path):
+    transcript, state = tmp_path / "s3.jsonl", tmp_path / "state"
+    write_lines(transcript, [entry("user", "I review pull requests in the morning.")])
+    sessions = state / "sessions"
+    sessions.mkdir(parents=True)
+    month_ago = time.time() - 31 * 24 * 3600
+    for name, age in [
+        ("old.json", month_ago),
+        ("old.lock", month_ago),
+        ("old.123.tmp", month_ago),
+        ("busy.lock", month_ago),
+        ("busy.json", time.time()),
+        ("recent.json", time.time() - 3600),
+    ]:
+        (sessions / name).write_text("{}")
+        os.utime(sessions / name, (age, age))
+    stop = hook_input("Stop", "sess-prune", transcript, tmp_path)
+    assert run_hook("Stop", stop, server, state, MEMORY_SERVER_USER="di").returncode == 0
+    assert (sessions / "old.json").exists()  # only SessionEnd prunes
+    end = hook_input("SessionEnd", "sess-prune", transcript, tmp_path, reason="logout")
+    assert run_hook("SessionEnd", end, server, state, MEMORY_SERVER_USER="di").returncode == 0
+    left = sorted(p.name for p in sessions.iterdir())
+    mine = hashlib.sha256(b"sess-prune").hexdigest()[:32]
+    assert left == sorted(["busy.json", "busy.lock", "recent.json", f"{mine}.json", f"{mine}.lock"])
 
 
 def test_an_unreachable_server_costs_nothing(tmp_path):
