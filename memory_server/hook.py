@@ -4,6 +4,9 @@ Before a prompt (UserPromptSubmit) or at the start of a session (SessionStart) i
 with what is relevant to the prompt, as additional context. After a turn (Stop), at the end (SessionEnd) and
 before compaction (PreCompact) it publishes the turns added to the transcript since the last publish.
 
+With `--host cursor` it answers Cursor's `sessionStart` hook (the profile as `additional_context`), the one Cursor
+hook that can add context.
+
 It runs on every prompt, so it must cost nothing the user notices, and a memory outage must never break the
 coding session: it imports only the standard library (no pydantic, httpx or the service), holds itself to a
 hard deadline, and whatever fails (no server, a refusal, a bad input) ends with exit 0, no output and one line
@@ -35,7 +38,8 @@ from memory_server.transcript import Turn, clean_text, read_new
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
 PUBLISH_EVENTS = ("Stop", "SessionEnd", "PreCompact")
 EVENTS = CONTEXT_EVENTS + PUBLISH_EVENTS
-OPTIONS = ("--config",)
+OPTIONS = ("--config", "--host")
+HOSTS = ("claude-code", "cursor")
 SOURCE = "claude-code"
 DEADLINE_SECONDS = 1.5
 BATCH_MESSAGES = 50  # well under the server's default max_messages (200)
@@ -45,13 +49,17 @@ STATE_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 def main(argv: list[str]) -> int:
-    """Run `[--config FILE] EVENT`; always 0, with the hook's answer (if any) on stdout and any failure in the log."""
+    """Run `[--config FILE] [--host HOST] EVENT`; always 0, with the hook's answer (if any) on stdout and any failure in the log."""
     event = ""
     try:
         with _deadline(DEADLINE_SECONDS):
             options, event = _arguments(argv)
             settings = HookSettings.from_env(os.environ, options.get("--config"))
-            answer = handle(event, json.loads(sys.stdin.buffer.read() or b"{}"), settings)
+            payload = json.loads(sys.stdin.buffer.read() or b"{}")
+            if options.get("--host", "claude-code") == "cursor":
+                answer = handle_cursor(event, payload, settings)
+            else:
+                answer = handle(event, payload, settings)
     except Exception as exc:  # a memory outage must not break the coding session: log it and carry on
         _log(state_dir(os.environ), event, exc)
         return 0
@@ -67,8 +75,9 @@ def _arguments(argv: list[str]) -> tuple[dict[str, str], str]:
     while len(rest) > 1 and rest[0] in OPTIONS:
         name, value, *rest = rest
         options[name] = value
-    if len(rest) != 1:
-        raise HookError(f"usage: memory-server hook [--config FILE] EVENT (got {' '.join(argv) or 'nothing'})")
+    if len(rest) != 1 or options.get("--host", HOSTS[0]) not in HOSTS:
+        usage = f"memory-server hook [--config FILE] [--host {'|'.join(HOSTS)}] EVENT"
+        raise HookError(f"usage: {usage} (got {' '.join(argv) or 'nothing'})")
     return options, rest[0]
 
 
@@ -92,6 +101,22 @@ def handle(event: str, payload: Any, settings: HookSettings) -> dict[str, Any] |
     if event == "SessionEnd":
         prune_sessions(settings.state_dir / "sessions", time.time() - STATE_MAX_AGE_SECONDS)
     return None
+
+
+def handle_cursor(event: str, payload: Any, settings: HookSettings) -> dict[str, Any]:
+    """Cursor's `sessionStart`: the profile as `additional_context` ({} when there is none, as Cursor expects JSON).
+
+    It is the one Cursor hook that can add context (its `beforeSubmitPrompt` can only block a prompt), and Cursor's
+    input names no project directory but its workspace roots, the first of which stands for `cwd`.
+    """
+    if event != "sessionStart":
+        raise HookError(f"unknown Cursor event {event!r}: only sessionStart can add context")
+    if not isinstance(payload, dict):
+        raise HookError("the hook input is not a JSON object")
+    roots = payload.get("workspace_roots")
+    cwd = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else os.getcwd()
+    context = _context(settings, agent_user(settings, Path(cwd)), None)
+    return {"additional_context": context} if context else {}
 
 
 def _context(settings: HookSettings, user: str, prompt: Any) -> str:

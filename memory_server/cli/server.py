@@ -112,8 +112,11 @@ def _as_the_hooks(config: Path | None) -> tuple[HookSettings, str]:
 def hook(
     event: Annotated[str, typer.Argument(help="SessionStart, UserPromptSubmit, Stop, SessionEnd or PreCompact.")],
     config: ConfigOption = None,
+    host: Annotated[
+        str, typer.Option(help="claude-code (every event above) or cursor (sessionStart: the profile as context).")
+    ] = "claude-code",
 ) -> None:
-    """Claude Code's hooks: print the memory for a prompt, publish the new turns (hook JSON on stdin).
+    """Agent hooks: print the memory for a prompt, publish the new turns (the host's hook JSON on stdin).
 
     Talks to the server at MEMORY_SERVER_URL (key: MEMORY_SERVER_API_KEY) for MEMORY_SERVER_USER (default: the OS
     user); what the environment leaves unset comes from the config's agent section. Never fails the session: any
@@ -121,4 +124,4 @@ def hook(
     """
     from memory_server.hook import main
 
-    raise typer.Exit(main([*(["--config", str(config)] if config else []), event]))
+    raise typer.Exit(main([*(["--config", str(config)] if config else []), "--host", host, event]))
