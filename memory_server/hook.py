@@ -49,17 +49,14 @@ STATE_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 def main(argv: list[str]) -> int:
-    """Run `[--config FILE] [--host HOST] EVENT`; always 0, with the hook's answer (if any) on stdout and any failure in the log."""
+    """Run `[--config FILE] [--host HOST] EVENT`; always 0, the answer (if any) on stdout, any failure in the log."""
     event = ""
     try:
         with _deadline(DEADLINE_SECONDS):
             options, event = _arguments(argv)
             settings = HookSettings.from_env(os.environ, options.get("--config"))
-            payload = json.loads(sys.stdin.buffer.read() or b"{}")
-            if options.get("--host", "claude-code") == "cursor":
-                answer = handle_cursor(event, payload, settings)
-            else:
-                answer = handle(event, payload, settings)
+            handler = handle_cursor if options.get("--host") == "cursor" else handle
+            answer = handler(event, json.loads(sys.stdin.buffer.read() or b"{}"), settings)
     except Exception as exc:  # a memory outage must not break the coding session: log it and carry on
         _log(state_dir(os.environ), event, exc)
         return 0
