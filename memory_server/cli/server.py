@@ -84,8 +84,8 @@ def mcp_stdio(
 ) -> None:
     """Serve the memory tools to an agent over stdio (Claude Desktop, Claude Code, Cursor...).
 
-    With --user (or mcp.user in the config), every tool acts for that user only. Without --url this process
-    opens the data directory itself, so no server may be running on it.
+    With --user (or mcp.user in the config), every tool acts for that user only. Without --url (or --agent-user)
+    this process opens the data directory itself, so no server may be running on it.
     """
     from memory_server.mcp.stdio import serve_stdio
 

@@ -15,7 +15,7 @@ import httpx
 
 from memory_server.hook import HookSettings, agent_user
 from memory_server.ids import check_identifier
-from tests.plugin.helpers import entry, episodes, free_port, hook_input, run_hook, write_lines
+from tests.plugin.helpers import SCRIPT, entry, episodes, free_port, hook_input, run_hook, write_lines
 
 HEAVY = ("pydantic", "httpx", "litellm", "chromadb", "onnxruntime", "numpy", "fastapi", "typer", "uvicorn")
 
@@ -183,6 +183,12 @@ def test_the_hook_imports_none_of_the_servers_heavy_dependencies(tmp_path):
     assert "memory_server.hook" in imported
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
     assert "yaml" not in imported  # only with a config file to read
+
+
+def test_help_is_the_cli_commands_and_names_every_option():
+    done = subprocess.run([str(SCRIPT), "hook", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert all(option in done.stdout for option in ("--config", "--host", "UserPromptSubmit"))
 
 
 def test_one_memory_per_project_directory_gives_valid_distinct_ids(tmp_path):
