@@ -69,8 +69,8 @@ def state_dir(env: Mapping[str, str]) -> Path:
 def read_agent_config(path: str | None) -> dict[str, Any]:
     """The `agent` section of the config file at `path` ({} without one), its URL filled in from `server`.
 
-    Only the keys the plugin needs are read and checked, as the server checks them (which refuses the file at start-up
-    if anything else in it is wrong).
+    Only the keys the plugin needs are read, and only their types are checked here: the user is checked as an id
+    where it is used, and the server, which reads the same file, refuses anything else wrong in it at start-up.
     """
     if path is None:
         return {}
