@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import anyio
@@ -18,10 +19,16 @@ from tests.plugin.helpers import hook_input, run_hook
 PLUGIN = Path(__file__).resolve().parents[2] / "adapters" / "claude_code"
 
 
+def expand(value: str, env: dict[str, str]) -> str:
+    """Claude Code's `${VAR}` and `${VAR:-default}` in .mcp.json, against the environment it runs in."""
+    return re.sub(r"\$\{(\w+)(?::-([^}]*))?\}", lambda m: env.get(m[1]) or m[2] or "", value)
+
+
 async def remember_and_read(env: dict[str, str], project: Path, fact: str) -> dict:
-    """`remember` then `get_profile` through the MCP server started in `project` as the plugin's .mcp.json does."""
-    args = json.loads((PLUGIN / ".mcp.json").read_text())["mcpServers"]["memory"]["args"]
-    server = command(*args[1:], **env)
+    """`remember` then `get_profile` through the MCP server the plugin's .mcp.json starts, in `project`, when Claude
+    Code runs with `env`."""
+    spec = json.loads((PLUGIN / ".mcp.json").read_text())["mcpServers"]["memory"]
+    server = command(*spec["args"][1:], **{k: expand(v, env) for k, v in spec["env"].items()})
     server.cwd = project
     async with Client(server) as client:
         ok(await client.call_tool("remember", {"fact": fact}))

@@ -63,7 +63,7 @@ def frontmatter(path: Path) -> dict:
     return yaml.safe_load(front)
 
 
-def test_the_skills_show_and_forget_and_their_frontmatter_validates():
+def test_the_show_and_forget_skills_validate_against_the_documented_frontmatter():
     skills = sorted((PLUGIN / "skills").glob("*/SKILL.md"))
     assert [s.parent.name for s in skills] == ["forget", "memory"]
     validator = jsonschema.Draft202012Validator(load(SCHEMAS / "skill.schema.json"))
