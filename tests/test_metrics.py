@@ -4,6 +4,9 @@ outboxes read at scrape time, and the same access rules as every other route."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import pytest
@@ -12,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from extractors.base import CandidateFact, ExtractionContext, Message
 from extractors.registry import EXTRACTORS
 from memory_server import keys
+from memory_server.metrics import MULTIPROC_ENV
 from tests.conftest import publish, until_finished, use_extractor
 
 
@@ -106,3 +110,17 @@ async def test_metrics_need_an_admin_key_once_keys_exist(client, service):
     refused = await client.get("/metrics", headers={"X-API-Key": editor.key})
     assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
     assert "memory_server_queue_depth" in await scrape(client, **{"X-API-Key": admin.key})
+
+
+def test_multiprocess_mode_adds_up_every_process(tmp_path):
+    env = {**os.environ, MULTIPROC_ENV: str(tmp_path)}
+    spend = "metrics.count_model_usage('llm', 'm', Usage(llm_calls=2, prompt_tokens=5, completion_tokens=1))"
+    for _ in range(2):  # two processes counting, as two servers would
+        code = f"from extractors.base import Usage; from memory_server import metrics; {spend}"
+        subprocess.run([sys.executable, "-c", code], env=env, check=True)
+    read = "from prometheus_client import generate_latest; from memory_server import metrics; "
+    read += "print(generate_latest(metrics.counted_registry()).decode())"
+    text = subprocess.run([sys.executable, "-c", read], env=env, check=True, capture_output=True, text=True).stdout
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    assert value(samples, "memory_server_model_calls_total", extractor="llm", model="m") == 4
+    assert value(samples, "memory_server_model_tokens_total", kind="prompt") == 10
