@@ -17,7 +17,7 @@ import json
 import logging
 import uuid
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -53,9 +53,10 @@ class Retrieval(BaseModel):
     created_at: datetime
 
 
-def _hits(results: SearchResults | None) -> list[RetrievedMemory]:
+def _hits(results: SearchResults | None) -> list[dict[str, Any]]:
+    """Plain dicts in `RetrievedMemory`'s shape: built on the request path, so no model per memory."""
     hits = results.results if results is not None else []
-    return [RetrievedMemory(type=h.type, id=h.id, score=h.score, section="search") for h in hits]
+    return [{"type": h.type, "id": h.id, "score": h.score, "section": "search"} for h in hits]
 
 
 def _to_retrieval(row: Row) -> Retrieval:
@@ -75,15 +76,18 @@ class RetrievalLog:
 
     def profile(self, scope: Scope, user_id: str, query: str | None, answer: ProfileResponse, request_id: str) -> None:
         """Record a profile answer: its facts in order, then its search results with their scores."""
+        if not self.settings.enabled:
+            return
         facts = [
-            RetrievedMemory(type="fact", id=f.id, score=None, section=section)
+            {"type": "fact", "id": f.id, "score": None, "section": section}
             for section, shown in (("static", answer.profile.static), ("dynamic", answer.profile.dynamic))
             for f in shown
         ]
         self._record(scope, user_id, "profile", query, [*facts, *_hits(answer.searchResults)], request_id)
 
     def search(self, scope: Scope, user_id: str, query: str, results: SearchResults, request_id: str) -> None:
-        self._record(scope, user_id, "search", query, _hits(results), request_id)
+        if self.settings.enabled:
+            self._record(scope, user_id, "search", query, _hits(results), request_id)
 
     def _record(
         self,
@@ -91,14 +95,11 @@ class RetrievalLog:
         user_id: str,
         kind: str,
         query: str | None,
-        memories: list[RetrievedMemory],
+        memories: list[dict[str, Any]],
         request_id: str,
     ) -> None:
-        if not self.settings.enabled:
-            return
-        dumped = json.dumps([m.model_dump() for m in memories], separators=(",", ":"))
         at = timeutil.to_db(timeutil.now())
-        self.core.retrievals.add(Entry(scope.space, user_id, request_id, kind, query, scope.actor, dumped, at))
+        self.core.retrievals.add(Entry(scope.space, user_id, request_id, kind, query, scope.actor, memories, at))
 
     @staticmethod
     def new_request_id() -> str:

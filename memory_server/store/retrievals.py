@@ -8,8 +8,10 @@ an entry is either written before the purge (and deleted by it) or never.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import aiosqlite
 
@@ -19,7 +21,7 @@ from memory_server.store.db import Database, Row, page_of
 
 @dataclass(frozen=True)
 class Entry:
-    """One profile or search, as it is written; `memories` is the JSON list of what it returned."""
+    """One profile or search; `memories` (what it returned) is serialised by the writer, off the request path."""
 
     tenant_id: str
     user_id: str
@@ -27,8 +29,21 @@ class Entry:
     kind: str
     query: str | None
     actor: str
-    memories: str
+    memories: list[dict[str, Any]]
     created_at: str
+
+    def row(self) -> tuple[Any, ...]:
+        memories = json.dumps(self.memories, separators=(",", ":"))
+        return (
+            self.tenant_id,
+            self.user_id,
+            self.request_id,
+            self.kind,
+            self.query,
+            self.actor,
+            memories,
+            self.created_at,
+        )
 
 
 class RetrievalBuffer:
@@ -62,7 +77,7 @@ class RetrievalBuffer:
             await conn.executemany(
                 "INSERT INTO retrieval_log (tenant_id, user_id, request_id, kind, query, actor, memories, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [astuple(e) for e in batch],
+                [e.row() for e in batch],
             )
         return len(batch)
 
