@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime
+from typing import get_args
 
 from prometheus_client import (
     REGISTRY,
@@ -73,7 +74,7 @@ class _BacklogCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         b = self.backlog
         jobs = GaugeMetricFamily("memory_server_jobs", "Requests (extraction jobs) by status.", labels=["status"])
-        for status in JobStatus.__args__:
+        for status in get_args(JobStatus):
             jobs.add_metric([status], b.jobs.get(status, 0))
         yield jobs
         yield GaugeMetricFamily(
