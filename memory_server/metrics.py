@@ -2,8 +2,8 @@
 
 Two kinds. Counted as they happen, in this process: request latency per route template (`api.timing`), model
 calls and tokens per extractor and model (extraction jobs). Read from the store at each scrape: jobs by status,
-queue depth and the age of the oldest queued job, the vector and webhook outboxes (pending and, for webhooks,
-the oldest's age), so every process reports the same backlog whichever one is scraped.
+queue depth and the age of the oldest queued job, the vector and webhook outboxes (pending, and the oldest's
+age), so every process reports the same backlog whichever one is scraped.
 
 With `PROMETHEUS_MULTIPROC_DIR` set (an empty directory, set before the processes start, shared by them), the
 counted metrics of every process are kept there and each scrape aggregates all of them (the
@@ -89,11 +89,12 @@ class _BacklogCollector(Collector):
         pending.add_metric(["vectors"], b.vector_ops)
         pending.add_metric(["webhooks"], b.deliveries)
         yield pending
-        yield GaugeMetricFamily(
-            "memory_server_webhook_outbox_oldest_age_seconds",
-            "Age of the oldest pending webhook delivery (0: none).",
-            _age(b.oldest_delivery, self.now),
+        oldest = GaugeMetricFamily(
+            "memory_server_outbox_oldest_age_seconds", "Age of the oldest pending row (0: none).", labels=["outbox"]
         )
+        oldest.add_metric(["vectors"], _age(b.oldest_vector_op, self.now))
+        oldest.add_metric(["webhooks"], _age(b.oldest_delivery, self.now))
+        yield oldest
         yield GaugeMetricFamily(
             "memory_server_retrieval_log_buffered",
             "Retrieval-log entries of this process not yet written.",

@@ -93,12 +93,13 @@ async def test_queue_depth_and_oldest_age_reflect_queued_jobs(client, blocking):
     assert value(families["memory_server_queue_oldest_age_seconds"], "memory_server_queue_oldest_age_seconds") == 0
 
 
-async def test_outboxes_are_reported(client):
+async def test_both_outboxes_are_reported_empty_once_applied(client):
     families = await scrape(client)
     pending = families["memory_server_outbox_pending"]
     assert value(pending, "memory_server_outbox_pending", outbox="vectors") == 0
     assert value(pending, "memory_server_outbox_pending", outbox="webhooks") == 0
-    assert "memory_server_webhook_outbox_oldest_age_seconds" in families
+    oldest = families["memory_server_outbox_oldest_age_seconds"]
+    assert {s.labels["outbox"]: s.value for s in oldest} == {"vectors": 0, "webhooks": 0}
 
 
 async def test_metrics_need_an_admin_key_once_keys_exist(client, service):

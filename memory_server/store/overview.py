@@ -33,16 +33,18 @@ class Backlog:
     jobs: dict[str, int]
     oldest_queued: datetime | None
     vector_ops: int
+    oldest_vector_op: datetime | None
     deliveries: int
     oldest_delivery: datetime | None
 
 
 async def backlog(db: Database) -> Backlog:
-    """Read at each metrics scrape: a count by status over the jobs index and three small aggregates."""
+    """Read at each metrics scrape: a count by status over the jobs index and a few small aggregates."""
     rows = await db.fetchall("SELECT status, count(*) AS n FROM jobs GROUP BY status")
     row = await db.fetchone(
         "SELECT (SELECT min(created_at) FROM jobs WHERE status = 'queued') AS oldest_queued, "
         "(SELECT count(*) FROM vector_ops) AS vector_ops, "
+        "(SELECT created_at FROM vector_ops ORDER BY id LIMIT 1) AS oldest_vector_op, "
         "(SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries, "
         "(SELECT min(created_at) FROM webhook_deliveries WHERE status = 'pending') AS oldest_delivery"
     )
@@ -51,6 +53,7 @@ async def backlog(db: Database) -> Backlog:
         jobs={r["status"]: int(r["n"]) for r in rows},
         oldest_queued=timeutil.from_db(row["oldest_queued"]),
         vector_ops=int(row["vector_ops"]),
+        oldest_vector_op=timeutil.from_db(row["oldest_vector_op"]),
         deliveries=int(row["deliveries"]),
         oldest_delivery=timeutil.from_db(row["oldest_delivery"]),
     )
