@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from mcp import Client
 
 from memory_server import keys, timeutil
 from memory_server.api.app import create_app
@@ -57,7 +58,7 @@ async def test_profile_and_search_are_logged_with_the_ids_and_scores_they_return
     assert answered_search["results"] and answered_profile["searchResults"]["results"]
 
     newest, oldest = await logged(client, service)
-    assert (newest["kind"], newest["query"], newest["actor"]) == ("search", "nurse", "local")
+    assert (newest["kind"], newest["query"], newest["actor"]) == ("search", "nurse", "mcp/local")
     assert newest["request_id"] == search.headers["X-Request-Id"]
     assert [(m["id"], m["type"], m["score"]) for m in newest["memories"]] == [
         (h["id"], h["type"], h["score"]) for h in answered_search["results"]
@@ -147,3 +148,23 @@ async def test_entries_are_written_in_the_background_and_on_shutdown(settings):
     async with served(settings, flush_seconds=60) as (_, client):
         items = (await client.get("/v1/users/ana/retrievals")).json()["items"]
     assert [e["query"] for e in items] == ["at shutdown", "soon"]
+
+
+async def test_compatibility_routes_are_logged_through_the_service(client, fake, service):
+    await seed(client, fake)
+    found = await client.post("/v3/memories/search/", json={"query": "nurse", "filters": {"user_id": "ana"}})
+    profile = await client.post("/v4/profile", json={"containerTag": "ana", "q": "Rust"})
+    assert found.status_code == 200 and profile.status_code == 200
+    newest, oldest = await logged(client, service)
+    assert (newest["kind"], newest["query"], oldest["kind"], oldest["query"]) == ("profile", "Rust", "search", "nurse")
+    assert [m["id"] for m in oldest["memories"]] == [m["id"] for m in found.json()["results"]]
+
+
+async def test_mcp_recall_is_logged_through_the_service(app, client, fake, service):
+    await seed(client, fake)
+    async with Client(app.state.mcp) as mcp:
+        answer = await mcp.call_tool("recall", {"user_id": "ana", "query": "nurse"})
+    assert not answer.is_error
+    [entry] = await logged(client, service)
+    assert (entry["kind"], entry["query"], entry["actor"]) == ("search", "nurse", "mcp/local")
+    assert entry["memories"] and {m["type"] for m in entry["memories"]} <= {"fact", "episode"}
