@@ -58,7 +58,7 @@ async def test_profile_and_search_are_logged_with_the_ids_and_scores_they_return
     assert answered_search["results"] and answered_profile["searchResults"]["results"]
 
     newest, oldest = await logged(client, service)
-    assert (newest["kind"], newest["query"], newest["actor"]) == ("search", "nurse", "mcp/local")
+    assert (newest["kind"], newest["query"], newest["actor"]) == ("search", "nurse", "local")
     assert newest["request_id"] == search.headers["X-Request-Id"]
     assert [(m["id"], m["type"], m["score"]) for m in newest["memories"]] == [
         (h["id"], h["type"], h["score"]) for h in answered_search["results"]
