@@ -73,6 +73,7 @@ class RetrievalLog:
         self.core = core
         self.settings = core.settings.retrieval_log
         self._writer: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def profile(self, scope: Scope, user_id: str, query: str | None, answer: ProfileResponse, request_id: str) -> None:
         """Record a profile answer: its facts in order, then its search results with their scores."""
@@ -116,16 +117,18 @@ class RetrievalLog:
         )
 
     async def start(self) -> None:
+        self._stopping.clear()
         self._writer = asyncio.create_task(self._write_every(), name="retrieval-log")
 
     async def stop(self) -> None:
-        """Stop the writer and write what is left (a clean shutdown loses nothing)."""
-        if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._writer
-            self._writer = None
-        await self.flush()
+        """Let the writer write what is left and end (a clean shutdown loses nothing). It is told, not cancelled:
+        a cancel during a write would roll back a batch already taken from the buffer."""
+        self._stopping.set()
+        if self._writer is None:
+            await self.flush()
+            return
+        await self._writer
+        self._writer = None
 
     async def flush(self) -> int:
         buffer = self.core.retrievals
@@ -135,8 +138,10 @@ class RetrievalLog:
         return await buffer.write(self.core.db)
 
     async def _write_every(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.flush_seconds)
+        while not self._stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.settings.flush_seconds):
+                    await self._stopping.wait()
             try:
                 await self.flush()
             except Exception:  # a busy database must not end the writer; the next round tries again
