@@ -11,19 +11,11 @@ from starlette.responses import Response
 from memory_server.console.chart import sentiment_chart
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
 from memory_server.errors import InvalidInput
-from memory_server.schemas import (
-    ChangelogFilter,
-    FactFilter,
-    Identifier,
-    RetrievalFilter,
-    TimelineFilter,
-    UserFilter,
-)
+from memory_server.schemas import ChangelogFilter, FactFilter, Identifier, TimelineFilter, UserFilter
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 PAGE_SIZE = 20
 SHOWN = 100  # facts, messages and changes shown on a user's page
-RETRIEVALS = 20  # latest profiles and searches shown on a user's page
 
 
 @router.get("")
@@ -72,7 +64,6 @@ async def user(caller: Caller, user_id: Identifier) -> Response:
     histories = {fact.id: await service.fact_history(scope, fact.id) for fact in facts}
     timeline = (await service.users.timeline(scope, user_id, TimelineFilter(limit=SHOWN))).timeline
     changes = (await service.changes(scope, ChangelogFilter(user_id=user_id, limit=SHOWN))).items
-    retrievals = (await service.retrievals.page(scope, user_id, RetrievalFilter(limit=RETRIEVALS))).items
     return caller.render(
         "user.html",
         user=record,
@@ -81,7 +72,6 @@ async def user(caller: Caller, user_id: Identifier) -> Response:
         timeline=timeline,
         chart=sentiment_chart(timeline),
         changes=changes,
-        retrievals=retrievals,
     )
 
 
