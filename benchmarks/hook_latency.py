@@ -6,8 +6,10 @@
 Starts `memory-server serve` on a fresh data directory and a free port, gives one user a few facts (so the
 hook has a profile to fetch and render), then times the console script end to end with perf_counter around
 each subprocess: Python start, imports, reading stdin, /v1/profile with `q` and `max_tokens`, the JSON on
-stdout. To split that figure: the profile request alone (from this process), the hook against a closed port
-(start-up, imports and the log line), and `python -c pass` as the floor.
+stdout; then the same with the URL and user read from a config file (MEMORY_SERVER_CONFIG). To split that
+figure: the profile request alone (from this process), the hook against a closed port (start-up, imports and the
+log line), and `python -c pass` as the floor. The commands take turns, so that other work on the machine weighs on
+each alike.
 """
 
 from __future__ import annotations
@@ -54,23 +56,31 @@ def main() -> None:
                 }
             )
             hook = [str(BIN / "memory-server"), "hook", "UserPromptSubmit"]
-            hook_times, out = _time(hook, payload, hook_env, args.runs)
+            Path(f"{tmp}/memory.yaml").write_text(f"agent:\n  url: {url}\n  user: ana\n")
+            by_file = env | {"MEMORY_SERVER_CONFIG": f"{tmp}/memory.yaml", "MEMORY_SERVER_STATE_DIR": tmp}
             down = hook_env | {"MEMORY_SERVER_URL": f"http://127.0.0.1:{_free_port()}"}
-            startup, _ = _time(hook, payload, down, args.runs)
+            cases = [
+                (hook, payload, hook_env),
+                (hook, payload, by_file),
+                (hook, payload, down),
+                ([sys.executable, "-c", "pass"], "", env),
+            ]
+            (hook_times, out), (file_times, file_out), (startup, _), (floor, _) = _time(cases, args.runs)
             profile = [
                 _post(f"{url}/v1/profile", {"user_id": "ana", "q": "Which language am I learning?", "max_tokens": 400})
                 for _ in range(args.runs)
             ]
-            floor, _ = _time([sys.executable, "-c", "pass"], "", env, args.runs)
         finally:
             server.terminate()
             server.wait(timeout=30)
-    context = json.loads(out)["hookSpecificOutput"]["additionalContext"]
-    assert "Rust" in context, context
+    for answer in (out, file_out):
+        context = json.loads(answer)["hookSpecificOutput"]["additionalContext"]
+        assert "Rust" in context, context
     print(f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; {args.runs} runs after 2 warm-ups.\n")
     print("| command | p50 ms | p95 ms | max ms |\n|---|---:|---:|---:|")
     rows = (
         ("memory-server hook UserPromptSubmit", hook_times),
+        ("the same, URL and user from a config file (PyYAML)", file_times),
         ("of which: /v1/profile with q over HTTP (in this process)", profile),
         ("the same hook, server down (start-up, imports, log line)", startup),
         ("python -c pass (floor)", floor),
@@ -80,15 +90,17 @@ def main() -> None:
         print(f"| {name} | {statistics.median(times):.1f} | {p95:.1f} | {max(times):.1f} |")
 
 
-def _time(command: list[str], stdin: str, env: dict[str, str], runs: int) -> tuple[list[float], str]:
-    times, out = [], ""
+def _time(cases: list[tuple[list[str], str, dict[str, str]]], runs: int) -> list[tuple[list[float], str]]:
+    """Each case's wall times in ms and last stdout; the cases take turns, so a change in load hits them alike."""
+    results: list[tuple[list[float], str]] = [([], "") for _ in cases]
     for i in range(runs + 2):
-        started = time.perf_counter()
-        done = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, check=True)
-        if i >= 2:
-            times.append((time.perf_counter() - started) * 1000)
-        out = done.stdout
-    return times, out
+        for n, (command, stdin, env) in enumerate(cases):
+            started = time.perf_counter()
+            done = subprocess.run(command, input=stdin, env=env, capture_output=True, text=True, check=True)
+            if i >= 2:
+                results[n][0].append((time.perf_counter() - started) * 1000)
+            results[n] = (results[n][0], done.stdout)
+    return results
 
 
 def _post(url: str, body: dict) -> float:

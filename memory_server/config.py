@@ -113,6 +113,19 @@ class McpSettings(_Section):
     user: Identifier | None = Field(None, description="The user `memory-server mcp` serves (else --user or env).")
 
 
+class AgentSettings(_Section):
+    """Read by `memory-server hook` (without importing this module) and `memory-server mcp --agent-user`."""
+
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The server the agent plugin talks to; empty: this file's server.host and server.port.",
+    )
+    api_key: str | None = Field(None, description="The API key the agent plugin sends (else none).")
+    user: Identifier | None = Field(None, description="Whose memory the agent plugin keeps; empty: the OS user.")
+    user_per_project: bool = Field(False, description="One memory per project directory (user:project-hash).")
+
+
 class WorkerSettings(_Section):
     concurrency: int = Field(2, ge=1, le=64, description="Extraction jobs running at once.")
     max_attempts: int = Field(3, ge=1, le=20, description="Tries before a job is marked failed.")
@@ -359,6 +372,7 @@ class Settings(BaseSettings):
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     retrieval_log: RetrievalLogSettings = Field(default_factory=RetrievalLogSettings)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)

@@ -14,7 +14,7 @@ from pydantic import AliasChoices
 from extractors.registry import available
 from memory_server import timeutil
 from memory_server.config import ExtractionConfig
-from memory_server.errors import InvalidInput
+from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import ConfigVersion
 from memory_server.store import configs as configsql
 from memory_server.store.db import Database
@@ -59,6 +59,13 @@ class ConfigStore:
     async def current(self, tenant_id: str) -> ConfigVersion:
         latest = await configsql.history(self.db, tenant_id, 1)
         return latest[0] if latest else self.initial()
+
+    async def version(self, tenant_id: str, version: int) -> ConfigVersion:
+        """One stored version (0: the settings file's)."""
+        found = self.initial() if version == 0 else await configsql.get(self.db, tenant_id, version)
+        if found is None:
+            raise NotFound(f"version: no config version {version}", field="version")
+        return found
 
     async def history(self, tenant_id: str, limit: int) -> list[ConfigVersion]:
         return await configsql.history(self.db, tenant_id, limit)

@@ -47,19 +47,32 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
     return done
 
 
-async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
-    """Delete the user's live facts and episodes that match `query` at or above `threshold`, and the messages
-    the matching facts came from (unless only facts are asked for): they say what the user asked to forget,
-    whatever their own score."""
+async def _targets(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[int]]:
+    """The live facts that match `query` at or above `threshold`, and the ids of the episodes that go with
+    them: those that match, and the messages the matching facts came from (unless only facts are asked for),
+    since they say what the user asked to forget, whatever their own score."""
     ask = retrieval.Ask(body.user_id, body.query, body.top_k, body.threshold, body.types, body.roles)
+    found = await retrieval.find(core, scope, ask, collapse=False)
+    sources = {e.message_id for e in found.episodes}
+    if "episodes" in body.types:
+        sources |= {m for f in found.facts for m in f.message_ids}
+    return found.facts, sorted(sources)
+
+
+async def matching(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
+    """What `delete_by_query` would delete now: its preview."""
+    facts, ids = await _targets(core, scope, body)
+    found = await episodes.details(core, scope, ids)
+    return facts, [found[i] for i in ids if i in found]
+
+
+async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
+    """Delete what `matching` finds, under the user's lock."""
     async with core.user_lock(scope.space, body.user_id):
-        found = await retrieval.find(core, scope, ask, collapse=False)
-        facts = await delete_facts(core, scope, body.user_id, found.facts)
-        sources = {e.message_id for e in found.episodes}
-        if "episodes" in body.types:
-            sources |= {m for f in found.facts for m in f.message_ids}
-        gone = await episodes.delete(core, scope, body.user_id, sorted(sources))
-    return facts, gone
+        facts, ids = await _targets(core, scope, body)
+        deleted = await delete_facts(core, scope, body.user_id, facts)
+        gone = await episodes.delete(core, scope, body.user_id, ids)
+    return deleted, gone
 
 
 async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) -> tuple[Fact, list[Episode]]:

@@ -4,110 +4,78 @@ Before a prompt (UserPromptSubmit) or at the start of a session (SessionStart) i
 with what is relevant to the prompt, as additional context. After a turn (Stop), at the end (SessionEnd) and
 before compaction (PreCompact) it publishes the turns added to the transcript since the last publish.
 
+With `--host cursor` it answers Cursor's `sessionStart` hook (the profile as `additional_context`), the one Cursor
+hook that can add context.
+
 It runs on every prompt, so it must cost nothing the user notices, and a memory outage must never break the
 coding session: it imports only the standard library (no pydantic, httpx or the service), holds itself to a
 hard deadline, and whatever fails (no server, a refusal, a bad input) ends with exit 0, no output and one line
 in `<state dir>/hook.log`. A turn is published once: the transcript offset already published is kept per
-session in the state directory, and the server's idempotent publish absorbs a retry after a lost answer.
+session in the state directory, and the server's idempotent publish absorbs a retry after a lost answer; at
+SessionEnd the state of sessions idle for 30 days is deleted, so the directory does not grow without end.
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import hashlib
 import json
 import os
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
-from memory_server.ids import MAX_ID_LENGTH, check_identifier, is_id_character
+from memory_server.hook_settings import HookError, HookSettings, agent_user, state_dir, valid_id
 from memory_server.prompt_context import render_profile
 from memory_server.transcript import Turn, clean_text, read_new
 
 CONTEXT_EVENTS = ("SessionStart", "UserPromptSubmit")
 PUBLISH_EVENTS = ("Stop", "SessionEnd", "PreCompact")
 EVENTS = CONTEXT_EVENTS + PUBLISH_EVENTS
+OPTIONS = ("--config", "--host")
+HOSTS = ("claude-code", "cursor")
 SOURCE = "claude-code"
 DEADLINE_SECONDS = 1.5
 BATCH_MESSAGES = 50  # well under the server's default max_messages (200)
 MAX_QUERY_CHARS = 2_000
 MAX_LOG_BYTES = 256 * 1024
-DEFAULT_URL = "http://127.0.0.1:8765"
-
-
-class HookError(Exception):
-    """Something the log should say; `permanent` when retrying the same publish can never succeed."""
-
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
-class HookSettings(NamedTuple):
-    """Where the server is and whose memory this is, from the environment Claude Code passes to hooks."""
-
-    url: str
-    api_key: str | None
-    user: str | None
-    per_project: bool
-    state_dir: Path
-    max_tokens: int
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> HookSettings:
-        state = env.get("MEMORY_SERVER_STATE_DIR") or str(
-            Path(env.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "memory-server"
-        )
-        tokens = env.get("MEMORY_SERVER_HOOK_MAX_TOKENS", "")
-        return cls(
-            url=(env.get("MEMORY_SERVER_URL") or DEFAULT_URL).rstrip("/"),
-            api_key=env.get("MEMORY_SERVER_API_KEY") or None,
-            user=env.get("MEMORY_SERVER_USER") or None,
-            per_project=env.get("MEMORY_SERVER_USER_PER_PROJECT", "") in ("1", "true", "yes"),
-            state_dir=Path(state).expanduser(),
-            max_tokens=int(tokens) if tokens.isdigit() and int(tokens) > 0 else 400,
-        )
-
-
-def agent_user(settings: HookSettings, cwd: Path) -> str:
-    """Whose memory: MEMORY_SERVER_USER, else the OS user; with per_project, one memory per project directory.
-
-    A named user must be a valid id (a typo should not silently make a second memory); the OS user and the
-    project's name are made into one, and the project part ends with a hash of its full path so that two
-    checkouts named alike stay apart.
-    """
-    if settings.user is not None:
-        base = _valid_id(settings.user, "MEMORY_SERVER_USER")
-    else:
-        base = _as_id(getpass.getuser()) or "user"
-    if not settings.per_project:
-        return base
-    resolved = str(cwd.resolve())
-    digest = hashlib.sha256(resolved.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-    project = (_as_id(cwd.resolve().name) or "root")[:64]
-    return f"{base[: MAX_ID_LENGTH - len(project) - 10]}:{project}-{digest}"
+STATE_MAX_AGE_SECONDS = 30 * 24 * 3600
 
 
 def main(argv: list[str]) -> int:
-    """Run one hook; always 0, with the hook's answer (if any) on stdout and any failure in the log."""
-    settings = HookSettings.from_env(os.environ)
-    event = argv[0] if argv else ""
+    """Run `[--config FILE] [--host HOST] EVENT`; always 0, the answer (if any) on stdout, any failure in the log."""
+    event = ""
     try:
         with _deadline(DEADLINE_SECONDS):
-            answer = handle(event, json.loads(sys.stdin.buffer.read() or b"{}"), settings)
+            options, event = _arguments(argv)
+            settings = HookSettings.from_env(os.environ, options.get("--config"))
+            handler = handle_cursor if options.get("--host") == "cursor" else handle
+            answer = handler(event, json.loads(sys.stdin.buffer.read() or b"{}"), settings)
     except Exception as exc:  # a memory outage must not break the coding session: log it and carry on
-        _log(settings, event, exc)
+        _log(state_dir(os.environ), event, exc)
         return 0
     if answer is not None:
         sys.stdout.write(json.dumps(answer))
     return 0
+
+
+def _arguments(argv: list[str]) -> tuple[dict[str, str], str]:
+    """`--option VALUE` pairs and the event, without argparse (its import would be paid before every prompt)."""
+    options: dict[str, str] = {}
+    rest = list(argv)
+    while len(rest) > 1 and rest[0] in OPTIONS:
+        name, value, *rest = rest
+        options[name] = value
+    if len(rest) != 1 or options.get("--host", HOSTS[0]) not in HOSTS:
+        usage = f"memory-server hook [--config FILE] [--host {'|'.join(HOSTS)}] EVENT"
+        raise HookError(f"usage: {usage} (got {' '.join(argv) or 'nothing'})")
+    return options, rest[0]
 
 
 def handle(event: str, payload: Any, settings: HookSettings) -> dict[str, Any] | None:
@@ -122,12 +90,30 @@ def handle(event: str, payload: Any, settings: HookSettings) -> dict[str, Any] |
         if not context:
             return None
         return {"hookSpecificOutput": {"hookEventName": event, "additionalContext": context}}
-    session = _valid_id(str(payload.get("session_id") or ""), "session_id")
+    session = valid_id(str(payload.get("session_id") or ""), "session_id")
     transcript = payload.get("transcript_path")
     if not transcript:
         raise HookError("the hook input has no transcript_path")
     publish_new_turns(settings, user, session, Path(transcript).expanduser())
+    if event == "SessionEnd":
+        prune_sessions(settings.state_dir / "sessions", time.time() - STATE_MAX_AGE_SECONDS)
     return None
+
+
+def handle_cursor(event: str, payload: Any, settings: HookSettings) -> dict[str, Any]:
+    """Cursor's `sessionStart`: the profile as `additional_context` ({} when there is none, as Cursor expects JSON).
+
+    It is the one Cursor hook that can add context (its `beforeSubmitPrompt` can only block a prompt), and Cursor's
+    input names no project directory but its workspace roots, the first of which stands for `cwd`.
+    """
+    if event != "sessionStart":
+        raise HookError(f"unknown Cursor event {event!r}: only sessionStart can add context")
+    if not isinstance(payload, dict):
+        raise HookError("the hook input is not a JSON object")
+    roots = payload.get("workspace_roots")
+    cwd = roots[0] if isinstance(roots, list) and roots and isinstance(roots[0], str) else os.getcwd()
+    context = _context(settings, agent_user(settings, Path(cwd)), None)
+    return {"additional_context": context} if context else {}
 
 
 def _context(settings: HookSettings, user: str, prompt: Any) -> str:
@@ -159,11 +145,39 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
             except HookError as exc:
                 if not exc.permanent:
                     raise
-                _log(settings, "publish", exc)
+                _log(settings.state_dir, "publish", exc)
             sent += len(batch)
             _save_offset(state.with_suffix(".json"), transcript, batch[-1].end)
         _save_offset(state.with_suffix(".json"), transcript, end)
         return sent
+
+
+def prune_sessions(directory: Path, cutoff: float) -> int:
+    """Delete the state of every session none of whose files changed since `cutoff`; the number of files deleted.
+
+    One directory scan, run only at SessionEnd (after this session's state was saved, so it is never among them).
+    A session's files (offset, lock, a temporary file left by a crash) go together, judged by the newest, so the
+    lock of a session still publishing is never taken from under it.
+    """
+    newest: dict[str, float] = {}
+    files: dict[str, list[str]] = {}
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        session = entry.name.split(".", 1)[0]
+        with contextlib.suppress(OSError):
+            newest[session] = max(newest.get(session, 0.0), entry.stat().st_mtime)
+            files.setdefault(session, []).append(entry.path)
+    removed = 0
+    for session, changed in newest.items():
+        if changed < cutoff:
+            for path in files[session]:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    removed += 1
+    return removed
 
 
 def _interaction(user: str, session: str, batch: list[Turn]) -> dict[str, Any]:
@@ -258,26 +272,11 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _valid_id(value: str, name: str) -> str:
-    try:
-        check_identifier(value)
-    except ValueError as exc:
-        raise HookError(f"{name}: {exc}") from None
-    if len(value) > MAX_ID_LENGTH:
-        raise HookError(f"{name}: must be at most {MAX_ID_LENGTH} characters")
-    return value
-
-
-def _as_id(name: str) -> str:
-    """`name` made into an id: each character the id rule refuses becomes '-'."""
-    made = "".join(ch if is_id_character(ch) else "-" for ch in name).strip("-")[:MAX_ID_LENGTH]
-    return "" if made.strip(".") == "" else made
-
-
-def _log(settings: HookSettings, event: str, exc: BaseException) -> None:
+def _log(directory: Path, event: str, exc: BaseException) -> None:
     """One line per failure; the log is rotated once past MAX_LOG_BYTES. Logging itself never raises."""
-    log = settings.state_dir / "hook.log"
-    line = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {event or '-'}: {type(exc).__name__}: {exc}\n"
+    log = directory / "hook.log"
+    message = " ".join(str(exc).split())  # one line, even for a YAML error's pointer
+    line = f"{datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ} {event or '-'}: {type(exc).__name__}: {message}\n"
     with contextlib.suppress(OSError):
         log.parent.mkdir(parents=True, exist_ok=True)
         if log.exists() and log.stat().st_size > MAX_LOG_BYTES:

@@ -6,6 +6,7 @@ and requests pages call it.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import get_args
 
 from pydantic import BaseModel, Field
@@ -35,6 +36,15 @@ class RequestList(BaseModel):
     total: int
 
 
+class Progress(BaseModel):
+    """Requests of one kind accepted since a moment (a batch an operator started), by status."""
+
+    requests: dict[str, int] = Field(description="Requests by status (queued, running, done, failed).")
+    total: int
+    finished: bool = Field(description="None is queued or running.")
+    latest: list[Job]
+
+
 class Operations:
     def __init__(self, core: Core) -> None:
         self.core = core
@@ -60,3 +70,11 @@ class Operations:
             raise InvalidInput(f"status: one of {', '.join(get_args(JobStatus))}", field="status")
         jobs, total = await jobsql.page(self.core.db, scope.space, status, limit, offset)
         return RequestList(requests=jobs, total=total)
+
+    async def progress(self, scope: Scope, kind: str, since: datetime, user_id: str | None = None) -> Progress:
+        """How far the requests of `kind` accepted since `since` (of `user_id`, when given) have got."""
+        scope.require("viewer")
+        counts, latest = await jobsql.since(self.core.db, scope.space, kind, since, user_id, RECENT)
+        by_status = {status: counts.get(status, 0) for status in get_args(JobStatus)}
+        waiting = by_status["queued"] + by_status["running"]
+        return Progress(requests=by_status, total=sum(by_status.values()), finished=waiting == 0, latest=latest)

@@ -97,18 +97,44 @@ async def revise(
 async def history(core: Core, scope: Scope, fact_id: str) -> list[Change]:
     """The change-log rows of every version of a fact (its predecessors and successors), oldest first."""
     fact = await retrieval.get_fact(core, scope.space, fact_id)  # 404 for an id that is not this tenant's
+    return (await histories(core, scope, fact.user_id, [fact_id]))[fact_id]
+
+
+def _links(change: Change) -> list[str]:
+    """The other versions a change-log row names: what an update replaced, what superseded a fact."""
+    linked = [
+        (change.before or {}).get("id") if change.event == "update" else None,
+        (change.after or {}).get("superseded_by") if change.event == "supersede" else None,
+    ]
+    return [f for f in linked if f]
+
+
+async def histories(core: Core, scope: Scope, user_id: str, fact_ids: Sequence[str]) -> dict[str, list[Change]]:
+    """`history` of each of the user's facts `fact_ids`: the chains are followed for all of them together, one
+    query per step along the longest chain rather than per fact."""
     seen: set[str] = set()
-    todo = {fact_id}
+    todo = set(fact_ids)
     rows: dict[int, Change] = {}
-    while todo and len(seen) < MAX_VERSIONS:
+    links: dict[str, set[str]] = {}
+    while todo and len(seen) < MAX_VERSIONS * max(1, len(fact_ids)):
         seen |= todo
-        found = await changesql.of_facts(core.db, scope.space, fact.user_id, sorted(todo))
+        found = await changesql.of_facts(core.db, scope.space, user_id, sorted(todo))
         todo = set()
         for change in found:
             rows[change.id] = change
-            linked = [
-                (change.before or {}).get("id") if change.event == "update" else None,
-                (change.after or {}).get("superseded_by") if change.event == "supersede" else None,
-            ]
-            todo |= {f for f in linked if f and f not in seen}
-    return [rows[i] for i in sorted(rows)]
+            linked = _links(change)
+            links.setdefault(change.fact_id or "", set()).update(linked)
+            todo |= {f for f in linked if f not in seen}
+    by_fact: dict[str, list[int]] = {}
+    for change in rows.values():
+        by_fact.setdefault(change.fact_id or "", []).append(change.id)
+    result = {}
+    for start in fact_ids:
+        chain, stack = {start}, [start]
+        while stack and len(chain) < MAX_VERSIONS:
+            for other in links.get(stack.pop(), ()):
+                if other not in chain:
+                    chain.add(other)
+                    stack.append(other)
+        result[start] = [rows[i] for i in sorted(i for f in chain for i in by_fact.get(f, ()))]
+    return result

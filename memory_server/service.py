@@ -211,6 +211,12 @@ class MemoryService:
         scope.require("admin")
         return await self.configs.update(scope.space, scope.actor, changes, self._check_config)
 
+    async def restore_config(self, scope: Scope, version: int) -> ConfigVersion:
+        """A new version whose config equals version `version`'s (history is never rewritten)."""
+        scope.require("admin")
+        old = await self.configs.version(scope.space, version)
+        return await self.update_config(scope, old.config)
+
     def _check_config(self, config: ExtractionConfig) -> None:
         """A config is stored only if its extractor can be built from it."""
         if config.extractor == "llm" and extraction.model_call(self.core.settings, config) is None:
@@ -330,6 +336,16 @@ class MemoryService:
             self._workers.notify()
         return await self.request(scope, request_id)
 
+    async def reextract_everyone(self, scope: Scope) -> int:
+        """Queue a re-extraction of every user with stored messages but those marked "do not remember"; how many."""
+        scope.require("editor")
+        queued = 0
+        for user_id in await self.users_with_messages(scope):
+            with contextlib.suppress(Conflict):
+                await self.reextract(scope, user_id)
+                queued += 1
+        return queued
+
     async def users_with_messages(self, scope: Scope) -> list[str]:
         return await messagesql.users(self.core.db, scope.space)
 
@@ -425,6 +441,12 @@ class MemoryService:
         scope.require("viewer")
         return await revisions.history(self.core, scope, fact_id)
 
+    async def fact_histories(self, scope: Scope, user_id: str, fact_ids: list[str]) -> dict[str, list[Change]]:
+        """`fact_history` of many of one user's facts at once (a page of them), in a few queries."""
+        scope.require("viewer")
+        self._check_page(len(fact_ids))
+        return await revisions.histories(self.core, scope, user_id, fact_ids)
+
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
         scope.require("viewer")
         self._check_page(flt.limit)
@@ -477,6 +499,11 @@ class MemoryService:
         """Delete the user's facts and episodes that match a query (each type as `types` asks)."""
         scope.require("editor")
         return await forgetting.delete_by_query(self.core, scope, body)
+
+    async def preview_delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
+        """What `delete_by_query` would delete now, deleting nothing (it needs the same role)."""
+        scope.require("editor")
+        return await forgetting.matching(self.core, scope, body)
 
     async def purge_user(self, scope: Scope, user_id: str) -> dict[str, int]:
         scope.require("admin")

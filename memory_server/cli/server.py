@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from memory_server.cli.common import ConfigOption, DataDirOption, id_option, run_async, settings_from
+from memory_server.hook_settings import HookError, HookSettings
+from memory_server.hook_settings import agent_user as hook_user
 from memory_server.service import MemoryService
 
 
@@ -72,8 +74,9 @@ def mcp_stdio(
         bool,
         typer.Option(
             "--agent-user",
-            help="Act for the user the agent hooks remember (MEMORY_SERVER_USER, else the OS user; per project "
-            "directory with MEMORY_SERVER_USER_PER_PROJECT=1).",
+            help="Act as the agent hooks do: for their user (MEMORY_SERVER_USER, else the OS user; per project "
+            "directory with MEMORY_SERVER_USER_PER_PROJECT=1), on their server and key (--url and --key, else "
+            "the config's agent section).",
         ),
     ] = False,
     config: ConfigOption = None,
@@ -81,26 +84,26 @@ def mcp_stdio(
 ) -> None:
     """Serve the memory tools to an agent over stdio (Claude Desktop, Claude Code, Cursor...).
 
-    With --user (or mcp.user in the config), every tool acts for that user only. Without --url this process
-    opens the data directory itself, so no server may be running on it.
+    With --user (or mcp.user in the config), every tool acts for that user only. Without --url (or --agent-user)
+    this process opens the data directory itself, so no server may be running on it.
     """
     from memory_server.mcp.stdio import serve_stdio
 
     settings = settings_from(config, data_dir)
-    if agent_user and user is None:
-        user = _agent_user()
+    if agent_user:
+        hooks, hooks_user = _as_the_hooks(config)
+        user, url, key = user if user is not None else hooks_user, url or hooks.url, key or hooks.api_key
     user = user if user is not None else settings.mcp.user
     if user is not None:
         user = id_option("--user", user)
     run_async(serve_stdio(settings, user_id=user, url=url, api_key=key))
 
 
-def _agent_user() -> str:
-    from memory_server.hook import HookError, HookSettings
-    from memory_server.hook import agent_user as hook_user
-
+def _as_the_hooks(config: Path | None) -> tuple[HookSettings, str]:
+    """The settings and the user the agent hooks use in this directory; exit 2 with the reason if they are bad."""
     try:
-        return hook_user(HookSettings.from_env(os.environ), Path.cwd())
+        hooks = HookSettings.from_env(os.environ, str(config) if config else None)
+        return hooks, hook_user(hooks, Path.cwd())
     except HookError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -108,12 +111,17 @@ def _agent_user() -> str:
 
 def hook(
     event: Annotated[str, typer.Argument(help="SessionStart, UserPromptSubmit, Stop, SessionEnd or PreCompact.")],
+    config: ConfigOption = None,
+    host: Annotated[
+        str, typer.Option(help="claude-code (every event above) or cursor (sessionStart: the profile as context).")
+    ] = "claude-code",
 ) -> None:
-    """Claude Code's hooks: print the memory for a prompt, publish the new turns (hook JSON on stdin).
+    """Agent hooks: print the memory for a prompt, publish the new turns (the host's hook JSON on stdin).
 
     Talks to the server at MEMORY_SERVER_URL (key: MEMORY_SERVER_API_KEY) for MEMORY_SERVER_USER (default: the OS
-    user). Never fails the session: any error is one line in the state directory's hook.log, and the exit is 0.
+    user); what the environment leaves unset comes from the config's agent section. Never fails the session: any
+    error is one line in the state directory's hook.log, and the exit is 0.
     """
     from memory_server.hook import main
 
-    raise typer.Exit(main([event]))
+    raise typer.Exit(main([*(["--config", str(config)] if config else []), "--host", host, event]))

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from memory_server.config import ExtractionConfig
-from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
-from memory_server.errors import ServiceError, field_path
+from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
+from memory_server.errors import InvalidInput, ServiceError, field_path
 from memory_server.models import ConfigVersion
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -143,9 +143,17 @@ async def save_config(caller: Caller, fields: Form) -> Response:
         try:
             await caller.service.update_config(caller.scope, changes)
         except ServiceError as exc:
-            if exc.field is None:
-                raise
-            errors = {exc.field.split(".")[0]: exc.message}
+            errors = errors_by_field(exc, ExtractionConfig.model_fields)
     if errors:
         return await _page(caller, fields, errors)
+    return redirect("/config")
+
+
+@router.post("/config/restore")
+async def restore(caller: Caller, fields: Form) -> Response:
+    """Make a new version equal to an old one (the history itself is never rewritten)."""
+    version = fields.get("version", "")
+    if not version.isdigit():
+        raise InvalidInput("version: a config version is a number", field="version")
+    await caller.service.restore_config(caller.scope, int(version))
     return redirect("/config")

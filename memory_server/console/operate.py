@@ -49,6 +49,7 @@ class KeyForm(BaseModel):
 
     role: Role
     name: Label | None = None
+    limited: bool = False  # to the project the console works in
 
 
 @router.get("/keys")
@@ -59,8 +60,11 @@ async def keys(caller: Caller) -> Response:
 @router.post("/keys")
 async def create_key(caller: Caller, fields: Form) -> Response:
     """The new key's secret is on this answer only (the page is never cached)."""
-    body = KeyForm.model_validate({**fields, "name": fields.get("name", "").strip() or None})
-    created = await caller.service.access.create_key(caller.scope, body.role, body.name)
+    body = KeyForm.model_validate(
+        {**fields, "name": fields.get("name", "").strip() or None, "limited": fields.get("limited") == "on"}
+    )
+    project_id = caller.scope.project_id if body.limited else None
+    created = await caller.service.access.create_key(caller.scope, body.role, body.name, project_id)
     listed = await caller.service.access.list_keys(caller.scope)
     return caller.render("keys.html", 201, keys=listed, created=created)
 

@@ -30,11 +30,13 @@ def _token() -> str:
 
 @dataclass(frozen=True)
 class Session:
-    """`signed_in` with `key_id` None: signed in without a key, on a server open on loopback."""
+    """`signed_in` with `key_id` None: signed in without a key, on a server open on loopback. `project_id`: the
+    project chosen in the console (None: the key's own)."""
 
     csrf: str = field(default_factory=_token)
     signed_in: bool = False
     key_id: str | None = None
+    project_id: int | None = None
 
     def csrf_ok(self, sent: str | None) -> bool:
         return sent is not None and hmac.compare_digest(sent.encode(), self.csrf.encode())

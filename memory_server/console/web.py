@@ -7,13 +7,14 @@ back to the sign-in page.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -22,7 +23,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from memory_server.api.deps import client_address
 from memory_server.console.session import CSRF_FIELD, Session, sessions
 from memory_server.context import Scope
-from memory_server.errors import Forbidden, ServiceError, Unauthorized, from_validation
+from memory_server.errors import Forbidden, NotFound, ServiceError, Unauthorized, from_validation
 from memory_server.service import MemoryService
 
 PREFIX = "/console"
@@ -87,6 +88,8 @@ async def console(request: Request) -> Console:
         raise SignInRequired("sign in to use the console")
     service: MemoryService = request.app.state.service
     scope = await service.access.resume(session.key_id, client_address(request.scope))
+    if session.project_id is not None:
+        scope = await service.projects.enter(scope, session.project_id, field="project")
     return Console(request, service, scope, session)
 
 
@@ -119,7 +122,7 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except Unauthorized:
                 return redirect("/login")
-            except ValidationError as exc:
+            except (ValidationError, RequestValidationError) as exc:  # a malformed id in the URL, a bad form
                 return error_page(request, from_validation(list(exc.errors())))
             except ServiceError as exc:
                 return error_page(request, exc)
@@ -127,5 +130,23 @@ class ConsoleRoute(APIRoute):
         return run
 
 
+def errors_by_field(exc: ServiceError, names: Collection[str]) -> dict[str, str]:
+    """A domain error about one of a form's fields (`names`) as the form shows it, next to that field; an error
+    about anything else is raised again, for its own page."""
+    name = (exc.field or "").split(".")[0]
+    if name not in names:
+        raise exc
+    return {name: exc.message}
+
+
 def error_page(request: Request, exc: ServiceError) -> HTMLResponse:
     return render(request, "error.html", exc.status, error=exc)
+
+
+fallback = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
+
+
+@fallback.get("/{path:path}")
+async def not_found(_: Caller, path: str) -> Response:
+    """A console address that names no page: an HTML page, like every console error."""
+    raise NotFound(f"the console has no page at /console/{path}")

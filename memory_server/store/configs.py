@@ -29,6 +29,13 @@ async def history(db: Database, tenant_id: str, limit: int) -> list[ConfigVersio
     return [_version(r) for r in await db.fetchall(_LATEST, (tenant_id, limit))]
 
 
+async def get(db: Database, tenant_id: str, version: int) -> ConfigVersion | None:
+    row = await db.fetchone(
+        f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? AND version = ?", (tenant_id, version)
+    )
+    return None if row is None else _version(row)
+
+
 async def latest_in(conn: aiosqlite.Connection, tenant_id: str) -> ConfigVersion | None:
     """The newest version, read inside the caller's transaction (so a read-modify-write loses no update)."""
     rows = await conn.execute_fetchall(_LATEST, (tenant_id, 1))

@@ -191,6 +191,21 @@ async def page(db: Database, tenant_id: str, status: str | None, limit: int, off
     return [to_job(r) for r in rows], int(total["n"]) if total else 0
 
 
+async def since(
+    db: Database, tenant_id: str, kind: str, at: datetime, user_id: str | None, limit: int
+) -> tuple[dict[str, int], list[Job]]:
+    """The space's requests of `kind` accepted at or after `at` (of `user_id`, when given): how many there are by
+    status, and the newest `limit` of them."""
+    where, params = "tenant_id = ? AND kind = ? AND created_at >= ?", [tenant_id, kind, timeutil.to_db(at)]
+    if user_id is not None:
+        where, params = f"{where} AND user_id = ?", [*params, user_id]
+    counts = await db.fetchall(f"SELECT status, count(*) AS n FROM jobs WHERE {where} GROUP BY status", params)
+    rows = await db.fetchall(
+        f"SELECT {COLUMNS} FROM jobs WHERE {where} ORDER BY created_at DESC, request_id LIMIT ?", [*params, limit]
+    )
+    return {r["status"]: int(r["n"]) for r in counts}, [to_job(r) for r in rows]
+
+
 async def origin(db: Database, tenant_id: str, request_id: str) -> tuple[str | None, dict[str, Any]]:
     """The source and attributes a request was published with."""
     row = await db.fetchone(

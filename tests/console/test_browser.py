@@ -4,63 +4,15 @@ Playwright against a real server. Every page visited is saved as a screenshot an
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.console.conftest import CHROMIUM, USER, Server
+from tests.console.conftest import CHROMIUM, USER, Operator, Server
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"),
 ]
-
-sync_api = pytest.importorskip("playwright.sync_api")
-ERROR_STATUS = re.compile(r"status of 4\d\d")
-
-
-class Operator:
-    """A browser tab that records console errors and screenshots each page it checks."""
-
-    def __init__(self, page: sync_api.Page, base: str, shots: Path) -> None:
-        self.page, self.base, self.shots = page, base, shots
-        self.errors: list[str] = []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def go(self, path: str) -> None:
-        self.page.goto(self.base + path)
-
-    def check(self, name: str, *, refused: bool = False) -> None:
-        """Screenshot the page; no console errors (but the 4xx status of a page that refuses, when `refused`)."""
-        self.page.screenshot(path=self.shots / f"{name}.png", full_page=True)
-        errors = [e for e in self.errors if not (refused and ERROR_STATUS.search(e))]
-        assert errors == [], errors
-        self.errors.clear()
-
-    def sign_in(self, key: str) -> None:
-        self.go("/console/login")
-        self.page.get_by_label("API key").fill(key)
-        self.page.get_by_role("button", name="Sign in").click()
-
-    def csrf(self) -> str:
-        return self.page.locator("input[name=csrf]").first.input_value()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[sync_api.Browser]:
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def operator(browser: sync_api.Browser, server: Server, tmp_path: Path) -> Iterator[Operator]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    yield Operator(context.new_page(), server.url, tmp_path)
-    context.close()
 
 
 def test_a_bad_key_is_refused_and_a_good_one_signs_in(operator: Operator, server: Server) -> None:

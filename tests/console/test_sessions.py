@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 
-from tests.console.conftest import USER, Server
+from tests.console.conftest import CSRF, USER, Server, signed_in
 from tests.servers import running_server, server_settings
-
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def signed_in(server: Server, key: str) -> tuple[httpx.Client, str]:
-    """A client signed in with `key`, and its session's CSRF token."""
-    client = httpx.Client(base_url=server.url, timeout=30)
-    token = CSRF.search(client.get("/console/login").text).group(1)
-    response = client.post("/console/login", data={"csrf": token, "key": key})
-    assert response.status_code == 303, response.text
-    return client, CSRF.search(client.get("/console").text).group(1)
 
 
 def test_the_session_cookie_is_signed_httponly_strict_and_holds_no_secret(server: Server) -> None:

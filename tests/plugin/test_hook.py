@@ -3,77 +3,21 @@ server (one per module), with a transcript JSONL written the way Claude Code wri
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
-import pytest
 
 from memory_server.hook import HookSettings, agent_user
 from memory_server.ids import check_identifier
-from tests.servers import running_server, server_settings
+from tests.plugin.helpers import SCRIPT, entry, episodes, free_port, hook_input, run_hook, write_lines
 
-SCRIPT = Path(sys.executable).with_name("memory-server")
 HEAVY = ("pydantic", "httpx", "litellm", "chromadb", "onnxruntime", "numpy", "fastapi", "typer", "uvicorn")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
-    with server_settings(tmp_path_factory.mktemp("hook") / "data") as settings, running_server(settings) as url:
-        yield url
-
-
-def run_hook(event: str, payload: dict[str, Any], url: str, state: Path, **env: str) -> subprocess.CompletedProcess:
-    """The console script, as the plugin's hooks.json calls it, with the hook input on stdin."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
-    base |= {"MEMORY_SERVER_URL": url, "MEMORY_SERVER_STATE_DIR": str(state), **env}
-    return subprocess.run(
-        [str(SCRIPT), "hook", event], input=json.dumps(payload), env=base, capture_output=True, text=True, timeout=30
-    )
-
-
-def hook_input(event: str, session: str, transcript: Path, cwd: Path, **fields: Any) -> dict[str, Any]:
-    """The fields every hook event gets (session_id, transcript_path, cwd, hook_event_name), plus the event's own."""
-    common = {"session_id": session, "transcript_path": str(transcript), "cwd": str(cwd), "hook_event_name": event}
-    return common | {"permission_mode": "default"} | fields
-
-
-def entry(kind: str, content: Any, **extra: Any) -> dict[str, Any]:
-    role = "assistant" if kind == "assistant" else "user"
-    return {
-        "type": kind,
-        "uuid": f"u{time.monotonic_ns()}",
-        "timestamp": "2026-11-20T10:00:00.000Z",
-        "message": {"role": role, "content": content},
-        **extra,
-    }
-
-
-def write_lines(path: Path, entries: list[dict[str, Any]], partial: str = "") -> None:
-    with path.open("a", encoding="utf-8") as f:
-        f.writelines(json.dumps(e) + "\n" for e in entries)
-        f.write(partial)
-
-
-def episodes(url: str, user: str, session: str, settle: float = 0.5) -> list[tuple[str, str]]:
-    """The user's stored messages of `session`, oldest first, once the count has stopped changing."""
-    seen: list[tuple[str, str]] | None = None
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        page = httpx.get(f"{url}/v1/users/{user}/episodes", params={"session_id": session, "limit": 200}).json()
-        now = [(e["role"], e["content"]) for e in reversed(page.get("items", []))]
-        if now == seen:
-            return now
-        seen = now
-        time.sleep(settle)
-    raise AssertionError("episodes kept changing")
 
 
 def test_user_prompt_submit_adds_the_profile_and_relevant_memory_as_context(server, tmp_path):
@@ -165,7 +109,7 @@ def test_turns_published_while_the_server_was_down_go_out_with_the_next_event(se
     down = run_hook(
         "Stop",
         hook_input("Stop", session, transcript, tmp_path),
-        f"http://127.0.0.1:{_free_port()}",
+        f"http://127.0.0.1:{free_port()}",
         state,
         MEMORY_SERVER_USER=user,
     )
@@ -175,11 +119,37 @@ def test_turns_published_while_the_server_was_down_go_out_with_the_next_event(se
     assert episodes(server, user, session) == [("user", "I deploy with Nomad, not Kubernetes.")]
 
 
+def test_session_end_deletes_the_state_of_sessions_idle_for_30_days(server, tmp_path):
+    transcript, state = tmp_path / "s3.jsonl", tmp_path / "state"
+    write_lines(transcript, [entry("user", "I review pull requests in the morning.")])
+    sessions = state / "sessions"
+    sessions.mkdir(parents=True)
+    month_ago = time.time() - 31 * 24 * 3600
+    for name, age in [
+        ("old.json", month_ago),
+        ("old.lock", month_ago),
+        ("old.123.tmp", month_ago),
+        ("busy.lock", month_ago),
+        ("busy.json", time.time()),
+        ("recent.json", time.time() - 3600),
+    ]:
+        (sessions / name).write_text("{}")
+        os.utime(sessions / name, (age, age))
+    stop = hook_input("Stop", "sess-prune", transcript, tmp_path)
+    assert run_hook("Stop", stop, server, state, MEMORY_SERVER_USER="di").returncode == 0
+    assert (sessions / "old.json").exists()  # only SessionEnd prunes
+    end = hook_input("SessionEnd", "sess-prune", transcript, tmp_path, reason="logout")
+    assert run_hook("SessionEnd", end, server, state, MEMORY_SERVER_USER="di").returncode == 0
+    left = sorted(p.name for p in sessions.iterdir())
+    mine = hashlib.sha256(b"sess-prune").hexdigest()[:32]
+    assert left == sorted(["busy.json", "busy.lock", "recent.json", f"{mine}.json", f"{mine}.lock"])
+
+
 def test_an_unreachable_server_costs_nothing(tmp_path):
     state = tmp_path / "state"
     payload = hook_input("UserPromptSubmit", "s", tmp_path / "t.jsonl", tmp_path, prompt="hi")
     started = time.monotonic()
-    done = run_hook("UserPromptSubmit", payload, f"http://127.0.0.1:{_free_port()}", state)
+    done = run_hook("UserPromptSubmit", payload, f"http://127.0.0.1:{free_port()}", state)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert time.monotonic() - started < 3
     lines = (state / "hook.log").read_text().splitlines()
@@ -200,7 +170,7 @@ def test_a_server_that_never_answers_is_given_up_on_at_the_deadline(tmp_path):
 
 def test_the_hook_imports_none_of_the_servers_heavy_dependencies(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
-    env |= {"MEMORY_SERVER_URL": f"http://127.0.0.1:{_free_port()}", "MEMORY_SERVER_STATE_DIR": str(tmp_path)}
+    env |= {"MEMORY_SERVER_URL": f"http://127.0.0.1:{free_port()}", "MEMORY_SERVER_STATE_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "memory_server", "hook", "UserPromptSubmit"],
         input='{"prompt": "hi"}',
@@ -212,6 +182,13 @@ def test_the_hook_imports_none_of_the_servers_heavy_dependencies(tmp_path):
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert "memory_server.hook" in imported
     assert sorted(m for m in imported if m.split(".")[0] in HEAVY) == []
+    assert "yaml" not in imported  # only with a config file to read
+
+
+def test_help_is_the_cli_commands_and_names_every_option():
+    done = subprocess.run([str(SCRIPT), "hook", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert all(option in done.stdout for option in ("--config", "--host", "UserPromptSubmit"))
 
 
 def test_one_memory_per_project_directory_gives_valid_distinct_ids(tmp_path):
@@ -222,9 +199,3 @@ def test_one_memory_per_project_directory_gives_valid_distinct_ids(tmp_path):
     assert first.startswith("ana:my-app-") and second.startswith("ana:my-app-") and first != second
     assert check_identifier(first) == first
     assert agent_user(HookSettings.from_env({"MEMORY_SERVER_USER": "ana"}), tmp_path) == "ana"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import yaml
 
 from memory_server.hook import EVENTS
 
@@ -56,7 +57,30 @@ def test_the_marketplace_points_at_the_plugin_and_agrees_on_its_name():
     assert entry["name"] == load(PLUGIN / ".claude-plugin" / "plugin.json")["name"]
 
 
-def test_commands_have_a_description():
-    for command in sorted((PLUGIN / "commands").glob("*.md")):
-        front = command.read_text("utf-8").split("---")[1]
-        assert "description:" in front, command.name
+def frontmatter(path: Path) -> dict:
+    """The YAML between the leading `---` lines of a Markdown file."""
+    _, front, _ = path.read_text("utf-8").split("---\n", 2)
+    return yaml.safe_load(front)
+
+
+def test_the_show_and_forget_skills_validate_against_the_documented_frontmatter():
+    skills = sorted((PLUGIN / "skills").glob("*/SKILL.md"))
+    assert [s.parent.name for s in skills] == ["forget", "memory"]
+    validator = jsonschema.Draft202012Validator(load(SCHEMAS / "skill.schema.json"))
+    for skill in skills:
+        front = frontmatter(skill)
+        validator.validate(front)
+        assert front["name"] == skill.parent.name
+        assert "$ARGUMENTS" in skill.read_text("utf-8")
+    assert frontmatter(PLUGIN / "skills" / "forget" / "SKILL.md")["disable-model-invocation"] is True
+    assert not (PLUGIN / "commands").exists()
+
+
+def test_the_skill_schema_refuses_what_the_docs_refuse():
+    skill = jsonschema.Draft202012Validator(load(SCHEMAS / "skill.schema.json"))
+    assert skill.is_valid({"name": "forget", "description": "Forget something."})
+    assert not skill.is_valid({"name": "Forget", "description": "Forget something."})
+    assert not skill.is_valid({"name": "forget", "description": "x", "disable_model_invocation": True})
+    assert not skill.is_valid(
+        {"name": "x", "description": "x", "disable-model-invocation": True, "user-invocable": False}
+    )
