@@ -342,6 +342,18 @@ class ExtractionConfig(_Section):
     )
 
 
+class RetrievalLogSettings(_Section):
+    """What each profile and search returned, per user (memory_server.retrieval_log)."""
+
+    enabled: bool = Field(
+        True, description="Record what each profile and search returned (GET /v1/users/{id}/retrievals)."
+    )
+    retention_days: int = Field(30, ge=1, le=3_650, description="Days an entry is kept before it is swept.")
+    flush_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often buffered entries are written; a crash loses at most this much."
+    )
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start-up. See config.example.yaml for each setting."""
 
@@ -362,6 +374,7 @@ class Settings(BaseSettings):
     mcp: McpSettings = Field(default_factory=McpSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    retrieval_log: RetrievalLogSettings = Field(default_factory=RetrievalLogSettings)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
 
     @classmethod

@@ -19,6 +19,7 @@ from memory_server.index.embedders import Embedder
 from memory_server.index.sync import VectorSync
 from memory_server.models import Role
 from memory_server.store.db import Database
+from memory_server.store.retrievals import RetrievalBuffer
 from memory_server.terms import DocumentCounts
 from memory_server.webhook_delivery import WebhookDispatcher
 
@@ -81,6 +82,7 @@ class Core:
     configs: ConfigStore
     webhooks: WebhookDispatcher
     term_counts: DocumentCounts = field(default_factory=DocumentCounts)
+    retrievals: RetrievalBuffer = field(default_factory=RetrievalBuffer)  # retrieval-log entries not yet written
     analyzers: dict[str, SignalAnalyzer] = field(default_factory=dict)  # by taxonomy and embedder
     analyzer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     segment_cache: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)  # tenant -> (stamp, compiled)

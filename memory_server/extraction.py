@@ -24,7 +24,7 @@ from extractors.base import (
 )
 from extractors.llm_client import ModelCall
 from extractors.registry import EXTRACTORS, PluginError, create_extractor, options_model
-from memory_server import signals, timeutil, webhooks
+from memory_server import metrics, signals, timeutil, webhooks
 from memory_server.config import ExtractionConfig, Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
@@ -108,6 +108,16 @@ async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
     except Exception:
         await jobsql.record_attempt(core.db, job.request_id, usage, None)
         raise
+    finally:
+        await _count_usage(core, configs, job, usage)
+
+
+async def _count_usage(core: Core, configs: ConfigStore, job: ClaimedJob, usage: Usage) -> None:
+    """Add the attempt's model calls and tokens to the metrics, by the space's extractor and model."""
+    if usage.llm_calls:
+        _, config = await configs.active(job.tenant_id)
+        call = model_call(core.settings, config)
+        metrics.count_model_usage(config.extractor, call.model if call else "none", usage)
 
 
 async def _extract(

@@ -18,6 +18,7 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
+from memory_server.store import retrievals as retrievalsql
 from memory_server.store import segments as segmentsql
 from memory_server.store import users as usersql
 from memory_server.store import webhooks as hooksql
@@ -91,8 +92,8 @@ async def delete_user_facts(core: Core, scope: Scope, user_id: str) -> list[Fact
 
 
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
-    """Remove the user's messages (with their signals), facts, vectors, jobs, record and webhook events (sent or
-    not), and blank their change-log contents."""
+    """Remove the user's messages (with their signals), facts, vectors, jobs, record, webhook events (sent or
+    not) and retrieval log, and blank their change-log contents."""
     now = timeutil.now()
     key = (scope.space, user_id)
     async with core.user_lock(*key), core.db.transaction() as conn:
@@ -103,7 +104,9 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "facts": await factsql.delete_user(conn, *key),
             "changes_blanked": await changesql.blank_user(conn, *key),
             "webhook_events": await hooksql.delete_user(conn, *key),
+            "retrievals": await retrievalsql.delete_user(conn, *key),
         }
+        core.retrievals.discard(*key)
         await usersql.delete(conn, *key)
         await segmentsql.delete_user(conn, *key)
         await changesql.record(conn, ChangeEvent("purge", scope.space, user_id, scope.actor, now))

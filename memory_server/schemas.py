@@ -203,6 +203,11 @@ class EpisodeFilter(_In):
     cursor: Cursor | None = None
 
 
+class RetrievalFilter(_In):
+    limit: Count = 50
+    cursor: Cursor | None = None
+
+
 class FactFilter(_In):
     kind: FactKind | None = None
     status: Literal["active", "superseded", "expired", "deleted", "all"] = Field(

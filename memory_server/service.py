@@ -23,6 +23,7 @@ from memory_server import (
     forgetting,
     ingest,
     jobs,
+    metrics,
     operations,
     portability,
     published,
@@ -69,6 +70,7 @@ from memory_server.models import (
     UnifiedProfile,
 )
 from memory_server.pipeline import Origin, apply_candidates
+from memory_server.retrieval_log import RetrievalLog
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
@@ -108,6 +110,8 @@ class MemoryService:
         self.webhooks = webhooks.Webhooks(core)
         self.published = published.Publications(core, self.wait)
         self.operations = operations.Operations(core)
+        self.retrievals = RetrievalLog(core)
+        self.metrics = metrics.Metrics(core)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -173,11 +177,13 @@ class MemoryService:
         )
         await self._workers.start()
         await self.core.webhooks.start()
+        await self.retrievals.start()
 
     async def close(self) -> None:
         if self._workers is not None:
             await self._workers.stop()
         await self.core.webhooks.stop()
+        await self.retrievals.stop()
         await self.core.cpu.close()
         await self.core.db.close()
         if self._lock is not None:
@@ -391,17 +397,23 @@ class MemoryService:
 
     # ---- reading --------------------------------------------------------------------------------
 
-    async def profile(self, scope: Scope, body: ProfileIn) -> ProfileResponse:
+    async def profile(self, scope: Scope, body: ProfileIn, request_id: str | None = None) -> ProfileResponse:
+        """The per-turn profile, recorded in the retrieval log under `request_id` (a new one when None)."""
         scope.require("viewer")
-        return await retrieval.profile(self.core, scope, body)
+        answer = await retrieval.profile(self.core, scope, body)
+        self.retrievals.profile(scope, body.user_id, body.q, answer, request_id or RetrievalLog.new_request_id())
+        return answer
 
     async def profile_sections(self, scope: Scope, user_id: str, sections: list[str] | None = None) -> UnifiedProfile:
         """The unified profile's sections `sections` (all when None); see `memory_server.sections`."""
         return await self.profiles.build(scope, user_id, sections)
 
-    async def search(self, scope: Scope, body: SearchIn) -> SearchResults:
+    async def search(self, scope: Scope, body: SearchIn, request_id: str | None = None) -> SearchResults:
+        """Hybrid search, recorded in the retrieval log under `request_id` (a new one when None)."""
         scope.require("viewer")
-        return (await retrieval.run_search(self.core, scope, body)).results
+        results = (await retrieval.run_search(self.core, scope, body)).results
+        self.retrievals.search(scope, body.user_id, body.query, results, request_id or RetrievalLog.new_request_id())
+        return results
 
     async def episodes(self, scope: Scope, user_id: str, flt: EpisodeFilter) -> Page[Episode]:
         """One user's episodes (stored messages that are searchable), newest first."""
@@ -500,6 +512,7 @@ class MemoryService:
     async def tick(self) -> None:
         """The workers' periodic tick: expiry and retention, the vector outbox, then segment backfills."""
         await self.expire_due()
+        await self.retrievals.sweep()
         await segments.backfill_step(self.core)
 
     async def expire_due(self) -> int:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from memory_server.api.app import create_app
 from memory_server.config import LLMSettings
@@ -78,6 +79,29 @@ async def test_good_json_becomes_facts_with_usage_and_a_prompt_filled_today(clie
     assert request["response_format"] == {"type": "json_object"}
     assert datetime.now(UTC).strftime("%Y-%m-%d") in request["messages"][0]["content"]
     assert "user: I'm a nurse, off to Tokyo on Friday" in request["messages"][1]["content"]
+
+
+async def _model_counts(client) -> dict[tuple[str, ...], float]:
+    r = await client.get("/metrics")
+    return {
+        (s.name, s.labels["extractor"], s.labels["model"], s.labels.get("kind")): s.value
+        for family in text_string_to_metric_families(r.text)
+        if family.name.startswith("memory_server_model_")
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+
+async def test_model_calls_and_tokens_are_counted_in_metrics_by_extractor_and_model(client, llm):
+    before = await _model_counts(client)
+    llm.json_reply(facts(("User is a nurse", "static")))
+    assert (await publish(client, "ana", "I'm a nurse"))["status"] == "done"
+    after = await _model_counts(client)
+    model = ("llm", "openai/fake-chat")
+    grown = {key: after[key] - before.get(key, 0) for key in after}
+    assert grown[("memory_server_model_calls_total", *model, None)] == 1
+    assert grown[("memory_server_model_tokens_total", *model, "prompt")] == 100
+    assert grown[("memory_server_model_tokens_total", *model, "completion")] == 10
 
 
 @pytest.mark.parametrize(

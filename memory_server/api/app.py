@@ -15,7 +15,8 @@ from memory_server.api import errors
 from memory_server.api.hosts import HostCheck, allowed_hosts
 from memory_server.api.limits import BodySizeLimit
 from memory_server.api.mcp_gate import McpKeyGate
-from memory_server.api.routes import admin, ingest, memory, segments, users, webhooks
+from memory_server.api.routes import admin, ingest, memory, operations, segments, users, webhooks
+from memory_server.api.timing import RequestTiming
 from memory_server.config import Settings
 from memory_server.mcp.access import by_api_key
 from memory_server.mcp.server import McpState, create_server
@@ -50,6 +51,7 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(McpKeyGate, path="/mcp")
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
+    app.add_middleware(RequestTiming)  # outermost: times every request, refusals included
     # Compatibility routers first (their paths never overlap ours), then ours with users last: its
     # GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
     app.include_router(reflexio.router)  # Reflexio's /api
@@ -57,7 +59,8 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.include_router(supermemory.router)  # Supermemory's /v3, /v4 and /ns/{namespace} routes
     app.include_router(kaireon.router)  # Kaireon's /api/v1/customers/{id}/unified-profile
     app.include_router(cipres.router)  # Cipres's /api/v1/users and /api/v1/profiles
-    for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, users.router):
+    routers = (ingest.router, memory.router, admin.router, webhooks.router, segments.router, operations.router)
+    for router in (*routers, users.router):
         app.include_router(router)
     console.install(app)
     # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.

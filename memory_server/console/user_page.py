@@ -13,10 +13,18 @@ from starlette.responses import Response
 from memory_server.console.chart import sentiment_chart
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
 from memory_server.errors import from_validation
-from memory_server.schemas import ChangelogFilter, DeleteByQueryIn, FactFilter, Identifier, TimelineFilter
+from memory_server.schemas import (
+    ChangelogFilter,
+    DeleteByQueryIn,
+    FactFilter,
+    Identifier,
+    RetrievalFilter,
+    TimelineFilter,
+)
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 SHOWN = 100  # facts, messages and changes shown on a user's page
+RETRIEVALS = 20  # latest profiles and searches shown on a user's page
 
 
 async def _page(caller: Caller, user_id: str, purge_error: str | None = None) -> Response:
@@ -26,6 +34,7 @@ async def _page(caller: Caller, user_id: str, purge_error: str | None = None) ->
     histories = await service.fact_histories(scope, user_id, [fact.id for fact in facts])
     timeline = (await service.users.timeline(scope, user_id, TimelineFilter(limit=SHOWN))).timeline
     changes = (await service.changes(scope, ChangelogFilter(user_id=user_id, limit=SHOWN))).items
+    retrievals = (await service.retrievals.page(scope, user_id, RetrievalFilter(limit=RETRIEVALS))).items
     return caller.render(
         "user.html",
         422 if purge_error else 200,
@@ -35,6 +44,7 @@ async def _page(caller: Caller, user_id: str, purge_error: str | None = None) ->
         timeline=timeline,
         chart=sentiment_chart(timeline),
         changes=changes,
+        retrievals=retrievals,
         purge_error=purge_error,
     )
 

@@ -1,7 +1,8 @@
-"""SQL for the operator's overview of one memory space: how many users, live facts, messages and requests."""
+"""SQL for the operator's overview: the counts of one memory space, and the backlog of work across all of them."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from memory_server import timeutil
@@ -23,3 +24,36 @@ async def counts(db: Database, tenant_id: str, now: datetime) -> dict[str, int]:
 async def requests_by_status(db: Database, tenant_id: str) -> dict[str, int]:
     rows = await db.fetchall("SELECT status, count(*) AS n FROM jobs WHERE tenant_id = ? GROUP BY status", (tenant_id,))
     return {r["status"]: int(r["n"]) for r in rows}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Work waiting across every space: jobs by status, the oldest queued job, and the two outboxes."""
+
+    jobs: dict[str, int]
+    oldest_queued: datetime | None
+    vector_ops: int
+    oldest_vector_op: datetime | None
+    deliveries: int
+    oldest_delivery: datetime | None
+
+
+async def backlog(db: Database) -> Backlog:
+    """Read at each metrics scrape: a count by status over the jobs index and a few small aggregates."""
+    rows = await db.fetchall("SELECT status, count(*) AS n FROM jobs GROUP BY status")
+    row = await db.fetchone(
+        "SELECT (SELECT min(created_at) FROM jobs WHERE status = 'queued') AS oldest_queued, "
+        "(SELECT count(*) FROM vector_ops) AS vector_ops, "
+        "(SELECT created_at FROM vector_ops ORDER BY id LIMIT 1) AS oldest_vector_op, "
+        "(SELECT count(*) FROM webhook_deliveries WHERE status = 'pending') AS deliveries, "
+        "(SELECT min(created_at) FROM webhook_deliveries WHERE status = 'pending') AS oldest_delivery"
+    )
+    assert row is not None
+    return Backlog(
+        jobs={r["status"]: int(r["n"]) for r in rows},
+        oldest_queued=timeutil.from_db(row["oldest_queued"]),
+        vector_ops=int(row["vector_ops"]),
+        oldest_vector_op=timeutil.from_db(row["oldest_vector_op"]),
+        deliveries=int(row["deliveries"]),
+        oldest_delivery=timeutil.from_db(row["oldest_delivery"]),
+    )

@@ -91,6 +91,8 @@ ROUTES = [
     ("reextract", "editor", "POST", "/v1/users/ana/reextract", None),
     ("profile", "viewer", "POST", "/v1/profile", {"user_id": "ana", "q": "bees"}),
     ("search", "viewer", "POST", "/v1/search", {"user_id": "ana", "query": "bees", "threshold": 0}),
+    ("retrievals", "viewer", "GET", "/v1/users/ana/retrievals", None),
+    ("metrics", "admin", "GET", "/metrics", None),
     ("add fact", "editor", "POST", "/v1/facts", {"user_id": "ana", "content": "User likes tea"}),
     ("list facts", "viewer", "GET", "/v1/users/ana/facts?status=all", None),
     ("get fact", "viewer", "GET", "/v1/facts/{fact}", None),

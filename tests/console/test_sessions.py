@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from tests.console.conftest import CSRF, USER, Server, signed_in
@@ -63,3 +65,17 @@ def test_an_open_server_on_loopback_signs_in_without_a_key_until_a_key_is_made(t
         assert (tmp_path / "data" / "console_secret").stat().st_mode & 0o077 == 0
         httpx.post(f"{url}/v1/keys", json={"role": "admin"}, timeout=30)
         assert client.get("/console").headers["location"].endswith("/console/login")
+
+
+def test_the_user_page_shows_what_the_latest_profile_returned(server: Server) -> None:
+    with server.api(server.viewer) as api:
+        answer = api.post("/v1/profile", json={"user_id": USER, "q": "where does Ana live"})
+        fact_id = answer.json()["searchResults"]["results"][0]["id"]
+    client, _ = signed_in(server, server.viewer)
+    for _ in range(100):  # the log is written about a second after the call
+        page = client.get(f"/console/users/{USER}").text
+        if answer.headers["X-Request-Id"] in page:
+            break
+        time.sleep(0.05)
+    assert answer.headers["X-Request-Id"] in page
+    assert "where does Ana live" in page and f'href="#fact-{fact_id}"' in page

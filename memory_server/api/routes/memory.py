@@ -22,27 +22,31 @@ from memory_server.schemas import (
 router = APIRouter(prefix="/v1", tags=["memory"])
 
 
-def _json(model: ProfileResponse | SearchResults, exclude: set[str] | None = None) -> Response:
-    """Serialise in Rust (pydantic-core) and skip FastAPI's second validation: this is the per-turn hot path."""
-    return Response(model.model_dump_json(exclude=exclude), media_type="application/json")
+def _json(model: ProfileResponse | SearchResults, request_id: str, exclude: set[str] | None = None) -> Response:
+    """Serialise in Rust (pydantic-core) and skip FastAPI's second validation: this is the per-turn hot path. The
+    `X-Request-Id` header names the answer's entry in the retrieval log."""
+    headers = {"X-Request-Id": request_id}
+    return Response(model.model_dump_json(exclude=exclude), media_type="application/json", headers=headers)
 
 
 @router.post("/profile", response_model=ProfileResponse)
 async def profile(body: ProfileIn, service: Service, scope: CallerScope) -> Response:
     """The user's static and dynamic facts, most useful first; with `q`, also the facts and episodes (stored
     messages) matching it, in `searchResults`. `max_tokens` bounds facts and episodes together."""
-    result = await service.profile(scope, body)
+    request_id = service.retrievals.new_request_id()
+    result = await service.profile(scope, body, request_id)
     drop = {"searchResults"} if result.searchResults is None else set()
     if result.tokens is None:
         drop.add("tokens")
-    return _json(result, drop)
+    return _json(result, request_id, drop)
 
 
 @router.post("/search", response_model=SearchResults)
 async def search(body: SearchIn, service: Service, scope: CallerScope) -> Response:
     """Hybrid search (meaning + exact words) over one user's live facts and episodes (stored messages), ranked
     together on one 0..1 score; `types` picks facts, episodes or both, `roles` whose messages are searched."""
-    return _json(await service.search(scope, body))
+    request_id = service.retrievals.new_request_id()
+    return _json(await service.search(scope, body, request_id), request_id)
 
 
 @router.post("/facts", response_model=Fact, status_code=201)

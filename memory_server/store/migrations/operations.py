@@ -1,0 +1,52 @@
+"""Migrations m012-m013: the retrieval log (what each profile and search returned, and to whom), and the time
+of each vector operation (the outbox's lag)."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+from memory_server.store.migrations.script import run_script
+
+
+async def m012_retrieval_log(db: aiosqlite.Connection) -> None:
+    """One row per profile or search: the space, user, request, caller, query, and the memories returned with
+    their scores (a JSON list, read back whole). Read per user newest first; swept by age."""
+    await run_script(
+        db,
+        """
+        CREATE TABLE retrieval_log (
+            id INTEGER PRIMARY KEY,
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            query TEXT,
+            actor TEXT NOT NULL,
+            memories TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX retrieval_log_by_user ON retrieval_log (tenant_id, user_id, id);
+        CREATE INDEX retrieval_log_by_time ON retrieval_log (created_at);
+        """,
+    )
+
+
+async def m013_vector_ops_time(db: aiosqlite.Connection) -> None:
+    """When each vector operation was queued, so `/metrics` can tell the outbox's lag; set by the column's default
+    (UTC, in the `timeutil.to_db` shape at millisecond precision), so no writer has to name it. A table rebuild:
+    SQLite adds no column whose default is an expression. Rows queued before this migration date from it."""
+    await run_script(
+        db,
+        """
+        CREATE TABLE vector_ops_new (
+            id INTEGER PRIMARY KEY,
+            fact_id TEXT,
+            message_id INTEGER,
+            created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+            CHECK ((fact_id IS NULL) != (message_id IS NULL))
+        );
+        INSERT INTO vector_ops_new (id, fact_id, message_id) SELECT id, fact_id, message_id FROM vector_ops;
+        DROP TABLE vector_ops;
+        ALTER TABLE vector_ops_new RENAME TO vector_ops;
+        """,
+    )
