@@ -20,7 +20,7 @@ from memory_server.store.migrations.core import (
 )
 from memory_server.store.migrations.episodes import m006_episodes
 from memory_server.store.migrations.signals import m007_webhooks, m008_signals, m009_segments
-from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m013_user_counts
+from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m014_user_counts
 
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
@@ -36,7 +36,7 @@ MIGRATIONS: list[Migration] = [
     m009_segments,
     m010_projects,
     m011_consent,
-    m013_user_counts,
+    m014_user_counts,
 ]
 
 

@@ -1,4 +1,4 @@
-"""Migrations m010-m011 and m013: projects inside tenants, consent per user, and each space's user count."""
+"""Migrations m010-m011 and m014: projects inside tenants, consent per user, and each space's user count."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ async def m011_consent(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m013_user_counts(db: aiosqlite.Connection) -> None:
+async def m014_user_counts(db: aiosqlite.Connection) -> None:
     """How many users each space has, kept by triggers on `users`: an unfiltered user list's total without
     counting the space's index entries (100,000 of them cost milliseconds on every page)."""
     await run_script(
