@@ -148,7 +148,8 @@ async def page(
 
     A user's attribute `name` matches `value` when `json_extract(attributes, '$."name"') IS value` would: the
     filters read user_attributes, which the triggers of m008 keep in step with `attributes`. Only the page's rows
-    are read whole (they are wide); the rest runs on indexes. The count starts from the filtered columns' index
+    are read whole (they are wide); the rest runs on indexes. Unfiltered, the count is the one user_counts keeps;
+    otherwise it starts from the filtered columns' index
     or, without one, from the rows of a segment or an attribute value (each has its user: purging a user removes
     their memberships, the triggers their attributes). The page sorts the matches when there are few, else walks
     users_by_seen, newest first, until it is full."""
@@ -207,7 +208,9 @@ async def page(
             params.extend((tenant_id, name))
         return " AND ".join(sql), params
 
-    if sets and not columns and not nulls:  # from the first set's rows, the others as lists
+    if not sets and not columns and not nulls:
+        total = await db.fetchone("SELECT users AS n FROM user_counts WHERE tenant_id = ?", (tenant_id,))
+    elif sets and not columns and not nulls:  # from the first set's rows, the others as lists
         table, test, values = sets[0]
         rest, params = where("count", skip=0)
         rest = rest.removeprefix("tenant_id = ?").removeprefix(" AND ")
