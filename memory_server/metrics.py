@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.context import Core, Scope
+from memory_server.errors import Forbidden
 from memory_server.models import JobStatus
 from memory_server.store import overview as overviewsql
 from memory_server.store.overview import Backlog
@@ -109,8 +110,15 @@ class Metrics:
         self.core = core
 
     async def exposition(self, scope: Scope) -> bytes:
-        """Every metric in the text format; for admins (they span every tenant)."""
+        """Every metric in the text format. They span every tenant, so only the operator's own tenant (the
+        settings' `tenant`, the one served openly on loopback) may read them, with an admin key of the whole
+        tenant: another tenant's key would learn how busy everyone else is."""
         scope.require("admin")
+        if scope.tenant_id != self.core.settings.tenant or scope.pinned:
+            raise Forbidden(
+                "metrics span every tenant: they need an admin key of the operator's tenant "
+                f"({self.core.settings.tenant!r}, the settings' `tenant`) not limited to a project"
+            )
         backlog = await overviewsql.backlog(self.core.db)
         now = timeutil.now()
         read = CollectorRegistry(auto_describe=False)

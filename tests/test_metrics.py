@@ -102,7 +102,7 @@ async def test_both_outboxes_are_reported_empty_once_applied(client):
     assert {s.labels["outbox"]: s.value for s in oldest} == {"vectors": 0, "webhooks": 0}
 
 
-async def test_metrics_need_an_admin_key_once_keys_exist(client, service):
+async def test_metrics_need_an_admin_key_of_the_operators_tenant_once_keys_exist(client, service):
     open_mode = await client.get("/metrics")  # open mode, on loopback: like every other route
     assert open_mode.status_code == 200
     admin = await keys.create(service.core.db, "default", "admin")
@@ -111,6 +111,11 @@ async def test_metrics_need_an_admin_key_once_keys_exist(client, service):
     refused = await client.get("/metrics", headers={"X-API-Key": editor.key})
     assert refused.status_code == 403 and "admin" in refused.json()["error"]["message"]
     assert "memory_server_queue_depth" in await scrape(client, **{"X-API-Key": admin.key})
+    other = await keys.create(service.core.db, "acme", "admin")
+    refused = await client.get("/metrics", headers={"X-API-Key": other.key})
+    assert refused.status_code == 403 and "operator's tenant" in refused.json()["error"]["message"]
+    pinned = await keys.create(service.core.db, "default", "admin", project_id=1)
+    assert (await client.get("/metrics", headers={"X-API-Key": pinned.key})).status_code == 403
 
 
 def test_multiprocess_mode_adds_up_every_process(tmp_path):

@@ -135,6 +135,7 @@ ROUTES = [
 
 # What an allowed caller gets; the same for tenant B and A's second project, but they act in their own (empty) space.
 OWN_TENANT = {
+    "metrics": 403,  # they span every tenant: only the operator's tenant reads them
     "retry": 409,
     "publish": 202,
     "add fact": 201,
@@ -145,6 +146,7 @@ OWN_TENANT = {
     "create segment": 201,
 }
 OTHER_TENANT = {
+    "metrics": 403,
     "request": 404,
     "request changes": 404,
     "retry": 404,
