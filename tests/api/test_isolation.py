@@ -174,8 +174,12 @@ OTHER_TENANT = {
 }
 
 
-@pytest.mark.parametrize("role", ["viewer", "editor", "admin"])
-@pytest.mark.parametrize("tenant", ["A", "B", "A/2"])
+#: Roles are checked the same way in every space, so A's second project is crossed with the admin role only: the
+#: key that may do most is the one that must not reach across.
+SPACES_AND_ROLES = [(t, r) for t in ("A", "B") for r in ("viewer", "editor", "admin")] + [("A/2", "admin")]
+
+
+@pytest.mark.parametrize(("tenant", "role"), SPACES_AND_ROLES, ids=[f"{t}-{r}" for t, r in SPACES_AND_ROLES])
 @pytest.mark.parametrize(("name", "needs", "method", "path", "body"), ROUTES, ids=[r[0] for r in ROUTES])
 async def test_isolation_matrix(world, tenant, role, name, needs, method, path, body):
     fact_id = await world.fact()
