@@ -50,6 +50,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.readme import write_block  # noqa: E402
 from extractors.base import CandidateFact  # noqa: E402
 from memory_server import episodes, retrieval, search, terms, timeutil, when  # noqa: E402
 from memory_server.config import Settings, load_settings  # noqa: E402
@@ -62,7 +63,6 @@ from memory_server.store import episodes as episodesql  # noqa: E402
 from memory_server.store import facts as factsql  # noqa: E402
 from memory_server.store import messages as messagesql  # noqa: E402
 
-README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- profile_latency:start -->", "<!-- profile_latency:end -->"
 DAY = 86_400
 EPISODE_DAYS = 270  # seeded messages are spread over about nine months
@@ -903,14 +903,7 @@ def write_readme(report: Report, command: str) -> None:
             END,
         ]
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
-    print(f"wrote {README}")
+    write_block(block, START, END)
 
 
 # --- main -------------------------------------------------------------------------------------------

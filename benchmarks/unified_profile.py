@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout that is not ins
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.profile_latency import Client, Report, Row, seed, seed_episodes, start_server, stop_server, timed_sync  # noqa: E402
+from benchmarks.readme import write_block  # noqa: E402
 from extractors.base import Identity  # noqa: E402
 from extractors.identities import identity_fact  # noqa: E402
 from extractors.signals import MessageSignals  # noqa: E402
@@ -112,14 +113,10 @@ def measure(client: Client, users: list[str], n: int, rng: random.Random, report
 
 
 def write_readme(report: Report, command: str) -> None:
-    readme = ROOT / "benchmarks" / "README.md"
-    text = readme.read_text()
     lines = ["| call | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|"]
     lines += [f"| {r.name.strip()} | {r.pct(50):.2f} | {r.pct(95):.2f} | {r.pct(99):.2f} |" for r in report.rows]
     body = "\n".join([MARKERS[0], f"`{command}`", "", *lines, "", *(f"- {n}" for n in report.notes), MARKERS[1]])
-    start, end = text.find(MARKERS[0]), text.find(MARKERS[1])
-    text = text[:start] + body + text[end + len(MARKERS[1]) :] if start >= 0 and end > start else f"{text}\n{body}\n"
-    readme.write_text(text)
+    write_block(body, *MARKERS)
 
 
 def main() -> None:

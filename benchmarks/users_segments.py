@@ -70,6 +70,7 @@ from profile_latency import (  # noqa: E402
     timed_sync,
 )
 
+from benchmarks.readme import write_block  # noqa: E402
 from extractors.signals import MessageSignals, Taxonomy  # noqa: E402
 from memory_server import aggregates, conditions, segments, signals, timeutil, webhooks, when  # noqa: E402
 from memory_server.config import Settings, load_settings  # noqa: E402
@@ -83,7 +84,6 @@ from memory_server.store import signals as signalsql  # noqa: E402
 from memory_server.store import users as usersql  # noqa: E402
 from memory_server.users import attribute_value  # noqa: E402
 
-README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- users_segments:start -->", "<!-- users_segments:end -->"
 FIXTURES = [HERE / "signals" / "messages.jsonl", HERE / "signals" / "fresh.jsonl"]
 SEED_BATCH = 1_000  # users per seeding transaction
@@ -765,14 +765,7 @@ def write_readme(report: Report, command: str, args: argparse.Namespace) -> None
             END,
         ]
     )
-    text = README.read_text() if README.exists() else "# Benchmarks\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
-    print(f"wrote {README}")
+    write_block(block, START, END)
 
 
 def main() -> None:

@@ -64,7 +64,8 @@ for path in (str(ROOT), str(HERE)):
 
 import generate  # noqa: E402
 
-README = ROOT / "benchmarks" / "README.md"
+from benchmarks.readme import write_block  # noqa: E402
+
 START, END = "<!-- recall:start -->", "<!-- recall:end -->"
 TOP_K = 10
 DEEP = 100  # how far down each baseline ranks before fusion
@@ -554,17 +555,6 @@ def report_block(
     return "\n".join(lines)
 
 
-def write_readme(block: str) -> None:
-    text = README.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
-    print(f"wrote {README}")
-
-
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -631,7 +621,7 @@ def main() -> None:
         )
         print(f"wrote {args.results}")
     if not (args.quick or args.no_readme):
-        write_readme(block)
+        write_block(block, START, END)
 
 
 if __name__ == "__main__":

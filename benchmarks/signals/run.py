@@ -41,6 +41,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.readme import write_block  # noqa: E402
 from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, polarity, prototype_texts  # noqa: E402
 from extractors.taxonomy import default_taxonomy  # noqa: E402
 from memory_server.index.minilm import OnnxMiniLMEmbedder  # noqa: E402
@@ -49,7 +50,6 @@ FIXTURE = HERE / "messages.jsonl"
 FRESH = HERE / "fresh.jsonl"
 #: How many times the fresh split has been scored while the analyzer was being built: raise it when you look.
 FRESH_SCORED = 1
-README = ROOT / "benchmarks" / "README.md"
 START, END = "<!-- signals:start -->", "<!-- signals:end -->"
 SPLITS = ("fresh", "held_out", "tune")
 
@@ -273,17 +273,6 @@ def notes(by_split: dict[str, Scores]) -> list[str]:
     return out
 
 
-def write_readme(block: str) -> None:
-    text = README.read_text()
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    README.write_text(text)
-    print(f"wrote {README}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--fixture", type=Path, default=FIXTURE)
@@ -323,7 +312,7 @@ def main() -> None:
     block = report_block(by_split, labels, cost, command)
     print("\n".join(block.splitlines()[1:-1]))
     if not args.no_readme:
-        write_readme(block)
+        write_block(block, START, END)
 
 
 if __name__ == "__main__":
