@@ -10,20 +10,16 @@ Errors carry mem0's `detail` beside our `error` object, so the client's exceptio
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic import ValidationError
 
 from adapters.mem0 import shapes
 from memory_server.api.deps import CallerScope, Service
-from memory_server.api.errors import service_error_response
+from memory_server.api.errors import rendering_route, service_error_response
 from memory_server.context import Scope
-from memory_server.errors import InvalidInput, ModelUnavailable, NotFound, ServiceError, from_validation
+from memory_server.errors import InvalidInput, ModelUnavailable, NotFound, ServiceError
 from memory_server.models import Fact
 from memory_server.schemas import FactFilter, Identifier, InteractionIn
 from memory_server.schemas import SearchIn as OurSearch
@@ -38,24 +34,8 @@ def mem0_error(exc: ServiceError) -> Response:
     return JSONResponse(body, status_code=ours.status_code, headers=headers)
 
 
-class Mem0Route(APIRoute):
-    """Renders every error of these routes (validation and auth included) in mem0's shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ServiceError as exc:
-                return mem0_error(exc)
-            except (RequestValidationError, ValidationError) as exc:
-                return mem0_error(from_validation(list(exc.errors())))
-
-        return route
-
-
-router = APIRouter(tags=["mem0"], route_class=Mem0Route)
+#: Every error of these routes (validation and auth included) in mem0's shape.
+router = APIRouter(tags=["mem0"], route_class=rendering_route(mem0_error))
 
 
 @router.get("/v1/ping/")

@@ -8,20 +8,17 @@ a conflict our service reports is answered 400 here.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from memory_server import timeutil
-from memory_server.api.errors import service_error_response
+from memory_server.api.errors import rendering_route, service_error_response
 from memory_server.context import Scope
-from memory_server.errors import Conflict, InvalidInput, ServiceError, from_validation
+from memory_server.errors import Conflict, InvalidInput, ServiceError
 from memory_server.models import Fact, Job, JobStatus, SearchHit
 from memory_server.published import Publication
 from memory_server.schemas import InteractionIn, MessageIn
@@ -42,21 +39,8 @@ def error_response(exc: ServiceError) -> JSONResponse:
     return response
 
 
-class SupermemoryRoute(APIRoute):
-    """Routes whose errors (domain, validation, authentication) answer in Supermemory's shape."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def run(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except ServiceError as exc:
-                return error_response(exc)
-            except (RequestValidationError, ValidationError) as exc:
-                return error_response(from_validation(list(exc.errors())))
-
-        return run
+#: Routes whose errors (domain, validation, authentication) answer in Supermemory's shape.
+SupermemoryRoute = rendering_route(error_response)
 
 
 class SmIn(BaseModel):

@@ -4,17 +4,40 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from memory_server.errors import RateLimited, ServiceError, Unauthorized, from_validation
 
 log = logging.getLogger(__name__)
+
+
+def rendering_route(render: Callable[[ServiceError], Response]) -> type[APIRoute]:
+    """A route class whose errors (domain, request validation, authentication) are answered by `render`: how a
+    compatibility API's clients expect them, instead of our shape."""
+
+    class ErrorRenderingRoute(APIRoute):
+        def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+            handler = super().get_route_handler()
+
+            async def run(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except ServiceError as exc:
+                    return render(exc)
+                except (RequestValidationError, ValidationError) as exc:
+                    return render(from_validation(list(exc.errors())))
+
+            return run
+
+    return ErrorRenderingRoute
 
 
 def error_response(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
