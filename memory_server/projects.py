@@ -53,9 +53,8 @@ class Projects:
     async def get(self, scope: Scope) -> Project:
         """The project `scope` acts in (checked by `enter` or by its key)."""
         found = await projectsql.get(self.db, scope.tenant_id, scope.project_id)
-        if found is None:  # the default project, before anything recorded it
-            async with self.db.transaction() as conn:
-                await projectsql.ensure_default(conn, scope.tenant_id, timeutil.to_db(timeutil.now()))
+        if found is None and scope.project_id == DEFAULT_PROJECT:
+            await self._record_default(scope.tenant_id)
             found = await projectsql.get(self.db, scope.tenant_id, scope.project_id)
         if found is None:
             raise NotFound(f"{PROJECT_HEADER}: no project {scope.project_id}", field=PROJECT_HEADER)
@@ -77,10 +76,17 @@ class Projects:
     async def listed(self, scope: Scope) -> list[Project]:
         """The tenant's projects, the default one first (a limited key sees only its own)."""
         scope.require("admin")
-        async with self.db.transaction() as conn:
-            await projectsql.ensure_default(conn, scope.tenant_id, timeutil.to_db(timeutil.now()))
         found = await projectsql.listed(self.db, scope.tenant_id)
+        if not found or found[0].id != DEFAULT_PROJECT:
+            await self._record_default(scope.tenant_id)
+            found = await projectsql.listed(self.db, scope.tenant_id)
         return [p for p in found if p.id == scope.project_id] if scope.pinned else found
+
+    async def _record_default(self, tenant_id: str) -> None:
+        """Tenants appear with their first key or write; their default project's row is written by the first read
+        that misses it, so later reads take no write lock."""
+        async with self.db.transaction() as conn:
+            await projectsql.ensure_default(conn, tenant_id, timeutil.to_db(timeutil.now()))
 
     def _check_manager(self, scope: Scope) -> None:
         scope.require("admin")
