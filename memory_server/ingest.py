@@ -1,8 +1,8 @@
 """Accepting a conversation: its messages, their keyword index rows and queued vectors (the episodes), the
 user's record (seen, counted, `user_attributes` merged) and its extraction job commit together, once per payload.
 
-A user marked "do not remember" (`memory_server.consent`) has nothing stored: `NotRemembered` is raised before
-anything is written, checked again inside the write so a mark set meanwhile is never crossed.
+A user marked "do not remember" (`memory_server.consent`) has nothing stored: the mark is read inside the write
+transaction, so one set meanwhile is never crossed, and `store` raises `NotRemembered`.
 
 The same messages (same session, source, roles, contents and times) published again map to the first
 request instead of a new one, so a retried publish never stores anything twice.
@@ -26,17 +26,16 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
-from memory_server.store.db import ConstraintError, Database
+from memory_server.store.db import ConstraintError
 
 
 class NotRemembered(Exception):
     """The user is marked "do not remember": nothing of the publish was stored."""
 
 
-async def _check_consent(source: Database | aiosqlite.Connection, scope: Scope, user_id: str) -> None:
-    consent = await consentsql.get(source, scope.space, user_id)
-    if consent is not None and not consent.remember:
-        raise NotRemembered(user_id)
+async def _remembered(conn: aiosqlite.Connection, scope: Scope, user_id: str) -> bool:
+    consent = await consentsql.get(conn, scope.space, user_id)
+    return consent is None or consent.remember
 
 
 def payload_hash(body: InteractionIn) -> str:
@@ -51,7 +50,6 @@ def payload_hash(body: InteractionIn) -> str:
 async def store(core: Core, scope: Scope, body: InteractionIn, now: datetime) -> tuple[str, bool]:
     """Store the interaction unless its payload is known; return the request id and whether it was known.
     Raises NotRemembered for a user marked "do not remember"."""
-    await _check_consent(core.db, scope, body.user_id)
     [stored] = await store_many(core, scope, [body], now)
     if stored is None:
         raise NotRemembered(body.user_id)
@@ -83,9 +81,7 @@ async def store_many(
 async def _store_one(
     conn: aiosqlite.Connection, scope: Scope, body: InteractionIn, digest: str, kept: Sequence[str], now: datetime
 ) -> tuple[str, bool] | None:
-    try:
-        await _check_consent(conn, scope, body.user_id)
-    except NotRemembered:
+    if not await _remembered(conn, scope, body.user_id):
         return None
     known = await jobsql.by_payload(conn, scope.space, body.user_id, digest)
     if known is not None:
