@@ -48,7 +48,7 @@ class Access:
     @asynccontextmanager
     async def opened(cls, settings: Settings) -> AsyncIterator[Access]:
         """Keys alone, from SQLite, which another process may use beside a running server."""
-        db = Database(settings.db_path)
+        db = settings.database()
         await db.open()
         try:
             yield cls(db, settings)

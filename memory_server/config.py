@@ -27,6 +27,7 @@ from extractors.taxonomy import default_taxonomy
 from memory_server.aggregates import AggregateConfig
 from memory_server.plugins import EMBEDDERS
 from memory_server.schemas import Identifier, TtlSeconds
+from memory_server.store.db import Database, connect
 
 CONFIG_ENV = "MEMORY_SERVER_CONFIG"
 _config_file: ContextVar[str | None] = ContextVar("config_file", default=None)
@@ -354,6 +355,18 @@ class RetrievalLogSettings(_Section):
     )
 
 
+class StorageSettings(_Section):
+    """Where the truth is kept (memory_server.store)."""
+
+    url: str | None = Field(
+        None,
+        pattern=r"^(postgres(ql)?://|sqlite:///)",
+        description="postgresql://user:password@host/db for PostgreSQL (several processes on one database), "
+        "sqlite:///path for a SQLite file elsewhere; null: memory.sqlite3 in the data directory.",
+    )
+    pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections one process may hold at once.")
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start-up. See config.example.yaml for each setting."""
 
@@ -364,6 +377,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("./data"), description="SQLite database and Chroma index live here.")
     tenant: Identifier = Field("default", description="Tenant served when no keys exist.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
@@ -395,6 +409,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.data_dir / "memory.sqlite3"
+
+    def database(self) -> Database:
+        """The store `storage.url` names (unopened)."""
+        return connect(self.storage.url, self.db_path, pool_size=self.storage.pool_size)
 
     @property
     def chroma_path(self) -> Path:

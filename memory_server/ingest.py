@@ -16,8 +16,6 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from memory_server import when
 from memory_server.context import Core, Scope
 from memory_server.schemas import InteractionIn
@@ -26,14 +24,14 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
-from memory_server.store.db import ConstraintError
+from memory_server.store.db import Connection, ConstraintError
 
 
 class NotRemembered(Exception):
     """The user is marked "do not remember": nothing of the publish was stored."""
 
 
-async def _remembered(conn: aiosqlite.Connection, scope: Scope, user_id: str) -> bool:
+async def _remembered(conn: Connection, scope: Scope, user_id: str) -> bool:
     consent = await consentsql.get(conn, scope.space, user_id)
     return consent is None or consent.remember
 
@@ -79,7 +77,7 @@ async def store_many(
 
 
 async def _store_one(
-    conn: aiosqlite.Connection, scope: Scope, body: InteractionIn, digest: str, kept: Sequence[str], now: datetime
+    conn: Connection, scope: Scope, body: InteractionIn, digest: str, kept: Sequence[str], now: datetime
 ) -> tuple[str, bool] | None:
     if not await _remembered(conn, scope, body.user_id):
         return None

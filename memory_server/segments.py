@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
 import numpy as np
 
 from memory_server import conditions, timeutil, webhooks
@@ -27,7 +26,7 @@ from memory_server.store import segments as segmentsql
 from memory_server.store import signals as signalsql
 from memory_server.store import users as usersql
 from memory_server.store import vectors
-from memory_server.store.db import ConstraintError, Row
+from memory_server.store.db import Connection, ConstraintError, Row
 
 MAX_SEGMENTS = 200
 BACKFILL_BATCH = 500
@@ -50,7 +49,7 @@ def _compile(row: Row) -> Compiled:
     return Compiled(row["id"], row["name"], node, {t: matrix[i] for i, t in enumerate(texts)})
 
 
-async def compiled(core: Core, conn: aiosqlite.Connection, tenant_id: str) -> list[Compiled]:
+async def compiled(core: Core, conn: Connection, tenant_id: str) -> list[Compiled]:
     """The tenant's segments, parsed once per change (a stamp of the segments table keys the cache)."""
     stamp = await segmentsql.stamp(conn, tenant_id)
     cached = core.segment_cache.get(tenant_id)
@@ -86,7 +85,7 @@ def _subject(row: Row, window: list[bytes], texts: dict[str, np.ndarray]) -> con
 
 
 async def reevaluate(
-    core: Core, conn: aiosqlite.Connection, tenant_id: str, user_id: str, now: datetime, row: Row | None = None
+    core: Core, conn: Connection, tenant_id: str, user_id: str, now: datetime, row: Row | None = None
 ) -> tuple[list[str], list[str]]:
     """Bring the user's memberships up to date inside the caller's transaction, emitting an event for each
     segment entered or left; return the ids entered and left."""
@@ -115,7 +114,7 @@ async def reevaluate(
 
 
 async def _emit(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     kind: WebhookEventType,
     segment: Compiled,

@@ -87,7 +87,6 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import vectors as vectorsql
-from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
 from memory_server.users import Users
 from memory_server.webhook_delivery import WebhookDispatcher
@@ -122,7 +121,7 @@ class MemoryService:
             embedder = create_embedder(settings.embedder)  # a bad setting stops here, before anything opens
             if getattr(embedder, "local", False):
                 await embedder.embed(["warm-up"])  # load a local model now, not on a user's first request
-            db = Database(settings.db_path)
+            db = settings.database()
             await db.open()
             try:
                 index = ChromaIndex(settings.chroma_path, embedder.model_id, "facts")

@@ -12,7 +12,6 @@ import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 
-import aiosqlite
 import numpy as np
 
 from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, prototype_texts
@@ -24,6 +23,7 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import signals as signalsql
 from memory_server.store import users as usersql
 from memory_server.store import vectors
+from memory_server.store.db import Connection
 from memory_server.store.messages import StoredMessage
 
 #: Above this many messages, analysing a request runs in a thread (about 0.2-0.4 ms a message).
@@ -91,9 +91,7 @@ async def analyse(
     return found
 
 
-async def refresh(
-    core: Core, conn: aiosqlite.Connection, tenant_id: str, user_id: str, config: ExtractionConfig
-) -> None:
+async def refresh(core: Core, conn: Connection, tenant_id: str, user_id: str, config: ExtractionConfig) -> None:
     """Recompute the user's aggregates from their stored signals (after new signals, or deleted messages), then
     the segments they are in."""
     settings = config.signals

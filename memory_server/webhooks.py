@@ -21,8 +21,6 @@ from datetime import datetime
 from typing import Any, get_args
 from urllib.parse import urlsplit, urlunsplit
 
-import aiosqlite
-
 from memory_server import ssrf, timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import Conflict, InvalidInput, NotFound, check_page_size
@@ -31,13 +29,14 @@ from memory_server.schemas import DeliveryFilter, WebhookIn
 from memory_server.store import changelog as changesql
 from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
+from memory_server.store.db import Connection
 
 EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 SECRET_PREFIX = "whsec_"  # what standardwebhooks.Webhook(secret) expects before the base64 key
 
 
 async def emit(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     event_type: WebhookEventType,
     data: Mapping[str, Any],

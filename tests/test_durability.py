@@ -13,7 +13,7 @@ from memory_server.errors import Unavailable
 from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
 from memory_server.store import migrations
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 from tests.conftest import indexed
 from tests.fakes import fact
 
@@ -103,7 +103,7 @@ async def test_second_process_on_the_same_data_dir_is_refused_clearly(settings):
 
 
 async def test_schema_builds_from_a_blank_database_and_migrate_is_rerunnable(tmp_path):
-    db = Database(tmp_path / "blank.sqlite3")
+    db = SqliteDatabase(tmp_path / "blank.sqlite3")
     await db.open()
     try:
         tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -25,7 +25,7 @@ from memory_server.config import Settings, WebhookSettings
 from memory_server.models import Webhook
 from memory_server.service import MemoryService
 from memory_server.store import webhooks as hooksql
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 from memory_server.webhook_delivery import WebhookDispatcher
 from tests.conftest import publish, running, use_extractor
 from tests.webhook_receiver import Receiver
@@ -394,7 +394,7 @@ async def test_https_goes_to_the_checked_address_with_the_name_for_tls(settings,
     server_tls.load_cert_chain(cert, key)
     names: list[str | None] = []
     server_tls.sni_callback = lambda _sock, name, _ctx: names.append(name)
-    db = Database(tmp_path / "x.sqlite3")
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     with Receiver(tls=server_tls) as receiver:
         secret = webhooks.new_secret()

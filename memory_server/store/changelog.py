@@ -11,12 +11,11 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
 from pydantic import BaseModel
 
 from memory_server import timeutil
 from memory_server.models import Change, ChangeEventName
-from memory_server.store.db import Database, page_of
+from memory_server.store.db import Connection, Database, Row, page_of
 
 
 @dataclass(frozen=True)
@@ -39,7 +38,7 @@ def _dump(record: BaseModel | None) -> str | None:
     return None if record is None else record.model_dump_json()
 
 
-async def record(conn: aiosqlite.Connection, event: ChangeEvent) -> None:
+async def record(conn: Connection, event: ChangeEvent) -> None:
     await conn.execute(
         "INSERT INTO changelog (tenant_id, user_id, fact_id, message_id, event, before, after, request_id, actor, "
         "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -61,7 +60,7 @@ async def record(conn: aiosqlite.Connection, event: ChangeEvent) -> None:
 _COLUMNS = "id, user_id, fact_id, message_id, event, before, after, request_id, actor, created_at"
 
 
-def _change(row: aiosqlite.Row) -> Change:
+def _change(row: Row) -> Change:
     return Change(
         id=row["id"],
         user_id=row["user_id"],
@@ -130,7 +129,7 @@ async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Change]:
     return [_change(r) for r in rows]
 
 
-async def blank_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+async def blank_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     """Keep a purged user's rows (what happened, when, by whom) but drop their contents."""
     cur = await conn.execute(
         "UPDATE changelog SET before = NULL, after = NULL WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
@@ -138,7 +137,7 @@ async def blank_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -
     return cur.rowcount
 
 
-async def import_row(conn: aiosqlite.Connection, tenant_id: str, change: Change) -> bool:
+async def import_row(conn: Connection, tenant_id: str, change: Change) -> bool:
     """Add an exported row unless the same event of the same fact at the same time is here; True if added."""
     at = timeutil.to_db(change.created_at)
     exists = await conn.execute_fetchall(

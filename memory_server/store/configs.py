@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-import aiosqlite
-
 from memory_server import timeutil
 from memory_server.models import ConfigVersion
-from memory_server.store.db import Database
+from memory_server.store.db import Connection, Database, Row
 
 _COLUMNS = "version, body, actor, created_at"
 _LATEST = f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? ORDER BY version DESC LIMIT ?"
 
 
-def _version(row: aiosqlite.Row) -> ConfigVersion:
+def _version(row: Row) -> ConfigVersion:
     return ConfigVersion(
         version=row["version"],
         config=json.loads(row["body"]),
@@ -36,13 +34,13 @@ async def get(db: Database, tenant_id: str, version: int) -> ConfigVersion | Non
     return None if row is None else _version(row)
 
 
-async def latest_in(conn: aiosqlite.Connection, tenant_id: str) -> ConfigVersion | None:
+async def latest_in(conn: Connection, tenant_id: str) -> ConfigVersion | None:
     """The newest version, read inside the caller's transaction (so a read-modify-write loses no update)."""
     rows = await conn.execute_fetchall(_LATEST, (tenant_id, 1))
     return _version(rows[0]) if rows else None
 
 
-async def insert(conn: aiosqlite.Connection, tenant_id: str, version: int, body: str, actor: str, at: datetime) -> None:
+async def insert(conn: Connection, tenant_id: str, version: int, body: str, actor: str, at: datetime) -> None:
     await conn.execute(
         "INSERT INTO config_versions (tenant_id, version, body, actor, created_at) VALUES (?, ?, ?, ?, ?)",
         (tenant_id, version, body, actor, timeutil.to_db(at)),

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from memory_server import timeutil
 from memory_server.models import Consent
-from memory_server.store.db import Database, read
+from memory_server.store.db import Connection, Database, read
 
 
-async def get(source: Database | aiosqlite.Connection, tenant_id: str, user_id: str) -> Consent | None:
+async def get(source: Database | Connection, tenant_id: str, user_id: str) -> Consent | None:
     """The user's mark; `source` is the writer's connection inside a transaction that must see it up to date."""
     rows = await read(
         source,
@@ -27,7 +25,7 @@ async def get(source: Database | aiosqlite.Connection, tenant_id: str, user_id: 
     )
 
 
-async def put(conn: aiosqlite.Connection, tenant_id: str, user_id: str, consent: Consent) -> None:
+async def put(conn: Connection, tenant_id: str, user_id: str, consent: Consent) -> None:
     await conn.execute(
         "INSERT INTO consent (tenant_id, user_id, remember, reason, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (tenant_id, user_id) DO UPDATE SET remember = excluded.remember, reason = excluded.reason, "

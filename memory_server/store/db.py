@@ -1,8 +1,10 @@
-"""SQLite access: one writer connection behind a lock, one reader, WAL.
+"""What the store's functions take: a `Database` (reads, or writes that are a transaction of their own) or the
+`Connection` of a transaction the caller holds, whichever engine is behind it.
 
-All writes go through `Database.transaction()`, so a fact, its change-log row and its pending vector
-operation always commit together or not at all. Reads use a second connection and never wait for the
-writer (WAL lets a reader see the last committed state while a write is in progress).
+Two engines implement it: SQLite (`store.sqlite`, the default: one writer connection, WAL) and PostgreSQL
+(`store.postgres`, for several processes on one database). Store modules write SQL that both run — `?` and
+`:name` parameters, standard upserts — and branch on `is_postgres` only where the engines differ (the keyword
+index, JSON functions).
 
 The `tenant_id` column of every memory table (and the `tenant_id` argument of the functions reading them) holds
 a memory space, `context.Scope.space`: the tenant id for a tenant's default project, `tenant/N` for its project
@@ -11,29 +13,61 @@ N. Only `api_keys` and `projects` hold bare tenant ids.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import sqlite3
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiosqlite
 
-from memory_server import timeutil, when
-from memory_server.store import fts
-from memory_server.store.migrations import migrate
+class Row(Protocol):
+    """A result row: read columns by name (`row["id"]`) or position."""
 
-#: A result row: read columns by name (`row["id"]`).
-Row = aiosqlite.Row
+    def __getitem__(self, key: str | int) -> Any: ...
 
-_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    "PRAGMA busy_timeout=5000",
-)
+    def keys(self) -> list[str]: ...
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+
+class Connection(Protocol):
+    """The connection of an open transaction."""
+
+    async def execute(self, sql: str, parameters: Any = ...) -> Any: ...
+
+    async def execute_fetchall(self, sql: str, parameters: Any = ...) -> Iterable[Any]: ...
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> Any: ...
+
+
+class ConstraintError(Exception):
+    """A write broke a constraint of the schema (most often a unique key: the row is there already)."""
+
+
+class Database(Protocol):
+    #: "sqlite" or "postgres".
+    dialect: str
+    #: Whether several processes may share it (then jobs and outboxes are claimed, not just read).
+    shared: bool
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[Connection]:
+        """The single write path: everything inside commits together or not at all, one transaction at a time
+        (across processes too), so a read inside it sees everything committed and nothing half-done."""
+        ...
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]: ...
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
+
+
+def is_postgres(source: Database | Connection) -> bool:
+    return getattr(source, "dialect", "sqlite") == "postgres"
 
 
 def page_of(rows: list[Row], limit: int, cursor_column: str) -> tuple[list[Row], int | None]:
@@ -43,78 +77,31 @@ def page_of(rows: list[Row], limit: int, cursor_column: str) -> tuple[list[Row],
     return rows, rows[-1][cursor_column] if more else None
 
 
-def _episode_dates(content: str, created_at: str) -> str:
-    """For the migration that indexes stored messages: the days each speaks of (`memory_server.when`)."""
-    return when.message_tokens(content, timeutil.from_db(created_at))
-
-
-async def read(source: Database | aiosqlite.Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+async def read(source: Database | Connection, sql: str, params: Iterable[Any] = ()) -> list[Row]:
     """Rows from the reader (a Database) or from inside a caller's transaction (its connection)."""
-    if isinstance(source, Database):
-        return await source.fetchall(sql, params)
-    return list(await source.execute_fetchall(sql, tuple(params)))
+    if hasattr(source, "fetchall"):
+        return await source.fetchall(sql, params)  # type: ignore[union-attr]
+    return list(await source.execute_fetchall(sql, tuple(params)))  # type: ignore[union-attr]
 
 
-class ConstraintError(Exception):
-    """A write broke a constraint of the schema (most often a unique key: the row is there already)."""
+def marks(values: Sequence[object]) -> str:
+    """`?, ?, …`: one parameter per value, for `IN (…)`."""
+    return ",".join("?" * len(values))
 
 
-class Database:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._writer: aiosqlite.Connection | None = None
-        self._reader: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
+def connect(url: str | None, default_path: Path, *, pool_size: int = 10) -> Database:
+    """The database a `storage.url` names: `postgresql://…` or `sqlite:///path`; none, the SQLite file
+    `default_path` (in the data directory)."""
+    if url is None:
+        from memory_server.store.sqlite import SqliteDatabase
 
-    async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await migrate(self._writer)
-        self._reader = await self._connect()
-        await self._reader.execute("PRAGMA query_only=ON")
+        return SqliteDatabase(default_path)
+    if url.startswith(("postgresql://", "postgres://")):
+        from memory_server.store.postgres import PostgresDatabase
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in _PRAGMAS:
-            await conn.execute(pragma)
-        await conn.create_function("episode_scope", 2, fts.scope_token, deterministic=True)
-        await conn.create_function("episode_dates", 2, _episode_dates, deterministic=True)
-        return conn
+        return PostgresDatabase(url, pool_size=pool_size)
+    if url.startswith("sqlite:///"):
+        from memory_server.store.sqlite import SqliteDatabase
 
-    async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
-
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """The single write path: BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
-        if self._writer is None:
-            raise RuntimeError("database is not open")
-        async with self._lock:
-            try:
-                await self._writer.execute("BEGIN IMMEDIATE")
-                yield self._writer
-                await self._writer.execute("COMMIT")
-            except BaseException as exc:
-                # Also on cancellation: a cancelled BEGIN or COMMIT may still run on the connection's thread,
-                # so queue a ROLLBACK behind it (calls run in order there) and shield it from the same cancel.
-                with contextlib.suppress(sqlite3.OperationalError):
-                    await asyncio.shield(self._writer.execute("ROLLBACK"))
-                if isinstance(exc, sqlite3.IntegrityError):
-                    raise ConstraintError(str(exc)) from exc
-                raise
-
-    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        """Execute, fetch and finalise in one call on the reader's thread. With separate calls, a statement
-        left open by one task keeps the connection's read snapshot, and another task's read would miss the
-        latest commit."""
-        if self._reader is None:
-            raise RuntimeError("database is not open")
-        return list(await self._reader.execute_fetchall(sql, tuple(params)))
-
-    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        rows = await self.fetchall(sql, params)
-        return rows[0] if rows else None
+        return SqliteDatabase(Path(url.removeprefix("sqlite:///")))
+    raise ValueError(f"storage.url: {url!r} is neither postgresql://… nor sqlite:///…")

@@ -13,13 +13,12 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
 import numpy as np
 
 from memory_server import timeutil
 from memory_server.models import Episode
 from memory_server.store import fts
-from memory_server.store.db import Database, Row, page_of
+from memory_server.store.db import Connection, Database, Row, page_of
 from memory_server.store.vectors import IndexEntry, blob
 
 _COLUMNS = (
@@ -51,7 +50,7 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" * len(values))
 
 
-async def add(conn: aiosqlite.Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str, str]]) -> None:
+async def add(conn: Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str, str]]) -> None:
     """Index (message id, content, date tokens) for keywords now, and queue their vectors."""
     scope = fts.scope_token(tenant_id, user_id)
     await conn.executemany(
@@ -61,7 +60,7 @@ async def add(conn: aiosqlite.Connection, tenant_id: str, user_id: str, items: S
     await mark_dirty(conn, [message_id for message_id, *_ in items])
 
 
-async def mark_dirty(conn: aiosqlite.Connection, message_ids: Sequence[int]) -> None:
+async def mark_dirty(conn: Connection, message_ids: Sequence[int]) -> None:
     """Queue messages whose vector (and index entry) must follow SQLite once this transaction commits."""
     await conn.executemany("INSERT INTO vector_ops (message_id) VALUES (?)", [(i,) for i in message_ids])
 
@@ -71,7 +70,7 @@ async def requeue(db: Database, message_ids: Sequence[int]) -> None:
         await mark_dirty(conn, message_ids)
 
 
-async def remove(conn: aiosqlite.Connection, tenant_id: str, user_id: str, message_ids: Sequence[int]) -> list[Episode]:
+async def remove(conn: Connection, tenant_id: str, user_id: str, message_ids: Sequence[int]) -> list[Episode]:
     """Delete the user's messages among `message_ids` with their keyword rows, vectors (by cascade) and index
     entries (queued); return the episodes as they were."""
     if not message_ids:
@@ -92,7 +91,7 @@ async def remove(conn: aiosqlite.Connection, tenant_id: str, user_id: str, messa
     return found
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> None:
     """Drop the keyword rows and queue index removal of every message of the user (the caller deletes them)."""
     rows = await conn.execute_fetchall(
         "SELECT id FROM messages WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
@@ -259,7 +258,7 @@ async def to_embed(db: Database, model_id: str, limit: int) -> list[Row]:
     )
 
 
-async def put_vectors(conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
+async def put_vectors(conn: Connection, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
     """Store (message id, model id, vector) rows, replacing older ones; a message deleted meanwhile is skipped."""
     await conn.executemany(
         "INSERT OR REPLACE INTO message_vectors (message_id, model_id, vector) "

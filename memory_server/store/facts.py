@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 import numpy as np
 
 from memory_server import timeutil
 from memory_server.models import Fact, FactKind, FactStatus, IdentityRecord
 from memory_server.store import vectors
-from memory_server.store.db import Database, page_of, read
+from memory_server.store.db import Connection, Database, Row, page_of, read
 
 COLUMNS = (
     "id, user_id, kind, content, topic, source, attributes, confidence, status, superseded_by, "
@@ -38,7 +37,7 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(norm.encode()).hexdigest()
 
 
-def to_fact(row: aiosqlite.Row) -> Fact:
+def to_fact(row: Row) -> Fact:
     return Fact(
         id=row["id"],
         user_id=row["user_id"],
@@ -59,7 +58,7 @@ def to_fact(row: aiosqlite.Row) -> Fact:
     )
 
 
-async def insert(conn: aiosqlite.Connection, tenant_id: str, fact: Fact, vector: np.ndarray, model_id: str) -> None:
+async def insert(conn: Connection, tenant_id: str, fact: Fact, vector: np.ndarray, model_id: str) -> None:
     await conn.execute(
         "INSERT INTO facts (id, tenant_id, user_id, kind, content, content_hash, topic, source, attributes, "
         "confidence, status, superseded_by, request_id, message_ids, config_version, created_at, updated_at, "
@@ -90,7 +89,7 @@ async def insert(conn: aiosqlite.Connection, tenant_id: str, fact: Fact, vector:
 
 
 async def set_status(
-    conn: aiosqlite.Connection, fact: Fact, status: str, at: datetime, superseded_by: str | None = None
+    conn: Connection, fact: Fact, status: str, at: datetime, superseded_by: str | None = None
 ) -> Fact | None:
     """Retire a fact (superseded, expired, deleted); return it as it now stands.
 
@@ -139,7 +138,7 @@ async def live_rows(
     source: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> list[aiosqlite.Row]:
+) -> list[Row]:
     """The user's active, unexpired facts, newest first; with a `vector` column when asked (read them with
     `to_fact` and `vectors.matrix`, off the loop for a big user)."""
     extra, params = _filters(kind, source, since, until)
@@ -233,9 +232,7 @@ async def of_user(db: Database, tenant_id: str, user_id: str) -> list[Fact]:
     return [to_fact(r) for r in rows]
 
 
-async def of_requests(
-    source: Database | aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]
-) -> list[Fact]:
+async def of_requests(source: Database | Connection, tenant_id: str, request_ids: Sequence[str]) -> list[Fact]:
     """Every fact these requests produced, every status, oldest first (looked up by request, not by user)."""
     if not request_ids:
         return []
@@ -257,7 +254,7 @@ async def due_to_expire(db: Database, limit: int) -> list[tuple[str, Fact]]:
     return [(r["tenant_id"], to_fact(r)) for r in rows]
 
 
-async def importable(conn: aiosqlite.Connection, tenant_id: str, fact: Fact) -> bool:
+async def importable(conn: Connection, tenant_id: str, fact: Fact) -> bool:
     """Whether an imported fact is new here: its id unknown, and (when active) its content not live already."""
     clash = await conn.execute_fetchall(
         "SELECT 1 FROM facts WHERE id = ? OR (tenant_id = ? AND user_id = ? AND content_hash = ? "
@@ -267,7 +264,7 @@ async def importable(conn: aiosqlite.Connection, tenant_id: str, fact: Fact) -> 
     return not clash
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     """Remove the user's facts (their vectors go with them) and queue their index entries for removal."""
     ids = [
         r["id"]

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.models import Job
-from memory_server.store.db import Database, read
+from memory_server.store.db import Connection, Database, Row, read
 
 COLUMNS = (
     "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
@@ -25,7 +23,7 @@ COLUMNS = (
 )
 
 
-def to_job(row: aiosqlite.Row) -> Job:
+def to_job(row: Row) -> Job:
     return Job(
         request_id=row["request_id"],
         user_id=row["user_id"],
@@ -58,7 +56,7 @@ class ClaimedJob:
 
 
 async def enqueue(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     request_id: str,
     tenant_id: str,
@@ -131,7 +129,7 @@ async def recover(db: Database) -> int:
         return cur.rowcount
 
 
-async def mark_done(conn: aiosqlite.Connection, request_id: str, at: datetime, usage: Usage) -> None:
+async def mark_done(conn: Connection, request_id: str, at: datetime, usage: Usage) -> None:
     stamp = timeutil.to_db(at)
     await conn.execute(
         "UPDATE jobs SET status = 'done', error = NULL, raw_output = NULL, updated_at = ?, finished_at = ?, "
@@ -155,7 +153,7 @@ MAX_ERROR_CHARS = 4000
 
 
 async def reschedule(
-    conn: aiosqlite.Connection, request_id: str, error: str, final: bool, run_after: datetime, now: datetime
+    conn: Connection, request_id: str, error: str, final: bool, run_after: datetime, now: datetime
 ) -> None:
     """Queue a failed attempt again at `run_after`, or (final) fail the job for good, keeping its error."""
     await conn.execute(
@@ -224,7 +222,7 @@ async def requeue_failed(db: Database, tenant_id: str, request_id: str) -> None:
         )
 
 
-async def by_payload(source: Database | aiosqlite.Connection, tenant_id: str, user_id: str, digest: str) -> str | None:
+async def by_payload(source: Database | Connection, tenant_id: str, user_id: str, digest: str) -> str | None:
     """The request that published this payload already, if any (`source`: the writer inside a transaction)."""
     rows = await read(
         source,
@@ -234,7 +232,7 @@ async def by_payload(source: Database | aiosqlite.Connection, tenant_id: str, us
     return rows[0]["request_id"] if rows else None
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     cur = await conn.execute("DELETE FROM jobs WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
     return cur.rowcount
 
@@ -259,7 +257,7 @@ async def published_request(db: Database, tenant_id: str, request_id: str) -> tu
     return None if row is None else (to_job(row), json.loads(row["attributes"] or "{}"))
 
 
-async def delete_requests(conn: aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]) -> int:
+async def delete_requests(conn: Connection, tenant_id: str, request_ids: Sequence[str]) -> int:
     """Remove the jobs of these requests (their messages and facts are dealt with by the caller)."""
     if not request_ids:
         return 0

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from memory_server import timeutil
 from memory_server.models import ApiKey, KeyState
-from memory_server.store.db import Database
+from memory_server.store.db import Connection, Database, Row
 
 _COLUMNS = "id, tenant_id, role, name, prefix, created_at, revoked_at, project_id"
 
 
-def _key(row: aiosqlite.Row) -> ApiKey:
+def _key(row: Row) -> ApiKey:
     return ApiKey(
         id=row["id"],
         tenant_id=row["tenant_id"],
@@ -24,7 +22,7 @@ def _key(row: aiosqlite.Row) -> ApiKey:
     )
 
 
-async def insert(conn: aiosqlite.Connection, key: ApiKey, secret_hash: str) -> None:
+async def insert(conn: Connection, key: ApiKey, secret_hash: str) -> None:
     await conn.execute(
         "INSERT INTO api_keys (id, tenant_id, role, name, prefix, secret_hash, created_at, project_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -47,7 +45,7 @@ async def listed(db: Database, tenant_id: str | None = None) -> list[ApiKey]:
     return [_key(r) for r in rows]
 
 
-async def revoke(conn: aiosqlite.Connection, key_id: str, tenant_id: str | None, at: str) -> tuple[ApiKey | None, bool]:
+async def revoke(conn: Connection, key_id: str, tenant_id: str | None, at: str) -> tuple[ApiKey | None, bool]:
     """The key (None if unknown, or another tenant's) and whether this call revoked it."""
     tenant_clause, params = (" AND tenant_id = ?", (tenant_id,)) if tenant_id else ("", ())
     cur = await conn.execute(
@@ -60,7 +58,7 @@ async def revoke(conn: aiosqlite.Connection, key_id: str, tenant_id: str | None,
     return (_key(rows[0]) if rows else None), cur.rowcount > 0
 
 
-async def any_active(conn: aiosqlite.Connection) -> bool:
+async def any_active(conn: Connection) -> bool:
     return bool(await conn.execute_fetchall("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1"))
 
 

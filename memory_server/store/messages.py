@@ -6,10 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from memory_server import timeutil
-from memory_server.store.db import Database, read
+from memory_server.store.db import Connection, Database, Row, read
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,7 @@ class StoredMessage:
     created_at: datetime
 
 
-def _message(row: aiosqlite.Row) -> StoredMessage:
+def _message(row: Row) -> StoredMessage:
     return StoredMessage(
         id=row["id"],
         request_id=row["request_id"],
@@ -39,7 +37,7 @@ _COLUMNS = "id, request_id, session_id, position, role, content, created_at"
 
 
 async def insert(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     user_id: str,
     request_id: str,
@@ -72,9 +70,7 @@ async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Stor
     return [_message(r) for r in rows]
 
 
-async def of_requests(
-    source: Database | aiosqlite.Connection, tenant_id: str, request_ids: Sequence[str]
-) -> list[StoredMessage]:
+async def of_requests(source: Database | Connection, tenant_id: str, request_ids: Sequence[str]) -> list[StoredMessage]:
     """The messages of these requests, in the order they were stored."""
     if not request_ids:
         return []
@@ -115,7 +111,7 @@ async def users(db: Database, tenant_id: str) -> list[str]:
     return [r["user_id"] for r in rows]
 
 
-async def exists(conn: aiosqlite.Connection, tenant_id: str, request_id: str, position: int) -> bool:
+async def exists(conn: Connection, tenant_id: str, request_id: str, position: int) -> bool:
     rows = await conn.execute_fetchall(
         "SELECT 1 FROM messages WHERE tenant_id = ? AND request_id = ? AND position = ?",
         (tenant_id, request_id, position),
@@ -123,7 +119,7 @@ async def exists(conn: aiosqlite.Connection, tenant_id: str, request_id: str, po
     return bool(rows)
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     """Remove the user's messages; their vectors go with them (the caller drops their keyword rows first)."""
     cur = await conn.execute("DELETE FROM messages WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
     return cur.rowcount

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from memory_server import timeutil
 from memory_server.models import Project
-from memory_server.store.db import Database
+from memory_server.store.db import Connection, Database, Row
 
 DEFAULT_NAME = "default"
 
 
-def _project(row: aiosqlite.Row) -> Project:
+def _project(row: Row) -> Project:
     created_at = timeutil.from_db(row["created_at"])
     return Project(id=row["id"], name=row["name"], default=row["id"] == 1, created_at=created_at)
 
 
-async def ensure_default(conn: aiosqlite.Connection, tenant_id: str, at: str) -> None:
+async def ensure_default(conn: Connection, tenant_id: str, at: str) -> None:
     """Tenants appear with their first key or write; their default project is recorded on first need."""
     await conn.execute(
         "INSERT OR IGNORE INTO projects (tenant_id, id, name, created_at) VALUES (?, 1, ?, ?)",
@@ -24,12 +22,12 @@ async def ensure_default(conn: aiosqlite.Connection, tenant_id: str, at: str) ->
     )
 
 
-async def name_taken(conn: aiosqlite.Connection, tenant_id: str, name: str) -> bool:
+async def name_taken(conn: Connection, tenant_id: str, name: str) -> bool:
     rows = await conn.execute_fetchall("SELECT 1 FROM projects WHERE tenant_id = ? AND name = ?", (tenant_id, name))
     return bool(rows)
 
 
-async def insert(conn: aiosqlite.Connection, tenant_id: str, name: str, at: str) -> Project:
+async def insert(conn: Connection, tenant_id: str, name: str, at: str) -> Project:
     """The next number of the tenant's (the caller holds the write lock, so numbers never collide)."""
     [(last,)] = await conn.execute_fetchall("SELECT max(id) FROM projects WHERE tenant_id = ?", (tenant_id,))
     project_id = (last or 1) + 1

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from memory_server import timeutil
-from memory_server.store.db import Database, Row, page_of
+from memory_server.store.db import Connection, Database, Row, page_of
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ async def page(
     return page_of(rows, limit, "id")
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     cur = await conn.execute("DELETE FROM retrieval_log WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
     return cur.rowcount
 

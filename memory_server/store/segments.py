@@ -6,12 +6,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
 import numpy as np
 
 from memory_server import timeutil
 from memory_server.models import Backfill, Segment, SegmentMember, UserSegment
-from memory_server.store.db import Database, Row
+from memory_server.store.db import Connection, Database, Row
 from memory_server.store.vectors import blob
 
 _COUNT_MEMBERS = "(SELECT count(*) FROM segment_members x WHERE x.segment_id = s.id) AS members"
@@ -31,13 +30,13 @@ def _segment(row: Row) -> Segment:
     )
 
 
-async def _users(conn: aiosqlite.Connection, tenant_id: str) -> int:
+async def _users(conn: Connection, tenant_id: str) -> int:
     rows = await conn.execute_fetchall("SELECT count(*) FROM users WHERE tenant_id = ?", (tenant_id,))
     return int(next(iter(rows))[0])
 
 
 async def insert(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     segment_id: str,
     *,
@@ -71,7 +70,7 @@ async def insert(
 
 
 async def update(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     segment_id: str,
     *,
@@ -105,7 +104,7 @@ async def update(
     return True
 
 
-async def delete(conn: aiosqlite.Connection, tenant_id: str, segment_id: str) -> bool:
+async def delete(conn: Connection, tenant_id: str, segment_id: str) -> bool:
     cur = await conn.execute("DELETE FROM segments WHERE tenant_id = ? AND id = ?", (tenant_id, segment_id))
     return cur.rowcount > 0
 
@@ -129,7 +128,7 @@ async def count(db: Database, tenant_id: str) -> int:
     return int(row["n"]) if row else 0
 
 
-async def stamp(conn: aiosqlite.Connection, tenant_id: str) -> tuple[int, str | None]:
+async def stamp(conn: Connection, tenant_id: str) -> tuple[int, str | None]:
     """Changes whenever a segment of the tenant is created, changed or deleted (for caching compiled ones)."""
     rows = await conn.execute_fetchall(
         "SELECT count(*), max(updated_at) FROM segments WHERE tenant_id = ?", (tenant_id,)
@@ -138,7 +137,7 @@ async def stamp(conn: aiosqlite.Connection, tenant_id: str) -> tuple[int, str | 
     return int(n), latest
 
 
-async def definitions(conn: aiosqlite.Connection, tenant_id: str) -> list[Row]:
+async def definitions(conn: Connection, tenant_id: str) -> list[Row]:
     """id, name, condition, model_id and vectors of every segment of the tenant."""
     return list(
         await conn.execute_fetchall(
@@ -148,7 +147,7 @@ async def definitions(conn: aiosqlite.Connection, tenant_id: str) -> list[Row]:
     )
 
 
-async def memberships(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> dict[str, str]:
+async def memberships(conn: Connection, tenant_id: str, user_id: str) -> dict[str, str]:
     """Segment id -> entered_at (as stored) for the segments the user is in."""
     rows = await conn.execute_fetchall(
         "SELECT segment_id, entered_at FROM segment_members WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
@@ -156,14 +155,14 @@ async def memberships(conn: aiosqlite.Connection, tenant_id: str, user_id: str) 
     return {r["segment_id"]: r["entered_at"] for r in rows}
 
 
-async def enter(conn: aiosqlite.Connection, tenant_id: str, segment_id: str, user_id: str, at: datetime) -> None:
+async def enter(conn: Connection, tenant_id: str, segment_id: str, user_id: str, at: datetime) -> None:
     await conn.execute(
         "INSERT OR IGNORE INTO segment_members (segment_id, tenant_id, user_id, entered_at) VALUES (?, ?, ?, ?)",
         (segment_id, tenant_id, user_id, timeutil.to_db(at)),
     )
 
 
-async def leave(conn: aiosqlite.Connection, segment_id: str, user_id: str) -> None:
+async def leave(conn: Connection, segment_id: str, user_id: str) -> None:
     await conn.execute("DELETE FROM segment_members WHERE segment_id = ? AND user_id = ?", (segment_id, user_id))
 
 
@@ -217,9 +216,7 @@ async def backfilling(db: Database, limit: int) -> list[Row]:
     )
 
 
-async def advance(
-    conn: aiosqlite.Connection, segment_id: str, from_after: str | None, to_after: str | None, done: int
-) -> None:
+async def advance(conn: Connection, segment_id: str, from_after: str | None, to_after: str | None, done: int) -> None:
     """Record a batch of the backfill (only if no change restarted it meanwhile); None: every user is done."""
     await conn.execute(
         "UPDATE segments SET backfill_after = ?, backfill_done = backfill_done + ?, "
@@ -230,7 +227,7 @@ async def advance(
     )
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> None:
     await conn.execute("DELETE FROM segment_members WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
 
 

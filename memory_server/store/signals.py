@@ -6,17 +6,15 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from extractors.signals import MessageSignals
 from memory_server import timeutil
 from memory_server.aggregates import Analysed
 from memory_server.models import Interaction, TimelineEntry
-from memory_server.store.db import Database, Row, page_of
+from memory_server.store.db import Connection, Database, Row, page_of
 
 
 async def put(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     user_id: str,
     items: Sequence[tuple[int, datetime, str | None, MessageSignals]],
@@ -42,7 +40,7 @@ async def put(
     )
 
 
-async def window(conn: aiosqlite.Connection, tenant_id: str, user_id: str, size: int) -> tuple[list[Analysed], int]:
+async def window(conn: Connection, tenant_id: str, user_id: str, size: int) -> tuple[list[Analysed], int]:
     """The user's latest `size` analysed messages, oldest first, and how many they have in all."""
     rows = await conn.execute_fetchall(
         "SELECT created_at, sentiment, topics, intentions, price_sensitive FROM message_signals "
@@ -98,7 +96,7 @@ async def timeline(
     return [_entry(r) for r in rows], nxt
 
 
-async def window_vectors(conn: aiosqlite.Connection, tenant_id: str, user_id: str, size: int) -> list[bytes]:
+async def window_vectors(conn: Connection, tenant_id: str, user_id: str, size: int) -> list[bytes]:
     """The stored vectors of the user's latest `size` analysed messages (for `matches` conditions)."""
     rows = await conn.execute_fetchall(
         "SELECT v.vector FROM message_signals s JOIN message_vectors v ON v.message_id = s.message_id "

@@ -7,12 +7,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from memory_server import timeutil
 from memory_server.aggregates import Aggregates
 from memory_server.models import UserRecord
-from memory_server.store.db import Database, Row
+from memory_server.store.db import Connection, Database, Row
 
 
 def _record(row: Row) -> UserRecord:
@@ -31,7 +29,7 @@ def _record(row: Row) -> UserRecord:
 
 
 async def seen(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     tenant_id: str,
     user_id: str,
     *,
@@ -67,7 +65,7 @@ async def seen(
 
 
 async def merge_attributes(
-    conn: aiosqlite.Connection, tenant_id: str, user_id: str, patch: dict[str, Any], now: datetime
+    conn: Connection, tenant_id: str, user_id: str, patch: dict[str, Any], now: datetime
 ) -> None:
     """Merge `patch` into the user's attributes (RFC 7396), creating the record of a user not seen yet."""
     stamp = timeutil.to_db(now)
@@ -80,7 +78,7 @@ async def merge_attributes(
 
 
 async def set_attributes(
-    conn: aiosqlite.Connection, tenant_id: str, user_id: str, attributes: dict[str, Any], now: datetime
+    conn: Connection, tenant_id: str, user_id: str, attributes: dict[str, Any], now: datetime
 ) -> None:
     """Replace the user's attributes (creating the record of a user not seen yet)."""
     stamp = timeutil.to_db(now)
@@ -93,7 +91,7 @@ async def set_attributes(
 
 
 async def save_aggregates(
-    conn: aiosqlite.Connection, tenant_id: str, user_id: str, aggregates: Aggregates, analysed: int, now: datetime
+    conn: Connection, tenant_id: str, user_id: str, aggregates: Aggregates, analysed: int, now: datetime
 ) -> None:
     """Store freshly computed aggregates, their filterable columns and the counts they came from."""
     stamp = timeutil.to_db(now)
@@ -234,11 +232,11 @@ async def page(
     return [_record(r) for r in rows], count
 
 
-async def delete(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> None:
+async def delete(conn: Connection, tenant_id: str, user_id: str) -> None:
     await conn.execute("DELETE FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
 
 
-async def row_of(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> Row | None:
+async def row_of(conn: Connection, tenant_id: str, user_id: str) -> Row | None:
     """The user's row, read inside a transaction (segment conditions are evaluated on it)."""
     rows = await conn.execute_fetchall("SELECT * FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
     return next(iter(rows), None)

@@ -7,11 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import aiosqlite
 import numpy as np
 
 from memory_server import timeutil
-from memory_server.store.db import Database
+from memory_server.store.db import Connection, Database
 
 _LIVE = "f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)"
 
@@ -27,7 +26,7 @@ class IndexEntry:
     vector: np.ndarray
 
 
-async def mark_dirty(conn: aiosqlite.Connection, fact_ids: Sequence[str]) -> None:
+async def mark_dirty(conn: Connection, fact_ids: Sequence[str]) -> None:
     """Queue facts whose index entry must follow SQLite once this transaction commits."""
     await conn.executemany("INSERT INTO vector_ops (fact_id) VALUES (?)", [(i,) for i in fact_ids])
 
@@ -105,7 +104,7 @@ async def to_embed(db: Database, model_id: str) -> list[tuple[str, str]]:
     return [(r["id"], r["content"]) for r in rows]
 
 
-async def put(conn: aiosqlite.Connection, rows: Sequence[tuple[str, str, np.ndarray]]) -> None:
+async def put(conn: Connection, rows: Sequence[tuple[str, str, np.ndarray]]) -> None:
     """Store (fact id, model id, vector) rows, replacing a fact's old vector."""
     await conn.executemany(
         "INSERT OR REPLACE INTO fact_vectors (fact_id, model_id, vector) VALUES (?, ?, ?)",

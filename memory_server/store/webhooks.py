@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from memory_server import timeutil
 from memory_server.models import Webhook, WebhookDelivery
-from memory_server.store.db import Database, page_of
+from memory_server.store.db import Connection, Database, Row, page_of
 
 _HOOK_COLUMNS = "id, url, events, enabled, created_by, created_at"
 _DELIVERY_COLUMNS = (
@@ -28,7 +26,7 @@ _DELIVERY_COLUMNS = (
 )
 
 
-def _webhook(row: aiosqlite.Row) -> Webhook:
+def _webhook(row: Row) -> Webhook:
     return Webhook(
         id=row["id"],
         url=row["url"],
@@ -39,7 +37,7 @@ def _webhook(row: aiosqlite.Row) -> Webhook:
     )
 
 
-def _delivery(row: aiosqlite.Row) -> WebhookDelivery:
+def _delivery(row: Row) -> WebhookDelivery:
     return WebhookDelivery(
         id=row["id"],
         webhook_id=row["webhook_id"],
@@ -60,7 +58,7 @@ def _delivery(row: aiosqlite.Row) -> WebhookDelivery:
 # ---- webhooks ---------------------------------------------------------------------------------------------
 
 
-async def insert(conn: aiosqlite.Connection, tenant_id: str, hook: Webhook, secret: str) -> None:
+async def insert(conn: Connection, tenant_id: str, hook: Webhook, secret: str) -> None:
     await conn.execute(
         "INSERT INTO webhooks (id, tenant_id, url, events, secret, enabled, created_by, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -77,7 +75,7 @@ async def insert(conn: aiosqlite.Connection, tenant_id: str, hook: Webhook, secr
     )
 
 
-async def count(conn: aiosqlite.Connection, tenant_id: str) -> int:
+async def count(conn: Connection, tenant_id: str) -> int:
     rows = await conn.execute_fetchall("SELECT count(*) FROM webhooks WHERE tenant_id = ?", (tenant_id,))
     return int(rows[0][0])
 
@@ -96,7 +94,7 @@ async def get(db: Database, tenant_id: str, webhook_id: str) -> Webhook | None:
     return None if row is None else _webhook(row)
 
 
-async def delete(conn: aiosqlite.Connection, tenant_id: str, webhook_id: str) -> Webhook | None:
+async def delete(conn: Connection, tenant_id: str, webhook_id: str) -> Webhook | None:
     """Delete a webhook with its deliveries, and the events no other webhook still has to deliver."""
     rows = await conn.execute_fetchall(
         f"SELECT {_HOOK_COLUMNS} FROM webhooks WHERE tenant_id = ? AND id = ?", (tenant_id, webhook_id)
@@ -109,7 +107,7 @@ async def delete(conn: aiosqlite.Connection, tenant_id: str, webhook_id: str) ->
     return _webhook(rows[0])
 
 
-async def subscribers(conn: aiosqlite.Connection, tenant_id: str, event_type: str) -> list[str]:
+async def subscribers(conn: Connection, tenant_id: str, event_type: str) -> list[str]:
     """Ids of the tenant's enabled webhooks that want `event_type`."""
     rows = await conn.execute_fetchall(
         "SELECT id FROM webhooks WHERE tenant_id = ? AND enabled = 1 "
@@ -123,7 +121,7 @@ async def subscribers(conn: aiosqlite.Connection, tenant_id: str, event_type: st
 
 
 async def add_event(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     event_id: str,
     tenant_id: str,
@@ -279,7 +277,7 @@ async def sweep(db: Database, before: datetime, limit: int = 500) -> int:
     return len(rows)
 
 
-async def _drop_orphans(conn: aiosqlite.Connection, event_ids: Sequence[str]) -> None:
+async def _drop_orphans(conn: Connection, event_ids: Sequence[str]) -> None:
     """Delete those of these events that no delivery refers to any more."""
     await conn.executemany(
         "DELETE FROM webhook_events WHERE id = ? "
@@ -288,7 +286,7 @@ async def _drop_orphans(conn: aiosqlite.Connection, event_ids: Sequence[str]) ->
     )
 
 
-async def delete_user(conn: aiosqlite.Connection, tenant_id: str, user_id: str) -> int:
+async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     """Delete the events about a user, with their deliveries (sent or not)."""
     cur = await conn.execute("DELETE FROM webhook_events WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
     return cur.rowcount

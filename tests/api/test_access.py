@@ -227,9 +227,9 @@ def test_an_mcp_session_needs_a_valid_key_before_it_exists(tmp_path, secret):
 
 
 async def _make_key(settings) -> None:
-    from memory_server.store.db import Database
+    from memory_server.store.sqlite import SqliteDatabase
 
-    db = Database(settings.db_path)
+    db = SqliteDatabase(settings.db_path)
     await db.open()
     try:
         await keys.create(db, "default", "admin")

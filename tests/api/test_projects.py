@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from memory_server import keys, timeutil
 from memory_server.cli import app as cli
 from memory_server.store import migrations
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 
 
 async def _key(service, tenant: str, role: str = "admin", project: int | None = None) -> dict[str, str]:
@@ -133,7 +133,7 @@ async def test_a_key_for_an_unknown_project_is_refused(client, service):
 async def test_the_migration_gives_every_known_tenant_a_default_project(tmp_path, monkeypatch):
     before = migrations.MIGRATIONS.index(migrations.m010_projects)
     monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:before])
-    db = Database(tmp_path / "m.db")
+    db = SqliteDatabase(tmp_path / "m.db")
     await db.open()
     now = timeutil.to_db(timeutil.now())
     async with db.transaction() as conn:

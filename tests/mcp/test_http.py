@@ -13,7 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult
 
 from memory_server import keys
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 from tests.mcp.scenarios import (
     bad_arguments_fail_clearly,
     error,
@@ -71,7 +71,7 @@ def test_a_fact_remembered_over_mcp_is_visible_over_http_and_the_reverse(portal,
 
 async def _make_keys(db_path) -> dict[str, tuple[str, str]]:
     """Keys made in SQLite beside the running server, as `memory-server keys create` does: name -> (id, secret)."""
-    db = Database(db_path)
+    db = SqliteDatabase(db_path)
     await db.open()
     try:
         wanted = [("viewer", "default", "viewer"), ("editor", "default", "editor"), ("other", "B", "admin")]

@@ -12,7 +12,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from memory_server import keys
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 from tests.mcp.scenarios import error, ok
 from tests.servers import running_server, server_settings
 
@@ -22,7 +22,7 @@ RANK = {role: i for i, role in enumerate(ROLES)}
 
 
 async def _make_keys(db_path) -> dict[tuple[str, str], str]:
-    db = Database(db_path)
+    db = SqliteDatabase(db_path)
     await db.open()
     try:
         return {(t, r): (await keys.create(db, t, r)).key for t in ("A", "B") for r in ROLES}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 
 
 async def test_read_after_commit_sees_it_while_other_reads_are_in_flight(tmp_path):
-    db = Database(tmp_path / "x.sqlite3")
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     try:
         async with db.transaction() as conn:
@@ -33,7 +33,7 @@ async def test_read_after_commit_sees_it_while_other_reads_are_in_flight(tmp_pat
 
 
 async def test_a_transaction_cancelled_at_any_point_leaves_the_writer_usable(tmp_path):
-    db = Database(tmp_path / "x.sqlite3")
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     try:
         async with db.transaction() as conn:

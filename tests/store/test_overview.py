@@ -7,11 +7,11 @@ from datetime import timedelta
 from memory_server import timeutil
 from memory_server.store import jobs as jobsql
 from memory_server.store import overview
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 
 
 async def test_backlog_counts_jobs_and_dates_the_oldest_queued_job_and_vector_operation(tmp_path):
-    db = Database(tmp_path / "x.sqlite3")
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     try:
         empty = await overview.backlog(db)

@@ -13,7 +13,7 @@ from memory_server import users as domain
 from memory_server.aggregates import Aggregates
 from memory_server.store import segments as segmentsql
 from memory_server.store import users as usersql
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 VALUES = ["pro", "free", "Pro", "3", 3, 3.0, 2.5, True, False, None, {"a": 1}, [1, 2], ""]
@@ -38,14 +38,14 @@ def _attributes(rng: random.Random) -> dict:
     return {name: rng.choice(VALUES) for name in ("plan", "seats", "beta", "x-y") if rng.random() < 0.7}
 
 
-async def _page(db: Database, limit: int = 100, offset: int = 0, **filters) -> tuple[list[str], int]:
+async def _page(db: SqliteDatabase, limit: int = 100, offset: int = 0, **filters) -> tuple[list[str], int]:
     wanted = {"churn_risk_gte": None, "churn_risk_lte": None, "sentiment_trend": None, "min_messages": None}
     wanted.update({"segment": None, "attributes": {}, **filters})
     users, total = await usersql.page(db, "t", limit=limit, offset=offset, **wanted)
     return [u.user_id for u in users], total
 
 
-async def _check(db: Database, expected_sql: str, params: tuple, **filters) -> None:
+async def _check(db: SqliteDatabase, expected_sql: str, params: tuple, **filters) -> None:
     """Every way of reading a page (sorting few matches, walking with tests per user or with lists) agrees with
     the plain query, page by page, and so does the count."""
     rows = await db.fetchall(
@@ -63,7 +63,7 @@ async def _check(db: Database, expected_sql: str, params: tuple, **filters) -> N
 async def test_user_list_filters_match_the_plain_query_through_every_write_path(tmp_path, monkeypatch, sort_at_most):
     monkeypatch.setattr(usersql, "SORT_AT_MOST", sort_at_most)
     rng = random.Random(5)
-    db = Database(tmp_path / "x.sqlite3")
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     try:
         async with db.transaction() as conn:

@@ -11,18 +11,18 @@ import pytest
 from memory_server import timeutil, webhooks
 from memory_server.models import Webhook
 from memory_server.store import webhooks as hooksql
-from memory_server.store.db import Database
+from memory_server.store.sqlite import SqliteDatabase
 
 
 @pytest.fixture
-async def db(tmp_path) -> AsyncIterator[Database]:
-    db = Database(tmp_path / "x.sqlite3")
+async def db(tmp_path) -> AsyncIterator[SqliteDatabase]:
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     yield db
     await db.close()
 
 
-async def add_hook(db: Database, tenant_id: str, *events: str, enabled: bool = True) -> str:
+async def add_hook(db: SqliteDatabase, tenant_id: str, *events: str, enabled: bool = True) -> str:
     hook = Webhook(
         id=f"{tenant_id}-{len(events)}-{enabled}",
         url="https://hooks.example.com/",
@@ -36,7 +36,7 @@ async def add_hook(db: Database, tenant_id: str, *events: str, enabled: bool = T
     return hook.id
 
 
-async def emit(db: Database, tenant_id: str, event_type: str, data: dict) -> str | None:
+async def emit(db: SqliteDatabase, tenant_id: str, event_type: str, data: dict) -> str | None:
     async with db.transaction() as conn:
         return await webhooks.emit(conn, tenant_id, event_type, data)
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import aiosqlite
-
 from memory_server import timeutil
+from memory_server.store.db import Connection, is_postgres
 from memory_server.store.migrations.core import (
     m001_initial,
     m002_job_usage,
@@ -23,7 +22,7 @@ from memory_server.store.migrations.operations import m012_retrieval_log, m013_v
 from memory_server.store.migrations.signals import m007_webhooks, m008_signals, m009_segments
 from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m014_user_counts
 
-Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+Migration = Callable[[Connection], Awaitable[None]]
 
 MIGRATIONS: list[Migration] = [
     m001_initial,
@@ -43,27 +42,35 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-async def migrate(db: aiosqlite.Connection) -> list[str]:
-    """Apply the migrations not yet recorded; return their names."""
+#: The last migration the PostgreSQL baseline stands for (`migrations.postgres`).
+POSTGRES_BASELINE = "m014_user_counts"
+
+
+async def migrate(db: Connection) -> list[str]:
+    """Apply the migrations not yet recorded; return their names. A new PostgreSQL database starts from the
+    baseline schema, recorded as every migration up to `POSTGRES_BASELINE`."""
     await db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
-    await db.commit()
-    async with db.execute("SELECT name FROM _migrations") as cur:
-        done = {row[0] for row in await cur.fetchall()}
+    done = {row[0] for row in await db.execute_fetchall("SELECT name FROM _migrations")}
+    begin = "BEGIN" if is_postgres(db) else "BEGIN IMMEDIATE"
+    pending: list[tuple[str, Migration]] = [(m.__name__, m) for m in MIGRATIONS if m.__name__ not in done]
+    if is_postgres(db) and not done:
+        from memory_server.store.migrations.postgres import baseline
+
+        names = [m.__name__ for m in MIGRATIONS]
+        upto = names.index(POSTGRES_BASELINE) + 1
+        pending = [("+".join(names[:upto]), baseline), *pending[upto:]]
     applied = []
-    for migration in MIGRATIONS:
-        name = migration.__name__
-        if name in done:
-            continue
-        await db.execute("BEGIN IMMEDIATE")
+    for name, migration in pending:
+        await db.execute(begin)
         try:
             await migration(db)
-            await db.execute(
+            await db.executemany(
                 "INSERT INTO _migrations (name, applied_at) VALUES (?, ?)",
-                (name, timeutil.to_db(timeutil.now())),
+                [(each, timeutil.to_db(timeutil.now())) for each in name.split("+")],
             )
-            await db.commit()
+            await db.execute("COMMIT")
         except BaseException:
-            await db.rollback()
+            await db.execute("ROLLBACK")
             raise
-        applied.append(name)
+        applied.extend(name.split("+"))
     return applied

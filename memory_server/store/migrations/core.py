@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
+from memory_server.store.db import Connection
 from memory_server.store.migrations.script import run_script
 
 
-async def m001_initial(db: aiosqlite.Connection) -> None:
+async def m001_initial(db: Connection) -> None:
     await run_script(
         db,
         """
@@ -113,7 +112,7 @@ async def m001_initial(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m002_job_usage(db: aiosqlite.Connection) -> None:
+async def m002_job_usage(db: Connection) -> None:
     """Token usage of the model calls a job made, and the last reply it could not use."""
     await run_script(
         db,
@@ -126,7 +125,7 @@ async def m002_job_usage(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m003_api_keys(db: aiosqlite.Connection) -> None:
+async def m003_api_keys(db: Connection) -> None:
     """API keys: random secrets kept only as sha256 hashes, each bound to a tenant and a role."""
     await run_script(
         db,
@@ -146,7 +145,7 @@ async def m003_api_keys(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m004_changelog_tenant_events(db: aiosqlite.Connection) -> None:
+async def m004_changelog_tenant_events(db: Connection) -> None:
     """Change-log rows about the tenant rather than one user (keys created and revoked, open mode): user_id
     becomes nullable, which SQLite can only do by rebuilding the table."""
     await run_script(
@@ -175,7 +174,7 @@ async def m004_changelog_tenant_events(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m005_pad_years(db: aiosqlite.Connection) -> None:
+async def m005_pad_years(db: Connection) -> None:
     """Pad years before 1000 to four digits (`999-…` -> `0999-…`), which older versions stored unpadded and
     could not read back. Only message times (client-given) and the expiries counted from them could be such."""
     for table, column in (("messages", "created_at"), ("facts", "expires_at")):

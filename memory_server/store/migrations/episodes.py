@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
+from memory_server.store.db import Connection
 from memory_server.store.migrations.script import run_script
 
 
-async def m006_episodes(db: aiosqlite.Connection) -> None:
+async def m006_episodes(db: Connection) -> None:
     """Messages become searchable episodes: a vector per message (`message_vectors`) and a keyword index
     (`episodes_fts`, FTS5 with porter stemming; `scope` holds one token per tenant and user so a query never
     reads another user's rows; `dates` holds the days a message speaks of, see `memory_server.when`). The

@@ -3,12 +3,11 @@ of each vector operation (the outbox's lag)."""
 
 from __future__ import annotations
 
-import aiosqlite
-
+from memory_server.store.db import Connection
 from memory_server.store.migrations.script import run_script
 
 
-async def m012_retrieval_log(db: aiosqlite.Connection) -> None:
+async def m012_retrieval_log(db: Connection) -> None:
     """One row per profile or search: the space, user, request, caller, query, and the memories returned with
     their scores (a JSON list, read back whole). Read per user newest first; swept by age."""
     await run_script(
@@ -31,7 +30,7 @@ async def m012_retrieval_log(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m013_vector_ops_time(db: aiosqlite.Connection) -> None:
+async def m013_vector_ops_time(db: Connection) -> None:
     """When each vector operation was queued, so `/metrics` can tell the outbox's lag; set by the column's default
     (UTC, in the `timeutil.to_db` shape at millisecond precision), so no writer has to name it. A table rebuild:
     SQLite adds no column whose default is an expression. Rows queued before this migration date from it."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import aiosqlite
+from memory_server.store.db import Connection
 
 
-async def run_script(db: aiosqlite.Connection, script: str) -> None:
+async def run_script(db: Connection, script: str) -> None:
     """Run statements one by one: `executescript` would commit the migration's open transaction."""
     for statement in script.split(";\n"):
         if statement.strip():

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
+from memory_server.store.db import Connection
 from memory_server.store.migrations.script import run_script
 
 _USER_ATTRIBUTE_TRIGGERS = (
@@ -23,7 +22,7 @@ _USER_ATTRIBUTE_TRIGGERS = (
 )
 
 
-async def m008_signals(db: aiosqlite.Connection) -> None:
+async def m008_signals(db: Connection) -> None:
     """A record per user (attributes, source, first/last seen, message count, aggregates, the aggregates'
     filterable columns) and the signals of each analysed message. Users who have messages get their record
     now; signals come with the next processed message (or a re-extraction)."""
@@ -88,7 +87,7 @@ async def m008_signals(db: aiosqlite.Connection) -> None:
         await db.execute(trigger)
 
 
-async def m007_webhooks(db: aiosqlite.Connection) -> None:
+async def m007_webhooks(db: Connection) -> None:
     """Webhooks: the URLs a tenant registered (`webhooks`, with the secret deliveries are signed with), the outbox
     of events (`webhook_events`: one row per event, its id the `webhook-id` of every attempt to deliver it) and
     one delivery per event and webhook (`webhook_deliveries`, with its attempts and schedule; `claimed_at` is set
@@ -142,7 +141,7 @@ async def m007_webhooks(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m009_segments(db: aiosqlite.Connection) -> None:
+async def m009_segments(db: Connection) -> None:
     """Segments: a tenant's named conditions over its users (`condition` as given; `vectors` the embedded texts
     of its `matches` parts, by `model_id`), the users in each with when they entered, and the backfill that
     evaluates every user after a segment is created or its condition changes (`backfill_after`: the last

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import aiosqlite
-
 from memory_server import timeutil
+from memory_server.store.db import Connection
 from memory_server.store.migrations.script import run_script
 
 
-async def m010_projects(db: aiosqlite.Connection) -> None:
+async def m010_projects(db: Connection) -> None:
     """Projects: separate memory spaces inside a tenant, numbered per tenant from 1 (the default project, whose
     space is the tenant id itself, so everything stored before stays where it is). Every tenant known so far gets
     its default project; `api_keys.project_id` limits a key to one project (NULL: any of its tenant's)."""
@@ -35,7 +34,7 @@ async def m010_projects(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m011_consent(db: aiosqlite.Connection) -> None:
+async def m011_consent(db: Connection) -> None:
     """Consent: whether a user may be remembered, per space and user id; a user can be marked before their first
     message, so it is a table of its own rather than a column of `users`. No row: they may."""
     await run_script(
@@ -54,7 +53,7 @@ async def m011_consent(db: aiosqlite.Connection) -> None:
     )
 
 
-async def m014_user_counts(db: aiosqlite.Connection) -> None:
+async def m014_user_counts(db: Connection) -> None:
     """How many users each space has, kept by triggers on `users`: an unfiltered user list's total without
     counting the space's index entries (100,000 of them cost milliseconds on every page)."""
     await run_script(

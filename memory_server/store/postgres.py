@@ -1,0 +1,172 @@
+"""PostgreSQL (psycopg 3): a pool of connections that several server and worker processes share.
+
+The store's SQL is written once, with SQLite's `?` and `:name` parameters; `translate` turns it into psycopg's
+(`%s`, `%(name)s`) once per statement text. Writes keep SQLite's guarantee that one transaction runs at a time
+(`transaction` takes a transaction-level advisory lock), now across every process on the database: the
+services' read-then-write steps (duplicate checks, supersede chains, per-user job order) stay exactly as safe
+as on SQLite. Reads run in autocommit on any pooled connection and see the last commit.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg.adapt import Loader
+from psycopg_pool import AsyncConnectionPool
+
+from memory_server.store.db import ConstraintError
+from memory_server.store.migrations import migrate
+
+#: The advisory lock every write transaction holds (one writer at a time, as with SQLite).
+WRITE_LOCK = 0x6D656D6F  # "memo"
+#: The advisory lock held while migrating, so processes starting together migrate once.
+MIGRATION_LOCK = 0x6D696772  # "migr"
+
+_TOKEN = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|::|\?|:[A-Za-z_]\w*|%|(?<=[\s(,=])\+(?=[A-Za-z_])""")
+
+
+@functools.lru_cache(maxsize=2048)
+def translate(sql: str) -> str:
+    """SQLite parameters to psycopg's; literal `%` doubled; SQLite's planner hint `+column` dropped."""
+
+    def swap(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "?":
+            return "%s"
+        if token == "%":
+            return "%%"
+        if token == "+":
+            return ""
+        if token.startswith(":") and token != "::":
+            return f"%({token[1:]})s"
+        return token
+
+    return _TOKEN.sub(swap, sql)
+
+
+class PgRow:
+    """A row read by column name or position, like `sqlite3.Row`."""
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: Sequence[Any]) -> None:
+        self._index = index
+        self._values = values
+
+    def __getitem__(self, key: str | int) -> Any:
+        return self._values[self._index[key] if isinstance(key, str) else key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def keys(self) -> list[str]:
+        return list(self._index)
+
+
+def _rows(cursor: psycopg.AsyncCursor[Any]) -> Any:
+    index = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return functools.partial(PgRow, index)
+
+
+class _Number(Loader):
+    """`numeric` (what sum() of integers gives) as int or float, as SQLite gives it, never Decimal."""
+
+    def load(self, data: Any) -> int | float:
+        text = bytes(data).decode()
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+class PgConnection:
+    """A connection in a transaction, with the calls the store makes of aiosqlite's."""
+
+    dialect = "postgres"
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, parameters: Any = ()) -> psycopg.AsyncCursor[Any]:
+        try:
+            return await self._conn.execute(translate(sql), parameters if parameters is not None else ())
+        except psycopg.IntegrityError as exc:
+            raise ConstraintError(str(exc)) from exc
+
+    async def execute_fetchall(self, sql: str, parameters: Any = ()) -> list[Any]:
+        cursor = await self.execute(sql, parameters)
+        return await cursor.fetchall() if cursor.description else []
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> psycopg.AsyncCursor[Any]:
+        cursor = self._conn.cursor()
+        try:
+            await cursor.executemany(translate(sql), list(parameters))
+        except psycopg.IntegrityError as exc:
+            raise ConstraintError(str(exc)) from exc
+        return cursor
+
+
+async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
+    conn.adapters.register_loader("numeric", _Number)
+    conn.row_factory = _rows
+    await conn.set_autocommit(True)
+
+
+class PostgresDatabase:
+    dialect = "postgres"
+    shared = True
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self._pool_size = pool_size
+        self._pool: AsyncConnectionPool | None = None
+
+    def __repr__(self) -> str:
+        return re.sub(r"//[^@/]*@", "//…@", self.url)
+
+    async def open(self) -> None:
+        pool = AsyncConnectionPool(
+            self.url, min_size=1, max_size=self._pool_size, configure=_configure, open=False, timeout=30
+        )
+        await pool.open(wait=True)
+        try:
+            async with pool.connection() as conn:
+                await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+                try:
+                    await migrate(PgConnection(conn))
+                finally:
+                    await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        self._pool = None
+
+    def _opened(self) -> AsyncConnectionPool:
+        if self._pool is None:
+            raise RuntimeError("database is not open")
+        return self._pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgConnection]:
+        async with self._opened().connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            yield PgConnection(conn)
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        async with self._opened().connection() as conn:
+            cursor = await conn.execute(translate(sql), tuple(params))
+            return await cursor.fetchall() if cursor.description else []
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None

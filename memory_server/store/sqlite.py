@@ -1,0 +1,103 @@
+"""SQLite: one writer connection behind a lock, one reader, WAL.
+
+All writes go through `SqliteDatabase.transaction()`, so a fact, its change-log row and its pending vector
+operation always commit together or not at all. Reads use a second connection and never wait for the
+writer (WAL lets a reader see the last committed state while a write is in progress). One process owns the
+file (`datalock`), so the writer's lock serialises every write, of one user or another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from memory_server import timeutil, when
+from memory_server.store import fts
+from memory_server.store.db import ConstraintError, Row
+from memory_server.store.migrations import migrate
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+def _episode_dates(content: str, created_at: str) -> str:
+    """For the migration that indexes stored messages: the days each speaks of (`memory_server.when`)."""
+    return when.message_tokens(content, timeutil.from_db(created_at))
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+    shared = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._connect()
+        await migrate(self._writer)
+        self._reader = await self._connect()
+        await self._reader.execute("PRAGMA query_only=ON")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        conn.row_factory = aiosqlite.Row
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
+        await conn.create_function("episode_scope", 2, fts.scope_token, deterministic=True)
+        await conn.create_function("episode_dates", 2, _episode_dates, deterministic=True)
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any error."""
+        if self._writer is None:
+            raise RuntimeError("database is not open")
+        async with self._lock:
+            try:
+                await self._writer.execute("BEGIN IMMEDIATE")
+                yield self._writer
+                await self._writer.execute("COMMIT")
+            except BaseException as exc:
+                # Also on cancellation: a cancelled BEGIN or COMMIT may still run on the connection's thread,
+                # so queue a ROLLBACK behind it (calls run in order there) and shield it from the same cancel.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await asyncio.shield(self._writer.execute("ROLLBACK"))
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise ConstraintError(str(exc)) from exc
+                raise
+
+    async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
+        """Execute, fetch and finalise in one call on the reader's thread. With separate calls, a statement
+        left open by one task keeps the connection's read snapshot, and another task's read would miss the
+        latest commit."""
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        return list(await self._reader.execute_fetchall(sql, tuple(params)))
+
+    async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
