@@ -61,6 +61,7 @@ from memory_server.schemas import ProfileIn, SearchIn  # noqa: E402
 from memory_server.service import MemoryService  # noqa: E402
 from memory_server.store import episodes as episodesql  # noqa: E402
 from memory_server.store import facts as factsql  # noqa: E402
+from memory_server.store import fts  # noqa: E402
 from memory_server.store import messages as messagesql  # noqa: E402
 
 START, END = "<!-- profile_latency:start -->", "<!-- profile_latency:end -->"
@@ -572,11 +573,11 @@ async def measure_in_process(
         return lambda: episodesql.vectors_of_user(core.db, tenant, u, roles)
 
     def keyword(u: str, q: str) -> Callable[[], Awaitable[Any]]:
-        words = list(terms.query_words(q).values())
-        return lambda: episodesql.keyword(core.db, tenant, u, words, roles, episodes.KEYWORD_CANDIDATES)
+        words = terms.query_words(q)
+        return lambda: fts.keyword(core.db, tenant, u, words, {}, roles, episodes.KEYWORD_CANDIDATES)
 
     def weights(q: str) -> Callable[[], Awaitable[Any]]:
-        return lambda: episodesql.term_documents(core.db, list(terms.query_words(q)))
+        return lambda: fts.term_documents(core.db, list(terms.query_words(q)))
 
     report.add(
         Row(
@@ -592,13 +593,13 @@ async def measure_in_process(
     )
     report.add(
         Row(
-            "  part: FTS5 keyword query (store.episodes.keyword)",
+            "  part: FTS5 keyword query (store.fts.keyword)",
             await timed([keyword(u, q) for u, q in picks()], warm),
         )
     )
     report.add(
         Row(
-            "  part: keyword weights, documents per term (store.episodes.term_documents)",
+            "  part: keyword weights, documents per term (store.fts.term_documents)",
             await timed([weights(q) for _, q in picks()], warm),
         )
     )
@@ -870,9 +871,9 @@ def explanation(report: Report) -> str:
         "Episodes are searched beside the facts on the same score (`episodes.score`, default `types` both, "
         f"default role user): it checks the user has at most `search.exact_max_facts` episodes ({count:.2f} ms), "
         "runs the FTS5 keyword query "
-        f"scoped to the user ({p('part: FTS5 keyword query (store.episodes.keyword)'):.2f} ms), reads how many "
+        f"scoped to the user ({p('part: FTS5 keyword query (store.fts.keyword)'):.2f} ms), reads how many "
         "messages hold each query term for the keyword weights "
-        f"({p('part: keyword weights, documents per term (store.episodes.term_documents)'):.2f} ms when read; "
+        f"({p('part: keyword weights, documents per term (store.fts.term_documents)'):.2f} ms when read; "
         "searches keep these counts for a minute, `terms.DocumentCounts`), reads the "
         f"user's episode vectors from SQLite ({vectors_read:.2f} ms) and fuses exactly: "
         f"{p('part: episodes.score as a whole (the four above, then exact fusion)'):.2f} ms in all, then "

@@ -23,7 +23,7 @@ from memory_server.models import ChangeEventName, Episode, EpisodeRef, Page
 from memory_server.schemas import EpisodeFilter
 from memory_server.store import changelog as changesql
 from memory_server.store import episodes as episodesql
-from memory_server.store import vectors
+from memory_server.store import fts, vectors
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Row
 
@@ -44,11 +44,10 @@ async def _keyword(core: Core, tenant_id: str, user_id: str, query: str, roles: 
     chosen = terms.query_words(query)
     if not chosen:
         return {}
-    hits = await episodesql.keyword(core.db, tenant_id, user_id, list(chosen.values()), roles, KEYWORD_CANDIDATES)
-    if not hits:
-        return {}
-    rows, docs = await core.term_counts.get(list(chosen), lambda stems: episodesql.term_documents(core.db, stems))
-    total = sum(max(1e-6, math.log((rows - docs.get(t, 0) + 0.5) / (docs.get(t, 0) + 0.5))) for t in chosen)
+    rows, docs = await core.term_counts.get(list(chosen), lambda stems: fts.term_documents(core.db, stems))
+    idf = {t: max(1e-6, math.log((rows - docs.get(t, 0) + 0.5) / (docs.get(t, 0) + 0.5))) for t in chosen}
+    hits = await fts.keyword(core.db, tenant_id, user_id, chosen, idf, roles, KEYWORD_CANDIDATES)
+    total = sum(idf.values())
     return {message_id: keyword_share(score, total) for message_id, score in hits}
 
 
@@ -76,7 +75,7 @@ async def score(
     scored = dict(zip(ids, fused, strict=True))
     days = when.query_tokens(query)
     if days:
-        for message_id in await episodesql.on_dates(core.db, scope.space, user_id, days, roles) & scored.keys():
+        for message_id in await fts.on_dates(core.db, scope.space, user_id, days, roles) & scored.keys():
             scored[message_id] += DATE_LIFT * (1.0 - scored[message_id])
     return scored
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,18 +16,36 @@ from memory_server.api.app import create_app
 from memory_server.config import Settings, WorkerSettings
 from memory_server.context import Scope
 from memory_server.service import MemoryService
+from tests import postgres
 from tests.fakes import FAKE, QueueExtractor
 
 
 @pytest.fixture
-def settings(tmp_path, monkeypatch) -> Settings:
-    for name in list(__import__("os").environ):
-        if name.startswith("MEMORY_SERVER_"):
+def storage_url(monkeypatch) -> Iterator[str | None]:
+    """None on SQLite; with MEMORY_SERVER_TEST_POSTGRES, a fresh database, also named in the environment so every
+    Settings the test makes (and every server it starts) uses it."""
+    for name in list(os.environ):
+        if name.startswith("MEMORY_SERVER_") and name != "MEMORY_SERVER_TEST_POSTGRES":
             monkeypatch.delenv(name)
+    if postgres.ADMIN_URL is None:
+        yield None
+        return
+    with postgres.fresh_database() as url:
+        monkeypatch.setenv("MEMORY_SERVER_STORAGE__URL", url)
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path, storage_url) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         workers=WorkerSettings(poll_seconds=0.05, retry_backoff_seconds=0.01, max_attempts=2, wait_timeout_seconds=20),
     )
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if postgres.ADMIN_URL is not None:
+        postgres.drop_template()
 
 
 @pytest.fixture

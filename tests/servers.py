@@ -17,6 +17,14 @@ from memory_server.api.app import create_app
 from memory_server.config import Settings, WorkerSettings
 
 
+def child_env() -> dict[str, str]:
+    """The environment of a server process a test starts: no MEMORY_SERVER_* variables but the test's database
+    (`storage_url` in conftest names it there when the suite runs on PostgreSQL)."""
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_") or k == "MEMORY_SERVER_STORAGE__URL"
+    }
+
+
 @contextmanager
 def server_settings(data_dir: Path) -> Iterator[Settings]:
     """Settings for a server a test starts: its own data directory, fast workers, no MEMORY_SERVER_* variables."""

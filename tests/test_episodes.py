@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,6 +14,7 @@ import httpx
 from memory_server.service import MemoryService
 from memory_server.store import episodes as episodesql
 from tests.conftest import publish
+from tests.servers import child_env
 
 CHAT = [
     ("user", "haha we ended up at that tiny place near the harbour, Zoltan ordered the octopus"),
@@ -126,7 +126,7 @@ async def test_forgetting_by_meaning_removes_the_episode_and_the_fact(client, se
     gone = [c for c in log if c["event"] == "episode_delete"]
     assert len(gone) == 1 and gone[0]["message_id"] == body["episodes"][0]["message_id"]
     assert "Augusta" not in str(gone[0])  # the log keeps where it was, not what it said
-    rows = await service.core.db.fetchall("SELECT count(*) AS n FROM episodes_fts WHERE episodes_fts MATCH 'augusta'")
+    rows = await service.core.db.fetchall("SELECT count(*) AS n FROM episodes_fts WHERE content LIKE '%Augusta%'")
     assert rows[0]["n"] == 0
 
 
@@ -211,7 +211,7 @@ def _free_port() -> int:
 
 async def test_kill_9_during_ingest_leaves_no_episode_without_its_vector(tmp_path, settings):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env = child_env()
     env["MEMORY_SERVER_DATA_DIR"] = str(settings.data_dir)
     proc = subprocess.Popen(
         [sys.executable, "-m", "memory_server", "serve", "--port", str(port)],

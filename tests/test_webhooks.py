@@ -4,7 +4,6 @@ bad input, and delivery after a kill -9."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import socket
@@ -28,6 +27,7 @@ from memory_server.store import webhooks as hooksql
 from memory_server.store.sqlite import SqliteDatabase
 from memory_server.webhook_delivery import WebhookDispatcher
 from tests.conftest import publish, running, use_extractor
+from tests.servers import child_env
 from tests.webhook_receiver import Receiver
 
 
@@ -325,7 +325,7 @@ def _free_port() -> int:
 
 def _serve(data_dir, port: int, llm_port: int) -> subprocess.Popen:
     """`memory-server serve` in a process of its own, whose llm extractor calls a port nothing listens on."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env = child_env()
     env.update(
         MEMORY_SERVER_DATA_DIR=str(data_dir),
         MEMORY_SERVER_WEBHOOKS__ALLOW_PRIVATE="true",

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from memory_server import timeutil
 from memory_server.models import Change, ChangeEventName
-from memory_server.store.db import Connection, Database, Row, page_of
+from memory_server.store.db import Connection, Database, Row, page_of, same
 
 
 @dataclass(frozen=True)
@@ -140,8 +140,9 @@ async def blank_user(conn: Connection, tenant_id: str, user_id: str) -> int:
 async def import_row(conn: Connection, tenant_id: str, change: Change) -> bool:
     """Add an exported row unless the same event of the same fact at the same time is here; True if added."""
     at = timeutil.to_db(change.created_at)
+    eq = same(conn)
     exists = await conn.execute_fetchall(
-        "SELECT 1 FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IS ? AND message_id IS ? "
+        f"SELECT 1 FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id {eq} ? AND message_id {eq} ? "
         "AND event = ? AND created_at = ?",
         (tenant_id, change.user_id, change.fact_id, change.message_id, change.event, at),
     )

@@ -70,6 +70,11 @@ def is_postgres(source: Database | Connection) -> bool:
     return getattr(source, "dialect", "sqlite") == "postgres"
 
 
+def same(source: Database | Connection) -> str:
+    """The operator for "equal, NULL equal to NULL": SQLite's `IS`, PostgreSQL's `IS NOT DISTINCT FROM`."""
+    return "IS NOT DISTINCT FROM" if is_postgres(source) else "IS"
+
+
 def page_of(rows: list[Row], limit: int, cursor_column: str) -> tuple[list[Row], int | None]:
     """Rows read with `LIMIT limit + 1`: the page, and the cursor of the next one (None on the last page)."""
     more = len(rows) > limit

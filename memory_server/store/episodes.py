@@ -104,43 +104,6 @@ async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> None:
     await mark_dirty(conn, ids)
 
 
-async def keyword(
-    db: Database, tenant_id: str, user_id: str, words: Sequence[str], roles: Sequence[str], limit: int
-) -> list[tuple[int, float]]:
-    """The user's episodes (of `roles`) holding any of the words, best BM25 first, as (message id, score > 0)."""
-    expression = fts.match_expression(tenant_id, user_id, words)
-    if expression is None or not roles:
-        return []
-    rows = await db.fetchall(
-        "SELECT e.rowid AS id, -bm25(episodes_fts) AS score FROM episodes_fts e JOIN messages m ON m.id = e.rowid "
-        f"WHERE episodes_fts MATCH ? AND m.role IN ({_marks(roles)}) ORDER BY bm25(episodes_fts) LIMIT ?",
-        (expression, *roles, limit),
-    )
-    return [(r["id"], float(r["score"])) for r in rows]
-
-
-async def on_dates(db: Database, tenant_id: str, user_id: str, tokens: Sequence[str], roles: Sequence[str]) -> set[int]:
-    """The user's episodes (of `roles`) that speak of any of the days named by `tokens` (`memory_server.when`)."""
-    expression = fts.match_expression(tenant_id, user_id, tokens, column="dates")
-    if expression is None or not roles:
-        return set()
-    rows = await db.fetchall(
-        "SELECT e.rowid AS id FROM episodes_fts e JOIN messages m ON m.id = e.rowid "
-        f"WHERE episodes_fts MATCH ? AND m.role IN ({_marks(roles)})",
-        (expression, *roles),
-    )
-    return {r["id"] for r in rows}
-
-
-async def term_documents(db: Database, stems: Sequence[str]) -> tuple[int, dict[str, int]]:
-    """How many rows the keyword index holds (an upper bound: the highest id), and how many hold each stem."""
-    top = await db.fetchone("SELECT rowid FROM episodes_fts ORDER BY rowid DESC LIMIT 1")
-    if top is None or not stems:
-        return (0 if top is None else int(top["rowid"])), {}
-    rows = await db.fetchall(f"SELECT term, doc FROM episodes_terms WHERE term IN ({_marks(stems)})", tuple(stems))
-    return int(top["rowid"]), {r["term"]: int(r["doc"]) for r in rows}
-
-
 async def vectors_of_user(db: Database, tenant_id: str, user_id: str, roles: Sequence[str]) -> list[Row]:
     """(id, vector) of the user's embedded episodes of `roles`, for exact scoring."""
     if not roles:
@@ -168,14 +131,14 @@ async def more_than(db: Database, tenant_id: str, user_id: str, n: int) -> bool:
     `messages_by_user` index alone; only when those are more than `n` are the vectors joined, and never
     more than n + 1 of them (a vector row is a page read: joining them all cost ~2 ms for 500 messages)."""
     row = await db.fetchone(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE tenant_id = ? AND user_id = ? LIMIT ?)",
+        "SELECT count(*) AS n FROM (SELECT 1 FROM messages WHERE tenant_id = ? AND user_id = ? LIMIT ?) AS t",
         (tenant_id, user_id, n + 1),
     )
     if row is None or row["n"] <= n:
         return False
     row = await db.fetchone(
         "SELECT count(*) AS n FROM (SELECT 1 FROM messages m JOIN message_vectors v ON v.message_id = m.id "
-        "WHERE m.tenant_id = ? AND m.user_id = ? LIMIT ?)",
+        "WHERE m.tenant_id = ? AND m.user_id = ? LIMIT ?) AS t",
         (tenant_id, user_id, n + 1),
     )
     return row is not None and row["n"] > n
@@ -261,8 +224,9 @@ async def to_embed(db: Database, model_id: str, limit: int) -> list[Row]:
 async def put_vectors(conn: Connection, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
     """Store (message id, model id, vector) rows, replacing older ones; a message deleted meanwhile is skipped."""
     await conn.executemany(
-        "INSERT OR REPLACE INTO message_vectors (message_id, model_id, vector) "
-        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?)",
+        "INSERT INTO message_vectors (message_id, model_id, vector) "
+        "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM messages WHERE id = ?) "
+        "ON CONFLICT (message_id) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector",
         [(message_id, model, blob(vector), message_id) for message_id, model, vector in rows],
     )
 

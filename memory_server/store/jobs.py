@@ -106,10 +106,11 @@ RETURNING tenant_id, request_id, user_id, kind, attempts, source, attributes, ac
 
 async def claim(db: Database) -> ClaimedJob | None:
     """Take the oldest due job whose user has no earlier job pending."""
-    async with db.transaction() as conn, conn.execute(_CLAIM, {"now": timeutil.to_db(timeutil.now())}) as cur:
-        row = await cur.fetchone()
-    if row is None:
+    async with db.transaction() as conn:
+        rows = list(await conn.execute_fetchall(_CLAIM, {"now": timeutil.to_db(timeutil.now())}))
+    if not rows:
         return None
+    row = rows[0]
     return ClaimedJob(
         row["tenant_id"],
         row["request_id"],

@@ -64,7 +64,7 @@ async def any_active(conn: Connection) -> bool:
 
 async def state(db: Database) -> KeyState:
     """Whether keys are required: one aggregate over the (small) keys table."""
-    row = await db.fetchone("SELECT max(revoked_at IS NULL) AS active FROM api_keys")
+    row = await db.fetchone("SELECT max(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS active FROM api_keys")
     if row is None or row["active"] is None:
         return "never"
     return "active" if row["active"] else "revoked"

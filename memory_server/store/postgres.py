@@ -32,7 +32,8 @@ _TOKEN = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|::|\?|:[A-Za-z_]\w*|%|(?<=[\s(,=]
 
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
-    """SQLite parameters to psycopg's; literal `%` doubled; SQLite's planner hint `+column` dropped."""
+    """SQLite parameters to psycopg's; every `%` doubled (in string literals too: psycopg reads the whole text);
+    SQLite's planner hint `+column` dropped."""
 
     def swap(match: re.Match[str]) -> str:
         token = match.group(0)
@@ -44,7 +45,7 @@ def translate(sql: str) -> str:
             return ""
         if token.startswith(":") and token != "::":
             return f"%({token[1:]})s"
-        return token
+        return token.replace("%", "%%")
 
     return _TOKEN.sub(swap, sql)
 

@@ -17,7 +17,7 @@ def _project(row: Row) -> Project:
 async def ensure_default(conn: Connection, tenant_id: str, at: str) -> None:
     """Tenants appear with their first key or write; their default project is recorded on first need."""
     await conn.execute(
-        "INSERT OR IGNORE INTO projects (tenant_id, id, name, created_at) VALUES (?, 1, ?, ?)",
+        "INSERT INTO projects (tenant_id, id, name, created_at) VALUES (?, 1, ?, ?) ON CONFLICT DO NOTHING",
         (tenant_id, DEFAULT_NAME, at),
     )
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from memory_server import timeutil
 from memory_server.models import Backfill, Segment, SegmentMember, UserSegment
-from memory_server.store.db import Connection, Database, Row
+from memory_server.store.db import Connection, Database, Row, same
 from memory_server.store.vectors import blob
 
 _COUNT_MEMBERS = "(SELECT count(*) FROM segment_members x WHERE x.segment_id = s.id) AS members"
@@ -157,7 +157,8 @@ async def memberships(conn: Connection, tenant_id: str, user_id: str) -> dict[st
 
 async def enter(conn: Connection, tenant_id: str, segment_id: str, user_id: str, at: datetime) -> None:
     await conn.execute(
-        "INSERT OR IGNORE INTO segment_members (segment_id, tenant_id, user_id, entered_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO segment_members (segment_id, tenant_id, user_id, entered_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT DO NOTHING",
         (segment_id, tenant_id, user_id, timeutil.to_db(at)),
     )
 
@@ -220,10 +221,10 @@ async def advance(conn: Connection, segment_id: str, from_after: str | None, to_
     """Record a batch of the backfill (only if no change restarted it meanwhile); None: every user is done."""
     await conn.execute(
         "UPDATE segments SET backfill_after = ?, backfill_done = backfill_done + ?, "
-        "backfill_state = CASE WHEN ? IS NULL THEN 'done' ELSE 'running' END, "
-        "backfill_total = max(backfill_total, backfill_done + ?) "
-        "WHERE id = ? AND backfill_state = 'running' AND backfill_after IS ?",
-        (to_after, done, to_after, done, segment_id, from_after),
+        "backfill_state = CASE WHEN CAST(? AS TEXT) IS NULL THEN 'done' ELSE 'running' END, "
+        "backfill_total = CASE WHEN backfill_total > backfill_done + ? THEN backfill_total ELSE backfill_done + ? END "
+        f"WHERE id = ? AND backfill_state = 'running' AND backfill_after {same(conn)} ?",
+        (to_after, done, to_after, done, done, segment_id, from_after),
     )
 
 

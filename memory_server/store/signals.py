@@ -21,8 +21,11 @@ async def put(
 ) -> None:
     """Store (message id, message time, source, signals); analysing a message again replaces its row."""
     await conn.executemany(
-        "INSERT OR REPLACE INTO message_signals (message_id, tenant_id, user_id, created_at, source, sentiment, "
-        "topics, intentions, price_sensitive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO message_signals (message_id, tenant_id, user_id, created_at, source, sentiment, "
+        "topics, intentions, price_sensitive) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO UPDATE "
+        "SET tenant_id = excluded.tenant_id, user_id = excluded.user_id, created_at = excluded.created_at, "
+        "source = excluded.source, sentiment = excluded.sentiment, topics = excluded.topics, "
+        "intentions = excluded.intentions, price_sensitive = excluded.price_sensitive",
         [
             (
                 message_id,

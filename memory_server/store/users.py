@@ -10,7 +10,7 @@ from typing import Any
 from memory_server import timeutil
 from memory_server.aggregates import Aggregates
 from memory_server.models import UserRecord
-from memory_server.store.db import Connection, Database, Row
+from memory_server.store.db import Connection, Database, Row, is_postgres
 
 
 def _record(row: Row) -> UserRecord:
@@ -46,8 +46,9 @@ async def seen(
         "created_at, updated_at) VALUES (?, ?, ?, json_patch('{}', ?), ?, ?, ?, ?, ?) "
         "ON CONFLICT (tenant_id, user_id) DO UPDATE SET source = coalesce(excluded.source, users.source), "
         "attributes = json_patch(users.attributes, ?), "
-        "first_seen = min(coalesce(users.first_seen, excluded.first_seen), excluded.first_seen), "
-        "last_seen = max(coalesce(users.last_seen, excluded.last_seen), excluded.last_seen), "
+        "first_seen = CASE WHEN users.first_seen < excluded.first_seen THEN users.first_seen "
+        "ELSE excluded.first_seen END, "
+        "last_seen = CASE WHEN users.last_seen > excluded.last_seen THEN users.last_seen ELSE excluded.last_seen END, "
         "message_count = users.message_count + excluded.message_count, updated_at = excluded.updated_at",
         (
             tenant_id,
@@ -172,7 +173,16 @@ async def page(
         if value is None:
             nulls.append(name)
         else:
-            sets.append(("user_attributes", "tenant_id = ? AND name = ? AND value = ?", [tenant_id, name, value]))
+            if is_postgres(db):  # a jsonb column there, compared as JSON
+                sets.append(
+                    (
+                        "user_attributes",
+                        "tenant_id = ? AND name = ? AND value = CAST(? AS jsonb)",
+                        [tenant_id, name, json.dumps(value)],
+                    )
+                )
+            else:
+                sets.append(("user_attributes", "tenant_id = ? AND name = ? AND value = ?", [tenant_id, name, value]))
 
     def where(mode: str, skip: int = -1) -> tuple[str, list[Any]]:
         """The filters on users (but set number `skip`). `count`: sets as lists, never looked up user by user in

@@ -107,7 +107,8 @@ async def to_embed(db: Database, model_id: str) -> list[tuple[str, str]]:
 async def put(conn: Connection, rows: Sequence[tuple[str, str, np.ndarray]]) -> None:
     """Store (fact id, model id, vector) rows, replacing a fact's old vector."""
     await conn.executemany(
-        "INSERT OR REPLACE INTO fact_vectors (fact_id, model_id, vector) VALUES (?, ?, ?)",
+        "INSERT INTO fact_vectors (fact_id, model_id, vector) VALUES (?, ?, ?) "
+        "ON CONFLICT (fact_id) DO UPDATE SET model_id = excluded.model_id, vector = excluded.vector",
         [(fact_id, model, blob(vector)) for fact_id, model, vector in rows],
     )
 

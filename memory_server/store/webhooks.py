@@ -17,7 +17,7 @@ from datetime import datetime
 
 from memory_server import timeutil
 from memory_server.models import Webhook, WebhookDelivery
-from memory_server.store.db import Connection, Database, Row, page_of
+from memory_server.store.db import Connection, Database, Row, is_postgres, page_of
 
 _HOOK_COLUMNS = "id, url, events, enabled, created_by, created_at"
 _DELIVERY_COLUMNS = (
@@ -109,9 +109,10 @@ async def delete(conn: Connection, tenant_id: str, webhook_id: str) -> Webhook |
 
 async def subscribers(conn: Connection, tenant_id: str, event_type: str) -> list[str]:
     """Ids of the tenant's enabled webhooks that want `event_type`."""
+    events = "json_array_elements_text(events::json) AS e (value)" if is_postgres(conn) else "json_each(events)"
     rows = await conn.execute_fetchall(
         "SELECT id FROM webhooks WHERE tenant_id = ? AND enabled = 1 "
-        "AND EXISTS (SELECT 1 FROM json_each(webhooks.events) WHERE value = ?) ORDER BY created_at, id",
+        f"AND EXISTS (SELECT 1 FROM {events} WHERE value = ?) ORDER BY created_at, id",
         (tenant_id, event_type),
     )
     return [r[0] for r in rows]

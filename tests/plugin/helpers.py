@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from tests.servers import child_env
+
 SCRIPT = Path(sys.executable).with_name("memory-server")
 
 
@@ -20,7 +21,7 @@ def run_hook(
     event: str, payload: dict[str, Any], url: str | None, state: Path, *options: str, **env: str
 ) -> subprocess.CompletedProcess:
     """The console script, as the plugin's hooks.json calls it, with the hook input on stdin (no URL: none set)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    base = child_env()
     base |= {"MEMORY_SERVER_STATE_DIR": str(state), **({"MEMORY_SERVER_URL": url} if url else {}), **env}
     return subprocess.run(
         [str(SCRIPT), "hook", *options, event],

@@ -16,6 +16,7 @@ import httpx
 from memory_server.hook import HookSettings, agent_user
 from memory_server.ids import check_identifier
 from tests.plugin.helpers import SCRIPT, entry, episodes, free_port, hook_input, run_hook, write_lines
+from tests.servers import child_env
 
 HEAVY = ("pydantic", "httpx", "litellm", "chromadb", "onnxruntime", "numpy", "fastapi", "typer", "uvicorn")
 
@@ -169,7 +170,7 @@ def test_a_server_that_never_answers_is_given_up_on_at_the_deadline(tmp_path):
 
 
 def test_the_hook_imports_none_of_the_servers_heavy_dependencies(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env = child_env()
     env |= {"MEMORY_SERVER_URL": f"http://127.0.0.1:{free_port()}", "MEMORY_SERVER_STATE_DIR": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "memory_server", "hook", "UserPromptSubmit"],
