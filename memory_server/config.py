@@ -367,6 +367,17 @@ class StorageSettings(_Section):
     pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections one process may hold at once.")
 
 
+class IndexSettings(_Section):
+    """Where the rebuildable vector index lives (memory_server.index.chroma)."""
+
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="A Chroma server (http://host:8000, started with `chroma run`), which several processes can "
+        "share; null: Chroma embedded in the data directory (one process).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything the server reads at start-up. See config.example.yaml for each setting."""
 
@@ -378,6 +389,7 @@ class Settings(BaseSettings):
     tenant: Identifier = Field("default", description="Tenant served when no keys exist.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
@@ -417,6 +429,11 @@ class Settings(BaseSettings):
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def chroma_location(self) -> Path | str:
+        """The Chroma server `index.url` names, or else the embedded index's directory."""
+        return self.index.url or self.chroma_path
 
 
 class ConfigError(Exception):

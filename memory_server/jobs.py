@@ -1,7 +1,8 @@
 """The workers that drain the durable ingest queue (`store.jobs`).
 
 A job is claimed by flipping it to `running` in one statement; a job found `running` at start-up was
-interrupted by a crash and goes back to `queued`. Jobs of one user run one at a time and in the order
+interrupted by a crash and goes back to `queued` (on a shared PostgreSQL database, at any tick, once the process
+that claimed it is gone: `store.jobs.recover`). Jobs of one user run one at a time and in the order
 they were accepted, so a later message ("I moved to Lisbon") is always reconciled after an earlier one.
 A failing job is retried with exponential backoff, then marked `failed` with its error, and a
 `request.failed` webhook event is emitted in the same transaction.
@@ -127,10 +128,12 @@ class WorkerPool:
         except Exception as exc:
             log.warning("job %s failed (attempt %d): %s", job.request_id, job.attempts, exc)
             final = await mark_failed(self.db, job, f"{type(exc).__name__}: {exc}", self.settings)
+            await jobsql.release(self.db, job.request_id)
             self.after_job()
             if not final:
                 return
         else:
+            await jobsql.release(self.db, job.request_id)
             self.after_job()
         self._finished(job.request_id)
         self._wake.set()
@@ -139,6 +142,8 @@ class WorkerPool:
         while True:
             await asyncio.sleep(self.settings.poll_seconds)
             try:
+                if self.db.shared and await jobsql.recover(self.db):  # another process died holding jobs
+                    self._wake.set()
                 await self.tick()
             except asyncio.CancelledError:
                 raise

@@ -124,8 +124,8 @@ class MemoryService:
             db = settings.database()
             await db.open()
             try:
-                index = ChromaIndex(settings.chroma_path, embedder.model_id, "facts")
-                episodes = ChromaIndex(settings.chroma_path, embedder.model_id, "episodes")
+                index = ChromaIndex(settings.chroma_location, embedder.model_id, "facts")
+                episodes = ChromaIndex(settings.chroma_location, embedder.model_id, "episodes")
                 core = Core(
                     settings,
                     db,

@@ -1,8 +1,11 @@
-"""Serving: the HTTP API with its workers (`serve`), and the MCP tools over stdio (`mcp`)."""
+"""Serving: the HTTP API with its workers (`serve`), the workers alone beside servers on PostgreSQL (`worker`),
+and the MCP tools over stdio (`mcp`)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -16,6 +19,7 @@ from memory_server.service import MemoryService
 
 def register(app: typer.Typer) -> None:
     app.command()(serve)
+    app.command()(worker)
     app.command("mcp")(mcp_stdio)
     app.command("hook")(hook)
 
@@ -56,6 +60,33 @@ def serve(
             await uvicorn.Server(config).serve()
 
     run_async(serving())
+
+
+def worker(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
+    """Run extraction, the vector outbox and webhook deliveries without serving HTTP, until SIGTERM or Ctrl-C.
+
+    For a deployment of several processes on one PostgreSQL database (storage.url) and one Chroma server
+    (index.url); every `serve` runs the same workers too. With SQLite, one process owns the data: use `serve`.
+    """
+    settings = settings_from(config, data_dir)
+    if not settings.database().shared or settings.index.url is None:
+        typer.echo(
+            "error: a worker shares the database and the index with servers: set storage.url (postgresql://…) and "
+            "index.url (a Chroma server); with SQLite, `serve` runs the workers",
+            err=True,
+        )
+        raise typer.Exit(2)
+
+    async def working() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        async with MemoryService.running(settings, listening=False):
+            typer.echo("worker: running (SIGTERM or Ctrl-C to stop)", err=True)
+            await stop.wait()
+
+    run_async(working())
 
 
 def mcp_stdio(

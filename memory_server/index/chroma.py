@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -40,17 +41,30 @@ class VectorIndex(Protocol):
     async def reset(self) -> None: ...
 
 
-class ChromaIndex:
-    """Chroma's embedded PersistentClient, telemetry off, one collection per family and embedding model."""
+def _client(location: Path | str):
+    """Chroma's embedded PersistentClient in a directory, or an HttpClient for a Chroma server's URL (`index.url`,
+    which several processes can share); telemetry off either way."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
 
-    def __init__(self, path: Path, model_id: str, family: Family = "facts") -> None:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
-
-        path.mkdir(parents=True, exist_ok=True)
-        self._client = chromadb.PersistentClient(
-            path=str(path), settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if isinstance(location, str):
+        url = urlsplit(location)
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=settings,
         )
+    location.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(location), settings=settings)
+
+
+class ChromaIndex:
+    """One Chroma collection per family and embedding model, in the data directory or on a Chroma server."""
+
+    def __init__(self, location: Path | str, model_id: str, family: Family = "facts") -> None:
+        self._client = _client(location)
         self._name = collection_name(model_id, family)
         self._collection = self._open()
 

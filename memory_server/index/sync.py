@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 
 class VectorSync:
-    """Applies queued vector operations; one flush at a time."""
+    """Applies queued vector operations; one flush at a time, across the processes sharing a database too (a flush
+    reads a fact, then writes the index: two at once could leave an older reading last)."""
 
     def __init__(
         self, db: Database, embedder: Embedder, facts: VectorIndex, episodes_index: VectorIndex, batch: int = 256
@@ -46,7 +47,7 @@ class VectorSync:
         them is waiting.
         """
         applied = 0
-        async with self._lock:
+        async with self._lock, self.db.exclusive("vector-outbox"):
             index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
             while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
                 last, fact_ids, message_ids = queued

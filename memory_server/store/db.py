@@ -65,6 +65,17 @@ class Database(Protocol):
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
+    async def hold(self, key: str) -> None:
+        """Mark `key` (a claimed job) as this process's until `release` or this process's end, so that other
+        processes can tell a job in hand from one whose process died. Nothing to do when not `shared`."""
+        ...
+
+    async def release(self, key: str) -> None: ...
+
+    def exclusive(self, key: str) -> AbstractAsyncContextManager[None]:
+        """One holder at a time across the processes sharing the database (no-op when not `shared`)."""
+        ...
+
 
 def is_postgres(source: Database | Connection) -> bool:
     return getattr(source, "dialect", "sqlite") == "postgres"

@@ -15,7 +15,7 @@ from typing import Any
 from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.models import Job
-from memory_server.store.db import Connection, Database, Row, read
+from memory_server.store.db import Connection, Database, Row, is_postgres, read
 
 COLUMNS = (
     "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
@@ -104,10 +104,18 @@ RETURNING tenant_id, request_id, user_id, kind, attempts, source, attributes, ac
 """
 
 
+def _held(request_id: str) -> str:
+    return f"job:{request_id}"
+
+
 async def claim(db: Database) -> ClaimedJob | None:
-    """Take the oldest due job whose user has no earlier job pending."""
+    """Take the oldest due job whose user has no earlier job pending. On a shared database the claim is held
+    (`Database.hold`) before it commits, so no other process ever sees it running and unheld while this one lives.
+    """
     async with db.transaction() as conn:
         rows = list(await conn.execute_fetchall(_CLAIM, {"now": timeutil.to_db(timeutil.now())}))
+        if rows:
+            await db.hold(_held(rows[0]["request_id"]))
     if not rows:
         return None
     row = rows[0]
@@ -123,11 +131,34 @@ async def claim(db: Database) -> ClaimedJob | None:
     )
 
 
+async def release(db: Database, request_id: str) -> None:
+    """This process is done with the job (finished, failed or rescheduled)."""
+    await db.release(_held(request_id))
+
+
 async def recover(db: Database) -> int:
-    """Requeue the jobs a crash left running."""
+    """Requeue the jobs a crash left running: on SQLite (one process) every running job; on a shared database those
+    whose claim no live process holds (the holder's session lock is gone, so this transaction's try-lock succeeds;
+    a claim this process holds fails it too, from another connection)."""
     async with db.transaction() as conn:
-        cur = await conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
-        return cur.rowcount
+        if not is_postgres(conn):
+            cur = await conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")
+            return cur.rowcount
+        rows = await conn.execute_fetchall("SELECT request_id FROM jobs WHERE status = 'running'")
+        orphans = [
+            r["request_id"]
+            for r in rows
+            if (
+                await conn.execute_fetchall(
+                    "SELECT pg_try_advisory_xact_lock(hashtextextended(?, 0)) AS free", (_held(r["request_id"]),)
+                )
+            )[0]["free"]
+        ]
+        if orphans:
+            await conn.executemany(
+                "UPDATE jobs SET status = 'queued' WHERE request_id = ? AND status = 'running'", [(i,) for i in orphans]
+            )
+        return len(orphans)
 
 
 async def mark_done(conn: Connection, request_id: str, at: datetime, usage: Usage) -> None:

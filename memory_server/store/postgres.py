@@ -9,6 +9,7 @@ as on SQLite. Reads run in autocommit on any pooled connection and see the last 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -126,6 +127,8 @@ class PostgresDatabase:
         self.url = url
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
+        self._session: psycopg.AsyncConnection[Any] | None = None
+        self._session_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return re.sub(r"//[^@/]*@", "//…@", self.url)
@@ -142,15 +145,18 @@ class PostgresDatabase:
                     await migrate(PgConnection(conn))
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+            self._session = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         except BaseException:
             await pool.close()
             raise
         self._pool = pool
 
     async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
         if self._pool is not None:
             await self._pool.close()
-        self._pool = None
+        self._pool = self._session = None
 
     def _opened(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -171,3 +177,27 @@ class PostgresDatabase:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    async def hold(self, key: str) -> None:
+        """A session-level advisory lock on this process's own connection: PostgreSQL drops it when the process
+        (or its connection) dies, which is how others tell its claimed jobs are orphaned (`store.jobs.recover`)."""
+        async with self._session_lock:
+            await self._owned().execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+
+    async def release(self, key: str) -> None:
+        async with self._session_lock:
+            await self._owned().execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+    @asynccontextmanager
+    async def exclusive(self, key: str) -> AsyncIterator[None]:
+        async with self._opened().connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+    def _owned(self) -> psycopg.AsyncConnection[Any]:
+        if self._session is None:
+            raise RuntimeError("database is not open")
+        return self._session

@@ -101,3 +101,13 @@ class SqliteDatabase:
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+    async def hold(self, key: str) -> None:
+        """One process owns the file: every job it finds running at start-up was its own."""
+
+    async def release(self, key: str) -> None:
+        pass
+
+    @asynccontextmanager
+    async def exclusive(self, key: str) -> AsyncIterator[None]:
+        yield
