@@ -71,6 +71,8 @@ async def seed(settings: Settings) -> None:
     served = create_app(settings)
     transport = httpx.ASGITransport(app=served)
     async with running(served), httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+        r = await client.put("/v1/config", json={"extractor": "rules", "temperature": 0.1})
+        assert r.status_code == 200, r.text
         r = await client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["request.done"]})
         assert r.status_code == 201, r.text
         r = await client.post("/v1/segments", json={"name": "pros", "condition": {"attribute": "plan", "eq": "pro"}})
