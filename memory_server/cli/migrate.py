@@ -10,7 +10,7 @@ import typer
 
 from memory_server.datalock import DataDirLock
 from memory_server.errors import Unavailable
-from memory_server.store.copy import CopyError, CopyReport, copy_sqlite_to_postgres
+from memory_server.store.copy import DERIVED, CopyError, CopyReport, copy_sqlite_to_postgres
 
 
 def register(app: typer.Typer) -> None:
@@ -18,7 +18,9 @@ def register(app: typer.Typer) -> None:
 
 
 def migrate(
-    source: Annotated[str, typer.Option("--from", help="The SQLite database: sqlite:///path/to/memory.sqlite3.")],
+    source: Annotated[
+        str, typer.Option("--from", help="The SQLite database: sqlite:///relative/path or sqlite:////absolute/path.")
+    ],
     target: Annotated[
         str, typer.Option("--to", help="An empty PostgreSQL database: postgresql://user:password@host/db.")
     ],
@@ -30,7 +32,7 @@ def migrate(
     so none starts while it runs.
     """
     if not source.startswith("sqlite:///"):
-        _fail("--from: give the SQLite database as sqlite:///path/to/memory.sqlite3", 2)
+        _fail("--from: give the SQLite database as sqlite:///relative/path or sqlite:////absolute/path", 2)
     if not target.startswith(("postgresql://", "postgres://")):
         _fail("--to: give the PostgreSQL database as postgresql://user:password@host/db", 2)
     path = Path(source.removeprefix("sqlite:///"))
@@ -52,7 +54,8 @@ def migrate(
         for mismatch in report.mismatches:
             typer.echo(f"mismatch: {mismatch}", err=True)
         _fail("the copy differs from the source (above); the target holds the copy as made", 1)
-    typer.echo(f"copied {sum(c.source for c in report.counts)} rows; point storage.url at the PostgreSQL database")
+    copied = sum(c.source for c in report.counts if c.table not in DERIVED)
+    typer.echo(f"copied {copied} rows and checked them; now point storage.url at the PostgreSQL database")
 
 
 def _show(report: CopyReport) -> None:

@@ -229,7 +229,8 @@ async def _refuse_data(conn: Connection) -> None:
         " UNION ALL ".join(f"SELECT '{name}' AS name FROM (SELECT 1 FROM {name} LIMIT 1) AS any_row" for name in tables)
     )
     if rows:
-        held = ", ".join(r["name"] for r in rows)
+        names = [r["name"] for r in rows]
+        held = ", ".join(names[:3]) + (f" and {len(names) - 3} more tables" if len(names) > 3 else "")
         raise CopyError(f"--to: the target database already holds data (in {held}); give it an empty database")
 
 

@@ -247,3 +247,50 @@ def test_wrong_urls_are_told_apart(tmp_path):
     result = runner.invoke(app, ["migrate", "--from", "postgresql://a/b", "--to", "postgresql://x@127.0.0.1/y"])
     assert result.exit_code == 2 and "--from" in result.output
     assert not (tmp_path / "missing.sqlite3").exists()
+
+
+@needs_postgres
+def test_rows_go_over_in_batches_and_new_ids_follow_the_highest_copied(tmp_path):
+    path = tmp_path / "memory.sqlite3"
+    empty_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO messages (id, tenant_id, user_id, request_id, position, role, content, created_at) "
+            "VALUES (?, 'default', 'ana', 'r', ?, 'user', ?, '2026-01-01T00:00:00.000000Z')",
+            [(3 * i + 5, i, f"message {i}") for i in range(2_345)],
+        )
+    with target_database() as url:
+        report = asyncio.run(copy_sqlite_to_postgres(path, url, batch=1_000, sample=50))
+        assert report.ok, report.mismatches
+        assert {c.table: (c.source, c.target) for c in report.counts}["messages"] == (2_345, 2_345)
+        sql = "SELECT id, position, content FROM messages ORDER BY id"
+        assert rows(url, sql) == sqlite_rows(path, sql)
+        with psycopg.connect(url) as conn:
+            added = conn.execute(
+                "INSERT INTO messages (tenant_id, user_id, request_id, position, role, content, created_at) "
+                "VALUES ('default', 'ana', 'r2', 0, 'user', 'new', 'now') RETURNING id"
+            ).fetchone()
+        assert added == (3 * 2_344 + 5 + 1,)
+
+
+@needs_postgres
+def test_a_copy_that_differs_from_its_source_is_reported_and_exits_1(tmp_path):
+    path = tmp_path / "memory.sqlite3"
+    empty_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO consent (tenant_id, user_id, remember, reason, updated_by, updated_at) "
+            "VALUES ('default', 'ana', 0, 'asked', 'x', '2026-01-01T00:00:00.000000Z')"
+        )
+    with target_database() as url:
+        asyncio.run(opened_once(PostgresDatabase(url)))
+        with psycopg.connect(url) as conn:  # a target that changes what it is given
+            conn.execute(
+                "CREATE FUNCTION garble() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN NEW.reason := 'garbled'; RETURN NEW; END $$"
+            )
+            conn.execute("CREATE TRIGGER garbled BEFORE INSERT ON consent FOR EACH ROW EXECUTE FUNCTION garble()")
+        result = migrate(path, url)
+        assert result.exit_code == 1, result.output
+        assert "mismatch: consent: 1 of 1 sampled rows missing or different" in result.output
+        assert "consent" in result.stdout  # the table of counts is printed all the same
