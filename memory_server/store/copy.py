@@ -123,7 +123,10 @@ async def copy_sqlite_to_postgres(
     try:
         dst = PostgresDatabase(target_url, pool_size=2)
         await _reachable(dst)
-        await dst.open()
+        try:
+            await dst.open()
+        except psycopg.Error as exc:
+            raise CopyError(f"--to: cannot create the schema in {dst!r}: {_first_line(exc)}") from None
         try:
             columns = await _columns(src, dst)
             snapshot = await _copy(src, dst, columns, batch, sample)

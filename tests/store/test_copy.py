@@ -294,3 +294,27 @@ def test_a_copy_that_differs_from_its_source_is_reported_and_exits_1(tmp_path):
         assert result.exit_code == 1, result.output
         assert "mismatch: consent: 1 of 1 sampled rows missing or different" in result.output
         assert "consent" in result.stdout  # the table of counts is printed all the same
+
+
+@needs_postgres
+def test_a_row_the_target_rejects_leaves_it_empty_and_the_copy_can_run_again(tmp_path):
+    path = tmp_path / "memory.sqlite3"
+    empty_sqlite(path)
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO messages (tenant_id, user_id, request_id, position, role, content, created_at) "
+            "VALUES ('default', 'ana', 'r', 0, 'user', 'hello', '2026-01-01T00:00:00.000000Z')"
+        )
+        conn.execute(  # copied last; PostgreSQL text cannot hold NUL
+            "INSERT INTO retrieval_log (tenant_id, user_id, request_id, kind, query, actor, memories, created_at) "
+            "VALUES ('default', 'ana', 'r', 'search', 'a' || char(0) || 'b', 'x', '[]', 'now')"
+        )
+    with target_database() as url:
+        result = migrate(path, url)
+        assert result.exit_code == 1
+        assert "error: copying retrieval_log:" in result.output and "nothing was copied" in result.output
+        assert rows(url, "SELECT count(*) FROM messages") == [(0,)]
+        with sqlite3.connect(path) as conn:
+            conn.execute("UPDATE retrieval_log SET query = 'ab'")
+        assert migrate(path, url).exit_code == 0
+        assert rows(url, "SELECT content FROM messages") == [("hello",)]
