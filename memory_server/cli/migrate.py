@@ -1,4 +1,10 @@
-"""Moving a deployment from SQLite to PostgreSQL: `memory-server migrate --from sqlite:///… --to postgresql://…`."""
+"""Moving a deployment from SQLite to PostgreSQL: `memory-server migrate --from sqlite:///… --to postgresql://…`.
+
+The copy refuses a SQLite file whose folder a running server holds (`datalock`), rather than copying under it:
+what the server writes after the copy began would be left behind. It holds that lock while it runs, so no
+server starts on the file meanwhile; a file kept outside its server's data directory (`storage.url`) is not
+covered by the lock, but the copy reads it in one write transaction, so it is still one consistent state.
+"""
 
 from __future__ import annotations
 
@@ -25,11 +31,11 @@ def migrate(
         str, typer.Option("--to", help="An empty PostgreSQL database: postgresql://user:password@host/db.")
     ],
 ) -> None:
-    """Copy a SQLite deployment into an empty PostgreSQL database, ids included, in one transaction; then
-    compare every table's row count and a sample of rows. Exits 1 on any difference.
+    """Copy a SQLite deployment into an empty PostgreSQL database, ids included, and check the copy.
 
-    The server using the SQLite file must be stopped: the copy holds its data directory (the file's folder)
-    so none starts while it runs.
+    One transaction copies every table (all or nothing); then row counts and a sample of rows are compared.
+
+    Exits 1 on any difference. Stop the server first: a data directory a server holds is refused.
     """
     if not source.startswith("sqlite:///"):
         _fail("--from: give the SQLite database as sqlite:///relative/path or sqlite:////absolute/path", 2)
