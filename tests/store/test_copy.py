@@ -149,9 +149,9 @@ def test_a_copied_deployment_answers_the_same_and_goes_on_from_its_highest_ids(t
             assert rows(url, count) == sqlite_rows(path, count), table
         for sql in (
             "SELECT id, request_id, position, content FROM messages ORDER BY id",
-            "SELECT id, content, status FROM facts ORDER BY rowid",
+            "SELECT rowid, id, content, status FROM facts ORDER BY rowid",
             "SELECT id, event, fact_id FROM changelog ORDER BY id",
-            "SELECT request_id, status FROM jobs ORDER BY rowid",
+            "SELECT rowid, request_id, status FROM jobs ORDER BY rowid",
             "SELECT tenant_id, users FROM user_counts ORDER BY tenant_id",
             "SELECT rowid, content, scope, dates FROM episodes_fts ORDER BY rowid",
         ):
@@ -259,6 +259,7 @@ def test_rows_go_over_in_batches_and_new_ids_follow_the_highest_copied(tmp_path)
             "VALUES (?, 'default', 'ana', 'r', ?, 'user', ?, '2026-01-01T00:00:00.000000Z')",
             [(3 * i + 5, i, f"message {i}") for i in range(2_345)],
         )
+        conn.executemany("INSERT INTO vector_ops (id, message_id) VALUES (?, ?)", [(40, 5), (41, 8)])
     with target_database() as url:
         report = asyncio.run(copy_sqlite_to_postgres(path, url, batch=1_000, sample=50))
         assert report.ok, report.mismatches
@@ -270,7 +271,9 @@ def test_rows_go_over_in_batches_and_new_ids_follow_the_highest_copied(tmp_path)
                 "INSERT INTO messages (tenant_id, user_id, request_id, position, role, content, created_at) "
                 "VALUES ('default', 'ana', 'r2', 0, 'user', 'new', 'now') RETURNING id"
             ).fetchone()
+            pending = conn.execute("INSERT INTO vector_ops (message_id) VALUES (5) RETURNING id").fetchone()
         assert added == (3 * 2_344 + 5 + 1,)
+        assert pending == (42,)
 
 
 @needs_postgres
