@@ -17,9 +17,16 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/memory-server serve
 
+# Run again on PostgreSQL when MEMORY_SERVER_TEST_POSTGRES names a server (.ci/run starts one): the tests of the
+# store and of what writes through it, plus those that need PostgreSQL (skipped in the first run).
+POSTGRES_TESTS := tests/store tests/scaleout tests/test_memory.py tests/test_episodes.py tests/test_users.py \
+	tests/test_segments.py tests/test_webhooks.py tests/test_consent.py tests/test_search.py tests/test_ingest.py \
+	tests/test_durability.py tests/api/test_projects.py tests/cli
+
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+	env -u MEMORY_SERVER_TEST_POSTGRES $(BIN)/python -m pytest
+	if [ -n "$$MEMORY_SERVER_TEST_POSTGRES" ]; then $(BIN)/python -m pytest $(POSTGRES_TESTS); fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -43,6 +43,14 @@ def settings(tmp_path, storage_url) -> Settings:
     )
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    if postgres.ADMIN_URL is not None:
+        skip = pytest.mark.skip(reason="a data directory is not a whole deployment on PostgreSQL")
+        for item in items:
+            if "sqlite" in item.keywords:
+                item.add_marker(skip)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     if postgres.ADMIN_URL is not None:
         postgres.drop_template()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from memory_server.cli import app
@@ -44,6 +45,7 @@ def search(settings, query: str) -> list[str]:
     return asyncio.run(run())
 
 
+@pytest.mark.sqlite
 def test_export_then_import_into_a_fresh_server_is_idempotent(settings, tmp_path):
     seed(settings)
     out = tmp_path / "ana.json"
