@@ -40,8 +40,8 @@ class Access:
         self.db = db
         self.settings = settings
         limits = settings.limits
-        self._limiter = RateLimiter(limits.requests_per_minute)
-        self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key")
+        self._limiter = RateLimiter(limits.requests_per_minute, db=db)
+        self._auth_failures = RateLimiter(limits.auth_failures_per_minute, "requests with a wrong API key", db=db)
         self.projects = Projects(db)
 
     @classmethod
@@ -67,6 +67,11 @@ class Access:
         project_id = projects.parse_header(project)
         return await self.projects.enter(await self._caller(secret, client, counted), project_id)
 
+    async def sweep(self) -> None:
+        """Forget idle rate-limit buckets (kept in the database when processes share one)."""
+        await self._limiter.sweep()
+        await self._auth_failures.sweep()
+
     async def resume(self, key_id: str | None, client: str | None) -> Scope:
         """The scope of a console session signed in earlier with key `key_id` (None: signed in openly), checked
         again on each request: a revoked key, or keys made since an open sign-in, end the session."""
@@ -75,7 +80,7 @@ class Access:
         key = await keysql.live_by_id(self.db, key_id)
         if key is None:
             raise Unauthorized("the API key this session signed in with was revoked: sign in again")
-        self._limiter.take(key.id)
+        await self._limiter.take(key.id)
         return self._scope_of(key)
 
     async def sign_in(self, secret: str | None, client: str | None) -> str | None:
@@ -87,13 +92,13 @@ class Access:
 
     async def _key(self, secret: str, client: str | None, counted: bool) -> ApiKey:
         address = client or "unknown"
-        self._auth_failures.check(address)
+        await self._auth_failures.check(address)
         key = await keys.authenticate(self.db, secret)
         if key is None:
-            self._auth_failures.take(address)
+            await self._auth_failures.take(address)
             raise Unauthorized("the API key is not valid or was revoked")
         if counted:
-            self._limiter.take(key.id)
+            await self._limiter.take(key.id)
         return key
 
     def _scope_of(self, key: ApiKey) -> Scope:

@@ -512,6 +512,7 @@ class MemoryService:
         """The workers' periodic tick: expiry and retention, the vector outbox, then segment backfills."""
         await self.expire_due()
         await self.retrievals.sweep()
+        await self.access.sweep()
         await segments.backfill_step(self.core)
 
     async def expire_due(self) -> int:

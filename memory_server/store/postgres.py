@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -171,7 +171,7 @@ class PostgresDatabase:
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         async with self._opened().connection() as conn:
-            cursor = await conn.execute(translate(sql), tuple(params))
+            cursor = await conn.execute(translate(sql), params if isinstance(params, Mapping) else tuple(params))
             return await cursor.fetchall() if cursor.description else []
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:

@@ -1,5 +1,5 @@
-"""Migrations m012-m013: the retrieval log (what each profile and search returned, and to whom), and the time
-of each vector operation (the outbox's lag)."""
+"""Migrations m012-m013 and m015: the retrieval log (what each profile and search returned, and to whom), the time
+of each vector operation (the outbox's lag), and rate-limit buckets shared by processes."""
 
 from __future__ import annotations
 
@@ -47,5 +47,21 @@ async def m013_vector_ops_time(db: Connection) -> None:
         INSERT INTO vector_ops_new (id, fact_id, message_id) SELECT id, fact_id, message_id FROM vector_ops;
         DROP TABLE vector_ops;
         ALTER TABLE vector_ops_new RENAME TO vector_ops;
+        """,
+    )
+
+
+async def m015_rate_buckets(db: Connection) -> None:
+    """Token buckets of the per-key and per-address rate limits, for processes sharing a PostgreSQL database
+    (`store.ratelimits`); a single SQLite process keeps its buckets in memory and leaves the table empty. Times
+    are the database's clock in seconds."""
+    await run_script(
+        db,
+        """
+        CREATE TABLE rate_buckets (
+            name TEXT PRIMARY KEY,
+            tokens DOUBLE PRECISION NOT NULL,
+            at DOUBLE PRECISION NOT NULL
+        )
         """,
     )
