@@ -65,10 +65,12 @@ TABLES: tuple[Table, ...] = (
 #: Filled on the target by its triggers on `users`; compared, not copied.
 DERIVED = ("user_attributes", "user_counts")
 
-#: Source tables with nothing to copy: the migration record, and FTS5's vocabulary and storage of `episodes_fts`.
+#: Source tables with nothing to copy: the migration record, FTS5's vocabulary and storage of `episodes_fts`, and
+#: the rate-limit buckets (a SQLite deployment keeps them in memory; the table is empty).
 NOT_COPIED = frozenset(
     {
         "_migrations",
+        "rate_buckets",
         "episodes_terms",
         "episodes_fts_config",
         "episodes_fts_content",
