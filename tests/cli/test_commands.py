@@ -169,3 +169,13 @@ def test_keys_create_rejects_a_bad_role_or_tenant(settings):
         result = runner.invoke(app, ["keys", "create", *args, "--data-dir", str(settings.data_dir)])
         assert result.exit_code == 2
         assert named in result.output
+
+
+def test_worker_needs_a_shared_database_and_index(settings, monkeypatch):
+    monkeypatch.delenv("MEMORY_SERVER_STORAGE__URL", raising=False)
+    result = runner.invoke(app, ["worker", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 2
+    assert "storage.url" in result.output and "index.url" in result.output
+    monkeypatch.setenv("MEMORY_SERVER_STORAGE__URL", "postgresql://nobody@127.0.0.1:1/none")
+    result = runner.invoke(app, ["worker", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 2 and "index.url" in result.output  # PostgreSQL alone is not enough
