@@ -60,6 +60,12 @@ class ServerSettings(_Section):
         description="Origins (scheme://host[:port]) of other sites allowed to send state-changing requests; "
         "pages served from an allowed host are always allowed.",
     )
+    console_secret: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="The key that signs console sessions; give every server behind one address the same one "
+        "(several processes on PostgreSQL). Unset: each data directory makes and keeps its own.",
+    )
 
     @property
     def on_loopback(self) -> bool:

@@ -61,8 +61,9 @@ def signing_secret(data_dir: Path) -> bytes:
 
 
 class Sessions:
-    def __init__(self, data_dir: Path) -> None:
-        self._signer = URLSafeTimedSerializer(signing_secret(data_dir), salt="memory-server-console")
+    def __init__(self, data_dir: Path, secret: str | None = None) -> None:
+        key = secret.encode() if secret is not None else signing_secret(data_dir)
+        self._signer = URLSafeTimedSerializer(key, salt="memory-server-console")
 
     def load(self, request: Request) -> Session | None:
         """The request's session, or None when it has none, or one that is forged or older than MAX_AGE_SECONDS."""
@@ -91,5 +92,6 @@ def sessions(request: Request) -> Sessions:
     """The app's `Sessions`, made on first use (the data directory exists once the service is open)."""
     state = request.app.state
     if getattr(state, "console_sessions", None) is None:
-        state.console_sessions = Sessions(state.settings.data_dir)
+        secret = state.settings.server.console_secret
+        state.console_sessions = Sessions(state.settings.data_dir, secret and secret.get_secret_value())
     return state.console_sessions

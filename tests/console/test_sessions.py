@@ -79,3 +79,18 @@ def test_the_user_page_shows_what_the_latest_profile_returned(server: Server) ->
         time.sleep(0.05)
     assert answer.headers["X-Request-Id"] in page
     assert "where does Ana live" in page and f'href="#fact-{fact_id}"' in page
+
+
+def test_servers_given_one_console_secret_accept_each_others_sessions(tmp_path) -> None:
+    from starlette.requests import Request
+
+    from memory_server.console.session import COOKIE, Session, Sessions
+
+    secret = "s" * 40
+    one, other = Sessions(tmp_path / "a", secret), Sessions(tmp_path / "b", secret)
+    alone = Sessions(tmp_path / "c")
+    cookie = one._signer.dumps({"csrf": "t", "signed_in": True, "key_id": "k1", "project_id": None})
+    request = Request({"type": "http", "headers": [(b"cookie", f"{COOKIE}={cookie}".encode())]})
+    assert other.load(request) == Session(csrf="t", signed_in=True, key_id="k1")
+    assert alone.load(request) is None  # its own secret, from its data directory
+    assert not (tmp_path / "a" / "console_secret").exists()
