@@ -191,7 +191,7 @@ class ProfileCacheSettings(_Section):
     """The per-turn profile without `q` (`POST /v1/profile`), kept per user until anything of theirs changes."""
 
     users: int = Field(
-        2_000, ge=0, le=1_000_000, description="Users whose profiles are kept (least recently served go first; 0: off)."
+        1_000, ge=0, le=1_000_000, description="Users whose profiles are kept (least recently served go first; 0: off)."
     )
     seconds: float = Field(
         60.0,
