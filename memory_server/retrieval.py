@@ -243,37 +243,20 @@ async def _rank(
     live = LiveFacts([], np.zeros((0, 0), dtype=np.float32))
     fact_scores = np.zeros(0, dtype=np.float32)
     ranked: list[tuple[float, int, int]] = []
-    reading = None
-    if "facts" in ask.types:  # read while the episodes' queries run: turning rows into facts overlaps their SQL
-        filters = {"kind": ask.kind, "source": ask.source, "since": ask.since, "until": ask.until}
-        reading = asyncio.ensure_future(live_facts(core, scope.space, ask.user_id, with_vectors=True, **filters))
-    try:
-        episodes_by_id = await _rank_episodes(core, scope, ask, config, embedding, wide, floor, ranked)
-    except BaseException:
-        if reading is not None:
-            reading.cancel()
-        raise
-    if reading is not None:
-        live = await reading
+    if "facts" in ask.types:
+        live = await live_facts(
+            core,
+            scope.space,
+            ask.user_id,
+            with_vectors=True,
+            kind=ask.kind,
+            source=ask.source,
+            since=ask.since,
+            until=ask.until,
+        )
         if ask.attributes:
             keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
             live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
-        fact_scores = await score(core, scope, live, ask.user_id, ask.query, (await embedding)[0])
-        ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
-    return ranked, live, fact_scores, episodes_by_id
-
-
-async def _rank_episodes(
-    core: Core,
-    scope: Scope,
-    ask: Ask,
-    config: ExtractionConfig,
-    embedding: asyncio.Future[np.ndarray],
-    wide: int,
-    floor: float,
-    ranked: list[tuple[float, int, int]],
-) -> dict[int, Episode]:
-    """The episodes' best candidates, added to `ranked`; the episodes by message id."""
     episodes_by_id: dict[int, Episode] = {}
     if "episodes" in ask.types and ask.kind is None and config.episodes.enabled:
         roles = list(ask.roles or config.episodes.search_roles)
@@ -283,7 +266,10 @@ async def _rank_episodes(
         episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
         kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
         ranked.extend((v, 1, i) for v, i in kept[:wide])
-    return episodes_by_id
+    if "facts" in ask.types:
+        fact_scores = await score(core, scope, live, ask.user_id, ask.query, (await embedding)[0])
+        ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
+    return ranked, live, fact_scores, episodes_by_id
 
 
 async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:
