@@ -51,10 +51,12 @@ class Answer:
 
     __slots__ = ("_json", "_response", "memories")
 
-    def __init__(self, response: ProfileResponse | None, json: bytes | None = None) -> None:
+    def __init__(
+        self, response: ProfileResponse | None, json: bytes | None = None, memories: list[dict[str, Any]] | None = None
+    ) -> None:
         self._response = response
         self._json = json
-        self.memories = logged_memories(self.response)
+        self.memories = logged_memories(self.response) if memories is None else memories
 
     @property
     def response(self) -> ProfileResponse:
@@ -76,13 +78,7 @@ class Answer:
     def kept(self) -> Answer:
         """This answer as an entry keeps it: the JSON and the log's memories, not the model (about a tenth of
         the memory)."""
-        return Answer._of(self.json, self.memories)
-
-    @classmethod
-    def _of(cls, json: bytes, memories: list[dict[str, Any]]) -> Answer:
-        answer = cls.__new__(cls)
-        answer._json, answer._response, answer.memories = json, None, memories
-        return answer
+        return Answer(None, self.json, self.memories)
 
 
 def logged_memories(answer: ProfileResponse) -> list[dict[str, Any]]:
