@@ -194,6 +194,20 @@ class ProfileSettings(_Section):
     )
 
 
+class ProfileCacheSettings(_Section):
+    """The per-turn profile without `q` (`POST /v1/profile`), kept per user until anything of theirs changes."""
+
+    users: int = Field(
+        1_000, ge=0, le=1_000_000, description="Users whose profiles are kept (least recently served go first; 0: off)."
+    )
+    seconds: float = Field(
+        60.0,
+        gt=0,
+        le=3_600,
+        description="Longest an answer is kept although nothing changed (dynamic facts' ranking ages with time).",
+    )
+
+
 class WebhookSettings(_Section):
     """Delivering events (signed webhooks) to the URLs tenants register."""
 
@@ -402,6 +416,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = Field(default_factory=LimitSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     profile: ProfileSettings = Field(default_factory=ProfileSettings)
+    profile_cache: ProfileCacheSettings = Field(default_factory=ProfileCacheSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)

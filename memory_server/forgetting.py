@@ -20,6 +20,7 @@ from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import retrievals as retrievalsql
 from memory_server.store import segments as segmentsql
+from memory_server.store import user_revisions
 from memory_server.store import users as usersql
 from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
@@ -110,6 +111,7 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
         await usersql.delete(conn, *key)
         await segmentsql.delete_user(conn, *key)
         await changesql.record(conn, ChangeEvent("purge", scope.space, user_id, scope.actor, now))
+        await user_revisions.delete_user(conn, *key)  # last: the deletes above bumped it
     await core.vectors.flush(index_episodes=False)
     return counts
 

@@ -297,7 +297,8 @@ def _trim(items: Sequence[tuple[str, object]], budget: int) -> tuple[list[object
     return kept, used
 
 
-async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
+async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[Fact] | None = None) -> ProfileResponse:
+    """The per-turn profile; without `q`, of the user's live facts `live` when the caller has read them."""
     relevance: dict[str, float] = {}
     results = None
     if body.q:
@@ -307,6 +308,8 @@ async def profile(core: Core, scope: Scope, body: ProfileIn) -> ProfileResponse:
         relevance = {f.id: float(s) for f, s in zip(found.live.facts, found.fact_scores, strict=True)}
         facts = found.live.facts
         results = found.results
+    elif live is not None:
+        facts = live
     else:
         facts = (await live_facts(core, scope.space, body.user_id, with_vectors=False)).facts
     now = timeutil.now()

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from memory_server import timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import check_page_size
-from memory_server.models import Page, ProfileResponse, SearchResults
+from memory_server.models import Page, SearchResults
 from memory_server.schemas import RetrievalFilter
 from memory_server.store import retrievals as retrievalsql
 from memory_server.store.db import Row
@@ -75,16 +75,13 @@ class RetrievalLog:
         self._writer: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
-    def profile(self, scope: Scope, user_id: str, query: str | None, answer: ProfileResponse, request_id: str) -> None:
-        """Record a profile answer: its facts in order, then its search results with their scores."""
-        if not self.settings.enabled:
-            return
-        facts = [
-            {"type": "fact", "id": f.id, "score": None, "section": section}
-            for section, shown in (("static", answer.profile.static), ("dynamic", answer.profile.dynamic))
-            for f in shown
-        ]
-        self._record(scope, user_id, "profile", query, [*facts, *_hits(answer.searchResults)], request_id)
+    def profile(
+        self, scope: Scope, user_id: str, query: str | None, memories: list[dict[str, Any]], request_id: str
+    ) -> None:
+        """Record a profile answer's memories (`profile_cache.logged_memories`: its facts in order, then its search
+        results with their scores)."""
+        if self.settings.enabled:
+            self._record(scope, user_id, "profile", query, memories, request_id)
 
     def search(self, scope: Scope, user_id: str, query: str, results: SearchResults, request_id: str) -> None:
         if self.settings.enabled:

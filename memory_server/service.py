@@ -70,6 +70,7 @@ from memory_server.models import (
     UnifiedProfile,
 )
 from memory_server.pipeline import Origin, apply_candidates
+from memory_server.profile_cache import Answer, ProfileCache
 from memory_server.retrieval_log import RetrievalLog
 from memory_server.schemas import (
     ChangelogFilter,
@@ -111,6 +112,7 @@ class MemoryService:
         self.operations = operations.Operations(core)
         self.retrievals = RetrievalLog(core)
         self.metrics = metrics.Metrics(core)
+        self.profile_cache = ProfileCache(core, core.settings.profile_cache)
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
@@ -398,9 +400,19 @@ class MemoryService:
 
     async def profile(self, scope: Scope, body: ProfileIn, request_id: str | None = None) -> ProfileResponse:
         """The per-turn profile, recorded in the retrieval log under `request_id` (a new one when None)."""
+        return (await self._profile(scope, body, request_id)).response
+
+    async def profile_json(self, scope: Scope, body: ProfileIn, request_id: str) -> bytes:
+        """`profile` as the JSON the HTTP door sends (null `searchResults` and `tokens` left out), encoded once
+        per answer the cache keeps."""
+        return (await self._profile(scope, body, request_id)).json
+
+    async def _profile(self, scope: Scope, body: ProfileIn, request_id: str | None) -> Answer:
         scope.require("viewer")
-        answer = await retrieval.profile(self.core, scope, body)
-        self.retrievals.profile(scope, body.user_id, body.q, answer, request_id or RetrievalLog.new_request_id())
+        answer = await self.profile_cache.answer(scope, body)
+        self.retrievals.profile(
+            scope, body.user_id, body.q, answer.memories, request_id or RetrievalLog.new_request_id()
+        )
         return answer
 
     async def profile_sections(self, scope: Scope, user_id: str, sections: list[str] | None = None) -> UnifiedProfile:

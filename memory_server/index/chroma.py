@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -41,7 +42,7 @@ class VectorIndex(Protocol):
     async def reset(self) -> None: ...
 
 
-def _client(location: Path | str):
+def _client(location: Path | str) -> Any:
     """Chroma's embedded PersistentClient in a directory, or an HttpClient for a Chroma server's URL (`index.url`,
     which several processes can share); telemetry off either way."""
     import chromadb
@@ -56,19 +57,34 @@ def _client(location: Path | str):
             ssl=url.scheme == "https",
             settings=settings,
         )
-    location.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(location), settings=settings)
 
 
 class ChromaIndex:
-    """One Chroma collection per family and embedding model, in the data directory or on a Chroma server."""
+    """One Chroma collection per family and embedding model, in the data directory or on a Chroma server.
+
+    Opened on first use, in the thread of that call: a server whose users are all scored exactly from SQLite
+    never imports chromadb nor loads a collection until something is written to the index (~50 MB less).
+    """
 
     def __init__(self, location: Path | str, model_id: str, family: Family = "facts") -> None:
-        self._client = _client(location)
+        if isinstance(location, Path):
+            location.mkdir(parents=True, exist_ok=True)
+        self._location = location
         self._name = collection_name(model_id, family)
-        self._collection = self._open()
+        self._client: Any = None
+        self._collection: Any = None
+        self._opening = threading.Lock()
 
-    def _open(self):
+    def _ready(self) -> Any:
+        """The collection, opened (and the client created) by the first call that needs it."""
+        with self._opening:
+            if self._collection is None:
+                self._client = _client(self._location)
+                self._collection = self._open()
+            return self._collection
+
+    def _open(self) -> Any:
         return self._client.get_or_create_collection(
             self._name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
@@ -77,7 +93,7 @@ class ChromaIndex:
         if not items:
             return
         await asyncio.to_thread(
-            self._collection.upsert,
+            lambda **kw: self._ready().upsert(**kw),
             ids=[i.id for i in items],
             embeddings=np.stack([i.vector for i in items]).astype(np.float32),
             metadatas=[{"tenant_id": i.tenant_id, "user_id": i.user_id, "kind": i.kind} for i in items],
@@ -85,7 +101,7 @@ class ChromaIndex:
 
     async def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            await asyncio.to_thread(self._collection.delete, ids=list(ids))
+            await asyncio.to_thread(lambda: self._ready().delete(ids=list(ids)))
 
     async def query(
         self, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None
@@ -94,7 +110,7 @@ class ChromaIndex:
         if kinds:
             where.append({"kind": {"$in": list(kinds)}})
         res = await asyncio.to_thread(
-            self._collection.query,
+            lambda **kw: self._ready().query(**kw),
             query_embeddings=np.asarray([vector], dtype=np.float32),
             n_results=n,
             where={"$and": where},
@@ -104,7 +120,7 @@ class ChromaIndex:
 
     async def scan(self, offset: int, limit: int) -> list[IndexEntry]:
         res = await asyncio.to_thread(
-            self._collection.get, offset=offset, limit=limit, include=["embeddings", "metadatas"]
+            lambda: self._ready().get(offset=offset, limit=limit, include=["embeddings", "metadatas"])
         )
         return [
             IndexEntry(i, m.get("tenant_id", ""), m.get("user_id", ""), m.get("kind", ""), np.asarray(e, np.float32))
@@ -113,8 +129,10 @@ class ChromaIndex:
 
     async def reset(self) -> None:
         def _reset() -> None:
-            self._client.delete_collection(self._name)
-            self._collection = self._open()
+            self._ready()  # the client, to delete through
+            with self._opening:
+                self._client.delete_collection(self._name)
+                self._collection = self._open()
 
         await asyncio.to_thread(_reset)
 

@@ -65,12 +65,15 @@ TABLES: tuple[Table, ...] = (
 #: Filled on the target by its triggers on `users`; compared, not copied.
 DERIVED = ("user_attributes", "user_counts")
 
-#: Source tables with nothing to copy: the migration record, FTS5's vocabulary and storage of `episodes_fts`, and
-#: the rate-limit buckets (a SQLite deployment keeps them in memory; the table is empty).
+#: Source tables with nothing to copy: the migration record, FTS5's vocabulary and storage of `episodes_fts`, the
+#: rate-limit buckets (a SQLite deployment keeps them in memory; the table is empty), and the users' revisions with
+#: their clock (the target's triggers give every copied user a revision of the target's clock).
 NOT_COPIED = frozenset(
     {
         "_migrations",
         "rate_buckets",
+        "revision_clock",
+        "user_revisions",
         "episodes_terms",
         "episodes_fts_config",
         "episodes_fts_content",

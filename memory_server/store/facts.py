@@ -37,24 +37,35 @@ def content_hash(content: str) -> str:
     return hashlib.sha256(norm.encode()).hexdigest()
 
 
+def _json(text: str) -> Any:
+    """Most facts carry no attributes and no message ids: skip the parser for those."""
+    if text == "{}":
+        return {}
+    if text == "[]":
+        return []
+    return json.loads(text)
+
+
 def to_fact(row: Row) -> Fact:
+    """A row read with COLUMNS first, read by position: by name took most of the time of reading a user's facts
+    (the profile's hot path)."""
     return Fact(
-        id=row["id"],
-        user_id=row["user_id"],
-        kind=row["kind"],
-        content=row["content"],
-        topic=row["topic"],
-        source=row["source"],
-        attributes=json.loads(row["attributes"]),
-        confidence=row["confidence"],
-        status=row["status"],
-        superseded_by=row["superseded_by"],
-        request_id=row["request_id"],
-        message_ids=json.loads(row["message_ids"]),
-        config_version=row["config_version"],
-        created_at=timeutil.from_db(row["created_at"]),
-        updated_at=timeutil.from_db(row["updated_at"]),
-        expires_at=timeutil.from_db(row["expires_at"]),
+        id=row[0],
+        user_id=row[1],
+        kind=row[2],
+        content=row[3],
+        topic=row[4],
+        source=row[5],
+        attributes=_json(row[6]),
+        confidence=row[7],
+        status=row[8],
+        superseded_by=row[9],
+        request_id=row[10],
+        message_ids=_json(row[11]),
+        config_version=row[12],
+        created_at=timeutil.from_db(row[13]),
+        updated_at=timeutil.from_db(row[14]),
+        expires_at=timeutil.from_db(row[15]),
     )
 
 

@@ -22,11 +22,10 @@ from memory_server.schemas import (
 router = APIRouter(prefix="/v1", tags=["memory"])
 
 
-def _json(model: ProfileResponse | SearchResults, request_id: str, exclude: set[str] | None = None) -> Response:
-    """Serialise in Rust (pydantic-core) and skip FastAPI's second validation: this is the per-turn hot path. The
-    `X-Request-Id` header names the answer's entry in the retrieval log."""
-    headers = {"X-Request-Id": request_id}
-    return Response(model.model_dump_json(exclude=exclude), media_type="application/json", headers=headers)
+def _json(content: bytes | str, request_id: str) -> Response:
+    """Send JSON serialised in Rust (pydantic-core), skipping FastAPI's second validation: this is the per-turn hot
+    path. The `X-Request-Id` header names the answer's entry in the retrieval log."""
+    return Response(content, media_type="application/json", headers={"X-Request-Id": request_id})
 
 
 @router.post("/profile", response_model=ProfileResponse)
@@ -34,11 +33,7 @@ async def profile(body: ProfileIn, service: Service, scope: CallerScope) -> Resp
     """The user's static and dynamic facts, most useful first; with `q`, also the facts and episodes (stored
     messages) matching it, in `searchResults`. `max_tokens` bounds facts and episodes together."""
     request_id = service.retrievals.new_request_id()
-    result = await service.profile(scope, body, request_id)
-    drop = {"searchResults"} if result.searchResults is None else set()
-    if result.tokens is None:
-        drop.add("tokens")
-    return _json(result, request_id, drop)
+    return _json(await service.profile_json(scope, body, request_id), request_id)
 
 
 @router.post("/search", response_model=SearchResults)
@@ -46,7 +41,7 @@ async def search(body: SearchIn, service: Service, scope: CallerScope) -> Respon
     """Hybrid search (meaning + exact words) over one user's live facts and episodes (stored messages), ranked
     together on one 0..1 score; `types` picks facts, episodes or both, `roles` whose messages are searched."""
     request_id = service.retrievals.new_request_id()
-    return _json(await service.search(scope, body, request_id), request_id)
+    return _json((await service.search(scope, body, request_id)).model_dump_json(), request_id)
 
 
 @router.post("/facts", response_model=Fact, status_code=201)

@@ -1,0 +1,150 @@
+"""The per-turn profile without `q`, kept per user and served again while nothing of the user changed.
+
+A chat app asks for the profile before every turn, and a user's memory changes far less often than that. An
+entry is one user's answers (one per `max_tokens`), encoded once as the JSON the HTTP door sends, beside what the
+retrieval log records of them. It is served only while all of these hold:
+
+- the user's revision is the one it was built at. Triggers bump it in the transaction of every write to the user
+  (facts, their vectors, messages, signals, consent, the user's record: migration m015), so one primary-key read
+  sees any write, from this process or, with a shared database, another one. The revision is read before the
+  facts, so an entry is never newer than the revision it carries;
+- the space's extraction config version is the one it was built with;
+- none of the facts it was built from has expired (the earliest `expires_at` of all the user's live facts, shown
+  or trimmed by `max_tokens`, bounds the entry);
+- it is younger than `profile_cache.seconds` (dynamic facts' usefulness decays with their age, which can reorder
+  them or change what a token budget keeps).
+
+Answers with `q` are never kept: they depend on the query and on counts over every user's messages (keyword
+weights). Entries are keyed by memory space (tenant and project) and user; the caller's role is checked before
+the cache is asked. At most `profile_cache.users` users are kept, the least recently served dropped first.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Counter
+
+from memory_server import retrieval, timeutil
+from memory_server.config import ProfileCacheSettings
+from memory_server.context import Core, Scope
+from memory_server.models import ProfileResponse
+from memory_server.schemas import ProfileIn
+from memory_server.store import user_revisions
+
+LOOKUPS = Counter(
+    "memory_server_profile_cache_lookups",
+    "Profiles without q asked of the per-user cache, by result (hit, or miss: built and kept).",
+    ["result"],
+)
+_HITS, _MISSES = LOOKUPS.labels("hit"), LOOKUPS.labels("miss")
+VARIANTS = 8  # answers kept per user (one per max_tokens asked); more are built but not kept
+
+
+class Answer:
+    """One profile answer: the JSON the HTTP door sends (encoded once) and the response model other doors use
+    (decoded from it only when one asks)."""
+
+    __slots__ = ("_json", "_response", "memories")
+
+    def __init__(
+        self, response: ProfileResponse | None, json: bytes | None = None, memories: list[dict[str, Any]] | None = None
+    ) -> None:
+        self._response = response
+        self._json = json
+        self.memories = logged_memories(self.response) if memories is None else memories
+
+    @property
+    def response(self) -> ProfileResponse:
+        if self._response is None:
+            assert self._json is not None
+            self._response = ProfileResponse.model_validate_json(self._json)
+        return self._response
+
+    @property
+    def json(self) -> bytes:
+        if self._json is None:
+            answer = self.response
+            drop = {"searchResults"} if answer.searchResults is None else set()
+            if answer.tokens is None:
+                drop.add("tokens")
+            self._json = answer.model_dump_json(exclude=drop).encode()
+        return self._json
+
+    def kept(self) -> Answer:
+        """This answer as an entry keeps it: the JSON and the log's memories, not the model (about a tenth of
+        the memory)."""
+        return Answer(None, self.json, self.memories)
+
+
+def logged_memories(answer: ProfileResponse) -> list[dict[str, Any]]:
+    """What the retrieval log records of a profile answer: its facts in order, then its search results."""
+    facts = [
+        {"type": "fact", "id": f.id, "score": None, "section": section}
+        for section, shown in (("static", answer.profile.static), ("dynamic", answer.profile.dynamic))
+        for f in shown
+    ]
+    hits = answer.searchResults.results if answer.searchResults is not None else []
+    return [*facts, *({"type": h.type, "id": h.id, "score": h.score, "section": "search"} for h in hits)]
+
+
+@dataclass
+class _Entry:
+    revision: int
+    config_version: int
+    built: float  # time.monotonic()
+    expires: datetime | None  # the earliest expiry of the user's live facts
+    answers: dict[int | None, Answer] = field(default_factory=dict)
+
+    def fresh(self, revision: int | None, config_version: int, max_age: float) -> bool:
+        return (
+            revision == self.revision
+            and config_version == self.config_version
+            and time.monotonic() - self.built < max_age
+            and (self.expires is None or timeutil.now() < self.expires)
+        )
+
+
+class ProfileCache:
+    def __init__(self, core: Core, settings: ProfileCacheSettings) -> None:
+        self.core = core
+        self.settings = settings
+        self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def answer(self, scope: Scope, body: ProfileIn) -> Answer:
+        """The profile `body` asks for: kept or built (and then kept, when it is one the cache keeps)."""
+        if body.q or not self.settings.users:
+            return Answer(await retrieval.profile(self.core, scope, body))
+        key = (scope.space, body.user_id)
+        revision = await user_revisions.get(self.core.db, *key)  # before the facts: see the module's docstring
+        config_version, _ = await self.core.configs.active(scope.space)
+        entry = self._entries.get(key)
+        if entry is not None and not entry.fresh(revision, config_version, self.settings.seconds):
+            del self._entries[key]
+            entry = None
+        if entry is not None and (found := entry.answers.get(body.max_tokens)) is not None:
+            self._entries.move_to_end(key)
+            _HITS.inc()
+            return found
+        _MISSES.inc()
+        live = await retrieval.live_facts(self.core, scope.space, body.user_id, with_vectors=False)
+        answer = Answer(await retrieval.profile(self.core, scope, body, live.facts))
+        if revision is None:  # nothing stored for the user (or just purged): nothing to validate an entry with
+            return answer
+        if entry is None:
+            expiries = [f.expires_at for f in live.facts if f.expires_at is not None]
+            entry = _Entry(revision, config_version, time.monotonic(), min(expiries, default=None))
+            self._entries[key] = entry
+        if len(entry.answers) < VARIANTS:
+            entry.answers[body.max_tokens] = answer.kept()
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.settings.users:
+            self._entries.popitem(last=False)
+        return answer
