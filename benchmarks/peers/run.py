@@ -541,6 +541,13 @@ def machine() -> str:
     )
 
 
+def commit() -> str:
+    """The checkout's commit, marked when it has uncommitted changes."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True)
+    return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
+
+
 def write_readme(results: Results, args: argparse.Namespace, command: str) -> None:
     from importlib.metadata import version
 
@@ -550,7 +557,7 @@ def write_readme(results: Results, args: argparse.Namespace, command: str) -> No
             start,
             f"### {args.users:,} users x {args.facts_per_user} memories ({args.memories:,})",
             "",
-            f"Command: `{command}`, on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {machine()}; "
+            f"Command: `{command}` at {commit()}, on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {machine()}; "
             f"mem0ai {version('mem0ai')}, chromadb {version('chromadb')}.",
             "",
             table(results),
