@@ -46,6 +46,9 @@ class ScriptedLLM:
         scripted = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Headers and body go out in two writes; with Nagle's algorithm the body waits ~40 ms for the ACK.
+            disable_nagle_algorithm = True
+
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 scripted.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), **body})
