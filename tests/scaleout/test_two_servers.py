@@ -148,12 +148,15 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
     try:
         db = service.core.db
         jobs = await db.fetchall("SELECT request_id, user_id, status, finished_at, rowid FROM jobs ORDER BY rowid")
-        assert {r["request_id"] for r in jobs} == set(accepted)
+        stored = {r["request_id"] for r in jobs}
+        # The killed server may have stored the request it was answering when it died: one at most, done like any.
+        assert set(accepted) <= stored and len(stored - set(accepted)) <= 1
+        assert {r["status"] for r in jobs} == {"done"}
         for user in range(USERS):  # each user's requests finished in the order they were accepted
             finished = [r["finished_at"] for r in jobs if r["user_id"] == f"user{user}"]
             assert finished == sorted(finished)
         per_request = await db.fetchall("SELECT request_id, count(*) AS n FROM messages GROUP BY request_id")
-        assert {r["request_id"]: r["n"] for r in per_request} == dict.fromkeys(accepted, 2)
+        assert {r["request_id"]: r["n"] for r in per_request} == dict.fromkeys(stored, 2)
         facts = await db.fetchall("SELECT id, user_id, content FROM facts WHERE status = 'active'")
         assert facts and len({(r["user_id"], r["content"].lower()) for r in facts}) == len(facts)
         vectors = await db.fetchall("SELECT fact_id FROM fact_vectors")
@@ -161,11 +164,11 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
         indexed = {entry.id for entry in await service.core.index.scan(0, 100_000)}
         assert {r["id"] for r in facts} == indexed
         episodes = await db.fetchall("SELECT m.id FROM messages m JOIN message_vectors v ON v.message_id = m.id")
-        assert len(episodes) == 2 * len(accepted)
+        assert len(episodes) == 2 * len(stored)
         queued = {r["message_id"] for r in await db.fetchall("SELECT message_id FROM vector_ops")}
         in_index = {int(entry.id) for entry in await service.core.episodes.scan(0, 100_000)}
         assert {r["id"] for r in episodes} <= in_index | queued  # indexed, or queued for the next batch
         await service.core.vectors.flush()
-        assert len(await service.core.episodes.scan(0, 100_000)) == 2 * len(accepted)
+        assert len(await service.core.episodes.scan(0, 100_000)) == 2 * len(stored)
     finally:
         await service.close()
