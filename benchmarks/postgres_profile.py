@@ -161,10 +161,12 @@ def main() -> None:
     ]
     block = "\n".join(
         [
+            START,
             f"{args.users} users x {args.facts} facts, {args.calls} pairs; {os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f} at the end; PostgreSQL {admin_version(args.postgres)}.",
             "",
             *rows,
+            END,
         ]
     )
     print(block)
