@@ -181,8 +181,8 @@ class PostgresDatabase:
     async def hold(self, key: str) -> None:
         """A session-level advisory lock on this process's own connection: PostgreSQL drops it when the process
         (or its connection) dies, which is how others tell its claimed jobs are orphaned (`store.jobs.recover`)."""
-        async with self._session_lock:
-            await self._owned().execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+        async with self._session_lock:  # never waits: a claim taken over from a stale holder is held by both
+            await self._owned().execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
 
     async def release(self, key: str) -> None:
         async with self._session_lock:
