@@ -58,9 +58,9 @@ class WebhookDispatcher:
         self._swept = -SWEEP_EVERY_SECONDS
 
     async def start(self) -> None:
-        """Make what a crash interrupted due again, then deliver in the background. On a shared database, claims
-        another live process holds are left alone (`hooksql.recover`); a claim never finished expires anyway."""
-        recovered = await hooksql.recover(self.db)
+        """Make what a crash interrupted due again, then deliver in the background. On a shared database another
+        process may be delivering right now: its claims are left alone and expire instead (`hooksql.claim`)."""
+        recovered = 0 if self.db.shared else await hooksql.recover(self.db)
         if recovered:
             log.info("webhooks: %d interrupted deliveries are due again", recovered)
         self._client = httpx.AsyncClient(

@@ -176,37 +176,18 @@ async def claim(db: Database, now: datetime, stale_before: datetime, limit: int)
             "UPDATE webhook_deliveries SET claimed_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
             [(stamp, stamp, r["id"]) for r in rows],
         )
-        for r in rows:  # held until finished, or this process's end (see recover)
-            await db.hold(_held(r["id"]))
     return [Claimed(r["id"], r["event_id"], r["url"], r["secret"], r["body"], r["attempts"] + 1, stamp) for r in rows]
 
 
-def _held(delivery_id: int) -> str:
-    return f"delivery:{delivery_id}"
-
-
 async def recover(db: Database) -> int:
-    """Make the attempts a crash interrupted due again now (at start-up). On SQLite no attempt can be in flight
-    then; on a shared database, only the claims no live process holds (as `store.jobs.recover`)."""
-    now = timeutil.to_db(timeutil.now())
+    """Make the attempts a crash interrupted due again now (at start-up, when no attempt can be in flight)."""
     async with db.transaction() as conn:
-        if not is_postgres(conn):
-            cur = await conn.execute(
-                "UPDATE webhook_deliveries SET claimed_at = NULL, next_attempt_at = ? "
-                "WHERE status = 'pending' AND claimed_at IS NOT NULL",
-                (now,),
-            )
-            return cur.rowcount
-        rows = await conn.execute_fetchall(
-            "SELECT id FROM webhook_deliveries WHERE status = 'pending' AND claimed_at IS NOT NULL"
+        cur = await conn.execute(
+            "UPDATE webhook_deliveries SET claimed_at = NULL, next_attempt_at = ? "
+            "WHERE status = 'pending' AND claimed_at IS NOT NULL",
+            (timeutil.to_db(timeutil.now()),),
         )
-        free = "SELECT pg_try_advisory_xact_lock(hashtextextended(?, 0)) AS free"
-        orphans = [r["id"] for r in rows if (await conn.execute_fetchall(free, (_held(r["id"]),)))[0]["free"]]
-        await conn.executemany(
-            "UPDATE webhook_deliveries SET claimed_at = NULL, next_attempt_at = ? WHERE id = ?",
-            [(now, i) for i in orphans],
-        )
-        return len(orphans)
+        return cur.rowcount
 
 
 async def finish(
@@ -236,8 +217,7 @@ async def finish(
                 item.claimed_at,
             ),
         )
-    await db.release(_held(item.id))
-    return cur.rowcount > 0
+        return cur.rowcount > 0
 
 
 async def deliveries(
