@@ -15,7 +15,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from memory_server import timeutil, webhooks
+from memory_server import tasks, timeutil, webhooks
 from memory_server.config import WorkerSettings
 from memory_server.store import jobs as jobsql
 from memory_server.store.db import Database
@@ -64,11 +64,7 @@ class WorkerPool:
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(self._tasks)
         self._tasks = []
 
     def notify(self) -> None:

@@ -25,7 +25,7 @@ from datetime import timedelta
 import httpx
 from standardwebhooks import Webhook as Signer
 
-from memory_server import __version__, ssrf, timeutil
+from memory_server import __version__, ssrf, tasks, timeutil
 from memory_server.config import WebhookSettings
 from memory_server.store import webhooks as hooksql
 from memory_server.store.db import Database
@@ -74,12 +74,7 @@ class WebhookDispatcher:
 
     async def stop(self) -> None:
         """Stop delivering; attempts in flight are cancelled and run again at the next start."""
-        tasks = [t for t in (self._task, *self._in_flight) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(t for t in (self._task, *self._in_flight) if t is not None)
         self._task = None
         if self._client is not None:
             await self._client.aclose()
