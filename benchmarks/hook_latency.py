@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,12 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.server import defaults_env, free_port, launch, serve_command  # noqa: E402
 
 BIN = Path(sys.executable).parent
 FACTS = ["I am a nurse and I live in Berlin.", "I am learning Rust this month.", "I prefer tabs over spaces."]
@@ -34,14 +39,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env = defaults_env()
     with tempfile.TemporaryDirectory() as tmp:
-        port = _free_port()
-        url = f"http://127.0.0.1:{port}"
-        serve = [str(BIN / "memory-server"), "serve", "--data-dir", f"{tmp}/data", "--port", str(port)]
-        server = subprocess.Popen(serve, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        port = free_port()
+        serve = serve_command(port, "--data-dir", f"{tmp}/data")
+        server = launch(serve, port, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = server.base
         try:
-            _wait_healthy(url)
             for fact in FACTS:
                 body = {"user_id": "ana", "wait": True, "messages": [{"role": "user", "content": fact}]}
                 _post(f"{url}/v1/interactions", body)
@@ -58,7 +62,7 @@ def main() -> None:
             hook = [str(BIN / "memory-server"), "hook", "UserPromptSubmit"]
             Path(f"{tmp}/memory.yaml").write_text(f"agent:\n  url: {url}\n  user: ana\n")
             by_file = env | {"MEMORY_SERVER_CONFIG": f"{tmp}/memory.yaml", "MEMORY_SERVER_STATE_DIR": tmp}
-            down = hook_env | {"MEMORY_SERVER_URL": f"http://127.0.0.1:{_free_port()}"}
+            down = hook_env | {"MEMORY_SERVER_URL": f"http://127.0.0.1:{free_port()}"}
             cases = [
                 (hook, payload, hook_env),
                 (hook, payload, by_file),
@@ -71,8 +75,7 @@ def main() -> None:
                 for _ in range(args.runs)
             ]
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop()
     for answer in (out, file_out):
         context = json.loads(answer)["hookSpecificOutput"]["additionalContext"]
         assert "Rust" in context, context
@@ -111,23 +114,6 @@ def _post(url: str, body: dict) -> float:
     )
     urllib.request.urlopen(request, timeout=60).read()
     return (time.perf_counter() - started) * 1000
-
-
-def _wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1).read()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the server at {url} did not start")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,31 +23,15 @@ from pathlib import Path
 
 import httpx
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.server import free_port, launch, serve_command  # noqa: E402
+
 SENTENCE = "I live in Lisbon and I work as a nurse, but my sister is a teacher. Can you suggest a good book? "
 MESSAGES = 200
 CHARS = 9_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(root: Path, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "MEMORY_SERVER_DATA_DIR": str(data_dir), "MEMORY_SERVER_LOG_LEVEL": "warning"}
-    cmd = [sys.executable, "-m", "memory_server", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=root, env=env)
-    for _ in range(1200):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        time.sleep(0.1)
-    raise RuntimeError("server did not answer /healthz within 120 s")
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -109,16 +91,16 @@ async def run(base: str, publishes: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishes", type=int, default=3)
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
+    parser.add_argument("--root", type=Path, default=ROOT)
     args = parser.parse_args()
     port = free_port()
     with tempfile.TemporaryDirectory() as data_dir:
-        proc = start(args.root, Path(data_dir), port)
+        env = {**os.environ, "MEMORY_SERVER_LOG_LEVEL": "warning"}
+        server = launch(serve_command(port, "--data-dir", data_dir), port, cwd=args.root, env=env)
         try:
-            asyncio.run(run(f"http://127.0.0.1:{port}", args.publishes))
+            asyncio.run(run(server.base, args.publishes))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            server.stop()
 
 
 if __name__ == "__main__":

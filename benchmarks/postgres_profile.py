@@ -20,6 +20,7 @@ import asyncio
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,37 +34,22 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.profile_latency import Report, free_port, seed, stop_server  # noqa: E402
+from benchmarks.profile_latency import Report, seed  # noqa: E402
 from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.server import Server, defaults_env, free_port, launch, serve_command  # noqa: E402
 from memory_server.config import Settings  # noqa: E402
 from memory_server.context import Scope  # noqa: E402
 from memory_server.service import MemoryService  # noqa: E402
 from memory_server.store.copy import copy_sqlite_to_postgres  # noqa: E402
 
-START, END = "<!-- postgres_profile:start -->", "<!-- postgres_profile:end -->"
 
-
-def start(data_dir: Path, storage_url: str | None) -> tuple[object, str]:
-    """`memory-server serve` in a child process on its own data directory; returns it and its base URL."""
-    import subprocess
-
+def start_on(data_dir: Path, storage_url: str | None) -> Server:
+    """`memory-server serve` in a child process on its own data directory, on its defaults but for the store."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
+    env = defaults_env(MEMORY_SERVER_RETRIEVAL_LOG__ENABLED="false")  # reads only: no log writes competing
     if storage_url:
         env["MEMORY_SERVER_STORAGE__URL"] = storage_url
-    env["MEMORY_SERVER_RETRIEVAL_LOG__ENABLED"] = "false"  # reads only: no log writes competing
-    cmd = [sys.executable, "-m", "memory_server", "serve", "--data-dir", str(data_dir), "--port", str(port)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError(f"the server on {data_dir} did not start")
+    return launch(serve_command(port, "--data-dir", str(data_dir)), port, env=env, stdout=subprocess.DEVNULL)
 
 
 def latency_pairs(
@@ -134,20 +120,21 @@ def main() -> None:
         asyncio.run(seeded(root / "sqlite", args.users, args.facts, rng, report))
         admin.execute(f"CREATE DATABASE {name}")
         url = args.postgres.rsplit("/", 1)[0] + "/" + name
-        servers = []
+        servers: list[Server] = []
         try:
             copied = asyncio.run(copy_sqlite_to_postgres(root / "sqlite" / "memory.sqlite3", url))
             assert copied.ok, copied.mismatches
-            servers = [start(root / "sqlite", None), start(root / "pg1", url), start(root / "pg2", url)]
-            (_, sqlite), (_, pg1), (_, pg2) = servers
+            for data_dir, storage_url in ((root / "sqlite", None), (root / "pg1", url), (root / "pg2", url)):
+                servers.append(start_on(data_dir, storage_url))  # one by one: `finally` stops those that started
+            sqlite, pg1, pg2 = (server.base for server in servers)
             users = [f"user-{u:05d}" for u in range(args.users)]
             print("profile latency, SQLite and PostgreSQL alternating", flush=True)
             pairs = latency_pairs(sqlite, pg1, users, args.calls, rng)
             one = asyncio.run(reads_per_second([pg1], users, args.clients, args.seconds))
             two = asyncio.run(reads_per_second([pg1, pg2], users, args.clients, args.seconds))
         finally:
-            for proc, _ in servers:
-                stop_server(proc)
+            for server in servers:
+                server.stop()
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     lite, pg = [a for a, _ in pairs], [b for _, b in pairs]
     ratio = p50([b / a for a, b in pairs])
@@ -161,17 +148,15 @@ def main() -> None:
     ]
     block = "\n".join(
         [
-            START,
             f"{args.users} users x {args.facts} facts, {args.calls} pairs; {os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f} at the end; PostgreSQL {admin_version(args.postgres)}.",
             "",
             *rows,
-            END,
         ]
     )
     print(block)
     if not args.smoke:
-        write_block(block, START, END)
+        write_block("postgres_profile", block)
 
 
 def admin_version(url: str) -> str:

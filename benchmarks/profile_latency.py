@@ -21,16 +21,10 @@ import argparse
 import asyncio
 import inspect
 import itertools
-import os
-import platform
 import random
 import resource
-import shlex
 import shutil
-import signal
-import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,7 +44,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.readme import Load, command, machine, write_block  # noqa: E402
+from benchmarks.server import Server, free_port, launch  # noqa: E402
 from extractors.base import CandidateFact  # noqa: E402
 from memory_server import episodes, retrieval, search, terms, timeutil, when  # noqa: E402
 from memory_server.config import Settings, load_settings  # noqa: E402
@@ -64,7 +59,6 @@ from memory_server.store import facts as factsql  # noqa: E402
 from memory_server.store import fts  # noqa: E402
 from memory_server.store import messages as messagesql  # noqa: E402
 
-START, END = "<!-- profile_latency:start -->", "<!-- profile_latency:end -->"
 DAY = 86_400
 EPISODE_DAYS = 270  # seeded messages are spread over about nine months
 
@@ -687,38 +681,14 @@ def serve(data_dir: Path, port: int) -> None:
     uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(data_dir: Path, report: Report) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(data_dir: Path, report: Report) -> Server:
+    """This script as the server's process (`serve`, above) on `data_dir`; notes how long it took to start."""
     port = free_port()
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--serve-port", str(port), "--data-dir", str(data_dir)]
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT)
-    base = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - started < 120:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                report.note(f"server start-up, process spawn to /healthz OK: {time.perf_counter() - started:.1f} s")
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("server did not answer /healthz within 120 s")
-
-
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """Ask the server to shut down as Ctrl-C would; kill it if it has not within 30 s."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    server = launch(
+        [sys.executable, str(Path(__file__).resolve()), "--serve-port", str(port), "--data-dir", str(data_dir)], port
+    )
+    report.note(f"server start-up, process spawn to /healthz OK: {server.startup:.1f} s")
+    return server
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -856,25 +826,6 @@ def measure_ingest(client: Client, users: list[str], n: int, rng: random.Random,
 # --- the report -------------------------------------------------------------------------------------
 
 
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs ({platform.machine()}), Linux {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
-
-
-def cpu_seconds() -> tuple[float, float]:
-    """(busy CPU-seconds of the whole machine since boot, CPU-seconds of this process and its waited children)."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    busy = sum(fields[:8]) - fields[3] - fields[4]  # everything but idle and iowait
-    own = sum(
-        getattr(resource.getrusage(who), f)
-        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
-        for f in ("ru_utime", "ru_stime")
-    )
-    return busy / os.sysconf("SC_CLK_TCK"), own
-
-
 def table(report: Report) -> str:
     lines = ["| operation | n | p50 ms | p95 ms | p99 ms | target |", "|---|---:|---:|---:|---:|---|"]
     for r in report.rows:
@@ -926,15 +877,14 @@ def explanation(report: Report) -> str:
     )
 
 
-def write_readme(report: Report, command: str) -> None:
+def write_readme(report: Report) -> None:
     block = "\n".join(
         [
-            START,
             "## Profile, search and ingest latency (`profile_latency.py`)",
             "",
             f"Machine: {machine()}.",
             "",
-            f"Command: `{command}`",
+            f"Command: `{command()}`",
             "",
             "Targets: profile without `q` p50 <= 2 ms in-process and <= 5 ms over HTTP when built, <= 1.6 ms over "
             "HTTP from the cache (20x mem0's get_all, issue 16); profile with `q` p50 <= 7.6 ms over HTTP (15x mem0's "
@@ -947,10 +897,9 @@ def write_readme(report: Report, command: str) -> None:
             *[f"- {line}" for line in report.notes],
             "",
             explanation(report),
-            END,
         ]
     )
-    write_block(block, START, END)
+    write_block("profile_latency", block)
 
 
 # --- main -------------------------------------------------------------------------------------------
@@ -997,13 +946,13 @@ async def in_process_phase(
 
 
 def http_phase(data_dir: Path, users: list[str], args: argparse.Namespace, rng: random.Random, report: Report) -> None:
-    proc, base = start_server(data_dir, report)
-    client = Client(base)
+    server = start_server(data_dir, report)
+    client = Client(server.base)
     try:
         measure_http(client, users, args.queries, rng, report)
         report.note(
             f"peak RSS of the server process after profiles and searches, before any ingest: "
-            f"{peak_rss_mb(proc.pid):.0f} MB"
+            f"{peak_rss_mb(server.proc.pid):.0f} MB"
         )
         # Seeded by what the data directory holds too: a run on a kept directory sends new conversations, not
         # the ones the previous run sent (those would only be reconciled as duplicates, which is cheaper).
@@ -1013,10 +962,10 @@ def http_phase(data_dir: Path, users: list[str], args: argparse.Namespace, rng: 
         finally:
             stored.close()
         measure_ingest(client, users, args.conversations, random.Random(f"{args.seed}:{messages}"), report)
-        report.note(f"peak RSS of the server process: {peak_rss_mb(proc.pid):.0f} MB")
+        report.note(f"peak RSS of the server process: {peak_rss_mb(server.proc.pid):.0f} MB")
     finally:
         client.http.close()
-        stop_server(proc)
+        server.stop()
 
 
 def main() -> None:
@@ -1048,14 +997,12 @@ def main() -> None:
         parser.error("--skip-seed needs --data-dir")
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="memory-bench-")) if temporary else args.data_dir.resolve()
-    command = shlex.join([".venv/bin/python", "benchmarks/profile_latency.py", *sys.argv[1:]])
     print(f"{machine()}\ndata dir: {data_dir}")
 
     rng = random.Random(args.seed)
     report = Report()
-    report.note(f"load average at start: {os.getloadavg()[0]:.2f}")
-    busy_before, own_before = cpu_seconds()
-    started = time.perf_counter()
+    load = Load()
+    report.note(load.at_start)
     try:
         settings = load_settings(data_dir=data_dir)
         print("in-process:")
@@ -1065,17 +1012,12 @@ def main() -> None:
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
-    busy, own = (now - before for now, before in zip(cpu_seconds(), (busy_before, own_before), strict=True))
-    report.note(
-        f"other processes on the machine used {max(0.0, busy - own):.0f} CPU-seconds during the "
-        f"{time.perf_counter() - started:.0f} s run (this benchmark and its server: {own:.0f}); "
-        f"load average at the end {os.getloadavg()[0]:.2f}"
-    )
+    report.note(load.at_end("server"))
 
     print(f"\n{table(report)}\n")
     print("\n".join(f"- {line}" for line in report.notes))
     if not (args.smoke or args.no_readme):
-        write_readme(report, command)
+        write_readme(report)
 
 
 if __name__ == "__main__":

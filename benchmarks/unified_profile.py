@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import shlex
 import shutil
 import sys
 import tempfile
@@ -26,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.profile_latency import Client, Report, Row, seed, seed_episodes, start_server, stop_server, timed_sync  # noqa: E402
-from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.profile_latency import Client, Report, Row, seed, seed_episodes, start_server, timed_sync  # noqa: E402
+from benchmarks.readme import command, write_block  # noqa: E402
 from extractors.base import Identity  # noqa: E402
 from extractors.identities import identity_fact  # noqa: E402
 from extractors.signals import MessageSignals  # noqa: E402
@@ -43,7 +42,6 @@ from memory_server.store import users as usersql  # noqa: E402
 from memory_server.store.db import read  # noqa: E402
 
 TOPICS = ["billing", "shipping", "product", "support", "pricing"]
-MARKERS = ("<!-- unified-profile:start -->", "<!-- unified-profile:end -->")
 
 
 async def enrich(service: MemoryService, scope: Scope, users: list[str], rng: random.Random) -> None:
@@ -112,11 +110,10 @@ def measure(client: Client, users: list[str], n: int, rng: random.Random, report
     client.report_errors("POST /v1/profile", report)
 
 
-def write_readme(report: Report, command: str) -> None:
+def write_readme(report: Report) -> None:
     lines = ["| call | p50 ms | p95 ms | p99 ms |", "|---|---|---|---|"]
     lines += [f"| {r.name.strip()} | {r.pct(50):.2f} | {r.pct(95):.2f} | {r.pct(99):.2f} |" for r in report.rows]
-    body = "\n".join([MARKERS[0], f"`{command}`", "", *lines, "", *(f"- {n}" for n in report.notes), MARKERS[1]])
-    write_block(body, *MARKERS)
+    write_block("unified-profile", "\n".join([f"`{command()}`", "", *lines, "", *(f"- {n}" for n in report.notes)]))
 
 
 def main() -> None:
@@ -132,22 +129,21 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.users, args.facts_per_user, args.episodes_per_user, args.episode_pool, args.queries = 10, 20, 50, 400, 30
-    command = shlex.join([".venv/bin/python", "benchmarks/unified_profile.py", *sys.argv[1:]])
     rng, report = random.Random(args.seed), Report()
     data_dir = Path(tempfile.mkdtemp(prefix="memory-unified-"))
     try:
         users = asyncio.run(prepare(data_dir, args, rng, report))
-        proc, base = start_server(data_dir, report)
-        client = Client(base)
+        server = start_server(data_dir, report)
+        client = Client(server.base)
         try:
             measure(client, users, args.queries, rng, report)
         finally:
             client.http.close()
-            stop_server(proc)
+            server.stop()
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     if not args.smoke:
-        write_readme(report, command)
+        write_readme(report)
 
 
 if __name__ == "__main__":

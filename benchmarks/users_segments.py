@@ -32,13 +32,9 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
 import resource
-import shlex
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,25 +48,21 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-for path in (ROOT, HERE):  # run as a script from a checkout that is not installed
-    if str(path) not in sys.path:
-        sys.path.insert(0, str(path))
+if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
+    sys.path.insert(0, str(ROOT))
 
-from profile_latency import (  # noqa: E402
+from benchmarks.profile_latency import (  # noqa: E402
     Client,
     Report,
     Row,
     Stopwatch,
-    cpu_seconds,
-    machine,
     peak_rss_mb,
     start_server,
     table,
     timed,
     timed_sync,
 )
-
-from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.readme import Load, command, machine, write_block  # noqa: E402
 from extractors.signals import MessageSignals, Taxonomy  # noqa: E402
 from memory_server import aggregates, conditions, segments, signals, timeutil, webhooks, when  # noqa: E402
 from memory_server.config import Settings, load_settings  # noqa: E402
@@ -84,7 +76,6 @@ from memory_server.store import signals as signalsql  # noqa: E402
 from memory_server.store import users as usersql  # noqa: E402
 from memory_server.users import attribute_value  # noqa: E402
 
-START, END = "<!-- users_segments:start -->", "<!-- users_segments:end -->"
 FIXTURES = [HERE / "signals" / "messages.jsonl", HERE / "signals" / "fresh.jsonl"]
 SEED_BATCH = 1_000  # users per seeding transaction
 DAYS = 180  # users were last seen within the last six months
@@ -707,8 +698,8 @@ def get_users(client: Client, params: dict[str, Any]) -> dict[str, Any] | None:
 def http_phase(
     data_dir: Path, found: dict[str, Any], args: argparse.Namespace, rng: random.Random, report: Report
 ) -> None:
-    proc, base = start_server(data_dir, report)
-    client = Client(base)
+    server = start_server(data_dir, report)
+    client = Client(server.base)
     n, warm = args.queries, max(5, args.queries // 10)
     try:
         floor = timed_sync([lambda: client.http.get("/healthz").raise_for_status()] * (n + warm), warm)
@@ -732,28 +723,23 @@ def http_phase(
             f"each row: {n} pages of 20 at a random offset (0-99 after the one named) after {warm} warm-up calls"
         )
         client.report_errors("GET /v1/users", report)
-        report.note(f"peak RSS of the server process: {peak_rss_mb(proc.pid):.0f} MB")
+        report.note(f"peak RSS of the server process: {peak_rss_mb(server.proc.pid):.0f} MB")
     finally:
         client.http.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        server.stop()
 
 
 # --- the report -------------------------------------------------------------------------------------------
 
 
-def write_readme(report: Report, command: str, args: argparse.Namespace) -> None:
+def write_readme(report: Report, args: argparse.Namespace) -> None:
     block = "\n".join(
         [
-            START,
             "## Users, signals and segments (`users_segments.py`)",
             "",
             f"Machine: {machine()}.",
             "",
-            f"Command: `{command}`",
+            f"Command: `{command()}`",
             "",
             f"Targets (issue 11): the signals step p50 <= 5 ms per message offline; `GET /v1/users` with filters over "
             f"100,000 users p50 <= 20 ms over HTTP; segment evaluation after a message p50 <= 2 ms with 50 segments. "
@@ -762,10 +748,9 @@ def write_readme(report: Report, command: str, args: argparse.Namespace) -> None
             table(report),
             "",
             *[f"- {line}" for line in report.notes],
-            END,
         ]
     )
-    write_block(block, START, END)
+    write_block("users_segments", block)
 
 
 def main() -> None:
@@ -789,14 +774,12 @@ def main() -> None:
         parser.error("--skip-seed needs --data-dir")
     temporary = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="memory-bench-users-")) if temporary else args.data_dir.resolve()
-    command = shlex.join([".venv/bin/python", "benchmarks/users_segments.py", *sys.argv[1:]])
     print(f"{machine()}\ndata dir: {data_dir}")
 
     rng = random.Random(args.seed)
     report = Report()
-    report.note(f"load average at start: {os.getloadavg()[0]:.2f}")
-    busy_before, own_before = cpu_seconds()
-    started = time.perf_counter()
+    load = Load()
+    report.note(load.at_start)
     try:
         settings = load_settings(data_dir=data_dir)
         print("in-process:")
@@ -808,16 +791,11 @@ def main() -> None:
     finally:
         if temporary:
             shutil.rmtree(data_dir, ignore_errors=True)
-    busy, own = (now - before for now, before in zip(cpu_seconds(), (busy_before, own_before), strict=True))
-    report.note(
-        f"other processes on the machine used {max(0.0, busy - own):.0f} CPU-seconds during the "
-        f"{time.perf_counter() - started:.0f} s run (this benchmark and its server: {own:.0f}); "
-        f"load average at the end {os.getloadavg()[0]:.2f}"
-    )
+    report.note(load.at_end("server"))
     print(f"\n{table(report)}\n")
     print("\n".join(f"- {line}" for line in report.notes))
     if not (args.smoke or args.no_readme):
-        write_readme(report, command, args)
+        write_readme(report, args)
 
 
 if __name__ == "__main__":

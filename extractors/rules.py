@@ -56,19 +56,21 @@ _OPENER = (
     r"|thoughts|ideas|thanks|thank|lol|haha|ok|okay)\b"
 )
 _NOT_A_CLAUSE = r"(?!(?:i think|i guess|i believe|i suppose)\W*$)"  # "..., I think" is a hedge
+_AND = r"(?:(?:and|\+)\s+|&\s*)"  # people type "and" as "&" or "+", and "&I" as often as "& I"
+_CONJUNCTION = rf"(?:(?:but|so|plus)\s+|{_AND})"
 _CLAUSE_BREAK = re.compile(
-    rf"\s*[,;:]\s*(?:(?:and|but|so|plus)\s+)?{_NOT_A_CLAUSE}(?={_FP}|{_MY}|{_OPENER})"
-    rf"|\s+(?:and|but|so|plus)\s+{_NOT_A_CLAUSE}(?={_FP}|{_MY})"
+    rf"\s*[,;:]\s*{_CONJUNCTION}?{_NOT_A_CLAUSE}(?={_FP}|{_MY}|{_OPENER})"
+    rf"|\s+{_CONJUNCTION}{_NOT_A_CLAUSE}(?={_FP}|{_MY})"
     r"|\s+[-\u2013\u2014]+\s+",
     re.IGNORECASE,
 )
 # "my wife and I" is one subject: marked before splitting so " and I" is not read as a new clause.
 _MY_AND_I = re.compile(
     r"(?:^|(?<=[,;:] )|(?<=[,;:]))"
-    r"(?:my\s+((?:[\w-]+\s+){0,2}?[\w-]+)\s+and\s+(?:i|me)|me\s+and\s+my\s+([\w-]+))\b(?!')",
+    rf"(?:my\s+((?:[\w-]+\s+){{0,2}}?[\w-]+)\s+{_AND}(?:i|me)|me\s+{_AND}my\s+([\w-]+))\b(?!')",
     re.I,
 )
-_PAIR_MARK = "&I"
+_PAIR_MARK = "\ue000"  # private use: no rule reads it as a word, so it never leaks into a fact as one
 
 
 def _clean(text: str) -> str:
@@ -95,7 +97,7 @@ def _sentences(text: str) -> list[tuple[str, bool]]:
 
 def _clauses(sentence: str) -> list[str]:
     """Split a sentence where a new first-person clause, a request or a question begins."""
-    marked = _MY_AND_I.sub(lambda m: f"my {m[1] or m[2]} {_PAIR_MARK}", sentence)
+    marked = _MY_AND_I.sub(lambda m: f"my {m[1] or m[2]} {_PAIR_MARK}" if _is_pair(m[1] or m[2]) else m[0], sentence)
     clauses: list[str] = []
     for clause in (c.strip() for c in _CLAUSE_BREAK.split(marked) if c and c.strip()):
         if clauses and _is_time_only(clauses[-1]):  # "Yesterday, I went ...": the time opens this clause
@@ -103,6 +105,20 @@ def _clauses(sentence: str) -> list[str]:
         else:
             clauses.append(clause)
     return clauses
+
+
+def _is_pair(noun_phrase: str) -> bool:
+    """Whether "my <noun_phrase> and I" is two people ("my best friend and I"), not a clause that ends there.
+
+    In "my name is Ana and I ..." or "my son plays chess and I ..." a personal noun or a verb comes
+    before the last word, so "and I" opens a clause of its own.
+    """
+    *modifiers, last = noun_phrase.lower().split()
+    if last in _BE or cues.is_past(last):
+        return False
+    return not any(
+        w in cues.PERSONAL_NOUNS or w in cues.NON_VERBS or cues.is_past(w) or w.endswith("s") for w in modifiers
+    )
 
 
 def _is_time_only(clause: str) -> bool:

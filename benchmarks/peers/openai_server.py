@@ -27,7 +27,6 @@ import re
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,15 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout that is not ins
     sys.path.insert(0, str(ROOT))
 
 from memory_server.index.minilm import MINILM_MODEL_ID, OnnxMiniLMEmbedder  # noqa: E402
+from tests.openai_fake import (  # noqa: E402
+    FakeOpenAIServer,
+    Reply,
+    Request,
+    chat_completion,
+    embedding_inputs,
+    embedding_list,
+    error,
+)
 
 MEM0_EXTRACTION = "You are a Memory Extractor"
 OUR_EXTRACTION = "You extract memories about a user from a conversation"
@@ -100,8 +108,10 @@ def chat_reply(messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     return None
 
 
-class FakeOpenAI:
+class FakeOpenAI(FakeOpenAIServer):
     """The server on 127.0.0.1 (port 0: any free port), serving from a daemon thread; counts the calls it answers."""
+
+    keep_alive = True  # as the openai SDK and litellm expect
 
     def __init__(self, port: int = 0, delay: float = 0.0, threads: int = 2) -> None:
         self.delay = delay
@@ -111,18 +121,10 @@ class FakeOpenAI:
         # One event loop for the embedder's async API, shared by the handler threads.
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self.server.daemon_threads = True
-        self.api_base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    def __enter__(self) -> FakeOpenAI:
-        self._thread.start()
-        return self
+        super().__init__(port)
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__exit__(*exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
     def embed(self, texts: list[str]) -> list[list[float]]:
@@ -133,79 +135,30 @@ class FakeOpenAI:
         with self._lock:
             self.calls[key] += n
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
+    def get(self, path: str) -> Reply:
+        if not path.rstrip("/").endswith("/calls"):
+            return super().get(path)
+        with self._lock:
+            return 200, dict(self.calls)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as the OpenAI client and litellm expect
-            # Headers and body go out in two writes: with Nagle's algorithm on, the body would wait for the
-            # client's delayed ACK (~40 ms on Linux) and every call would pay it.
-            disable_nagle_algorithm = True
+    def embeddings(self, request: Request) -> Reply:
+        texts = embedding_inputs(request.body)
+        if texts is None:
+            return error(400, "input must be a string or a list of strings", "invalid_request")
+        vectors = self.embed(texts)
+        self._count("embeddings")
+        self._count("texts_embedded", len(texts))
+        return embedding_list(MINILM_MODEL_ID, vectors, prompt_tokens=sum(len(t.split()) for t in texts))
 
-            def do_GET(self) -> None:
-                if self.path.rstrip("/").endswith("/calls"):
-                    with fake._lock:
-                        return self._send(200, dict(fake.calls))
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                if self.path.endswith("/embeddings"):
-                    return self._embeddings(body)
-                if self.path.endswith("/chat/completions"):
-                    return self._chat(body)
-                self._send(404, {"error": {"message": f"no route {self.path}"}})
-
-            def _embeddings(self, body: dict[str, Any]) -> None:
-                texts = body.get("input")
-                texts = [texts] if isinstance(texts, str) else list(texts or [])
-                if not texts or not all(isinstance(t, str) for t in texts):
-                    return self._send(400, {"error": {"message": "input must be a string or a list of strings"}})
-                vectors = fake.embed(texts)
-                fake._count("embeddings")
-                fake._count("texts_embedded", len(texts))
-                data = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
-                usage = {"prompt_tokens": sum(len(t.split()) for t in texts), "total_tokens": 0}
-                self._send(200, {"object": "list", "data": data, "model": MINILM_MODEL_ID, "usage": usage})
-
-            def _chat(self, body: dict[str, Any]) -> None:
-                reply = chat_reply(body.get("messages") or [])
-                if reply is None:
-                    fake._count("unscripted")
-                    return self._send(400, {"error": {"message": "unscripted prompt", "type": "invalid_request"}})
-                if fake.delay:
-                    time.sleep(fake.delay)
-                fake._count("chat")
-                content = json.dumps(reply)
-                self._send(
-                    200,
-                    {
-                        "id": "chatcmpl-bench",
-                        "object": "chat.completion",
-                        "created": int(time.time()),
-                        "model": body.get("model", "fake"),
-                        "choices": [
-                            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                        ],
-                        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
-                    },
-                )
-
-            def _send(self, status: int, payload: dict[str, Any]) -> None:
-                raw = json.dumps(payload).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(raw)))
-                    self.end_headers()
-                    self.wfile.write(raw)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    def chat(self, request: Request) -> Reply:
+        reply = chat_reply(request.body.get("messages") or [])
+        if reply is None:
+            self._count("unscripted")
+            return error(400, "unscripted prompt", "invalid_request")
+        if self.delay:
+            time.sleep(self.delay)
+        self._count("chat")
+        return chat_completion(request.body.get("model", "fake"), json.dumps(reply))
 
 
 def main() -> None:

@@ -36,12 +36,9 @@ import asyncio
 import hashlib
 import json
 import os
-import platform
 import random
 import resource
-import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -64,14 +61,13 @@ from benchmarks.profile_latency import (  # noqa: E402
     Client,
     Report,
     conversation,
-    cpu_seconds,
     peak_rss_mb,
     question,
     start_server,
-    stop_server,
     user_facts,
 )
-from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.readme import Load, command, machine, write_block  # noqa: E402
+from benchmarks.server import stop  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -112,15 +108,6 @@ def start_openai(delay: float) -> tuple[subprocess.Popen[str], str]:
         proc.kill()
         raise RuntimeError(f"the local OpenAI-compatible server did not start (said {api_base!r})")
     return proc, api_base
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def our_environment(api_base: str, concurrency: int) -> None:
@@ -473,27 +460,27 @@ def run(args: argparse.Namespace, work: Path, results: Results) -> None:
         )
 
         report = Report()
-        server, base = start_server(work / "ours", report)
+        server = start_server(work / "ours", report)
         results.notes.extend(report.notes)
-        client = Client(base)
+        client = Client(server.base)
         print("reads, interleaved pair by pair:", flush=True)
         read_phase(client, memory, data, args, results)
         results.note(
-            f"RSS after the reads: this server's process peak {peak_rss_mb(server.pid):.0f} MB "
-            f"(now {current_rss_mb(server.pid):.0f} MB, embedder loaded); this process (mem0 in-process, "
+            f"RSS after the reads: this server's process peak {peak_rss_mb(server.proc.pid):.0f} MB "
+            f"(now {current_rss_mb(server.proc.pid):.0f} MB, embedder loaded); this process (mem0 in-process, "
             f"the driver and its HTTP client) peak {rss_mb():.0f} MB, of which {before_mem0:.0f} MB before mem0 was "
             "created (the driver's own imports)"
         )
         print(f"ingest, every chat reply delayed {args.delay * 1000:.0f} ms:", flush=True)
         ingest_phase(client, memory, openai, data, args, results)
         results.note(
-            f"peak RSS at the end (after ingest): this server {peak_rss_mb(server.pid):.0f} MB, "
+            f"peak RSS at the end (after ingest): this server {peak_rss_mb(server.proc.pid):.0f} MB, "
             f"this process {rss_mb():.0f} MB"
         )
         client.http.close()
     finally:
         if server is not None:
-            stop_server(server)
+            server.stop()
         openai.close()
         stop(openai_proc)
 
@@ -535,12 +522,6 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs ({platform.machine()}), Linux {platform.release()}, Python {platform.python_version()}"
-    )
-
-
 def commit() -> str:
     """The checkout's commit, marked when it has uncommitted changes."""
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -548,25 +529,22 @@ def commit() -> str:
     return head.stdout.strip() + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
 
 
-def write_readme(results: Results, args: argparse.Namespace, command: str) -> None:
+def write_readme(results: Results, args: argparse.Namespace) -> None:
     from importlib.metadata import version
 
-    start, end = f"<!-- peers-{args.memories}:start -->", f"<!-- peers-{args.memories}:end -->"
     block = "\n".join(
         [
-            start,
             f"### {args.users:,} users x {args.facts_per_user} memories ({args.memories:,})",
             "",
-            f"Command: `{command}` at {commit()}, on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {machine()}; "
+            f"Command: `{command()}` at {commit()}, on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Machine: {machine()}; "
             f"mem0ai {version('mem0ai')}, chromadb {version('chromadb')}.",
             "",
             table(results),
             "",
             *[f"- {line}" for line in results.notes],
-            end,
         ]
     )
-    write_block(block, start, end)
+    write_block(f"peers-{args.memories}", block)
 
 
 def main() -> None:
@@ -599,28 +577,21 @@ def main() -> None:
         args.memories, args.facts_per_user, args.queries, args.warmup = 200, 20, 30, 5
         args.conversations, args.mem0_sequential, args.concurrency = 40, 10, 8
     args.users = max(1, args.memories // args.facts_per_user)
-    command = shlex.join([".venv/bin/python", "benchmarks/peers/run.py", *sys.argv[1:]])
     print(machine(), flush=True)
 
     results = Results()
-    results.note(f"load average at start: {os.getloadavg()[0]:.2f}")
-    busy_before, own_before = cpu_seconds()
-    started = time.perf_counter()
+    load = Load()
+    results.note(load.at_start)
     work = Path(tempfile.mkdtemp(prefix="peers-bench-"))
     try:
         run(args, work, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    busy, own = (now - before for now, before in zip(cpu_seconds(), (busy_before, own_before), strict=True))
-    results.note(
-        f"other processes on the machine used {max(0.0, busy - own):.0f} CPU-seconds during the "
-        f"{time.perf_counter() - started:.0f} s run (this benchmark and its children: {own:.0f}); "
-        f"load average at the end {os.getloadavg()[0]:.2f}"
-    )
+    results.note(load.at_end("children"))
     print(f"\n{table(results)}\n")
     print("\n".join(f"- {line}" for line in results.notes))
     if not (args.smoke or args.no_readme):
-        write_readme(results, args, command)
+        write_readme(results, args)
 
 
 if __name__ == "__main__":

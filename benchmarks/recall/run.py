@@ -34,12 +34,9 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import re
-import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -64,9 +61,9 @@ for path in (str(ROOT), str(HERE)):
 
 import generate  # noqa: E402
 
-from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.readme import command, machine, write_block  # noqa: E402
+from benchmarks.server import defaults_env, free_port, launch, serve_command, stop  # noqa: E402
 
-START, END = "<!-- recall:start -->", "<!-- recall:end -->"
 TOP_K = 10
 DEEP = 100  # how far down each baseline ranks before fusion
 RRF_K = 60
@@ -215,59 +212,25 @@ def run_baselines(users: list[dict[str, Any]], timings: dict[str, float]) -> lis
 # --- the server -------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_command() -> str:
-    local = ROOT / ".venv" / "bin" / "memory-server"
-    beside = Path(sys.executable).parent / "memory-server"
-    for candidate in (beside, local):
-        if candidate.exists():
-            return str(candidate)
-    found = shutil.which("memory-server")
-    if not found:
-        raise SystemExit("memory-server not found: run `make install` first")
-    return found
-
-
 class Server:
-    """`memory-server serve` on a free loopback port, with its own data directory."""
+    """`memory-server serve` on a free loopback port, with its own data directory and its output in `log`."""
 
     def __init__(self, data_dir: Path, config: Path | None, log: Path) -> None:
-        self.data_dir = data_dir
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_SERVER_")}
-        cmd = [server_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(data_dir)]
-        if config is not None:
-            cmd += ["--config", str(config)]
+        port = free_port()
+        options = ["--data-dir", str(data_dir), *(["--config", str(config)] if config is not None else [])]
         self.log = log.open("w")
-        started = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        while time.perf_counter() - started < 120:
-            if self.proc.poll() is not None:
-                raise SystemExit(f"server exited with {self.proc.returncode}; see {log}")
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    self.startup = time.perf_counter() - started
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        self.stop()
-        raise SystemExit(f"server did not answer /healthz within 120 s; see {log}")
+        try:
+            started = launch(
+                serve_command(port, *options), port, env=defaults_env(), stdout=self.log, stderr=subprocess.STDOUT
+            )
+        except RuntimeError as e:
+            self.log.close()
+            raise SystemExit(f"{e}; see {log}") from None
+        self.proc, self.base, self.startup = started.proc, started.base, started.startup
 
     def stop(self) -> None:
         """Stop the server; its log is kept only when it did not exit cleanly."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop(self.proc)
         self.log.close()
         if self.proc.returncode == 0:
             Path(self.log.name).unlink(missing_ok=True)
@@ -495,13 +458,6 @@ def calibration(methods: Sequence[Method], questions: Sequence[dict[str, Any]]) 
     return out
 
 
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
-    )
-
-
 def overlap_table(stats: dict[str, Any]) -> str:
     lines = [
         "| kind | questions | overlap | overlap, stemmed | evidence messages per question |",
@@ -521,15 +477,13 @@ def report_block(
     methods: Sequence[Method],
     notes: list[str],
     timings: dict[str, float],
-    command: str,
 ) -> str:
     questions = [q for u in users for q in u["questions"]]
     stats = generate.stats(users)
     lines = [
-        START,
         "## Evidence recall on long multi-session conversations (`recall/run.py`)",
         "",
-        f"Machine: {machine()}. Command: `{command}`",
+        f"Machine: {machine()}. Command: `{command()}`",
         "",
         f"Data: generate.py seed {data['seed']}: {stats['users']} users, {stats['sessions']} sessions, "
         f"{stats['messages']} messages ({stats['user_messages']} from the user; at least "
@@ -550,7 +504,6 @@ def report_block(
         *[f"- {m.name}: {n}" for m in methods for n in m.notes],
         *[f"- {line}" for line in calibration(methods, questions)],
         "- time: " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()),
-        END,
     ]
     return "\n".join(lines)
 
@@ -579,7 +532,6 @@ def main() -> None:
     parser.add_argument("--keep-data-dir", action="store_true", help="keep the server's data directory")
     args = parser.parse_args()
 
-    command = shlex.join([".venv/bin/python", "benchmarks/recall/run.py", *sys.argv[1:]])
     load_start = os.getloadavg()
     timings: dict[str, float] = defaultdict(float)
     started = time.perf_counter()
@@ -603,8 +555,8 @@ def main() -> None:
     timings["total"] = time.perf_counter() - started
     notes.append(f"load average at the end {os.getloadavg()[0]:.2f}")
 
-    block = report_block(data, users, methods, notes, dict(timings), command)
-    print("\n" + block.split("\n", 2)[2].rsplit("\n", 1)[0])
+    block = report_block(data, users, methods, notes, dict(timings))
+    print("\n" + block.split("\n", 1)[1])
     if args.results:
         args.results.write_text(
             json.dumps(
@@ -621,7 +573,7 @@ def main() -> None:
         )
         print(f"wrote {args.results}")
     if not (args.quick or args.no_readme):
-        write_block(block, START, END)
+        write_block("recall", block)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
-import shlex
 import statistics
 import sys
 import time
@@ -41,7 +38,7 @@ ROOT = HERE.parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout that is not installed
     sys.path.insert(0, str(ROOT))
 
-from benchmarks.readme import write_block  # noqa: E402
+from benchmarks.readme import command, machine, write_block  # noqa: E402
 from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, polarity, prototype_texts  # noqa: E402
 from extractors.taxonomy import default_taxonomy  # noqa: E402
 from memory_server.index.minilm import OnnxMiniLMEmbedder  # noqa: E402
@@ -50,7 +47,6 @@ FIXTURE = HERE / "messages.jsonl"
 FRESH = HERE / "fresh.jsonl"
 #: How many times the fresh split has been scored while the analyzer was being built: raise it when you look.
 FRESH_SCORED = 1
-START, END = "<!-- signals:start -->", "<!-- signals:end -->"
 SPLITS = ("fresh", "held_out", "tune")
 
 
@@ -175,11 +171,7 @@ def errors(records: Sequence[dict[str, Any]], signals: Sequence[MessageSignals],
             print(f"{record['id']} {record['text'][:90]!r}\n    " + "\n    ".join(w for w in wrong if w))
 
 
-def machine() -> str:
-    return f"{os.cpu_count()} CPUs ({platform.machine()}), Python {platform.python_version()}"
-
-
-def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]], cost: dict, command: str) -> str:
+def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]], cost: dict) -> str:
     taxonomy = default_taxonomy()
     rows = [
         "| split | messages | polarity | without the vote | plain VADER | topics P / R / F1 | intentions P / R / F1 "
@@ -200,10 +192,9 @@ def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]],
     (a50, a95), (e50, e95) = cost["analysis"], cost["embedding"]
     return "\n".join(
         [
-            START,
             "## Offline message signals (`signals/run.py`)",
             "",
-            f"Machine: {machine()}. Command: `{command}`",
+            f"Machine: {machine()}. Command: `{command()}`",
             "",
             f"Data: {sum(s.n for s in by_split.values())} customer messages written and labelled by hand: "
             "`signals/messages.jsonl` (`tune`, `held_out`) and `signals/fresh.jsonl` (`fresh`: 120 messages of "
@@ -236,7 +227,6 @@ def report_block(by_split: dict[str, Scores], labels: dict[str, dict[str, PRF]],
             f"{cost['batch']:.2f} ms a message through `analyze_many` over all {cost['messages']}",
             f"- embedding one message (not part of the signals' cost: the server embeds each user message for "
             f"search anyway): median {e50:.1f} ms, p95 {e95:.1f} ms",
-            END,
         ]
     )
 
@@ -282,7 +272,6 @@ def main() -> None:
     parser.add_argument("--errors", choices=SPLITS, help="print the messages of this split that are not all right")
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
     args = parser.parse_args()
-    command = shlex.join([".venv/bin/python", "benchmarks/signals/run.py", *sys.argv[1:]])
 
     records = load(args.fixture) + (load(FRESH) if args.fresh else [])
     if args.errors == "fresh" and not args.fresh:
@@ -309,10 +298,10 @@ def main() -> None:
     labels = {f: per_label([records[i] for i in held], [signals[i] for i in held], f) for f in ("topics", "intentions")}
     cost = timings(analyzer, embedder, [r["text"] for r in records], vectors)
 
-    block = report_block(by_split, labels, cost, command)
-    print("\n".join(block.splitlines()[1:-1]))
+    block = report_block(by_split, labels, cost)
+    print(block)
     if not args.no_readme:
-        write_block(block, START, END)
+        write_block("signals", block)
 
 
 if __name__ == "__main__":

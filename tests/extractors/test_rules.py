@@ -54,6 +54,41 @@ async def test_message_yields_exactly_the_expected_facts(case: dict[str, Any]) -
             assert fact.ttl_seconds is None
 
 
+@pytest.mark.parametrize(
+    "message",
+    [
+        "My name is Ana and I live in Porto",
+        "My name is Ana & I live in Porto",
+        "My name is Ana &I live in Porto",
+        "My name is Ana + I live in Porto",
+        "My name is Ana, I live in Porto",
+        "My name is Ana, and I live in Porto",
+    ],
+)
+async def test_and_in_any_spelling_between_two_statements_yields_two_clean_facts(message: str) -> None:
+    facts = await _extract([_message(message)])
+
+    assert [f.content for f in facts] == ["User's name is Ana", "User lives in Porto"]
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        ("My wife & I live in Porto", ["User and their wife live in Porto"]),
+        ("Me + my brother run a podcast", ["User and their brother run a podcast"]),
+        ("My son plays chess and I watch every game", ["User's son plays chess", "User watches every game"]),
+        ("My dog is Max and I walk him daily", ["User's dog is Max", "User walks him daily"]),
+        ("My code broke and I cried", []),
+    ],
+)
+async def test_my_someone_and_i_is_one_subject_only_when_no_statement_ends_before_the_and(
+    message: str, expected: list[str]
+) -> None:
+    facts = await _extract([_message(message)])
+
+    assert [f.content for f in facts] == expected
+
+
 async def test_assistant_messages_are_ignored_by_default() -> None:
     messages = [_message("I'm a nurse and I live in Oslo", role="assistant"), _message("I have two cats")]
 

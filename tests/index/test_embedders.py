@@ -7,12 +7,9 @@ import os
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import hashlib
-import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +29,7 @@ from memory_server.index.minilm import (
     load_minilm,
 )
 from tests.conftest import indexed
+from tests.openai_fake import FakeOpenAIServer, Reply, Request, embedding_inputs, embedding_list, error
 
 MIXED = [
     "I live in Paris",
@@ -189,54 +187,29 @@ def fake_vector(text: str, dim: int) -> list[float]:
     return [float(b) - 127.5 for b in digest[:dim]]  # never zero, never unit length
 
 
-class FakeProvider:
+class FakeProvider(FakeOpenAIServer):
+    """Embeds with `fake_vector`, answers model "broken" with a 500, and records every request."""
+
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.dim = 8
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.api_base = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        super().__init__()
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        provider = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                provider.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                if body["model"] == "broken" or not self.path.endswith("/embeddings"):
-                    return self._reply(500, {"error": {"message": "upstream exploded", "type": "server_error"}})
-                texts = [body["input"]] if isinstance(body["input"], str) else body["input"]
-                data = [
-                    {"object": "embedding", "index": i, "embedding": fake_vector(t, provider.dim)}
-                    for i, t in enumerate(texts)
-                ]
-                usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
-                # Reversed on purpose: only `index` ties a vector to its input.
-                self._reply(200, {"object": "list", "data": data[::-1], "model": body["model"], "usage": usage})
-
-            def _reply(self, status: int, payload: dict[str, Any]) -> None:
-                raw = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
+    def embeddings(self, request: Request) -> Reply:
+        self.requests.append({"path": request.path, "auth": request.auth, "body": request.body})
+        texts = embedding_inputs(request.body)
+        if request.body["model"] == "broken" or texts is None:
+            return error(500, "upstream exploded")
+        status, payload = embedding_list(request.body["model"], [fake_vector(t, self.dim) for t in texts], len(texts))
+        payload["data"].reverse()  # only `index` ties a vector to its input
+        return status, payload
 
 
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeProvider]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    fake = FakeProvider()
-    thread = threading.Thread(target=fake.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with FakeProvider() as fake:
+        yield fake
 
 
 async def test_litellm_vectors_are_normalized_and_in_order(provider: FakeProvider) -> None:
