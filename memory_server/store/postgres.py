@@ -20,6 +20,7 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import AsyncConnectionPool
 
+from memory_server.errors import Unavailable
 from memory_server.store.db import ConstraintError
 from memory_server.store.migrations import migrate
 
@@ -27,6 +28,8 @@ from memory_server.store.migrations import migrate
 WRITE_LOCK = 0x6D656D6F  # "memo"
 #: The advisory lock held while migrating, so processes starting together migrate once.
 MIGRATION_LOCK = 0x6D696772  # "migr"
+#: How long opening waits for the server to answer.
+CONNECT_SECONDS = 10
 
 _TOKEN = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|::|\?|:[A-Za-z_]\w*|%|(?<=[\s(,=])\+(?=[A-Za-z_])""")
 
@@ -134,22 +137,29 @@ class PostgresDatabase:
         return re.sub(r"//[^@/]*@", "//…@", self.url)
 
     async def open(self) -> None:
+        """Connect (the session connection first, so an unreachable server is one line within `CONNECT_SECONDS`,
+        not the pool's retries for 30 s), then migrate under the migration lock."""
+        try:
+            session = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(f"storage.url: cannot connect to {self!r}: {reason}") from None
         pool = AsyncConnectionPool(
             self.url, min_size=1, max_size=self._pool_size, configure=_configure, open=False, timeout=30
         )
-        await pool.open(wait=True)
         try:
+            await pool.open(wait=True)
             async with pool.connection() as conn:
                 await conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
                 try:
                     await migrate(PgConnection(conn))
                 finally:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
-            self._session = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
         except BaseException:
             await pool.close()
+            await session.close()
             raise
-        self._pool = pool
+        self._pool, self._session = pool, session
 
     async def close(self) -> None:
         if self._session is not None:

@@ -179,3 +179,13 @@ def test_worker_needs_a_shared_database_and_index(settings, monkeypatch):
     monkeypatch.setenv("MEMORY_SERVER_STORAGE__URL", "postgresql://nobody@127.0.0.1:1/none")
     result = runner.invoke(app, ["worker", "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 2 and "index.url" in result.output  # PostgreSQL alone is not enough
+
+
+def test_serve_on_an_unreachable_postgresql_says_so_in_one_line_without_the_password(settings, monkeypatch):
+    monkeypatch.setenv("MEMORY_SERVER_STORAGE__URL", "postgresql://nobody:hunter2@127.0.0.1:1/none")
+    result = runner.invoke(app, ["serve", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 1, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error: storage.url: cannot connect to postgresql://…@127.0.0.1:1/none: ")
+    assert "hunter2" not in result.output
