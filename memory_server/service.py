@@ -43,6 +43,7 @@ from memory_server.datalock import DataDirLock
 from memory_server.errors import (
     Conflict,
     InvalidInput,
+    Misconfigured,
     ModelUnavailable,
     NotFound,
     PayloadTooLarge,
@@ -88,6 +89,7 @@ from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import vectors as vectorsql
+from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
 from memory_server.users import Users
 from memory_server.webhook_delivery import WebhookDispatcher
@@ -126,6 +128,7 @@ class MemoryService:
             db = settings.database()
             await db.open()
             try:
+                await cls._own_embedded_index(db, settings)
                 index = ChromaIndex(settings.chroma_location, embedder.model_id, "facts")
                 episodes = ChromaIndex(settings.chroma_location, embedder.model_id, "episodes")
                 core = Core(
@@ -147,6 +150,17 @@ class MemoryService:
             lock.release()
             raise
         return cls(core, lock)
+
+    @staticmethod
+    async def _own_embedded_index(db: Database, settings: Settings) -> None:
+        """Refuse a second process keeping its own embedded index of a shared database: each would index only
+        what its own flushes wrote, and searches would miss the rest without a word."""
+        if db.shared and settings.index.url is None and not await db.hold("embedded-index"):
+            raise Misconfigured(
+                "index.url: another process already serves this database with its own embedded index; give every "
+                "process the same Chroma server (index.url: http://host:8000), or run one process",
+                field="index.url",
+            )
 
     @classmethod
     @contextlib.asynccontextmanager

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from typing import Any
 
 import httpx
@@ -26,6 +26,7 @@ from memory_server.service import MemoryService
 from memory_server.store import webhooks as hooksql
 from memory_server.store.sqlite import SqliteDatabase
 from memory_server.webhook_delivery import WebhookDispatcher
+from tests import postgres
 from tests.conftest import publish, running, use_extractor
 from tests.servers import child_env
 from tests.webhook_receiver import Receiver
@@ -256,10 +257,13 @@ async def test_a_private_address_is_refused_at_creation(client, url):
 async def test_a_public_address_or_allow_private_is_accepted_at_creation(client, settings, tmp_path):
     r = await client.post("/v1/webhooks", json={"url": "https://93.184.215.14/hook", "events": ["request.done"]})
     assert r.status_code == 201, r.text
-    other = hooks_settings(settings, allow_private=True).model_copy(update={"data_dir": tmp_path / "other"})
-    async with served(other) as (allowed, _):
-        r = await allowed.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["request.done"]})
-        assert r.status_code == 201, r.text
+    with postgres.fresh_database() if postgres.ADMIN_URL else nullcontext(None) as url:  # another deployment
+        other = hooks_settings(settings, allow_private=True).model_copy(update={"data_dir": tmp_path / "other"})
+        if url is not None:
+            other.storage = other.storage.model_copy(update={"url": url})
+        async with served(other) as (allowed, _):
+            r = await allowed.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/hook", "events": ["request.done"]})
+            assert r.status_code == 201, r.text
 
 
 async def test_a_name_resolving_to_loopback_is_refused_at_delivery(settings, fake):

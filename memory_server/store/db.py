@@ -65,9 +65,10 @@ class Database(Protocol):
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
-    async def hold(self, key: str) -> None:
+    async def hold(self, key: str) -> bool:
         """Mark `key` (a claimed job) as this process's until `release` or this process's end, so that other
-        processes can tell a job in hand from one whose process died. Nothing to do when not `shared`."""
+        processes can tell a job in hand from one whose process died; False when another process holds it
+        (never waits). Nothing to do when not `shared`."""
         ...
 
     async def release(self, key: str) -> None: ...

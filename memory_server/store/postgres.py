@@ -188,11 +188,13 @@ class PostgresDatabase:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def hold(self, key: str) -> None:
+    async def hold(self, key: str) -> bool:
         """A session-level advisory lock on this process's own connection: PostgreSQL drops it when the process
         (or its connection) dies, which is how others tell its claimed jobs are orphaned (`store.jobs.recover`)."""
         async with self._session_lock:  # never waits: a claim taken over from a stale holder is held by both
-            await self._owned().execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
+            cursor = await self._owned().execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
+            row = await cursor.fetchone()
+            return bool(row and row[0])
 
     async def release(self, key: str) -> None:
         async with self._session_lock:

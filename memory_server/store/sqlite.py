@@ -102,8 +102,9 @@ class SqliteDatabase:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def hold(self, key: str) -> None:
+    async def hold(self, key: str) -> bool:
         """One process owns the file: every job it finds running at start-up was its own."""
+        return True
 
     async def release(self, key: str) -> None:
         pass
