@@ -24,6 +24,7 @@ from memory_server.schemas import EpisodeFilter
 from memory_server.store import changelog as changesql
 from memory_server.store import episodes as episodesql
 from memory_server.store import fts, vectors
+from memory_server.store import indexed as indexedsql
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Row
 
@@ -62,7 +63,9 @@ async def score(
     keyword = await _keyword(core, scope.space, user_id, query, roles)
     weight = core.settings.search.episode_keyword_weight
     wanted = core.settings.search.exact_max_facts
-    if await episodesql.more_than(core.db, scope.space, user_id, wanted):
+    if await episodesql.more_than(core.db, scope.space, user_id, wanted) and await indexedsql.serves(
+        core.db, scope.space, user_id, "episodes"
+    ):
         query_vector = (await embedding)[0]
         near = await core.episodes.query(query_vector, scope.space, user_id, wanted, roles)
         rows = await episodesql.vectors_by_id(core.db, scope.space, [*{int(i) for i, _ in near} | set(keyword)])

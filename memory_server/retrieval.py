@@ -35,6 +35,7 @@ from memory_server.models import (
 )
 from memory_server.schemas import FactFilter, ProfileIn, SearchIn
 from memory_server.store import facts as factsql
+from memory_server.store import indexed as indexedsql
 from memory_server.store import vectors
 from memory_server.store.db import Row
 
@@ -82,7 +83,9 @@ async def score(
 ) -> np.ndarray:
     """Hybrid score of every live fact against the query (0 for facts outside the index's candidates)."""
     weight = core.settings.search.keyword_weight
-    if len(live.facts) <= core.settings.search.exact_max_facts:
+    if len(live.facts) <= core.settings.search.exact_max_facts or not await indexedsql.serves(
+        core.db, scope.space, user_id, "facts"
+    ):  # scored exactly until the index holds the user (the next flush puts them in)
         documents = [f.content for f in live.facts]
         return await off_loop(
             len(documents) > BIG, search.hybrid_scores, query, query_vector, documents, live.matrix, weight

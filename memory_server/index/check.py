@@ -5,8 +5,9 @@ outbox. A crash between commit and flush, a hand-edited index or a bug can still
 a wrong copy shows up only as a search that misses. This walks each index once and compares every entry
 with its row: missing (a live fact or an embedded episode the index lacks), orphan (an entry with no such
 row), stale (an entry whose vector or tenant/user/kind differs), and pending (queued operations not yet
-applied). Repair queues every disagreeing id and replays the outbox, so it fixes exactly what the normal
-path would have.
+applied). The index holds only the users too large to score exactly (`store.indexed`): an entry of any other
+user is an orphan. Repair drops orphans and queues every other disagreeing id and replays the outbox, so it fixes
+exactly what the normal path would have.
 """
 
 from __future__ import annotations
@@ -116,8 +117,8 @@ def _counts(wrong: dict[str, list[str]]) -> dict:
     }
 
 
-async def check(core: Core) -> tuple[IndexReport, list[str], list[str]]:
-    """The report, and every fact id and episode id that disagrees."""
+async def check(core: Core) -> tuple[IndexReport, dict[str, list[str]], dict[str, list[str]]]:
+    """The report, and the fact ids and episode ids that disagree, by disagreement."""
     facts, episodes = _families(core)
     seen, wrong, live = await _walk(facts)
     episodes_seen, episodes_wrong, embedded = await _walk(episodes)
@@ -128,17 +129,21 @@ async def check(core: Core) -> tuple[IndexReport, list[str], list[str]]:
         episodes=EpisodesReport(embedded=embedded, indexed=episodes_seen, **_counts(episodes_wrong)),
         **_counts(wrong),
     )
-    return report, [i for ids in wrong.values() for i in ids], [i for ids in episodes_wrong.values() for i in ids]
+    return report, wrong, episodes_wrong
 
 
 async def check_and_repair(core: Core, repair: bool) -> IndexReport:
-    """Check; with `repair`, requeue what disagrees, replay the outbox, and report what is left."""
+    """Check; with `repair`, drop the orphans from the index, requeue what is missing or stale, replay the outbox,
+    and report what is left. Orphans go directly: the outbox leaves alone the entries of users it does not index
+    (an index from before only large users were indexed holds everyone)."""
     report, wrong_facts, wrong_episodes = await check(core)
     if not repair or report.consistent:
         return report
-    facts, episodes = _families(core)
-    await facts.requeue(wrong_facts)
-    await episodes.requeue(wrong_episodes)
+    repaired = report.pending
+    for family, wrong in zip(_families(core), (wrong_facts, wrong_episodes), strict=True):
+        await family.index.delete(wrong["orphan"])
+        await family.requeue([*wrong["missing"], *wrong["stale"]])
+        repaired += sum(len(ids) for ids in wrong.values())
     await core.vectors.flush()
     after, _, _ = await check(core)
-    return after.model_copy(update={"repaired": len(wrong_facts) + len(wrong_episodes) + report.pending})
+    return after.model_copy(update={"repaired": repaired})

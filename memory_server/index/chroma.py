@@ -1,8 +1,8 @@
 """The vector indexes: rebuildable copies of the live facts' and the episodes' vectors, in Chroma.
 
 SQLite holds every vector (tables fact_vectors and message_vectors); an index only needs to answer
-nearest-neighbour queries where scoring a user's memory exactly would be too slow. `index.sync` keeps
-them in line.
+nearest-neighbour queries where scoring a user's memory exactly would be too slow, so it holds only the users
+above `search.exact_max_facts` (`store.indexed`). `index.sync` keeps them in line.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ class VectorIndex(Protocol):
     async def upsert(self, items: Sequence[IndexEntry]) -> None: ...
 
     async def delete(self, ids: Sequence[str]) -> None: ...
+
+    async def delete_user(self, tenant_id: str, user_id: str) -> None:
+        """Remove every entry of one user (before the user is filled from the database)."""
+        ...
 
     async def query(
         self, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None
@@ -102,6 +106,10 @@ class ChromaIndex:
     async def delete(self, ids: Sequence[str]) -> None:
         if ids:
             await asyncio.to_thread(lambda: self._ready().delete(ids=list(ids)))
+
+    async def delete_user(self, tenant_id: str, user_id: str) -> None:
+        where = {"$and": [{"tenant_id": tenant_id}, {"user_id": user_id}]}
+        await asyncio.to_thread(lambda: self._ready().delete(where=where))
 
     async def query(
         self, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None

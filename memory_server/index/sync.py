@@ -20,10 +20,13 @@ import numpy as np
 
 from memory_server.index.chroma import VectorIndex
 from memory_server.index.embedders import Embedder, EmbedderError
-from memory_server.store import episodes, vectors
+from memory_server.store import episodes, indexed, vectors
 from memory_server.store.db import Database, Row
 
 log = logging.getLogger(__name__)
+
+#: Entries written to the index at a time when a user is filled.
+FILL_BATCH = 1_000
 
 
 class VectorSync:
@@ -48,7 +51,10 @@ class VectorSync:
         """
         applied = 0
         async with self._lock, self.db.exclusive("vector-outbox"):
-            index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
+            # Every queued episode gets its vector in the database first, indexed user or not: search scores the
+            # others from there. While the embedder is down, episode operations stay queued.
+            embedded = await self._embed_queued()
+            index_episodes = embedded and (index_episodes or await vectors.queued_messages(self.db) >= self.batch)
             while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
                 last, fact_ids, message_ids = queued
                 if fact_ids:
@@ -61,20 +67,21 @@ class VectorSync:
                         break
                 await vectors.done(self.db, last, messages=index_episodes)
                 applied += len(fact_ids) + len(message_ids)
-            if not index_episodes:
-                await self._embed_queued()
+            await self._fill()
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
 
-    async def _embed_queued(self) -> None:
-        """Store vectors for queued episodes that lack one, leaving their index operations queued."""
+    async def _embed_queued(self) -> bool:
+        """Store vectors for queued episodes that lack one, leaving their index operations queued; False when the
+        embedder failed."""
         while rows := await episodes.to_embed(self.db, self.embedder.model_id, self.batch):
             try:
                 await self._embed(rows)
             except EmbedderError as exc:
                 log.warning("episodes stay queued until the embedder answers: %s", exc)
-                return
+                return False
+        return True
 
     async def _embed(self, rows: Sequence[Row]) -> dict[int, np.ndarray]:
         """Embed the (id, content) rows of episodes and store their vectors; return them by message id."""
@@ -84,16 +91,38 @@ class VectorSync:
         return made
 
     async def _facts(self, fact_ids: list[str]) -> None:
+        if not await indexed.users(self.db, "facts"):  # nothing in the index to follow: leave it unopened
+            return
         live = await vectors.indexable(self.db, fact_ids)
         live_ids = {item.id for item in live}
         await self.facts.upsert(live)
         await self.facts.delete([i for i in fact_ids if i not in live_ids])
 
     async def _episodes(self, message_ids: list[int]) -> None:
+        if not await indexed.users(self.db, "episodes"):
+            return
         rows = await episodes.for_index(self.db, message_ids)
-        stale = [r for r in rows if r["model_id"] != self.embedder.model_id]
-        made = await self._embed(stale) if stale else {}
-        entries = [episodes.index_entry(r, made.get(r["id"])) for r in rows]
-        await self.episodes.upsert(entries)
+        await self._index_episodes(rows)
         present = {r["id"] for r in rows}
         await self.episodes.delete([str(i) for i in message_ids if i not in present])
+
+    async def _index_episodes(self, rows: Sequence[Row]) -> None:
+        stale = [r for r in rows if r["model_id"] != self.embedder.model_id]
+        made = await self._embed(stale) if stale else {}
+        await self.episodes.upsert([episodes.index_entry(r, made.get(r["id"])) for r in rows])
+
+    async def _fill(self) -> None:
+        """Put the users searches asked for into the index, each whole (whatever the index held of them first is
+        dropped: it may predate their rows' last changes); a write meanwhile is queued and follows."""
+        for tenant_id, user_id in await indexed.filling(self.db, "facts"):
+            await self.facts.delete_user(tenant_id, user_id)
+            entries = await vectors.indexable_of_user(self.db, tenant_id, user_id)
+            for start in range(0, len(entries), FILL_BATCH):
+                await self.facts.upsert(entries[start : start + FILL_BATCH])
+            await indexed.mark_ready(self.db, tenant_id, user_id, "facts")
+        for tenant_id, user_id in await indexed.filling(self.db, "episodes"):
+            await self.episodes.delete_user(tenant_id, user_id)
+            rows = await episodes.for_index_of_user(self.db, tenant_id, user_id)
+            for start in range(0, len(rows), FILL_BATCH):
+                await self._index_episodes(rows[start : start + FILL_BATCH])
+            await indexed.mark_ready(self.db, tenant_id, user_id, "episodes")

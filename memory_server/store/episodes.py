@@ -198,16 +198,31 @@ async def tenants(db: Database) -> list[str]:
 # ---- the vector outbox's view of episodes ----------------------------------------------------------
 
 
+#: Episodes of the users the index holds (`store.indexed`), with their vectors if embedded.
+_FOR_INDEX = (
+    "SELECT m.id, m.tenant_id, m.user_id, m.role, m.content, v.model_id, v.vector FROM messages m "
+    "LEFT JOIN message_vectors v ON v.message_id = m.id"
+)
+_INDEXED = (
+    "EXISTS (SELECT 1 FROM indexed_users i WHERE i.family = 'episodes' AND i.tenant_id = m.tenant_id "
+    "AND i.user_id = m.user_id)"
+)
+
+
 async def for_index(db: Database, message_ids: Sequence[int]) -> list[Row]:
-    """The episodes among `message_ids` with what the index needs: (id, tenant_id, user_id, role, content,
-    model_id, vector), model and vector NULL when not embedded yet."""
+    """The episodes among `message_ids` of users the index holds, with what the index needs: (id, tenant_id,
+    user_id, role, content, model_id, vector), model and vector NULL when not embedded yet."""
     if not message_ids:
         return []
     return await db.fetchall(
-        "SELECT m.id, m.tenant_id, m.user_id, m.role, m.content, v.model_id, v.vector FROM messages m "
-        "LEFT JOIN message_vectors v ON v.message_id = m.id "
-        f"WHERE m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE}",
-        tuple(message_ids),
+        f"{_FOR_INDEX} WHERE m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE} AND {_INDEXED}", tuple(message_ids)
+    )
+
+
+async def for_index_of_user(db: Database, tenant_id: str, user_id: str) -> list[Row]:
+    """`for_index` rows of every episode of one user the index holds (or is filling)."""
+    return await db.fetchall(
+        f"{_FOR_INDEX} WHERE m.tenant_id = ? AND m.user_id = ? AND {_IS_EPISODE} AND {_INDEXED}", (tenant_id, user_id)
     )
 
 
@@ -232,10 +247,10 @@ async def put_vectors(conn: Connection, rows: Sequence[tuple[int, str, np.ndarra
 
 
 async def embedded_ids(db: Database, model_id: str) -> list[int]:
-    """Episodes with a vector of `model_id`: what the episodes' index should hold."""
+    """Episodes of the users the index holds with a vector of `model_id`: what the episodes' index should hold."""
     rows = await db.fetchall(
         f"SELECT m.id FROM messages m JOIN message_vectors v ON v.message_id = m.id "
-        f"WHERE v.model_id = ? AND {_IS_EPISODE}",
+        f"WHERE v.model_id = ? AND {_IS_EPISODE} AND {_INDEXED}",
         (model_id,),
     )
     return [r["id"] for r in rows]

@@ -10,9 +10,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from memory_server import timeutil
-from memory_server.store.db import Connection, Database
+from memory_server.store.db import Connection, Database, Row
 
 _LIVE = "f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)"
+#: Only the users the index holds (`store.indexed`); a condition, not a join, so the planner still starts from ids.
+_INDEXED = (
+    "EXISTS (SELECT 1 FROM indexed_users i WHERE i.family = 'facts' AND i.tenant_id = f.tenant_id "
+    "AND i.user_id = f.user_id)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,25 +70,41 @@ async def pending(db: Database) -> int:
     return int(row["n"]) if row else 0
 
 
-async def indexable(db: Database, fact_ids: Sequence[str]) -> list[IndexEntry]:
-    """The live facts among `fact_ids`, as the index should hold them."""
-    if not fact_ids:
-        return []
-    marks = ",".join("?" * len(fact_ids))
-    rows = await db.fetchall(
-        f"SELECT f.id, f.tenant_id, f.user_id, f.kind, v.vector FROM facts f "
-        f"JOIN fact_vectors v ON v.fact_id = f.id WHERE f.id IN ({marks}) AND {_LIVE}",
-        (*fact_ids, timeutil.to_db(timeutil.now())),
-    )
+_ENTRY = "SELECT f.id, f.tenant_id, f.user_id, f.kind, v.vector FROM facts f JOIN fact_vectors v ON v.fact_id = f.id"
+
+
+def _entries(rows: Sequence[Row]) -> list[IndexEntry]:
     return [
         IndexEntry(r["id"], r["tenant_id"], r["user_id"], r["kind"], np.frombuffer(r["vector"], dtype=np.float32))
         for r in rows
     ]
 
 
+async def indexable(db: Database, fact_ids: Sequence[str]) -> list[IndexEntry]:
+    """The live facts among `fact_ids` of users the index holds, as the index should hold them."""
+    if not fact_ids:
+        return []
+    marks = ",".join("?" * len(fact_ids))
+    rows = await db.fetchall(
+        f"{_ENTRY} WHERE f.id IN ({marks}) AND {_LIVE} AND {_INDEXED}", (*fact_ids, timeutil.to_db(timeutil.now()))
+    )
+    return _entries(rows)
+
+
+async def indexable_of_user(db: Database, tenant_id: str, user_id: str) -> list[IndexEntry]:
+    """Every live fact of one user the index holds (or is filling)."""
+    rows = await db.fetchall(
+        f"{_ENTRY} WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE} AND {_INDEXED}",
+        (tenant_id, user_id, timeutil.to_db(timeutil.now())),
+    )
+    return _entries(rows)
+
+
 async def live_ids(db: Database) -> set[str]:
-    """Every fact the index should hold."""
-    rows = await db.fetchall(f"SELECT f.id FROM facts f WHERE {_LIVE}", (timeutil.to_db(timeutil.now()),))
+    """Every fact the index should hold: the live facts of the users it holds."""
+    rows = await db.fetchall(
+        f"SELECT f.id FROM facts f WHERE {_LIVE} AND {_INDEXED}", (timeutil.to_db(timeutil.now()),)
+    )
     return {r["id"] for r in rows}
 
 

@@ -18,7 +18,12 @@ from memory_server.store.migrations.core import (
     m005_pad_years,
 )
 from memory_server.store.migrations.episodes import m006_episodes
-from memory_server.store.migrations.operations import m012_retrieval_log, m013_vector_ops_time, m015_rate_buckets
+from memory_server.store.migrations.operations import (
+    m012_retrieval_log,
+    m013_vector_ops_time,
+    m015_rate_buckets,
+    m017_indexed_users,
+)
 from memory_server.store.migrations.revisions import m016_user_revisions
 from memory_server.store.migrations.signals import m007_webhooks, m008_signals, m009_segments
 from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m014_user_counts
@@ -42,6 +47,7 @@ MIGRATIONS: list[Migration] = [
     m014_user_counts,
     m015_rate_buckets,
     m016_user_revisions,
+    m017_indexed_users,
 ]
 
 

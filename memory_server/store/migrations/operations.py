@@ -1,5 +1,6 @@
-"""Migrations m012-m013 and m015: the retrieval log (what each profile and search returned, and to whom), the time
-of each vector operation (the outbox's lag), and rate-limit buckets shared by processes."""
+"""Migrations m012-m013, m015 and m017: the retrieval log (what each profile and search returned, and to whom), the
+time of each vector operation (the outbox's lag), rate-limit buckets shared by processes, and the users whose
+vectors the index holds."""
 
 from __future__ import annotations
 
@@ -62,6 +63,24 @@ async def m015_rate_buckets(db: Connection) -> None:
             name TEXT PRIMARY KEY,
             tokens DOUBLE PRECISION NOT NULL,
             at DOUBLE PRECISION NOT NULL
+        )
+        """,
+    )
+
+
+async def m017_indexed_users(db: Connection) -> None:
+    """The users whose facts or episodes the vector index holds (only users too large to score exactly are
+    indexed, `store.indexed`): `ready` once all of them are in. A row outlives its user's data, so that deleting
+    it still reaches the index."""
+    await run_script(
+        db,
+        """
+        CREATE TABLE indexed_users (
+            tenant_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            family TEXT NOT NULL CHECK (family IN ('facts', 'episodes')),
+            ready INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (family, tenant_id, user_id)
         )
         """,
     )
