@@ -16,6 +16,7 @@ from memory_server.api.app import create_app
 from memory_server.config import Settings, WorkerSettings
 from memory_server.context import Scope
 from memory_server.service import MemoryService
+from memory_server.store import indexed as indexedsql
 from tests import postgres
 from tests.fakes import FAKE, QueueExtractor
 
@@ -153,3 +154,12 @@ async def indexed(service: MemoryService, tenant_id: str, user_id: str | None = 
         offset += len(page)
         found |= {e.id for e in page if e.tenant_id == tenant_id and user_id in (None, e.user_id)}
     return found
+
+
+async def index_users(service: MemoryService, tenant_id: str, *user_ids: str) -> None:
+    """Put users' facts and episodes into the vector index, as the first search finding them too large to score
+    exactly does, and fill them (the index holds only such users)."""
+    for user_id in user_ids:
+        for family in ("facts", "episodes"):
+            await indexedsql.serves(service.core.db, tenant_id, user_id, family)
+    await service.core.vectors.flush()

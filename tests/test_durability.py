@@ -14,7 +14,7 @@ from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
 from memory_server.store import migrations
 from memory_server.store.sqlite import SqliteDatabase
-from tests.conftest import indexed
+from tests.conftest import index_users, indexed
 from tests.fakes import fact
 
 
@@ -55,6 +55,8 @@ async def test_vector_operations_left_by_a_crash_are_replayed_at_start(settings)
     service = await MemoryService.open(settings)
     stored = (await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))).fact
     gone = (await service.add_fact(scope, FactIn(user_id="ana", content="User owns a boat"))).fact
+    await index_users(service, scope.tenant_id, "ana")
+    assert await indexed(service, scope.tenant_id, "ana") == {stored.id, gone.id}
     # Simulate a crash between the SQLite commit and the index: the index is behind on both facts.
     await service.core.index.delete([stored.id])
     async with service.core.db.transaction() as conn:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import indexed, publish, use_extractor
+from tests.conftest import index_users, indexed, publish, use_extractor
 from tests.fakes import fact
 
 FACTS = [
@@ -113,6 +113,7 @@ async def test_list_facts_paginates(client, fake):
 
 async def test_delete_fact_removes_it_everywhere_and_logs_it(client, fake, service, scope):
     job = await seed(client, fake)
+    await index_users(service, scope.tenant_id, "ana")
     target = next(f for f in job["changes"]["added"] if f["content"] == "User is a nurse")
     assert target["id"] in await indexed(service, scope.tenant_id, "ana")
     r = await client.delete(f"/v1/facts/{target['id']}")
@@ -130,6 +131,8 @@ async def test_delete_fact_removes_it_everywhere_and_logs_it(client, fake, servi
 
 async def test_delete_by_meaning_returns_what_it_deleted(client, fake, service, scope):
     await seed(client, fake)
+    await index_users(service, scope.tenant_id, "ana")
+    assert len(await indexed(service, scope.tenant_id, "ana")) == len(FACTS)
     r = await client.post("/v1/facts/delete", json={"user_id": "ana", "query": "User's job is nurse", "threshold": 0.7})
     body = r.json()
     assert [f["content"] for f in body["deleted"]] == ["User is a nurse"]
@@ -144,6 +147,8 @@ async def test_purge_user_removes_messages_facts_vectors_and_log_contents(client
     await seed(client, fake)
     fake.queue([fact("User is a pilot")])
     await publish(client, "bob", "pilot")
+    await index_users(service, scope.tenant_id, "ana", "bob")
+    assert len(await indexed(service, scope.tenant_id, "ana")) == len(FACTS)
     r = await client.delete("/v1/users/ana")
     assert r.status_code == 200
     assert r.json()["purged"]["facts"] == len(FACTS)

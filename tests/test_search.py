@@ -10,6 +10,7 @@ from memory_server.config import SearchSettings
 from memory_server.context import Scope
 from memory_server.schemas import FactIn, SearchIn
 from memory_server.service import MemoryService
+from tests.conftest import indexed
 
 
 def test_keyword_scores_weight_rare_terms_and_ignore_stopwords():
@@ -46,24 +47,48 @@ def test_top_indexes_orders_and_applies_threshold():
     assert search.top_indexes(np.zeros(0, dtype=np.float32), 5, 0.0) == []
 
 
-async def test_user_beyond_exact_limit_is_searched_through_the_vector_index(settings):
+async def test_only_a_user_beyond_the_exact_limit_is_indexed_once_a_search_finds_them_so(settings):
     settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
     scope = Scope(settings.tenant, "test")
     service = await MemoryService.open(settings)
+    queries = []
+    query = service.core.index.query
+
+    async def counted(*args, **kwargs):
+        queries.append(args[2])
+        return await query(*args, **kwargs)
+
+    service.core.index.query = counted
     try:
-        for text in [
-            "User keeps bees",
-            "User owns a boat",
-            "User plays the cello",
-            "User speaks Finnish",
-            "User is allergic to peanuts",
-        ]:
-            await service.add_fact(scope, FactIn(user_id="ana", content=text))
+        ids = [
+            (await service.add_fact(scope, FactIn(user_id="ana", content=text))).fact.id
+            for text in [
+                "User keeps bees",
+                "User owns a boat",
+                "User plays the cello",
+                "User speaks Finnish",
+                "User is allergic to peanuts",
+            ]
+        ]
         await service.add_fact(scope, FactIn(user_id="bob", content="User keeps bees too"))
+        assert await indexed(service, scope.tenant_id) == set()  # nobody is large enough to have been asked for
+
         found = await service.search(scope, SearchIn(user_id="ana", query="honey and bees"))
-        assert found.results[0].content == "User keeps bees"
+        assert found.results[0].content == "User keeps bees"  # scored exactly while the index fills
         assert all(r.content != "User keeps bees too" for r in found.results)
+        assert queries == []
+        await service.core.vectors.flush()
+        assert await indexed(service, scope.tenant_id) == set(ids)  # ana, whole; not bob
+
         found = await service.search(scope, SearchIn(user_id="ana", query="musical instrument", top_k=1))
         assert [r.content for r in found.results] == ["User plays the cello"]
+        assert queries == ["ana"]  # now through the index
+        await service.search(scope, SearchIn(user_id="bob", query="bees"))
+        assert queries == ["ana"]
+
+        later = (await service.add_fact(scope, FactIn(user_id="ana", content="User sails on weekends"))).fact.id
+        await service.add_fact(scope, FactIn(user_id="bob", content="User sails too"))
+        await service.delete_fact(scope, ids[1])
+        assert await indexed(service, scope.tenant_id) == {*ids, later} - {ids[1]}  # the outbox follows ana only
     finally:
         await service.close()

@@ -14,7 +14,8 @@ Progress = Callable[[int, int], None]
 
 async def reindex(core: Core, progress: Progress | None = None, batch: int = 256) -> int:
     """Empty the indexes, re-embed stale fact vectors, queue every fact and episode and replay (the replay
-    embeds episodes whose vector is missing or of another model); return the live facts and episodes indexed."""
+    embeds episodes whose vector is missing or of another model, and indexes the users the index holds); return
+    how many live facts and episodes are searchable."""
     await core.index.reset()
     await core.episodes.reset()
     stale = await vectorsql.to_embed(core.db, core.embedder.model_id)

@@ -51,4 +51,3 @@ async def mark_ready(db: Database, tenant_id: str, user_id: str, family: Family)
             "UPDATE indexed_users SET ready = 1 WHERE family = ? AND tenant_id = ? AND user_id = ?",
             (family, tenant_id, user_id),
         )
-

@@ -12,7 +12,7 @@ from memory_server.cli import app
 from memory_server.context import Scope
 from memory_server.schemas import FactIn, SearchIn
 from memory_server.service import MemoryService
-from tests.conftest import indexed
+from tests.conftest import index_users, indexed
 
 runner = CliRunner()
 
@@ -84,6 +84,8 @@ def test_reindex_rebuilds_the_vector_index_from_sqlite(settings):
     async def wipe_index() -> None:
         service = await MemoryService.open(settings)
         try:
+            await index_users(service, settings.tenant, "ana")
+            assert len(await indexed(service, settings.tenant)) == 1
             await service.core.index.reset()
             assert await indexed(service, settings.tenant) == set()
         finally:

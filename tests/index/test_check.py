@@ -13,6 +13,7 @@ from memory_server.context import Scope
 from memory_server.schemas import FactIn, InteractionIn
 from memory_server.service import MemoryService
 from memory_server.store.vectors import IndexEntry
+from tests.conftest import index_users
 
 runner = CliRunner()
 
@@ -28,6 +29,7 @@ def _damage(settings) -> dict[str, str]:
             for text in ("User keeps bees", "User owns a boat", "User is a nurse"):
                 fact = (await service.add_fact(scope, FactIn(user_id="ana", content=text))).fact
                 ids.append(fact.id)
+            await index_users(service, settings.tenant, "ana")
             assert (await service.check_index()).consistent
             index = service.core.index
             await index.delete([ids[0]])
@@ -76,7 +78,7 @@ def test_check_covers_the_episodes_index(settings):
         try:
             body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in ("hi", "my cat")])
             await service.ingest(Scope(settings.tenant, "test"), body)
-            await service.core.vectors.flush()
+            await index_users(service, settings.tenant, "ana")
             [first, _] = await service.core.episodes.scan(0, 10)
             await service.core.episodes.delete([first.id])
             return first.id

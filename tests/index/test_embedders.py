@@ -28,7 +28,7 @@ from memory_server.index.minilm import (
     default_tokenizer_path,
     load_minilm,
 )
-from tests.conftest import indexed
+from tests.conftest import index_users, indexed
 from tests.openai_fake import FakeOpenAIServer, Reply, Request, embedding_inputs, embedding_list, error
 
 MIXED = [
@@ -275,6 +275,7 @@ async def test_service_switches_to_a_litellm_embedder_by_config_and_asks_for_rei
         assert [r.id for r in found.results] == [fact.id]
         row = await service.core.db.fetchone("SELECT model_id, length(vector) FROM fact_vectors")
         assert tuple(row) == ("litellm:openai/fake-embed", 8 * 4)
+        await index_users(service, scope.tenant_id, "ana")
         assert await indexed(service, scope.tenant_id, "ana") == {fact.id}
     finally:
         await service.close()

@@ -22,6 +22,7 @@ import pytest
 
 from memory_server.config import Settings
 from memory_server.service import MemoryService
+from memory_server.store import indexed as indexedsql
 from tests import postgres
 from tests.servers import child_env
 
@@ -95,6 +96,16 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
     env = child_env()
     env["MEMORY_SERVER_INDEX__URL"] = chroma
     env["MEMORY_SERVER_WORKERS__POLL_SECONDS"] = "0.2"
+    # The index holds only users too large to score exactly; half of these are put in it, as a search would.
+    in_index = {f"user{user}" for user in range(0, USERS, 2)}
+    db = Settings(data_dir=tmp_path / "setup").database()
+    await db.open()
+    try:
+        for user_id in in_index:
+            for family in ("facts", "episodes"):
+                await indexedsql.serves(db, Settings().tenant, user_id, family)
+    finally:
+        await db.close()
     ports = [_free_port(), _free_port()]
     servers = [_start("serve", tmp_path / f"server{i}", env, port) for i, port in enumerate(ports)]
     worker = _start("worker", tmp_path / "worker", env)
@@ -161,14 +172,15 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
         assert facts and len({(r["user_id"], r["content"].lower()) for r in facts}) == len(facts)
         vectors = await db.fetchall("SELECT fact_id FROM fact_vectors")
         assert {r["id"] for r in facts} <= {r["fact_id"] for r in vectors}
+        await service.core.vectors.flush()  # fills a user no flush reached yet
         indexed = {entry.id for entry in await service.core.index.scan(0, 100_000)}
-        assert {r["id"] for r in facts} == indexed
-        episodes = await db.fetchall("SELECT m.id FROM messages m JOIN message_vectors v ON v.message_id = m.id")
-        assert len(episodes) == 2 * len(stored)
-        queued = {r["message_id"] for r in await db.fetchall("SELECT message_id FROM vector_ops")}
-        in_index = {int(entry.id) for entry in await service.core.episodes.scan(0, 100_000)}
-        assert {r["id"] for r in episodes} <= in_index | queued  # indexed, or queued for the next batch
-        await service.core.vectors.flush()
-        assert len(await service.core.episodes.scan(0, 100_000)) == 2 * len(stored)
+        assert {r["id"] for r in facts if r["user_id"] in in_index} == indexed
+        episodes = await db.fetchall(
+            "SELECT m.id, m.user_id FROM messages m JOIN message_vectors v ON v.message_id = m.id"
+        )
+        assert len(episodes) == 2 * len(stored)  # every episode embedded, in the index or not
+        assert {str(r["id"]) for r in episodes if r["user_id"] in in_index} == {
+            entry.id for entry in await service.core.episodes.scan(0, 100_000)
+        }
     finally:
         await service.close()
