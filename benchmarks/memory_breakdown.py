@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/memory_breakdown.py --data-dir /tmp/bench  # a directory profile_latency.py seeded
 
 Prints the process's resident set (VmRSS) and its peak (VmHWM) after: imports, the embedder built and warmed up,
-the service opened (SQLite migrated and open, vector outbox replayed), 200 profiles and 50 searches, and a query
-on each vector index (which loads that Chroma collection). Nothing is written to the index.
+the service opened (SQLite migrated and open, vector outbox replayed), 200 profiles and 50 searches, 100
+conversations ingested (this writes to the data directory), and a query on each vector index (which loads that
+Chroma collection, as a user too large to score exactly would).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if str(ROOT) not in sys.path:  # run as a script from a checkout that is not ins
 from memory_server.config import load_settings  # noqa: E402
 from memory_server.context import Scope  # noqa: E402
 from memory_server.index.embedders import create_embedder  # noqa: E402
-from memory_server.schemas import ProfileIn, SearchIn  # noqa: E402
+from memory_server.schemas import InteractionIn, ProfileIn, SearchIn  # noqa: E402
 from memory_server.service import MemoryService  # noqa: E402
 
 
@@ -51,6 +52,18 @@ async def measure(data_dir: Path) -> None:
         for user in users[:50]:
             await service.search(scope, SearchIn(user_id=user, query="where does the user live"))
         show("50 searches")
+        await service.start()
+        jobs = []
+        for i, user in enumerate(users[:100]):
+            text = f"I moved to Town{i} last week and I drink tea number {i} every morning"
+            job, _ = await service.ingest(
+                scope, InteractionIn(user_id=user, messages=[{"role": "user", "content": text}])
+            )
+            jobs.append(job.request_id)
+        for request_id in jobs:
+            await service.wait(scope, request_id)
+        await service.core.vectors.flush()
+        show("100 conversations ingested (facts, episodes and vectors written)")
         vector = np.full(embedder.dim, 1 / np.sqrt(embedder.dim), dtype=np.float32)
         await service.core.index.query(vector, settings.tenant, users[0], 5)
         show("a query on the facts' Chroma collection")
