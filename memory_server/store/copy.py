@@ -60,18 +60,19 @@ TABLES: tuple[Table, ...] = (
     Table("segment_members", ("segment_id", "user_id")),
     Table("consent", ("tenant_id", "user_id")),
     Table("retrieval_log", ("id",)),
-    Table("indexed_users", ("family", "tenant_id", "user_id")),
 )
 
 #: Filled on the target by its triggers on `users`; compared, not copied.
 DERIVED = ("user_attributes", "user_counts")
 
 #: Source tables with nothing to copy: the migration record, FTS5's vocabulary and storage of `episodes_fts`, the
-#: rate-limit buckets (a SQLite deployment keeps them in memory; the table is empty), and the users' revisions with
-#: their clock (the target's triggers give every copied user a revision of the target's clock).
+#: rate-limit buckets (a SQLite deployment keeps them in memory; the table is empty), the users' revisions with
+#: their clock (the target's triggers give every copied user a revision of the target's clock), and which users the
+#: vector index holds (the target's index may be another one: the first search of a large user asks for it again).
 NOT_COPIED = frozenset(
     {
         "_migrations",
+        "indexed_users",
         "rate_buckets",
         "revision_clock",
         "user_revisions",
