@@ -51,10 +51,7 @@ class VectorSync:
         """
         applied = 0
         async with self._lock, self.db.exclusive("vector-outbox"):
-            # Every queued episode gets its vector in the database first, indexed user or not: search scores the
-            # others from there. While the embedder is down, episode operations stay queued.
-            embedded = await self._embed_queued()
-            index_episodes = embedded and (index_episodes or await vectors.queued_messages(self.db) >= self.batch)
+            index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
             while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
                 last, fact_ids, message_ids = queued
                 if fact_ids:
@@ -67,21 +64,21 @@ class VectorSync:
                         break
                 await vectors.done(self.db, last, messages=index_episodes)
                 applied += len(fact_ids) + len(message_ids)
+            if not index_episodes:
+                await self._embed_queued()
             await self._fill()
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
 
-    async def _embed_queued(self) -> bool:
-        """Store vectors for queued episodes that lack one, leaving their index operations queued; False when the
-        embedder failed."""
+    async def _embed_queued(self) -> None:
+        """Store vectors for queued episodes that lack one, leaving their index operations queued."""
         while rows := await episodes.to_embed(self.db, self.embedder.model_id, self.batch):
             try:
                 await self._embed(rows)
             except EmbedderError as exc:
                 log.warning("episodes stay queued until the embedder answers: %s", exc)
-                return False
-        return True
+                return
 
     async def _embed(self, rows: Sequence[Row]) -> dict[int, np.ndarray]:
         """Embed the (id, content) rows of episodes and store their vectors; return them by message id."""
@@ -99,6 +96,10 @@ class VectorSync:
         await self.facts.delete([i for i in fact_ids if i not in live_ids])
 
     async def _episodes(self, message_ids: list[int]) -> None:
+        """Every episode among them gets its vector in the database (search scores users outside the index from
+        there), then the index follows the users it holds."""
+        if lacking := await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id):
+            await self._embed(lacking)
         if not await indexed.users(self.db, "episodes"):
             return
         rows = await episodes.for_index(self.db, message_ids)

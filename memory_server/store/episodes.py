@@ -236,6 +236,17 @@ async def to_embed(db: Database, model_id: str, limit: int) -> list[Row]:
     )
 
 
+async def lacking_vectors(db: Database, message_ids: Sequence[int], model_id: str) -> list[Row]:
+    """(id, content) of the episodes among `message_ids` without a vector of `model_id`."""
+    if not message_ids:
+        return []
+    return await db.fetchall(
+        f"SELECT m.id, m.content FROM messages m WHERE m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE} "
+        "AND NOT EXISTS (SELECT 1 FROM message_vectors v WHERE v.message_id = m.id AND v.model_id = ?)",
+        (*message_ids, model_id),
+    )
+
+
 async def put_vectors(conn: Connection, rows: Sequence[tuple[int, str, np.ndarray]]) -> None:
     """Store (message id, model id, vector) rows, replacing older ones; a message deleted meanwhile is skipped."""
     await conn.executemany(
