@@ -91,3 +91,24 @@ def test_check_covers_the_episodes_index(settings):
     assert (report["episodes"]["embedded"], report["episodes"]["indexed"]) == (2, 1)
     repaired = json.loads(_check(settings, "--repair").stdout)
     assert repaired["episodes"]["missing"] == 0 and repaired["episodes"]["indexed"] == 2 and repaired["repaired"] == 1
+
+
+def test_entries_of_users_the_index_does_not_hold_are_orphans_that_repair_drops(settings):
+    """An index made before only large users were indexed holds everyone; here nobody is large enough."""
+
+    async def upgrade() -> None:
+        service = await MemoryService.open(settings)
+        scope = Scope(settings.tenant, "test")
+        try:
+            vector = np.ones(384, np.float32) / np.sqrt(384)
+            for user_id, text in (("ana", "User keeps bees"), ("bob", "User owns a boat")):
+                fact = (await service.add_fact(scope, FactIn(user_id=user_id, content=text))).fact
+                await service.core.index.upsert([IndexEntry(fact.id, settings.tenant, user_id, "static", vector)])
+        finally:
+            await service.close()
+
+    asyncio.run(upgrade())
+    report = json.loads(_check(settings).stdout)
+    assert (report["live_facts"], report["indexed"], report["orphan"]) == (0, 2, 2)
+    repaired = json.loads(_check(settings, "--repair").stdout)
+    assert (repaired["orphan"], repaired["indexed"], repaired["repaired"]) == (0, 0, 2)
