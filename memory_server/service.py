@@ -30,6 +30,7 @@ from memory_server import (
     retrieval,
     revisions,
     segments,
+    tasks,
     timeutil,
     webhooks,
 )
@@ -175,7 +176,7 @@ class MemoryService:
             await service.start()
             yield service
         finally:
-            await service.close()
+            await tasks.finish(service.close())
 
     async def start(self) -> None:
         """Refuse to serve vectors of another model, then start the extraction workers and the webhook dispatcher

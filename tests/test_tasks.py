@@ -41,3 +41,19 @@ async def test_stopping_reports_a_task_that_had_failed_and_skips_finished_ones(c
     await tasks.stop([failed, done])
     assert done.done() and not done.cancelled()
     assert "failing" in caplog.text and "boom" in caplog.text
+
+
+async def test_a_shutdown_runs_to_its_end_when_its_caller_is_cancelled_and_the_cancel_goes_on():
+    steps: list[str] = []
+
+    async def shutdown() -> None:
+        for step in ("workers", "webhooks", "database"):
+            await asyncio.sleep(0.01)
+            steps.append(step)
+
+    caller = asyncio.create_task(tasks.finish(shutdown()))
+    await asyncio.sleep(0.015)
+    caller.cancel()  # what asyncio.run does on Ctrl-C while the service closes
+    await asyncio.wait({caller})
+    assert caller.cancelled()
+    assert steps == ["workers", "webhooks", "database"]

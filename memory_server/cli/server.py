@@ -4,8 +4,10 @@ and the MCP tools over stdio (`mcp`)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -57,9 +59,26 @@ def serve(
             config = uvicorn.Config(
                 app, host=server.host, port=server.port, log_level=settings.log_level, access_log=False
             )
-            await uvicorn.Server(config).serve()
+            await _uvicorn_server()(config).serve()
 
     run_async(serving())
+
+
+def _uvicorn_server() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, except that the SIGTERM or SIGINT it stopped on is not raised again once it has
+        stopped: the service still has to close (a raised SIGTERM would kill the process first, and a SIGINT
+        would cancel the close), and the process then ends normally."""
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return Server
 
 
 def worker(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
