@@ -52,6 +52,11 @@ def pytest_collection_modifyitems(config, items) -> None:
                 item.add_marker(skip)
 
 
+def pytest_sessionstart(session) -> None:
+    if postgres.ADMIN_URL is not None:
+        postgres.make_template()
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     if postgres.ADMIN_URL is not None:
         postgres.drop_template()

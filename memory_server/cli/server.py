@@ -88,7 +88,7 @@ def worker(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     (index.url); every `serve` runs the same workers too. With SQLite, one process owns the data: use `serve`.
     """
     settings = settings_from(config, data_dir)
-    if not settings.database().shared or settings.index.url is None:
+    if not settings.storage.shared or settings.index.url is None:
         typer.echo(
             "error: a worker shares the database and the index with servers: set storage.url (postgresql://…) and "
             "index.url (a Chroma server); with SQLite, `serve` runs the workers",

@@ -21,6 +21,11 @@ class StorageSettings(Section):
     )
     pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections one process may hold at once.")
 
+    @property
+    def shared(self) -> bool:
+        """Whether several processes may use the database (PostgreSQL) rather than one owning it (SQLite)."""
+        return self.url is not None and self.url.startswith(("postgresql://", "postgres://"))
+
 
 class IndexSettings(Section):
     """Where the rebuildable vector index lives (memory_server.index.chroma)."""
@@ -43,13 +48,15 @@ class EmbedderSettings(Section):
     api_base: str | None = Field(None, description="Base URL for the litellm provider (Ollama, vLLM, proxies).")
     api_key: SecretStr | None = Field(None, description="API key for the litellm provider; else its usual env var.")
     dimensions: int | None = Field(None, ge=1, le=8192, description="Requested output size, where the model allows.")
-    threads: int = Field(2, ge=1, le=64, description="CPU threads for the bundled ONNX model.")
+    threads: int = Field(
+        2, ge=1, le=64, description="Chunks of a batch the bundled ONNX model embeds at once, each on one core."
+    )
     query_threads: int = Field(
         1,
         ge=1,
         le=64,
-        description="CPU threads for one text at a time (a search query), on its own session of the bundled "
-        "model: a query never waits behind a batch, and leaves a core to the reads that run beside it.",
+        description="Single texts (search queries) the bundled model embeds at once, each on one core and on "
+        "threads of their own: a query never waits behind a batch being embedded for ingest.",
     )
     batch_size: int = Field(32, ge=1, le=1024, description="Texts embedded per call.")
     options: dict[str, Any] = Field(

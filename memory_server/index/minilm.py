@@ -10,9 +10,9 @@ import asyncio
 import functools
 import hashlib
 import importlib.metadata
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,23 +68,21 @@ def _read_verified(path: Path, expected_sha256: str, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class _MiniLM:
-    session: Any  # onnxruntime.InferenceSession
+    session: Any  # onnxruntime.InferenceSession, safe to run from several threads at once
     tokenizer: Any  # tokenizers.Tokenizer
     inputs: frozenset[str]
     output: str  # last_hidden_state: one vector per token, mean-pooled here
-    # One run at a time: each run already uses `threads` cores, and overlapping runs only fight for them.
-    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def load_minilm(model_path: Path | None = None, tokenizer_path: Path | None = None, threads: int = 2) -> _MiniLM:
+def load_minilm(model_path: Path | None = None, tokenizer_path: Path | None = None) -> _MiniLM:
     """Verify and load the model and tokenizer (defaults: the installed packages), once per process."""
     model = Path(model_path) if model_path is not None else default_model_path()
     tokenizer = Path(tokenizer_path) if tokenizer_path is not None else default_tokenizer_path()
-    return _load_minilm(model.resolve(), tokenizer.resolve(), threads)
+    return _load_minilm(model.resolve(), tokenizer.resolve())
 
 
 @functools.cache
-def _load_minilm(model_path: Path, tokenizer_path: Path, threads: int) -> _MiniLM:
+def _load_minilm(model_path: Path, tokenizer_path: Path) -> _MiniLM:
     model_bytes = _read_verified(model_path, MODEL_SHA256, "embedding model file")
     tokenizer_json = _read_verified(tokenizer_path, TOKENIZER_SHA256, "embedding tokenizer file")
     import onnxruntime as ort
@@ -95,9 +93,13 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads: int) -> _MiniL
     # Pad to the longest text of each batch, not to the file's fixed 128: far less work for short texts.
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
+    # One session for queries and batches, each run on one core; parallelism comes from running several at
+    # once. A second session (or a per-run arena) would cost ~100 MB of RSS for a 23 MB model.
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    options.enable_cpu_mem_arena = False
+    options.enable_mem_pattern = False
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
@@ -113,14 +115,19 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads: int) -> _MiniL
     return _MiniLM(session, tokenizer, inputs, output)
 
 
+@functools.cache
+def _runners(kind: str, count: int) -> ThreadPoolExecutor:
+    """Threads that run the model, shared process-wide: `count` runs of one kind at a time, each on a core."""
+    return ThreadPoolExecutor(max_workers=count, thread_name_prefix=f"minilm-{kind}")
+
+
 class OnnxMiniLMEmbedder:
     """all-MiniLM-L6-v2 with int8 weights on onnxruntime: offline; ~600 short texts/s, ~2.5 ms a query (2 cores).
 
     Construction loads and verifies the files (a bad install fails at start-up, not at the first
-    request); a session is shared by every embedder of the process with the same files and threads.
-    A single text (a search query) runs on its own session with `query_threads`: it never waits behind a
-    batch being embedded for ingest, and with fewer threads it leaves a core to the reads a search runs
-    beside it (see benchmarks/README.md).
+    request); one session is shared by every embedder of the process with the same files. A batch is
+    cut into `batch_size` chunks run `threads` at a time; a single text (a search query) runs on threads
+    of its own, `query_threads` at a time, so it never waits behind a batch being embedded for ingest.
     """
 
     class Options(BaseModel):
@@ -143,8 +150,9 @@ class OnnxMiniLMEmbedder:
         model_path: Path | None = None,
         tokenizer_path: Path | None = None,
     ) -> None:
-        self._model = load_minilm(model_path, tokenizer_path, threads)
-        self._query_model = load_minilm(model_path, tokenizer_path, query_threads)
+        self._model = load_minilm(model_path, tokenizer_path)
+        self._batches = _runners("batch", threads)
+        self._queries = _runners("query", query_threads)
         self._batch_size = batch_size
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -152,29 +160,29 @@ class OnnxMiniLMEmbedder:
         batch = check_texts(texts)
         if not batch:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return await asyncio.to_thread(self._embed_sync, batch)
-
-    def _embed_sync(self, texts: list[str]) -> np.ndarray:
-        # Batches of similar length pad less. Padding is masked out, so the order changes no vector.
-        if len(texts) == 1:
-            return self._run(self._query_model, texts)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(order), self._batch_size):
-            rows = order[start : start + self._batch_size]
-            out[rows] = self._run(self._model, [texts[i] for i in rows])
+        loop = asyncio.get_running_loop()
+        if len(batch) == 1:
+            return await loop.run_in_executor(self._queries, self._run, batch)
+        # Chunks of similar length pad less. Padding is masked out, so the order changes no vector.
+        order = sorted(range(len(batch)), key=lambda i: len(batch[i]))
+        chunks = [order[start : start + self._batch_size] for start in range(0, len(order), self._batch_size)]
+        vectors = await asyncio.gather(
+            *(loop.run_in_executor(self._batches, self._run, [batch[i] for i in rows]) for rows in chunks)
+        )
+        out = np.empty((len(batch), self.dim), dtype=np.float32)
+        for rows, chunk in zip(chunks, vectors, strict=True):
+            out[rows] = chunk
         return out
 
-    @staticmethod
-    def _run(m: _MiniLM, texts: list[str]) -> np.ndarray:
+    def _run(self, texts: list[str]) -> np.ndarray:
+        m = self._model
         encodings = m.tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in m.inputs:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        with m.lock:
-            hidden = m.session.run([m.output], feeds)[0]
+        hidden = m.session.run([m.output], feeds)[0]
         # Mean over real tokens (sentence-transformers' pooling for this model), then L2.
         weights = mask[..., None].astype(np.float32)
         return normalize((hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None))
