@@ -92,11 +92,12 @@ class Core:
 
     @asynccontextmanager
     async def user_lock(self, tenant_id: str, user_id: str) -> AsyncIterator[None]:
-        """Serialise writes to one user's facts, so reconciliation always sees the latest state."""
+        """Serialise writes to one user's facts, so reconciliation always sees the latest state: within this process
+        and, on a shared database, across every process on it (`Database.exclusive`)."""
         key = (tenant_id, user_id)
         lock = self._user_locks.get(key)
         if lock is None:
             lock = asyncio.Lock()
             self._user_locks[key] = lock
-        async with lock:
+        async with lock, self.db.exclusive(f"user:{tenant_id}:{user_id}"):
             yield

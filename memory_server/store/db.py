@@ -74,7 +74,8 @@ class Database(Protocol):
     async def release(self, key: str) -> None: ...
 
     def exclusive(self, key: str) -> AbstractAsyncContextManager[None]:
-        """One holder at a time across the processes sharing the database (no-op when not `shared`)."""
+        """One holder of `key` at a time across the processes sharing the database, for as long as the body runs
+        (a user's writes, the vector outbox); waits its turn. Nothing to do when not `shared`."""
         ...
 
 

@@ -4,7 +4,10 @@ The store's SQL is written once, with SQLite's `?` and `:name` parameters; `tran
 (`%s`, `%(name)s`) once per statement text. Writes keep SQLite's guarantee that one transaction runs at a time
 (`transaction` takes a transaction-level advisory lock), now across every process on the database: the
 services' read-then-write steps (duplicate checks, supersede chains, per-user job order) stay exactly as safe
-as on SQLite. Reads run in autocommit on any pooled connection and see the last commit.
+as on SQLite, and ids commit in the order they were taken, which the change log's, the webhook events' and the
+vector outbox's readers rely on. A user's writes are serialised across processes for longer than a transaction,
+from the read that reconciliation decides on (and the model call) to the write, by a session advisory lock per
+user (`exclusive`). Reads run in autocommit on any pooled connection and see the last commit.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
+import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +24,7 @@ import psycopg
 from psycopg.adapt import Loader
 from psycopg_pool import AsyncConnectionPool
 
+from memory_server import tasks
 from memory_server.errors import Unavailable
 from memory_server.store.db import ConstraintError
 from memory_server.store.migrations import migrate
@@ -28,6 +33,8 @@ from memory_server.store.migrations import migrate
 WRITE_LOCK = 0x6D656D6F  # "memo"
 #: The advisory lock held while migrating, so processes starting together migrate once.
 MIGRATION_LOCK = 0x6D696772  # "migr"
+#: First and longest pause between tries while another process holds a key `exclusive` waits for.
+EXCLUSIVE_POLL_SECONDS = (0.005, 0.1)
 #: How long opening waits for the server to answer.
 CONNECT_SECONDS = 10
 
@@ -132,6 +139,7 @@ class PostgresDatabase:
         self._pool: AsyncConnectionPool | None = None
         self._session: psycopg.AsyncConnection[Any] | None = None
         self._session_lock = asyncio.Lock()
+        self._exclusive: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def __repr__(self) -> str:
         return re.sub(r"//[^@/]*@", "//…@", self.url)
@@ -202,12 +210,32 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def exclusive(self, key: str) -> AsyncIterator[None]:
-        async with self._opened().connection() as conn:
-            await conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+        """Hold `key` against every process on the database for the body (a user's read-decide-write, which may
+        wait on a model for seconds). Waited for by polling a try-lock on the session connection: a holder keeps
+        no pooled connection, so holders whose bodies need the pool cannot run it dry. The in-process lock keeps
+        this process's own tasks apart, since the session would grant its lock to each of them."""
+        local = self._exclusive.get(key)
+        if local is None:
+            local = self._exclusive[key] = asyncio.Lock()
+        async with local:
+            pause = EXCLUSIVE_POLL_SECONDS[0]
+            while not await self._try_hold(key):
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, EXCLUSIVE_POLL_SECONDS[1])
             try:
                 yield
             finally:
-                await conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+                await tasks.finish(self.release(key))  # a lock left behind would block the key until we exit
+
+    async def _try_hold(self, key: str) -> bool:
+        """`hold`, carried to its end when the caller is cancelled meanwhile, and undone if it got the lock then."""
+        attempt = asyncio.ensure_future(self.hold(key))
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            if await attempt:
+                await tasks.finish(self.release(key))
+            raise
 
     def _owned(self) -> psycopg.AsyncConnection[Any]:
         if self._session is None:
