@@ -92,8 +92,11 @@ class ConfigStore:
         return ConfigVersion(version=current.version + 1, config=merged.model_dump(), actor=actor, created_at=now)
 
     async def active(self, tenant_id: str) -> tuple[int, ExtractionConfig]:
-        """The current version and config, cached until the next update (this process owns the data)."""
+        """The current version and config, cached until the next update: this process's own, or, on a shared
+        database, another process's (the newest version's number, one indexed read, tells)."""
         cached = self._active.get(tenant_id)
+        if cached is not None and self.db.shared and cached[0] != await configsql.latest_version(self.db, tenant_id):
+            cached = None
         if cached is None:
             current = await self.current(tenant_id)
             cached = (current.version, ExtractionConfig.model_validate(current.config))

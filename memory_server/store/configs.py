@@ -27,6 +27,12 @@ async def history(db: Database, tenant_id: str, limit: int) -> list[ConfigVersio
     return [_version(r) for r in await db.fetchall(_LATEST, (tenant_id, limit))]
 
 
+async def latest_version(db: Database, tenant_id: str) -> int:
+    """The newest version's number (0: only the settings file's)."""
+    row = await db.fetchone("SELECT MAX(version) AS v FROM config_versions WHERE tenant_id = ?", (tenant_id,))
+    return 0 if row is None or row["v"] is None else int(row["v"])
+
+
 async def get(db: Database, tenant_id: str, version: int) -> ConfigVersion | None:
     row = await db.fetchone(
         f"SELECT {_COLUMNS} FROM config_versions WHERE tenant_id = ? AND version = ?", (tenant_id, version)
