@@ -73,14 +73,19 @@ class WorkerPool:
     async def wait_for(self, request_id: str, timeout: float, is_final: Callable[[], Awaitable[bool]]) -> None:
         """Return when the job is done or failed for good, or after timeout (whichever comes first).
 
-        The future is registered before `is_final` is checked, so a job finishing in between is not missed.
+        The future is registered before `is_final` is checked, so a job finishing in between is not missed. On a
+        shared database another process (a worker, another server) may run the job and no future of this one
+        is set: the job is then looked at again every `poll_seconds`.
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(request_id, []).append(future)
+        again = self.settings.poll_seconds if self.db.shared else None
         try:
-            if not await is_final():
-                async with asyncio.timeout(timeout):
-                    await future
+            async with asyncio.timeout(timeout):
+                while not await is_final():
+                    done, _ = await asyncio.wait({future}, timeout=again)
+                    if done:
+                        break
         except TimeoutError:
             pass
         finally:

@@ -1,0 +1,56 @@
+"""Waiting for a request's job (`wait: true`) ends when the job does, wherever it ran."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from memory_server.config import WorkerSettings
+from memory_server.jobs import WorkerPool
+
+
+async def nothing(*_) -> None:
+    return None
+
+
+def pool(shared: bool) -> WorkerPool:
+    db = SimpleNamespace(shared=shared)
+    return WorkerPool(db, WorkerSettings(poll_seconds=0.05), nothing, nothing)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shared", [False, True])
+async def test_a_job_this_process_finishes_ends_the_wait(shared):
+    workers = pool(shared)
+    waiting = asyncio.create_task(workers.wait_for("r1", 30, lambda: asyncio.sleep(0, False)))
+    await asyncio.sleep(0.01)
+    workers._finished("r1")
+    await asyncio.wait_for(waiting, 5)
+
+
+async def test_on_a_shared_database_a_job_another_process_finished_ends_the_wait_too():
+    """No future of this process is set when a worker elsewhere ran the job: the wait looks at the job again."""
+    workers = pool(shared=True)
+    finished_at = time.monotonic() + 0.2
+
+    async def is_final() -> bool:
+        return time.monotonic() >= finished_at
+
+    await asyncio.wait_for(workers.wait_for("r1", 30, is_final), 5)
+    assert not workers._waiters
+
+
+async def test_a_job_that_never_ends_is_waited_for_until_the_timeout():
+    workers = pool(shared=True)
+    checks = 0
+
+    async def is_final() -> bool:
+        nonlocal checks
+        checks += 1
+        return False
+
+    await workers.wait_for("r1", 0.3, is_final)
+    assert checks >= 3
+    assert not workers._waiters
