@@ -52,16 +52,17 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
     app.add_middleware(RequestTiming)  # outermost: times every request, refusals included
-    # Compatibility routers first (their paths never overlap ours), then ours with users last: its
+    # Routes are matched in order, one after the other: ours first (the per-turn profile and publish are
+    # the hot path), then the compatibility routers (their paths never overlap ours), and users last: its
     # GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
+    for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, operations.router):
+        app.include_router(router)
     app.include_router(reflexio.router)  # Reflexio's /api
     app.include_router(mem0.router)  # mem0's MemoryClient (/v1/ping/, /v1/memories/, /v3/memories/)
     app.include_router(supermemory.router)  # Supermemory's /v3, /v4 and /ns/{namespace} routes
     app.include_router(kaireon.router)  # Kaireon's /api/v1/customers/{id}/unified-profile
     app.include_router(cipres.router)  # Cipres's /api/v1/users and /api/v1/profiles
-    routers = (ingest.router, memory.router, admin.router, webhooks.router, segments.router, operations.router)
-    for router in (*routers, users.router):
-        app.include_router(router)
+    app.include_router(users.router)
     console.install(app)
     # HostCheck guards every route, /mcp included, from one list: the SDK's own copy of the check is off.
     mcp_http = mcp_server.streamable_http_app(

@@ -12,7 +12,8 @@ from memory_server.context import Scope
 from memory_server.service import MemoryService
 
 
-def service(request: Request) -> MemoryService:
+async def service(request: Request) -> MemoryService:
+    """Async, so FastAPI does not hop to its thread pool to call it on every request."""
     return request.app.state.service
 
 
