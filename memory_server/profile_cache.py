@@ -33,6 +33,7 @@ from memory_server import retrieval, timeutil
 from memory_server.config import ProfileCacheSettings
 from memory_server.context import Core, Scope
 from memory_server.models import ProfileResponse
+from memory_server.retrieval_log import encode
 from memory_server.schemas import ProfileIn
 from memory_server.store import user_revisions
 
@@ -46,17 +47,18 @@ VARIANTS = 8  # answers kept per user (one per max_tokens asked); more are built
 
 
 class Answer:
-    """One profile answer: the JSON the HTTP door sends (encoded once) and the response model other doors use
-    (decoded from it only when one asks)."""
+    """One profile answer: the JSON the HTTP door sends and the JSON the retrieval log records of it (each encoded
+    once, however often the answer is served), and the response model other doors use (decoded from the first only
+    when one asks)."""
 
     __slots__ = ("_json", "_response", "memories")
 
     def __init__(
-        self, response: ProfileResponse | None, json: bytes | None = None, memories: list[dict[str, Any]] | None = None
+        self, response: ProfileResponse | None, json: bytes | None = None, memories: str | None = None
     ) -> None:
         self._response = response
         self._json = json
-        self.memories = logged_memories(self.response) if memories is None else memories
+        self.memories = encode(logged_memories(self.response)) if memories is None else memories
 
     @property
     def response(self) -> ProfileResponse:

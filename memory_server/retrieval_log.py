@@ -59,6 +59,11 @@ def _hits(results: SearchResults | None) -> list[dict[str, Any]]:
     return [{"type": h.type, "id": h.id, "score": h.score, "section": "search"} for h in hits]
 
 
+def encode(memories: list[dict[str, Any]]) -> str:
+    """The JSON a retrieval-log row stores of what an answer returned."""
+    return json.dumps(memories, separators=(",", ":"))
+
+
 def _to_retrieval(row: Row) -> Retrieval:
     created_at = timeutil.from_db(row["created_at"])
     assert created_at is not None
@@ -75,17 +80,15 @@ class RetrievalLog:
         self._writer: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
-    def profile(
-        self, scope: Scope, user_id: str, query: str | None, memories: list[dict[str, Any]], request_id: str
-    ) -> None:
-        """Record a profile answer's memories (`profile_cache.logged_memories`: its facts in order, then its search
-        results with their scores)."""
+    def profile(self, scope: Scope, user_id: str, query: str | None, memories: str, request_id: str) -> None:
+        """Record a profile answer's memories, as JSON (`profile_cache.logged_memories`: its facts in order, then
+        its search results with their scores)."""
         if self.settings.enabled:
             self._record(scope, user_id, "profile", query, memories, request_id)
 
     def search(self, scope: Scope, user_id: str, query: str, results: SearchResults, request_id: str) -> None:
         if self.settings.enabled:
-            self._record(scope, user_id, "search", query, _hits(results), request_id)
+            self._record(scope, user_id, "search", query, encode(_hits(results)), request_id)
 
     def _record(
         self,
@@ -93,7 +96,7 @@ class RetrievalLog:
         user_id: str,
         kind: str,
         query: str | None,
-        memories: list[dict[str, Any]],
+        memories: str,
         request_id: str,
     ) -> None:
         at = timeutil.to_db(timeutil.now())

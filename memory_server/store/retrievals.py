@@ -8,7 +8,6 @@ an entry is either written before the purge (and deleted by it) or never.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,8 @@ from memory_server.store.db import Connection, Database, Row, page_of
 
 @dataclass(frozen=True)
 class Entry:
-    """One profile or search; `memories` (what it returned) is serialised by the writer, off the request path."""
+    """One profile or search; `memories`: what it returned, as a JSON array (a cached profile answer carries
+    its own, encoded once)."""
 
     tenant_id: str
     user_id: str
@@ -27,11 +27,10 @@ class Entry:
     kind: str
     query: str | None
     actor: str
-    memories: list[dict[str, Any]]
+    memories: str
     created_at: str
 
     def row(self) -> tuple[Any, ...]:
-        memories = json.dumps(self.memories, separators=(",", ":"))
         return (
             self.tenant_id,
             self.user_id,
@@ -39,7 +38,7 @@ class Entry:
             self.kind,
             self.query,
             self.actor,
-            memories,
+            self.memories,
             self.created_at,
         )
 
