@@ -143,6 +143,7 @@ class MemoryService:
                     ConfigStore(db, settings.extraction),
                     WebhookDispatcher(db, settings.webhooks, settings.workers.poll_seconds),
                 )
+                await core.retrievals.open(db)
                 await core.vectors.flush()
             except BaseException:
                 await db.close()  # its thread would keep the process alive

@@ -165,3 +165,20 @@ async def import_row(conn: Connection, tenant_id: str, change: Change) -> bool:
         ),
     )
     return True
+
+
+async def last_id(db: Database) -> int:
+    row = await db.fetchone("SELECT MAX(id) AS last FROM changelog")
+    return 0 if row is None or row["last"] is None else int(row["last"])
+
+
+async def purges_after(conn: Connection, after_id: int) -> tuple[dict[tuple[str, str], str], int]:
+    """When each user purged since change `after_id` was purged last (by tenant and user: `created_at` as stored),
+    and the id to look after next time. Ids commit in order (one writer at a time), so none is skipped."""
+    rows = await conn.execute_fetchall(
+        "SELECT id, tenant_id, user_id, event, created_at FROM changelog WHERE id > ? AND "
+        "(event = 'purge' OR id = (SELECT MAX(id) FROM changelog)) ORDER BY id",
+        (after_id,),
+    )
+    purged = {(r["tenant_id"], r["user_id"]): r["created_at"] for r in rows if r["event"] == "purge"}
+    return purged, max((r["id"] for r in rows), default=after_id)

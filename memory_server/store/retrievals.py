@@ -3,7 +3,9 @@
 A profile or search must not wait for the SQLite writer, so its entry is appended to `RetrievalBuffer` (no I/O)
 and written in batches by a background task (`memory_server.retrieval_log`). A batch leaves the buffer only once
 the writer's transaction has begun; a purge discards the user's buffered entries inside its own transaction, so
-an entry is either written before the purge (and deleted by it) or never.
+an entry is either written before the purge (and deleted by it) or never. Another process's purge cannot reach
+this buffer: on a shared database each write drops the entries of users purged since they were made (found in the
+change log).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from memory_server import timeutil
+from memory_server.store import changelog as changesql
 from memory_server.store.db import Connection, Database, Row, page_of
 
 
@@ -51,6 +54,13 @@ class RetrievalBuffer:
         self.limit = limit
         self.dropped = 0
         self._entries: list[Entry] = []
+        self._changes_seen: int | None = None  # on a shared database: the change log's last id at the last write
+
+    async def open(self, db: Database) -> None:
+        """On a shared database, note where the change log is: purges made after it by other processes are looked
+        for at each write (`discard` only reaches this process's buffer)."""
+        if db.shared:
+            self._changes_seen = await changesql.last_id(db)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -71,6 +81,9 @@ class RetrievalBuffer:
             return 0
         async with db.transaction() as conn:
             batch, self._entries = self._entries, []
+            if self._changes_seen is not None:
+                purged, self._changes_seen = await changesql.purges_after(conn, self._changes_seen)
+                batch = [e for e in batch if e.created_at > purged.get((e.tenant_id, e.user_id), "")]
             await conn.executemany(
                 "INSERT INTO retrieval_log (tenant_id, user_id, request_id, kind, query, actor, memories, created_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
