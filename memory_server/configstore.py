@@ -6,6 +6,7 @@ version with its actor and time, and each extracted fact records the version tha
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,8 @@ _ALIASES = {
 }
 _ACCEPTED = set(ExtractionConfig.model_fields) | set(_ALIASES)
 _SECTIONS = {"episodes", "signals"}
+#: How stale another process's config update may be here, on a shared database.
+RECHECK_SECONDS = 1.0
 
 
 def _canonical(changes: dict[str, Any]) -> dict[str, Any]:
@@ -51,6 +54,7 @@ class ConfigStore:
         self.db = db
         self.defaults = defaults
         self._active: dict[str, tuple[int, ExtractionConfig]] = {}
+        self._checked: dict[str, float] = {}  # time.monotonic() of each tenant's last look at the newest version
 
     def initial(self) -> ConfigVersion:
         """Version 0: the `extraction` section of the settings."""
@@ -92,13 +96,21 @@ class ConfigStore:
         return ConfigVersion(version=current.version + 1, config=merged.model_dump(), actor=actor, created_at=now)
 
     async def active(self, tenant_id: str) -> tuple[int, ExtractionConfig]:
-        """The current version and config, cached until the next update: this process's own, or, on a shared
-        database, another process's (the newest version's number, one indexed read, tells)."""
+        """The current version and config, cached until the next update: this process's own at once, another
+        process's on a shared database within `RECHECK_SECONDS` (the newest version's number, one indexed read,
+        tells; read at most that often per tenant, not on every profile)."""
         cached = self._active.get(tenant_id)
-        if cached is not None and self.db.shared and cached[0] != await configsql.latest_version(self.db, tenant_id):
-            cached = None
+        if (
+            cached is not None
+            and self.db.shared
+            and time.monotonic() - self._checked.get(tenant_id, 0) > RECHECK_SECONDS
+        ):
+            if cached[0] != await configsql.latest_version(self.db, tenant_id):
+                cached = None
+            self._checked[tenant_id] = time.monotonic()
         if cached is None:
             current = await self.current(tenant_id)
             cached = (current.version, ExtractionConfig.model_validate(current.config))
             self._active[tenant_id] = cached
+            self._checked[tenant_id] = time.monotonic()
         return cached

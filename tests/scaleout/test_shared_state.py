@@ -3,9 +3,11 @@ config updates, purges (another process is a PostgresDatabase of its own here)."
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from memory_server import timeutil
+from memory_server import configstore, timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.configstore import ConfigStore
 from memory_server.context import Scope
@@ -19,7 +21,10 @@ from tests import postgres
 pytestmark = pytest.mark.skipif(postgres.ADMIN_URL is None, reason="needs PostgreSQL: MEMORY_SERVER_TEST_POSTGRES")
 
 
-async def test_a_config_update_in_one_process_is_active_in_another_that_had_cached_the_old_one(storage_url):
+async def test_a_config_update_in_one_process_is_active_in_another_that_had_cached_the_old_one(
+    storage_url, monkeypatch
+):
+    monkeypatch.setattr(configstore, "RECHECK_SECONDS", 0.05)
     first, second = PostgresDatabase(storage_url), PostgresDatabase(storage_url)
     await first.open()
     await second.open()
@@ -28,6 +33,7 @@ async def test_a_config_update_in_one_process_is_active_in_another_that_had_cach
         version, config = await here.active("acme")
         assert (version, config.min_confidence) == (0, 0.0)
         await there.update("acme", "admin:test", {"min_confidence": 0.4}, lambda _: None)
+        await asyncio.sleep(0.1)
         version, config = await here.active("acme")
         assert (version, config.min_confidence) == (1, 0.4)
         assert await here.active("other") == (0, ExtractionConfig())  # another tenant keeps its own
