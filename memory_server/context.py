@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -86,18 +85,10 @@ class Core:
     analyzers: dict[str, SignalAnalyzer] = field(default_factory=dict)  # by taxonomy and embedder
     analyzer_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     segment_cache: dict[str, tuple[Any, list[Any]]] = field(default_factory=dict)  # tenant -> (stamp, compiled)
-    _user_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = field(
-        default_factory=weakref.WeakValueDictionary
-    )
 
     @asynccontextmanager
     async def user_lock(self, tenant_id: str, user_id: str) -> AsyncIterator[None]:
         """Serialise writes to one user's facts, so reconciliation always sees the latest state: within this process
-        and, on a shared database, across every process on it (`Database.exclusive`)."""
-        key = (tenant_id, user_id)
-        lock = self._user_locks.get(key)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._user_locks[key] = lock
-        async with lock, self.db.exclusive(f"user:{tenant_id}:{user_id}"):
+        and, on a shared database, across every process on it."""
+        async with self.db.exclusive(f"user:{tenant_id}:{user_id}"):
             yield

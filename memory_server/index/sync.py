@@ -12,7 +12,6 @@ for a batch (or the workers' idle tick) instead of costing a Chroma write (~40-5
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -41,7 +40,6 @@ class VectorSync:
         self.facts = facts
         self.episodes = episodes_index
         self.batch = batch
-        self._lock = asyncio.Lock()
 
     async def flush(self, *, index_episodes: bool = True) -> int:
         """Bring the indexes in line with SQLite for every queued id; return how many were applied.
@@ -50,7 +48,7 @@ class VectorSync:
         them is waiting.
         """
         applied = 0
-        async with self._lock, self.db.exclusive("vector-outbox"):
+        async with self.db.exclusive("vector-outbox"):
             index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
             while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
                 last, fact_ids, message_ids = queued

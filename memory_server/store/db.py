@@ -13,6 +13,8 @@ N. Only `api_keys` and `projects` hold bare tenant ids.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -74,9 +76,22 @@ class Database(Protocol):
     async def release(self, key: str) -> None: ...
 
     def exclusive(self, key: str) -> AbstractAsyncContextManager[None]:
-        """One holder of `key` at a time across the processes sharing the database, for as long as the body runs
-        (a user's writes, the vector outbox); waits its turn. Nothing to do when not `shared`."""
+        """One holder of `key` at a time, for as long as the body runs (a user's writes, the vector outbox): among
+        this process's tasks and, when `shared`, across the processes sharing the database; waits its turn."""
         ...
+
+
+class KeyedLocks:
+    """An `asyncio.Lock` per key, kept only while someone holds or awaits it: `exclusive` within one process."""
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def __call__(self, key: str) -> asyncio.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
 
 
 def is_postgres(source: Database | Connection) -> bool:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import weakref
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from memory_server import tasks
 from memory_server.errors import Unavailable
-from memory_server.store.db import ConstraintError
+from memory_server.store.db import ConstraintError, KeyedLocks
 from memory_server.store.migrations import migrate
 
 #: The advisory lock every write transaction holds (one writer at a time, as with SQLite).
@@ -139,7 +138,7 @@ class PostgresDatabase:
         self._pool: AsyncConnectionPool | None = None
         self._session: psycopg.AsyncConnection[Any] | None = None
         self._session_lock = asyncio.Lock()
-        self._exclusive: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._keys = KeyedLocks()
 
     def __repr__(self) -> str:
         return re.sub(r"//[^@/]*@", "//…@", self.url)
@@ -214,10 +213,7 @@ class PostgresDatabase:
         wait on a model for seconds). Waited for by polling a try-lock on the session connection: a holder keeps
         no pooled connection, so holders whose bodies need the pool cannot run it dry. The in-process lock keeps
         this process's own tasks apart, since the session would grant its lock to each of them."""
-        local = self._exclusive.get(key)
-        if local is None:
-            local = self._exclusive[key] = asyncio.Lock()
-        async with local:
+        async with self._keys(key):
             pause = EXCLUSIVE_POLL_SECONDS[0]
             while not await self._try_hold(key):
                 await asyncio.sleep(pause)

@@ -20,7 +20,7 @@ import aiosqlite
 
 from memory_server import timeutil, when
 from memory_server.store import fts
-from memory_server.store.db import ConstraintError, Row
+from memory_server.store.db import ConstraintError, KeyedLocks, Row
 from memory_server.store.migrations import migrate
 
 _PRAGMAS = (
@@ -45,6 +45,7 @@ class SqliteDatabase:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._keys = KeyedLocks()
 
     def __repr__(self) -> str:
         return f"sqlite:///{self.path}"
@@ -111,4 +112,6 @@ class SqliteDatabase:
 
     @asynccontextmanager
     async def exclusive(self, key: str) -> AsyncIterator[None]:
-        yield
+        """One process owns the file: holding `key` among its own tasks is enough."""
+        async with self._keys(key):
+            yield

@@ -1,4 +1,5 @@
-"""The SQLite layer: a read issued after a commit sees that commit, whatever other reads are in flight."""
+"""The SQLite layer: a read issued after a commit sees that commit, whatever other reads are in flight; `exclusive`
+keeps one holder of a key among the process's tasks."""
 
 from __future__ import annotations
 
@@ -55,5 +56,26 @@ async def test_a_transaction_cancelled_at_any_point_leaves_the_writer_usable(tmp
                 await conn.execute("INSERT INTO t VALUES (-1)")
         rows = await db.fetchall("SELECT count(*) FROM t WHERE x = -1")
         assert rows[0][0] == 200
+    finally:
+        await db.close()
+
+
+async def test_exclusive_keeps_one_holder_of_a_key_among_the_process_s_tasks(tmp_path):
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
+    await db.open()
+    try:
+        inside: list[str] = []
+        overlaps: list[tuple[str, ...]] = []
+
+        async def hold(key: str, name: str) -> None:
+            async with db.exclusive(key):
+                inside.append(name)
+                overlaps.append(tuple(inside))
+                await asyncio.sleep(0.05)
+                inside.remove(name)
+
+        await asyncio.gather(hold("user:t:ana", "a1"), hold("user:t:ana", "a2"), hold("user:t:bob", "b"))
+        assert not [o for o in overlaps if "a1" in o and "a2" in o]
+        assert [o for o in overlaps if len(o) == 2]  # bob's key did not wait for ana's
     finally:
         await db.close()
