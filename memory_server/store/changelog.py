@@ -167,18 +167,22 @@ async def import_row(conn: Connection, tenant_id: str, change: Change) -> bool:
     return True
 
 
+_LAST_ID = "SELECT MAX(id) AS last FROM changelog"
+
+
 async def last_id(db: Database) -> int:
-    row = await db.fetchone("SELECT MAX(id) AS last FROM changelog")
+    row = await db.fetchone(_LAST_ID)
     return 0 if row is None or row["last"] is None else int(row["last"])
 
 
 async def purges_after(conn: Connection, after_id: int) -> tuple[dict[tuple[str, str], str], int]:
-    """When each user purged since change `after_id` was purged last (by tenant and user: `created_at` as stored),
-    and the id to look after next time. Ids commit in order (one writer at a time), so none is skipped."""
+    """The users purged after change `after_id`, with the time of their last purge (by tenant and user,
+    `created_at` as stored), and the change log's last id, to look after next time. Read inside a write
+    transaction: ids commit in order (one writer at a time), so none is skipped."""
+    [top] = await conn.execute_fetchall(_LAST_ID)
+    last = after_id if top["last"] is None else int(top["last"])
     rows = await conn.execute_fetchall(
-        "SELECT id, tenant_id, user_id, event, created_at FROM changelog WHERE id > ? AND "
-        "(event = 'purge' OR id = (SELECT MAX(id) FROM changelog)) ORDER BY id",
-        (after_id,),
+        "SELECT tenant_id, user_id, created_at FROM changelog WHERE id > ? AND id <= ? AND event = 'purge' ORDER BY id",
+        (after_id, last),
     )
-    purged = {(r["tenant_id"], r["user_id"]): r["created_at"] for r in rows if r["event"] == "purge"}
-    return purged, max((r["id"] for r in rows), default=after_id)
+    return {(r["tenant_id"], r["user_id"]): r["created_at"] for r in rows}, last
