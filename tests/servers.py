@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import uvicorn
 
@@ -61,3 +62,14 @@ def running_server(settings: Settings) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def wait_until_up(http: httpx.Client, seconds: float = 60) -> None:
+    """Poll /healthz until the server process a test started answers, for at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            http.get("/healthz")
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)

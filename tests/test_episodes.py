@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,7 +13,7 @@ import httpx
 from memory_server.service import MemoryService
 from memory_server.store import episodes as episodesql
 from tests.conftest import index_users, publish
-from tests.servers import child_env
+from tests.servers import child_env, wait_until_up
 
 CHAT = [
     ("user", "haha we ended up at that tiny place near the harbour, Zoltan ordered the octopus"),
@@ -224,13 +223,7 @@ async def test_kill_9_during_ingest_leaves_no_episode_without_its_vector(tmp_pat
     accepted = 0
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_until_up(http)
             for i in range(60):
                 texts = [f"message {i}.{j} about the harbour and the number {i * 10 + j}" for j in range(5)]
                 body = {"user_id": f"u{i % 3}", "messages": [{"role": "user", "content": t} for t in texts]}

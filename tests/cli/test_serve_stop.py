@@ -6,14 +6,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from memory_server.config import Settings
 from memory_server.service import MemoryService
-from tests.servers import child_env
+from tests.servers import child_env, wait_until_up
 
 
 def _free_port() -> int:
@@ -41,13 +40,7 @@ async def test_a_stopped_server_writes_what_it_buffered_and_exits_cleanly(tmp_pa
     )
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    http.get("/healthz")
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+            wait_until_up(http)
             assert http.post("/v1/facts", json={"user_id": "ana", "content": "User keeps bees"}).status_code == 201
             assert http.post("/v1/profile", json={"user_id": "ana"}).status_code == 200
         proc.send_signal(signum)
