@@ -7,6 +7,7 @@ a server that never uses a model), with the local cost map so that nothing is fe
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
 from typing import Any, TypeVar
@@ -40,12 +41,24 @@ def _count(text: str) -> int:
     return tokens.count(text)
 
 
-def _response_format(litellm: Any, call: ModelCall, schema: type[BaseModel] | None) -> dict[str, Any]:
-    """Structured output (a JSON schema) where litellm knows the model supports it, else JSON mode."""
-    if schema is not None and litellm.supports_response_schema(model=call.model):
-        body = {"name": schema.__name__, "schema": schema.model_json_schema(), "strict": False}
+def _response_format(call: ModelCall, schema: type[BaseModel] | None) -> dict[str, Any]:
+    """Structured output (a JSON schema) where litellm knows the model supports it, else JSON mode. A new dict
+    each call (litellm may adapt it in place for a provider), from what is worked out once per model and schema."""
+    if schema is not None and _supports_schema(call.model):
+        body = {"name": schema.__name__, "schema": json.loads(_schema_json(schema)), "strict": False}
         return {"type": "json_schema", "json_schema": body}
     return {"type": "json_object"}
+
+
+@functools.cache
+def _supports_schema(model: str) -> bool:
+    return bool(import_litellm().supports_response_schema(model=model))
+
+
+@functools.cache
+def _schema_json(schema: type[BaseModel]) -> str:
+    """Kept per reply model: pydantic builds the JSON schema anew on every call, 4-7 ms for the extraction reply."""
+    return json.dumps(schema.model_json_schema())
 
 
 async def complete(
@@ -68,7 +81,7 @@ async def complete(
         "max_tokens": call.max_output_tokens,
         "num_retries": 0,
         "max_retries": 0,
-        "response_format": _response_format(litellm, call, schema),
+        "response_format": _response_format(call, schema),
     }
     if call.api_base:
         kwargs["api_base"] = call.api_base

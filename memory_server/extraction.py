@@ -90,11 +90,7 @@ def build_extractor(settings: Settings, config: ExtractionConfig) -> Extractor:
 
 
 async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
-    """Run one claimed job to completion, or raise (the worker pool retries or fails it).
-
-    The episodes the request queued are embedded first, so they are searchable once the job is done.
-    """
-    await core.vectors.flush(index_episodes=False)
+    """Run one claimed job to completion, or raise (the worker pool retries or fails it)."""
     usage = Usage()
     try:
         async with core.user_lock(job.tenant_id, job.user_id):
@@ -138,6 +134,8 @@ async def _extract(
     budget = Budget(core.settings.workers.extraction_budget_seconds)
     version, config = await configs.active(job.tenant_id)
     stored = await messagesql.of_request(core.db, job.tenant_id, from_request)
+    # first, so that they are searchable once the job is done and their signals read the stored vectors
+    await core.vectors.embed_messages([m.id for m in stored])
     messages = [Message(role=m.role, content=m.content, created_at=m.created_at) for m in stored]
     extractor = build_extractor(core.settings, config)
     found = Extraction()

@@ -28,6 +28,7 @@ from memory_server.reconcile import Action, Decision, Neighbor, Reconciler
 from memory_server.retrieval import live_facts
 from memory_server.store import changelog as changesql
 from memory_server.store import facts as factsql
+from memory_server.store import indexed
 from memory_server.store import jobs as jobsql
 from memory_server.store.changelog import ChangeEvent
 
@@ -217,7 +218,10 @@ async def apply_candidates(
             await jobsql.mark_done(conn, origin.request_id, now, usage)
             done = {"user_id": origin.user_id, "request_id": origin.request_id}
             await webhooks.emit(conn, scope.space, "request.done", done, at=now)
-    await core.vectors.flush(index_episodes=False)
+    # Only a user the index serves (or is being filled with) needs it in line before this returns; the operations
+    # of other users wait for the workers' next flush, applied with everyone else's.
+    if await indexed.includes(core.db, scope.space, origin.user_id, "facts"):
+        await core.vectors.flush(index_episodes=False)
     return outcome
 
 

@@ -1,4 +1,5 @@
-"""Keeping the indexes in line with SQLite: apply the `vector_ops` outbox after each commit and at start-up.
+"""Keeping the indexes in line with SQLite: apply the `vector_ops` outbox after writes, on the workers' tick and at
+start-up.
 
 A queued fact that is live is upserted with the vector SQLite holds; anything else is removed. A queued
 message that is an episode is embedded first if it has no vector of the current model (its vector is
@@ -7,11 +8,14 @@ operation a crash interrupted does no harm.
 
 After a write, episodes are only embedded: search scores a user's episodes from SQLite, and the episodes'
 index serves only users with more than `search.exact_max_facts` of them, so their index operations wait
-for a batch (or the workers' idle tick) instead of costing a Chroma write (~40-50 ms) on every request.
+for a batch (or the workers' idle tick) instead of costing a Chroma write (~40-50 ms) on every request. The same
+holds for the facts of users the index does not hold: an extraction job flushes only for a user the index serves,
+and embeds its own messages outside the flush's lock, so sixteen jobs never queue behind one another's flush.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 
@@ -30,7 +34,12 @@ FILL_BATCH = 1_000
 
 class VectorSync:
     """Applies queued vector operations; one flush at a time, across the processes sharing a database too (a flush
-    reads a fact, then writes the index: two at once could leave an older reading last)."""
+    reads a fact, then writes the index: two at once could leave an older reading last).
+
+    Writers that ask for a flush while one runs share the next one: it starts after each of them committed, so
+    it applies their operations too, and sixteen extraction jobs finishing together wait for one or two flushes
+    instead of sixteen in a row.
+    """
 
     def __init__(
         self, db: Database, embedder: Embedder, facts: VectorIndex, episodes_index: VectorIndex, batch: int = 256
@@ -40,6 +49,9 @@ class VectorSync:
         self.facts = facts
         self.episodes = episodes_index
         self.batch = batch
+        self._started = 0  # flushes begun by this process (each under the lock, so one at a time)
+        self._finished = 0  # the number of the last one that completed
+        self._embedding: dict[int, asyncio.Future[None]] = {}  # message id -> done when the task embedding it is
 
     async def flush(self, *, index_episodes: bool = True) -> int:
         """Bring the indexes in line with SQLite for every queued id; return how many were applied.
@@ -48,7 +60,13 @@ class VectorSync:
         them is waiting.
         """
         applied = 0
+        needed = self._started + 1  # the first flush to start from now on sees everything committed before now
+        await self._embed_queued()  # before the lock: embedding takes milliseconds a message, and needs no order
         async with self.db.exclusive("vector-outbox"):
+            if not index_episodes and self._finished >= needed:
+                return 0
+            self._started += 1
+            number = self._started
             index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
             while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
                 last, fact_ids, message_ids = queued
@@ -62,21 +80,53 @@ class VectorSync:
                         break
                 await vectors.done(self.db, last, messages=index_episodes)
                 applied += len(fact_ids) + len(message_ids)
-            if not index_episodes:
-                await self._embed_queued()
             await self._fill()
+            self._finished = number
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
 
+    async def embed_messages(self, message_ids: Sequence[int]) -> None:
+        """Store vectors for the episodes among `message_ids` that lack one, leaving their index operations queued;
+        return once each is stored (or its embedding failed), by this call or another one of this process.
+
+        Outside the flush's lock: a message's text never changes, so its vector is the same whoever stores it,
+        and an extraction job embeds its own request's messages this way while other jobs run theirs.
+        """
+        if lacking := await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id):
+            try:
+                await self._embed_once(lacking, wait=True)
+            except EmbedderError as exc:
+                log.warning("episodes stay queued until the embedder answers: %s", exc)
+
     async def _embed_queued(self) -> None:
-        """Store vectors for queued episodes that lack one, leaving their index operations queued."""
+        """Store vectors for queued episodes that lack one and that no other task is embedding (their jobs embed
+        most of them first), leaving their index operations queued."""
         while rows := await episodes.to_embed(self.db, self.embedder.model_id, self.batch):
             try:
-                await self._embed(rows)
+                if not await self._embed_once(rows, wait=False):
+                    return
             except EmbedderError as exc:
                 log.warning("episodes stay queued until the embedder answers: %s", exc)
                 return
+
+    async def _embed_once(self, rows: Sequence[Row], *, wait: bool) -> int:
+        """Embed and store the rows no other task of this process is embedding; with `wait`, also wait for those
+        that are. Returns how many rows this call embedded."""
+        mine = [r for r in rows if r["id"] not in self._embedding]
+        others = {self._embedding[r["id"]] for r in rows if r["id"] in self._embedding}
+        if mine:
+            finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._embedding.update((r["id"], finished) for r in mine)
+            try:
+                await self._embed(mine)
+            finally:
+                for r in mine:
+                    del self._embedding[r["id"]]
+                finished.set_result(None)
+        if wait and others:
+            await asyncio.wait(others)  # not gather: a cancelled waiter must not cancel the others' future
+        return len(mine)
 
     async def _embed(self, rows: Sequence[Row]) -> dict[int, np.ndarray]:
         """Embed the (id, content) rows of episodes and store their vectors; return them by message id."""
@@ -97,7 +147,7 @@ class VectorSync:
         """Every episode among them gets its vector in the database (search scores users outside the index from
         there), then the index follows the users it holds."""
         if lacking := await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id):
-            await self._embed(lacking)
+            await self._embed_once(lacking, wait=True)
         if not await indexed.users(self.db, "episodes"):
             return
         rows = await episodes.for_index(self.db, message_ids)

@@ -31,6 +31,14 @@ async def serves(db: Database, tenant_id: str, user_id: str, family: Family) -> 
     return False
 
 
+async def includes(db: Database, tenant_id: str, user_id: str, family: Family) -> bool:
+    """Whether the index holds the user's `family` or was asked to (unlike `serves`, asks for nothing)."""
+    row = await db.fetchone(
+        "SELECT 1 FROM indexed_users WHERE family = ? AND tenant_id = ? AND user_id = ?", (family, tenant_id, user_id)
+    )
+    return row is not None
+
+
 async def users(db: Database, family: Family) -> set[tuple[str, str]]:
     """(tenant, user) of every user whose `family` the index holds or is filling (few: the large ones)."""
     rows = await db.fetchall("SELECT tenant_id, user_id FROM indexed_users WHERE family = ?", (family,))

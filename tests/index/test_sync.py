@@ -1,0 +1,76 @@
+"""The vector outbox under many writers: flushes shared, each message embedded once, small users' operations batched."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from memory_server.context import Scope
+from memory_server.schemas import FactIn, InteractionIn
+from memory_server.service import MemoryService
+from memory_server.store import episodes as episodesql
+from memory_server.store import messages as messagesql
+
+
+async def _queued_facts(service: MemoryService) -> int:
+    row = await service.core.db.fetchone("SELECT count(*) AS n FROM vector_ops WHERE fact_id IS NOT NULL")
+    return row["n"]
+
+
+async def test_a_small_users_fact_operations_wait_for_the_workers_flush(settings):
+    """The index never serves a user exact scoring covers, so a write to them does not wait for the outbox's lock."""
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+    try:
+        await service.add_fact(scope, FactIn(user_id="ana", content="User keeps bees"))
+        assert await _queued_facts(service) == 1
+        await service.expire_due()  # the workers' periodic tick
+        assert await _queued_facts(service) == 0
+    finally:
+        await service.close()
+
+
+async def test_writers_asking_while_a_flush_runs_share_the_next_one(settings):
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+    sync = service.core.vectors
+    try:
+        for text in ("User keeps bees", "User owns a boat", "User plays the cello"):
+            await service.add_fact(scope, FactIn(user_id="ana", content=text))
+        started = sync._started
+        async with service.core.db.exclusive("vector-outbox"):  # a flush of another task is running
+            writers = [asyncio.create_task(sync.flush(index_episodes=False)) for _ in range(5)]
+            await asyncio.sleep(0.05)
+            assert not any(w.done() for w in writers)
+        await asyncio.gather(*writers)
+        assert sync._started == started + 1  # one flush, begun after all five asked, served them all
+        assert await _queued_facts(service) == 0
+        await sync.flush(index_episodes=False)  # nothing running: a writer gets a flush of its own
+        assert sync._started == started + 2
+    finally:
+        await service.close()
+
+
+async def test_each_message_is_embedded_once_however_many_tasks_ask(settings):
+    service = await MemoryService.open(settings)  # no workers: nothing else embeds meanwhile
+    scope = Scope(settings.tenant, "test")
+    embedded: Counter[str] = Counter()
+    embed = service.core.embedder.embed
+
+    async def counted(texts):
+        embedded.update(texts)
+        await asyncio.sleep(0.02)  # long enough for every caller to ask while the first embeds
+        return await embed(texts)
+
+    service.core.embedder.embed = counted
+    try:
+        texts = ["I moved to Lisbon last week", "My sister is visiting in May", "I started learning the cello"]
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in texts])
+        job, _ = await service.ingest(scope, body)
+        ids = [m.id for m in await messagesql.of_request(service.core.db, scope.space, job.request_id)]
+        sync = service.core.vectors
+        await asyncio.gather(sync.embed_messages(ids), sync.embed_messages(ids[:2]), sync.flush(index_episodes=False))
+        assert embedded == Counter(texts)
+        assert await episodesql.lacking_vectors(service.core.db, ids, service.core.embedder.model_id) == []
+    finally:
+        await service.close()
