@@ -8,6 +8,8 @@ request id). A failed try keeps the tokens it spent and the model reply it could
 
 from __future__ import annotations
 
+from functools import partial
+
 from pydantic import ValidationError
 
 from extractors.base import (
@@ -152,8 +154,8 @@ async def _extract(
             found = as_extraction(await extractor.extract(messages, context))
     candidates = found.facts
     known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
-    if remembered:
-        await signals.analyse(core, job.tenant_id, job.user_id, config, stored, source, known)
+    to_analyse = stored if remembered else []
+    analysed = await signals.analyse(core, job.tenant_id, job.user_id, config, to_analyse, source, known)
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,
@@ -167,7 +169,9 @@ async def _extract(
     reconciler = reconciler_for(core.settings, config)
     actor = f"{job.actor}/extractor:{extractor.name}"
     scope = Scope.of_space(job.tenant_id, job.actor)
-    await apply_candidates(core, scope, candidates, origin, config, reconciler, actor, usage, budget)
+    await apply_candidates(
+        core, scope, candidates, origin, config, reconciler, actor, usage, budget, also=partial(analysed.store, core)
+    )
 
 
 async def _may_remember(core: Core, job: ClaimedJob) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +31,7 @@ from memory_server.store import facts as factsql
 from memory_server.store import indexed
 from memory_server.store import jobs as jobsql
 from memory_server.store.changelog import ChangeEvent
+from memory_server.store.db import Connection
 
 MAX_NEIGHBORS = 10
 
@@ -161,11 +162,13 @@ async def apply_candidates(
     actor: str,
     usage: Usage | None = None,
     budget: Budget | None = None,
+    also: Callable[[Connection], Awaitable[None]] | None = None,
 ) -> list[tuple[Decision, Fact | None]]:
     """Reconcile and store candidates for one user; return each decision with the fact it wrote.
 
     Planning a big batch is CPU work on the event loop, so it yields to other requests every few
-    milliseconds and stops with BudgetExceeded once the request's budget is spent.
+    milliseconds and stops with BudgetExceeded once the request's budget is spent. `also` writes more of the
+    same request in the transaction that stores the facts (an extraction job's message signals).
     """
     usage = usage or Usage()
     now = timeutil.now()
@@ -214,6 +217,8 @@ async def apply_candidates(
             await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
         for event in plan.events:
             await changesql.record(conn, event)
+        if also is not None:
+            await also(conn)
         if origin.finishes_job:
             await jobsql.mark_done(conn, origin.request_id, now, usage)
             done = {"user_id": origin.user_id, "request_id": origin.request_id}

@@ -101,7 +101,9 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
             for change in data.changelog:
                 added["changelog"] += await changesql.import_row(conn, scope.space, change)
         await core.vectors.flush(index_episodes=False)
-        await signals.analyse(core, scope.space, user, config, stored, None)
+        analysed = await signals.analyse(core, scope.space, user, config, stored, None)
+        async with core.db.transaction() as conn:
+            await analysed.store(core, conn)
     return added
 
 

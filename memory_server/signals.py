@@ -3,7 +3,8 @@
 Every processed message of the configured roles gets signals: from the extractor when it gave them (the llm one
 rates messages in the same call as the facts), else offline (`extractors.signals.SignalAnalyzer`) from the vector
 the message already has for search, so signals cost no extra embedding. The signals and the user's recomputed
-aggregates are written in one transaction; a retried job rewrites the same rows.
+aggregates are written in one transaction (an extraction job's, with its facts); a retried job rewrites the same
+rows.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 
@@ -54,6 +57,23 @@ async def _vectors(core: Core, tenant_id: str, messages: Sequence[StoredMessage]
     return out
 
 
+@dataclass(frozen=True)
+class Analysed:
+    """A request's message signals, stored by the caller in a transaction of its choosing (an extraction job's is
+    the one that writes its facts, so that a job takes the write lock once)."""
+
+    tenant_id: str
+    user_id: str
+    config: ExtractionConfig
+    rows: list[tuple[int, datetime, str | None, MessageSignals]]
+
+    async def store(self, core: Core, conn: Connection) -> None:
+        """Write the signals and the user's recomputed aggregates (nothing when no message qualified)."""
+        if self.rows:
+            await signalsql.put(conn, self.tenant_id, self.user_id, self.rows)
+            await refresh(core, conn, self.tenant_id, self.user_id, self.config)
+
+
 async def analyse(
     core: Core,
     tenant_id: str,
@@ -62,9 +82,8 @@ async def analyse(
     messages: Sequence[StoredMessage],
     source: str | None,
     known: Mapping[int, MessageSignals] | None = None,
-) -> list[MessageSignals]:
-    """Analyse the request's messages of the configured roles, store their signals and the user's aggregates;
-    return the signals (none when signals are off or no message qualifies).
+) -> Analysed:
+    """Analyse the request's messages of the configured roles (none when signals are off).
 
     `known` holds signals the extractor already gave, by message id: they are stored as they are, and only the
     other messages are analysed offline.
@@ -72,7 +91,7 @@ async def analyse(
     settings = config.signals
     chosen = [m for m in messages if m.role in settings.roles]
     if not settings.enabled or not chosen:
-        return []
+        return Analysed(tenant_id, user_id, config, [])
     known = known or {}
     todo = [m for m in chosen if m.id not in known]
     offline: dict[int, MessageSignals] = {}
@@ -82,13 +101,8 @@ async def analyse(
         texts = [m.content for m in todo]
         analysed = await off_loop(len(todo) > INLINE_MESSAGES, analyzer.analyze_many, texts, matrix)
         offline = dict(zip((m.id for m in todo), analysed, strict=True))
-    found = [known[m.id] if m.id in known else offline[m.id] for m in chosen]
-    async with core.db.transaction() as conn:
-        await signalsql.put(
-            conn, tenant_id, user_id, [(m.id, m.created_at, source, s) for m, s in zip(chosen, found, strict=True)]
-        )
-        await refresh(core, conn, tenant_id, user_id, config)
-    return found
+    rows = [(m.id, m.created_at, source, known[m.id] if m.id in known else offline[m.id]) for m in chosen]
+    return Analysed(tenant_id, user_id, config, rows)
 
 
 async def refresh(core: Core, conn: Connection, tenant_id: str, user_id: str, config: ExtractionConfig) -> None:
