@@ -4,10 +4,11 @@ A chat app asks for the profile before every turn, and a user's memory changes f
 entry is one user's answers (one per `max_tokens`), encoded once as the JSON the HTTP door sends, beside what the
 retrieval log records of them. It is served only while all of these hold:
 
-- the user's revision is the one it was built at. Triggers bump it in the transaction of every write to the user
-  (facts, their vectors, messages, signals, consent, the user's record: migration m015), so one primary-key read
-  sees any write, from this process or, with a shared database, another one. The revision is read before the
-  facts, so an entry is never newer than the revision it carries;
+- the user's revision is the one it was built at. Triggers bump it in the transaction of every write to the user's
+  facts or their vectors (migrations m016, m018), so one primary-key read sees any such write, from this process
+  or, with a shared database, another one. Messages, signals, consent and the user's record leave it: the answer
+  is built from live facts alone, and a chat app that publishes every turn keeps its entry while a turn changes
+  no fact. The revision is read before the facts, so an entry is never newer than the revision it carries;
 - the space's extraction config version is the one it was built with;
 - none of the facts it was built from has expired (the earliest `expires_at` of all the user's live facts, shown
   or trimmed by `max_tokens`, bounds the entry);

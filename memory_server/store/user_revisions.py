@@ -1,5 +1,5 @@
 """SQL for `user_revisions`: the revision of each space's user, which triggers bump on every write to the user
-(migration m016), for caches of what is derived from their memory."""
+(migrations m016, m018), for caches of what is derived from their facts."""
 
 from __future__ import annotations
 

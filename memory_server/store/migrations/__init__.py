@@ -24,7 +24,7 @@ from memory_server.store.migrations.operations import (
     m015_rate_buckets,
     m017_indexed_users,
 )
-from memory_server.store.migrations.revisions import m016_user_revisions
+from memory_server.store.migrations.revisions import m016_user_revisions, m018_revisions_follow_facts
 from memory_server.store.migrations.signals import m007_webhooks, m008_signals, m009_segments
 from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m014_user_counts
 
@@ -48,6 +48,7 @@ MIGRATIONS: list[Migration] = [
     m015_rate_buckets,
     m016_user_revisions,
     m017_indexed_users,
+    m018_revisions_follow_facts,
 ]
 
 

@@ -1,8 +1,9 @@
-"""Migration m016: a revision per space and user, bumped by triggers in the transaction of every write to them.
+"""Migrations m016 and m018: a revision per space and user, bumped by triggers in the transaction of every write to
+the user's facts (m016 also followed messages, signals, consent and the user's record; m018 stopped that).
 
-Readers that keep something derived from a user's memory (the profile cache) compare the revision they built it
-at with the current one: one primary-key read says whether anything of the user changed. The triggers catch
-every write, whichever code path makes it. Revisions come from one clock, so a user purged and written again
+Readers that keep something derived from a user's facts (the profile cache) compare the revision they built it
+at with the current one: one primary-key read says whether any of them changed. The triggers catch every write,
+whichever code path makes it. Revisions come from one clock, so a user purged and written again
 never gets back a revision a cache holds (with Postgres, a sequence plays the clock).
 """
 
@@ -122,3 +123,21 @@ async def _postgres(db: Connection) -> None:
             f"CREATE TRIGGER {table}_revision AFTER INSERT OR UPDATE OR DELETE ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION {functions.get(table, 'owned_revised')}()"
         )
+
+
+#: What m018 stops following: writes that never change a profile without `q`, which is built from live facts alone.
+_UNRELATED = ("messages", "users", "consent", "message_signals", "message_vectors")
+
+
+async def m018_revisions_follow_facts(db: Connection) -> None:
+    """A revision follows the user's facts (and their vectors) only. A chat app publishes every turn: with messages,
+    signals, consent and the user's record bumping it too, every profile after a turn was a fresh build, although a
+    turn that changes no fact leaves the answer as it was."""
+    if is_postgres(db):
+        for table in _UNRELATED:
+            await db.execute(f"DROP TRIGGER IF EXISTS {table}_revision ON {table}")
+        await db.execute("DROP FUNCTION IF EXISTS message_vector_revised()")
+        return
+    for table in _UNRELATED:
+        for event in ("insert", "update", "delete"):
+            await db.execute(f"DROP TRIGGER IF EXISTS {table}_{event}_revision")
