@@ -93,11 +93,15 @@ class VectorSync:
         Outside the flush's lock: a message's text never changes, so its vector is the same whoever stores it,
         and an extraction job embeds its own request's messages this way while other jobs run theirs.
         """
+        try:
+            await self._embed_lacking(message_ids)
+        except EmbedderError as exc:
+            log.warning("episodes stay queued until the embedder answers: %s", exc)
+
+    async def _embed_lacking(self, message_ids: Sequence[int]) -> None:
+        """Store vectors for the episodes among `message_ids` that lack one (waiting for those another task embeds)."""
         if lacking := await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id):
-            try:
-                await self._embed_once(lacking, wait=True)
-            except EmbedderError as exc:
-                log.warning("episodes stay queued until the embedder answers: %s", exc)
+            await self._embed_once(lacking, wait=True)
 
     async def _embed_queued(self) -> None:
         """Store vectors for queued episodes that lack one and that no other task is embedding (their jobs embed
@@ -146,8 +150,7 @@ class VectorSync:
     async def _episodes(self, message_ids: list[int]) -> None:
         """Every episode among them gets its vector in the database (search scores users outside the index from
         there), then the index follows the users it holds."""
-        if lacking := await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id):
-            await self._embed_once(lacking, wait=True)
+        await self._embed_lacking(message_ids)
         if not await indexed.users(self.db, "episodes"):
             return
         rows = await episodes.for_index(self.db, message_ids)
