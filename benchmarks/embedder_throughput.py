@@ -1,6 +1,6 @@
 """Throughput and single-query latency of the bundled embedder, through the async API the server uses.
 
-    .venv/bin/python benchmarks/embedder_throughput.py [--threads 2] [--batch-size 32]
+    .venv/bin/python benchmarks/embedder_throughput.py [--threads 2] [--threads-per-call 2] [--per-call 32]
 
 Target on a 2-core machine: >= 300 sentences/s; DESIGN.md records a p50 of 3.4 ms per query.
 """
@@ -44,18 +44,25 @@ def sentences(n: int, seed: int = 0) -> list[str]:
     return [f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} (note {i})." for i in range(n)]
 
 
-async def run(threads: int, batch_size: int, n_sentences: int, n_queries: int) -> None:
+async def run(args: argparse.Namespace) -> None:
+    threads, batch_size, n_sentences, n_queries = args.threads, args.batch_size, args.sentences, args.queries
     started = time.perf_counter()
-    embedder = OnnxMiniLMEmbedder(threads=threads, batch_size=batch_size)
-    print(f"load + verify: {(time.perf_counter() - started) * 1000:.0f} ms (threads={threads})")
+    embedder = OnnxMiniLMEmbedder(threads=threads, threads_per_call=args.threads_per_call, batch_size=batch_size)
+    print(
+        f"load + verify: {(time.perf_counter() - started) * 1000:.0f} ms "
+        f"(threads={threads}, threads_per_call={args.threads_per_call})"
+    )
     await embedder.embed(sentences(64, seed=1))  # warm-up
 
     texts = sentences(n_sentences)
     started = time.perf_counter()
-    for i in range(0, len(texts), batch_size):
-        await embedder.embed(texts[i : i + batch_size])
+    for i in range(0, len(texts), args.per_call):
+        await embedder.embed(texts[i : i + args.per_call])
     elapsed = time.perf_counter() - started
-    print(f"bulk: {n_sentences} sentences in batches of {batch_size}: {n_sentences / elapsed:.0f} sentences/s")
+    print(
+        f"bulk: {n_sentences} sentences, {args.per_call} per call in chunks of {batch_size}: "
+        f"{n_sentences / elapsed:.0f} sentences/s"
+    )
 
     latencies = []
     for query in sentences(n_queries, seed=2):
@@ -71,11 +78,13 @@ async def run(threads: int, batch_size: int, n_sentences: int, n_queries: int) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads-per-call", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--per-call", type=int, default=32, help="texts given to each embed() call")
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
-    asyncio.run(run(args.threads, args.batch_size, args.sentences, args.queries))
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":

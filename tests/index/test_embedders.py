@@ -72,6 +72,22 @@ async def test_deterministic_across_calls_and_instances(minilm: OnnxMiniLMEmbedd
     np.testing.assert_allclose(first, other, atol=1e-5)
 
 
+async def test_threads_per_call_changes_speed_not_vectors(minilm: OnnxMiniLMEmbedder) -> None:
+    """Vectors stored before a change of `threads_per_call` must still match queries embedded after it."""
+    one = OnnxMiniLMEmbedder(threads_per_call=1, batch_size=3)
+    assert one._model.session is not minilm._model.session  # a session of its own, with one intra-op thread
+    np.testing.assert_allclose(await one.embed(MIXED), await minilm.embed(MIXED), atol=1e-5)
+    for text in MIXED[:3]:
+        np.testing.assert_allclose(await one.embed([text]), await minilm.embed([text]), atol=1e-5)
+
+
+def test_threads_per_call_is_checked() -> None:
+    with pytest.raises(ValueError, match="threads_per_call"):
+        EmbedderSettings(threads_per_call=0)
+    with pytest.raises(ValueError, match="threads_per_call"):
+        OnnxMiniLMEmbedder.Options(threads_per_call=65)
+
+
 async def test_semantic_sanity(minilm: OnnxMiniLMEmbedder) -> None:
     paris, user_paris, cake, reset, change = await minilm.embed(
         [
