@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -79,17 +79,19 @@ def check_top_k(core: Core, top_k: int | None) -> int:
 
 
 async def score(
-    core: Core, scope: Scope, live: LiveFacts, user_id: str, query: str, query_vector: np.ndarray
+    core: Core, scope: Scope, live: LiveFacts, user_id: str, query: str, embedding: Awaitable[np.ndarray]
 ) -> np.ndarray:
-    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates)."""
+    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates).
+    `embedding` (the query's, as a one-row matrix) is awaited once the keyword shares are known, when it can."""
     weight = core.settings.search.keyword_weight
     if len(live.facts) <= core.settings.search.exact_max_facts or not await indexedsql.serves(
         core.db, scope.space, user_id, "facts"
     ):  # scored exactly until the index holds the user (the next flush puts them in)
-        documents = [f.content for f in live.facts]
-        return await off_loop(
-            len(documents) > BIG, search.hybrid_scores, query, query_vector, documents, live.matrix, weight
-        )
+        big = len(live.facts) > BIG
+        keyword = await off_loop(big, search.keyword_scores, query, [f.content for f in live.facts])
+        query_vector = (await embedding)[0]
+        return await off_loop(big, search.fused, query_vector, live.matrix, keyword, weight)
+    query_vector = (await embedding)[0]
     wanted = core.settings.search.exact_max_facts
     hits = {i for i, _ in await core.index.query(query_vector, scope.space, user_id, wanted)}
     keep = np.array([f.id in hits for f in live.facts])
@@ -240,39 +242,60 @@ async def _rank(
     k: int,
     floor: float,
 ) -> tuple[list[tuple[float, int, int]], LiveFacts, np.ndarray, dict[int, Episode]]:
-    """Each type's best candidates as (score, 0 fact / 1 episode, index or message id), reading SQLite before
-    waiting for the query's embedding."""
+    """Each type's best candidates as (score, 0 fact / 1 episode, index or message id). Facts and episodes are
+    read and keyword-scored side by side while the query is embedded; each waits for the embedding last."""
     wide = 2 * k  # each type's best, with room for what collapsing drops
-    live = LiveFacts([], np.zeros((0, 0), dtype=np.float32))
-    fact_scores = np.zeros(0, dtype=np.float32)
-    ranked: list[tuple[float, int, int]] = []
-    if "facts" in ask.types:
-        live = await live_facts(
-            core,
-            scope.space,
-            ask.user_id,
-            with_vectors=True,
-            kind=ask.kind,
-            source=ask.source,
-            since=ask.since,
-            until=ask.until,
-        )
-        if ask.attributes:
-            keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
-            live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
-    episodes_by_id: dict[int, Episode] = {}
-    if "episodes" in ask.types and ask.kind is None and config.episodes.enabled:
-        roles = list(ask.roles or config.episodes.search_roles)
-        scored = await episodes.score(core, scope, ask.user_id, ask.query, embedding, roles)
-        best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
-        filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
-        episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
-        kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
-        ranked.extend((v, 1, i) for v, i in kept[:wide])
-    if "facts" in ask.types:
-        fact_scores = await score(core, scope, live, ask.user_id, ask.query, (await embedding)[0])
-        ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
+    no_facts = (LiveFacts([], np.zeros((0, 0), dtype=np.float32)), np.zeros(0, dtype=np.float32))
+    with_episodes = "episodes" in ask.types and ask.kind is None and config.episodes.enabled
+    # gather raises the first error as it is; the other part, read-only, may finish unobserved
+    (live, fact_scores), (kept, episodes_by_id) = await asyncio.gather(
+        _rank_facts(core, scope, ask, embedding) if "facts" in ask.types else _given(no_facts),
+        _rank_episodes(core, scope, ask, config, embedding, wide, floor) if with_episodes else _given(([], {})),
+    )
+    ranked = [(v, 1, i) for v, i in kept]
+    ranked.extend((float(fact_scores[i]), 0, i) for i in search.top_indexes(fact_scores, wide, floor))
     return ranked, live, fact_scores, episodes_by_id
+
+
+async def _given(value: Any) -> Any:
+    return value
+
+
+async def _rank_facts(
+    core: Core, scope: Scope, ask: Ask, embedding: asyncio.Future[np.ndarray]
+) -> tuple[LiveFacts, np.ndarray]:
+    live = await live_facts(
+        core,
+        scope.space,
+        ask.user_id,
+        with_vectors=True,
+        kind=ask.kind,
+        source=ask.source,
+        since=ask.since,
+        until=ask.until,
+    )
+    if ask.attributes:
+        keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
+        live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
+    return live, await score(core, scope, live, ask.user_id, ask.query, embedding)
+
+
+async def _rank_episodes(
+    core: Core,
+    scope: Scope,
+    ask: Ask,
+    config: ExtractionConfig,
+    embedding: asyncio.Future[np.ndarray],
+    wide: int,
+    floor: float,
+) -> tuple[list[tuple[float, int]], dict[int, Episode]]:
+    roles = list(ask.roles or config.episodes.search_roles)
+    scored = await episodes.score(core, scope, ask.user_id, ask.query, embedding, roles)
+    best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
+    filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
+    episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
+    kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
+    return kept[:wide], episodes_by_id
 
 
 async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:

@@ -63,7 +63,14 @@ def hybrid_scores(
     """Fused scores of documents (facts) whose vectors are the rows of `matrix`."""
     if len(documents) == 0:
         return np.zeros(0, dtype=np.float32)
-    return fuse_many(matrix @ query_vector, keyword_scores(query, documents), keyword_weight)
+    return fused(query_vector, matrix, keyword_scores(query, documents), keyword_weight)
+
+
+def fused(query_vector: np.ndarray, matrix: np.ndarray, keyword: np.ndarray, keyword_weight: float) -> np.ndarray:
+    """`hybrid_scores` from keyword shares already computed (while the query was being embedded)."""
+    if len(keyword) == 0:
+        return np.zeros(0, dtype=np.float32)
+    return fuse_many(matrix @ query_vector, keyword, keyword_weight)
 
 
 def top_indexes(scores: np.ndarray, k: int, threshold: float) -> list[int]:
