@@ -137,12 +137,12 @@ class ProfileCache:
             _HITS.inc()
             return found
         _MISSES.inc()
-        live = await retrieval.live_facts(self.core, scope.space, body.user_id, with_vectors=False)
-        answer = Answer(await retrieval.profile(self.core, scope, body, live.facts))
+        live = await retrieval.profile_facts(self.core, scope.space, body.user_id)
+        answer = Answer(await retrieval.profile(self.core, scope, body, live))
         if revision is None:  # nothing stored for the user (or just purged): nothing to validate an entry with
             return answer
         if entry is None:
-            expiries = [f.expires_at for f in live.facts if f.expires_at is not None]
+            expiries = [f.expires_at for f in live if f.expires_at is not None]
             entry = _Entry(revision, config_version, time.monotonic(), min(expiries, default=None))
             self._entries[key] = entry
         if len(entry.answers) < VARIANTS:

@@ -66,6 +66,28 @@ async def live_facts(
     return await off_loop(len(rows) > BIG, _to_live, rows, with_vectors)
 
 
+async def profile_facts(core: Core, tenant_id: str, user_id: str) -> list[ProfileFact]:
+    """The user's active, unexpired facts as a profile shows them, newest first (a lighter read than
+    `live_facts`: a profile without `q` needs nothing else)."""
+    rows = await factsql.live_profile_rows(core.db, tenant_id, user_id)
+    return await off_loop(len(rows) > BIG, _to_profile_facts, rows)
+
+
+def _to_profile_facts(rows: Sequence[Row]) -> list[ProfileFact]:
+    return [factsql.to_profile_fact(r) for r in rows]
+
+
+def _shown(fact: Fact) -> ProfileFact:
+    return ProfileFact(
+        id=fact.id,
+        content=fact.content,
+        kind=fact.kind,
+        confidence=fact.confidence,
+        updated_at=fact.updated_at,
+        expires_at=fact.expires_at,
+    )
+
+
 def _to_live(rows: Sequence[Row], with_vectors: bool) -> LiveFacts:
     blobs = [r["vector"] for r in rows] if with_vectors else []
     return LiveFacts([factsql.to_fact(r) for r in rows], vectors.matrix(blobs))
@@ -303,7 +325,7 @@ async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:
     return await find(core, scope, Ask(**body.model_dump()))
 
 
-def _usefulness(fact: Fact, relevance: float, now: datetime) -> float:
+def _usefulness(fact: ProfileFact, relevance: float, now: datetime) -> float:
     """Static facts by confidence; dynamic ones also by freshness; a query's relevance adds on top."""
     base = fact.confidence
     if fact.kind == "dynamic":
@@ -323,8 +345,11 @@ def _trim(items: Sequence[tuple[str, object]], budget: int) -> tuple[list[object
     return kept, used
 
 
-async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[Fact] | None = None) -> ProfileResponse:
-    """The per-turn profile; without `q`, of the user's live facts `live` when the caller has read them."""
+async def profile(
+    core: Core, scope: Scope, body: ProfileIn, live: list[ProfileFact] | None = None
+) -> ProfileResponse:
+    """The per-turn profile; without `q`, of the user's live facts `live` (`profile_facts`) when the caller has
+    read them."""
     relevance: dict[str, float] = {}
     results = None
     if body.q:
@@ -332,12 +357,12 @@ async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[Fact] | 
         ask = Ask(body.user_id, body.q, body.top_k, body.threshold, body.types, body.roles)
         found = await find(core, scope, ask if "facts" in body.types else replace(ask, types=["facts", *ask.types]))
         relevance = {f.id: float(s) for f, s in zip(found.live.facts, found.fact_scores, strict=True)}
-        facts = found.live.facts
+        facts = [_shown(f) for f in found.live.facts]
         results = found.results
     elif live is not None:
         facts = live
     else:
-        facts = (await live_facts(core, scope.space, body.user_id, with_vectors=False)).facts
+        facts = await profile_facts(core, scope.space, body.user_id)
     now = timeutil.now()
     useful = [(_usefulness(f, relevance.get(f.id, 0.0), now), f.content, f) for f in facts]
     if results is not None:
@@ -349,26 +374,15 @@ async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[Fact] | 
         kept, used = await off_loop(
             len(useful) > BIG, _trim, [(line, item) for _, line, item in useful], body.max_tokens
         )
-    ranked = [f for f in kept if isinstance(f, Fact)]
+    ranked = [f for f in kept if isinstance(f, ProfileFact)]
     if results is not None:  # what the budget kept, and facts only when they were asked for
         kept_episodes = {id(h) for h in kept if isinstance(h, SearchHit)}
         kept_facts = {f.id for f in ranked} if "facts" in body.types else set()
         shown = [h for h in results.results if (id(h) in kept_episodes if h.type == "episode" else h.id in kept_facts)]
         results = results.model_copy(update={"results": shown, "total": len(shown)})
-    view = [
-        ProfileFact(
-            id=f.id,
-            content=f.content,
-            kind=f.kind,
-            confidence=f.confidence,
-            updated_at=f.updated_at,
-            expires_at=f.expires_at,
-        )
-        for f in ranked
-    ]
     return ProfileResponse(
         profile=Profile(
-            static=[p for p in view if p.kind == "static"], dynamic=[p for p in view if p.kind == "dynamic"]
+            static=[p for p in ranked if p.kind == "static"], dynamic=[p for p in ranked if p.kind == "dynamic"]
         ),
         searchResults=results,
         tokens=used,

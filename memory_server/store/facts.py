@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from memory_server import timeutil
-from memory_server.models import Fact, FactKind, FactStatus, IdentityRecord
+from memory_server.models import Fact, FactKind, FactStatus, IdentityRecord, ProfileFact
 from memory_server.store import vectors
 from memory_server.store.db import Connection, Database, Row, page_of, read
 
@@ -159,6 +159,31 @@ async def live_rows(
         f"SELECT {_F_COLUMNS}{vector_col} FROM facts f{join} "
         f"WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE}{extra} ORDER BY f.updated_at DESC",
         (tenant_id, user_id, timeutil.to_db(timeutil.now()), *params),
+    )
+
+
+#: What a profile shows of a fact, read by position (`to_profile_fact`).
+_PROFILE_COLUMNS = "f.id, f.content, f.kind, f.confidence, f.updated_at, f.expires_at"
+
+
+async def live_profile_rows(db: Database, tenant_id: str, user_id: str) -> list[Row]:
+    """The user's active, unexpired facts as a profile shows them, newest first: a sixth of the columns of
+    `live_rows`, and no attributes or message ids to parse (read them with `to_profile_fact`)."""
+    return await db.fetchall(
+        f"SELECT {_PROFILE_COLUMNS} FROM facts f WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE} "
+        "ORDER BY f.updated_at DESC",
+        (tenant_id, user_id, timeutil.to_db(timeutil.now())),
+    )
+
+
+def to_profile_fact(row: Row) -> ProfileFact:
+    return ProfileFact(
+        id=row[0],
+        content=row[1],
+        kind=row[2],
+        confidence=row[3],
+        updated_at=timeutil.from_db(row[4]),
+        expires_at=timeutil.from_db(row[5]),
     )
 
 
