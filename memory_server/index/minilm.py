@@ -116,8 +116,8 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) 
     tokenizer.enable_padding(pad_id=tokenizer.token_to_id("[PAD]") or 0, pad_token="[PAD]")
 
     # One session for queries and batches; a second one (or a per-run arena) would cost ~100 MB of RSS for a
-    # 23 MB model. Each call may use `threads_per_call` cores: a 12-token query took 2.5 ms on two against 3.3 ms
-    # on one (benchmarks/README.md). Its threads sleep when idle: spinning ones would take CPU from the event loop.
+    # 23 MB model. Each call may use `threads_per_call` cores: a query took 2.9 ms on two against 3.9 ms on one
+    # (benchmarks/README.md). Its threads sleep when idle: spinning ones would take CPU from the event loop.
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads_per_call
     options.inter_op_num_threads = 1
