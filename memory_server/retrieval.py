@@ -345,9 +345,7 @@ def _trim(items: Sequence[tuple[str, object]], budget: int) -> tuple[list[object
     return kept, used
 
 
-async def profile(
-    core: Core, scope: Scope, body: ProfileIn, live: list[ProfileFact] | None = None
-) -> ProfileResponse:
+async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[ProfileFact] | None = None) -> ProfileResponse:
     """The per-turn profile; without `q`, of the user's live facts `live` (`profile_facts`) when the caller has
     read them."""
     relevance: dict[str, float] = {}
