@@ -167,7 +167,7 @@ _PROFILE_COLUMNS = "f.id, f.content, f.kind, f.confidence, f.updated_at, f.expir
 
 
 async def live_profile_rows(db: Database, tenant_id: str, user_id: str) -> list[Row]:
-    """The user's active, unexpired facts as a profile shows them, newest first: a sixth of the columns of
+    """The user's active, unexpired facts as a profile shows them, newest first: six of the sixteen columns of
     `live_rows`, and no attributes or message ids to parse (read them with `to_profile_fact`)."""
     return await db.fetchall(
         f"SELECT {_PROFILE_COLUMNS} FROM facts f WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE} "

@@ -195,6 +195,10 @@ async def test_an_embedder_failure_is_a_503_naming_the_embedder_over_http_and_mc
         result = await mcp.call_tool("remember", {"user_id": "ana", "fact": "User keeps bees"})
     assert result.is_error
     assert result.structured_content["error"] == r.json()["error"]
+    # a search waits for the query's vector in its facts part and its episodes part alike: one 503, not a 500
+    for path, body in (("/v1/search", {"query": "bees"}), ("/v1/profile", {"q": "bees"})):
+        r = await client.post(path, json={"user_id": "ana", **body})
+        assert_error(r, 503, "embedder_unavailable")
 
 
 async def test_a_model_that_fails_while_reconciling_a_stated_fact_is_a_502(client, service, monkeypatch):
