@@ -30,7 +30,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from memory_server import retrieval, timeutil
+from memory_server import timeutil, turn_profile
 from memory_server.config import ProfileCacheSettings
 from memory_server.context import Core, Scope
 from memory_server.models import ProfileResponse
@@ -124,7 +124,7 @@ class ProfileCache:
     async def answer(self, scope: Scope, body: ProfileIn) -> Answer:
         """The profile `body` asks for: kept or built (and then kept, when it is one the cache keeps)."""
         if body.q or not self.settings.users:
-            return Answer(await retrieval.profile(self.core, scope, body))
+            return Answer(await turn_profile.profile(self.core, scope, body))
         key = (scope.space, body.user_id)
         revision = await user_revisions.get(self.core.db, *key)  # before the facts: see the module's docstring
         config_version, _ = await self.core.configs.active(scope.space)
@@ -137,8 +137,8 @@ class ProfileCache:
             _HITS.inc()
             return found
         _MISSES.inc()
-        live = await retrieval.profile_facts(self.core, scope.space, body.user_id)
-        answer = Answer(await retrieval.profile(self.core, scope, body, live))
+        live = await turn_profile.profile_facts(self.core, scope.space, body.user_id)
+        answer = Answer(await turn_profile.profile(self.core, scope, body, live))
         if revision is None:  # nothing stored for the user (or just purged): nothing to validate an entry with
             return answer
         if entry is None:

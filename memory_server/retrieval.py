@@ -1,4 +1,5 @@
-"""Reading a user's memory: live facts, hybrid search over facts and episodes, and the per-turn profile.
+"""Reading a user's memory: live facts and hybrid search over facts and episodes (the per-turn profile built on
+them is `turn_profile`).
 
 The per-user path never asks the vector index: it reads the user's live facts (and episode vectors) from
 SQLite and scores them exactly. Only a user with more than `search.exact_max_facts` of either goes
@@ -11,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from extractors import tokens
 from memory_server import episodes, search, timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
@@ -27,13 +27,10 @@ from memory_server.models import (
     Episode,
     Fact,
     Page,
-    Profile,
-    ProfileFact,
-    ProfileResponse,
     SearchHit,
     SearchResults,
 )
-from memory_server.schemas import FactFilter, ProfileIn, SearchIn
+from memory_server.schemas import FactFilter, SearchIn
 from memory_server.store import facts as factsql
 from memory_server.store import indexed as indexedsql
 from memory_server.store import vectors
@@ -64,28 +61,6 @@ async def live_facts(
         core.db, tenant_id, user_id, with_vectors=with_vectors, kind=kind, source=source, since=since, until=until
     )
     return await off_loop(len(rows) > BIG, _to_live, rows, with_vectors)
-
-
-async def profile_facts(core: Core, tenant_id: str, user_id: str) -> list[ProfileFact]:
-    """The user's active, unexpired facts as a profile shows them, newest first (a lighter read than
-    `live_facts`: a profile without `q` needs nothing else)."""
-    rows = await factsql.live_profile_rows(core.db, tenant_id, user_id)
-    return await off_loop(len(rows) > BIG, _to_profile_facts, rows)
-
-
-def _to_profile_facts(rows: Sequence[Row]) -> list[ProfileFact]:
-    return [factsql.to_profile_fact(r) for r in rows]
-
-
-def _shown(fact: Fact) -> ProfileFact:
-    return ProfileFact(
-        id=fact.id,
-        content=fact.content,
-        kind=fact.kind,
-        confidence=fact.confidence,
-        updated_at=fact.updated_at,
-        expires_at=fact.expires_at,
-    )
 
 
 def _to_live(rows: Sequence[Row], with_vectors: bool) -> LiveFacts:
@@ -323,68 +298,6 @@ async def _rank_episodes(
 async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:
     check_top_k(core, body.top_k)
     return await find(core, scope, Ask(**body.model_dump()))
-
-
-def _usefulness(fact: ProfileFact, relevance: float, now: datetime) -> float:
-    """Static facts by confidence; dynamic ones also by freshness; a query's relevance adds on top."""
-    base = fact.confidence
-    if fact.kind == "dynamic":
-        age_days = max(0.0, (now - fact.updated_at).total_seconds() / 86_400)
-        base *= 0.9 / (1.0 + age_days / 7)
-    return base + 2.0 * relevance
-
-
-def _trim(items: Sequence[tuple[str, object]], budget: int) -> tuple[list[object], int]:
-    """Keep items, in the given order, while their lines fit the token budget."""
-    kept, used = [], 0
-    for line, item in items:
-        cost = tokens.count(f"- {line}\n")
-        if used + cost <= budget:
-            kept.append(item)
-            used += cost
-    return kept, used
-
-
-async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[ProfileFact] | None = None) -> ProfileResponse:
-    """The per-turn profile; without `q`, of the user's live facts `live` (`profile_facts`) when the caller has
-    read them."""
-    relevance: dict[str, float] = {}
-    results = None
-    if body.q:
-        check_top_k(core, body.top_k)
-        ask = Ask(body.user_id, body.q, body.top_k, body.threshold, body.types, body.roles)
-        found = await find(core, scope, ask if "facts" in body.types else replace(ask, types=["facts", *ask.types]))
-        relevance = {f.id: float(s) for f, s in zip(found.live.facts, found.fact_scores, strict=True)}
-        facts = [_shown(f) for f in found.live.facts]
-        results = found.results
-    elif live is not None:
-        facts = live
-    else:
-        facts = await profile_facts(core, scope.space, body.user_id)
-    now = timeutil.now()
-    useful = [(_usefulness(f, relevance.get(f.id, 0.0), now), f.content, f) for f in facts]
-    if results is not None:
-        useful.extend((2.0 * h.score, h.context_line(), h) for h in results.results if h.type == "episode")
-    useful.sort(key=lambda u: -u[0])
-    used = None
-    kept = [item for _, _, item in useful]
-    if body.max_tokens is not None:
-        kept, used = await off_loop(
-            len(useful) > BIG, _trim, [(line, item) for _, line, item in useful], body.max_tokens
-        )
-    ranked = [f for f in kept if isinstance(f, ProfileFact)]
-    if results is not None:  # what the budget kept, and facts only when they were asked for
-        kept_episodes = {id(h) for h in kept if isinstance(h, SearchHit)}
-        kept_facts = {f.id for f in ranked} if "facts" in body.types else set()
-        shown = [h for h in results.results if (id(h) in kept_episodes if h.type == "episode" else h.id in kept_facts)]
-        results = results.model_copy(update={"results": shown, "total": len(shown)})
-    return ProfileResponse(
-        profile=Profile(
-            static=[p for p in ranked if p.kind == "static"], dynamic=[p for p in ranked if p.kind == "dynamic"]
-        ),
-        searchResults=results,
-        tokens=used,
-    )
 
 
 def effective(fact: Fact) -> Fact:

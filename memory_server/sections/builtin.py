@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from memory_server import retrieval
+from memory_server import turn_profile
 from memory_server.aggregates import Aggregates
 from memory_server.models import Change, Consent, IdentityRecord, Interaction, Profile, UserSegment
 from memory_server.schemas import ProfileIn
@@ -29,7 +29,7 @@ class FactsSection:
 
     async def build(self, request: SectionRequest) -> Profile:
         body = ProfileIn(user_id=request.user_id)
-        return (await retrieval.profile(request.core, request.scope, body)).profile
+        return (await turn_profile.profile(request.core, request.scope, body)).profile
 
 
 class AttributesSection:
