@@ -81,12 +81,7 @@ def load_minilm(
     """Verify and load the model and tokenizer (defaults: the installed packages), once per process."""
     model = Path(model_path) if model_path is not None else default_model_path()
     tokenizer = Path(tokenizer_path) if tokenizer_path is not None else default_tokenizer_path()
-    key = (model.resolve(), tokenizer.resolve(), threads_per_call)
-    built = _load_minilm.cache_info().currsize
-    loaded = _load_minilm(*key)
-    if _load_minilm.cache_info().currsize > built:
-        _give_back_freed_heap()
-    return loaded
+    return _load_minilm(model.resolve(), tokenizer.resolve(), threads_per_call)
 
 
 def _give_back_freed_heap() -> None:
@@ -128,6 +123,8 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) 
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+    del model_bytes
+    _give_back_freed_heap()
 
     inputs = frozenset(i.name for i in session.get_inputs())
     outputs = {o.name: o for o in session.get_outputs()}
