@@ -91,15 +91,17 @@ async def enqueue(
     )
 
 
-_CLAIM = """
-UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = :now, error = NULL
-WHERE rowid = (
-    SELECT j.rowid FROM jobs j
+_CLAIMABLE = """
+    FROM jobs j
     WHERE j.status = 'queued' AND j.run_after <= :now
       AND NOT EXISTS (
           SELECT 1 FROM jobs o WHERE o.tenant_id = j.tenant_id AND o.user_id = j.user_id
             AND (o.status = 'running' OR (o.status = 'queued' AND o.rowid < j.rowid)))
-    ORDER BY j.rowid LIMIT 1)
+"""
+_ANY_CLAIMABLE = f"SELECT 1 AS due {_CLAIMABLE} LIMIT 1"
+_CLAIM = f"""
+UPDATE jobs SET status = 'running', attempts = attempts + 1, updated_at = :now, error = NULL
+WHERE rowid = (SELECT j.rowid {_CLAIMABLE} ORDER BY j.rowid LIMIT 1)
 RETURNING tenant_id, request_id, user_id, kind, attempts, source, attributes, actor
 """
 
@@ -112,8 +114,11 @@ async def claim(db: Database) -> ClaimedJob | None:
     """Take the oldest due job whose user has no earlier job pending. On a shared database the claim is held
     (`Database.hold`) before it commits, so no other process ever sees it running and unheld while this one lives.
     """
+    now = {"now": timeutil.to_db(timeutil.now())}
+    if not await db.fetchall(_ANY_CLAIMABLE, now):
+        return None  # most looks find nothing (idle polls, workers woken together): no write lock for those
     async with db.transaction() as conn:
-        rows = list(await conn.execute_fetchall(_CLAIM, {"now": timeutil.to_db(timeutil.now())}))
+        rows = list(await conn.execute_fetchall(_CLAIM, now))
         if rows:
             await db.hold(_held(rows[0]["request_id"]))
     if not rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -97,7 +97,7 @@ class SqliteDatabase:
         latest commit."""
         if self._reader is None:
             raise RuntimeError("database is not open")
-        return list(await self._reader.execute_fetchall(sql, tuple(params)))
+        return list(await self._reader.execute_fetchall(sql, params if isinstance(params, Mapping) else tuple(params)))
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         rows = await self.fetchall(sql, params)
