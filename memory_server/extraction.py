@@ -70,6 +70,15 @@ def reconciler_for(settings: Settings, config: ExtractionConfig) -> Reconciler:
     return RulesReconciler(config.duplicate_threshold)
 
 
+def check_config(settings: Settings, config: ExtractionConfig) -> None:
+    """A config is stored only if its extractor can be built from it."""
+    if config.extractor == "llm" and model_call(settings, config) is None:
+        raise InvalidInput(
+            "model: the llm extractor needs a model: set `model` here or llm.model in the settings", field="model"
+        )
+    build_extractor(settings, config)
+
+
 def build_extractor(settings: Settings, config: ExtractionConfig) -> Extractor:
     """The configured extractor, given only the options its `Options` declares: config settings of those names,
     the chat model with its credentials (`call`) to one that declares it, and `extractor_options` on top.

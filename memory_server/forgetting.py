@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from memory_server import episodes, retrieval, timeutil
 from memory_server.context import Core, Scope
+from memory_server.errors import NotFound
 from memory_server.models import Episode, Fact
 from memory_server.schemas import DeleteByQueryIn
 from memory_server.store import changelog as changesql
@@ -76,13 +77,31 @@ async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tu
     return deleted, gone
 
 
-async def delete_fact(core: Core, scope: Scope, fact: Fact, with_sources: bool) -> tuple[Fact, list[Episode]]:
-    """Delete one fact; `with_sources` also deletes the messages it was extracted from."""
+async def delete_fact(
+    core: Core, scope: Scope, fact_id: str, user_id: str | None, with_sources: bool
+) -> tuple[Fact, list[Episode]]:
+    """Delete one fact (with `user_id`, only if it is that user's: another user's reads as not found);
+    `with_sources` also deletes the messages it was extracted from."""
+    fact = await retrieval.get_fact(core, scope.space, fact_id)
+    if user_id is not None and fact.user_id != user_id:
+        raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
     async with core.user_lock(scope.space, fact.user_id):
         current = await retrieval.get_fact(core, scope.space, fact.id)
         [deleted] = await delete_facts(core, scope, fact.user_id, [current])
         sources = current.message_ids if with_sources else []
         return deleted, await episodes.delete(core, scope, fact.user_id, sources)
+
+
+async def delete_episode(core: Core, scope: Scope, message_id: int, user_id: str | None) -> Episode:
+    """Delete one episode (its message); with `user_id`, only if it is that user's."""
+    episode = await episodes.get(core, scope, message_id)
+    if user_id is not None and episode.user_id != user_id:
+        raise NotFound(f"message_id: no episode {message_id}", field="message_id")
+    async with core.user_lock(scope.space, episode.user_id):
+        gone = await episodes.delete(core, scope, episode.user_id, [message_id])
+    if not gone:
+        raise NotFound(f"message_id: no episode {message_id}", field="message_id")
+    return gone[0]
 
 
 async def delete_user_facts(core: Core, scope: Scope, user_id: str) -> list[Fact]:

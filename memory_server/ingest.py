@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from memory_server import when
+from memory_server.config import LimitSettings
 from memory_server.context import Core, Scope
+from memory_server.errors import PayloadTooLarge, check_json_size
 from memory_server.schemas import InteractionIn
 from memory_server.store import consent as consentsql
 from memory_server.store import episodes as episodesql
@@ -34,6 +36,18 @@ class NotRemembered(Exception):
 async def _remembered(conn: Connection, scope: Scope, user_id: str) -> bool:
     consent = await consentsql.get(conn, scope.space, user_id)
     return consent is None or consent.remember
+
+
+def check(limits: LimitSettings, body: InteractionIn) -> None:
+    """The size limits of the settings, which the request schema cannot know."""
+    if len(body.messages) > limits.max_messages:
+        raise PayloadTooLarge(f"messages: at most {limits.max_messages} per request", field="messages")
+    for i, message in enumerate(body.messages):
+        if len(message.content) > limits.max_content_chars:
+            field = f"messages.{i}.content"
+            raise PayloadTooLarge(f"{field}: at most {limits.max_content_chars} characters", field=field)
+    check_json_size(body.attributes, limits.max_attributes_bytes, "attributes")
+    check_json_size(body.user_attributes, limits.max_attributes_bytes, "user_attributes")
 
 
 def payload_hash(body: InteractionIn) -> str:
@@ -74,6 +88,22 @@ async def store_many(
         return await attempt()
     except ConstraintError:  # the same payload raced in: a second attempt finds it known
         return await attempt()
+
+
+async def queue_reextract(core: Core, scope: Scope, user_id: str, now: datetime) -> str:
+    """A job replaying all the user's stored messages, queued behind the user's earlier jobs; its request id."""
+    request_id = str(uuid.uuid4())
+    async with core.db.transaction() as conn:
+        await jobsql.enqueue(
+            conn,
+            request_id=request_id,
+            tenant_id=scope.space,
+            user_id=user_id,
+            kind="reextract",
+            actor=scope.actor,
+            at=now,
+        )
+    return request_id
 
 
 async def _store_one(

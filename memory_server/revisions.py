@@ -1,4 +1,4 @@
-"""A fact's versions: revising what a fact says, and reading the chain of versions it belongs to.
+"""A fact's versions: stating a fact, revising what it says, and reading the chain of versions it belongs to.
 
 A revision is a supersede, exactly as when a conversation updates a fact: a new fact with the new text
 (same user, kind, topic, source and messages) replaces the old one, which stays as `superseded` with
@@ -12,14 +12,15 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from extractors.base import CandidateFact, Usage
-from memory_server import retrieval
+from extractors.base import CandidateFact, ExtractionError, Usage
+from memory_server import extraction, retrieval
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
-from memory_server.errors import InvalidInput, NotFound, PayloadTooLarge, check_json_size
-from memory_server.models import Change, Fact
+from memory_server.errors import InvalidInput, ModelUnavailable, NotFound, PayloadTooLarge, check_json_size
+from memory_server.models import Change, Fact, StatedFact
 from memory_server.pipeline import Origin, apply_candidates
 from memory_server.reconcile import Action, Decision, Item
+from memory_server.schemas import FactIn
 from memory_server.store import changelog as changesql
 from memory_server.store.facts import content_hash
 
@@ -92,6 +93,44 @@ async def revise(
         )
     assert written is not None  # an UPDATE of a live target always writes
     return written
+
+
+async def state(core: Core, configs: ConfigStore, scope: Scope, body: FactIn) -> StatedFact:
+    """Store one explicitly stated fact, reconciled like extracted ones; a repeat of a live fact answers with
+    that fact and the request that stored it, so every door reports a repeat the same way."""
+    limits = core.settings.limits
+    if len(body.content) > limits.max_content_chars:
+        raise PayloadTooLarge(f"content: at most {limits.max_content_chars} characters", field="content")
+    check_json_size(body.attributes, limits.max_attributes_bytes, "attributes")
+    candidate = CandidateFact(
+        content=body.content, kind=body.kind, ttl_seconds=body.ttl_seconds, confidence=body.confidence
+    )
+    version, config = await configs.active(scope.space)
+    origin = Origin(
+        request_id=str(uuid.uuid4()),
+        user_id=body.user_id,
+        source=body.source,
+        attributes=body.attributes,
+        config_version=version,
+    )
+    stated = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
+    async with core.user_lock(scope.space, body.user_id):
+        reconciler = extraction.reconciler_for(core.settings, config)
+        try:
+            [(decision, fact)] = await apply_candidates(
+                core, scope, [candidate], origin, stated, reconciler, scope.actor
+            )
+        except ExtractionError as exc:  # the model reconciling it failed after its retries
+            message = f"the chat model could not reconcile this fact: {exc} (check the llm settings)"
+            raise ModelUnavailable(message) from exc
+    if fact is not None:
+        return StatedFact(fact=fact, created=True, request_id=origin.request_id)
+    if not decision.target_ids:
+        raise InvalidInput(
+            f"content: not stored: {decision.reason or 'the reconciler kept nothing of it'}", field="content"
+        )
+    known = await retrieval.get_fact(core, scope.space, decision.target_ids[0])
+    return StatedFact(fact=known, created=False, request_id=known.request_id or origin.request_id)
 
 
 async def history(core: Core, scope: Scope, fact_id: str) -> list[Change]:

@@ -9,12 +9,10 @@ enforces the same ones.
 from __future__ import annotations
 
 import contextlib
-import logging
-import uuid
+import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
-from extractors.base import CandidateFact, ExtractionError
 from memory_server import (
     changelog,
     consent,
@@ -23,6 +21,7 @@ from memory_server import (
     forgetting,
     ingest,
     jobs,
+    lifecycle,
     metrics,
     operations,
     portability,
@@ -35,28 +34,13 @@ from memory_server import (
     webhooks,
 )
 from memory_server.access import Access
-from memory_server.config import ExtractionConfig, Settings
-from memory_server.configstore import ConfigStore
+from memory_server.config import Settings
 from memory_server.consent import Consents
 from memory_server.context import Core, Scope
-from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.errors import (
-    Conflict,
-    InvalidInput,
-    Misconfigured,
-    ModelUnavailable,
-    NotFound,
-    PayloadTooLarge,
-    ServiceError,
-    check_json_size,
-    check_page_size,
-)
+from memory_server.errors import Conflict, InvalidInput, NotFound, ServiceError, check_page_size
 from memory_server.index import check as index_check
 from memory_server.index import rebuild
-from memory_server.index.chroma import ChromaIndex
-from memory_server.index.embedders import create_embedder
-from memory_server.index.sync import VectorSync
 from memory_server.models import (
     Change,
     ConfigVersion,
@@ -71,7 +55,6 @@ from memory_server.models import (
     StatedFact,
     UnifiedProfile,
 )
-from memory_server.pipeline import Origin, apply_candidates
 from memory_server.profile_cache import Answer, ProfileCache
 from memory_server.retrieval_log import RetrievalLog
 from memory_server.schemas import (
@@ -86,16 +69,10 @@ from memory_server.schemas import (
 )
 from memory_server.sections import Profiles
 from memory_server.segments import Segments
-from memory_server.store import episodes as episodesql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
-from memory_server.store import vectors as vectorsql
-from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
 from memory_server.users import Users
-from memory_server.webhook_delivery import WebhookDispatcher
-
-log = logging.getLogger(__name__)
 
 
 class MemoryService:
@@ -119,50 +96,9 @@ class MemoryService:
 
     @classmethod
     async def open(cls, settings: Settings) -> MemoryService:
-        """Lock the data directory, migrate SQLite, open the index and replay pending vector operations."""
-        lock = DataDirLock(settings.data_dir)
-        lock.acquire()
-        try:
-            embedder = create_embedder(settings.embedder)  # a bad setting stops here, before anything opens
-            if getattr(embedder, "local", False):
-                await embedder.embed(["warm-up"])  # load a local model now, not on a user's first request
-            db = settings.database()
-            await db.open()
-            try:
-                await cls._own_embedded_index(db, settings)
-                index = ChromaIndex(settings.chroma_location, embedder.model_id, "facts")
-                episodes = ChromaIndex(settings.chroma_location, embedder.model_id, "episodes")
-                core = Core(
-                    settings,
-                    db,
-                    embedder,
-                    index,
-                    episodes,
-                    VectorSync(db, embedder, index, episodes),
-                    CpuPool(settings.workers.cpu_processes),
-                    ConfigStore(db, settings.extraction),
-                    WebhookDispatcher(db, settings.webhooks, settings.workers.poll_seconds),
-                )
-                await core.retrievals.open(db)
-                await core.vectors.flush()
-            except BaseException:
-                await db.close()  # its thread would keep the process alive
-                raise
-        except BaseException:
-            lock.release()
-            raise
+        """Open the deployment's parts (`lifecycle.open_core`); nothing runs until `start`."""
+        core, lock = await lifecycle.open_core(settings)
         return cls(core, lock)
-
-    @staticmethod
-    async def _own_embedded_index(db: Database, settings: Settings) -> None:
-        """Refuse a second process keeping its own embedded index of a shared database: each would index only
-        what its own flushes wrote, and searches would miss the rest without a word."""
-        if db.shared and settings.index.url is None and not await db.hold("embedded-index"):
-            raise Misconfigured(
-                "index.url: another process already serves this database with its own embedded index; give every "
-                "process the same Chroma server (index.url: http://host:8000), or run one process",
-                field="index.url",
-            )
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -182,13 +118,7 @@ class MemoryService:
     async def start(self) -> None:
         """Refuse to serve vectors of another model, then start the extraction workers and the webhook dispatcher
         (which first makes the deliveries a crash interrupted due again)."""
-        model = self.core.embedder.model_id
-        other = await vectorsql.other_model(self.core.db, model) or await episodesql.other_model(self.core.db, model)
-        if other is not None:
-            raise Conflict(
-                f"stored vectors were made by {other}, but the embedder is now {self.core.embedder.model_id}: "
-                "run `memory-server reindex` to re-embed them, or switch the embedder back"
-            )
+        await lifecycle.refuse_other_model(self.core)
         self._workers = jobs.WorkerPool(
             self.core.db, self.core.settings.workers, self._run_job, self.tick, self.core.webhooks.notify
         )
@@ -226,21 +156,15 @@ class MemoryService:
     async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
         """Merge `changes` into the current config; settings left out keep their value."""
         scope.require("admin")
-        return await self.configs.update(scope.space, scope.actor, changes, self._check_config)
+        return await self.configs.update(
+            scope.space, scope.actor, changes, functools.partial(extraction.check_config, self.core.settings)
+        )
 
     async def restore_config(self, scope: Scope, version: int) -> ConfigVersion:
         """A new version whose config equals version `version`'s (history is never rewritten)."""
         scope.require("admin")
         old = await self.configs.version(scope.space, version)
         return await self.update_config(scope, old.config)
-
-    def _check_config(self, config: ExtractionConfig) -> None:
-        """A config is stored only if its extractor can be built from it."""
-        if config.extractor == "llm" and extraction.model_call(self.core.settings, config) is None:
-            raise InvalidInput(
-                "model: the llm extractor needs a model: set `model` here or llm.model in the settings", field="model"
-            )
-        extraction.build_extractor(self.core.settings, config)
 
     # ---- ingest ---------------------------------------------------------------------------------
 
@@ -252,7 +176,7 @@ class MemoryService:
         "do not remember" nothing is stored, and the answer says so (`skipped: "consent"`).
         """
         scope.require("editor")
-        self._check_interaction(body)
+        ingest.check(self.core.settings.limits, body)
         try:
             request_id, duplicate = await ingest.store(self.core, scope, body, timeutil.now())
         except ingest.NotRemembered:
@@ -272,24 +196,13 @@ class MemoryService:
             raise InvalidInput(f"{field}: from 1 to {limit} items (limits.max_batch_users)", field=field)
         for i, body in enumerate(bodies):
             try:
-                self._check_interaction(body)
+                ingest.check(self.core.settings.limits, body)
             except ServiceError as exc:
                 raise type(exc)(f"{field}.{i}.{exc.message}", field=f"{field}.{i}.{exc.field}") from None
         stored = await ingest.store_many(self.core, scope, bodies, timeutil.now())
         if self._workers is not None and any(s is not None and not s[1] for s in stored):
             self._workers.notify()
         return [None if s is None else s[0] for s in stored]
-
-    def _check_interaction(self, body: InteractionIn) -> None:
-        limits = self.core.settings.limits
-        if len(body.messages) > limits.max_messages:
-            raise PayloadTooLarge(f"messages: at most {limits.max_messages} per request", field="messages")
-        for i, message in enumerate(body.messages):
-            if len(message.content) > limits.max_content_chars:
-                field = f"messages.{i}.content"
-                raise PayloadTooLarge(f"{field}: at most {limits.max_content_chars} characters", field=field)
-        check_json_size(body.attributes, limits.max_attributes_bytes, "attributes")
-        check_json_size(body.user_attributes, limits.max_attributes_bytes, "user_attributes")
 
     async def wait(self, scope: Scope, request_id: str) -> None:
         """Hold until the job is done or failed for good, up to the configured timeout."""
@@ -338,17 +251,7 @@ class MemoryService:
         if not await messagesql.has_user(self.core.db, scope.space, user_id):
             raise NotFound(f"user_id: no stored messages for user {user_id}", field="user_id")
         await self.consent.check(scope, user_id)
-        request_id = str(uuid.uuid4())
-        async with self.core.db.transaction() as conn:
-            await jobsql.enqueue(
-                conn,
-                request_id=request_id,
-                tenant_id=scope.space,
-                user_id=user_id,
-                kind="reextract",
-                actor=scope.actor,
-                at=timeutil.now(),
-            )
+        request_id = await ingest.queue_reextract(self.core, scope, user_id, timeutil.now())
         if self._workers is not None:
             self._workers.notify()
         return await self.request(scope, request_id)
@@ -367,43 +270,10 @@ class MemoryService:
         return await messagesql.users(self.core.db, scope.space)
 
     async def add_fact(self, scope: Scope, body: FactIn) -> StatedFact:
-        """Store one explicitly stated fact, reconciled like extracted ones; a repeat of a live fact answers with
-        that fact and the request that stored it, so every door reports a repeat the same way."""
+        """Store one explicitly stated fact (`revisions.state`)."""
         scope.require("editor")
         await self.consent.check(scope, body.user_id)
-        limits = self.core.settings.limits
-        if len(body.content) > limits.max_content_chars:
-            raise PayloadTooLarge(f"content: at most {limits.max_content_chars} characters", field="content")
-        check_json_size(body.attributes, limits.max_attributes_bytes, "attributes")
-        candidate = CandidateFact(
-            content=body.content, kind=body.kind, ttl_seconds=body.ttl_seconds, confidence=body.confidence
-        )
-        version, config = await self.configs.active(scope.space)
-        origin = Origin(
-            request_id=str(uuid.uuid4()),
-            user_id=body.user_id,
-            source=body.source,
-            attributes=body.attributes,
-            config_version=version,
-        )
-        stated = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
-        async with self.core.user_lock(scope.space, body.user_id):
-            reconciler = extraction.reconciler_for(self.core.settings, config)
-            try:
-                [(decision, fact)] = await apply_candidates(
-                    self.core, scope, [candidate], origin, stated, reconciler, scope.actor
-                )
-            except ExtractionError as exc:  # the model reconciling it failed after its retries
-                message = f"the chat model could not reconcile this fact: {exc} (check the llm settings)"
-                raise ModelUnavailable(message) from exc
-        if fact is not None:
-            return StatedFact(fact=fact, created=True, request_id=origin.request_id)
-        if not decision.target_ids:
-            raise InvalidInput(
-                f"content: not stored: {decision.reason or 'the reconciler kept nothing of it'}", field="content"
-            )
-        known = await self.fact(scope, decision.target_ids[0])
-        return StatedFact(fact=known, created=False, request_id=known.request_id or origin.request_id)
+        return await revisions.state(self.core, self.configs, scope, body)
 
     async def revise_fact(
         self, scope: Scope, fact_id: str, content: str | None, attributes: dict[str, Any] | None = None
@@ -496,10 +366,7 @@ class MemoryService:
         """Delete one fact (and, `with_sources`, the messages it came from); with `user_id`, only if it is that
         user's (another user's fact reads as not found)."""
         scope.require("editor")
-        fact = await self.fact(scope, fact_id)
-        if user_id is not None and fact.user_id != user_id:
-            raise NotFound(f"fact_id: no fact {fact_id}", field="fact_id")
-        return await forgetting.delete_fact(self.core, scope, fact, with_sources)
+        return await forgetting.delete_fact(self.core, scope, fact_id, user_id, with_sources)
 
     async def delete_user_facts(self, scope: Scope, user_id: str) -> list[Fact]:
         """Delete all the user's live facts (not their messages: see purge_user)."""
@@ -513,14 +380,7 @@ class MemoryService:
     async def delete_episode(self, scope: Scope, message_id: int, user_id: str | None = None) -> Episode:
         """Delete one episode (its message); with `user_id`, only if it is that user's."""
         scope.require("editor")
-        episode = await episodes.get(self.core, scope, message_id)
-        if user_id is not None and episode.user_id != user_id:
-            raise NotFound(f"message_id: no episode {message_id}", field="message_id")
-        async with self.core.user_lock(scope.space, episode.user_id):
-            gone = await episodes.delete(self.core, scope, episode.user_id, [message_id])
-        if not gone:
-            raise NotFound(f"message_id: no episode {message_id}", field="message_id")
-        return gone[0]
+        return await forgetting.delete_episode(self.core, scope, message_id, user_id)
 
     async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
         """Delete the user's facts and episodes that match a query (each type as `types` asks)."""

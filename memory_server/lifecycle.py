@@ -1,0 +1,81 @@
+"""Opening a deployment's parts in the order that keeps them consistent, and the checks made before serving.
+
+The data directory is locked first (one embedded deployment per directory), the embedder is built before
+anything opens (a bad setting stops there) and a local model is loaded before the first request would pay
+for it; the vector operations a crash left pending are replayed before any read. Serving then refuses vectors
+made by another embedding model.
+"""
+
+from __future__ import annotations
+
+from memory_server.config import Settings
+from memory_server.configstore import ConfigStore
+from memory_server.context import Core
+from memory_server.cpu import CpuPool
+from memory_server.datalock import DataDirLock
+from memory_server.errors import Conflict, Misconfigured
+from memory_server.index.chroma import ChromaIndex
+from memory_server.index.embedders import create_embedder
+from memory_server.index.sync import VectorSync
+from memory_server.store import episodes as episodesql
+from memory_server.store import vectors as vectorsql
+from memory_server.store.db import Database
+from memory_server.webhook_delivery import WebhookDispatcher
+
+
+async def open_core(settings: Settings) -> tuple[Core, DataDirLock]:
+    """Lock the data directory, migrate the database, open the index and replay pending vector operations."""
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()
+    try:
+        embedder = create_embedder(settings.embedder)
+        if getattr(embedder, "local", False):
+            await embedder.embed(["warm-up"])
+        db = settings.database()
+        await db.open()
+        try:
+            await _own_embedded_index(db, settings)
+            index = ChromaIndex(settings.chroma_location, embedder.model_id, "facts")
+            episodes = ChromaIndex(settings.chroma_location, embedder.model_id, "episodes")
+            core = Core(
+                settings,
+                db,
+                embedder,
+                index,
+                episodes,
+                VectorSync(db, embedder, index, episodes),
+                CpuPool(settings.workers.cpu_processes),
+                ConfigStore(db, settings.extraction),
+                WebhookDispatcher(db, settings.webhooks, settings.workers.poll_seconds),
+            )
+            await core.retrievals.open(db)
+            await core.vectors.flush()
+        except BaseException:
+            await db.close()  # its thread would keep the process alive
+            raise
+    except BaseException:
+        lock.release()
+        raise
+    return core, lock
+
+
+async def _own_embedded_index(db: Database, settings: Settings) -> None:
+    """Refuse a second process keeping its own embedded index of a shared database: each would index only
+    what its own flushes wrote, and searches would miss the rest without a word."""
+    if db.shared and settings.index.url is None and not await db.hold("embedded-index"):
+        raise Misconfigured(
+            "index.url: another process already serves this database with its own embedded index; give every "
+            "process the same Chroma server (index.url: http://host:8000), or run one process",
+            field="index.url",
+        )
+
+
+async def refuse_other_model(core: Core) -> None:
+    """Stored vectors of another model would be compared with this one's: wrong scores, silently."""
+    model = core.embedder.model_id
+    other = await vectorsql.other_model(core.db, model) or await episodesql.other_model(core.db, model)
+    if other is not None:
+        raise Conflict(
+            f"stored vectors were made by {other}, but the embedder is now {model}: "
+            "run `memory-server reindex` to re-embed them, or switch the embedder back"
+        )
