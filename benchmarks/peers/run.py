@@ -244,14 +244,16 @@ class Pairs:
 
 
 def interleave(name: str, picks: list[tuple[str, str]], warmup: int, ours: Any, mem0: Any, rng: random.Random) -> Pairs:
-    """Call ours(u, q) and mem0(u, q) once per pick, in a random order per pair; keep all but the first `warmup`.
-    Each call returns (milliseconds, empty, short): its own time, no result at all, fewer results than asked."""
+    """Call ours(u, q) and mem0(u, q) once per pick, in a random order per pair; time all but the first `warmup`.
+    Each call returns (empty, short): no result at all, fewer results than asked."""
     pairs = Pairs(name)
     for i, (user, q) in enumerate(picks):
         calls = [("ours", ours), ("mem0", mem0)]
         rng.shuffle(calls)
         for who, call in calls:
-            ms, empty, short = call(user, q)
+            started = time.perf_counter()
+            empty, short = call(user, q)
+            ms = (time.perf_counter() - started) * 1000
             if i < warmup:
                 continue
             getattr(pairs, who).append(ms)
@@ -261,38 +263,6 @@ def interleave(name: str, picks: list[tuple[str, str]], warmup: int, ours: Any, 
                 pairs.mem0_empty += empty
                 pairs.mem0_short += short
     return pairs
-
-
-class Caller:
-    """This server's HTTP client in a child process (`caller.py`), which times each call itself."""
-
-    def __init__(self, base: str) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "caller.py"), base], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
-        if self.stdout.readline().strip() != "ready":
-            raise RuntimeError("the HTTP caller did not start")
-
-    def post(self, path: str, body: dict[str, Any], answer: str) -> tuple[float, bool]:
-        self.stdin.write(json.dumps({"path": path, "body": body, "answer": answer}) + "\n")
-        self.stdin.flush()
-        line = self.stdout.readline()
-        if not line:
-            raise RuntimeError(f"the HTTP caller stopped ({self.proc.wait()}) on {path}")
-        reply = json.loads(line)
-        return reply["ms"], reply["empty"]
-
-    def close(self) -> None:
-        self.stdin.close()
-        self.proc.wait(timeout=10)
-
-
-def clocked(call: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
-    started = time.perf_counter()
-    result = call(*args, **kwargs)
-    return (time.perf_counter() - started) * 1000, result
 
 
 def wait_all(http: httpx.Client, request_ids: list[str], timeout: float = 3600) -> list[dict[str, Any]]:
@@ -340,31 +310,22 @@ def current_rss_mb(pid: int) -> float:
 def read_phase(client: Client, memory: Any, data: Data, args: argparse.Namespace, results: Results) -> None:
     rng = random.Random(f"{args.seed}:order")
     http = client.http
-    caller = Caller(str(http.base_url))
 
-    def ours_plain(user: str, _: str) -> tuple[float, bool, bool]:
-        if args.caller == "driver":
-            ms, answer = clocked(lambda: http.post("/v1/profile", json={"user_id": user}).raise_for_status().json())
-            return ms, not (answer["profile"]["static"] or answer["profile"]["dynamic"]), False
-        return (*caller.post("/v1/profile", {"user_id": user}, "profile"), False)
+    def ours_plain(user: str, _: str) -> tuple[bool, bool]:
+        answer = http.post("/v1/profile", json={"user_id": user}).raise_for_status().json()
+        return not (answer["profile"]["static"] or answer["profile"]["dynamic"]), False
 
-    def mem0_plain(user: str, _: str) -> tuple[float, bool, bool]:
-        ms, answer = clocked(memory.get_all, filters={"user_id": user}, top_k=args.facts_per_user)
-        found = answer["results"]
-        return ms, not found, len(found) < len(data.facts[user])
+    def mem0_plain(user: str, _: str) -> tuple[bool, bool]:
+        found = memory.get_all(filters={"user_id": user}, top_k=args.facts_per_user)["results"]
+        return not found, len(found) < len(data.facts[user])
 
-    def ours_q(user: str, q: str) -> tuple[float, bool, bool]:
-        if args.caller == "driver":
-            ms, answer = clocked(
-                lambda: http.post("/v1/profile", json={"user_id": user, "q": q}).raise_for_status().json()
-            )
-            return ms, not answer["searchResults"]["results"], False
-        return (*caller.post("/v1/profile", {"user_id": user, "q": q}, "search"), False)
+    def ours_q(user: str, q: str) -> tuple[bool, bool]:
+        answer = http.post("/v1/profile", json={"user_id": user, "q": q}).raise_for_status().json()
+        return not answer["searchResults"]["results"], False
 
-    def mem0_q(user: str, q: str) -> tuple[float, bool, bool]:
-        ms, answer = clocked(memory.search, q, filters={"user_id": user}, top_k=10)
-        found = answer["results"]
-        return ms, not found, len(found) < 10
+    def mem0_q(user: str, q: str) -> tuple[bool, bool]:
+        found = memory.search(q, filters={"user_id": user}, top_k=10)["results"]
+        return not found, len(found) < 10
 
     for name, ours, mem0 in (
         ("profile before a turn: POST /v1/profile vs get_all", ours_plain, mem0_plain),
@@ -377,7 +338,6 @@ def read_phase(client: Client, memory: Any, data: Data, args: argparse.Namespace
             f"median ratio {np.median(pairs.ratios()):.1f}x; empty: ours {pairs.ours_empty}, mem0 {pairs.mem0_empty}",
             flush=True,
         )
-    caller.close()
     with_q = results.pairs[-1]
     # mem0's threshold (0.1 on 1 / (1 + squared L2 distance), at least 0.2 for unit vectors) drops nothing, so
     # its empty answers are the index's misses; ours drop what scores below search.default_threshold (0.45).
@@ -603,7 +563,6 @@ def main() -> None:
         default="api",
         help="api: add(infer=False); store: batches through mem0's embedder and vector store (see seed_mem0_store)",
     )
-    parser.add_argument("--caller", choices=("child", "driver"), default="child")
     parser.add_argument("--smoke", action="store_true", help="10 users x 20 memories, 30 pairs, 40 conversations")
     parser.add_argument("--no-readme", action="store_true", help="do not update benchmarks/README.md")
     parser.add_argument("--seed", type=int, default=11, help="random seed")
