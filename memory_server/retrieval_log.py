@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from memory_server import timeutil
 from memory_server.context import Core, Scope
@@ -60,8 +61,9 @@ def _hits(results: SearchResults | None) -> list[dict[str, Any]]:
 
 
 def encode(memories: list[dict[str, Any]]) -> str:
-    """The JSON a retrieval-log row stores of what an answer returned."""
-    return json.dumps(memories, separators=(",", ":"))
+    """The JSON a retrieval-log row stores of what an answer returned (pydantic-core's encoder: a third of
+    json.dumps's time, and this runs on every profile built and every search)."""
+    return to_json(memories).decode()
 
 
 def _to_retrieval(row: Row) -> Retrieval:

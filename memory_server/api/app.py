@@ -52,9 +52,15 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
     app.add_middleware(BodySizeLimit, max_bytes=settings.limits.max_body_bytes)
     app.add_middleware(HostCheck, hosts=allowed_hosts(settings.server), origins=settings.server.allowed_origins)
     app.add_middleware(RequestTiming)  # outermost: times every request, refusals included
-    # Routes are matched in order, one after the other: ours first (the per-turn profile and publish are
-    # the hot path), then the compatibility routers (their paths never overlap ours), and users last: its
-    # GET /v1/users/{user_id} would take /v1/users/{user_id}/facts and the like.
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    # Routes are matched in order, one regular expression after the other (/healthz, behind all the others, took
+    # ~0.17 ms to be found): the probe first, then ours (the per-turn profile and publish are the hot path), then
+    # the compatibility routers (their paths never overlap ours), and users last: its GET /v1/users/{user_id}
+    # would take /v1/users/{user_id}/facts and the like.
     for router in (ingest.router, memory.router, admin.router, webhooks.router, segments.router, operations.router):
         app.include_router(router)
     app.include_router(reflexio.router)  # Reflexio's /api
@@ -70,9 +76,5 @@ def create_app(settings: Settings, service: MemoryService | None = None) -> Fast
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
     app.router.routes.extend(mcp_http.routes)  # the route itself, so /mcp needs no redirect to /mcp/
-
-    @app.get("/healthz", tags=["meta"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
 
     return app

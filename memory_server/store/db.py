@@ -67,6 +67,11 @@ class Database(Protocol):
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None: ...
 
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
+        """`fetchone` for a read by key of a small table that every request makes; an engine may serve it
+        without a round trip to a thread or pool (SQLite reads it on the event loop)."""
+        ...
+
     async def hold(self, key: str) -> bool:
         """Mark `key` (a claimed job) as this process's until `release` or this process's end, so that other
         processes can tell a job in hand from one whose process died; False when another process holds it

@@ -64,14 +64,14 @@ async def any_active(conn: Connection) -> bool:
 
 async def state(db: Database) -> KeyState:
     """Whether keys are required: one aggregate over the (small) keys table."""
-    row = await db.fetchone("SELECT max(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS active FROM api_keys")
+    row = await db.lookup("SELECT max(CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END) AS active FROM api_keys")
     if row is None or row["active"] is None:
         return "never"
     return "active" if row["active"] else "revoked"
 
 
 async def live_by_hash(db: Database, secret_hash: str) -> ApiKey | None:
-    row = await db.fetchone(
+    row = await db.lookup(
         f"SELECT {_COLUMNS} FROM api_keys WHERE secret_hash = ? AND revoked_at IS NULL", (secret_hash,)
     )
     return None if row is None else _key(row)

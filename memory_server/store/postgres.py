@@ -195,6 +195,9 @@ class PostgresDatabase:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
+    async def lookup(self, sql: str, params: Iterable[Any] = ()) -> Any:
+        return await self.fetchone(sql, params)
+
     async def hold(self, key: str) -> bool:
         """A session-level advisory lock on this process's own connection: PostgreSQL drops it when the process
         (or its connection) dies, which is how others tell its claimed jobs are orphaned (`store.jobs.recover`)."""

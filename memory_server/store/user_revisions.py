@@ -8,7 +8,7 @@ from memory_server.store.db import Connection, Database
 
 async def get(db: Database, tenant_id: str, user_id: str) -> int | None:
     """The user's current revision; None when nothing of theirs is stored (or they were purged)."""
-    row = await db.fetchone(
+    row = await db.lookup(
         "SELECT revision FROM user_revisions WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id)
     )
     return None if row is None else int(row["revision"])

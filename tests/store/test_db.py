@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
+
+import pytest
 
 from memory_server.store.sqlite import SqliteDatabase
 
@@ -77,5 +80,34 @@ async def test_exclusive_keeps_one_holder_of_a_key_among_the_process_s_tasks(tmp
         await asyncio.gather(hold("user:t:ana", "a1"), hold("user:t:ana", "a2"), hold("user:t:bob", "b"))
         assert not [o for o in overlaps if "a1" in o and "a2" in o]
         assert [o for o in overlaps if len(o) == 2]  # bob's key did not wait for ana's
+    finally:
+        await db.close()
+
+
+async def test_a_lookup_sees_every_commit_at_once_and_hands_a_busy_read_to_the_reader(tmp_path, monkeypatch):
+    """`lookup` reads on the event loop's own connection: it must see what the writer just committed (a key
+    revoked a moment ago), and when that connection finds the file busy, answer from the reader instead of
+    failing; any other error is raised."""
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
+    await db.open()
+    try:
+        async with db.transaction() as conn:
+            await conn.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
+            await conn.execute("INSERT INTO t VALUES ('a', 1)")
+        for value in range(2, 40):
+            async with db.transaction() as conn:
+                await conn.execute("UPDATE t SET v = ? WHERE k = 'a'", (value,))
+            assert (await db.lookup("SELECT v FROM t WHERE k = ?", ("a",)))["v"] == value
+        assert await db.lookup("SELECT v FROM t WHERE k = ?", ("b",)) is None
+
+        class Busy:
+            def execute(self, *_: object) -> None:
+                raise sqlite3.OperationalError("database is locked")
+
+        monkeypatch.setattr(db, "_inline", Busy())
+        assert (await db.lookup("SELECT v FROM t WHERE k = ?", ("a",)))["v"] == 39
+        monkeypatch.undo()
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):
+            await db.lookup("SELECT v FROM missing")
     finally:
         await db.close()
