@@ -1,10 +1,11 @@
-"""SQLite: one writer connection behind a lock, one reader, WAL.
+"""SQLite: one writer connection behind a lock, one reader, WAL; and a third connection for `lookup`.
 
 All writes go through `SqliteDatabase.transaction()`, so a fact, its change-log row and its pending vector
 operation always commit together or not at all. Reads use a second connection and never wait for the
 writer (WAL lets a reader see the last committed state while a write is in progress). One process owns the
-file (`datalock`), so the writer's lock serialises every write, of one user or another.
-"""
+file (`datalock`), so the writer's lock serialises every write, of one user or another. The writer and the
+reader each run on a thread of their own (aiosqlite); the key lookups every request makes run on the event
+loop's own read-only connection instead, where they cost less than the hop to a thread."""
 
 from __future__ import annotations
 
