@@ -20,6 +20,7 @@ from memory_server import when
 from memory_server.config import LimitSettings
 from memory_server.context import Core, Scope
 from memory_server.errors import PayloadTooLarge, check_json_size
+from memory_server.models import Job, RequestChanges
 from memory_server.schemas import InteractionIn
 from memory_server.store import consent as consentsql
 from memory_server.store import episodes as episodesql
@@ -88,6 +89,22 @@ async def store_many(
         return await attempt()
     except ConstraintError:  # the same payload raced in: a second attempt finds it known
         return await attempt()
+
+
+def accepted(request_id: str, body: InteractionIn, now: datetime) -> Job:
+    """The job `store` just queued for `body`, as `store.jobs` reads it back."""
+    return Job(
+        request_id=request_id,
+        user_id=body.user_id,
+        kind="extract",
+        status="queued",
+        attempts=0,
+        source=body.source,
+        session_id=body.session_id,
+        created_at=now,
+        updated_at=now,
+        changes=RequestChanges(request_id=request_id),
+    )
 
 
 async def queue_reextract(core: Core, scope: Scope, user_id: str, now: datetime) -> str:

@@ -177,14 +177,17 @@ class MemoryService:
         """
         scope.require("editor")
         ingest.check(self.core.settings.limits, body)
+        now = timeutil.now()
         try:
-            request_id, duplicate = await ingest.store(self.core, scope, body, timeutil.now())
+            request_id, duplicate = await ingest.store(self.core, scope, body, now)
         except ingest.NotRemembered:
             return consent.skipped(body), False
         if not duplicate and self._workers is not None:
             self._workers.notify()
         if body.wait:
             await self.wait(scope, request_id)
+        elif not duplicate:  # answered as stored, without reading it back (a publish waits behind busy workers)
+            return ingest.accepted(request_id, body, now), False
         return await self.request(scope, request_id), duplicate
 
     async def publish_batch(self, scope: Scope, bodies: list[InteractionIn], field: str) -> list[str | None]:

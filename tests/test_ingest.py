@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+from memory_server.context import Scope
+from memory_server.schemas import InteractionIn
+from memory_server.service import MemoryService
 from tests.conftest import indexed, publish, until_finished, use_extractor
 from tests.fakes import fact
 
@@ -206,3 +209,24 @@ async def test_a_batch_that_moves_away_and_back_keeps_history_and_one_live_fact(
     assert sorted(f["content"] for f in history) == ["User lives in Krakow", "User lives in Montreal"]
     montreal = next(f for f in history if f["content"] == "User lives in Montreal")
     assert montreal["superseded_by"] == (await client.get("/v1/users/ana/facts")).json()["items"][0]["id"]
+
+
+async def test_an_accepted_publish_answers_the_job_exactly_as_stored(settings):
+    """A publish without `wait` is answered without reading its job back: the answer must be what a read gives."""
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)  # no workers: the job stays queued
+    try:
+        body = InteractionIn(
+            user_id="ana",
+            session_id="s-1",
+            source="web",
+            messages=[{"role": "user", "content": "I'm a nurse"}, {"role": "assistant", "content": "Nice!"}],
+        )
+        job, duplicate = await service.ingest(scope, body)
+        stored = await service.request(scope, job.request_id)
+        assert not duplicate and job.status == "queued"
+        assert job == stored
+        again, duplicate = await service.ingest(scope, body)
+        assert duplicate and again == stored
+    finally:
+        await service.close()
