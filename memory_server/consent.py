@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import uuid
 
-from memory_server import timeutil
+from memory_server import ingest, timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import Conflict
-from memory_server.models import Consent, Job, RequestChanges
+from memory_server.models import Consent, Job
 from memory_server.schemas import ConsentIn, InteractionIn
 from memory_server.store import changelog as changesql
 from memory_server.store import consent as consentsql
@@ -53,18 +53,6 @@ class Consents:
 
 def skipped(body: InteractionIn) -> Job:
     """The answer to a publish for a user marked "do not remember": done, nothing stored, and why."""
-    now, request_id = timeutil.now(), str(uuid.uuid4())
-    return Job(
-        request_id=request_id,
-        user_id=body.user_id,
-        kind="extract",
-        status="done",
-        attempts=0,
-        source=body.source,
-        session_id=body.session_id,
-        created_at=now,
-        updated_at=now,
-        finished_at=now,
-        changes=RequestChanges(request_id=request_id),
-        skipped="consent",
-    )
+    now = timeutil.now()
+    job = ingest.accepted(str(uuid.uuid4()), body, now)
+    return job.model_copy(update={"status": "done", "finished_at": now, "skipped": "consent"})
