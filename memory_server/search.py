@@ -61,8 +61,6 @@ def hybrid_scores(
     query: str, query_vector: np.ndarray, documents: Sequence[str], matrix: np.ndarray, keyword_weight: float
 ) -> np.ndarray:
     """Fused scores of documents (facts) whose vectors are the rows of `matrix`."""
-    if len(documents) == 0:
-        return np.zeros(0, dtype=np.float32)
     return fused(query_vector, matrix, keyword_scores(query, documents), keyword_weight)
 
 
