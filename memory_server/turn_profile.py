@@ -13,7 +13,7 @@ from extractors import tokens
 from memory_server import timeutil
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
-from memory_server.models import Fact, Profile, ProfileFact, ProfileResponse, SearchHit
+from memory_server.models import Profile, ProfileFact, ProfileResponse, SearchHit
 from memory_server.retrieval import BIG, Ask, check_top_k, find
 from memory_server.schemas import ProfileIn
 from memory_server.store import facts as factsql
@@ -29,17 +29,6 @@ async def profile_facts(core: Core, tenant_id: str, user_id: str) -> list[Profil
 
 def _to_profile_facts(rows: Sequence[Row]) -> list[ProfileFact]:
     return [factsql.to_profile_fact(r) for r in rows]
-
-
-def _shown(fact: Fact) -> ProfileFact:
-    return ProfileFact(
-        id=fact.id,
-        content=fact.content,
-        kind=fact.kind,
-        confidence=fact.confidence,
-        updated_at=fact.updated_at,
-        expires_at=fact.expires_at,
-    )
 
 
 def _usefulness(fact: ProfileFact, relevance: float, now: datetime) -> float:
@@ -72,7 +61,7 @@ async def profile(core: Core, scope: Scope, body: ProfileIn, live: list[ProfileF
         ask = Ask(body.user_id, body.q, body.top_k, body.threshold, body.types, body.roles)
         found = await find(core, scope, ask if "facts" in body.types else replace(ask, types=["facts", *ask.types]))
         relevance = {f.id: float(s) for f, s in zip(found.live.facts, found.fact_scores, strict=True)}
-        facts = [_shown(f) for f in found.live.facts]
+        facts = [ProfileFact.model_validate(f, from_attributes=True) for f in found.live.facts]
         results = found.results
     elif live is not None:
         facts = live
