@@ -32,7 +32,7 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import InvalidInput, from_validation
-from memory_server.pipeline import Origin, apply_candidates
+from memory_server.pipeline import Origin, apply_candidates, worth_storing
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
 from memory_server.store import consent as consentsql
@@ -145,8 +145,6 @@ async def _extract(
     budget = Budget(core.settings.workers.extraction_budget_seconds)
     version, config = await configs.active(job.tenant_id)
     stored = await messagesql.of_request(core.db, job.tenant_id, from_request)
-    # first, so that they are searchable once the job is done and their signals read the stored vectors
-    await core.vectors.embed_messages([m.id for m in stored])
     messages = [Message(role=m.role, content=m.content, created_at=m.created_at) for m in stored]
     extractor = build_extractor(core.settings, config)
     found = Extraction()
@@ -161,10 +159,6 @@ async def _extract(
         else:
             context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), usage=usage, signals=wanted)
             found = as_extraction(await extractor.extract(messages, context))
-    candidates = found.facts
-    known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
-    to_analyse = stored if remembered else []
-    analysed = await signals.analyse(core, job.tenant_id, job.user_id, config, to_analyse, source, known)
     origin = Origin(
         request_id=job.request_id,
         user_id=job.user_id,
@@ -175,11 +169,28 @@ async def _extract(
         config_version=version,
         finishes_job=finishes,
     )
+    # Before the signals (they read the stored vectors) and the job's end (the messages are searchable once it is
+    # done); the candidates in the same model call, whose cost for a few short texts is mostly fixed.
+    kept = worth_storing(found.facts, origin, config, timeutil.now())
+    embedded = await core.vectors.embed_messages(origin.message_ids, also=[c.content for c in kept])
+    known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
+    to_analyse = stored if remembered else []
+    analysed = await signals.analyse(core, job.tenant_id, job.user_id, config, to_analyse, source, known)
     reconciler = reconciler_for(core.settings, config)
     actor = f"{job.actor}/extractor:{extractor.name}"
     scope = Scope.of_space(job.tenant_id, job.actor)
     await apply_candidates(
-        core, scope, candidates, origin, config, reconciler, actor, usage, budget, also=partial(analysed.store, core)
+        core,
+        scope,
+        kept,
+        origin,
+        config,
+        reconciler,
+        actor,
+        usage,
+        budget,
+        also=partial(analysed.store, core),
+        embedded=embedded,
     )
 
 

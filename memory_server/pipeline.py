@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -152,6 +152,20 @@ def _attributes(candidate: CandidateFact, origin: Origin) -> dict[str, Any]:
     return {**origin.attributes, "identity": candidate.identity.model_dump()}
 
 
+def worth_storing(
+    candidates: Sequence[CandidateFact], origin: Origin, config: ExtractionConfig, now: datetime
+) -> list[CandidateFact]:
+    """The candidates `apply_candidates` reconciles: confident enough, not expired already, one per content."""
+    kept, seen = [], set()
+    for c in candidates:
+        digest = factsql.content_hash(c.content)
+        expiry = _expiry(c, origin, config, now)
+        if c.confidence >= config.min_confidence and (expiry is None or expiry > now) and digest not in seen:
+            kept.append(c)
+            seen.add(digest)
+    return kept
+
+
 async def apply_candidates(
     core: Core,
     scope: Scope,
@@ -163,23 +177,22 @@ async def apply_candidates(
     usage: Usage | None = None,
     budget: Budget | None = None,
     also: Callable[[Connection], Awaitable[None]] | None = None,
+    embedded: Mapping[str, np.ndarray] | None = None,
 ) -> list[tuple[Decision, Fact | None]]:
     """Reconcile and store candidates for one user; return each decision with the fact it wrote.
 
     Planning a big batch is CPU work on the event loop, so it yields to other requests every few
     milliseconds and stops with BudgetExceeded once the request's budget is spent. `also` writes more of the
-    same request in the transaction that stores the facts (an extraction job's message signals).
+    same request in the transaction that stores the facts (an extraction job's message signals); `embedded`
+    holds vectors the caller already made for some contents (a job embeds them with its messages).
     """
     usage = usage or Usage()
     now = timeutil.now()
-    kept, seen = [], set()
-    for c in candidates:
-        digest = factsql.content_hash(c.content)
-        expiry = _expiry(c, origin, config, now)
-        if c.confidence >= config.min_confidence and (expiry is None or expiry > now) and digest not in seen:
-            kept.append(c)
-            seen.add(digest)
-    vectors = await core.embedder.embed([c.content for c in kept])
+    kept = worth_storing(candidates, origin, config, now)
+    known = dict(embedded or {})
+    if missing := [c.content for c in kept if c.content not in known]:
+        known.update(zip(missing, await core.embedder.embed(missing), strict=True))
+    vectors = [known[c.content] for c in kept]
     live = await live_facts(core, scope.space, origin.user_id, with_vectors=True)
     working = _Working(live.facts, live.matrix)
     plan = _Plan()

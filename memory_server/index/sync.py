@@ -86,58 +86,74 @@ class VectorSync:
             log.info("vector outbox: %d operations applied", applied)
         return applied
 
-    async def embed_messages(self, message_ids: Sequence[int]) -> None:
+    async def embed_messages(self, message_ids: Sequence[int], also: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Store vectors for the episodes among `message_ids` that lack one, leaving their index operations queued;
         return once each is stored (or its embedding failed), by this call or another one of this process.
 
         Outside the flush's lock: a message's text never changes, so its vector is the same whoever stores it,
-        and an extraction job embeds its own request's messages this way while other jobs run theirs.
+        and an extraction job embeds its own request's messages this way while other jobs run theirs. `also` (the
+        job's candidate facts) is embedded in the same model call, most of whose cost for a few short texts is
+        fixed; their vectors are returned by text, or none when the embedder failed (the caller then embeds them
+        itself and meets the error).
         """
         try:
-            await self._embed_lacking(message_ids)
+            return await self._embed_lacking(message_ids, also)
         except EmbedderError as exc:
             log.warning("episodes stay queued until the embedder answers: %s", exc)
+            return {}
 
-    async def _embed_lacking(self, message_ids: Sequence[int]) -> None:
-        """Store vectors for the episodes among `message_ids` that lack one (waiting for those another task embeds)."""
-        if lacking := await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id):
-            await self._embed_once(lacking, wait=True)
+    async def _embed_lacking(self, message_ids: Sequence[int], also: Sequence[str] = ()) -> dict[str, np.ndarray]:
+        """Store vectors for the episodes among `message_ids` that lack one (waiting for those another task embeds);
+        return the vectors of `also`, embedded in the same call."""
+        lacking = await episodes.lacking_vectors(self.db, message_ids, self.embedder.model_id)
+        _, made = await self._embed_once(lacking, wait=True, also=also)
+        return made
 
     async def _embed_queued(self) -> None:
         """Store vectors for queued episodes that lack one and that no other task is embedding (their jobs embed
         most of them first), leaving their index operations queued."""
         while rows := await episodes.to_embed(self.db, self.embedder.model_id, self.batch):
             try:
-                if not await self._embed_once(rows, wait=False):
-                    return
+                embedded, _ = await self._embed_once(rows, wait=False)
             except EmbedderError as exc:
                 log.warning("episodes stay queued until the embedder answers: %s", exc)
                 return
+            if not embedded:
+                return
 
-    async def _embed_once(self, rows: Sequence[Row], *, wait: bool) -> int:
-        """Embed and store the rows no other task of this process is embedding; with `wait`, also wait for those
-        that are. Returns how many rows this call embedded."""
+    async def _embed_once(
+        self, rows: Sequence[Row], *, wait: bool, also: Sequence[str] = ()
+    ) -> tuple[int, dict[str, np.ndarray]]:
+        """Embed and store the rows no other task of this process is embedding, and `also`; with `wait`, also wait
+        for the rows others are embedding. Returns how many rows this call embedded, and the vectors of `also`."""
         mine = [r for r in rows if r["id"] not in self._embedding]
         others = {self._embedding[r["id"]] for r in rows if r["id"] in self._embedding}
-        if mine:
+        made: dict[str, np.ndarray] = {}
+        if mine or also:
             finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._embedding.update((r["id"], finished) for r in mine)
             try:
-                await self._embed(mine)
+                _, made = await self._embed(mine, also)
             finally:
                 for r in mine:
                     del self._embedding[r["id"]]
                 finished.set_result(None)
         if wait and others:
             await asyncio.wait(others)  # not gather: a cancelled waiter must not cancel the others' future
-        return len(mine)
+        return len(mine), made
 
-    async def _embed(self, rows: Sequence[Row]) -> dict[int, np.ndarray]:
-        """Embed the (id, content) rows of episodes and store their vectors; return them by message id."""
-        made = dict(zip((r["id"] for r in rows), await self.embedder.embed([r["content"] for r in rows]), strict=True))
-        async with self.db.transaction() as conn:
-            await episodes.put_vectors(conn, [(i, self.embedder.model_id, v) for i, v in made.items()])
-        return made
+    async def _embed(
+        self, rows: Sequence[Row], also: Sequence[str] = ()
+    ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
+        """Embed the (id, content) rows of episodes and store their vectors, and embed `also` in the same call;
+        return the rows' vectors by message id and those of `also` by text."""
+        texts = list(dict.fromkeys(also))
+        made = await self.embedder.embed([r["content"] for r in rows] + texts)
+        by_id = {r["id"]: v for r, v in zip(rows, made, strict=False)}
+        if by_id:
+            async with self.db.transaction() as conn:
+                await episodes.put_vectors(conn, [(i, self.embedder.model_id, v) for i, v in by_id.items()])
+        return by_id, dict(zip(texts, made[len(rows) :], strict=True))
 
     async def _facts(self, fact_ids: list[str]) -> None:
         if not await indexed.users(self.db, "facts"):  # nothing in the index to follow: leave it unopened
@@ -160,7 +176,7 @@ class VectorSync:
 
     async def _index_episodes(self, rows: Sequence[Row]) -> None:
         stale = [r for r in rows if r["model_id"] != self.embedder.model_id]
-        made = await self._embed(stale) if stale else {}
+        made, _ = await self._embed(stale) if stale else ({}, {})
         await self.episodes.upsert([episodes.index_entry(r, made.get(r["id"])) for r in rows])
 
     async def _fill(self) -> None:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import numpy as np
+
 from memory_server.context import Scope
+from memory_server.index.embedders import EmbedderError
+from memory_server.retrieval import live_facts
 from memory_server.schemas import FactIn, InteractionIn
 from memory_server.service import MemoryService
 from memory_server.store import episodes as episodesql
@@ -72,5 +76,57 @@ async def test_each_message_is_embedded_once_however_many_tasks_ask(settings):
         await asyncio.gather(sync.embed_messages(ids), sync.embed_messages(ids[:2]), sync.flush(index_episodes=False))
         assert embedded == Counter(texts)
         assert await episodesql.lacking_vectors(service.core.db, ids, service.core.embedder.model_id) == []
+    finally:
+        await service.close()
+
+
+async def test_a_jobs_messages_and_candidate_facts_are_embedded_in_one_model_call(settings):
+    """A model call's cost for a few short texts is mostly fixed, so an extraction job pays it once."""
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+    calls: list[list[str]] = []
+    embed = service.core.embedder.embed
+
+    async def counted(texts):
+        if texts:
+            calls.append(list(texts))
+        return await embed(texts)
+
+    try:
+        service.core.embedder.embed = counted
+        await service.start()
+        said = ["I'm a nurse and I live in Lisbon.", "My sister Anna is 34 years old."]
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in said], wait=True)
+        job, _ = await service.ingest(scope, body)
+        assert job.status == "done"
+        added = job.changes.added
+        assert len(added) >= 2
+        mine = sorted([*said, *(f.content for f in added)])
+        [call] = [c for c in calls if set(c) & set(mine)]  # the other one embeds the signals' prototypes, once
+        assert sorted(call) == mine
+        ids = [m.id for m in await messagesql.of_request(service.core.db, scope.space, job.request_id)]
+        assert await episodesql.lacking_vectors(service.core.db, ids, service.core.embedder.model_id) == []
+        live = await live_facts(service.core, scope.space, "ana", with_vectors=True)
+        alone = await embed([f.content for f in live.facts])
+        assert np.allclose(live.matrix, alone, atol=1e-5)  # batched with the messages, the vectors are the same
+    finally:
+        await service.close()
+
+
+async def test_a_failing_embedder_leaves_the_messages_queued_and_returns_no_vectors(settings):
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+
+    async def failing(texts):
+        raise EmbedderError("embedding model 'x' failed: connection refused")
+
+    try:
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I keep bees."}])
+        job, _ = await service.ingest(scope, body)
+        ids = [m.id for m in await messagesql.of_request(service.core.db, scope.space, job.request_id)]
+        service.core.embedder.embed = failing
+        assert await service.core.vectors.embed_messages(ids, also=["User keeps bees"]) == {}
+        lacking = await episodesql.lacking_vectors(service.core.db, ids, service.core.embedder.model_id)
+        assert [r["id"] for r in lacking] == ids
     finally:
         await service.close()
