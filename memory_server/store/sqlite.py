@@ -30,6 +30,7 @@ _PRAGMAS = (
     "PRAGMA foreign_keys=ON",
     "PRAGMA busy_timeout=5000",
 )
+_BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _INLINE_BUSY_MS = 20  # how long `lookup` may hold the event loop on a busy file before handing the read over
 
 
@@ -118,7 +119,7 @@ class SqliteDatabase:
         try:
             rows = self._inline.execute(sql, tuple(params)).fetchall()
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if exc.sqlite_errorcode & 0xFF not in _BUSY:  # the primary code of an extended one (SQLITE_BUSY_RECOVERY)
                 raise
             return await self.fetchone(sql, params)
         return rows[0] if rows else None

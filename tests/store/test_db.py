@@ -102,7 +102,9 @@ async def test_a_lookup_sees_every_commit_at_once_and_hands_a_busy_read_to_the_r
 
         class Busy:
             def execute(self, *_: object) -> None:
-                raise sqlite3.OperationalError("database is locked")
+                busy = sqlite3.OperationalError("database is locked")
+                busy.sqlite_errorcode = sqlite3.SQLITE_BUSY | (1 << 8)  # SQLITE_BUSY_RECOVERY, as a WAL reader sees it
+                raise busy
 
         monkeypatch.setattr(db, "_inline", Busy())
         assert (await db.lookup("SELECT v FROM t WHERE k = ?", ("a",)))["v"] == 39
