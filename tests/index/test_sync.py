@@ -130,3 +130,33 @@ async def test_a_failing_embedder_leaves_the_messages_queued_and_returns_no_vect
         assert [r["id"] for r in lacking] == ids
     finally:
         await service.close()
+
+
+async def test_a_job_whose_embedder_fails_is_retried_and_done_once_it_answers(settings):
+    """The job's one model call fails, then the candidates' own call too (the embedder is down): nothing is
+    written, the job is retried, and the next attempt stores the facts and the messages' vectors."""
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+    embed = service.core.embedder.embed
+    failures = [1, 2]
+
+    async def flaky(texts):
+        if texts and failures:
+            failures.pop()
+            raise EmbedderError("embedding model 'x' failed: connection refused")
+        return await embed(texts)
+
+    try:
+        service.core.embedder.embed = flaky
+        await service.start()
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I'm a nurse."}], wait=True)
+        job, _ = await service.ingest(scope, body)
+        assert job.status == "done"
+        assert job.attempts == 2
+        assert [f.content for f in job.changes.added] == ["User is a nurse"]
+        live = await live_facts(service.core, scope.space, "ana", with_vectors=True)
+        assert np.allclose(live.matrix, await embed(["User is a nurse"]), atol=1e-5)
+        ids = [m.id for m in await messagesql.of_request(service.core.db, scope.space, job.request_id)]
+        assert await episodesql.lacking_vectors(service.core.db, ids, service.core.embedder.model_id) == []
+    finally:
+        await service.close()
