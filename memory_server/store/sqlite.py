@@ -34,6 +34,11 @@ _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 _INLINE_BUSY_MS = 20  # how long `lookup` may hold the event loop on a busy file before handing the read over
 
 
+def _bound(params: Iterable[Any]) -> Mapping[str, Any] | tuple[Any, ...]:
+    """Parameters as sqlite3 takes them: named ones (a mapping) as they are, positional ones as a tuple."""
+    return params if isinstance(params, Mapping) else tuple(params)
+
+
 def _episode_dates(content: str, created_at: str) -> str:
     """For the migration that indexes stored messages: the days each speaks of (`memory_server.when`)."""
     return when.message_tokens(content, timeutil.from_db(created_at))
@@ -107,7 +112,7 @@ class SqliteDatabase:
         latest commit."""
         if self._reader is None:
             raise RuntimeError("database is not open")
-        return list(await self._reader.execute_fetchall(sql, params if isinstance(params, Mapping) else tuple(params)))
+        return list(await self._reader.execute_fetchall(sql, _bound(params)))
 
     async def lookup(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         """A key lookup in a small table every request reads (API keys, user revisions), on the event loop's own
@@ -117,7 +122,7 @@ class SqliteDatabase:
         if self._inline is None:
             raise RuntimeError("database is not open")
         try:
-            rows = self._inline.execute(sql, tuple(params)).fetchall()
+            rows = self._inline.execute(sql, _bound(params)).fetchall()
         except sqlite3.OperationalError as exc:
             if exc.sqlite_errorcode & 0xFF not in _BUSY:  # the primary code of an extended one (SQLITE_BUSY_RECOVERY)
                 raise

@@ -99,6 +99,7 @@ async def test_a_lookup_sees_every_commit_at_once_and_hands_a_busy_read_to_the_r
                 await conn.execute("UPDATE t SET v = ? WHERE k = 'a'", (value,))
             assert (await db.lookup("SELECT v FROM t WHERE k = ?", ("a",)))["v"] == value
         assert await db.lookup("SELECT v FROM t WHERE k = ?", ("b",)) is None
+        assert (await db.lookup("SELECT v FROM t WHERE k = :k", {"k": "a"}))["v"] == 39  # named, as fetchall takes
 
         class Busy:
             def execute(self, *_: object) -> None:
