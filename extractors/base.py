@@ -20,6 +20,7 @@ FactKind = Literal["static", "dynamic"]
 TtlName = Literal["one_day", "one_week", "one_month", "one_quarter", "one_year"]
 MessageRole = Literal["user", "assistant", "system", "tool"]
 IdentityType = Literal["email", "phone", "handle"]
+ActionName = Literal["ADD", "UPDATE", "DELETE", "NONE"]
 
 
 class Message(BaseModel):
@@ -41,6 +42,30 @@ class Identity(BaseModel):
     value: str = Field(min_length=1, max_length=320)
 
 
+class KnownFact(BaseModel):
+    """One of the user's stored facts, shown to an extractor that `decides` so that it can say what each new fact
+    does to it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    content: str
+    kind: FactKind
+    updated_at: datetime
+
+
+class StatedDecision(BaseModel):
+    """What an extractor that `decides` says a candidate does to the known facts it was shown (`considered`).
+
+    It stands only when every stored fact related to the candidate is among `considered`; otherwise the
+    reconciler decides as for any candidate. `ids` outside `considered` are ignored.
+    """
+
+    action: ActionName
+    ids: list[str] = Field(default_factory=list, description="The known facts it replaces, retires or repeats.")
+    considered: list[str] = Field(default_factory=list, description="Every known fact it was decided against.")
+
+
 class CandidateFact(BaseModel):
     """A fact an extractor proposes; reconciliation decides whether it is stored."""
 
@@ -60,6 +85,9 @@ class CandidateFact(BaseModel):
     )
     identity: Identity | None = Field(
         default=None, description="Set when the fact states one of the user's identifiers (kept in its attributes)."
+    )
+    decision: StatedDecision | None = Field(
+        default=None, description="The extractor's own reconciliation, made against `ExtractionContext.known`."
     )
 
 
@@ -129,6 +157,10 @@ class ExtractionContext(BaseModel):
     signals: SignalRequest | None = Field(
         default=None, description="Signals the server would take from the extractor; None: it wants none."
     )
+    known: list[KnownFact] = Field(
+        default_factory=list,
+        description="The user's stored facts related to the messages, for an extractor that `decides` (else empty).",
+    )
 
 
 class Extraction(BaseModel):
@@ -151,6 +183,10 @@ class Extractor(Protocol):
     `MessageSignals` per message index. When `context.signals` is set the server would take them for the
     messages of its roles (labels from its lists); a message left out, or any message of an extractor that
     returns a plain list, is analysed offline instead. `as_extraction` is the one reading of either form.
+
+    Capability: an extractor that can reconcile in the same model call sets `decides = True`; when the config
+    reconciles with a model, it then gets the user's related facts in `context.known` and may give each candidate
+    a `decision` against them, which saves the reconciler's own call.
     """
 
     name: str
@@ -172,6 +208,11 @@ def as_extraction(result: Sequence[CandidateFact] | Extraction) -> Extraction:
 def is_cpu_bound(extractor: Extractor) -> bool:
     """Whether the extractor declared `cpu_bound = True` (absent means it waits on I/O, like `llm`)."""
     return bool(getattr(extractor, "cpu_bound", False))
+
+
+def decides(extractor: Extractor) -> bool:
+    """Whether the extractor declared `decides = True`: it reconciles its candidates against `context.known`."""
+    return bool(getattr(extractor, "decides", False))
 
 
 def extract_blocking(

@@ -5,6 +5,9 @@ When the server wants signals (`context.signals`), the same call also rates each
 against `ExtractionReply` (or `SignalsReply`); an unusable one, a sentiment of 3.0 as much as broken JSON, gets
 one repair attempt and then fails the job with the raw reply kept, never a silent "no facts". A label outside
 the taxonomy is dropped (and logged), not a failure: the rest of the message's signals stand.
+
+Given the user's related stored facts (`context.known`), the same call also reconciles: each fact says whether it
+adds to, updates, retires or repeats them, and the reconciler needs no call of its own for it.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from extractors.base import (
     ExtractionContext,
     ExtractionError,
     Identity,
+    KnownFact,
     Message,
     MessageRole,
     SignalRequest,
+    StatedDecision,
     TtlName,
 )
 from extractors.llm_client import ModelCall, complete_json
@@ -55,6 +60,8 @@ class ExtractedFact(BaseModel):
     confidence: float = Field(0.8, ge=0, le=1)
     message: int | None = Field(None, ge=0)
     identity: ExtractedIdentity | None = None
+    action: Literal["ADD", "UPDATE", "DELETE", "NONE"] | None = None
+    ids: list[Annotated[str, Field(max_length=200)] | int] = Field(default_factory=list, max_length=200)
 
 
 class ExtractionReply(BaseModel):
@@ -101,6 +108,7 @@ class LLMExtractor:
 
     name = "llm"
     Options = LLMOptions
+    decides = True
 
     def __init__(self, **options: Any) -> None:
         self.options = LLMOptions.model_validate(options)
@@ -126,6 +134,8 @@ class LLMExtractor:
             context=prompts.CONTEXT.format(context=o.context_prompt) if o.context_prompt else "",
             signals=signals,
             signals_shape=signals_shape,
+            decisions=prompts.DECISIONS if context.known else "",
+            decision_shape=prompts.DECISION_SHAPE if context.known else "",
         )
 
     async def extract(self, messages: Sequence[Message], context: ExtractionContext) -> Extraction:
@@ -138,9 +148,14 @@ class LLMExtractor:
         lines = [
             f"[{i}] {m.created_at.strftime('%Y-%m-%d %H:%M')} UTC {m.role}: {m.content}" for i, m in enumerate(messages)
         ]
+        known = [
+            prompts.KNOWN_LINE.format(i=i, content=f.content, kind=f.kind, updated=f.updated_at)
+            for i, f in enumerate(context.known)
+        ]
+        conversation = prompts.CONVERSATION.format(messages="\n".join(lines))
         chat = [
             {"role": "system", "content": self.system_prompt(context, wanted)},
-            {"role": "user", "content": prompts.CONVERSATION.format(messages="\n".join(lines))},
+            {"role": "user", "content": (prompts.KNOWN.format(known="\n".join(known)) if known else "") + conversation},
         ]
         reply = await complete_json(call, chat, SignalsReply if wanted else ExtractionReply, context.usage)
         facts = []
@@ -157,10 +172,24 @@ class LLMExtractor:
                     ttl_seconds=options.ttl_seconds.get(item.ttl) if item.kind == "dynamic" and item.ttl else None,
                     confidence=item.confidence,
                     message_indexes=indexes,
+                    decision=_decision(item, context.known),
                 )
             )
         signals = _signals(reply.signals, messages, wanted) if isinstance(reply, SignalsReply) and wanted else {}
         return Extraction(facts=facts, signals=signals)
+
+
+def _decision(item: ExtractedFact, known: Sequence[KnownFact]) -> StatedDecision | None:
+    """The model's action on the known facts, with their real ids (F3 or 3 is the fourth shown; others dropped)."""
+    if item.action is None or not known:
+        return None
+    shown = [f.id for f in known]
+    picked = []
+    for ref in item.ids:
+        label = str(ref).strip().upper().removeprefix("F")
+        if label.isascii() and label.isdigit() and int(label) < len(shown):
+            picked.append(shown[int(label)])
+    return StatedDecision(action=item.action, ids=picked, considered=shown)
 
 
 def _identity_fact(item: ExtractedFact, indexes: list[int]) -> CandidateFact | None:

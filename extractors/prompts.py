@@ -37,10 +37,10 @@ or profile URL), one fact per identifier ("User's email is ana@example.com") wit
 "email" | "phone" | "handle", "value": the identifier as written, "label": "work", "personal", a platform \
 such as "github", or null, "several": true only if the user says it is an additional one, not a replacement}}; \
 else leave identity out.
-{condition}{context}{signals}
+{condition}{context}{decisions}{signals}
 Reply with only a JSON object, no prose: {{"facts": [{{"content": "...", "kind": "static" or "dynamic", \
-"ttl": null or a ttl name, "confidence": 0.9, "message": 0}}]{signals_shape}}}. Reply with "facts": [] when \
-nothing is worth remembering."""
+"ttl": null or a ttl name, "confidence": 0.9, "message": 0{decision_shape}}}]{signals_shape}}}. Reply with \
+"facts": [] when nothing is worth remembering."""
 
 CONDITION = "\nExtract only if this holds, else reply with no facts: {should_extract}\n"
 CONTEXT = "\nAbout the application you extract for: {context}\n"
@@ -66,6 +66,25 @@ SIGNALS_SHAPE = (
 )
 
 CONVERSATION = "Conversation:\n{messages}"
+
+# Asked for when the user's stored facts related to the conversation are shown (KNOWN, before the conversation):
+# the extraction then also reconciles, and the reconciler's own call (RECONCILE_*) is not needed.
+DECISIONS = """
+Facts already known about the user are listed before the conversation under ids F0, F1... For each fact you \
+extract, say what it does to them:
+- "action": "ADD": it is new information.
+- "action": "UPDATE": it is a richer or newer version of known facts (moved city, new job, more detail); \
+"ids": the known facts it replaces.
+- "action": "DELETE": it shows that known facts are no longer true (and says nothing worth keeping itself); \
+"ids": those facts.
+- "action": "NONE": it is already known, in the same or other words; "ids": the facts that say it.
+Only use ids from that list.
+"""
+
+DECISION_SHAPE = ', "action": "ADD", "ids": []'
+
+KNOWN = "Known facts:\n{known}\n\n"
+KNOWN_LINE = "[F{i}] {content} ({kind}, {updated:%Y-%m-%d})"
 
 RECONCILE_SYSTEM = """\
 You keep a user's memory consistent. For each new fact, compare it with the existing facts and choose one \

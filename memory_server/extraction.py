@@ -17,10 +17,12 @@ from extractors.base import (
     ExtractionContext,
     ExtractionError,
     Extractor,
+    KnownFact,
     Message,
     SignalRequest,
     Usage,
     as_extraction,
+    decides,
     extract_blocking,
     is_cpu_bound,
 )
@@ -32,13 +34,15 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import InvalidInput, from_validation
-from memory_server.pipeline import Origin, apply_candidates, worth_storing
+from memory_server.pipeline import Origin, apply_candidates, known_facts, worth_storing
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
+from memory_server.retrieval import live_facts
 from memory_server.store import consent as consentsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store.jobs import ClaimedJob
+from memory_server.store.messages import StoredMessage
 
 #: A cpu-bound extractor reads a request this small on the loop: a few ms of work, less than the hand-off to a
 #: worker process costs (ingest wait=true measured 40 ms p50 inline, 50 ms through the pool, with the rules one).
@@ -151,13 +155,16 @@ async def _extract(
     remembered = await _may_remember(core, job)
     if remembered and (not config.sources or source in config.sources):
         wanted = SignalRequest.of(config.signals.taxonomy, config.signals.roles) if config.signals.enabled else None
+        shown = await _known(core, job, config, stored) if decides(extractor) and config.reconcile_with_llm else []
         if is_cpu_bound(extractor) and sum(len(m.content) for m in messages) > INLINE_CHARS:
             # the worker counts on its own
-            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), signals=wanted)
+            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), signals=wanted, known=shown)
             found, spent = await core.cpu.run(budget, "extraction", extract_blocking, extractor, messages, context)
             usage.include(spent)
         else:
-            context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), usage=usage, signals=wanted)
+            context = ExtractionContext(
+                user_id=job.user_id, now=timeutil.now(), usage=usage, signals=wanted, known=shown
+            )
             found = as_extraction(await extractor.extract(messages, context))
     origin = Origin(
         request_id=job.request_id,
@@ -170,7 +177,8 @@ async def _extract(
         finishes_job=finishes,
     )
     # Before the signals (they read the stored vectors) and the job's end (the messages are searchable once it is
-    # done); the candidates in the same model call, whose cost for a few short texts is mostly fixed.
+    # done); the candidates in the same model call, whose cost for a few short texts is mostly fixed (unless
+    # `_known` embedded the messages before the extraction).
     kept = worth_storing(found.facts, origin, config, timeutil.now())
     embedded = await core.vectors.embed_messages(origin.message_ids, also=[c.content for c in kept])
     known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
@@ -192,6 +200,17 @@ async def _extract(
         also=partial(analysed.store, core),
         embedded=embedded,
     )
+
+
+async def _known(core: Core, job: ClaimedJob, config: ExtractionConfig, stored: list[StoredMessage]) -> list[KnownFact]:
+    """The user's live facts related to what they said in the request, for an extractor that reconciles as it
+    extracts: its one model call then does the reconciler's too. The messages are embedded (and stored) first."""
+    live = await live_facts(core, job.tenant_id, job.user_id, with_vectors=True)
+    if not live.facts:
+        return []
+    said = [m.content for m in stored if m.role in config.roles]
+    vectors = await core.vectors.embed_messages([m.id for m in stored], also=said)
+    return known_facts(live, [vectors[text] for text in said if text in vectors])
 
 
 async def _may_remember(core: Core, job: ClaimedJob) -> bool:

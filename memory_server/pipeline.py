@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from extractors.base import CandidateFact, Usage
+from extractors.base import CandidateFact, KnownFact, Usage
 from memory_server import timeutil, webhooks
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
@@ -25,7 +25,7 @@ from memory_server.cpu import Budget
 from memory_server.errors import Conflict
 from memory_server.models import Fact
 from memory_server.reconcile import Action, Decision, Neighbor, Reconciler
-from memory_server.retrieval import live_facts
+from memory_server.retrieval import LiveFacts, live_facts
 from memory_server.store import changelog as changesql
 from memory_server.store import facts as factsql
 from memory_server.store import indexed
@@ -34,6 +34,8 @@ from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Connection
 
 MAX_NEIGHBORS = 10
+#: At most this many stored facts are shown to an extractor that reconciles in its own call (`known_facts`).
+MAX_KNOWN = 30
 
 
 @dataclass
@@ -134,6 +136,23 @@ class _Working:
             if close or same:
                 picked.append(Neighbor(fact, float(scores[i])))
         return picked
+
+
+def known_facts(live: LiveFacts, said: Sequence[np.ndarray]) -> list[KnownFact]:
+    """The live facts to show an extractor that reconciles as it extracts: the nearest to anything the user said,
+    best first, with no threshold. A message scores the facts related to a fact drawn from it lower than that
+    fact does (often below `related_threshold`), and a candidate whose related facts were not all shown costs the
+    reconciler's call after all; on the side-by-side benchmark's data, the 30 nearest held them all for 263 of 263
+    conversations (20: 259; those scoring within 0.1 of the threshold: 93)."""
+    if not live.facts or not said:
+        return []
+    best = (live.matrix @ np.stack(said).T).max(axis=1)
+    chosen = np.argsort(-best, kind="stable")[:MAX_KNOWN]
+    return [_known(live.facts[i]) for i in chosen.tolist()]
+
+
+def _known(fact: Fact) -> KnownFact:
+    return KnownFact(id=fact.id, content=fact.content, kind=fact.kind, updated_at=fact.updated_at)
 
 
 def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, now: datetime) -> datetime | None:

@@ -84,9 +84,9 @@ class RulesReconciler:
         same = same_content(candidate, neighbors)
         if same is not None:
             return same
-        identity = identity_decision(candidate, neighbors)
-        if identity is not None:
-            return identity
+        decided = identity_decision(candidate, neighbors) or stated_decision(candidate, neighbors)
+        if decided is not None:
+            return decided
         for n in neighbors:
             if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
                 if set(terms(candidate.content)) > set(terms(n.fact.content)):
@@ -114,6 +114,28 @@ def identity_decision(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -
         if n.fact.attributes.get("identity") == stated:
             return Decision(Action.NONE, [n.fact.id], "same identity")
     return _by_topic(candidate, neighbors)
+
+
+def stated_decision(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision | None:
+    """The extractor's own decision (None when it gave none), if it was made against every live fact related to
+    the candidate: a related fact the extractor was not shown leaves the decision to the reconciler."""
+    stated = candidate.decision
+    if stated is None:
+        return None
+    considered = set(stated.considered)
+    if any(n.fact.id not in considered for n in neighbors):
+        return None
+    targets = [i for i in dict.fromkeys(stated.ids) if i in considered]
+    return checked(Action(stated.action), targets, f"extractor: {stated.action}")
+
+
+def checked(action: Action, targets: list[str], reason: str) -> Decision:
+    """A decision as it can be applied: an update of no fact offered is a new fact, a delete of none does nothing."""
+    if action is Action.UPDATE and not targets:
+        return Decision(Action.ADD, [], f"{reason} of nothing offered; kept as new")
+    if action is Action.DELETE and not targets:
+        return Decision(Action.NONE, [], f"{reason} of nothing offered; ignored")
+    return Decision(action, targets, reason)
 
 
 def _same_numbers(a: str, b: str) -> bool:

@@ -2,8 +2,9 @@
 
 Existing facts are shown under short integer ids, so the model cannot invent a real id; any id it
 returns that was not offered is ignored. A candidate whose exact content is already stored, an identity
-(decided by `identity_decision`, so identifiers supersede alike whichever reconciler runs), or one that has no
-related facts, never reaches the model.
+(decided by `identity_decision`, so identifiers supersede alike whichever reconciler runs), one the extractor
+already decided against all its related facts (`stated_decision`: the extraction call did this call's work), or
+one that has no related facts, never reaches the model.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from extractors import prompts
 from extractors.base import Usage
 from extractors.llm_client import ModelCall, complete_json
-from memory_server.reconcile import Action, Decision, Item, identity_decision, same_content
+from memory_server.reconcile import Action, Decision, Item, checked, identity_decision, same_content, stated_decision
 
 
 class _Choice(BaseModel):
@@ -42,7 +43,9 @@ class LLMReconciler:
         self.now = now
 
     async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
-        decisions: list[Decision | None] = [same_content(c, n) or identity_decision(c, n) for c, n in items]
+        decisions: list[Decision | None] = [
+            same_content(c, n) or identity_decision(c, n) or stated_decision(c, n) for c, n in items
+        ]
         asked = [i for i, (d, (_, near)) in enumerate(zip(decisions, items, strict=True)) if d is None and near]
         for i, decision in enumerate(decisions):
             if decision is None and i not in asked:
@@ -76,9 +79,4 @@ class LLMReconciler:
         if choice is None:
             return Decision(Action.ADD, [], "the model gave no decision; kept as new")
         targets = [offered[i] for i in choice.ids if i in offered]  # ids it was not shown are ignored
-        action = Action(choice.action)
-        if action is Action.UPDATE and not targets:
-            return Decision(Action.ADD, [], "update of nothing offered; kept as new")
-        if action is Action.DELETE and not targets:
-            return Decision(Action.NONE, [], "delete of nothing offered; ignored")
-        return Decision(action, targets, f"model: {choice.action}")
+        return checked(Action(choice.action), targets, f"model: {choice.action}")

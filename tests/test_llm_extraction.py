@@ -236,6 +236,64 @@ async def test_an_invented_id_is_ignored(client, llm):
     assert await live(client) == ["User lives in Berlin", "User lives in Lisbon"]
 
 
+def decided(content: str, action: str, ids: list) -> dict:
+    return {"facts": [{"content": content, "kind": "static", "message": 0, "action": action, "ids": ids}]}
+
+
+async def test_the_extraction_call_reconciles_against_the_related_facts_it_is_shown(client, llm):
+    llm.json_reply(facts(("User lives in Berlin", "static"), ("User has a dog named Rex", "static")))
+    first = await publish(client, "ana", "I live in Berlin and I have a dog named Rex")
+    berlin = next(f["id"] for f in first["changes"]["added"] if "Berlin" in f["content"])
+    llm.json_reply(decided("User lives in Lisbon", "UPDATE", ["F0"]))
+    job = await publish(client, "ana", "I moved from Berlin to Lisbon")
+    assert len(llm.requests) == 2  # no reconciliation call
+    assert job["usage"]["llm_calls"] == 1
+    [update] = job["changes"]["updated"]
+    assert (update["before"]["id"], update["after"]["content"]) == (berlin, "User lives in Lisbon")
+    assert await live(client) == ["User has a dog named Rex", "User lives in Lisbon"]
+    system, user = (m["content"] for m in llm.requests[1]["messages"])
+    assert '"action": "UPDATE"' in system and "ids F0, F1" in system
+    known, conversation = user.split("\n\nConversation:\n")
+    assert known.startswith("Known facts:\n[F0] User lives in Berlin (static, ")
+    assert "I moved from Berlin to Lisbon" in conversation
+    assert "Known facts" not in llm.prompts(0) and '"action"' not in llm.prompts(0)  # nothing known yet
+
+
+async def test_a_decision_naming_facts_it_was_not_shown_is_checked_like_the_reconcilers(client, llm):
+    llm.json_reply(facts(("User lives in Berlin", "static")))
+    await publish(client, "ana", "I live in Berlin")
+    llm.json_reply(decided("User lives in Lisbon", "UPDATE", ["F7", 3, "x"]))
+    job = await publish(client, "ana", "I also have a flat in Lisbon")
+    assert len(llm.requests) == 2
+    assert [f["content"] for f in job["changes"]["added"]] == ["User lives in Lisbon"]
+    assert job["changes"]["updated"] == []
+    assert await live(client) == ["User lives in Berlin", "User lives in Lisbon"]
+    llm.json_reply(decided("User lives in Lisbon now", "DELETE", ["f0"]))
+    job = await publish(client, "ana", "I sold the flat in Berlin")
+    assert [f["content"] for f in job["changes"]["removed"]] == ["User lives in Berlin"]
+
+
+async def test_a_fact_without_a_decision_goes_to_the_reconciler(client, llm):
+    llm.json_reply(facts(("User is a nurse", "static")))
+    await publish(client, "ana", "I'm a nurse")
+    llm.json_reply(facts(("User works as a nurse", "static")))
+    llm.json_reply(decisions((0, "NONE", [0])))
+    job = await publish(client, "ana", "As I said, I work as a nurse")
+    assert len(llm.requests) == 3 and "New facts:\n[0] User works as a nurse" in llm.prompts(2)
+    assert job["usage"]["llm_calls"] == 2
+    assert await live(client) == ["User is a nurse"]
+
+
+async def test_without_model_reconciliation_the_extraction_is_shown_no_facts(client, llm):
+    await client.put("/v1/config", json={"reconcile_with_llm": False})
+    llm.json_reply(facts(("User is a nurse", "static")))
+    await publish(client, "ana", "I'm a nurse")
+    llm.json_reply(decided("User is a doctor", "NONE", ["F0"]))
+    await publish(client, "ana", "I'm a doctor now")
+    assert len(llm.requests) == 2 and "Known facts" not in llm.prompts(1) and '"action"' not in llm.prompts(1)
+    assert await live(client) == ["User is a doctor", "User is a nurse"]
+
+
 async def test_a_config_change_alters_what_is_extracted_next_time(client, llm):
     r = await client.put(
         "/v1/config",

@@ -1,12 +1,14 @@
-"""The rules reconciler: no-ops, richer versions, topics, and numbers that must not merge."""
+"""The rules reconciler: no-ops, richer versions, topics, and numbers that must not merge; and an extractor's own
+decisions, which either reconciler takes only when the extractor saw every related fact."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from extractors.base import CandidateFact, Usage
+from extractors.base import CandidateFact, StatedDecision, Usage
 from memory_server.models import Fact
-from memory_server.reconcile import Action, Neighbor, RulesReconciler
+from memory_server.reconcile import Action, Neighbor, RulesReconciler, stated_decision
+from memory_server.reconcile_llm import LLMReconciler
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -63,3 +65,31 @@ async def test_same_topic_supersedes_every_fact_on_it():
 async def test_unrelated_fact_is_added():
     assert (await decide("User keeps bees", Neighbor(existing("User is a nurse"), 0.2))).action is Action.ADD
     assert (await decide("User keeps bees")).action is Action.ADD
+
+
+def stated(action: str, ids: list[str], considered: list[str]) -> CandidateFact:
+    decision = StatedDecision(action=action, ids=ids, considered=considered)
+    return CandidateFact(content="User lives in Lisbon", kind="static", decision=decision)
+
+
+async def test_an_extractors_decision_stands_when_it_saw_every_related_fact():
+    berlin, near = Neighbor(existing("User lives in Berlin", fid="a"), 0.8), Neighbor(existing("x", fid="b"), 0.6)
+    candidate = stated("UPDATE", ["a", "a", "z"], ["a", "b"])
+    for reconciler in (RulesReconciler(0.9), LLMReconciler(call=None, now=NOW)):  # no model: it must not be asked
+        [d] = await reconciler.decide([(candidate, [berlin, near])], Usage())
+        assert (d.action, d.target_ids, d.reason) == (Action.UPDATE, ["a"], "extractor: UPDATE")
+
+
+async def test_a_related_fact_the_extractor_was_not_shown_leaves_the_decision_to_the_reconciler():
+    berlin = Neighbor(existing("User lives in Berlin", "location", "a"), 0.8)
+    candidate = stated("ADD", [], ["b"]).model_copy(update={"topic": "location"})
+    assert stated_decision(candidate, [berlin]) is None
+    [d] = await RulesReconciler(0.9).decide([(candidate, [berlin])], Usage())
+    assert (d.action, d.target_ids) == (Action.UPDATE, ["a"])  # by topic, as without a stated decision
+
+
+def test_a_stated_update_or_delete_of_nothing_it_was_shown_is_an_add_or_nothing():
+    assert stated_decision(stated("UPDATE", ["z"], ["a"]), []).action is Action.ADD
+    assert stated_decision(stated("DELETE", [], ["a"]), []).action is Action.NONE
+    assert stated_decision(stated("NONE", ["a"], ["a"]), []).target_ids == ["a"]
+    assert stated_decision(CandidateFact(content="x", kind="static"), []) is None

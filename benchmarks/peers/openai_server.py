@@ -9,7 +9,8 @@ recognises the three prompts the benchmark meets and answers at once (or after `
 for a real model's latency):
 
 - mem0's additive extraction (2.x, one call per `add()`): `{"memory": [{"id": "0", "text": ...}]}`;
-- our llm extractor: `{"facts": [{"content", "kind", "confidence", "message"}]}`;
+- our llm extractor: `{"facts": [{"content", "kind", "confidence", "message"}]}`, and `"action": "ADD"` on each
+  fact when the prompt lists the user's known facts (the extraction then reconciles too);
 - our llm reconciler: `{"decisions": [...]}`, ADD for every new fact (mem0 2.x only ever adds, too).
 
 The facts come from the user messages alone, through `facts_of`, so one conversation yields the same facts in both
@@ -48,6 +49,7 @@ from tests.openai_fake import (  # noqa: E402
 MEM0_EXTRACTION = "You are a Memory Extractor"
 OUR_EXTRACTION = "You extract memories about a user from a conversation"
 OUR_RECONCILE = "You keep a user's memory consistent"
+OUR_KNOWN = "Known facts:\n"
 _MEM0_NEW = re.compile(r"## New Messages\n(.*?)\n\n## ", re.S)
 _OUR_LINE = re.compile(r"^\[(\d+)\] \S+ \S+ UTC (\w+): (.*)$", re.M)
 _OUR_NEW_FACT = re.compile(r"^\[(\d+)\] ", re.M)
@@ -81,8 +83,9 @@ def mem0_reply(user_prompt: str) -> dict[str, Any]:
 
 
 def our_extraction_reply(user_prompt: str) -> dict[str, Any]:
+    decided = {"action": "ADD", "ids": []} if user_prompt.startswith(OUR_KNOWN) else {}
     facts = [
-        {"content": text, "kind": "static", "ttl": None, "confidence": 0.9, "message": int(index)}
+        {"content": text, "kind": "static", "ttl": None, "confidence": 0.9, "message": int(index), **decided}
         for index, role, content in _OUR_LINE.findall(user_prompt)
         if role == "user"
         for text in facts_of(content)

@@ -141,7 +141,9 @@ class ExtractionConfig(Section):
         return {**DEFAULT_TTLS, **value}
 
     reconcile_with_llm: bool = Field(
-        True, description="With the llm extractor, let the model decide ADD/UPDATE/DELETE/NONE against related facts."
+        True,
+        description="With the llm extractor, let the model decide ADD/UPDATE/DELETE/NONE against related facts "
+        "(in the extraction call, which is then shown them).",
     )
     dynamic_ttl_seconds: TtlSeconds = Field(
         7 * 86_400, description="Lifetime of a dynamic fact with no TTL of its own."

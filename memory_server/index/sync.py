@@ -92,9 +92,9 @@ class VectorSync:
 
         Outside the flush's lock: a message's text never changes, so its vector is the same whoever stores it,
         and an extraction job embeds its own request's messages this way while other jobs run theirs. `also` (the
-        job's candidate facts) is embedded in the same model call, most of whose cost for a few short texts is
-        fixed; their vectors are returned by text, or none when the embedder failed (the caller then embeds them
-        itself and meets the error).
+        job's candidate facts, or what its user said) is embedded in the same model call, most of whose cost for a
+        few short texts is fixed; their vectors are returned by text, or none when the embedder failed (the caller
+        then embeds them itself and meets the error).
         """
         try:
             return await self._embed_lacking(message_ids, also)
@@ -145,15 +145,18 @@ class VectorSync:
     async def _embed(
         self, rows: Sequence[Row], also: Sequence[str] = ()
     ) -> tuple[dict[int, np.ndarray], dict[str, np.ndarray]]:
-        """Embed the (id, content) rows of episodes and store their vectors, and embed `also` in the same call;
-        return the rows' vectors by message id and those of `also` by text."""
-        texts = list(dict.fromkeys(also))
-        made = await self.embedder.embed([r["content"] for r in rows] + texts)
+        """Embed the (id, content) rows of episodes and store their vectors, and embed `also` in the same call (a
+        text that is also a row's content once); return the rows' vectors by message id and those of `also` by text."""
+        contents = [r["content"] for r in rows]
+        unique = set(contents)
+        texts = [t for t in dict.fromkeys(also) if t not in unique]
+        made = await self.embedder.embed(contents + texts)
         by_id = {r["id"]: v for r, v in zip(rows, made, strict=False)}
         if by_id:
             async with self.db.transaction() as conn:
                 await episodes.put_vectors(conn, [(i, self.embedder.model_id, v) for i, v in by_id.items()])
-        return by_id, dict(zip(texts, made[len(rows) :], strict=True))
+        by_text = dict(zip(contents + texts, made, strict=True))
+        return by_id, {t: by_text[t] for t in also}
 
     async def _facts(self, fact_ids: list[str]) -> None:
         if not await indexed.users(self.db, "facts"):  # nothing in the index to follow: leave it unopened

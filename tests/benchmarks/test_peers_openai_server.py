@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks.peers.openai_server import FakeOpenAI, facts_of
 from extractors import prompts
-from extractors.base import ExtractionContext, Message
+from extractors.base import ExtractionContext, KnownFact, Message, StatedDecision
 from extractors.llm import LLMExtractor
 from extractors.llm_client import ModelCall
 from memory_server.index.minilm import MINILM_DIM, OnnxMiniLMEmbedder
@@ -87,6 +87,17 @@ async def test_our_extractor_gets_the_same_facts_and_the_reconciler_adds_them(se
     ).json()
     reply = ReconcileReply.model_validate_json(answer["choices"][0]["message"]["content"])
     assert [(d.new, d.action) for d in reply.decisions] == [(0, "ADD"), (1, "ADD")]
+
+
+async def test_shown_the_users_known_facts_our_extractor_gets_an_add_for_each_fact(server):
+    call = ModelCall(model="openai/scripted", api_base=server.api_base, api_key="sk-test", max_retries=0)
+    extractor = LLMExtractor(call=call, static_definition="s.", dynamic_definition="d.", ttl_seconds={"one_day": 1})
+    now = datetime.now(UTC)
+    known = [KnownFact(id="fact-tea", content="User likes tea", kind="static", updated_at=now)]
+    said = [Message(role="user", content=SAID[0], created_at=now)]
+    found = await extractor.extract(said, ExtractionContext(user_id="ana", now=now, known=known))
+    assert [f.content for f in found.facts] == EXPECTED[:1]
+    assert [f.decision for f in found.facts] == [StatedDecision(action="ADD", ids=[], considered=["fact-tea"])]
 
 
 def test_an_unknown_prompt_is_refused_and_counted(server):

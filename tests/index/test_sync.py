@@ -113,6 +113,32 @@ async def test_a_jobs_messages_and_candidate_facts_are_embedded_in_one_model_cal
         await service.close()
 
 
+async def test_a_text_that_is_also_a_messages_content_is_embedded_once_and_returned(settings):
+    """A job that shows its extractor the user's related facts embeds what the user said first, as its messages."""
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+    calls: list[list[str]] = []
+    embed = service.core.embedder.embed
+
+    async def counted(texts):
+        calls.append(list(texts))
+        return await embed(texts)
+
+    try:
+        said = ["I keep bees.", "Nice weather today."]
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in said])
+        job, _ = await service.ingest(scope, body)
+        ids = [m.id for m in await messagesql.of_request(service.core.db, scope.space, job.request_id)]
+        service.core.embedder.embed = counted
+        got = await service.core.vectors.embed_messages(ids, also=[said[0], "User keeps bees", said[0]])
+        assert calls == [[*said, "User keeps bees"]]
+        assert sorted(got) == sorted([said[0], "User keeps bees"])
+        assert np.allclose(got[said[0]], (await embed([said[0]]))[0], atol=1e-5)
+        assert await episodesql.lacking_vectors(service.core.db, ids, service.core.embedder.model_id) == []
+    finally:
+        await service.close()
+
+
 async def test_a_failing_embedder_leaves_the_messages_queued_and_returns_no_vectors(settings):
     service = await MemoryService.open(settings)
     scope = Scope(settings.tenant, "test")
