@@ -70,8 +70,8 @@ CONVERSATION = "Conversation:\n{messages}"
 # Asked for when the user's stored facts related to the conversation are shown (KNOWN, before the conversation):
 # the extraction then also reconciles, and the reconciler's own call (RECONCILE_*) is not needed.
 DECISIONS = """
-Facts already known about the user are listed before the conversation under ids F0, F1... For each fact you \
-extract, say what it does to them:
+Facts already known about the user are listed before the conversation under ids F0, F1..., to compare with: \
+extract facts from the conversation alone. For each fact you extract, say what it does to the known facts:
 - "action": "ADD": it is new information.
 - "action": "UPDATE": it is a richer or newer version of known facts (moved city, new job, more detail); \
 "ids": the known facts it replaces.
