@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import statistics
@@ -25,7 +26,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -36,20 +39,43 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.profile_latency import Report, seed  # noqa: E402
 from benchmarks.readme import write_block  # noqa: E402
-from benchmarks.server import Server, defaults_env, free_port, launch, serve_command  # noqa: E402
+from benchmarks.server import Server, defaults_env, free_port, launch, serve_command, stop  # noqa: E402
 from memory_server.config import Settings  # noqa: E402
 from memory_server.context import Scope  # noqa: E402
 from memory_server.service import MemoryService  # noqa: E402
 from memory_server.store.copy import copy_sqlite_to_postgres  # noqa: E402
 
 
-def start_on(data_dir: Path, storage_url: str | None) -> Server:
-    """`memory-server serve` in a child process on its own data directory, on its defaults but for the store."""
+def start_on(data_dir: Path, storage_url: str | None, index_url: str | None = None) -> Server:
+    """`memory-server serve` in a child process on its own data directory, on its defaults but for the store (and
+    the index: processes sharing a PostgreSQL database must share a Chroma server)."""
     port = free_port()
     env = defaults_env(MEMORY_SERVER_RETRIEVAL_LOG__ENABLED="false")  # reads only: no log writes competing
     if storage_url:
         env["MEMORY_SERVER_STORAGE__URL"] = storage_url
+    if index_url:
+        env["MEMORY_SERVER_INDEX__URL"] = index_url
     return launch(serve_command(port, "--data-dir", str(data_dir)), port, env=env, stdout=subprocess.DEVNULL)
+
+
+def start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """`chroma run` (installed with chromadb) on `path`, once its heartbeat answers."""
+    port = free_port()
+    command = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--port", str(port)]
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError(f"chroma run exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("chroma run did not answer within 60 s")
 
 
 def latency_pairs(
@@ -70,21 +96,50 @@ def latency_pairs(
     return pairs
 
 
-async def reads_per_second(bases: list[str], users: list[str], clients: int, seconds: float) -> float:
+async def reads_per_second(bases: list[str], users: list[str], clients: int, seconds: float) -> tuple[float, float]:
+    """`POST /v1/profile` on keep-alive connections with no client library (asyncio streams, each user's request
+    built once): httpx spends more CPU on a request than the server does, and on a small machine a load generator
+    that heavy takes the cores a second server needs. Clients are spread over `bases` round robin."""
+    requests = {}
+    for base in bases:
+        host = base.removeprefix("http://")
+        for user in users:
+            body = json.dumps({"user_id": user}).encode()
+            head = f"POST /v1/profile HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            requests[base, user] = head.encode() + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
     done = 0
     stop_at = time.monotonic() + seconds
 
     async def client(n: int) -> None:
         nonlocal done
-        rng = random.Random(n)
-        async with httpx.AsyncClient(base_url=bases[n % len(bases)], timeout=60) as http:
+        rng, base = random.Random(n), bases[n % len(bases)]
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
             while time.monotonic() < stop_at:
-                r = await http.post("/v1/profile", json={"user_id": rng.choice(users)})
-                r.raise_for_status()
+                writer.write(requests[base, rng.choice(users)])
+                head = await reader.readuntil(b"\r\n\r\n")
+                if not head.startswith(b"HTTP/1.1 200 "):
+                    raise RuntimeError(f"{base} answered {head[:40]!r}")
+                length = int(head.lower().split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+                await reader.readexactly(length)
                 done += 1
+        finally:
+            writer.close()
 
+    cpu = time.process_time()
     await asyncio.gather(*(client(n) for n in range(clients)))
-    return done / seconds
+    return done / seconds, (time.process_time() - cpu) / seconds
+
+
+def load_loop(main: Coroutine[Any, Any, tuple[float, float]]) -> tuple[float, float]:
+    """Run the load generator on uvloop when it is installed (it comes with uvicorn's `standard` extra, which the
+    servers run on too): a lighter client leaves more of a small machine to the servers."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def p50(values: list[float]) -> float:
@@ -121,20 +176,25 @@ def main() -> None:
         admin.execute(f"CREATE DATABASE {name}")
         url = args.postgres.rsplit("/", 1)[0] + "/" + name
         servers: list[Server] = []
+        chroma: subprocess.Popen[bytes] | None = None
         try:
+            chroma, index_url = start_chroma(root / "chroma")
             copied = asyncio.run(copy_sqlite_to_postgres(root / "sqlite" / "memory.sqlite3", url))
             assert copied.ok, copied.mismatches
             for data_dir, storage_url in ((root / "sqlite", None), (root / "pg1", url), (root / "pg2", url)):
-                servers.append(start_on(data_dir, storage_url))  # one by one: `finally` stops those that started
+                # one by one: `finally` stops those that started
+                servers.append(start_on(data_dir, storage_url, index_url if storage_url else None))
             sqlite, pg1, pg2 = (server.base for server in servers)
             users = [f"user-{u:05d}" for u in range(args.users)]
             print("profile latency, SQLite and PostgreSQL alternating", flush=True)
             pairs = latency_pairs(sqlite, pg1, users, args.calls, rng)
-            one = asyncio.run(reads_per_second([pg1], users, args.clients, args.seconds))
-            two = asyncio.run(reads_per_second([pg1, pg2], users, args.clients, args.seconds))
+            (one, one_cpu) = load_loop(reads_per_second([pg1], users, args.clients, args.seconds))
+            (two, two_cpu) = load_loop(reads_per_second([pg1, pg2], users, args.clients, args.seconds))
         finally:
             for server in servers:
                 server.stop()
+            if chroma is not None:
+                stop(chroma)
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     lite, pg = [a for a, _ in pairs], [b for _, b in pairs]
     ratio = p50([b / a for a, b in pairs])
@@ -143,8 +203,10 @@ def main() -> None:
         "| --- | --- | --- | --- |",
         f"| `POST /v1/profile` without q, p50 (ms) | {p50(lite):.2f} | {p50(pg):.2f} | {ratio:.2f}x (pairs' median) |",
         f"| same, p95 (ms) | {statistics.quantiles(lite, n=20)[18]:.2f} | {statistics.quantiles(pg, n=20)[18]:.2f} | |",
-        f"| reads/s, {args.clients} clients, one PostgreSQL server | | {one:.0f} | |",
-        f"| reads/s, same clients over two PostgreSQL servers | | {two:.0f} | {two / one:.2f}x one server |",
+        f"| reads/s, {args.clients} clients, one PostgreSQL server | | {one:.0f} | load generator: {one_cpu:.2f} "
+        "cores |",
+        f"| reads/s, same clients over two PostgreSQL servers | | {two:.0f} | {two / one:.2f}x one server; load "
+        f"generator {two_cpu:.2f} cores |",
     ]
     block = "\n".join(
         [
