@@ -1,9 +1,9 @@
 """Metrics in the Prometheus text format (`GET /metrics`), for operators watching one or many server processes.
 
 Two kinds. Counted as they happen, in this process: request latency per route template (`api.timing`), model
-calls and tokens per extractor and model (extraction jobs). Read from the store at each scrape: jobs by status,
-queue depth and the age of the oldest queued job, the vector and webhook outboxes (pending, and the oldest's
-age), so every process reports the same backlog whichever one is scraped.
+calls and tokens per extractor and model (extraction jobs), candidate facts reconciled by what decided. Read from
+the store at each scrape: jobs by status, queue depth and the age of the oldest queued job, the vector and webhook
+outboxes (pending, and the oldest's age), so every process reports the same backlog whichever one is scraped.
 
 With `PROMETHEUS_MULTIPROC_DIR` set (an empty directory, set before the processes start, shared by them), the
 counted metrics of every process are kept there and each scrape aggregates all of them (the
@@ -13,7 +13,7 @@ counted metrics of every process are kept there and each scrape aggregates all o
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import get_args
 
@@ -34,6 +34,7 @@ from memory_server import timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import Forbidden
 from memory_server.models import JobStatus
+from memory_server.reconcile import Decision
 from memory_server.store import overview as overviewsql
 from memory_server.store.overview import Backlog
 
@@ -53,6 +54,13 @@ MODEL_TOKENS = Counter(
     "memory_server_model_tokens", "Tokens spent by extraction jobs' model calls.", ["extractor", "model", "kind"]
 )
 
+RECONCILED = Counter(
+    "memory_server_reconciliations",
+    "Candidate facts reconciled, by what decided (rules: no model; extractor: in the extraction's own call; model: "
+    "a reconciliation call) and the action taken.",
+    ["by", "action"],
+)
+
 
 def count_model_usage(extractor: str, model: str, usage: Usage) -> None:
     """Add one job attempt's model calls and tokens."""
@@ -60,6 +68,12 @@ def count_model_usage(extractor: str, model: str, usage: Usage) -> None:
         MODEL_CALLS.labels(extractor, model).inc(usage.llm_calls)
         MODEL_TOKENS.labels(extractor, model, "prompt").inc(usage.prompt_tokens)
         MODEL_TOKENS.labels(extractor, model, "completion").inc(usage.completion_tokens)
+
+
+def count_decisions(decisions: Iterable[Decision]) -> None:
+    """Add the decisions one request stored."""
+    for decision in decisions:
+        RECONCILED.labels(decision.by, decision.action.value).inc()
 
 
 def _age(since: datetime | None, now: datetime) -> float:

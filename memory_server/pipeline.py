@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from extractors.base import CandidateFact, KnownFact, Usage
-from memory_server import timeutil, webhooks
+from memory_server import metrics, timeutil, webhooks
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
@@ -255,6 +255,7 @@ async def apply_candidates(
             await jobsql.mark_done(conn, origin.request_id, now, usage)
             done = {"user_id": origin.user_id, "request_id": origin.request_id}
             await webhooks.emit(conn, scope.space, "request.done", done, at=now)
+    metrics.count_decisions(decision for decision, _ in outcome)
     # Only a user the index serves (or is being filled with) needs it in line before this returns; the operations
     # of other users wait for the workers' next flush, applied with everyone else's.
     if await indexed.includes(core.db, scope.space, origin.user_id, "facts"):

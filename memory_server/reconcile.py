@@ -41,6 +41,7 @@ class Decision:
     action: Action
     target_ids: list[str] = field(default_factory=list)
     reason: str = ""
+    by: str = "rules"  # what decided: "rules" (no model), "extractor" (in its own call) or "model" (a call of its own)
 
 
 Item = tuple[CandidateFact, Sequence[Neighbor]]
@@ -126,16 +127,16 @@ def stated_decision(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> 
     if any(n.fact.id not in considered for n in neighbors):
         return None
     targets = [i for i in dict.fromkeys(stated.ids) if i in considered]
-    return checked(Action(stated.action), targets, f"extractor: {stated.action}")
+    return checked(Action(stated.action), targets, f"extractor: {stated.action}", "extractor")
 
 
-def checked(action: Action, targets: list[str], reason: str) -> Decision:
+def checked(action: Action, targets: list[str], reason: str, by: str) -> Decision:
     """A decision as it can be applied: an update of no fact offered is a new fact, a delete of none does nothing."""
     if action is Action.UPDATE and not targets:
-        return Decision(Action.ADD, [], f"{reason} of nothing offered; kept as new")
+        return Decision(Action.ADD, [], f"{reason} of nothing offered; kept as new", by)
     if action is Action.DELETE and not targets:
-        return Decision(Action.NONE, [], f"{reason} of nothing offered; ignored")
-    return Decision(action, targets, reason)
+        return Decision(Action.NONE, [], f"{reason} of nothing offered; ignored", by)
+    return Decision(action, targets, reason, by)
 
 
 def _same_numbers(a: str, b: str) -> bool:

@@ -77,6 +77,6 @@ class LLMReconciler:
     @staticmethod
     def _decision(choice: _Choice | None, offered: dict[int, str]) -> Decision:
         if choice is None:
-            return Decision(Action.ADD, [], "the model gave no decision; kept as new")
+            return Decision(Action.ADD, [], "the model gave no decision; kept as new", "model")
         targets = [offered[i] for i in choice.ids if i in offered]  # ids it was not shown are ignored
-        return checked(Action(choice.action), targets, f"model: {choice.action}")
+        return checked(Action(choice.action), targets, f"model: {choice.action}", "model")

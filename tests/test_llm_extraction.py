@@ -240,14 +240,27 @@ def decided(content: str, action: str, ids: list) -> dict:
     return {"facts": [{"content": content, "kind": "static", "message": 0, "action": action, "ids": ids}]}
 
 
+async def _reconciled(client) -> dict[tuple[str, str], float]:
+    r = await client.get("/metrics")
+    return {
+        (s.labels["by"], s.labels["action"]): s.value
+        for family in text_string_to_metric_families(r.text)
+        if family.name == "memory_server_reconciliations"
+        for s in family.samples
+    }
+
+
 async def test_the_extraction_call_reconciles_against_the_related_facts_it_is_shown(client, llm):
     llm.json_reply(facts(("User lives in Berlin", "static"), ("User has a dog named Rex", "static")))
     first = await publish(client, "ana", "I live in Berlin and I have a dog named Rex")
     berlin = next(f["id"] for f in first["changes"]["added"] if "Berlin" in f["content"])
+    before = await _reconciled(client)
     llm.json_reply(decided("User lives in Lisbon", "UPDATE", ["F0"]))
     job = await publish(client, "ana", "I moved from Berlin to Lisbon")
     assert len(llm.requests) == 2  # no reconciliation call
     assert job["usage"]["llm_calls"] == 1
+    grown = {key: n - before.get(key, 0) for key, n in (await _reconciled(client)).items()}
+    assert {key: n for key, n in grown.items() if n} == {("extractor", "UPDATE"): 1}
     [update] = job["changes"]["updated"]
     assert (update["before"]["id"], update["after"]["content"]) == (berlin, "User lives in Lisbon")
     assert await live(client) == ["User has a dog named Rex", "User lives in Lisbon"]
@@ -276,11 +289,14 @@ async def test_a_decision_naming_facts_it_was_not_shown_is_checked_like_the_reco
 async def test_a_fact_without_a_decision_goes_to_the_reconciler(client, llm):
     llm.json_reply(facts(("User is a nurse", "static")))
     await publish(client, "ana", "I'm a nurse")
+    before = await _reconciled(client)
     llm.json_reply(facts(("User works as a nurse", "static")))
     llm.json_reply(decisions((0, "NONE", [0])))
     job = await publish(client, "ana", "As I said, I work as a nurse")
     assert len(llm.requests) == 3 and "New facts:\n[0] User works as a nurse" in llm.prompts(2)
     assert job["usage"]["llm_calls"] == 2
+    grown = {key: n - before.get(key, 0) for key, n in (await _reconciled(client)).items()}
+    assert {key: n for key, n in grown.items() if n} == {("model", "NONE"): 1}
     assert await live(client) == ["User is a nurse"]
 
 
