@@ -80,20 +80,27 @@ async def test_each_message_is_embedded_once_however_many_tasks_ask(settings):
         await service.close()
 
 
-async def test_a_jobs_messages_and_candidate_facts_are_embedded_in_one_model_call(settings):
-    """A model call's cost for a few short texts is mostly fixed, so an extraction job pays it once."""
-    service = await MemoryService.open(settings)
-    scope = Scope(settings.tenant, "test")
+def _record_calls(service: MemoryService) -> list[list[str]]:
+    """From now on, the texts of each (non-empty) embedder call of the service, in order."""
     calls: list[list[str]] = []
     embed = service.core.embedder.embed
 
-    async def counted(texts):
+    async def recorded(texts):
         if texts:
             calls.append(list(texts))
         return await embed(texts)
 
+    service.core.embedder.embed = recorded
+    return calls
+
+
+async def test_a_jobs_messages_and_candidate_facts_are_embedded_in_one_model_call(settings):
+    """A model call's cost for a few short texts is mostly fixed, so an extraction job pays it once."""
+    service = await MemoryService.open(settings)
+    scope = Scope(settings.tenant, "test")
+    embed = service.core.embedder.embed
     try:
-        service.core.embedder.embed = counted
+        calls = _record_calls(service)
         await service.start()
         said = ["I'm a nurse and I live in Lisbon.", "My sister Anna is 34 years old."]
         body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in said], wait=True)
@@ -117,19 +124,13 @@ async def test_a_text_that_is_also_a_messages_content_is_embedded_once_and_retur
     """A job that shows its extractor the user's related facts embeds what the user said first, as its messages."""
     service = await MemoryService.open(settings)
     scope = Scope(settings.tenant, "test")
-    calls: list[list[str]] = []
     embed = service.core.embedder.embed
-
-    async def counted(texts):
-        calls.append(list(texts))
-        return await embed(texts)
-
     try:
         said = ["I keep bees.", "Nice weather today."]
         body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": t} for t in said])
         job, _ = await service.ingest(scope, body)
         ids = [m.id for m in await messagesql.of_request(service.core.db, scope.space, job.request_id)]
-        service.core.embedder.embed = counted
+        calls = _record_calls(service)
         got = await service.core.vectors.embed_messages(ids, also=[said[0], "User keeps bees", said[0]])
         assert calls == [[*said, "User keeps bees"]]
         assert sorted(got) == sorted([said[0], "User keeps bees"])
