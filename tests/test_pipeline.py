@@ -1,4 +1,5 @@
-"""The stored facts an extractor that reconciles as it extracts is shown: the nearest to anything the user said."""
+"""memory_server.pipeline: the stored facts an extractor that reconciles as it extracts is shown (`known_facts`), the
+nearest to anything the user said."""
 
 from __future__ import annotations
 
