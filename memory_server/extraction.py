@@ -155,7 +155,8 @@ async def _extract(
     remembered = await _may_remember(core, job)
     if remembered and (not config.sources or source in config.sources):
         wanted = SignalRequest.of(config.signals.taxonomy, config.signals.roles) if config.signals.enabled else None
-        shown = await _known(core, job, config, stored) if decides(extractor) and config.reconcile_with_llm else []
+        reconciles = decides(extractor) and config.reconcile_with_llm and config.known_facts_limit > 0
+        shown = await _known(core, job, config, stored) if reconciles else []
         if is_cpu_bound(extractor) and sum(len(m.content) for m in messages) > INLINE_CHARS:
             # the worker counts on its own
             context = ExtractionContext(user_id=job.user_id, now=timeutil.now(), signals=wanted, known=shown)
@@ -210,7 +211,7 @@ async def _known(core: Core, job: ClaimedJob, config: ExtractionConfig, stored: 
         return []
     said = [m.content for m in stored if m.role in config.roles]
     vectors = await core.vectors.embed_messages([m.id for m in stored], also=said)
-    return known_facts(live, [vectors[text] for text in said if text in vectors])
+    return known_facts(live, [vectors[text] for text in said if text in vectors], config.known_facts_limit)
 
 
 async def _may_remember(core: Core, job: ClaimedJob) -> bool:

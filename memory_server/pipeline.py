@@ -34,8 +34,6 @@ from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Connection
 
 MAX_NEIGHBORS = 10
-#: At most this many stored facts are shown to an extractor that reconciles in its own call (`known_facts`).
-MAX_KNOWN = 30
 
 
 @dataclass
@@ -138,16 +136,16 @@ class _Working:
         return picked
 
 
-def known_facts(live: LiveFacts, said: Sequence[np.ndarray]) -> list[KnownFact]:
-    """The live facts to show an extractor that reconciles as it extracts: the nearest to anything the user said,
-    best first, with no threshold. A message scores the facts related to a fact drawn from it lower than that
+def known_facts(live: LiveFacts, said: Sequence[np.ndarray], limit: int) -> list[KnownFact]:
+    """The live facts to show an extractor that reconciles as it extracts: the `limit` nearest to anything the user
+    said, best first, with no threshold. A message scores the facts related to a fact drawn from it lower than that
     fact does (often below `related_threshold`), and a candidate whose related facts were not all shown costs the
     reconciler's call after all: in the side-by-side benchmark at 10k, 28 of 1,000 conversations did (in a probe
     on its data, showing only the facts within 0.1 of the threshold would have covered 93 of 263)."""
-    if not live.facts or not said:
+    if not live.facts or not said or limit <= 0:
         return []
     best = (live.matrix @ np.stack(said).T).max(axis=1)
-    chosen = np.argsort(-best, kind="stable")[:MAX_KNOWN]
+    chosen = np.argsort(-best, kind="stable")[:limit]
     return [_known(live.facts[i]) for i in chosen.tolist()]
 
 

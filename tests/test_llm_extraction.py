@@ -310,6 +310,23 @@ async def test_without_model_reconciliation_the_extraction_is_shown_no_facts(cli
     assert await live(client) == ["User is a doctor", "User is a nurse"]
 
 
+async def test_known_facts_limit_bounds_the_list_and_zero_reconciles_in_a_call_of_its_own(client, llm):
+    llm.json_reply(facts(("User lives in Berlin", "static"), ("User plays the cello", "static")))
+    await publish(client, "ana", "I live in Berlin and I play the cello")
+    assert (await client.put("/v1/config", json={"known_facts_limit": 1})).status_code == 200
+    llm.json_reply(decided("User lives in Lisbon", "UPDATE", ["F0"]))
+    await publish(client, "ana", "I moved to Lisbon")
+    assert "[F0] User lives in Berlin" in llm.prompts(1) and "[F1]" not in llm.prompts(1)
+    assert (await client.put("/v1/config", json={"known_facts_limit": 0})).status_code == 200
+    llm.json_reply(facts(("User plays the viola", "static")))
+    llm.json_reply(decisions((0, "UPDATE", [0])))
+    await publish(client, "ana", "I switched from the cello to the viola")
+    assert len(llm.requests) == 4 and "Known facts" not in llm.prompts(2) and "New facts:" in llm.prompts(3)
+    assert await live(client) == ["User lives in Lisbon", "User plays the viola"]
+    r = await client.put("/v1/config", json={"known_facts_limit": -1})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "known_facts_limit"
+
+
 async def test_a_config_change_alters_what_is_extracted_next_time(client, llm):
     r = await client.put(
         "/v1/config",

@@ -145,6 +145,14 @@ class ExtractionConfig(Section):
         description="With the llm extractor, let the model decide ADD/UPDATE/DELETE/NONE against related facts "
         "(in the extraction call, which is then shown them).",
     )
+    known_facts_limit: int = Field(
+        30,
+        ge=0,
+        le=200,
+        description="With reconcile_with_llm: how many of the user's stored facts (the nearest to what they said) the "
+        "extraction prompt lists so that the same model call reconciles, ~30 prompt tokens each; 0 lists none and "
+        "reconciles in a call of its own.",
+    )
     dynamic_ttl_seconds: TtlSeconds = Field(
         7 * 86_400, description="Lifetime of a dynamic fact with no TTL of its own."
     )
