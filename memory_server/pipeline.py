@@ -142,15 +142,11 @@ def known_facts(live: LiveFacts, said: Sequence[np.ndarray], limit: int) -> list
     fact does (often below `related_threshold`), and a candidate whose related facts were not all shown costs the
     reconciler's call after all: in the side-by-side benchmark at 10k, 28 of 1,000 conversations did (in a probe
     on its data, showing only the facts within 0.1 of the threshold would have covered 93 of 263)."""
-    if not live.facts or not said or limit <= 0:
+    if not live.facts or not said:
         return []
     best = (live.matrix @ np.stack(said).T).max(axis=1)
-    chosen = np.argsort(-best, kind="stable")[:limit]
-    return [_known(live.facts[i]) for i in chosen.tolist()]
-
-
-def _known(fact: Fact) -> KnownFact:
-    return KnownFact(id=fact.id, content=fact.content, kind=fact.kind, updated_at=fact.updated_at)
+    chosen = [live.facts[i] for i in np.argsort(-best, kind="stable")[:limit].tolist()]
+    return [KnownFact(id=f.id, content=f.content, kind=f.kind, updated_at=f.updated_at) for f in chosen]
 
 
 def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, now: datetime) -> datetime | None:
@@ -206,10 +202,10 @@ async def apply_candidates(
     usage = usage or Usage()
     now = timeutil.now()
     kept = worth_storing(candidates, origin, config, now)
-    known = dict(embedded or {})
-    if missing := [c.content for c in kept if c.content not in known]:
-        known.update(zip(missing, await core.embedder.embed(missing), strict=True))
-    vectors = [known[c.content] for c in kept]
+    by_text = dict(embedded or {})
+    if missing := [c.content for c in kept if c.content not in by_text]:
+        by_text.update(zip(missing, await core.embedder.embed(missing), strict=True))
+    vectors = [by_text[c.content] for c in kept]
     live = await live_facts(core, scope.space, origin.user_id, with_vectors=True)
     working = _Working(live.facts, live.matrix)
     plan = _Plan()
