@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:
 
 from benchmarks.profile_latency import Report, seed  # noqa: E402
 from benchmarks.readme import write_block  # noqa: E402
-from benchmarks.server import Server, defaults_env, free_port, launch, serve_command, stop  # noqa: E402
+from benchmarks.server import Server, defaults_env, free_port, launch, serve_command  # noqa: E402
 from memory_server.config import Settings  # noqa: E402
 from memory_server.context import Scope  # noqa: E402
 from memory_server.service import MemoryService  # noqa: E402
@@ -58,24 +58,14 @@ def start_on(data_dir: Path, storage_url: str | None, index_url: str | None = No
     return launch(serve_command(port, "--data-dir", str(data_dir)), port, env=env, stdout=subprocess.DEVNULL)
 
 
-def start_chroma(path: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_chroma(path: Path) -> Server:
     """`chroma run` (installed with chromadb) on `path`, once its heartbeat answers."""
     port = free_port()
     command = [str(Path(sys.executable).parent / "chroma"), "run", "--path", str(path), "--port", str(port)]
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        if proc.poll() is not None:
-            raise RuntimeError(f"chroma run exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("chroma run did not answer within 60 s")
+    return launch(
+        command, port, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, health="/api/v2/heartbeat"
+    )
 
 
 def latency_pairs(
@@ -176,14 +166,14 @@ def main() -> None:
         admin.execute(f"CREATE DATABASE {name}")
         url = args.postgres.rsplit("/", 1)[0] + "/" + name
         servers: list[Server] = []
-        chroma: subprocess.Popen[bytes] | None = None
+        chroma: Server | None = None
         try:
-            chroma, index_url = start_chroma(root / "chroma")
+            chroma = start_chroma(root / "chroma")
             copied = asyncio.run(copy_sqlite_to_postgres(root / "sqlite" / "memory.sqlite3", url))
             assert copied.ok, copied.mismatches
             for data_dir, storage_url in ((root / "sqlite", None), (root / "pg1", url), (root / "pg2", url)):
                 # one by one: `finally` stops those that started
-                servers.append(start_on(data_dir, storage_url, index_url if storage_url else None))
+                servers.append(start_on(data_dir, storage_url, chroma.base if storage_url else None))
             sqlite, pg1, pg2 = (server.base for server in servers)
             users = [f"user-{u:05d}" for u in range(args.users)]
             print("profile latency, SQLite and PostgreSQL alternating", flush=True)
@@ -194,7 +184,7 @@ def main() -> None:
             for server in servers:
                 server.stop()
             if chroma is not None:
-                stop(chroma)
+                chroma.stop()
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     lite, pg = [a for a, _ in pairs], [b for _, b in pairs]
     ratio = p50([b / a for a, b in pairs])

@@ -66,8 +66,9 @@ def launch(
     stdout: int | IO[Any] | None = None,
     stderr: int | IO[Any] | None = None,
     timeout: float = 120,
+    health: str = "/healthz",
 ) -> Server:
-    """Run `cmd`, a server that listens on `port`, and return once its /healthz answers."""
+    """Run `cmd`, a server that listens on `port`, and return once its `health` path answers 200."""
     started = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=stdout, stderr=stderr)
     base = f"http://127.0.0.1:{port}"
@@ -75,11 +76,11 @@ def launch(
         if proc.poll() is not None:
             raise RuntimeError(f"the server exited with {proc.returncode}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}{health}", timeout=1).status_code == 200:
                 return Server(proc, base, time.perf_counter() - started)
         except httpx.TransportError:
             pass
         time.sleep(0.1)
     proc.kill()
     proc.wait()
-    raise RuntimeError(f"the server did not answer /healthz within {timeout:.0f} s")
+    raise RuntimeError(f"the server did not answer {health} within {timeout:.0f} s")
