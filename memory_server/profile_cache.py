@@ -8,7 +8,12 @@ retrieval log records of them. It is served only while all of these hold:
   facts or their vectors (migrations m016, m018), so one primary-key read sees any such write, from this process
   or, with a shared database, another one. Messages, signals, consent and the user's record leave it: the answer
   is built from live facts alone, and a chat app that publishes every turn keeps its entry while a turn changes
-  no fact. The revision is read before the facts, so an entry is never newer than the revision it carries;
+  no fact. The revision is read before the facts, so an entry is never newer than the revision it carries.
+  On a shared PostgreSQL database the read is skipped while the database's feed (`store.revision_feed`) vouches
+  for the entry: it drops a user's entry when told of a write to the user, from any process, and an entry is
+  trusted only in the feed's epoch in which its revision was read with no such news meanwhile, and only while the
+  feed is caught up with this process's own writes (so a read after a write here always sees it; one after a
+  write in another process, once its notification arrived);
 - the space's extraction config version is the one it was built with;
 - none of the facts it was built from has expired (the earliest `expires_at` of all the user's live facts, shown
   or trimmed by `max_tokens`, bounds the entry);
@@ -22,8 +27,10 @@ the cache is asked. At most `profile_cache.users` users are kept, the least rece
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +44,7 @@ from memory_server.models import ProfileResponse
 from memory_server.retrieval_log import encode
 from memory_server.schemas import ProfileIn
 from memory_server.store import user_revisions
+from memory_server.store.db import Feed
 
 LOOKUPS = Counter(
     "memory_server_profile_cache_lookups",
@@ -101,6 +109,7 @@ class _Entry:
     config_version: int
     built: float  # time.monotonic()
     expires: datetime | None  # the earliest expiry of the user's live facts
+    trusted: int | None  # the feed's epoch in which no write to the user was told after `revision` was read
     answers: dict[int | None, Answer] = field(default_factory=dict)
 
     def fresh(self, revision: int | None, config_version: int, max_age: float) -> bool:
@@ -112,42 +121,102 @@ class _Entry:
         )
 
 
+class _Watch:
+    """A revision read in flight: spoiled when a write to its user is told before the answer is kept."""
+
+    __slots__ = ("spoiled",)
+
+    def __init__(self) -> None:
+        self.spoiled = False
+
+
 class ProfileCache:
     def __init__(self, core: Core, settings: ProfileCacheSettings) -> None:
         self.core = core
         self.settings = settings
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
+        self._feed: Feed | None = None
+        self._watches: dict[tuple[str, str], list[_Watch]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    async def start(self) -> None:
+        """Follow the database's news of writes, when it has any (a shared PostgreSQL database does)."""
+        if self.settings.users:
+            self._feed = await self.core.db.follow(self._revised)
 
     async def answer(self, scope: Scope, body: ProfileIn) -> Answer:
         """The profile `body` asks for: kept or built (and then kept, when it is one the cache keeps)."""
         if body.q or not self.settings.users:
             return Answer(await turn_profile.profile(self.core, scope, body))
         key = (scope.space, body.user_id)
-        revision = await user_revisions.get(self.core.db, *key)  # before the facts: see the module's docstring
         config_version, _ = await self.core.configs.active(scope.space)
         entry = self._entries.get(key)
-        if entry is not None and not entry.fresh(revision, config_version, self.settings.seconds):
-            del self._entries[key]
-            entry = None
-        if entry is not None and (found := entry.answers.get(body.max_tokens)) is not None:
-            self._entries.move_to_end(key)
-            _HITS.inc()
-            return found
-        _MISSES.inc()
-        live = await turn_profile.profile_facts(self.core, scope.space, body.user_id)
-        answer = Answer(await turn_profile.profile(self.core, scope, body, live))
-        if revision is None:  # nothing stored for the user (or just purged): nothing to validate an entry with
+        if (
+            entry is not None
+            and self._trusted(entry)
+            and entry.fresh(entry.revision, config_version, self._age)
+            and (found := entry.answers.get(body.max_tokens)) is not None
+        ):
+            return self._hit(key, found)
+        with self._watching(key) as watch:
+            epoch = self._feed.epoch if self._feed is not None else None
+            revision = await user_revisions.get(self.core.db, *key)  # before the facts: see the module's docstring
+            entry = self._entries.get(key)
+            if entry is not None and not entry.fresh(revision, config_version, self._age):
+                del self._entries[key]
+                entry = None
+            if entry is not None and (found := entry.answers.get(body.max_tokens)) is not None:
+                entry.trusted = None if watch.spoiled else epoch
+                return self._hit(key, found)
+            _MISSES.inc()
+            live = await turn_profile.profile_facts(self.core, scope.space, body.user_id)
+            answer = Answer(await turn_profile.profile(self.core, scope, body, live))
+            if revision is None:  # nothing stored for the user (or just purged): nothing to validate an entry with
+                return answer
+            if entry is None:
+                expiries = [f.expires_at for f in live if f.expires_at is not None]
+                entry = _Entry(revision, config_version, time.monotonic(), min(expiries, default=None), None)
+                self._entries[key] = entry
+            entry.trusted = None if watch.spoiled else epoch
+            if len(entry.answers) < VARIANTS:
+                entry.answers[body.max_tokens] = answer.kept()
+        if self._entries.get(key) is not entry:  # dropped (or built anew) by another request meanwhile
             return answer
-        if entry is None:
-            expiries = [f.expires_at for f in live if f.expires_at is not None]
-            entry = _Entry(revision, config_version, time.monotonic(), min(expiries, default=None))
-            self._entries[key] = entry
-        if len(entry.answers) < VARIANTS:
-            entry.answers[body.max_tokens] = answer.kept()
         self._entries.move_to_end(key)
         while len(self._entries) > self.settings.users:
             self._entries.popitem(last=False)
         return answer
+
+    @property
+    def _age(self) -> float:
+        return self.settings.seconds
+
+    def _trusted(self, entry: _Entry) -> bool:
+        """Whether the feed vouches that nothing of the user changed since the entry's revision was read."""
+        feed = self._feed
+        return feed is not None and entry.trusted is not None and entry.trusted == feed.epoch and feed.caught_up()
+
+    def _hit(self, key: tuple[str, str], found: Answer) -> Answer:
+        self._entries.move_to_end(key)
+        _HITS.inc()
+        return found
+
+    @contextlib.contextmanager
+    def _watching(self, key: tuple[str, str]) -> Iterator[_Watch]:
+        watch = _Watch()
+        self._watches.setdefault(key, []).append(watch)
+        try:
+            yield watch
+        finally:
+            watches = self._watches[key]
+            watches.remove(watch)
+            if not watches:
+                del self._watches[key]
+
+    def _revised(self, space: str, user_id: str) -> None:
+        key = (space, user_id)
+        self._entries.pop(key, None)
+        for watch in self._watches.get(key, ()):
+            watch.spoiled = True

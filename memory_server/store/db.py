@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -46,6 +46,15 @@ class Connection(Protocol):
 
 class ConstraintError(Exception):
     """A write broke a constraint of the schema (most often a unique key: the row is there already)."""
+
+
+class Feed(Protocol):
+    """Writes to users' facts told as they commit (`store.revision_feed`): trusted within one `epoch` (None: not
+    listening, nothing to trust) and while `caught_up` with this process's own writes."""
+
+    epoch: int | None
+
+    def caught_up(self) -> bool: ...
 
 
 class Database(Protocol):
@@ -79,6 +88,12 @@ class Database(Protocol):
         ...
 
     async def release(self, key: str) -> None: ...
+
+    async def follow(self, revised: Callable[[str, str], None]) -> Feed | None:
+        """Call `revised(space, user_id)` for each write to a user's facts as it commits, in any process on the
+        database, until closed; None when the engine has no such news (then `user_revisions` tells, read by read).
+        """
+        ...
 
     def exclusive(self, key: str) -> AbstractAsyncContextManager[None]:
         """One holder of `key` at a time, for as long as the body runs (a user's writes, the vector outbox): among

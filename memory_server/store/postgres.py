@@ -25,8 +25,10 @@ from psycopg_pool import AsyncConnectionPool
 
 from memory_server import tasks
 from memory_server.errors import Unavailable
+from memory_server.store import revision_feed
 from memory_server.store.db import ConstraintError, KeyedLocks
 from memory_server.store.migrations import migrate
+from memory_server.store.revision_feed import Revised, RevisionFeed
 
 #: The advisory lock every write transaction holds (one writer at a time, as with SQLite).
 WRITE_LOCK = 0x6D656D6F  # "memo"
@@ -139,6 +141,7 @@ class PostgresDatabase:
         self._session: psycopg.AsyncConnection[Any] | None = None
         self._session_lock = asyncio.Lock()
         self._keys = KeyedLocks()
+        self._feed: RevisionFeed | None = None
 
     def __repr__(self) -> str:
         return re.sub(r"//[^@/]*@", "//…@", self.url)
@@ -169,6 +172,9 @@ class PostgresDatabase:
         self._pool, self._session = pool, session
 
     async def close(self) -> None:
+        if self._feed is not None:
+            await self._feed.stop()
+            self._feed = None
         if self._session is not None:
             await self._session.close()
         if self._pool is not None:
@@ -182,9 +188,24 @@ class PostgresDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
-        async with self._opened().connection() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            yield PgConnection(conn)
+        feed, mark = self._feed, None
+        async with self._opened().connection() as conn:
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+                yield PgConnection(conn)
+                if feed is not None:  # last, so it comes back after the transaction's other notifications
+                    payload, mark = feed.mark()
+                    await conn.execute("SELECT pg_notify(%s, %s)", (revision_feed.CHANNEL, payload))
+            if feed is not None and mark is not None:
+                feed.sent(mark)
+
+    async def follow(self, revised: Revised) -> RevisionFeed:
+        """Tell `revised` of every write to a user's facts, from any process, as it commits (`store.revision_feed`);
+        this process's own write transactions mark the feed from now on."""
+        feed = RevisionFeed(self.url, revised)
+        await feed.start()
+        self._feed = feed
+        return feed
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         async with self._opened().connection() as conn:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -139,6 +139,10 @@ class SqliteDatabase:
 
     async def release(self, key: str) -> None:
         pass
+
+    async def follow(self, revised: Callable[[str, str], None]) -> None:
+        """No news: other processes (the CLI's) may write the file too, and only the revision read sees them."""
+        return None
 
     @asynccontextmanager
     async def exclusive(self, key: str) -> AsyncIterator[None]:

@@ -4,6 +4,7 @@ config updates, purges (another process is a PostgresDatabase of its own here)."
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -14,6 +15,7 @@ from memory_server.context import Scope
 from memory_server.schemas import FactIn, ProfileIn, RetrievalFilter
 from memory_server.service import MemoryService
 from memory_server.store import changelog as changesql
+from memory_server.store import revision_feed, user_revisions
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.postgres import PostgresDatabase
 from tests import postgres
@@ -64,3 +66,90 @@ async def test_a_purge_in_another_process_drops_the_user_s_entries_this_process_
     finally:
         await other.close()
         await service.close()
+
+
+async def _until(condition, seconds: float = 10) -> None:
+    for _ in range(int(seconds / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("not within the time allowed")
+
+
+def _counting_revision_reads(monkeypatch) -> list[tuple[str, str]]:
+    reads: list[tuple[str, str]] = []
+    real = user_revisions.get
+
+    async def get(db, tenant_id, user_id):
+        reads.append((tenant_id, user_id))
+        return await real(db, tenant_id, user_id)
+
+    monkeypatch.setattr(user_revisions, "get", get)
+    return reads
+
+
+async def _contents(service: MemoryService, scope: Scope, user: str = "ana") -> list[str]:
+    answer = json.loads(await service.profile_json(scope, ProfileIn(user_id=user), "req"))
+    return [f["content"] for part in ("static", "dynamic") for f in answer["profile"][part]]
+
+
+async def test_a_kept_profile_is_served_without_a_database_read_until_another_process_writes_the_user(
+    settings, monkeypatch
+):
+    other = PostgresDatabase(settings.storage.url)
+    await other.open()
+    try:
+        async with MemoryService.running(settings, listening=False) as service:
+            scope = Scope(settings.tenant, "test", "admin")
+            await service.add_fact(scope, FactIn(user_id="ana", content="User lives in Lisbon"))
+            await service.add_fact(scope, FactIn(user_id="bob", content="User lives in Oslo"))
+            reads = _counting_revision_reads(monkeypatch)
+            assert await _contents(service, scope) == ["User lives in Lisbon"]
+            await _until(service.profile_cache._feed.caught_up)
+            assert await _contents(service, scope) == ["User lives in Lisbon"]
+            assert await _contents(service, scope) == ["User lives in Lisbon"]
+            assert reads == [(scope.space, "ana")], "a kept answer the feed vouches for was checked again"
+
+            async with other.transaction() as conn:  # another process rewrites ana's fact
+                await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
+            await _until(lambda: (scope.space, "ana") not in service.profile_cache._entries)
+            assert await _contents(service, scope) == ["User lives in Porto"]
+            assert await _contents(service, scope, "bob") == ["User lives in Oslo"]
+            assert await _contents(service, scope, "bob") == ["User lives in Oslo"]
+            assert reads.count((scope.space, "bob")) == 1  # bob's entry was left alone
+    finally:
+        await other.close()
+
+
+async def test_while_the_feed_is_down_every_kept_profile_is_checked_against_the_database(settings, monkeypatch):
+    monkeypatch.setattr(revision_feed, "RETRY_SECONDS", (0.3, 0.3))
+    other = PostgresDatabase(settings.storage.url)
+    await other.open()
+    try:
+        async with MemoryService.running(settings, listening=False) as service:
+            scope = Scope(settings.tenant, "test", "admin")
+            feed = service.profile_cache._feed
+            await service.add_fact(scope, FactIn(user_id="ana", content="User lives in Lisbon"))
+            assert await _contents(service, scope) == ["User lives in Lisbon"]
+            first = feed.epoch
+            rows = await other.fetchall(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?",
+                (revision_feed.APPLICATION,),
+            )
+            assert len(rows) == 1
+            await _until(lambda: feed.epoch is None)
+
+            async with other.transaction() as conn:  # not told to anyone: nobody listens
+                await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
+            reads = _counting_revision_reads(monkeypatch)
+            assert await _contents(service, scope) == ["User lives in Porto"]
+            assert await _contents(service, scope) == ["User lives in Porto"]
+            assert len(reads) == 2
+
+            await _until(lambda: feed.epoch is not None)  # listening again: a kept answer is vouched for anew
+            assert feed.epoch != first
+            assert await _contents(service, scope) == ["User lives in Porto"]
+            assert await _contents(service, scope) == ["User lives in Porto"]
+            assert len(reads) == 3
+    finally:
+        await other.close()

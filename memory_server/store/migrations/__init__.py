@@ -24,7 +24,11 @@ from memory_server.store.migrations.operations import (
     m015_rate_buckets,
     m017_indexed_users,
 )
-from memory_server.store.migrations.revisions import m016_user_revisions, m018_revisions_follow_facts
+from memory_server.store.migrations.revisions import (
+    m016_user_revisions,
+    m018_revisions_follow_facts,
+    m019_revisions_notify,
+)
 from memory_server.store.migrations.signals import m007_webhooks, m008_signals, m009_segments
 from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m014_user_counts
 
@@ -49,6 +53,7 @@ MIGRATIONS: list[Migration] = [
     m016_user_revisions,
     m017_indexed_users,
     m018_revisions_follow_facts,
+    m019_revisions_notify,
 ]
 
 

@@ -1,5 +1,6 @@
-"""Migrations m016 and m018: a revision per space and user, bumped by triggers in the transaction of every write to
-the user's facts (m016 also followed messages, signals, consent and the user's record; m018 stopped that).
+"""Migrations m016, m018 and m019: a revision per space and user, bumped by triggers in the transaction of every
+write to the user's facts (m016 also followed messages, signals, consent and the user's record; m018 stopped that;
+m019 has PostgreSQL also notify each bump).
 
 Readers that keep something derived from a user's facts (the profile cache) compare the revision they built it
 at with the current one: one primary-key read says whether any of them changed. The triggers catch every write,
@@ -141,3 +142,19 @@ async def m018_revisions_follow_facts(db: Connection) -> None:
     for table in _UNRELATED:
         for event in ("insert", "update", "delete"):
             await db.execute(f"DROP TRIGGER IF EXISTS {table}_{event}_revision")
+
+
+async def m019_revisions_notify(db: Connection) -> None:
+    """With PostgreSQL a revision also notifies the channel `memory_user_revised` with the space and user, which
+    PostgreSQL sends when the transaction commits (once per distinct payload): a process can then drop what it keeps
+    of the user as soon as it is told (`store.revision_feed`) instead of reading the revision on every request.
+    Nothing on SQLite, whose file one process serves."""
+    if not is_postgres(db):
+        return
+    await db.execute(
+        """CREATE OR REPLACE FUNCTION user_revised(space TEXT, who TEXT) RETURNS void LANGUAGE sql AS $$
+            INSERT INTO user_revisions (tenant_id, user_id, revision) VALUES (space, who, nextval('revision_clock'))
+            ON CONFLICT (tenant_id, user_id) DO UPDATE SET revision = excluded.revision;
+            SELECT pg_notify('memory_user_revised', json_build_array(space, who)::text);
+        $$"""
+    )
