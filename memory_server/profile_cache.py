@@ -135,21 +135,20 @@ class ProfileCache:
         self.core = core
         self.settings = settings
         self._entries: OrderedDict[tuple[str, str], _Entry] = OrderedDict()
-        self._feed: Feed | None = None
+        self._feed: Feed | None = None  # the database's news of writes, followed from the first profile asked
+        self._followed = False
         self._watches: dict[tuple[str, str], list[_Watch]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def start(self) -> None:
-        """Follow the database's news of writes, when it has any (a shared PostgreSQL database does)."""
-        if self.settings.users:
-            self._feed = await self.core.db.follow(self._revised)
-
     async def answer(self, scope: Scope, body: ProfileIn) -> Answer:
         """The profile `body` asks for: kept or built (and then kept, when it is one the cache keeps)."""
         if body.q or not self.settings.users:
             return Answer(await turn_profile.profile(self.core, scope, body))
+        if not self._followed:
+            self._followed = True
+            self._feed = await self.core.db.follow(self._revised)
         key = (scope.space, body.user_id)
         config_version, _ = await self.core.configs.active(scope.space)
         entry = self._entries.get(key)

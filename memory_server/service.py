@@ -125,7 +125,6 @@ class MemoryService:
         await self._workers.start()
         await self.core.webhooks.start()
         await self.retrievals.start()
-        await self.profile_cache.start()
 
     async def close(self) -> None:
         if self._workers is not None:

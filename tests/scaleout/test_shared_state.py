@@ -128,9 +128,9 @@ async def test_while_the_feed_is_down_every_kept_profile_is_checked_against_the_
     try:
         async with MemoryService.running(settings, listening=False) as service:
             scope = Scope(settings.tenant, "test", "admin")
-            feed = service.profile_cache._feed
             await service.add_fact(scope, FactIn(user_id="ana", content="User lives in Lisbon"))
             assert await _contents(service, scope) == ["User lives in Lisbon"]
+            feed = service.profile_cache._feed  # followed from the first profile asked
             first = feed.epoch
             rows = await other.fetchall(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?",
