@@ -111,8 +111,11 @@ class RevisionFeed:
             pause = min(pause * 2, RETRY_SECONDS[1])
 
     async def _follow(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Tell what arrives; every `HEARTBEAT_SECONDS`, check the connection with a mark of its own, sent after
+        every transaction already `sent` committed: once back, nothing of theirs is still on its way (a mark that
+        was lost with a previous connection no longer holds `caught_up` back)."""
         while True:
             async for notice in conn.notifies(timeout=HEARTBEAT_SECONDS):
                 self._received(notice.payload)
             async with asyncio.timeout(HEARTBEAT_SECONDS):
-                await conn.execute("SELECT 1")
+                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._me}{self._sent}"))

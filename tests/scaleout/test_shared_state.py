@@ -153,3 +153,22 @@ async def test_while_the_feed_is_down_every_kept_profile_is_checked_against_the_
             assert len(reads) == 3
     finally:
         await other.close()
+
+
+async def test_a_mark_that_never_came_back_holds_the_feed_back_only_until_its_heartbeat(storage_url, monkeypatch):
+    monkeypatch.setattr(revision_feed, "HEARTBEAT_SECONDS", 0.2)
+    db = PostgresDatabase(storage_url)
+    await db.open()
+    try:
+        told: list[tuple[str, str]] = []
+        feed = await db.follow(lambda space, user: told.append((space, user)))
+        assert feed.caught_up()
+        _, number = feed.mark()
+        feed.sent(number)  # as if its transaction committed while the feed was not listening
+        assert not feed.caught_up()
+        await _until(feed.caught_up, seconds=2)
+        async with db.transaction() as conn:  # and news still flows: what every fact trigger calls
+            await conn.execute("SELECT user_revised('acme', 'ana')")
+        await _until(lambda: told == [("acme", "ana")] and feed.caught_up())
+    finally:
+        await db.close()
