@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -93,66 +95,67 @@ async def _contents(service: MemoryService, scope: Scope, user: str = "ana") -> 
     return [f["content"] for part in ("static", "dynamic") for f in answer["profile"][part]]
 
 
-async def test_a_kept_profile_is_served_without_a_database_read_until_another_process_writes_the_user(
-    settings, monkeypatch
-):
+@asynccontextmanager
+async def _serving_beside_another_process(settings) -> AsyncIterator[tuple[MemoryService, PostgresDatabase, Scope]]:
+    """A service that knows ana lives in Lisbon, and another process's connection to its database."""
     other = PostgresDatabase(settings.storage.url)
     await other.open()
     try:
         async with MemoryService.running(settings, listening=False) as service:
             scope = Scope(settings.tenant, "test", "admin")
             await service.add_fact(scope, FactIn(user_id="ana", content="User lives in Lisbon"))
-            await service.add_fact(scope, FactIn(user_id="bob", content="User lives in Oslo"))
-            reads = _counting_revision_reads(monkeypatch)
-            assert await _contents(service, scope) == ["User lives in Lisbon"]
-            await _until(service.profile_cache._feed.caught_up)
-            assert await _contents(service, scope) == ["User lives in Lisbon"]
-            assert await _contents(service, scope) == ["User lives in Lisbon"]
-            assert reads == [(scope.space, "ana")], "a kept answer the feed vouches for was checked again"
-
-            async with other.transaction() as conn:  # another process rewrites ana's fact
-                await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
-            await _until(lambda: (scope.space, "ana") not in service.profile_cache._entries)
-            assert await _contents(service, scope) == ["User lives in Porto"]
-            assert await _contents(service, scope, "bob") == ["User lives in Oslo"]
-            assert await _contents(service, scope, "bob") == ["User lives in Oslo"]
-            assert reads.count((scope.space, "bob")) == 1  # bob's entry was left alone
+            yield service, other, scope
     finally:
         await other.close()
+
+
+async def test_a_kept_profile_is_served_without_a_database_read_until_another_process_writes_the_user(
+    settings, monkeypatch
+):
+    async with _serving_beside_another_process(settings) as (service, other, scope):
+        await service.add_fact(scope, FactIn(user_id="bob", content="User lives in Oslo"))
+        reads = _counting_revision_reads(monkeypatch)
+        assert await _contents(service, scope) == ["User lives in Lisbon"]
+        await _until(service.profile_cache._feed.caught_up)
+        assert await _contents(service, scope) == ["User lives in Lisbon"]
+        assert await _contents(service, scope) == ["User lives in Lisbon"]
+        assert reads == [(scope.space, "ana")], "a kept answer the feed vouches for was checked again"
+
+        async with other.transaction() as conn:  # another process rewrites ana's fact
+            await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
+        await _until(lambda: (scope.space, "ana") not in service.profile_cache._entries)
+        assert await _contents(service, scope) == ["User lives in Porto"]
+        assert await _contents(service, scope, "bob") == ["User lives in Oslo"]
+        assert await _contents(service, scope, "bob") == ["User lives in Oslo"]
+        assert reads.count((scope.space, "bob")) == 1  # bob's entry was left alone
 
 
 async def test_while_the_feed_is_down_every_kept_profile_is_checked_against_the_database(settings, monkeypatch):
     monkeypatch.setattr(revision_feed, "RETRY_SECONDS", (0.3, 0.3))
-    other = PostgresDatabase(settings.storage.url)
-    await other.open()
-    try:
-        async with MemoryService.running(settings, listening=False) as service:
-            scope = Scope(settings.tenant, "test", "admin")
-            await service.add_fact(scope, FactIn(user_id="ana", content="User lives in Lisbon"))
-            assert await _contents(service, scope) == ["User lives in Lisbon"]
-            feed = service.profile_cache._feed  # followed from the first profile asked
-            first = feed.epoch
-            rows = await other.fetchall(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ?",
-                (revision_feed.APPLICATION,),
-            )
-            assert len(rows) == 1
-            await _until(lambda: feed.epoch is None)
+    async with _serving_beside_another_process(settings) as (service, other, scope):
+        assert await _contents(service, scope) == ["User lives in Lisbon"]
+        feed = service.profile_cache._feed  # followed from the first profile asked
+        first = feed.epoch
+        rows = await other.fetchall(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? "
+            "AND datname = current_database()",
+            (revision_feed.APPLICATION,),
+        )
+        assert len(rows) == 1
+        await _until(lambda: feed.epoch is None)
 
-            async with other.transaction() as conn:  # not told to anyone: nobody listens
-                await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
-            reads = _counting_revision_reads(monkeypatch)
-            assert await _contents(service, scope) == ["User lives in Porto"]
-            assert await _contents(service, scope) == ["User lives in Porto"]
-            assert len(reads) == 2
+        async with other.transaction() as conn:  # not told to anyone: nobody listens
+            await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
+        reads = _counting_revision_reads(monkeypatch)
+        assert await _contents(service, scope) == ["User lives in Porto"]
+        assert await _contents(service, scope) == ["User lives in Porto"]
+        assert len(reads) == 2
 
-            await _until(lambda: feed.epoch is not None)  # listening again: a kept answer is vouched for anew
-            assert feed.epoch != first
-            assert await _contents(service, scope) == ["User lives in Porto"]
-            assert await _contents(service, scope) == ["User lives in Porto"]
-            assert len(reads) == 3
-    finally:
-        await other.close()
+        await _until(lambda: feed.epoch is not None)  # listening again: a kept answer is vouched for anew
+        assert feed.epoch != first
+        assert await _contents(service, scope) == ["User lives in Porto"]
+        assert await _contents(service, scope) == ["User lives in Porto"]
+        assert len(reads) == 3
 
 
 async def test_a_mark_that_never_came_back_holds_the_feed_back_only_until_its_heartbeat(storage_url, monkeypatch):
