@@ -19,7 +19,13 @@ class StorageSettings(Section):
         description="postgresql://user:password@host/db for PostgreSQL (several processes on one database), "
         "sqlite:///path for a SQLite file elsewhere; null: memory.sqlite3 in the data directory.",
     )
-    pool_size: int = Field(10, ge=1, le=200, description="PostgreSQL connections one process may hold at once.")
+    pool_size: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="Pooled PostgreSQL connections one process may hold at once (besides one for its locks and one "
+        "listening for writes).",
+    )
 
     @property
     def shared(self) -> bool:
