@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from prometheus_client import Counter
 
 from memory_server import tasks
 
@@ -38,6 +39,12 @@ RETRY_SECONDS = (0.1, 5.0)
 
 #: How the feed's connection is named in `pg_stat_activity`.
 APPLICATION = "memory-server revision feed"
+
+LOSSES = Counter(
+    "memory_server_revision_feed_losses",
+    "Times a process's revision feed lost (or could not open) its connection; until it listens again, its cached "
+    "profiles are checked against the database.",
+)
 
 Revised = Callable[[str, str], None]
 
@@ -103,6 +110,7 @@ class RevisionFeed:
                     pause = RETRY_SECONDS[0]
                     await self._follow(conn)
             except (psycopg.Error, OSError, TimeoutError) as exc:
+                LOSSES.inc()
                 log.warning("revision feed: %s; profiles are checked against the database until it listens again", exc)
             finally:
                 self.epoch = None

@@ -135,7 +135,7 @@ async def test_while_the_feed_is_down_every_kept_profile_is_checked_against_the_
     async with _serving_beside_another_process(settings) as (service, other, scope):
         assert await _contents(service, scope) == ["User lives in Lisbon"]
         feed = service.profile_cache._feed  # followed from the first profile asked
-        first = feed.epoch
+        first, losses = feed.epoch, revision_feed.LOSSES._value.get()
         rows = await other.fetchall(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ? "
             "AND datname = current_database()",
@@ -143,6 +143,7 @@ async def test_while_the_feed_is_down_every_kept_profile_is_checked_against_the_
         )
         assert len(rows) == 1
         await _until(lambda: feed.epoch is None)
+        assert revision_feed.LOSSES._value.get() == losses + 1
 
         async with other.transaction() as conn:  # not told to anyone: nobody listens
             await conn.execute("UPDATE facts SET content = 'User lives in Porto' WHERE user_id = 'ana'")
