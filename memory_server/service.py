@@ -223,6 +223,8 @@ class MemoryService:
         job = await jobsql.get(self.core.db, scope.space, request_id)
         if job is None:
             raise NotFound(f"request_id: no request {request_id}", field="request_id")
+        if job.status == "done":  # another process may have run it: the next profile here must see what it wrote
+            await self.core.db.catch_up()
         job.changes = await changelog.request_view(self.core.db, scope.space, request_id)
         return job
 

@@ -95,6 +95,12 @@ class Database(Protocol):
         """
         ...
 
+    async def catch_up(self) -> None:
+        """Before this process trusts `follow`'s news again, have them catch up with every commit so far: for a
+        read that revealed another process's write (a job seen done) before its news arrived. Nothing without news.
+        """
+        ...
+
     def exclusive(self, key: str) -> AbstractAsyncContextManager[None]:
         """One holder of `key` at a time, for as long as the body runs (a user's writes, the vector outbox): among
         this process's tasks and, when `shared`, across the processes sharing the database; waits its turn."""

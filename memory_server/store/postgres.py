@@ -39,6 +39,9 @@ EXCLUSIVE_POLL_SECONDS = (0.005, 0.1)
 #: How long opening waits for the server to answer.
 CONNECT_SECONDS = 10
 
+#: A write transaction's mark for the revision feed, sent only when it revised a user (migration m019 sets the flag).
+_MARK_IF_REVISED = "SELECT pg_notify(%s, %s) WHERE current_setting('memory.revised', true) = 'on'"
+
 _TOKEN = re.compile(r"""'(?:[^']|'')*'|"[^"]*"|::|\?|:[A-Za-z_]\w*|%|(?<=[\s(,=])\+(?=[A-Za-z_])""")
 
 
@@ -194,10 +197,21 @@ class PostgresDatabase:
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield PgConnection(conn)
                 if feed is not None:  # last, so it comes back after the transaction's other notifications
-                    payload, mark = feed.mark()
-                    await conn.execute("SELECT pg_notify(%s, %s)", (revision_feed.CHANNEL, payload))
+                    payload, number = feed.mark()
+                    cursor = await conn.execute(_MARK_IF_REVISED, (revision_feed.CHANNEL, payload))
+                    mark = number if await cursor.fetchone() is not None else None
             if feed is not None and mark is not None:
                 feed.sent(mark)
+
+    async def catch_up(self) -> None:
+        """Have the feed vouch for nothing until the news of every commit so far has arrived: for a read that has
+        just revealed another process's write (a job seen done) which the feed may not have told yet."""
+        feed = self._feed
+        if feed is None:
+            return
+        payload, mark = feed.mark()
+        feed.sent(mark)  # before it is sent: a mark that never arrives holds the feed back until its heartbeat
+        await self.fetchall("SELECT pg_notify(?, ?)", (revision_feed.CHANNEL, payload))
 
     async def follow(self, revised: Revised) -> RevisionFeed:
         """Tell `revised` of every write to a user's facts, from any process, as it commits (`store.revision_feed`);

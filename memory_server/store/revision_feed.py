@@ -10,7 +10,8 @@ it says is to be trusted only within one `epoch`: a number that changes each tim
 does not. Nor does a notification arrive at the instant of its commit: this process's own write transactions
 end with a mark on the channel (`PostgresDatabase.transaction` asks `mark` and tells `sent` once committed), and
 the feed is `caught_up` once the mark of the last of them came back, so that a read right after this process's
-write never relies on news still on its way. Another process's write is seen when its notification arrives.
+write never relies on news still on its way (only transactions that revised a user are marked: the others, job
+claims and log flushes, have no news to wait for). Another process's write is seen when its notification arrives.
 """
 
 from __future__ import annotations

@@ -140,6 +140,9 @@ class SqliteDatabase:
     async def release(self, key: str) -> None:
         pass
 
+    async def catch_up(self) -> None:
+        pass
+
     async def follow(self, revised: Callable[[str, str], None]) -> None:
         """No news: other processes (the CLI's) may write the file too, and only the revision read sees them."""
         return None

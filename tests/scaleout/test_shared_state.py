@@ -14,7 +14,7 @@ from memory_server import configstore, timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.configstore import ConfigStore
 from memory_server.context import Scope
-from memory_server.schemas import FactIn, ProfileIn, RetrievalFilter
+from memory_server.schemas import FactIn, InteractionIn, ProfileIn, RetrievalFilter
 from memory_server.service import MemoryService
 from memory_server.store import changelog as changesql
 from memory_server.store import revision_feed, user_revisions
@@ -97,7 +97,9 @@ async def _contents(service: MemoryService, scope: Scope, user: str = "ana") -> 
 
 @asynccontextmanager
 async def _serving_beside_another_process(settings) -> AsyncIterator[tuple[MemoryService, PostgresDatabase, Scope]]:
-    """A service that knows ana lives in Lisbon, and another process's connection to its database."""
+    """A service that knows ana lives in Lisbon, and another process's connection to its database. No retrieval
+    log: its flushes are this process's writes, which hold the feed back for a moment (the tests count reads)."""
+    settings.retrieval_log.enabled = False
     other = PostgresDatabase(settings.storage.url)
     await other.open()
     try:
@@ -171,8 +173,43 @@ async def test_a_mark_that_never_came_back_holds_the_feed_back_only_until_its_he
         feed.sent(number)  # as if its transaction committed while the feed was not listening
         assert not feed.caught_up()
         await _until(feed.caught_up, seconds=2)
+        sent = feed._sent
+        async with db.transaction() as conn:  # a transaction that revises nobody is not marked
+            await conn.execute("SELECT count(*) FROM jobs")
+        assert feed._sent == sent and feed.caught_up()
         async with db.transaction() as conn:  # and news still flows: what every fact trigger calls
             await conn.execute("SELECT user_revised('acme', 'ana')")
+        assert feed._sent > sent
         await _until(lambda: told == [("acme", "ana")] and feed.caught_up())
     finally:
         await db.close()
+
+
+async def test_a_job_seen_done_holds_the_feed_back_until_news_of_everything_committed_before_arrived(
+    settings, monkeypatch
+):
+    """A job may have been run by another process (a worker): the server that reports it done must not serve a
+    profile its feed has not yet been told is stale."""
+    async with _serving_beside_another_process(settings) as (service, _, scope):
+        said = InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I am a nurse"}])
+        job, _ = await service.ingest(scope, said)
+        await service.wait(scope, job.request_id)
+        assert sorted(await _contents(service, scope)) == ["User is a nurse", "User lives in Lisbon"]
+        feed = service.profile_cache._feed
+        await _until(feed.caught_up)
+        reads = _counting_revision_reads(monkeypatch)
+        await _contents(service, scope)
+        assert reads == [], "a kept answer the feed vouches for was checked again"
+
+        real = feed._received
+        monkeypatch.setattr(feed, "_received", lambda payload: None if payload.startswith(feed._me) else real(payload))
+        assert (await service.request(scope, job.request_id)).status == "done"
+        assert not feed.caught_up()
+        await _contents(service, scope)
+        assert reads == [(scope.space, "ana")], "served on the feed's word before its news caught up"
+
+        monkeypatch.setattr(feed, "_received", real)
+        await service.request(scope, job.request_id)
+        await _until(feed.caught_up)
+        await _contents(service, scope)
+        assert len(reads) == 1  # the check confirmed the entry: trusted again once the news caught up

@@ -148,6 +148,7 @@ async def m019_revisions_notify(db: Connection) -> None:
     """With PostgreSQL a revision also notifies the channel `memory_user_revised` with the space and user, which
     PostgreSQL sends when the transaction commits (once per distinct payload): a process can then drop what it keeps
     of the user as soon as it is told (`store.revision_feed`) instead of reading the revision on every request.
+    The transaction-local setting `memory.revised` says a transaction revised someone (only those are marked).
     Nothing on SQLite, whose file one process serves."""
     if not is_postgres(db):
         return
@@ -155,6 +156,7 @@ async def m019_revisions_notify(db: Connection) -> None:
         """CREATE OR REPLACE FUNCTION user_revised(space TEXT, who TEXT) RETURNS void LANGUAGE sql AS $$
             INSERT INTO user_revisions (tenant_id, user_id, revision) VALUES (space, who, nextval('revision_clock'))
             ON CONFLICT (tenant_id, user_id) DO UPDATE SET revision = excluded.revision;
+            SELECT set_config('memory.revised', 'on', true);
             SELECT pg_notify('memory_user_revised', json_build_array(space, who)::text);
         $$"""
     )
