@@ -144,7 +144,10 @@ async def release(db: Database, request_id: str) -> None:
 async def recover(db: Database) -> int:
     """Requeue the jobs a crash left running: on SQLite (one process) every running job; on a shared database those
     whose claim no live process holds (the holder's session lock is gone, so this transaction's try-lock succeeds;
-    a claim this process holds fails it too, from another connection)."""
+    a claim this process holds fails it too, from another connection). Each process looks every `poll_seconds`:
+    while no job runs, the look takes no write lock."""
+    if db.shared and not await db.fetchall("SELECT 1 FROM jobs WHERE status = 'running' LIMIT 1"):
+        return 0
     async with db.transaction() as conn:
         if not is_postgres(conn):
             cur = await conn.execute("UPDATE jobs SET status = 'queued' WHERE status = 'running'")

@@ -17,6 +17,7 @@ from memory_server.context import Scope
 from memory_server.schemas import FactIn, InteractionIn, ProfileIn, RetrievalFilter
 from memory_server.service import MemoryService
 from memory_server.store import changelog as changesql
+from memory_server.store import jobs as jobsql
 from memory_server.store import revision_feed, user_revisions
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.postgres import PostgresDatabase
@@ -213,3 +214,16 @@ async def test_a_job_seen_done_holds_the_feed_back_until_news_of_everything_comm
         await _until(feed.caught_up)
         await _contents(service, scope)
         assert len(reads) == 1  # the check confirmed the entry: trusted again once the news caught up
+
+
+async def test_looking_for_orphaned_jobs_takes_no_write_lock_while_none_runs(storage_url, monkeypatch):
+    db = PostgresDatabase(storage_url)
+    await db.open()
+    try:
+        opened = []
+        real = PostgresDatabase.transaction
+        monkeypatch.setattr(PostgresDatabase, "transaction", lambda self: opened.append(1) or real(self))
+        assert await jobsql.recover(db) == 0
+        assert opened == []
+    finally:
+        await db.close()
