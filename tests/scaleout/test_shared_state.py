@@ -98,9 +98,7 @@ async def _contents(service: MemoryService, scope: Scope, user: str = "ana") -> 
 
 @asynccontextmanager
 async def _serving_beside_another_process(settings) -> AsyncIterator[tuple[MemoryService, PostgresDatabase, Scope]]:
-    """A service that knows ana lives in Lisbon, and another process's connection to its database. No retrieval
-    log: its flushes are this process's writes, which hold the feed back for a moment (the tests count reads)."""
-    settings.retrieval_log.enabled = False
+    """A service that knows ana lives in Lisbon, and another process's connection to its database."""
     other = PostgresDatabase(settings.storage.url)
     await other.open()
     try:
