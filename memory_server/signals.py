@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 
 from extractors.signals import MessageSignals, SignalAnalyzer, Taxonomy, prototype_texts
-from memory_server import aggregates, segments, timeutil
+from memory_server import aggregates, heap, segments, timeutil
 from memory_server.config import ExtractionConfig
 from memory_server.context import Core
 from memory_server.cpu import off_loop
@@ -42,6 +42,7 @@ async def analyzer_for(core: Core, taxonomy: Taxonomy) -> SignalAnalyzer:
             prototypes = await core.embedder.embed(prototype_texts(taxonomy))
             analyzer = await asyncio.to_thread(SignalAnalyzer, taxonomy, prototypes)
             core.analyzers[key] = analyzer
+            await asyncio.to_thread(heap.give_back)  # ~40 MB the prototypes' batches left in the embedder's threads
         return analyzer
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import functools
 import hashlib
 import importlib.metadata
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from memory_server import heap
 from memory_server.index.embedders import EmbedderError, check_texts, normalize
 
 log = logging.getLogger(__name__)
@@ -110,20 +110,6 @@ def load_minilm(
     return _load_minilm(model.resolve(), tokenizer.resolve(), threads_per_call)
 
 
-def _give_back_freed_heap() -> None:
-    """Return the heap that building a session freed to the OS (glibc's malloc_trim; elsewhere nothing).
-
-    onnxruntime folds the int8 weights into float32 while it builds the session and frees its working copies,
-    but glibc keeps that memory mapped: the process stayed ~70 MB larger than it needed to be, for good.
-    """
-    try:
-        trim = getattr(ctypes.CDLL(None), "malloc_trim", None)  # the symbols the process has loaded
-    except (OSError, TypeError):  # no such lookup on this platform
-        return
-    if trim is not None:
-        trim(0)
-
-
 @functools.cache
 def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) -> _MiniLM:
     tokenizer_json = _read_verified(tokenizer_path, TOKENIZER_SHA256, "embedding tokenizer file")
@@ -155,7 +141,7 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) 
         model_bytes = _read_verified(model_path, MODEL_SHA256, "embedding model file")
         session = _built_session(ort, model_bytes, options, optimized)
         del model_bytes
-    _give_back_freed_heap()
+    heap.give_back()  # onnxruntime's working copies from building the session
 
     inputs = frozenset(i.name for i in session.get_inputs())
     outputs = {o.name: o for o in session.get_outputs()}
@@ -212,7 +198,7 @@ def _built_session(ort: Any, model_bytes: bytes, options: Any, optimized: Path) 
     finally:
         options.optimized_model_filepath = ""
         options.graph_optimization_level = level
-    _give_back_freed_heap()  # the build's working copies, before the session this process keeps is made
+    heap.give_back()  # the build's working copies, before the session this process keeps is made
     kept = _kept_session(ort, options, optimized)
     return kept or ort.InferenceSession(model_bytes, sess_options=options, providers=_PROVIDERS)
 
