@@ -155,7 +155,7 @@ class ProfileCache:
         if (
             entry is not None
             and self._trusted(entry)
-            and entry.fresh(entry.revision, config_version, self._age)
+            and entry.fresh(entry.revision, config_version, self.settings.seconds)
             and (found := entry.answers.get(body.max_tokens)) is not None
         ):
             return self._hit(key, found)
@@ -163,7 +163,7 @@ class ProfileCache:
             epoch = self._feed.epoch if self._feed is not None else None
             revision = await user_revisions.get(self.core.db, *key)  # before the facts: see the module's docstring
             entry = self._entries.get(key)
-            if entry is not None and not entry.fresh(revision, config_version, self._age):
+            if entry is not None and not entry.fresh(revision, config_version, self.settings.seconds):
                 del self._entries[key]
                 entry = None
             if entry is not None and (found := entry.answers.get(body.max_tokens)) is not None:
@@ -187,10 +187,6 @@ class ProfileCache:
         while len(self._entries) > self.settings.users:
             self._entries.popitem(last=False)
         return answer
-
-    @property
-    def _age(self) -> float:
-        return self.settings.seconds
 
     def _trusted(self, entry: _Entry) -> bool:
         """Whether the feed vouches that nothing of the user changed since the entry's revision was read."""
