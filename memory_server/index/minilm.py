@@ -133,10 +133,10 @@ def _load_minilm(model_path: Path, tokenizer_path: Path, threads_per_call: int) 
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    optimized = optimized_path()
+    optimized, session = optimized_path(), None
     if optimized.is_file():
         _verify(model_path, MODEL_SHA256, "embedding model file")  # a bad install fails here all the same
-    session = _kept_session(ort, options, optimized)
+        session = _kept_session(ort, options, optimized)
     if session is None:
         model_bytes = _read_verified(model_path, MODEL_SHA256, "embedding model file")
         session = _built_session(ort, model_bytes, options, optimized)
@@ -163,9 +163,7 @@ def optimized_path() -> Path:
 
 
 def _kept_session(ort: Any, options: Any, optimized: Path) -> Any:
-    """The session from the graph an earlier start kept (see `_built_session`); None when there is none usable."""
-    if not optimized.is_file():
-        return None
+    """The session from the graph a start kept (see `_built_session`); None when it is unusable."""
     try:
         return ort.InferenceSession(str(optimized), sess_options=options, providers=_PROVIDERS)
     except Exception as exc:  # onnxruntime's errors derive from Exception alone
@@ -184,13 +182,14 @@ def _built_session(ort: Any, model_bytes: bytes, options: Any, optimized: Path) 
     pinned, which is why its name carries that sum.
     """
     aside = optimized.with_name(f"{optimized.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-    level = options.graph_optimization_level
+    level, kept = options.graph_optimization_level, None
     try:
         optimized.parent.mkdir(parents=True, exist_ok=True)
         options.optimized_model_filepath = str(aside)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
         ort.InferenceSession(model_bytes, sess_options=options, providers=_PROVIDERS)
         aside.replace(optimized)
+        kept = optimized
     except Exception as exc:  # as above; and OSError from the directory or the rename
         log.warning("embedding model: cannot keep its optimized graph at %s (%s)", optimized, exc)
         with contextlib.suppress(OSError):
@@ -199,8 +198,8 @@ def _built_session(ort: Any, model_bytes: bytes, options: Any, optimized: Path) 
         options.optimized_model_filepath = ""
         options.graph_optimization_level = level
     heap.give_back()  # the build's working copies, before the session this process keeps is made
-    kept = _kept_session(ort, options, optimized)
-    return kept or ort.InferenceSession(model_bytes, sess_options=options, providers=_PROVIDERS)
+    session = _kept_session(ort, options, kept) if kept is not None else None
+    return session or ort.InferenceSession(model_bytes, sess_options=options, providers=_PROVIDERS)
 
 
 @functools.cache
