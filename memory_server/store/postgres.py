@@ -200,7 +200,7 @@ class PostgresDatabase:
                     payload, number = feed.mark()
                     cursor = await conn.execute(_MARK_IF_REVISED, (revision_feed.CHANNEL, payload))
                     mark = number if await cursor.fetchone() is not None else None
-            if feed is not None and mark is not None:
+            if mark is not None:  # set only with a feed, once the transaction revised someone
                 feed.sent(mark)
 
     async def catch_up(self) -> None:
