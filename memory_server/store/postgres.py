@@ -206,20 +206,19 @@ class PostgresDatabase:
     async def catch_up(self) -> None:
         """Have the feed vouch for nothing until the news of every commit so far has arrived: for a read that has
         just revealed another process's write (a job seen done) which the feed may not have told yet."""
-        feed = self._feed
-        if feed is None:
-            return
-        payload, mark = feed.mark()
-        feed.sent(mark)  # before it is sent: a mark that never arrives holds the feed back until its heartbeat
-        await self.fetchall("SELECT pg_notify(?, ?)", (revision_feed.CHANNEL, payload))
+        if self._feed is not None:
+            await self._feed.catch_up()
 
     async def follow(self, revised: Revised) -> RevisionFeed:
         """Tell `revised` of every write to a user's facts, from any process, as it commits (`store.revision_feed`);
         this process's own write transactions mark the feed from now on."""
-        feed = RevisionFeed(self.url, revised)
+        feed = RevisionFeed(self.url, revised, self._notify)
         await feed.start()
         self._feed = feed
         return feed
+
+    async def _notify(self, payload: str) -> None:
+        await self.fetchall("SELECT pg_notify(?, ?)", (revision_feed.CHANNEL, payload))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         async with self._opened().connection() as conn:

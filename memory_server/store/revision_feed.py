@@ -20,8 +20,10 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import psycopg
@@ -33,8 +35,11 @@ log = logging.getLogger(__name__)
 
 #: The channel migration m019's trigger function notifies.
 CHANNEL = "memory_user_revised"
-#: How long the listener waits for news before it checks that its connection still answers (and how long for that).
-HEARTBEAT_SECONDS = 5.0
+#: How often the listener sends a mark of its own (`catch_up`): the longest a connection gone silent without closing
+#: (a network partition) can hide other processes' writes from this one.
+HEARTBEAT_SECONDS = 1.0
+#: How long a mark may take to come back, or a connection to open, before the connection is given up.
+ANSWER_SECONDS = 5.0
 #: First and longest pause before listening again after the connection was lost.
 RETRY_SECONDS = (0.1, 5.0)
 
@@ -48,17 +53,21 @@ LOSSES = Counter(
 )
 
 Revised = Callable[[str, str], None]
+#: Sends a payload on the channel from a connection of the process's pool.
+Notify = Callable[[str], Awaitable[object]]
 
 
 class RevisionFeed:
-    def __init__(self, url: str, revised: Revised) -> None:
+    def __init__(self, url: str, revised: Revised, notify: Notify) -> None:
         self.url = url
         self.revised = revised
+        self._notify = notify
         self.epoch: int | None = None
         self._epochs = itertools.count(1)
         self._me = f"mark:{uuid.uuid4().hex}:"
         self._marks = itertools.count(1)
         self._sent = self._seen = 0
+        self._waiting: deque[tuple[int, float]] = deque()  # marks sent while listening and not back: (number, when)
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
@@ -85,10 +94,20 @@ class RevisionFeed:
 
     def sent(self, number: int) -> None:
         self._sent = max(self._sent, number)
+        if self.epoch is not None:
+            self._waiting.append((number, time.monotonic()))
+
+    async def catch_up(self) -> None:
+        """Vouch for nothing until the news of every commit so far has arrived: a mark sent now is back."""
+        payload, number = self.mark()
+        self.sent(number)  # before it is sent: a mark that never arrives gives the connection up
+        await self._notify(payload)
 
     def _received(self, payload: str) -> None:
         if payload.startswith(self._me):
             self._seen = max(self._seen, int(payload[len(self._me) :]))
+            while self._waiting and self._waiting[0][0] <= self._seen:
+                self._waiting.popleft()
         elif payload.startswith("["):
             try:
                 space, user_id = json.loads(payload)
@@ -102,10 +121,11 @@ class RevisionFeed:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, connect_timeout=HEARTBEAT_SECONDS, application_name=APPLICATION
+                    self.url, autocommit=True, connect_timeout=ANSWER_SECONDS, application_name=APPLICATION
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._seen = self._sent  # what committed before is in every read from now on
+                    self._waiting.clear()
                     self.epoch = next(self._epochs)
                     self._listening.set()
                     pause = RETRY_SECONDS[0]
@@ -120,11 +140,25 @@ class RevisionFeed:
             pause = min(pause * 2, RETRY_SECONDS[1])
 
     async def _follow(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """Tell what arrives; every `HEARTBEAT_SECONDS`, check the connection with a mark of its own, sent after
-        every transaction already `sent` committed: once back, nothing of theirs is still on its way (a mark that
-        was lost with a previous connection no longer holds `caught_up` back)."""
-        while True:
-            async for notice in conn.notifies(timeout=HEARTBEAT_SECONDS):
-                self._received(notice.payload)
-            async with asyncio.timeout(HEARTBEAT_SECONDS):
-                await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self._me}{self._sent}"))
+        """Tell what arrives; every `HEARTBEAT_SECONDS`, `catch_up`: nothing is vouched for until its mark is back, so
+        a connection that went silent is trusted at most until then, and is given up once a mark is `ANSWER_SECONDS`
+        late (sent from the pool, so that waiting on a silent connection never blocks it). Once back, no earlier
+        commit's news is still on its way, nor does a mark lost with a previous connection hold `caught_up` back."""
+        beat: asyncio.Task[None] | None = None
+        try:
+            while True:
+                async for notice in conn.notifies(timeout=HEARTBEAT_SECONDS):
+                    self._received(notice.payload)
+                if self._waiting and time.monotonic() - self._waiting[0][1] > ANSWER_SECONDS:
+                    raise TimeoutError(f"a mark sent {ANSWER_SECONDS:g} s ago has not come back")
+                if beat is None or beat.done():
+                    beat = asyncio.create_task(self._beat(), name="revision feed heartbeat")
+        finally:
+            if beat is not None:
+                await tasks.stop([beat])
+
+    async def _beat(self) -> None:
+        try:
+            await self.catch_up()
+        except (psycopg.Error, OSError) as exc:  # its mark never comes back, and `_follow` gives the connection up
+            log.warning("revision feed: heartbeat not sent: %s", exc)

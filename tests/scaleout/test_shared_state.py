@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from memory_server import configstore, timeutil
 from memory_server.config import ExtractionConfig
@@ -182,6 +183,72 @@ async def test_a_mark_that_never_came_back_holds_the_feed_back_only_until_its_he
         await _until(lambda: told == [("acme", "ana")] and feed.caught_up())
     finally:
         await db.close()
+
+
+class _Relay:
+    """A TCP relay to PostgreSQL whose connections so far can be made to go silent without closing, as behind a
+    network partition; connections opened later pass."""
+
+    def __init__(self, url: str) -> None:
+        self.target = conninfo_to_dict(url)
+        self.pumps: set[asyncio.Task[None]] = set()
+        self.writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> str:
+        """Listen; the URL to connect through it."""
+        self.server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        port = self.server.sockets[0].getsockname()[1]
+        return make_conninfo(**{**self.target, "host": "127.0.0.1", "port": str(port)})
+
+    async def close(self) -> None:
+        self.server.close()
+        self.silence()
+        for writer in self.writers:
+            writer.close()
+
+    def silence(self) -> None:
+        """Stop passing bytes on every connection open now; neither end is told."""
+        for pump in self.pumps:
+            pump.cancel()
+        self.pumps = set()
+
+    async def _relay(self, client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter) -> None:
+        server_in, server_out = await asyncio.open_connection(self.target["host"], int(self.target["port"]))
+        self.writers += [client_out, server_out]
+        for source, sink in ((client_in, server_out), (server_in, client_out)):
+            self.pumps.add(asyncio.create_task(self._pump(source, sink)))
+
+    @staticmethod
+    async def _pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            sink.write(data)
+            await sink.drain()
+        sink.close()
+
+
+async def test_a_connection_gone_silent_is_vouched_for_no_longer_than_until_the_next_heartbeat(
+    storage_url, monkeypatch
+):
+    """A network partition: every connection the process has stops answering, and none is closed."""
+    monkeypatch.setattr(revision_feed, "HEARTBEAT_SECONDS", 0.2)
+    monkeypatch.setattr(revision_feed, "ANSWER_SECONDS", 1.0)
+    relay = _Relay(storage_url)
+    db = PostgresDatabase(await relay.start())
+    await db.open()
+    try:
+        feed = await db.follow(lambda space, user: None)
+        first, losses = feed.epoch, revision_feed.LOSSES._value.get()
+        await _until(feed.caught_up)
+        relay.silence()
+        await asyncio.sleep(0.3)  # a heartbeat was sent into the silence
+        assert feed.epoch == first, "given up only once the heartbeat is overdue"
+        assert not feed.caught_up()
+        await _until(lambda: feed.epoch not in (None, first), seconds=5)  # given up, and listening anew
+        assert revision_feed.LOSSES._value.get() == losses + 1
+        await _until(feed.caught_up, seconds=5)  # the next heartbeat came back
+    finally:
+        await db.close()
+        await relay.close()
 
 
 async def test_a_job_seen_done_holds_the_feed_back_until_news_of_everything_committed_before_arrived(
