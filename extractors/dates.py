@@ -21,7 +21,7 @@ group on 2026-05-04": a fact read next month must still say when it happened. Th
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 
 from extractors import cues
 
@@ -37,7 +37,10 @@ def resolve(text: str, day: date, past: bool = False) -> str:
 
 
 def _absolute(match: re.Match[str], day: date, past: bool) -> str:
-    when = _when(match, day, past)
+    try:
+        when = _when(match, day, past)
+    except (OverflowError, ValueError):  # a date before year 1 or after 9999: left as said
+        return match[0]
     if match["prep"]:
         return f"{match['prep']} {re.sub(r'^(?:on|in) ', '', when)}"
     return when
@@ -59,16 +62,22 @@ def _when(match: re.Match[str], day: date, past: bool) -> str:
             return f"on {day - timedelta(days=n)}"
         if unit == "week":
             return f"around {day - timedelta(weeks=n)}"
-        return f"in {_month(day, -n)}" if unit == "month" else f"in {day.year - n}"
+        return f"in {_month(day, -n)}" if unit == "month" else f"in {_year(day.year - n)}"
     shift, span = cues.SHIFTS[match["shift"].lower()], match["span"].lower()
     if span == "week":
         return f"the week of {day + timedelta(7 * shift - day.weekday())}"
     if span == "weekend":
         return f"the weekend of {day + timedelta(7 * shift + 5 - day.weekday())}"
-    return f"in {_month(day, shift)}" if span == "month" else f"in {day.year + shift}"
+    return f"in {_month(day, shift)}" if span == "month" else f"in {_year(day.year + shift)}"
 
 
 def _month(day: date, shift: int) -> str:
     """'<Month> <YYYY>' of the month `shift` months from `day`'s."""
     index = day.year * 12 + day.month - 1 + shift
-    return f"{_MONTHS[index % 12]} {index // 12}"
+    return f"{_MONTHS[index % 12]} {_year(index // 12)}"
+
+
+def _year(year: int) -> int:
+    if not MINYEAR <= year <= MAXYEAR:
+        raise ValueError(f"year {year} is out of range")
+    return year

@@ -186,14 +186,21 @@ def attributes_match(have: dict[str, Any], wanted: dict[str, Any] | None) -> boo
 
 def _collapse(ranked: list[tuple[float, int, int]], facts: Sequence[Fact]) -> list[tuple[float, int, int]]:
     """Drop a result that repeats a better one: an episode a higher fact was extracted from, or a fact
-    extracted from a higher episode (the first says it already, and the slot goes to something new)."""
-    shown_messages: set[int] = set()
+    extracted from a higher episode (the first says it already, and the slot goes to something new). Facts
+    extracted from one message are different things it said: each keeps its place."""
+    shown_episodes: set[int] = set()
+    sources_of_shown_facts: set[int] = set()
     kept = []
     for value, kind, ref in ranked:
-        sources = set(facts[ref].message_ids) if kind == 0 else {ref}
-        if (kind == 0 and sources and sources <= shown_messages) or (kind == 1 and ref in shown_messages):
+        if kind == 0:
+            sources = set(facts[ref].message_ids)
+            if sources and sources <= shown_episodes:
+                continue
+            sources_of_shown_facts |= sources
+        elif ref in sources_of_shown_facts:
             continue
-        shown_messages |= sources
+        else:
+            shown_episodes.add(ref)
         kept.append((value, kind, ref))
     return kept
 

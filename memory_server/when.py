@@ -44,7 +44,8 @@ def message_tokens(content: str, sent: datetime) -> str:
         resolved = dates.resolve(content, day, past)
         for kind, *ymd in _SPAN.findall(resolved):
             start = date(*map(int, ymd))
-            days.update(start + timedelta(i) for i in range(7 if kind == "week" else 2))
+            length = min(7 if kind == "week" else 2, (date.max - start).days + 1)  # none past 9999-12-31
+            days.update(start + timedelta(i) for i in range(length))
         days.update(date(*map(int, ymd)) for ymd in _ISO.findall(resolved))
         months.update((int(year), _month(name)) for name, year in _MONTH_YEAR.findall(resolved))
     tokens = set().union(*map(_day_tokens, days))

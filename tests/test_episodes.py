@@ -64,6 +64,17 @@ async def test_more_than_counts_only_embedded_episodes(client, service, scope):
     assert not await episodesql.more_than(db, tenant, "nobody", 0)
 
 
+async def test_facts_extracted_from_one_message_each_keep_their_place(client):
+    await publish(client, "col", "I live in Lyon and I work as a baker.")
+    query = {"user_id": "col", "query": "where does the user live and what is their job", "threshold": 0}
+    for types in (["facts"], ["facts", "episodes"]):
+        r = await client.post("/v1/search", json={**query, "types": types})
+        facts = sorted(h["content"] for h in r.json()["results"] if h["type"] == "fact")
+        assert facts == ["User lives in Lyon", "User works as a baker"], types
+    r = await client.post("/v1/search", json={**query, "types": ["facts", "episodes"]})
+    assert "episode" not in {h["type"] for h in r.json()["results"]}  # the message both came from: said already
+
+
 async def test_types_pick_facts_or_episodes(client):
     await publish(client, "ben", "I am a nurse in Porto. the weather is grim today lol")
     both = await _search(client, "ben", "nurse")

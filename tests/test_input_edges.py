@@ -4,6 +4,7 @@ and read back exactly (and the user's jobs still finish)."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -139,6 +140,23 @@ async def test_a_message_at_the_edge_of_the_calendar_is_stored_read_back_and_ree
     assert "User is a nurse" in {f["content"] for f in facts}
     again = (await client.post("/v1/users/ana/reextract")).json()
     assert [j["status"] for j in await until_finished(client, again["request_id"])] == ["done"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "said"),
+    [
+        ("9999-12-31T12:00:00Z", "I fly home tomorrow. Next year I am travelling to Rome. See you this weekend."),
+        ("0001-01-01T00:00:00Z", "Yesterday I went skiing. Last weekend I was in Oslo. Five years ago I moved."),
+    ],
+)
+async def test_a_relative_date_past_the_edge_of_the_calendar_is_left_as_said(client, stamp, said):
+    body = {"user_id": "ana", "messages": [{"role": "user", "content": said, "created_at": stamp}], "wait": True}
+    r = await client.post("/v1/interactions", json=body)
+    assert r.status_code == 200 and r.json()["status"] == "done", r.text
+    facts = (await client.get("/v1/users/ana/facts")).json()["items"]
+    assert not [f for f in facts if re.search(r"\b(10000|0000)\b|\bin [0-9]\b", f["content"])], facts
+    r = await client.post("/v1/search", json={"user_id": "ana", "query": "what did I do yesterday"})
+    assert r.status_code == 200
 
 
 @pytest.mark.parametrize(
