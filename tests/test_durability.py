@@ -157,3 +157,31 @@ async def test_years_stored_unpadded_by_older_versions_are_padded_and_read_back(
         "2026-01-01T00:00:00.000000Z",
     ]
     assert timeutil.from_db(rows[0][0]).year == 5
+
+
+async def test_message_ids_freed_before_the_upgrade_are_not_given_again(settings, monkeypatch):
+    """m020 on a database where SQLite's old rule had freed the newest message's id: what the change log still
+    names is never given again, and nothing that refers to the stored messages is lost in the rebuild."""
+    scope = Scope(settings.tenant, "test")
+    said = [InteractionIn(user_id="ana", messages=[{"role": "user", "content": t}]) for t in ("I am a nurse", "I swim")]
+    with monkeypatch.context() as old:
+        old.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:-1])
+        service = await MemoryService.open(settings)
+        await service.start()
+        for body in said:
+            job, _ = await service.ingest(scope, body)
+            await service.wait(scope, job.request_id)
+        newest = (await service.core.db.fetchone("SELECT max(id) FROM messages"))[0]
+        await service.delete_episode(scope, newest)
+        await service.close()
+
+    service = await MemoryService.open(settings)
+    try:
+        await service.start()
+        assert (await service.core.db.fetchone("SELECT count(*) FROM message_vectors"))[0] == 1
+        job, _ = await service.ingest(scope, InteractionIn(user_id="ana", messages=[{"role": "user", "content": "hi"}]))
+        await service.wait(scope, job.request_id)
+        ids = [r[0] for r in await service.core.db.fetchall("SELECT id FROM messages ORDER BY id")]
+        assert ids == [newest - 1, newest + 1]
+    finally:
+        await service.close()

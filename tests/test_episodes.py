@@ -75,6 +75,20 @@ async def test_facts_extracted_from_one_message_each_keep_their_place(client):
     assert "episode" not in {h["type"] for h in r.json()["results"]}  # the message both came from: said already
 
 
+async def test_a_deleted_message_s_id_is_never_given_to_a_later_one(client):
+    await publish(client, "zoe", "I am allergic to shellfish.")
+    [fact] = (await client.get("/v1/users/zoe/facts")).json()["items"]
+    [source] = fact["message_ids"]
+    assert (await client.delete(f"/v1/episodes/{source}")).status_code == 200
+    await publish(client, "zoe", "My sister Mia is visiting next spring.")
+    [later] = (await client.get("/v1/users/zoe/episodes")).json()["items"]
+    assert later["message_id"] > source
+    r = await client.delete(f"/v1/facts/{fact['id']}", params={"with_sources": "true"})
+    assert r.status_code == 200
+    left = (await client.get("/v1/users/zoe/episodes")).json()["items"]
+    assert [e["message_id"] for e in left] == [later["message_id"]]
+
+
 async def test_types_pick_facts_or_episodes(client):
     await publish(client, "ben", "I am a nurse in Porto. the weather is grim today lol")
     both = await _search(client, "ben", "nurse")

@@ -17,7 +17,7 @@ from memory_server.store.migrations.core import (
     m004_changelog_tenant_events,
     m005_pad_years,
 )
-from memory_server.store.migrations.episodes import m006_episodes
+from memory_server.store.migrations.episodes import m006_episodes, m020_message_ids_never_reused
 from memory_server.store.migrations.operations import (
     m012_retrieval_log,
     m013_vector_ops_time,
@@ -54,7 +54,12 @@ MIGRATIONS: list[Migration] = [
     m017_indexed_users,
     m018_revisions_follow_facts,
     m019_revisions_notify,
+    m020_message_ids_never_reused,
 ]
+
+#: Migrations that rebuild a table other tables reference, keeping every row's id: on SQLite they run with foreign
+#: keys off, or dropping the old table would delete every row that references it.
+FOREIGN_KEYS_OFF = frozenset({"m020_message_ids_never_reused"})
 
 
 #: The last migration the PostgreSQL baseline stands for (`migrations.postgres`).
@@ -76,6 +81,9 @@ async def migrate(db: Connection) -> list[str]:
         pending = [("+".join(names[:upto]), baseline), *pending[upto:]]
     applied = []
     for name, migration in pending:
+        keys_off = name in FOREIGN_KEYS_OFF and not is_postgres(db)
+        if keys_off:
+            await db.execute("PRAGMA foreign_keys = OFF")  # a no-op inside a transaction: before BEGIN
         await db.execute(begin)
         try:
             await migration(db)
@@ -87,5 +95,8 @@ async def migrate(db: Connection) -> list[str]:
         except BaseException:
             await db.execute("ROLLBACK")
             raise
+        finally:
+            if keys_off:
+                await db.execute("PRAGMA foreign_keys = ON")
         applied.extend(name.split("+"))
     return applied

@@ -1,8 +1,11 @@
-"""Migration m006: episodes (stored messages made searchable by keyword, dates and vector)."""
+"""Migrations m006 and m020: episodes (stored messages made searchable by keyword, dates and vector), whose ids
+are never given twice."""
 
 from __future__ import annotations
 
-from memory_server.store.db import Connection
+import re
+
+from memory_server.store.db import Connection, is_postgres
 from memory_server.store.migrations.script import run_script
 
 
@@ -42,3 +45,36 @@ async def m006_episodes(db: Connection) -> None:
         "episode_scope(tenant_id, user_id), episode_dates(content, created_at) FROM messages "
         "WHERE role IN ('user', 'assistant')"
     )
+
+
+async def m020_message_ids_never_reused(db: Connection) -> None:
+    """SQLite gave a new message the id after the highest stored one, so deleting the newest message gave its id
+    to the next one, which the facts extracted from the deleted one, the change log and the index still named:
+    `messages` is rebuilt with AUTOINCREMENT (the runner turns foreign keys off around it, as SQLite's procedure for
+    changing a table asks), counting on from the highest id anything still names. PostgreSQL's identity column
+    never gave an id twice."""
+    if is_postgres(db):
+        return
+    [[table]] = await db.execute_fetchall("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'")
+    rebuilt, found = re.subn(r"\bid INTEGER PRIMARY KEY\b", "id INTEGER PRIMARY KEY AUTOINCREMENT", table, count=1)
+    if not found:
+        raise RuntimeError(f"m020: unexpected messages table: {table}")
+    parts = await db.execute_fetchall(
+        "SELECT sql FROM sqlite_master WHERE tbl_name = 'messages' AND type IN ('index', 'trigger') AND sql IS NOT NULL"
+    )
+    await db.execute("PRAGMA legacy_alter_table = ON")  # other tables' triggers name messages: leave them be
+    try:
+        await db.execute(rebuilt.replace("CREATE TABLE messages", "CREATE TABLE messages_rebuilt", 1))
+        await db.execute("INSERT INTO messages_rebuilt SELECT * FROM messages")
+        await db.execute("DROP TABLE messages")
+        await db.execute("ALTER TABLE messages_rebuilt RENAME TO messages")
+    finally:
+        await db.execute("PRAGMA legacy_alter_table = OFF")
+    for [sql] in parts:
+        await db.execute(sql)
+    [[named]] = await db.execute_fetchall(
+        "SELECT max(coalesce((SELECT max(id) FROM messages), 0), coalesce((SELECT max(message_id) FROM changelog), 0), "
+        "coalesce((SELECT max(CAST(j.value AS INTEGER)) FROM facts, json_each(facts.message_ids) AS j), 0))"
+    )
+    await db.execute("DELETE FROM sqlite_sequence WHERE name = 'messages'")
+    await db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (named,))
