@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from memory_server.context import Scope
 from tests.conftest import publish
 
 DAY = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -162,3 +163,25 @@ async def test_export_and_import_carry_attributes_and_rebuild_signals(client, se
     again = await service.import_user(scope, exported)  # idempotent
     assert again["messages"] == 0
     assert (await client.get("/v1/users/flo")).json()["message_count"] == 1
+
+
+async def test_an_export_imported_into_another_tenant_keeps_every_fact_and_its_sources(client, service, scope):
+    await _say(client, "gus", ["I live in Lyon and I work as a baker.", "I am allergic to shellfish."])
+    facts = (await client.get("/v1/users/gus/facts")).json()["items"]
+    allergy = next(f for f in facts if "shellfish" in f["content"])
+    assert (await client.delete(f"/v1/facts/{allergy['id']}")).status_code == 200
+    exported = await service.export_user(scope, "gus")
+    said = {m.id: m.content for m in exported.messages}
+
+    other = Scope("elsewhere", "test")
+    added = await service.import_user(other, exported)
+    assert added == {"messages": 2, "facts": 3, "changelog": len(exported.changelog)}
+    there = await service.export_user(other, "gus")
+    assert sorted((f.content, f.status) for f in there.facts) == sorted((f.content, f.status) for f in exported.facts)
+    assert not {f.id for f in there.facts} & {f.id for f in exported.facts}  # ids of its own: those are taken
+    told = {m.id: m.content for m in there.messages}
+    sources = {f.content: [said[m] for m in f.message_ids] for f in exported.facts}
+    assert {f.content: [told[m] for m in f.message_ids] for f in there.facts} == sources
+    assert {c.fact_id for c in there.changelog} == {f.id for f in there.facts}
+    assert await service.import_user(other, exported) == {"messages": 0, "facts": 0, "changelog": 0}
+    assert len((await service.export_user(scope, "gus")).facts) == 3  # the exporting tenant's are untouched

@@ -290,6 +290,19 @@ async def due_to_expire(db: Database, limit: int) -> list[tuple[str, Fact]]:
     return [(r["tenant_id"], to_fact(r)) for r in rows]
 
 
+async def owned_elsewhere(conn: Connection, tenant_id: str, fact_ids: Sequence[str]) -> set[str]:
+    """Those of `fact_ids` that name facts of another tenant or project (ids are unique across them)."""
+    found: set[str] = set()
+    for start in range(0, len(fact_ids), 500):
+        chunk = fact_ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = await conn.execute_fetchall(
+            f"SELECT id FROM facts WHERE id IN ({marks}) AND tenant_id != ?", (*chunk, tenant_id)
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
 async def importable(conn: Connection, tenant_id: str, fact: Fact) -> bool:
     """Whether an imported fact is new here: its id unknown, and (when active) its content not live already."""
     clash = await conn.execute_fetchall(

@@ -111,12 +111,13 @@ async def users(db: Database, tenant_id: str) -> list[str]:
     return [r["user_id"] for r in rows]
 
 
-async def exists(conn: Connection, tenant_id: str, request_id: str, position: int) -> bool:
+async def id_of(conn: Connection, tenant_id: str, request_id: str, position: int) -> int | None:
+    """The id of the request's message at `position`, None when it is not stored."""
     rows = await conn.execute_fetchall(
-        "SELECT 1 FROM messages WHERE tenant_id = ? AND request_id = ? AND position = ?",
+        "SELECT id FROM messages WHERE tenant_id = ? AND request_id = ? AND position = ?",
         (tenant_id, request_id, position),
     )
-    return bool(rows)
+    return rows[0][0] if rows else None
 
 
 async def delete_user(conn: Connection, tenant_id: str, user_id: str) -> int:
