@@ -30,6 +30,7 @@ from memory_server.store import changelog as changesql
 from memory_server.store import facts as factsql
 from memory_server.store import indexed
 from memory_server.store import jobs as jobsql
+from memory_server.store import users as usersql
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Connection
 
@@ -241,6 +242,8 @@ async def apply_candidates(
                 raise Conflict(f"fact {fact.id} changed while this request was reconciled; try again")
         for fact, vector in plan.inserts:
             await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
+        if plan.inserts:  # a user whose facts are stated directly is a user all the same (listed, purgeable)
+            await usersql.known(conn, scope.space, origin.user_id, now)
         for event in plan.events:
             await changesql.record(conn, event)
         if also is not None:

@@ -185,3 +185,14 @@ async def test_an_export_imported_into_another_tenant_keeps_every_fact_and_its_s
     assert {c.fact_id for c in there.changelog} == {f.id for f in there.facts}
     assert await service.import_user(other, exported) == {"messages": 0, "facts": 0, "changelog": 0}
     assert len((await service.export_user(scope, "gus")).facts) == 3  # the exporting tenant's are untouched
+
+
+async def test_a_user_whose_facts_were_only_stated_is_a_user(client):
+    r = await client.post("/v1/facts", json={"user_id": "fay", "content": "User keeps bees"})
+    assert r.status_code in (200, 201), r.text
+    user = (await client.get("/v1/users/fay")).json()
+    assert user["user_id"] == "fay" and user["message_count"] == 0
+    assert "fay" in {u["user_id"] for u in (await client.get("/v1/users")).json()["users"]}
+    assert (await client.delete("/v1/users/fay")).status_code == 200
+    assert (await client.get("/v1/users/fay")).status_code == 404
+    assert (await client.get("/v1/users/fay/facts")).json()["items"] == []

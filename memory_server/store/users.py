@@ -65,6 +65,16 @@ async def seen(
     )
 
 
+async def known(conn: Connection, tenant_id: str, user_id: str, now: datetime) -> None:
+    """Create the record of a user who has facts but was never seen publishing (facts stated directly)."""
+    stamp = timeutil.to_db(now)
+    await conn.execute(
+        "INSERT INTO users (tenant_id, user_id, attributes, created_at, updated_at) VALUES (?, ?, '{}', ?, ?) "
+        "ON CONFLICT (tenant_id, user_id) DO NOTHING",
+        (tenant_id, user_id, stamp, stamp),
+    )
+
+
 async def merge_attributes(
     conn: Connection, tenant_id: str, user_id: str, patch: dict[str, Any], now: datetime
 ) -> None:
