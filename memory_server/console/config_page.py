@@ -63,7 +63,7 @@ def parse(config: dict[str, Any], fields: dict[str, str]) -> tuple[dict[str, Any
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for setting in settings_of(config):
-        raw = fields.get(setting.name, "")
+        raw = fields.get(setting.name, "").replace("\r\n", "\n")  # browsers send a textarea's line breaks as CRLF
         if setting.widget == "checkbox":
             values[setting.name] = raw == "on"
         elif setting.widget == "json":
@@ -74,14 +74,13 @@ def parse(config: dict[str, Any], fields: dict[str, str]) -> tuple[dict[str, Any
         else:
             nullable = ExtractionConfig.model_fields[setting.name].default is None
             values[setting.name] = None if raw.strip() == "" and nullable else raw
-    if errors:
-        return {}, errors
-    try:
+    try:  # also with JSON errors: every setting to fix is named at once
         merged = ExtractionConfig.model_validate({**config, **values}).model_dump()
     except ValidationError as exc:
         for error in exc.errors():
             name, rest = str(error["loc"][0]), field_path(error["loc"][1:])
             errors.setdefault(name, f"{rest}: {error['msg']}" if rest else error["msg"])
+    if errors:
         return {}, errors
     return {name: value for name, value in merged.items() if value != config.get(name)}, {}
 

@@ -56,6 +56,26 @@ def test_restoring_an_old_config_version(operator: Operator, server: Server) -> 
         assert api.get("/v1/config").json()["config"] == old["config"]
 
 
+def test_saving_one_setting_leaves_a_multi_line_prompt_as_it_was(operator: Operator, server: Server) -> None:
+    """Browsers send a textarea's line breaks as CRLF and drop a newline right after its opening tag."""
+    prompt = "\nFirst line after a blank.\nSecond line."
+    with server.api(server.admin) as api:
+        api.put("/v1/config", json={"context_prompt": prompt, "temperature": 0.0})
+    operator.sign_in(server.admin)
+    operator.go("/console/config")
+    page = operator.page
+    page.get_by_label("temperature").fill("0.4")
+    page.get_by_role("button", name="Save as a new version").click()
+    version = int(page.get_by_role("heading", level=1).inner_text().rsplit(" ", 1)[1])
+    assert page.locator(f"#version-{version} .diff tbody tr").all_inner_texts() == ["temperature\t0.0\t0.4"]
+    page.get_by_label("context_prompt").fill("One.\nTwo.")
+    page.get_by_role("button", name="Save as a new version").click()
+    operator.check("config-prompt")
+    with server.api(server.admin) as api:
+        config = api.get("/v1/config").json()
+    assert (config["version"], config["config"]["context_prompt"]) == (version + 1, "One.\nTwo.")
+
+
 def test_delete_by_meaning_shows_what_will_go_first(operator: Operator, server: Server) -> None:
     operator.sign_in(server.admin)
     operator.go(f"/console/users/{USER}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+from memory_server.config import ExtractionConfig
+from memory_server.console.config_page import parse
 from memory_server.store import changelog as changesql
 from tests.console.conftest import USER, Server, signed_in
 
@@ -170,3 +172,13 @@ def test_a_key_made_in_the_console_may_be_limited_to_its_project(server: Server)
     with server.api(server.admin) as api:
         key = next(k for k in api.get("/v1/keys").json() if k["name"] == "scoped")
     assert key["project_id"] == 1
+
+
+def test_every_setting_to_fix_is_named_at_once_with_a_json_error_among_them() -> None:
+    config = ExtractionConfig().model_dump()
+    wrong = {"temperature": "hot", "ttl_seconds": "{not json", "known_facts_limit": "-5"}
+    fields = {name: "" for name in config} | wrong
+    changes, errors = parse(config, fields)
+    assert changes == {}
+    assert set(errors) >= {"temperature", "ttl_seconds", "known_facts_limit"}, errors
+    assert errors["ttl_seconds"].startswith("not valid JSON")
