@@ -9,9 +9,11 @@ entries with their content blanked.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from memory_server import episodes, retrieval, timeutil
 from memory_server.context import Core, Scope
-from memory_server.errors import NotFound
+from memory_server.errors import Conflict, NotFound
 from memory_server.models import Episode, Fact
 from memory_server.schemas import DeleteByQueryIn
 from memory_server.store import changelog as changesql
@@ -49,6 +51,11 @@ async def delete_facts(core: Core, scope: Scope, user_id: str, targets: list[Fac
     return done
 
 
+class Previewed(NamedTuple):
+    fact_ids: frozenset[str]
+    message_ids: frozenset[int]
+
+
 async def _targets(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[int]]:
     """The live facts that match `query` at or above `threshold`, and the ids of the episodes that go with
     them: those that match, and the messages the matching facts came from (unless only facts are asked for),
@@ -68,10 +75,15 @@ async def matching(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[lis
     return facts, [found[i] for i in ids if i in found]
 
 
-async def delete_by_query(core: Core, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
-    """Delete what `matching` finds, under the user's lock."""
+async def delete_by_query(
+    core: Core, scope: Scope, body: DeleteByQueryIn, previewed: Previewed | None = None
+) -> tuple[list[Fact], list[Episode]]:
+    """Delete what `matching` finds, under the user's lock; with `previewed` (the fact and message ids a preview
+    showed), only if that is still exactly what matches."""
     async with core.user_lock(scope.space, body.user_id):
         facts, ids = await _targets(core, scope, body)
+        if previewed is not None and previewed != Previewed(frozenset(f.id for f in facts), frozenset(ids)):
+            raise Conflict("query: what matches changed since the preview; preview again", field="query")
         deleted = await delete_facts(core, scope, body.user_id, facts)
         gone = await episodes.delete(core, scope, body.user_id, ids)
     return deleted, gone

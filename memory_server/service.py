@@ -387,10 +387,13 @@ class MemoryService:
         scope.require("editor")
         return await forgetting.delete_episode(self.core, scope, message_id, user_id)
 
-    async def delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
-        """Delete the user's facts and episodes that match a query (each type as `types` asks)."""
+    async def delete_by_query(
+        self, scope: Scope, body: DeleteByQueryIn, previewed: forgetting.Previewed | None = None
+    ) -> tuple[list[Fact], list[Episode]]:
+        """Delete the user's facts and episodes that match a query (each type as `types` asks); with `previewed`,
+        only if they are still the ones a preview showed (Conflict otherwise)."""
         scope.require("editor")
-        return await forgetting.delete_by_query(self.core, scope, body)
+        return await forgetting.delete_by_query(self.core, scope, body, previewed)
 
     async def preview_delete_by_query(self, scope: Scope, body: DeleteByQueryIn) -> tuple[list[Fact], list[Episode]]:
         """What `delete_by_query` would delete now, deleting nothing (it needs the same role)."""

@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 from memory_server.console.chart import sentiment_chart
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
-from memory_server.errors import from_validation
+from memory_server.errors import Conflict, from_validation
+from memory_server.forgetting import Previewed
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
@@ -81,11 +82,16 @@ def _ask(user_id: str, form: ForgetQuery) -> tuple[DeleteByQueryIn | None, dict[
 @router.get("/users/{user_id}/forget")
 async def forget_preview(caller: Caller, user_id: Identifier, form: Annotated[ForgetQuery, Query()]) -> Response:
     """What deleting by meaning would remove, shown before anything is deleted."""
+    return await _preview(caller, user_id, form)
+
+
+async def _preview(caller: Caller, user_id: str, form: ForgetQuery, errors: dict[str, str] | None = None) -> Response:
     caller.scope.require("editor")
     await caller.service.users.get(caller.scope, user_id)
-    ask, errors = _ask(user_id, form) if form.query else (None, {})
+    ask, invalid = _ask(user_id, form) if form.query else (None, {})
     facts, episodes = await caller.service.preview_delete_by_query(caller.scope, ask) if ask else ([], [])
-    status = 422 if errors else 200
+    errors = {**(errors or {}), **invalid}
+    status = 409 if errors and not invalid else 422 if errors else 200
     return caller.render(
         "forget.html", status, user_id=user_id, form=form, errors=errors, ask=ask, facts=facts, episodes=episodes
     )
@@ -93,10 +99,19 @@ async def forget_preview(caller: Caller, user_id: Identifier, form: Annotated[Fo
 
 @router.post("/users/{user_id}/forget")
 async def forget(caller: Caller, fields: Form, user_id: Identifier) -> Response:
-    ask, _ = _ask(user_id, ForgetQuery.model_validate(fields))
+    """Delete what the preview showed: when something else matches by now, the preview is shown again instead."""
+    form = ForgetQuery.model_validate(fields)
+    ask, _ = _ask(user_id, form)
     if ask is None:  # the preview checked the form: only a hand-made post gets here
         return redirect(f"/users/{user_id}/forget")
-    await caller.service.delete_by_query(caller.scope, ask)
+    previewed = Previewed(
+        frozenset(fields.get("fact_ids", "").split()),
+        frozenset(int(m) for m in fields.get("message_ids", "").split() if m.isdigit()),
+    )
+    try:
+        await caller.service.delete_by_query(caller.scope, ask, previewed)
+    except Conflict as exc:
+        return await _preview(caller, user_id, form, {"query": exc.message})
     return redirect(f"/users/{user_id}")
 
 

@@ -96,6 +96,32 @@ def test_delete_by_meaning_shows_what_will_go_first(operator: Operator, server: 
     assert "Ana is planning a trip to Rome" not in _facts(server)
 
 
+def test_delete_by_meaning_deletes_only_what_the_preview_showed(operator: Operator, server: Server) -> None:
+    def say(text: str) -> None:
+        with server.api(server.admin) as api:
+            body = {"user_id": "ben", "messages": [{"role": "user", "content": text}], "wait": True}
+            assert api.post("/v1/interactions", json=body).json()["status"] == "done"
+
+    def messages() -> list[str]:
+        with server.api(server.admin) as api:
+            return [e["content"] for e in api.get("/v1/users/ben/episodes").json()["items"]]
+
+    say("My dog Rex loves running on the beach")
+    operator.sign_in(server.admin)
+    operator.go("/console/users/ben/forget?query=my+dog+Rex+on+the+beach&threshold=0.5")
+    page = operator.page
+    assert page.locator(".preview-messages li").count() == 1
+    say("Rex the dog ran on the beach again today")  # arrives while the operator reads the preview
+    page.get_by_role("button", name=re.compile(r"^Delete 0 facts and 1 message")).click()
+    assert "changed since the preview" in page.locator("#error-query").inner_text()
+    assert page.locator(".preview-messages li").count() == 2  # what matches now, to confirm again
+    operator.check("forget-changed", refused=True)
+    assert len(messages()) == 2  # nothing was deleted
+    page.get_by_role("button", name=re.compile(r"^Delete 0 facts and 2 messages")).click()
+    assert page.get_by_role("heading", name="User ben").is_visible()
+    assert messages() == []
+
+
 def _facts(server: Server) -> set[str]:
     with server.api(server.admin) as api:
         return {f["content"] for f in api.get(f"/v1/users/{USER}/facts").json()["items"]}
