@@ -128,8 +128,9 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
     """Publish what the transcript gained since the last publish, in batches; the number of messages sent.
 
     The offset moves past a batch only once the server has it, so a failure re-sends that same batch next time
-    (stored once: the publish is idempotent). A batch the server refuses as invalid is skipped and logged, or
-    every later turn of the session would wait behind it.
+    (stored once: the publish is idempotent). A batch the server refuses as invalid (a turn over its size limit)
+    is sent again turn by turn, and only the turns it refuses are skipped and logged, or every later turn of the
+    session would wait behind them.
     """
     state = settings.state_dir / "sessions" / hashlib.sha256(session.encode()).hexdigest()[:32]
     with _session_lock(state.with_suffix(".lock")) as locked:
@@ -140,16 +141,25 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
         sent = 0
         for start in range(0, len(turns), BATCH_MESSAGES):
             batch = turns[start : start + BATCH_MESSAGES]
-            try:
-                _post(settings, "/v1/interactions", _interaction(user, session, batch))
-            except HookError as exc:
-                if not exc.permanent:
-                    raise
-                _log(settings.state_dir, "publish", exc)
+            if not _publish(settings, user, session, batch):
+                for turn in batch if len(batch) > 1 else []:
+                    _publish(settings, user, session, [turn])
             sent += len(batch)
             _save_offset(state.with_suffix(".json"), transcript, batch[-1].end)
         _save_offset(state.with_suffix(".json"), transcript, end)
         return sent
+
+
+def _publish(settings: HookSettings, user: str, session: str, turns: list[Turn]) -> bool:
+    """Whether the server took the turns; False when it refused them as invalid (logged)."""
+    try:
+        _post(settings, "/v1/interactions", _interaction(user, session, turns))
+    except HookError as exc:
+        if not exc.permanent:
+            raise
+        _log(settings.state_dir, "publish", exc)
+        return False
+    return True
 
 
 def prune_sessions(directory: Path, cutoff: float) -> int:

@@ -13,10 +13,11 @@ import time
 
 import httpx
 
+from memory_server.config import LimitSettings
 from memory_server.hook import HookSettings, agent_user
 from memory_server.ids import check_identifier
 from tests.plugin.helpers import SCRIPT, entry, episodes, free_port, hook_input, run_hook, write_lines
-from tests.servers import child_env
+from tests.servers import child_env, running_server, server_settings
 
 HEAVY = ("pydantic", "httpx", "litellm", "chromadb", "onnxruntime", "numpy", "fastapi", "typer", "uvicorn")
 
@@ -102,6 +103,24 @@ def test_stop_publishes_new_turns_once_without_tool_noise(server, tmp_path):
         ("assistant", "Anything else?"),
     ]
     assert not (state / "hook.log").exists()
+
+
+def test_a_turn_the_server_refuses_is_skipped_alone(tmp_path):
+    """A server whose size limit is below the hook's own trim refuses the batch: its other turns still go."""
+    transcript, state, session, user = tmp_path / "s3.jsonl", tmp_path / "state", "sess-big", "di"
+    turns = ["I am a data scientist.", "Nice.", "log line " * 300, "I see the log."]
+    write_lines(transcript, [entry("user" if i % 2 == 0 else "assistant", t) for i, t in enumerate(turns)])
+    with server_settings(tmp_path / "data") as settings:
+        settings.limits = LimitSettings(max_content_chars=2_000)
+        with running_server(settings) as url:
+            done = run_hook(
+                "Stop", hook_input("Stop", session, transcript, tmp_path), url, state, MEMORY_SERVER_USER=user
+            )
+            assert (done.returncode, done.stdout) == (0, ""), done.stderr
+            kept = [t for i, t in enumerate(turns) if i != 2]
+            assert [content for _, content in episodes(url, user, session)] == kept
+    log = (state / "hook.log").read_text()
+    assert log.count("at most 2000 characters") == 2  # the batch, then the turn alone
 
 
 def test_turns_published_while_the_server_was_down_go_out_with_the_next_event(server, tmp_path):
