@@ -58,10 +58,25 @@ class RemoteMemory:
     async def fact(self, scope: Scope, fact_id: str) -> Fact:
         return Fact.model_validate_json((await self._send("GET", f"/v1/facts/{quote(fact_id, safe='')}")).content)
 
-    async def delete_fact(self, scope: Scope, fact_id: str, user_id: str | None = None) -> tuple[Fact, list[Episode]]:
-        params = {"user_id": user_id} if user_id is not None else None
-        response = await self._send("DELETE", f"/v1/facts/{quote(fact_id, safe='')}", params=params)
-        return Fact.model_validate_json(response.content), []
+    async def delete_fact(
+        self, scope: Scope, fact_id: str, user_id: str | None = None, *, with_sources: bool = False
+    ) -> tuple[Fact, list[Episode]]:
+        said: list[Episode] = []
+        if with_sources:  # the answer names them by id only: read them while they are there
+            for message_id in (await self.fact(scope, fact_id)).message_ids:
+                try:
+                    said.append(
+                        Episode.model_validate_json((await self._send("GET", f"/v1/episodes/{message_id}")).content)
+                    )
+                except ServiceError as exc:
+                    if exc.status != 404:
+                        raise
+        params = {"user_id": user_id} if user_id is not None else {}
+        if with_sources:
+            params["with_sources"] = "true"
+        response = await self._send("DELETE", f"/v1/facts/{quote(fact_id, safe='')}", params=params or None)
+        gone = {int(i) for i in response.headers.get("x-deleted-episodes", "").split(",") if i}
+        return Fact.model_validate_json(response.content), [e for e in said if e.message_id in gone]
 
     async def delete_episode(self, scope: Scope, message_id: int, user_id: str | None = None) -> Episode:
         params = {"user_id": user_id} if user_id is not None else None

@@ -233,19 +233,29 @@ async def forget(
     threshold: Annotated[
         float | None, Field(ge=0, le=1, description="With query: how close a match must be (default 0.85).")
     ] = None,
+    with_sources: Annotated[
+        bool | None,
+        Field(
+            description="With fact_id: also delete the past messages the fact came from, so that its words are not "
+            "recalled either (default true; false keeps them)."
+        ),
+    ] = None,
     user_id: UserId = None,
 ) -> Forgotten:
-    """Delete what the user asks to forget, or what is wrong: one fact by id, one past message by id, or every
-    fact and past message matching a query. Returns what was deleted (gone from profile and recall)."""
+    """Delete what the user asks to forget, or what is wrong: one fact by id (with the messages it came from), one
+    past message by id, or every fact and past message matching a query (with the messages the facts came from).
+    Returns what was deleted (gone from profile and recall)."""
     memory, caller = await _session(ctx)
     user = caller.user(user_id)
     if sum(x is not None for x in (fact_id, message_id, query)) != 1:
         raise InvalidInput("fact_id: give exactly one of fact_id, message_id or query", field="fact_id")
     if query is None and threshold is not None:
         raise InvalidInput("threshold: only applies to a query", field="threshold")
+    if fact_id is None and with_sources is not None:
+        raise InvalidInput("with_sources: only applies to a fact_id", field="with_sources")
     facts, episodes = [], []
     if fact_id is not None:
-        fact, _ = await memory.delete_fact(caller.scope, fact_id, user)
+        fact, episodes = await memory.delete_fact(caller.scope, fact_id, user, with_sources=with_sources is not False)
         facts = [fact]
     elif message_id is not None:
         episodes = [await memory.delete_episode(caller.scope, message_id, user)]

@@ -110,6 +110,20 @@ async def change_count(client: Client, who: dict[str, str]) -> int:
     return len(ok(await call(client, "list_changes", who, limit=500))["items"])
 
 
+async def forgetting_a_fact_takes_the_messages_it_came_from(client: Client, who: dict[str, str]) -> None:
+    """By default, and not with with_sources false."""
+    for text, with_sources in (("I work as a baker.", None), ("I live in Lyon.", False)):
+        [fact] = ok(await call(client, "remember", who, messages=say(text)))["added"]
+        extra = {} if with_sources is None else {"with_sources": with_sources}
+        gone = ok(await call(client, "forget", who, fact_id=fact["id"], **extra))
+        assert [f["id"] for f in gone["deleted"]] == [fact["id"]]
+        assert [e["content"] for e in gone["episodes"]] == ([] if with_sources is False else [text])
+        left = ok(await call(client, "recall", who, query=text, types=["episodes"], threshold=0.9))["results"]
+        assert [e["content"] for e in left] == ([text] if with_sources is False else [])
+    body = error(await call(client, "forget", who, query="Lyon", with_sources=False))
+    assert (body["code"], body["field"]) == ("invalid_input", "with_sources")
+
+
 async def every_tool_round_trip(client: Client, who: dict[str, str], user_id: str) -> None:
     """remember (messages and a fact), recall, get_profile, the profile resource, list_changes, forget, config."""
     start = await memory_of(client, who)

@@ -11,6 +11,7 @@ from mcp import Client
 from tests.mcp.scenarios import (
     bad_arguments_fail_clearly,
     every_tool_round_trip,
+    forgetting_a_fact_takes_the_messages_it_came_from,
     ok,
     retried_remember_writes_once,
 )
@@ -28,6 +29,10 @@ def url(tmp_path_factory) -> Iterator[str]:
 def mcp(portal, url) -> Iterator[Client]:
     with portal.wrap_async_context_manager(Client(command("--url", url, "--user", "carol"))) as client:
         yield client
+
+
+def test_forgetting_a_fact_takes_the_messages_it_came_from_through_the_http_api(portal, mcp):
+    portal.call(forgetting_a_fact_takes_the_messages_it_came_from, mcp, {})
 
 
 def test_every_tool_round_trip_through_the_http_api(portal, mcp):

@@ -19,6 +19,7 @@ from tests.mcp.scenarios import (
     bad_arguments_fail_clearly,
     error,
     every_tool_round_trip,
+    forgetting_a_fact_takes_the_messages_it_came_from,
     ok,
     retried_remember_writes_once,
     say,
@@ -65,6 +66,11 @@ async def test_tools_are_listed_with_descriptions_and_input_schemas(app):
 async def test_every_tool_round_trip(app):
     async with connect(app) as mcp:
         await every_tool_round_trip(mcp, ANA, "ana")
+
+
+async def test_forgetting_a_fact_takes_the_messages_it_came_from(app):
+    async with connect(app) as mcp:
+        await forgetting_a_fact_takes_the_messages_it_came_from(mcp, ANA)
 
 
 async def test_retried_remember_writes_once(app):
