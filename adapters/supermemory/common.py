@@ -28,10 +28,17 @@ from memory_server.service import MemoryService
 _STATUS = {InvalidInput.status: 400, Conflict.status: 400}
 
 
+#: Our names of their fields, where the service names a field it checks (the most results it may give).
+_THEIR_NAMES = {"top_k": "limit"}
+
+
 def error_response(exc: ServiceError) -> JSONResponse:
     """A domain error in Supermemory's shape, with the headers ours carries (Retry-After, WWW-Authenticate)."""
     ours = service_error_response(exc)
-    body = {"error": exc.message, "details": exc.field or exc.code}
+    field, message = exc.field, exc.message
+    if field in _THEIR_NAMES and message.startswith(f"{field}:"):
+        field, message = _THEIR_NAMES[field], _THEIR_NAMES[field] + message[len(field) :]
+    body = {"error": message, "details": field or exc.code}
     response = JSONResponse(body, status_code=_STATUS.get(exc.status, exc.status))
     for name in ("retry-after", "www-authenticate"):
         if name in ours.headers:

@@ -343,6 +343,7 @@ async def test_missing_or_wrong_key_is_401(client, bearer):
         ("POST", "/v4/search", {"q": "x", "containerTag": "u", "threshold": 1.5}, "threshold"),
         ("POST", "/v4/search", {"q": "x", "containerTag": "u", "threshold": "high"}, "threshold"),
         ("POST", "/v4/search", {"q": "x", "containerTag": "u", "limit": 0}, "limit"),
+        ("POST", "/v4/search", {"q": "x", "containerTag": "u", "limit": 1000}, "limit"),
         ("POST", "/v4/search", {"q": "x", "containerTag": "u", "searchMode": "all"}, "searchMode"),
         (
             "POST",
