@@ -77,7 +77,8 @@ class ConfigStore:
     async def update(
         self, tenant_id: str, actor: str, changes: dict[str, Any], check: Callable[[ExtractionConfig], None]
     ) -> ConfigVersion:
-        """Merge `changes` into the current config, validate the whole (and with `check`), store the next version."""
+        """Merge `changes` into the current config, validate the whole (and with `check`), store the next version;
+        when that changes nothing, no version is stored and the current one is the answer."""
         unknown = sorted(set(changes) - _ACCEPTED)
         if unknown:
             raise InvalidInput(f"{unknown[0]}: unknown setting", field=unknown[0])
@@ -91,6 +92,8 @@ class ConfigStore:
                     f"extractor: unknown extractor {merged.extractor!r}: choose one of {names}", field="extractor"
                 )
             check(merged)
+            if merged == ExtractionConfig.model_validate(current.config):
+                return current
             await configsql.insert(conn, tenant_id, current.version + 1, merged.model_dump_json(), actor, now)
         self._active.pop(tenant_id, None)
         return ConfigVersion(version=current.version + 1, config=merged.model_dump(), actor=actor, created_at=now)

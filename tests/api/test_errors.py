@@ -155,6 +155,10 @@ async def test_config_changes_are_versioned(client):
     history = (await client.get("/v1/config/history")).json()
     assert [v["version"] for v in history] == [2, 1]
     assert history[0]["config"]["dynamic_ttl_seconds"] == 7200
+    for unchanged in ({}, {"dynamic_ttl_seconds": 7200}):  # nothing to change: no new version
+        r = await client.put("/v1/config", json=unchanged)
+        assert (r.status_code, r.json()["version"]) == (200, 2)
+    assert [v["version"] for v in (await client.get("/v1/config/history")).json()] == [2, 1]
 
 
 async def test_unknown_ids_are_404_with_the_error_shape(client):
