@@ -110,13 +110,19 @@ def field_path(loc: Sequence[Any], subfield: str = "") -> str | None:
     return ".".join(parts) or None
 
 
+def problem(error: Mapping[str, Any]) -> str:
+    """What a pydantic error says, without the "Value error, " our own checks' messages would start with."""
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ") if error.get("type") == "value_error" else message
+
+
 def from_validation(errors: Sequence[Mapping[str, Any]]) -> ServiceError:
     """The first problem of a pydantic validation, worded once for every door: `field: problem`."""
     first = errors[0]
     if first.get("type") == "json_invalid":
         return InvalidJson(f"request body is not valid JSON: {first.get('msg')}")
     field = field_path(first.get("loc", ()), (first.get("ctx") or {}).get("subfield", ""))
-    message = first.get("msg", "invalid value")
+    message = problem(first)
     if first.get("type") == "missing":
         message = "field required" if field else "request body required"
     elif first.get("type") == "extra_forbidden":

@@ -60,6 +60,7 @@ def _check_timestamp(value: datetime) -> datetime:
 Identifier = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH), AfterValidator(check_identifier)]
 """Every id a caller names (user, session, source, tenant, request, fact): one rule at every door."""
 Text = Annotated[str, AfterValidator(_clean_text)]
+"""Text people write, stripped; a length limit goes before the cleaning (`Label`), or its error speaks of items."""
 Cursor = Annotated[str, AfterValidator(_check_cursor)]
 """A page position: the row id a previous page returned, 0 <= n < 2**63 (a SQLite integer)."""
 Timestamp = Annotated[datetime, AfterValidator(_check_timestamp)]
@@ -68,13 +69,13 @@ Count = Annotated[int, Field(ge=1, le=MAX_COUNT)]
 TtlSeconds = Annotated[int, Field(ge=60, le=MAX_TTL_SECONDS)]
 MessageId = Annotated[int, Field(ge=1, lt=2**63, description="A stored message's id (an episode's).")]
 ProjectId = Annotated[int, Field(ge=1, lt=2**63, description="A project of the caller's tenant (1: the default).")]
-Label = Annotated[Text, Field(max_length=200)]
+Label = Annotated[str, Field(max_length=200), AfterValidator(_clean_text)]
 """A name people read (an API key's)."""
 
 
 def _attribute_error(path: list[str], message: str) -> PydanticCustomError:
     """`subfield` extends the error's location below `attributes` (errors.from_validation reads it)."""
-    return PydanticCustomError("value_error", f"Value error, {message}", {"subfield": ".".join(path)})
+    return PydanticCustomError("value_error", message, {"subfield": ".".join(path)})
 
 
 def _check_attributes(value: dict[str, Any]) -> dict[str, Any]:
@@ -247,7 +248,7 @@ class UserAttributesIn(_In):
 
 class ConsentIn(_In):
     remember: bool
-    reason: Annotated[Text, Field(max_length=1_000)] | None = None
+    reason: Annotated[str, Field(max_length=1_000), AfterValidator(_clean_text)] | None = None
 
 
 class TimelineFilter(_In):
@@ -275,12 +276,12 @@ class DeliveryFilter(_In):
     cursor: Cursor | None = None
 
 
-SegmentName = Annotated[Text, Field(min_length=1, max_length=100)]
+SegmentName = Annotated[str, Field(max_length=100), AfterValidator(_clean_text)]
 
 
 class SegmentIn(_In):
     name: SegmentName
-    description: Annotated[Text, Field(max_length=2_000)] | None = None
+    description: Annotated[str, Field(max_length=2_000), AfterValidator(_clean_text)] | None = None
     condition: dict[str, Any] = Field(description="See README 'Segments' for the condition language.")
 
 
@@ -288,7 +289,7 @@ class SegmentUpdate(_In):
     """Fields left out keep their value; a new condition re-evaluates every user."""
 
     name: SegmentName | None = None
-    description: Annotated[Text, Field(max_length=2_000)] | None = None
+    description: Annotated[str, Field(max_length=2_000), AfterValidator(_clean_text)] | None = None
     condition: dict[str, Any] | None = None
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from memory_server.errors import InvalidInput
+from memory_server.errors import InvalidInput, problem
 from memory_server.models import Change, Fact, Job, MessageRole, SearchHit
 from memory_server.schemas import Attributes, Count, Identifier, Text
 
@@ -89,7 +89,7 @@ def user_of(filters: dict[str, Any] | None, user_id: str | None = None, *, field
     try:
         return _IDENTIFIER.validate_python(value)
     except ValidationError as exc:
-        raise InvalidInput(f"{path}: {exc.errors()[0]['msg']}", field=path) from None
+        raise InvalidInput(f"{path}: {problem(exc.errors()[0])}", field=path) from None
 
 
 def _entities(filters: dict[str, Any], path: str) -> list[tuple[str, str, Any]]:

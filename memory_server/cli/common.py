@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from memory_server.access import Access
 from memory_server.config import ConfigError, Settings, load_settings
 from memory_server.context import Scope
-from memory_server.errors import ServiceError
+from memory_server.errors import ServiceError, problem
 from memory_server.schemas import Identifier
 from memory_server.service import MemoryService
 
@@ -35,7 +35,7 @@ def id_option(option: str, value: str) -> str:
     try:
         return _IDENTIFIER.validate_python(value)
     except ValidationError as exc:
-        typer.echo(f"error: {option}: {exc.errors()[0]['msg']}", err=True)
+        typer.echo(f"error: {option}: {problem(exc.errors()[0])}", err=True)
         raise typer.Exit(2) from None
 
 

@@ -41,7 +41,7 @@ def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None
             bar.update(task, completed=done, total=total)
 
         count = with_service(settings, lambda s: s.reindex(progress))
-    typer.echo(f"indexed {count} live facts")
+    typer.echo(f"reindexed: {count} live facts and messages searchable")
 
 
 def check(
@@ -77,7 +77,11 @@ def export_user(
     if out is None:
         sys.stdout.write(text + "\n")
     else:
-        out.write_text(text + "\n", encoding="utf-8")
+        try:
+            out.write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            typer.echo(f"error: cannot write {out}: {exc.strerror}", err=True)
+            raise typer.Exit(1) from None
         typer.echo(f"wrote {len(data.facts)} facts, {len(data.messages)} messages to {out}", err=True)
 
 
@@ -117,7 +121,7 @@ def reextract(
     settings = settings_from(config, data_dir)
     scope = scope_for(settings, tenant)
 
-    async def run(service: MemoryService) -> list[str]:
+    async def run(service: MemoryService) -> tuple[list[str], list[str]]:
         await service.start()
         users = await service.users_with_messages(scope) if all_users else named
         failed = []
@@ -129,10 +133,13 @@ def reextract(
                 if (await service.request(scope, job.request_id)).status != "done":
                     failed.append(user_id)
                 bar.advance(task)
-        return failed
+        return users, failed
 
-    failed = with_service(settings, run)
+    users, failed = with_service(settings, run)
     if failed:
         typer.echo(f"re-extraction did not finish for: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
-    typer.echo("re-extraction done")
+    if not users:
+        typer.echo(f"no user of {scope.space} has stored messages: nothing to re-extract")
+        return
+    typer.echo(f"re-extracted {len(users)} user{'' if len(users) == 1 else 's'}")

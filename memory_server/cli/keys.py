@@ -9,6 +9,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from memory_server.cli.common import ConfigOption, DataDirOption, as_operator, id_option, settings_from
+from memory_server.errors import problem
 from memory_server.models import Role
 from memory_server.schemas import Identifier, Label, ProjectId
 
@@ -36,7 +37,7 @@ def keys_create(
         spec = KeySpec(tenant=tenant, role=role, name=name, project=project)
     except ValidationError as exc:
         first = exc.errors()[0]
-        typer.echo(f"error: --{first['loc'][0]}: {first['msg']}", err=True)
+        typer.echo(f"error: --{first['loc'][0]}: {problem(first)}", err=True)
         raise typer.Exit(2) from None
     settings = settings_from(config, data_dir)
     key = as_operator(

@@ -9,6 +9,7 @@ import typer
 from pydantic import BaseModel, ValidationError
 
 from memory_server.cli.common import ConfigOption, DataDirOption, as_operator, id_option, settings_from
+from memory_server.errors import problem
 from memory_server.schemas import Label
 
 projects_app = typer.Typer(
@@ -33,7 +34,7 @@ def projects_create(
     try:
         spec = ProjectSpec(name=name)
     except ValidationError as exc:
-        typer.echo(f"error: NAME: {exc.errors()[0]['msg']}", err=True)
+        typer.echo(f"error: NAME: {problem(exc.errors()[0])}", err=True)
         raise typer.Exit(2) from None
     tenant = None if tenant is None else id_option("--tenant", tenant)
     settings = settings_from(config, data_dir)

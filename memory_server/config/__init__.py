@@ -32,6 +32,7 @@ from memory_server.config.extraction import (
 from memory_server.config.reads import ProfileCacheSettings, ProfileSettings, RetrievalLogSettings, SearchSettings
 from memory_server.config.server import AgentSettings, LimitSettings, McpSettings, ServerSettings, WebhookSettings
 from memory_server.config.storage import EmbedderSettings, IndexSettings, StorageSettings
+from memory_server.errors import problem
 from memory_server.schemas import Identifier
 from memory_server.store.db import Database, connect
 
@@ -141,7 +142,7 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         lines = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err["loc"]) or "(root)"
-            lines.append(f"{where}: {err['msg']}")
+            lines.append(f"{where}: {problem(err)}")
         hint = "fix these in the config file or the MEMORY_SERVER_* environment variables (see config.example.yaml)"
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines) + f"\n{hint}") from None
     except Exception as exc:  # a YAML syntax error, an unreadable file

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from memory_server.config import ExtractionConfig
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
-from memory_server.errors import InvalidInput, ServiceError, field_path
+from memory_server.errors import InvalidInput, ServiceError, field_path, problem
 from memory_server.models import ConfigVersion
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -79,7 +79,7 @@ def parse(config: dict[str, Any], fields: dict[str, str]) -> tuple[dict[str, Any
     except ValidationError as exc:
         for error in exc.errors():
             name, rest = str(error["loc"][0]), field_path(error["loc"][1:])
-            errors.setdefault(name, f"{rest}: {error['msg']}" if rest else error["msg"])
+            errors.setdefault(name, f"{rest}: {problem(error)}" if rest else problem(error))
     if errors:
         return {}, errors
     return {name: value for name, value in merged.items() if value != config.get(name)}, {}

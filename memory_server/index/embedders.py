@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from extractors.registry import PluginError
 from memory_server.config import EmbedderSettings
-from memory_server.errors import Misconfigured, ServiceError
+from memory_server.errors import Misconfigured, ServiceError, problem
 from memory_server.plugins import EMBEDDERS
 
 
@@ -84,6 +84,6 @@ def create_embedder(settings: EmbedderSettings) -> Embedder:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        problem = f"required when provider is {settings.provider}" if first["type"] == "missing" else first["msg"]
-        raise Misconfigured(f"embedder.{where}: {problem}") from None
+        wrong = f"required when provider is {settings.provider}" if first["type"] == "missing" else problem(first)
+        raise Misconfigured(f"embedder.{where}: {wrong}") from None
     return factory(**dict(options))

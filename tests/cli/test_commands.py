@@ -94,7 +94,7 @@ def test_reindex_rebuilds_the_vector_index_from_sqlite(settings):
     asyncio.run(wipe_index())
     result = runner.invoke(app, ["reindex", "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 0, result.output
-    assert "indexed 1 live facts" in result.output
+    assert "reindexed: 1 live facts and messages searchable" in result.output
 
     async def ids() -> set[str]:
         service = await MemoryService.open(settings)
@@ -136,8 +136,19 @@ def test_reextract_needs_user_or_all_and_replays(settings):
     assert "User is a beekeeper" not in search(settings, "beekeeper")
     result = runner.invoke(app, ["reextract", "--all", "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 0, result.output
-    assert "re-extraction done" in result.output
+    assert "re-extracted 1 user" in result.output
     assert search(settings, "beekeeper")[0] == "User is a beekeeper"
+    result = runner.invoke(app, ["reextract", "--all", "--tenant", "nosuch", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0
+    assert result.output.strip().endswith("no user of nosuch has stored messages: nothing to re-extract")
+
+
+def test_export_to_a_directory_that_does_not_exist_is_an_error_line(settings, tmp_path):
+    seed(settings)
+    out = tmp_path / "missing" / "ana.json"
+    result = runner.invoke(app, ["export", "--user", "ana", "-o", str(out), "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: cannot write {out}: No such file or directory"
 
 
 async def test_keys_made_and_revoked_by_the_cli_apply_to_a_running_server(client, service, settings):

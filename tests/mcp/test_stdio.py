@@ -68,4 +68,4 @@ def test_a_bad_user_is_refused_at_start(tmp_path):
         [server.command, *server.args], env=server.env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60
     )
     assert (done.returncode, done.stdout) == (2, b"")
-    assert b"--user: Value error, must not be empty" in done.stderr
+    assert b"--user: must not be empty" in done.stderr
