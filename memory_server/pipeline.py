@@ -154,9 +154,14 @@ def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, 
     """Dynamic facts live from the time of the message that stated them."""
     if candidate.kind != "dynamic":
         return None
-    times = [origin.message_times[i] for i in candidate.message_indexes if 0 <= i < len(origin.message_times)]
+    times = _times(candidate, origin)
     start = min(times) if times else now
     return timeutil.later(start, candidate.ttl_seconds or config.dynamic_ttl_seconds)
+
+
+def _times(candidate: CandidateFact, origin: Origin) -> list[datetime]:
+    """When the messages the candidate came from were said."""
+    return [origin.message_times[i] for i in candidate.message_indexes if 0 <= i < len(origin.message_times)]
 
 
 def _attributes(candidate: CandidateFact, origin: Origin) -> dict[str, Any]:
@@ -178,6 +183,30 @@ def worth_storing(
             kept.append(c)
             seen.add(digest)
     return kept
+
+
+async def _not_overruled(
+    core: Core, scope: Scope, candidates: list[CandidateFact], origin: Origin
+) -> list[CandidateFact]:
+    """Leave out what a person deleted or replaced after it was said: extracting the same messages again (another
+    config, a re-extraction) must not undo their decision. What they say again afterwards counts anew, and a fact
+    stated without messages is meant as it is."""
+    digests = [factsql.content_hash(c.content) for c in candidates]
+    overruled = await factsql.overruled(core.db, scope.space, origin.user_id, digests)
+    if not overruled:
+        return candidates
+    kept = []
+    for candidate, digest in zip(candidates, digests, strict=True):
+        said = _said_at(candidate, origin)
+        if digest not in overruled or said is None or said > overruled[digest]:
+            kept.append(candidate)
+    return kept
+
+
+def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:
+    """When the candidate was said: its messages' first time, else the request's."""
+    times = _times(candidate, origin) or origin.message_times
+    return min(times) if times else None
 
 
 async def apply_candidates(
@@ -202,7 +231,7 @@ async def apply_candidates(
     """
     usage = usage or Usage()
     now = timeutil.now()
-    kept = worth_storing(candidates, origin, config, now)
+    kept = await _not_overruled(core, scope, worth_storing(candidates, origin, config, now), origin)
     by_text = dict(embedded or {})
     if missing := [c.content for c in kept if c.content not in by_text]:
         by_text.update(zip(missing, await core.embedder.embed(missing), strict=True))

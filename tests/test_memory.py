@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import index_users, indexed, publish, use_extractor
+from tests.conftest import index_users, indexed, publish, until_finished, use_extractor
 from tests.fakes import fact
 
 FACTS = [
@@ -179,3 +179,22 @@ async def test_explicit_fact_is_stored_once(client):
     again = await client.post("/v1/facts", json={"user_id": "ana", "content": "user's favourite colour is green"})
     assert again.status_code == 200
     assert again.json()["id"] == r.json()["id"]
+
+
+async def test_re_extracting_never_undoes_what_a_person_deleted_or_corrected(client, service, scope):
+    await publish(client, "rex", "I live in Berlin. I work as a chef. I have a cat named Tom.")
+
+    async def live() -> dict[str, str]:
+        return {f["content"]: f["id"] for f in (await client.get("/v1/users/rex/facts")).json()["items"]}
+
+    said = await live()
+    assert set(said) == {"User lives in Berlin", "User works as a chef", "User has a cat named Tom"}
+    assert (await client.delete(f"/v1/facts/{said['User has a cat named Tom']}")).status_code == 200
+    await service.revise_fact(scope, said["User works as a chef"], "User works as a pilot")
+    job = (await client.post("/v1/users/rex/reextract")).json()
+    [done] = await until_finished(client, job["request_id"])
+    assert done["status"] == "done"
+    assert set(await live()) == {"User lives in Berlin", "User works as a pilot"}
+
+    await publish(client, "rex", "I have a cat named Tom.")  # said again after the deletion: that counts
+    assert set(await live()) == {"User lives in Berlin", "User works as a pilot", "User has a cat named Tom"}

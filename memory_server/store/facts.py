@@ -290,6 +290,36 @@ async def due_to_expire(db: Database, limit: int) -> list[tuple[str, Fact]]:
     return [(r["tenant_id"], to_fact(r)) for r in rows]
 
 
+async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence[str]) -> dict[str, datetime]:
+    """Of these content hashes, those of the user's facts that a person deleted or replaced (not an extractor, nor
+    the system's expiry), with when they last did: an extraction of what was said before then must not bring the
+    fact back."""
+    if not hashes:
+        return {}
+    marks = ",".join("?" * len(hashes))
+    retired = await db.fetchall(
+        f"SELECT id, content_hash FROM facts WHERE tenant_id = ? AND user_id = ? "
+        f"AND status IN ('deleted', 'superseded') AND content_hash IN ({marks})",
+        (tenant_id, user_id, *hashes),
+    )
+    if not retired:
+        return {}
+    hash_of = {r[0]: r[1] for r in retired}
+    ids = ",".join("?" * len(hash_of))
+    rows = await db.fetchall(
+        f"SELECT fact_id, max(created_at) FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IN ({ids}) "
+        "AND event IN ('delete', 'supersede') AND actor NOT LIKE '%/extractor:%' AND actor NOT LIKE 'system:%' "
+        "GROUP BY fact_id",
+        (tenant_id, user_id, *hash_of),
+    )
+    found: dict[str, datetime] = {}
+    for fact_id, at in rows:
+        when = timeutil.from_db(at)
+        digest = hash_of[fact_id]
+        found[digest] = max(when, found.get(digest, when))
+    return found
+
+
 async def owned_elsewhere(conn: Connection, tenant_id: str, fact_ids: Sequence[str]) -> set[str]:
     """Those of `fact_ids` that name facts of another tenant or project (ids are unique across them)."""
     found: set[str] = set()
