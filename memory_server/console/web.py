@@ -7,6 +7,7 @@ back to the sign-in page.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,13 @@ def _page_query(params: Mapping[str, str], page: int) -> str:
     return urlencode({**params, "page": page})
 
 
+def _pretty_json(value: object) -> str:
+    """JSON to read (the page escapes it): `tojson` would show an apostrophe as \\u0027."""
+    return json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True)
+
+
 templates.env.filters["pagequery"] = _page_query
+templates.env.filters["pretty_json"] = _pretty_json
 # The pages run no script and load nothing from elsewhere; a stray inline style or script is refused.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "

@@ -151,3 +151,15 @@ def test_purge_needs_the_typed_user_id(operator: Operator, server: Server) -> No
     operator.check("users-after-purge")
     with server.api(server.admin) as api:
         assert api.get(f"/v1/users/{USER}").status_code == 404
+
+
+def test_long_unbroken_text_wraps_and_the_change_log_shows_it_as_written(operator: Operator, server: Server) -> None:
+    with server.api(server.admin) as api:
+        for content in ("User's code is " + "x" * 3000, "User goes to St. Mary's"):
+            assert api.post("/v1/facts", json={"user_id": "wide", "content": content}).status_code in (200, 201)
+    operator.sign_in(server.admin)
+    operator.go("/console/users/wide")
+    assert operator.page.evaluate("document.documentElement.scrollWidth") <= 1280
+    assert any("St. Mary's" in text for text in operator.page.locator("pre").all_inner_texts())
+    assert "\\u0027" not in operator.page.content()
+    operator.check("long-text")

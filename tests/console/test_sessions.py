@@ -63,6 +63,7 @@ def test_an_open_server_on_loopback_signs_in_without_a_key_until_a_key_is_made(t
         assert client.post("/console/login", data={"csrf": token, "key": ""}).status_code == 303
         assert "local · admin" in client.get("/console").text
         assert (tmp_path / "data" / "console_secret").stat().st_mode & 0o077 == 0
+        assert "The first key you create closes that" in client.get("/console/keys").text
         httpx.post(f"{url}/v1/keys", json={"role": "admin"}, timeout=30)
         assert client.get("/console").headers["location"].endswith("/console/login")
 
