@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
+from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, pages_of, redirect, to_last_page
 from memory_server.models import Role
 from memory_server.schemas import Identifier, Label
 
@@ -29,7 +29,9 @@ async def requests(caller: Caller, query: Annotated[RequestsQuery, Query()]) -> 
     found = await caller.service.operations.requests(
         caller.scope, query.status or None, PAGE_SIZE, (query.page - 1) * PAGE_SIZE
     )
-    pages = max(1, -(-found.total // PAGE_SIZE))
+    pages = pages_of(found.total, PAGE_SIZE)
+    if query.page > pages:
+        return to_last_page(caller, pages)
     return caller.render("requests.html", found=found, query=query, pages=pages)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from memory_server.console.web import PREFIX, Caller, ConsoleRoute
+from memory_server.console.web import PREFIX, Caller, ConsoleRoute, pages_of, to_last_page
 from memory_server.schemas import UserFilter
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -49,5 +49,7 @@ async def users(caller: Caller, query: Annotated[UsersQuery, Query()]) -> Respon
     found = await caller.service.users.list(caller.scope, query.to_filter(), {})
     # Listing segments takes an admin; others filter by a segment's id.
     segments = await caller.service.segments.list(caller.scope) if caller.is_admin else []
-    pages = max(1, -(-found.total // PAGE_SIZE))
+    pages = pages_of(found.total, PAGE_SIZE)
+    if query.page > pages:
+        return to_last_page(caller, pages)
     return caller.render("users.html", found=found, query=query, segments=segments, pages=pages)

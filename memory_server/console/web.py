@@ -89,6 +89,16 @@ def redirect(path: str) -> RedirectResponse:
     return RedirectResponse(f"{PREFIX}{path}", status_code=303)
 
 
+def pages_of(total: int, page_size: int) -> int:
+    return max(1, -(-total // page_size))
+
+
+def to_last_page(caller: Console, pages: int) -> RedirectResponse:
+    """A list asked past its end (an old link, a page number typed): its last page instead."""
+    path = caller.request.url.path.removeprefix(PREFIX)
+    return redirect(f"{path}?{_page_query(caller.request.query_params, pages)}")
+
+
 async def console(request: Request) -> Console:
     session = sessions(request).load(request)
     if session is None or not session.signed_in:

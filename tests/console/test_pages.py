@@ -182,3 +182,12 @@ def test_every_setting_to_fix_is_named_at_once_with_a_json_error_among_them() ->
     assert changes == {}
     assert set(errors) >= {"temperature", "ttl_seconds", "known_facts_limit"}, errors
     assert errors["ttl_seconds"].startswith("not valid JSON")
+
+
+def test_a_page_past_the_end_of_a_list_goes_to_its_last_page(server: Server) -> None:
+    client, _ = signed_in(server, server.admin)
+    for path in ("/console/users?q=a&page=999", "/console/requests?status=failed&page=999"):
+        response = client.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["location"].endswith("page=1"), response.headers["location"]
+        assert "q=a" in response.headers["location"] or "status=failed" in response.headers["location"]
