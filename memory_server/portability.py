@@ -57,7 +57,7 @@ async def export_user(core: Core, scope: Scope, user_id: str) -> UserExport:
     facts = await factsql.of_user(core.db, scope.space, user_id)
     changes = await changesql.of_user(core.db, scope.space, user_id)
     record = await usersql.get(core.db, scope.space, user_id)
-    if not (messages or facts or changes or record):
+    if not (messages or facts or record):  # a purged user's bare change-log rows are not a user
         raise NotFound(f"user_id: tenant {scope.space} has no user {user_id}", field="user_id")
     return UserExport(
         user_id=user_id,

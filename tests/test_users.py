@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from memory_server.context import Scope
+from memory_server.errors import NotFound
 from tests.conftest import publish
 
 DAY = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -187,7 +189,7 @@ async def test_an_export_imported_into_another_tenant_keeps_every_fact_and_its_s
     assert len((await service.export_user(scope, "gus")).facts) == 3  # the exporting tenant's are untouched
 
 
-async def test_a_user_whose_facts_were_only_stated_is_a_user(client):
+async def test_a_user_whose_facts_were_only_stated_is_a_user(client, service, scope):
     r = await client.post("/v1/facts", json={"user_id": "fay", "content": "User keeps bees"})
     assert r.status_code in (200, 201), r.text
     user = (await client.get("/v1/users/fay")).json()
@@ -196,3 +198,5 @@ async def test_a_user_whose_facts_were_only_stated_is_a_user(client):
     assert (await client.delete("/v1/users/fay")).status_code == 200
     assert (await client.get("/v1/users/fay")).status_code == 404
     assert (await client.get("/v1/users/fay/facts")).json()["items"] == []
+    with pytest.raises(NotFound):  # what the purge left of the change log is not a user to export
+        await service.export_user(scope, "fay")
