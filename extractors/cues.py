@@ -356,6 +356,11 @@ TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             rf"|^User (?:doesn't|does not) have (?:any )?(?:{_alternation(PET_NOUNS)})\b",
             "pet",
         ),
+        (
+            rf"^User has (?:(?:{_alternation(NUMBER_WORDS)}|\d+) )(?:[\w-]+ )?(?:kids|children)\b"
+            r"|^User (?:doesn't|does not) have (?:any )?(?:kids|children)\b|^User has no (?:kids|children)\b",
+            "children",
+        ),
     )
 )
 

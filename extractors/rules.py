@@ -333,7 +333,7 @@ def _convert(text: str) -> _Reading | None:
 # --- kind, topic, confidence ------------------------------------------------------------------------
 
 _MOVED = re.compile(
-    r"^User (?:(?:just|recently|finally|officially) )?(?:moved|relocated) to "
+    r"^User (?:(?:just|recently|finally|officially) )?(?:moved|relocated) (?:back )?to "
     r"(?P<place>(?!(?:a|an|their|some|another)\b|(?-i:the [a-z]))[\w.'-]+(?: [\w.'-]+){0,2}?)"
     r"(?: (?:last \w+|this \w+|recently|in \d{4}|a (?:few|couple of) \w+ ago|\w+ (?:weeks|months|years) ago))?$",
     re.I,

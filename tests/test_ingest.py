@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
+
 from memory_server.context import Scope
 from memory_server.schemas import InteractionIn
 from memory_server.service import MemoryService
@@ -209,6 +211,20 @@ async def test_a_batch_that_moves_away_and_back_keeps_history_and_one_live_fact(
     assert sorted(f["content"] for f in history) == ["User lives in Krakow", "User lives in Montreal"]
     montreal = next(f for f in history if f["content"] == "User lives in Montreal")
     assert montreal["superseded_by"] == (await client.get("/v1/users/ana/facts")).json()["items"][0]["id"]
+
+
+@pytest.mark.parametrize(
+    ("said", "live"),
+    [
+        (["I live in Berlin.", "I moved to Paris.", "I moved back to Berlin."], ["User lives in Berlin"]),
+        (["I have 2 kids.", "I have 3 kids."], ["User has 3 kids"]),
+        (["I have two children.", "I don't have kids."], ["User doesn't have kids"]),
+    ],
+)
+async def test_a_later_statement_on_the_same_slot_replaces_the_earlier_one(client, said, live):
+    for text in said:
+        await publish(client, "ana", text)
+    assert [f["content"] for f in (await client.get("/v1/users/ana/facts")).json()["items"]] == live
 
 
 async def test_an_accepted_publish_answers_the_job_exactly_as_stored(settings):
