@@ -93,7 +93,7 @@ async def complete(
             break
         except retryable as exc:
             if attempt == call.max_retries:
-                raise ExtractionError(f"{call.model}: gave up after {attempt + 1} tries: {_brief(exc)}") from None
+                raise ExtractionError(f"{call.model}: no answer after {attempt + 1} calls: {_brief(exc)}") from None
             await asyncio.sleep(call.retry_backoff_seconds * 2**attempt)
         except litellm.APIError as exc:
             raise ExtractionError(f"{call.model}: {_brief(exc)}") from None

@@ -168,7 +168,7 @@ async def test_model_outage_fails_the_job_then_retry_succeeds(client, llm):
     llm.queue({"status": 503}, {"status": 503}, {"status": 500}, {"status": 500})
     job = await publish(client, "ana", "I'm a nurse")
     assert job["status"] == "failed"
-    assert "gave up after 2 tries" in job["error"]
+    assert "no answer after 2 calls" in job["error"]
     llm.json_reply(facts(("User is a nurse", "static")))
     await client.post(f"/v1/requests/{job['request_id']}/retry")
     job = await publish(client, "ana", "I'm a nurse")  # same payload: the same request, waited on

@@ -213,13 +213,13 @@ async def test_a_model_that_fails_while_reconciling_a_stated_fact_is_a_502(clien
         sequential = False
 
         async def decide(self, items, usage):
-            raise ExtractionError("openai/gpt-x: gave up after 4 tries: 503 Service Unavailable")
+            raise ExtractionError("openai/gpt-x: no answer after 4 calls: 503 Service Unavailable")
 
     await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps bees"})  # a neighbour to compare
     monkeypatch.setattr(extraction, "reconciler_for", lambda settings, config: Broken())
     r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps wasps"})
     assert_error(r, 502, "model_unavailable")
-    assert "gave up after 4 tries" in r.json()["error"]["message"]
+    assert "no answer after 4 calls" in r.json()["error"]["message"]
     facts = (await client.get("/v1/users/ana/facts")).json()["items"]
     assert [f["content"] for f in facts] == ["User keeps bees"]
 

@@ -112,6 +112,7 @@ def test_retrying_a_failed_request(operator: Operator, server: Server) -> None:
     operator.check("requests")
     operator.page.get_by_role("link", name=server.failed_request).click()
     assert "the model answered nonsense" in operator.page.locator(".details").inner_text()
+    assert operator.page.get_by_role("heading", name="What it changed").count() == 0  # it changed nothing
     operator.check("request-failed")
     operator.page.get_by_role("button", name="Retry").click()
     with server.api(server.admin) as api:
