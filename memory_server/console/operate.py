@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, pages_of, redirect, to_last_page
+from memory_server.errors import NotFound
 from memory_server.models import Role
 from memory_server.schemas import Identifier, Label
 
@@ -37,7 +38,13 @@ async def requests(caller: Caller, query: Annotated[RequestsQuery, Query()]) -> 
 
 @router.get("/requests/{request_id}")
 async def request(caller: Caller, request_id: Identifier) -> Response:
-    return caller.render("request.html", job=await caller.service.request(caller.scope, request_id))
+    """A published request's job and what it changed; a fact stated or edited directly has no job, only changes."""
+    try:
+        job = await caller.service.request(caller.scope, request_id)
+    except NotFound:
+        changes = await caller.service.request_changes(caller.scope, request_id)  # NotFound when it changed nothing
+        return caller.render("request.html", request_id=request_id, job=None, changes=changes)
+    return caller.render("request.html", request_id=request_id, job=job, changes=job.changes)
 
 
 @router.post("/requests/{request_id}/retry")

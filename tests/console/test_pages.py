@@ -191,3 +191,13 @@ def test_a_page_past_the_end_of_a_list_goes_to_its_last_page(server: Server) -> 
         assert response.status_code == 303, path
         assert response.headers["location"].endswith("page=1"), response.headers["location"]
         assert "q=a" in response.headers["location"] or "status=failed" in response.headers["location"]
+
+
+def test_the_request_of_a_fact_stated_directly_shows_what_it_changed(server: Server) -> None:
+    with server.api(server.admin) as api:
+        stated = api.post("/v1/facts", json={"user_id": "sam", "content": "User keeps bees"})
+    client, _ = signed_in(server, server.admin)
+    page = client.get(f"/console/requests/{stated.headers['x-request-id']}")
+    assert page.status_code == 200
+    assert "no extraction job ran" in page.text and "<li>User keeps bees</li>" in page.text
+    assert client.get("/console/requests/no-such-request").status_code == 404
