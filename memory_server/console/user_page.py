@@ -31,10 +31,19 @@ RETRIEVALS = 20  # latest profiles and searches shown on a user's page
 async def _page(caller: Caller, user_id: str, purge_error: str | None = None) -> Response:
     service, scope = caller.service, caller.scope
     record = await service.users.get(scope, user_id)
-    facts = (await service.facts(scope, user_id, FactFilter(limit=SHOWN))).items
+    fact_page = await service.facts(scope, user_id, FactFilter(limit=SHOWN))
+    facts = fact_page.items
     histories = await service.fact_histories(scope, user_id, [fact.id for fact in facts])
-    timeline = (await service.users.timeline(scope, user_id, TimelineFilter(limit=SHOWN))).timeline
-    changes = (await service.changes(scope, ChangelogFilter(user_id=user_id, limit=SHOWN))).items
+    said = await service.users.timeline(scope, user_id, TimelineFilter(limit=SHOWN))
+    timeline = said.timeline
+    change_page = await service.changes(scope, ChangelogFilter(user_id=user_id, limit=SHOWN))
+    changes = change_page.items
+    # Which lists stop at SHOWN: the page says so, and where the rest is.
+    cut = {
+        name
+        for name, page in (("facts", fact_page), ("messages", said), ("changes", change_page))
+        if page.next_cursor is not None
+    }
     retrievals = (await service.retrievals.page(scope, user_id, RetrievalFilter(limit=RETRIEVALS))).items
     return caller.render(
         "user.html",
@@ -47,6 +56,8 @@ async def _page(caller: Caller, user_id: str, purge_error: str | None = None) ->
         changes=changes,
         retrievals=retrievals,
         purge_error=purge_error,
+        cut=cut,
+        shown=SHOWN,
     )
 
 

@@ -201,3 +201,14 @@ def test_the_request_of_a_fact_stated_directly_shows_what_it_changed(server: Ser
     assert page.status_code == 200
     assert "no extraction job ran" in page.text and "<li>User keeps bees</li>" in page.text
     assert client.get("/console/requests/no-such-request").status_code == 404
+
+
+def test_a_user_page_says_when_a_list_is_cut_short(server: Server) -> None:
+    with server.api(server.admin) as api:
+        for i in range(101):
+            api.post("/v1/facts", json={"user_id": "many", "content": f"User's lucky number {i} is {i * 7}"})
+    client, _ = signed_in(server, server.admin)
+    page = client.get("/console/users/many").text
+    assert "The newest 100 facts are shown" in page and "The newest 100 changes are shown" in page
+    assert "messages are shown" not in page
+    assert "facts are shown" not in client.get(f"/console/users/{USER}").text
