@@ -1,6 +1,9 @@
 """Keys are checked before an MCP session exists: without a valid key (where keys are required) a client
 cannot initialise, list tools or read resources, and gets the same 401 as the HTTP API. Tool calls are
-counted against the key's rate limit when each one identifies its caller, not here."""
+counted against the key's rate limit when each one identifies its caller, not here.
+
+A valid key with a wrong `X-Project-Id` opens its session: MCP clients do not show the body of a refused
+initialise (a 404 reads as "method not found"), while every tool call then fails with the reason as its text."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from memory_server.access import api_key
 from memory_server.api.deps import client_address
 from memory_server.api.errors import service_error_response
 from memory_server.errors import ServiceError
+from memory_server.projects import PROJECT_HEADER
 
 
 class McpKeyGate:
@@ -27,6 +31,7 @@ class McpKeyGate:
                     api_key(headers), client_address(scope), counted=False, project=headers.get("x-project-id")
                 )
             except ServiceError as exc:
-                await service_error_response(exc)(scope, receive, send)
-                return
+                if exc.field != PROJECT_HEADER:
+                    await service_error_response(exc)(scope, receive, send)
+                    return
         await self.app(scope, receive, send)

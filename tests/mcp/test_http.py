@@ -81,8 +81,10 @@ async def _make_keys(db_path) -> dict[str, tuple[str, str]]:
     return {name: (key.id, key.key) for name, key in made.items()}
 
 
-async def _as(url: str, secret: str | None, tool: str, arguments: dict) -> CallToolResult:
-    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+async def _as(
+    url: str, secret: str | None, tool: str, arguments: dict, extra: dict[str, str] | None = None
+) -> CallToolResult:
+    headers = ({"Authorization": f"Bearer {secret}"} if secret else {}) | (extra or {})
     async with (
         httpx2.AsyncClient(headers=headers) as http,
         Client(streamable_http_client(f"{url}/mcp", http_client=http)) as mcp,
@@ -124,3 +126,7 @@ def test_the_api_key_in_the_request_decides_tenant_and_role(portal, tmp_path):
         assert ok(call(made["other"][1], "recall", {"user_id": "ana", "query": "bees"}))["results"] == []
         [change] = ok(call(made["viewer"][1], "list_changes", {"user_id": "ana"}))["items"]
         assert change["actor"] == f"mcp/key:{made['editor'][0]}"
+        for project, code in (("99", "not_found"), ("abc", "invalid_input")):  # said by the tool, not hidden
+            asked = {"user_id": "ana", "query": "bees"}
+            wrong = error(call(made["viewer"][1], "recall", asked, {"X-Project-Id": project}))
+            assert (wrong["code"], wrong["field"]) == (code, "X-Project-Id"), wrong
