@@ -5,7 +5,7 @@ The year is always four digits (`0999-…`), so order and round trip hold from y
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 LATEST = datetime.max.replace(tzinfo=UTC)
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -40,3 +40,16 @@ def later(start: datetime, seconds: float) -> datetime:
         return start + timedelta(seconds=seconds)
     except OverflowError:
         return LATEST if seconds > 0 else EARLIEST
+
+
+def offset_minutes(value: datetime) -> int | None:
+    """The UTC offset a time was given with, in minutes (None for a naive or UTC time): stored beside the UTC value
+    so that the time reads back as the sender's clock showed it."""
+    offset = value.utcoffset()
+    minutes = None if offset is None else round(offset.total_seconds() / 60)
+    return minutes or None
+
+
+def with_offset(value: datetime, minutes: int | None) -> datetime:
+    """A stored UTC time as its sender's clock showed it (`offset_minutes`)."""
+    return value.astimezone(timezone(timedelta(minutes=minutes))) if minutes else value

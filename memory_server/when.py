@@ -37,8 +37,9 @@ def _day_tokens(day: date) -> set[str]:
 
 
 def message_tokens(content: str, sent: datetime) -> str:
-    """The tokens of every day a message sent at `sent` speaks of."""
-    day = timeutil.as_utc(sent).date()
+    """The tokens of every day a message sent at `sent` speaks of: days of the sender's calendar when `sent` carries
+    their UTC offset."""
+    day = sent.date() if sent.tzinfo is not None else timeutil.as_utc(sent).date()
     days, months = {day}, set()
     for past in (True, False):
         resolved = dates.resolve(content, day, past)

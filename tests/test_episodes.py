@@ -6,10 +6,11 @@ import signal
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
+from memory_server import when
 from memory_server.service import MemoryService
 from memory_server.store import episodes as episodesql
 from tests.conftest import index_users, publish
@@ -313,3 +314,21 @@ async def test_profile_can_list_episodes_only(client):
     results = (await client.post("/v1/profile", json=body)).json()["searchResults"]
     assert results["results"] and {h["type"] for h in results["results"]} == {"episode"}
     assert results["total"] == len(results["results"])
+
+
+async def test_a_message_keeps_its_sender_s_clock_and_its_days_are_theirs(client):
+    east = timezone(timedelta(hours=5))
+    sent = datetime.now(east).replace(hour=1, minute=30, second=0, microsecond=0)  # the evening before, in UTC
+    if sent > datetime.now(east):
+        sent -= timedelta(days=1)
+    said = {"role": "user", "content": "Yesterday I went skiing in Zermatt.", "created_at": sent.isoformat()}
+    r = await client.post("/v1/interactions", json={"user_id": "kai", "messages": [said], "wait": True})
+    assert r.json()["status"] == "done", r.text
+    [episode] = (await client.get("/v1/users/kai/episodes")).json()["items"]
+    assert episode["created_at"] == sent.isoformat()
+    yesterday = sent.date() - timedelta(days=1)  # the sender's; UTC's is a day earlier still
+    facts = [f["content"] for f in (await client.get("/v1/users/kai/facts")).json()["items"]]
+    assert facts == [f"User went skiing in Zermatt on {yesterday}"]
+    days = when.message_tokens(said["content"], sent).split()
+    assert {f"d{sent:%Y%m%d}", f"d{yesterday:%Y%m%d}"} <= set(days)
+    assert f"d{yesterday - timedelta(days=1):%Y%m%d}" not in days

@@ -23,7 +23,7 @@ from memory_server.store.vectors import IndexEntry, blob
 
 _COLUMNS = (
     "m.id AS message_id, m.user_id, m.request_id, m.position, m.role, m.content, m.session_id, m.created_at, "
-    "j.source, j.attributes"
+    "m.utc_offset, j.source, j.attributes"
 )
 _FROM = "messages m LEFT JOIN jobs j ON j.request_id = m.request_id"
 _IS_EPISODE = "EXISTS (SELECT 1 FROM episodes_fts e WHERE e.rowid = m.id)"
@@ -42,7 +42,7 @@ def _episode(row: Row) -> Episode:
         session_id=row["session_id"],
         source=row["source"],
         attributes=json.loads(row["attributes"]) if row["attributes"] else {},
-        created_at=timeutil.from_db(row["created_at"]),
+        created_at=timeutil.with_offset(timeutil.from_db(row["created_at"]), row["utc_offset"]),
     )
 
 

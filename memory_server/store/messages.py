@@ -29,11 +29,11 @@ def _message(row: Row) -> StoredMessage:
         position=row["position"],
         role=row["role"],
         content=row["content"],
-        created_at=timeutil.from_db(row["created_at"]),
+        created_at=timeutil.with_offset(timeutil.from_db(row["created_at"]), row["utc_offset"]),
     )
 
 
-_COLUMNS = "id, request_id, session_id, position, role, content, created_at"
+_COLUMNS = "id, request_id, session_id, position, role, content, created_at, utc_offset"
 
 
 async def insert(
@@ -46,10 +46,20 @@ async def insert(
 ) -> list[int]:
     """Store (position, role, content, time) messages of one request; return their ids, in the same order."""
     await conn.executemany(
-        "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (tenant_id, user_id, request_id, session_id, position, role, content, created_at, "
+        "utc_offset) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (tenant_id, user_id, request_id, session_id, position, role, content, timeutil.to_db(at))
+            (
+                tenant_id,
+                user_id,
+                request_id,
+                session_id,
+                position,
+                role,
+                content,
+                timeutil.to_db(at),
+                timeutil.offset_minutes(at),
+            )
             for position, role, content, at in messages
         ],
     )

@@ -1,5 +1,5 @@
-"""Migrations m006 and m020: episodes (stored messages made searchable by keyword, dates and vector), whose ids
-are never given twice."""
+"""Migrations m006, m020 and m021: episodes (stored messages made searchable by keyword, dates and vector), whose
+ids are never given twice, and whose times read back as their senders' clocks showed them."""
 
 from __future__ import annotations
 
@@ -78,3 +78,9 @@ async def m020_message_ids_never_reused(db: Connection) -> None:
     )
     await db.execute("DELETE FROM sqlite_sequence WHERE name = 'messages'")
     await db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', ?)", (named,))
+
+
+async def m021_message_offsets(db: Connection) -> None:
+    """The UTC offset each message's time was given with (minutes; NULL for UTC or not said): the sender's day is
+    what "yesterday" and "on March 2" mean to them. Older messages read as UTC, as before."""
+    await db.execute("ALTER TABLE messages ADD COLUMN utc_offset INTEGER")
