@@ -57,9 +57,19 @@ def settings_from(config: Path | None, data_dir: Path | None = None, **server: o
     return settings
 
 
+ProjectOption = Annotated[
+    int | None, typer.Option("--project", min=1, help="The tenant's project the user is in (default: 1).")
+]
+
+
 def scope_for(settings: Settings, tenant: str | None) -> Scope:
     """An operator at the console acts as admin of the tenant named (else the settings' tenant)."""
     return Scope(settings.tenant if tenant is None else id_option("--tenant", tenant), "cli")
+
+
+async def scope_in(service: MemoryService, settings: Settings, tenant: str | None, project: int | None) -> Scope:
+    """`scope_for`, in the tenant's project `project` (which must exist)."""
+    return await service.projects.enter(scope_for(settings, tenant), project, field="--project")
 
 
 def as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]], tenant: str | None = None) -> T:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -14,13 +14,17 @@ from rich.progress import Progress
 from memory_server.cli.common import (
     ConfigOption,
     DataDirOption,
+    ProjectOption,
     TenantOption,
     id_option,
-    scope_for,
+    scope_in,
     settings_from,
     with_service,
 )
 from memory_server.service import MemoryService
+
+if TYPE_CHECKING:
+    from memory_server.portability import UserExport
 
 
 def register(app: typer.Typer) -> None:
@@ -66,13 +70,18 @@ def export_user(
     user: Annotated[str, typer.Option("--user", help="The user to export.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: stdout).")] = None,
     tenant: TenantOption = None,
+    project: ProjectOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Write a user's messages, facts and change log as portable JSON."""
     user = id_option("--user", user)
     settings = settings_from(config, data_dir)
-    data = with_service(settings, lambda s: s.export_user(scope_for(settings, tenant), user))
+
+    async def run(service: MemoryService) -> UserExport:
+        return await service.export_user(await scope_in(service, settings, tenant, project), user)
+
+    data = with_service(settings, run)
     text = data.model_dump_json(indent=2)
     if out is None:
         sys.stdout.write(text + "\n")
@@ -90,6 +99,7 @@ def import_user(
         Path, typer.Argument(help="A file written by `memory-server export`.", exists=True, dir_okay=False)
     ],
     tenant: TenantOption = None,
+    project: ProjectOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -102,7 +112,11 @@ def import_user(
     except (ValueError, ValidationError) as exc:
         typer.echo(f"error: {file} is not a memory-server export: {exc}", err=True)
         raise typer.Exit(2) from None
-    added = with_service(settings, lambda s: s.import_user(scope_for(settings, tenant), data))
+
+    async def run(service: MemoryService) -> dict[str, int]:
+        return await service.import_user(await scope_in(service, settings, tenant, project), data)
+
+    added = with_service(settings, run)
     typer.echo(json.dumps({"user_id": data.user_id, "added": added}))
 
 
@@ -110,6 +124,7 @@ def reextract(
     user: Annotated[list[str] | None, typer.Option("--user", help="A user to re-extract (repeatable).")] = None,
     all_users: Annotated[bool, typer.Option("--all", help="Every user with stored messages.")] = False,
     tenant: TenantOption = None,
+    project: ProjectOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -119,9 +134,9 @@ def reextract(
         raise typer.Exit(2)
     named = [id_option("--user", u) for u in user or []]
     settings = settings_from(config, data_dir)
-    scope = scope_for(settings, tenant)
 
-    async def run(service: MemoryService) -> tuple[list[str], list[str]]:
+    async def run(service: MemoryService) -> tuple[str, list[str], list[str]]:
+        scope = await scope_in(service, settings, tenant, project)
         await service.start()
         users = await service.users_with_messages(scope) if all_users else named
         failed = []
@@ -133,13 +148,13 @@ def reextract(
                 if (await service.request(scope, job.request_id)).status != "done":
                     failed.append(user_id)
                 bar.advance(task)
-        return users, failed
+        return scope.space, users, failed
 
-    users, failed = with_service(settings, run)
+    space, users, failed = with_service(settings, run)
     if failed:
         typer.echo(f"re-extraction did not finish for: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
     if not users:
-        typer.echo(f"no user of {scope.space} has stored messages: nothing to re-extract")
+        typer.echo(f"no user of {space} has stored messages: nothing to re-extract")
         return
     typer.echo(f"re-extracted {len(users)} user{'' if len(users) == 1 else 's'}")

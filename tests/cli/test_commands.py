@@ -202,3 +202,26 @@ def test_serve_on_an_unreachable_postgresql_says_so_in_one_line_without_the_pass
     assert len(lines) == 1, result.output
     assert lines[0].startswith("error: storage.url: cannot connect to postgresql://…@127.0.0.1:1/none: ")
     assert "hunter2" not in result.output
+
+
+def test_export_import_and_reextract_reach_a_project_by_number(settings, tmp_path):
+    async def in_project_two() -> None:
+        service = await MemoryService.open(settings)
+        try:
+            project = await service.projects.create(Scope(settings.tenant, "t"), "second")
+            scope = Scope(settings.tenant, "t", project_id=project.id)
+            await service.add_fact(scope, FactIn(user_id="ana", content="User keeps goats"))
+        finally:
+            await service.close()
+
+    asyncio.run(in_project_two())
+    where = ["--data-dir", str(settings.data_dir)]
+    out = tmp_path / "ana.json"
+    assert runner.invoke(app, ["export", "--user", "ana", "-o", str(out), *where]).exit_code == 1  # not in project 1
+    result = runner.invoke(app, ["export", "--user", "ana", "--project", "2", "-o", str(out), *where])
+    assert result.exit_code == 0, result.output
+    assert [f["content"] for f in json.loads(out.read_text())["facts"]] == ["User keeps goats"]
+    result = runner.invoke(app, ["import", str(out), "--project", "3", *where])
+    assert result.exit_code == 1 and "--project: no project 3" in result.output
+    result = runner.invoke(app, ["reextract", "--all", "--project", "2", *where])
+    assert result.exit_code == 0 and "no user of" in result.output  # goats were stated, never published
