@@ -127,6 +127,7 @@ def test_segment_and_webhook_forms_show_errors_next_to_their_fields(server: Serv
         assert api.get("/v1/segments").json() == [] and api.get("/v1/webhooks").json() == []
     viewer, _ = signed_in(server, server.viewer)
     assert viewer.get("/console/segments").status_code == 403 and viewer.get("/console/webhooks").status_code == 403
+    assert "takes the editor role, and\nthis key is a viewer" in viewer.get("/console/reextract").text
 
 
 def test_reextracting_everyone_follows_every_users_request(server: Server) -> None:
