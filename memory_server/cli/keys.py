@@ -40,11 +40,14 @@ def keys_create(
         typer.echo(f"error: --{first['loc'][0]}: {problem(first)}", err=True)
         raise typer.Exit(2) from None
     settings = settings_from(config, data_dir)
+    new_database = settings.storage.url is None and not settings.db_path.exists()
     key = as_operator(
         settings, lambda access, scope: access.create_key(scope, spec.role, spec.name, spec.project), spec.tenant
     )
     typer.echo(key.model_dump_json(indent=2))
     typer.echo("store the key now: it cannot be shown again", err=True)
+    if new_database:  # a mistyped --data-dir would make a key no running server knows
+        typer.echo(f"note: {settings.db_path} did not exist: the key is in this new database", err=True)
 
 
 @keys_app.command("list")

@@ -184,6 +184,16 @@ def test_keys_create_rejects_a_bad_role_or_tenant(settings):
         assert named in result.output
 
 
+@pytest.mark.sqlite
+def test_a_key_made_in_a_new_database_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("MEMORY_SERVER_STORAGE__URL", raising=False)
+    args = ["keys", "create", "--tenant", "acme", "--role", "viewer", "--data-dir", str(tmp_path / "typo")]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0 and "did not exist: the key is in this new database" in first.output
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "new database" not in again.output
+
+
 def test_worker_needs_a_shared_database_and_index(settings, monkeypatch):
     monkeypatch.delenv("MEMORY_SERVER_STORAGE__URL", raising=False)
     result = runner.invoke(app, ["worker", "--data-dir", str(settings.data_dir)])
