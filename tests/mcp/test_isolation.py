@@ -122,7 +122,8 @@ def test_tools_act_in_the_project_the_header_names(portal, world):
     assert "Pim" in json.dumps(in_shop)
     default = ok(portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"})[0])
     assert "Pim" not in json.dumps(default)
-    # as with a bad key, a session in a project that is not the key's tenant's is refused before it opens
-    hello = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
-    r = httpx.post(f"{url}/mcp", json=hello, headers={**admin, "X-Project-Id": "99"})
-    assert r.status_code == 404 and r.json()["error"]["message"] == "X-Project-Id: no project 99"
+    # a project the key's tenant lacks: the session opens (clients would not show why it was refused), and every
+    # tool says it
+    other = portal.call(_call, url, made[("A", "viewer")], "get_profile", {"user_id": "bo"}, {"X-Project-Id": "99"})
+    assert error(other[0]) == {"code": "not_found", "message": "X-Project-Id: no project 99", "field": "X-Project-Id"}
+    assert "Pim" not in other[1]
