@@ -58,6 +58,7 @@ async def _page(caller: Caller, user_id: str, purge_error: str | None = None) ->
         purge_error=purge_error,
         cut=cut,
         shown=SHOWN,
+        shown_facts={fact.id for fact in facts},
     )
 
 

@@ -95,3 +95,18 @@ def test_servers_given_one_console_secret_accept_each_others_sessions(tmp_path) 
     assert other.load(request) == Session(csrf="t", signed_in=True, key_id="k1")
     assert alone.load(request) is None  # its own secret, from its data directory
     assert not (tmp_path / "a" / "console_secret").exists()
+
+
+def test_the_retrieval_log_links_only_facts_the_page_shows(server: Server) -> None:
+    with server.api(server.admin) as api:
+        fact_id = api.post("/v1/facts", json={"user_id": "rita", "content": "User collects stamps"}).json()["id"]
+        asked = api.post("/v1/profile", json={"user_id": "rita", "q": "stamps"}).headers["X-Request-Id"]
+        client, _ = signed_in(server, server.admin)
+        for _ in range(100):  # the log is written about a second after the call
+            if asked in client.get("/console/users/rita").text:
+                break
+            time.sleep(0.05)
+        assert f'href="#fact-{fact_id}"' in client.get("/console/users/rita").text
+        assert api.delete(f"/v1/facts/{fact_id}").status_code == 200
+    page = client.get("/console/users/rita").text
+    assert fact_id in page and f'href="#fact-{fact_id}"' not in page  # no anchor left to point at
