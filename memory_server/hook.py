@@ -141,8 +141,8 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
         sent = 0
         for start in range(0, len(turns), BATCH_MESSAGES):
             batch = turns[start : start + BATCH_MESSAGES]
-            if not _publish(settings, user, session, batch):
-                for turn in batch if len(batch) > 1 else []:
+            if not _publish(settings, user, session, batch) and len(batch) > 1:
+                for turn in batch:
                     _publish(settings, user, session, [turn])
             sent += len(batch)
             _save_offset(state.with_suffix(".json"), transcript, batch[-1].end)

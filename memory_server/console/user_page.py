@@ -103,7 +103,7 @@ async def _preview(caller: Caller, user_id: str, form: ForgetQuery, errors: dict
     ask, invalid = _ask(user_id, form) if form.query else (None, {})
     facts, episodes = await caller.service.preview_delete_by_query(caller.scope, ask) if ask else ([], [])
     errors = {**(errors or {}), **invalid}
-    status = 409 if errors and not invalid else 422 if errors else 200
+    status = 422 if invalid else 409 if errors else 200
     return caller.render(
         "forget.html", status, user_id=user_id, form=form, errors=errors, ask=ask, facts=facts, episodes=episodes
     )
