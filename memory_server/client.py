@@ -40,17 +40,23 @@ class MemoryServerError(Exception):
 
 
 class AsyncMemoryClient:
-    """The HTTP API of a memory server, for asyncio chat apps (and the MCP proxy)."""
+    """The HTTP API of a memory server, for asyncio chat apps (and the MCP proxy).
+
+    `project`: the tenant's project every call acts in (sent as `X-Project-Id`; default: the key's, else 1).
+    """
 
     def __init__(
         self,
         base_url: str = DEFAULT_URL,
         *,
         api_key: str | None = None,
+        project: int | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        if project is not None:
+            headers["X-Project-Id"] = str(project)
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
         self._http = httpx.AsyncClient(base_url=self.base_url, headers=headers, timeout=timeout, transport=transport)
@@ -144,11 +150,14 @@ class MemoryClient:
         base_url: str = DEFAULT_URL,
         *,
         api_key: str | None = None,
+        project: int | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._runner = asyncio.Runner()
-        self._client = AsyncMemoryClient(base_url, api_key=api_key, timeout=timeout, transport=transport)
+        self._client = AsyncMemoryClient(
+            base_url, api_key=api_key, project=project, timeout=timeout, transport=transport
+        )
 
     def __enter__(self) -> MemoryClient:
         return self

@@ -13,7 +13,14 @@ from typing import Annotated
 
 import typer
 
-from memory_server.cli.common import ConfigOption, DataDirOption, id_option, run_async, settings_from
+from memory_server.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    ProjectOption,
+    id_option,
+    run_async,
+    settings_from,
+)
 from memory_server.hook_settings import HookError, HookSettings
 from memory_server.hook_settings import agent_user as hook_user
 from memory_server.service import MemoryService
@@ -129,6 +136,7 @@ def mcp_stdio(
             "the config's agent section).",
         ),
     ] = False,
+    project: ProjectOption = None,
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -146,7 +154,7 @@ def mcp_stdio(
     user = user if user is not None else settings.mcp.user
     if user is not None:
         user = id_option("--user", user)
-    run_async(serve_stdio(settings, user_id=user, url=url, api_key=key))
+    run_async(serve_stdio(settings, user_id=user, url=url, api_key=key, project=project))
 
 
 def _as_the_hooks(config: Path | None) -> tuple[HookSettings, str]:

@@ -23,25 +23,31 @@ from memory_server.mcp.server import McpState, create_server
 from memory_server.service import MemoryService
 
 
-async def serve_stdio(settings: Settings, *, user_id: str | None, url: str | None, api_key: str | None) -> None:
-    """Serve until the client closes stdin. Every call acts for `user_id` when given."""
-    async with _memory(settings, url, api_key) as memory:
-        caller = Caller(Scope(settings.tenant, "mcp"), user_id)
+async def serve_stdio(
+    settings: Settings, *, user_id: str | None, url: str | None, api_key: str | None, project: int | None = None
+) -> None:
+    """Serve until the client closes stdin. Every call acts for `user_id` when given, in project `project`."""
+    async with _memory(settings, url, api_key, project) as (memory, scope):
+        caller = Caller(scope, user_id)
         server = create_server(lambda: McpState(memory, fixed(caller)), user_id=user_id)
         await server.run_stdio_async()
 
 
 @contextlib.asynccontextmanager
-async def _memory(settings: Settings, url: str | None, api_key: str | None) -> AsyncIterator[Memory]:
+async def _memory(
+    settings: Settings, url: str | None, api_key: str | None, project: int | None
+) -> AsyncIterator[tuple[Memory, Scope]]:
+    """The memory and the scope its calls act in; a remote server places them by the key and `X-Project-Id`."""
+    scope = Scope(settings.tenant, "mcp")
     if url is not None:
-        async with AsyncMemoryClient(url, api_key=api_key, timeout=30.0) as client:
+        async with AsyncMemoryClient(url, api_key=api_key, project=project, timeout=30.0) as client:
             await _check_reachable(client)
-            yield RemoteMemory(client)
+            yield RemoteMemory(client), scope
         return
     async with contextlib.AsyncExitStack() as stack:
         with contextlib.redirect_stdout(sys.stderr):  # anything printed while opening must not reach the client
             service = await stack.enter_async_context(MemoryService.running(settings, listening=False))
-        yield service
+        yield service, await service.projects.enter(scope, project, field="--project")
 
 
 async def _check_reachable(client: AsyncMemoryClient) -> None:

@@ -10,6 +10,7 @@ from mcp import Client
 
 from tests.mcp.scenarios import (
     bad_arguments_fail_clearly,
+    error,
     every_tool_round_trip,
     forgetting_a_fact_takes_the_messages_it_came_from,
     ok,
@@ -56,3 +57,20 @@ def test_facts_cross_between_the_proxy_and_the_http_api(portal, mcp, url):
     assert r.status_code == 201, r.text
     found = ok(portal.call(mcp.call_tool, "recall", {"query": "tomatoes", "top_k": 1}))
     assert [x["id"] for x in found["results"]] == [r.json()["id"]]
+
+
+def test_the_proxy_acts_in_the_project_named(portal, url):
+    r = httpx.post(f"{url}/v1/projects", json={"name": "shop"})
+    assert r.status_code == 201, r.text
+    project = r.json()["id"]
+    with portal.wrap_async_context_manager(
+        Client(command("--url", url, "--user", "dora", "--project", str(project)))
+    ) as client:
+        ok(portal.call(client.call_tool, "remember", {"fact": "User keeps bees"}))
+    there = httpx.get(f"{url}/v1/users/dora/facts", headers={"X-Project-Id": str(project)}).json()["items"]
+    assert [f["content"] for f in there] == ["User keeps bees"]
+    assert httpx.get(f"{url}/v1/users/dora/facts").json()["items"] == []
+
+    with portal.wrap_async_context_manager(Client(command("--url", url, "--user", "dora", "--project", "99"))) as c:
+        body = error(portal.call(c.call_tool, "remember", {"fact": "User keeps wasps"}))
+    assert (body["message"], body["field"]) == ("X-Project-Id: no project 99", "X-Project-Id")

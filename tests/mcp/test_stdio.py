@@ -69,3 +69,34 @@ def test_a_bad_user_is_refused_at_start(tmp_path):
     )
     assert (done.returncode, done.stdout) == (2, b"")
     assert b"--user: must not be empty" in done.stderr
+
+
+def test_tools_act_in_the_project_named(portal, tmp_path):
+    data_dir = tmp_path / "data"
+    create = command("--data-dir", str(data_dir))  # the same clean environment, for the projects command
+    made = subprocess.run(
+        [create.command, "-m", "memory_server", "projects", "create", "shop", "--data-dir", str(data_dir)],
+        env=create.env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+
+    server = command("--data-dir", str(data_dir), "--user", "ana", "--project", "2")
+    with portal.wrap_async_context_manager(Client(server)) as client:
+        ok(portal.call(client.call_tool, "remember", {"fact": "User plays the oboe"}))
+        found = ok(portal.call(client.call_tool, "recall", {"query": "oboe"}))
+    assert [r["content"] for r in found["results"]] == ["User plays the oboe"]
+
+    default = command("--data-dir", str(data_dir), "--user", "ana")
+    with portal.wrap_async_context_manager(Client(default)) as client:
+        assert ok(portal.call(client.call_tool, "recall", {"query": "oboe"}))["results"] == []
+
+
+def test_a_project_that_does_not_exist_is_refused_at_start(tmp_path):
+    server = command("--data-dir", str(tmp_path / "data"), "--user", "ana", "--project", "5")
+    done = subprocess.run(
+        [server.command, *server.args], env=server.env, stdin=subprocess.DEVNULL, capture_output=True, timeout=60
+    )
+    assert (done.returncode, done.stdout) == (1, b"")
+    assert b"error: --project: no project 5" in done.stderr
