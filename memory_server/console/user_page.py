@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from memory_server.console.chart import sentiment_chart
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
-from memory_server.errors import Conflict, from_validation
+from memory_server.errors import Conflict, NotFound, from_validation
 from memory_server.forgetting import Previewed
 from memory_server.schemas import (
     ChangelogFilter,
@@ -64,7 +64,14 @@ async def _page(caller: Caller, user_id: str, purge_error: str | None = None) ->
 
 @router.get("/users/{user_id}")
 async def user(caller: Caller, user_id: Identifier) -> Response:
-    return await _page(caller, user_id)
+    try:
+        return await _page(caller, user_id)
+    except NotFound:
+        # A purged user's change-log rows stay (without their contents) and link here: say what became of them.
+        changes = (await caller.service.changes(caller.scope, ChangelogFilter(user_id=user_id, limit=SHOWN))).items
+        if not changes:
+            raise
+        return caller.render("gone.html", 404, user_id=user_id, changes=changes, shown=SHOWN)
 
 
 @router.post("/users/{user_id}/facts/{fact_id}/delete")

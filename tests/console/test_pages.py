@@ -213,3 +213,18 @@ def test_a_user_page_says_when_a_list_is_cut_short(server: Server) -> None:
     assert "The newest 100 facts are shown" in page and "The newest 100 changes are shown" in page
     assert "messages are shown" not in page
     assert "facts are shown" not in client.get(f"/console/users/{USER}").text
+
+
+def test_a_purged_users_page_says_when_and_by_whom(server: Server) -> None:
+    with server.api(server.admin) as api:
+        fact = api.post("/v1/facts", json={"user_id": "gone-user", "content": "User keeps bees"})
+        assert fact.status_code == 201, fact.text
+        assert api.delete("/v1/users/gone-user").status_code == 200
+    client, _ = signed_in(server, server.admin)
+    page = client.get("/console/users/gone-user")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "Purged on " in page.text and "the change log keeps what happened" in page.text
+    assert "<td>purge</td>" in page.text and "<td>add</td>" in page.text
+    assert "keeps bees" not in page.text
+    never = client.get("/console/users/never-seen")
+    assert never.status_code == 404 and "user_id: no user never-seen" in never.text
