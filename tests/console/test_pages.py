@@ -7,6 +7,8 @@ import time
 
 from memory_server.config import ExtractionConfig
 from memory_server.console.config_page import parse
+from memory_server.models import Backfill
+from memory_server.segments import Segments
 from memory_server.store import changelog as changesql
 from tests.console.conftest import USER, Server, signed_in
 
@@ -228,3 +230,29 @@ def test_a_purged_users_page_says_when_and_by_whom(server: Server) -> None:
     assert "keeps bees" not in page.text
     never = client.get("/console/users/never-seen")
     assert never.status_code == 404 and "user_id: no user never-seen" in never.text
+
+
+def test_filtering_by_a_segment_still_being_evaluated_says_so(server: Server, monkeypatch) -> None:
+    with server.api(server.admin) as api:
+        made = api.post("/v1/segments", json={"name": "talkers", "condition": {"aggregate": "message_count", "gte": 1}})
+        assert made.status_code == 201, made.text
+        segment = made.json()["id"]
+        deadline = time.monotonic() + 20
+        while api.get(f"/v1/segments/{segment}").json()["backfill"]["state"] != "done":
+            assert time.monotonic() < deadline, "the backfill did not finish"
+            time.sleep(0.05)
+    client, _ = signed_in(server, server.admin)
+    assert "still being evaluated" not in client.get("/console/users", params={"segment": segment}).text
+
+    original = Segments.list
+
+    async def filling(self, scope):
+        return [
+            s.model_copy(update={"backfill": Backfill(state="running", done=3, total=40)})
+            for s in await original(self, scope)
+        ]
+
+    monkeypatch.setattr(Segments, "list", filling)
+    page = client.get("/console/users", params={"segment": segment}).text
+    assert "Segment talkers is still being evaluated (3 of 40 users so far)" in page
+    assert "still being evaluated" not in client.get("/console/users").text
