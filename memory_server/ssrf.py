@@ -27,6 +27,8 @@ def check_url(value: str) -> str:
     value = value.strip()
     if len(value) > MAX_URL_LENGTH:
         raise ValueError(f"at most {MAX_URL_LENGTH} characters")
+    if not value.lower().startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
     if not value.isascii() or not value.isprintable() or " " in value:
         raise ValueError("must be printable ASCII without spaces: percent-encode the path, punycode the host")
     try:
@@ -35,8 +37,6 @@ def check_url(value: str) -> str:
         httpx.URL(value)
     except (ValueError, httpx.InvalidURL) as exc:
         raise ValueError(f"not a valid URL: {exc}") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("must start with http:// or https://")
     if not parts.hostname:
         raise ValueError("must name a host (https://host/path)")
     if parts.username is not None or parts.password is not None:

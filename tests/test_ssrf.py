@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 import pytest
 
@@ -60,3 +61,25 @@ def test_refusal_says_what_resolved_where_and_how_to_allow_it():
     message = ssrf.refusal("hooks.example.com", ipaddress.ip_address("10.0.0.1"), "private")
     assert message.startswith("hooks.example.com resolves to 10.0.0.1, a private address")
     assert "webhooks.allow_private" in message
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("not a url", "must start with http:// or https://"),
+        ("example.com/hook", "must start with http:// or https://"),
+        ("ftp://example.com/", "must start with http:// or https://"),
+        ("https://example.com/a b", "must be printable ASCII without spaces"),
+        ("https://exämple.com/", "punycode the host"),
+        ("http://", "must name a host"),
+        ("https://u:p@example.com/", "must not contain credentials"),
+        ("http://[::1", "not a valid URL"),
+    ],
+)
+def test_a_bad_webhook_url_is_refused_for_what_is_wrong_with_it(url, says):
+    with pytest.raises(ValueError, match=re.escape(says)):
+        ssrf.check_url(url)
+
+
+def test_a_good_webhook_url_is_kept_without_surrounding_spaces():
+    assert ssrf.check_url("  HTTPS://hooks.example.com:8443/in?x=1 ") == "HTTPS://hooks.example.com:8443/in?x=1"
