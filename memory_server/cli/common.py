@@ -72,6 +72,29 @@ async def scope_in(service: MemoryService, settings: Settings, tenant: str | Non
     return await service.projects.enter(scope_for(settings, tenant), project, field="--project")
 
 
+def new_database(settings: Settings) -> Path | None:
+    """The SQLite file the settings name when it does not exist yet (opening it would make an empty one)."""
+    url = settings.storage.url
+    if url is None:
+        path = settings.db_path
+    elif url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+    else:
+        return None
+    return None if path.exists() else path
+
+
+def require_database(settings: Settings) -> None:
+    """Exit 1 before a command that reads stored data opens a database that is not there (a mistyped --data-dir
+    would otherwise answer from a new, empty one and leave it behind)."""
+    path = new_database(settings)
+    if path is not None:
+        typer.echo(
+            f"error: no database at {path}: check --data-dir (or data_dir / storage.url in the config)", err=True
+        )
+        raise typer.Exit(1)
+
+
 def as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]], tenant: str | None = None) -> T:
     """Act through the same access rules as the server, as an operator (admin of `tenant`, recorded as `cli`),
     beside a running server: keys and projects need only the database."""

@@ -17,6 +17,7 @@ from memory_server.cli.common import (
     ProjectOption,
     TenantOption,
     id_option,
+    require_database,
     scope_in,
     settings_from,
     with_service,
@@ -38,6 +39,7 @@ def register(app: typer.Typer) -> None:
 def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None:
     """Rebuild the vector index from SQLite (re-embedding vectors of another model)."""
     settings = settings_from(config, data_dir)
+    require_database(settings)
     with Progress() as bar:
         task = bar.add_task("reindexing", total=None)
 
@@ -58,6 +60,7 @@ def check(
     Prints a JSON report; exits 1 when the index (still) disagrees with SQLite.
     """
     settings = settings_from(config, data_dir)
+    require_database(settings)
     report = with_service(settings, lambda s: s.check_index(repair))
     typer.echo(report.model_dump_json(indent=2, exclude_none=True))
     if not report.consistent:
@@ -77,6 +80,7 @@ def export_user(
     """Write a user's messages, facts and change log as portable JSON."""
     user = id_option("--user", user)
     settings = settings_from(config, data_dir)
+    require_database(settings)
 
     async def run(service: MemoryService) -> UserExport:
         return await service.export_user(await scope_in(service, settings, tenant, project), user)
@@ -134,6 +138,7 @@ def reextract(
         raise typer.Exit(2)
     named = [id_option("--user", u) for u in user or []]
     settings = settings_from(config, data_dir)
+    require_database(settings)
 
     async def run(service: MemoryService) -> tuple[str, list[str], list[str]]:
         scope = await scope_in(service, settings, tenant, project)

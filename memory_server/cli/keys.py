@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ValidationError
 
-from memory_server.cli.common import ConfigOption, DataDirOption, as_operator, id_option, settings_from
+from memory_server.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    as_operator,
+    id_option,
+    new_database,
+    require_database,
+    settings_from,
+)
 from memory_server.errors import problem
 from memory_server.models import Role
 from memory_server.schemas import Identifier, Label, ProjectId
@@ -40,14 +48,14 @@ def keys_create(
         typer.echo(f"error: --{first['loc'][0]}: {problem(first)}", err=True)
         raise typer.Exit(2) from None
     settings = settings_from(config, data_dir)
-    new_database = settings.storage.url is None and not settings.db_path.exists()
+    created = new_database(settings)
     key = as_operator(
         settings, lambda access, scope: access.create_key(scope, spec.role, spec.name, spec.project), spec.tenant
     )
     typer.echo(key.model_dump_json(indent=2))
     typer.echo("store the key now: it cannot be shown again", err=True)
-    if new_database:  # a mistyped --data-dir would make a key no running server knows
-        typer.echo(f"note: {settings.db_path} did not exist: the key is in this new database", err=True)
+    if created is not None:  # a mistyped --data-dir would make a key no running server knows
+        typer.echo(f"note: {created} did not exist: the key is in this new database", err=True)
 
 
 @keys_app.command("list")
@@ -60,6 +68,7 @@ def keys_list(
     if tenant is not None:
         tenant = id_option("--tenant", tenant)
     settings = settings_from(config, data_dir)
+    require_database(settings)
     found = as_operator(settings, lambda access, scope: access.list_keys(scope, every_tenant=tenant is None), tenant)
     typer.echo(json.dumps([k.model_dump(mode="json") for k in found], indent=2))
 
@@ -72,5 +81,6 @@ def keys_revoke(
 ) -> None:
     """Revoke a key; a running server refuses it from the next request on."""
     settings = settings_from(config, data_dir)
+    require_database(settings)
     key = as_operator(settings, lambda access, scope: access.revoke_key(scope, key_id, any_tenant=True))
     typer.echo(key.model_dump_json(indent=2))

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 from pydantic import BaseModel, ValidationError
 
-from memory_server.cli.common import ConfigOption, DataDirOption, as_operator, id_option, settings_from
+from memory_server.cli.common import (
+    ConfigOption,
+    DataDirOption,
+    as_operator,
+    id_option,
+    require_database,
+    settings_from,
+)
 from memory_server.errors import problem
 from memory_server.schemas import Label
 
@@ -47,5 +54,6 @@ def projects_list(tenant: TenantArg = None, config: ConfigOption = None, data_di
     """The tenant's projects; project 1 is its default one."""
     tenant = None if tenant is None else id_option("--tenant", tenant)
     settings = settings_from(config, data_dir)
+    require_database(settings)
     found = as_operator(settings, lambda access, scope: access.projects.listed(scope), tenant)
     typer.echo(json.dumps([p.model_dump(mode="json") for p in found], indent=2))

@@ -194,6 +194,28 @@ def test_a_key_made_in_a_new_database_says_so(tmp_path, monkeypatch):
     assert again.exit_code == 0 and "new database" not in again.output
 
 
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "--user", "ana"],
+        ["check"],
+        ["reindex"],
+        ["reextract", "--all"],
+        ["keys", "list"],
+        ["keys", "revoke", "k1"],
+        ["projects", "list"],
+    ],
+)
+def test_commands_that_read_stored_data_refuse_a_data_directory_without_a_database(command, tmp_path, monkeypatch):
+    monkeypatch.delenv("MEMORY_SERVER_STORAGE__URL", raising=False)
+    typo = tmp_path / "typo"
+    result = runner.invoke(app, [*command, "--data-dir", str(typo)])
+    assert result.exit_code == 1, result.output
+    assert f"error: no database at {typo / 'memory.sqlite3'}: check --data-dir" in result.output
+    assert not (typo / "memory.sqlite3").exists()
+
+
 def test_worker_needs_a_shared_database_and_index(settings, monkeypatch):
     monkeypatch.delenv("MEMORY_SERVER_STORAGE__URL", raising=False)
     result = runner.invoke(app, ["worker", "--data-dir", str(settings.data_dir)])
