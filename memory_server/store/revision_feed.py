@@ -9,9 +9,10 @@ A feed cannot tell which notifications it missed (before it listened, or while i
 it says is to be trusted only within one `epoch`: a number that changes each time it starts listening, None while it
 does not. Nor does a notification arrive at the instant of its commit: this process's own write transactions
 end with a mark on the channel (`PostgresDatabase.transaction` asks `mark` and tells `sent` once committed), and
-the feed is `caught_up` once the mark of the last of them came back, so that a read right after this process's
-write never relies on news still on its way (only transactions that revised a user are marked: the others, job
-claims and log flushes, have no news to wait for). Another process's write is seen when its notification arrives.
+the feed is `caught_up` once the marks of all of them came back (or marks made after they committed), so that a
+read right after this process's write never relies on news still on its way (only transactions that revised a
+user are marked: the others, job claims and log flushes, have no news to wait for). Another process's write is
+seen when its notification arrives.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ ANSWER_SECONDS = 5.0
 #: First and longest pause before listening again after the connection was lost.
 RETRY_SECONDS = (0.1, 5.0)
 
+#: Marks kept that came back before their transaction told `sent` (one not kept waits for the next heartbeat).
+EARLY_KEPT = 64
+
 #: How the feed's connection is named in `pg_stat_activity`.
 APPLICATION = "memory-server revision feed"
 
@@ -65,9 +69,10 @@ class RevisionFeed:
         self.epoch: int | None = None
         self._epochs = itertools.count(1)
         self._me = f"mark:{uuid.uuid4().hex}:"
-        self._marks = itertools.count(1)
-        self._sent = self._seen = 0
-        self._waiting: deque[tuple[int, float]] = deque()  # marks sent while listening and not back: (number, when)
+        self._made = 0  # the number of the last mark made
+        # Marks told `sent` while listening and not answered yet: number -> (the first number made after, when).
+        self._waiting: dict[int, tuple[int, float]] = {}
+        self._early: deque[int] = deque(maxlen=EARLY_KEPT)  # marks back before their transaction's `sent`
         self._task: asyncio.Task[None] | None = None
         self._listening = asyncio.Event()
 
@@ -85,17 +90,21 @@ class RevisionFeed:
 
     def caught_up(self) -> bool:
         """Listening, and every write transaction this process committed has been told back."""
-        return self.epoch is not None and self._seen >= self._sent
+        return self.epoch is not None and not self._waiting
 
     def mark(self) -> tuple[str, int]:
         """The payload a write transaction notifies last, and its number (for `sent` once it committed)."""
-        number = next(self._marks)
-        return f"{self._me}{number}", number
+        self._made += 1
+        return f"{self._me}{self._made}", self._made
 
     def sent(self, number: int) -> None:
-        self._sent = max(self._sent, number)
-        if self.epoch is not None:
-            self._waiting.append((number, time.monotonic()))
+        """Wait for mark `number` (or any mark made from now on, whose transaction commits after this one)."""
+        if self.epoch is None:  # it committed before the next connection listens, whose reads include it
+            return
+        if number in self._early:
+            self._early.remove(number)
+        else:
+            self._waiting[number] = (self._made + 1, time.monotonic())
 
     async def catch_up(self) -> None:
         """Vouch for nothing until the news of every commit so far has arrived: a mark sent now is back."""
@@ -105,9 +114,14 @@ class RevisionFeed:
 
     def _received(self, payload: str) -> None:
         if payload.startswith(self._me):
-            self._seen = max(self._seen, int(payload[len(self._me) :]))
-            while self._waiting and self._waiting[0][0] <= self._seen:
-                self._waiting.popleft()
+            number = int(payload[len(self._me) :])
+            # Notifications arrive in commit order, and marks are numbered in the order they are made, not committed:
+            # a mark answers its own transaction, and every one told `sent` before the mark was made.
+            answered = [n for n, (after, _) in self._waiting.items() if n == number or number >= after]
+            for n in answered:
+                del self._waiting[n]
+            if not answered:
+                self._early.append(number)
         elif payload.startswith("["):
             try:
                 space, user_id = json.loads(payload)
@@ -124,8 +138,8 @@ class RevisionFeed:
                     self.url, autocommit=True, connect_timeout=ANSWER_SECONDS, application_name=APPLICATION
                 ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
-                    self._seen = self._sent  # what committed before is in every read from now on
-                    self._waiting.clear()
+                    self._waiting.clear()  # what committed before is in every read from now on
+                    self._early.clear()
                     self.epoch = next(self._epochs)
                     self._listening.set()
                     pause = RETRY_SECONDS[0]
@@ -149,7 +163,7 @@ class RevisionFeed:
             while True:
                 async for notice in conn.notifies(timeout=HEARTBEAT_SECONDS):
                     self._received(notice.payload)
-                if self._waiting and time.monotonic() - self._waiting[0][1] > ANSWER_SECONDS:
+                if self._waiting and time.monotonic() - next(iter(self._waiting.values()))[1] > ANSWER_SECONDS:
                     raise TimeoutError(f"a mark sent {ANSWER_SECONDS:g} s ago has not come back")
                 if beat is None or beat.done():
                     beat = asyncio.create_task(self._beat(), name="revision feed heartbeat")
