@@ -17,6 +17,7 @@ from memory_server.access import api_key
 from memory_server.api.app import create_app
 from memory_server.cli import app as cli_app
 from memory_server.config import LimitSettings, ServerSettings
+from memory_server.service import MemoryService
 from tests.conftest import running
 from tests.servers import running_server, server_settings
 
@@ -160,6 +161,10 @@ async def test_retry_after_and_the_message_say_the_same_wait(settings):
 
 
 def test_export_of_an_unknown_user_is_an_error_not_an_empty_file(settings, tmp_path):
+    async def make_database() -> None:
+        await (await MemoryService.open(settings)).close()
+
+    asyncio.run(make_database())
     out = tmp_path / "ana.json"
     result = runner.invoke(cli_app, ["export", "--user", "ana", "-o", str(out), "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 1
