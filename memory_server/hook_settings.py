@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from memory_server.ids import MAX_ID_LENGTH, check_identifier, is_id_character
+from memory_server.ids import MAX_ID_LENGTH, check_identifier, is_id_character, row_number
 
 DEFAULT_URL = "http://127.0.0.1:8765"
 DEFAULT_MAX_TOKENS = 400
@@ -54,7 +54,7 @@ class HookSettings(NamedTuple):
             user=env.get("MEMORY_SERVER_USER") or agent.get("user") or None,
             per_project=per_project in _TRUE if per_project else bool(agent.get("user_per_project")),
             state_dir=state_dir(env),
-            max_tokens=int(tokens) if tokens.isdigit() and int(tokens) > 0 else DEFAULT_MAX_TOKENS,
+            max_tokens=row_number(tokens) or DEFAULT_MAX_TOKENS,
         )
 
 

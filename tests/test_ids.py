@@ -11,6 +11,7 @@ from mcp import Client
 from typer.testing import CliRunner
 
 from memory_server.cli import app as cli_app
+from memory_server.ids import check_identifier
 from tests.api.test_errors import assert_error, nothing_stored
 from tests.conftest import until_finished
 from tests.mcp.scenarios import error
@@ -23,6 +24,7 @@ ACCEPTED = [
     "+447700900123",
     "a=b~c",
     "Zoë",
+    "Zoe\u0308",  # the same name with a combining diaeresis: a mark that is drawn
     "हिन्दी",
     ".a",
     "a.",
@@ -38,6 +40,7 @@ REJECTED = [
     "x" * 257,
     "€",
     "a\u200bb",
+    *(f"alice{ch}" for ch in "\u034f\ufe0f\U000e0100\u3164\uffa0\u115f\u17b4\u180b"),  # drawn as nothing
 ]
 
 
@@ -92,3 +95,8 @@ async def test_an_accepted_id_is_published_listed_reextracted_and_purged(client,
     purged = await client.delete(f"/v1/users/{segment}")
     assert purged.status_code == 200 and purged.json()["user_id"] == user_id
     assert (await client.get(f"/v1/users/{segment}/facts")).json()["items"] == []
+
+
+def test_an_invisible_character_is_named_by_its_code_point():
+    with pytest.raises(ValueError, match=r"must not contain U\+3164 \(HANGUL FILLER, invisible\)"):
+        check_identifier("alice\u3164")

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from memory_server.config import ExtractionConfig
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
 from memory_server.errors import InvalidInput, ServiceError, field_path, problem
+from memory_server.ids import row_number
 from memory_server.models import ConfigVersion
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -151,8 +152,8 @@ async def save_config(caller: Caller, fields: Form) -> Response:
 @router.post("/config/restore")
 async def restore(caller: Caller, fields: Form) -> Response:
     """Make a new version equal to an old one (the history itself is never rewritten)."""
-    version = fields.get("version", "")
-    if not version.isdigit():
-        raise InvalidInput("version: a config version is a number", field="version")
-    await caller.service.restore_config(caller.scope, int(version))
+    version = row_number(fields.get("version", ""))
+    if version is None:
+        raise InvalidInput("version: a config version is a positive integer", field="version")
+    await caller.service.restore_config(caller.scope, version)
     return redirect("/config")

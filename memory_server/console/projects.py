@@ -12,6 +12,7 @@ from starlette.responses import Response
 from memory_server.console.session import sessions
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
 from memory_server.errors import InvalidInput, ServiceError
+from memory_server.ids import row_number
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
 FIELD = "project"
@@ -29,9 +30,10 @@ async def projects(caller: Caller) -> Response:
 
 
 def _project_id(raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    project_id = row_number(raw)
+    if project_id is None:
         raise InvalidInput(f"{FIELD}: a project id is a positive integer", field=FIELD)
-    return int(raw)
+    return project_id
 
 
 @router.post("/projects")

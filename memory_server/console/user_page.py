@@ -14,6 +14,7 @@ from memory_server.console.chart import sentiment_chart
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, redirect
 from memory_server.errors import Conflict, NotFound, from_validation
 from memory_server.forgetting import Previewed
+from memory_server.ids import row_number
 from memory_server.schemas import (
     ChangelogFilter,
     DeleteByQueryIn,
@@ -125,7 +126,7 @@ async def forget(caller: Caller, fields: Form, user_id: Identifier) -> Response:
         return redirect(f"/users/{user_id}/forget")
     previewed = Previewed(
         frozenset(fields.get("fact_ids", "").split()),
-        frozenset(int(m) for m in fields.get("message_ids", "").split() if m.isdigit()),
+        frozenset(n for n in map(row_number, fields.get("message_ids", "").split()) if n is not None),
     )
     try:
         await caller.service.delete_by_query(caller.scope, ask, previewed)

@@ -256,3 +256,21 @@ def test_filtering_by_a_segment_still_being_evaluated_says_so(server: Server, mo
     page = client.get("/console/users", params={"segment": segment}).text
     assert "Segment talkers is still being evaluated (3 of 40 users so far)" in page
     assert "still being evaluated" not in client.get("/console/users").text
+
+
+def test_numbers_in_forms_are_ascii_digits_that_fit_a_row_id(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    for path, data in (
+        ("/console/projects", {"project": "²"}),
+        ("/console/projects", {"project": "9" * 30}),
+        ("/console/config/restore", {"version": "²"}),
+        ("/console/config/restore", {"version": "9" * 30}),
+    ):
+        response = client.post(path, data={"csrf": token, **data})
+        assert response.status_code == 422, (path, data, response.text)
+        assert response.headers["content-type"].startswith("text/html"), (path, data)
+    forget = client.post(
+        f"/console/users/{USER}/forget", data={"csrf": token, "query": "zebra oboe", "message_ids": "² ١ " + "9" * 30}
+    )
+    assert forget.status_code == 303, forget.text  # nothing matched, nothing went
+    assert client.get("/console").status_code == 200  # the connection and the session are still there

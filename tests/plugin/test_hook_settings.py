@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from memory_server.config import load_settings
-from memory_server.hook_settings import DEFAULT_URL, HookError, HookSettings, read_agent_config
+from memory_server.hook_settings import DEFAULT_MAX_TOKENS, DEFAULT_URL, HookError, HookSettings, read_agent_config
 from tests.plugin.helpers import hook_input, run_hook
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.yaml"
@@ -99,3 +99,9 @@ def test_a_broken_config_file_costs_nothing_but_a_log_line(tmp_path):
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     lines = (tmp_path / "state" / "hook.log").read_text().splitlines()
     assert len(lines) == 1 and "UserPromptSubmit" in lines[0] and "memory.yaml" in lines[0]
+
+
+@pytest.mark.parametrize(("value", "tokens"), [("300", 300), ("²", None), ("0", None), ("-5", None), ("", None)])
+def test_a_token_budget_that_is_not_a_positive_number_falls_back_to_the_default(value, tokens):
+    settings = HookSettings.from_env({"MEMORY_SERVER_HOOK_MAX_TOKENS": value}, None)
+    assert settings.max_tokens == (tokens or DEFAULT_MAX_TOKENS)
