@@ -91,10 +91,10 @@ class Access:
         return None
 
     async def _key(self, secret: str, client: str | None, counted: bool) -> ApiKey:
-        address = client or "unknown"
-        await self._auth_failures.check(address)
         key = await keys.authenticate(self.db, secret)
-        if key is None:
+        if key is None:  # a valid key is never refused for the wrong ones sent from its address (a shared NAT)
+            address = client or "unknown"
+            await self._auth_failures.check(address)
             await self._auth_failures.take(address)
             raise Unauthorized("the API key is not valid or was revoked")
         if counted:
