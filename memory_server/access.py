@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
-from memory_server import keys, projects
+from memory_server import keys, projects, timeutil
 from memory_server.config import Settings
 from memory_server.context import Scope
 from memory_server.errors import NotFound, Unauthorized, Unavailable
@@ -19,11 +20,14 @@ from memory_server.models import ApiKey, KeyState, NewApiKey, Role
 from memory_server.projects import Projects
 from memory_server.ratelimit import RateLimiter
 from memory_server.store import keys as keysql
+from memory_server.store import signouts
 from memory_server.store.db import Database
 
 log = logging.getLogger(__name__)
 
 
+#: How long a console session's cookie lasts (since the last page that renewed it).
+SESSION_SECONDS = 12 * 3600
 AUTH_SCHEMES = ("bearer", "token")  # Token: mem0's clients send `Authorization: Token <key>`
 
 
@@ -71,10 +75,13 @@ class Access:
         """Forget idle rate-limit buckets (kept in the database when processes share one)."""
         await self._limiter.sweep()
         await self._auth_failures.sweep()
+        await signouts.sweep(self.db, timeutil.now())
 
-    async def resume(self, key_id: str | None, client: str | None) -> Scope:
-        """The scope of a console session signed in earlier with key `key_id` (None: signed in openly), checked
-        again on each request: a revoked key, or keys made since an open sign-in, end the session."""
+    async def resume(self, key_id: str | None, client: str | None, session: str) -> Scope:
+        """The scope of console session `session` signed in earlier with key `key_id` (None: signed in openly),
+        checked again on each request: signing out, a revoked key, or keys made since an open sign-in end it."""
+        if await signouts.signed_out(self.db, session):
+            raise Unauthorized("this console session was signed out: sign in again")
         if key_id is None:
             return await self._caller(None, client, True)
         key = await keysql.live_by_id(self.db, key_id)
@@ -82,6 +89,10 @@ class Access:
             raise Unauthorized("the API key this session signed in with was revoked: sign in again")
         await self._limiter.take(key.id)
         return self._scope_of(key)
+
+    async def sign_out(self, session: str) -> None:
+        """End console session `session` wherever its cookie is (a copy of it is refused from now on)."""
+        await signouts.record(self.db, session, timeutil.now() + timedelta(seconds=SESSION_SECONDS))
 
     async def sign_in(self, secret: str | None, client: str | None) -> str | None:
         """The id of the key a console session signs in with; None when the server is open and none is needed."""

@@ -50,11 +50,17 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
 def service_error_response(exc: ServiceError) -> JSONResponse:
     """A domain error as HTTP, with the headers its status calls for."""
     response = error_response(exc.status, exc.code, exc.message, exc.field)
-    if isinstance(exc, RateLimited):
-        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
-    elif isinstance(exc, Unauthorized):
-        response.headers["WWW-Authenticate"] = "Bearer"
+    response.headers.update(error_headers(exc))
     return response
+
+
+def error_headers(exc: ServiceError) -> dict[str, str]:
+    """The headers a domain error's status calls for, whatever the body (JSON here, a console page)."""
+    if isinstance(exc, RateLimited):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, Unauthorized):
+        return {"WWW-Authenticate": "Bearer"}
+    return {}
 
 
 def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:

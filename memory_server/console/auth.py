@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from memory_server.api.deps import client_address
+from memory_server.api.errors import error_headers
 from memory_server.console.session import CSRF_FIELD, Session, sessions
-from memory_server.console.web import PREFIX, ConsoleRoute, Form, read_form, redirect, render
+from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, read_form, redirect, render
 from memory_server.errors import Forbidden, RateLimited, Unauthorized
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -35,14 +36,19 @@ async def login(request: Request) -> Response:
     try:
         key_id = await service.access.sign_in(fields.get("key", "").strip() or None, client_address(request.scope))
     except (Unauthorized, RateLimited) as exc:
-        return _login_page(request, session, exc.message, exc.status)
+        response = _login_page(request, session, exc.message, exc.status)
+        response.headers.update(error_headers(exc))
+        return response
     response = redirect("")
     sessions(request).save(response, Session(signed_in=True, key_id=key_id), request)  # a new CSRF token too
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, _: Form) -> Response:
+async def logout(caller: Caller, _: Form) -> Response:
+    """Sign out here and wherever a copy of this session's cookie is."""
+    request = caller.request
+    await caller.service.access.sign_out(caller.session.id)
     response = redirect("/login")
     sessions(request).save(response, Session(), request)
     return response

@@ -8,6 +8,7 @@ outlive a restart and no two installations share one.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -18,8 +19,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
 
+from memory_server.access import SESSION_SECONDS
+
 COOKIE = "memory_console"
-MAX_AGE_SECONDS = 12 * 3600
+MAX_AGE_SECONDS = SESSION_SECONDS
 SECRET_FILE = "console_secret"
 CSRF_FIELD = "csrf"
 
@@ -37,6 +40,11 @@ class Session:
     signed_in: bool = False
     key_id: str | None = None
     project_id: int | None = None
+
+    @property
+    def id(self) -> str:
+        """What names the session server-side (signing out): a hash of its CSRF token, which is its own."""
+        return hashlib.sha256(self.csrf.encode()).hexdigest()
 
     def csrf_ok(self, sent: str | None) -> bool:
         return sent is not None and hmac.compare_digest(sent.encode(), self.csrf.encode())

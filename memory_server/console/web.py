@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from memory_server.api.deps import client_address
+from memory_server.api.errors import error_headers
 from memory_server.console.session import CSRF_FIELD, Session, sessions
 from memory_server.context import Scope
 from memory_server.errors import Forbidden, NotFound, ServiceError, Unauthorized, from_validation
@@ -104,7 +105,7 @@ async def console(request: Request) -> Console:
     if session is None or not session.signed_in:
         raise SignInRequired("sign in to use the console")
     service: MemoryService = request.app.state.service
-    scope = await service.access.resume(session.key_id, client_address(request.scope))
+    scope = await service.access.resume(session.key_id, client_address(request.scope), session.id)
     if session.project_id is not None:
         scope = await service.projects.enter(scope, session.project_id, field="project")
     return Console(request, service, scope, session)
@@ -157,7 +158,9 @@ def errors_by_field(exc: ServiceError, names: Collection[str]) -> dict[str, str]
 
 
 def error_page(request: Request, exc: ServiceError) -> HTMLResponse:
-    return render(request, "error.html", exc.status, error=exc)
+    response = render(request, "error.html", exc.status, error=exc)
+    response.headers.update(error_headers(exc))
+    return response
 
 
 fallback = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)

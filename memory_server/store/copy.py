@@ -60,6 +60,7 @@ TABLES: tuple[Table, ...] = (
     Table("segment_members", ("segment_id", "user_id")),
     Table("consent", ("tenant_id", "user_id")),
     Table("retrieval_log", ("id",)),
+    Table("console_signouts", ("session",)),
 )
 
 #: Filled on the target by its triggers on `users`; compared, not copied.

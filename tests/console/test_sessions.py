@@ -110,3 +110,20 @@ def test_the_retrieval_log_links_only_facts_the_page_shows(server: Server) -> No
         assert api.delete(f"/v1/facts/{fact_id}").status_code == 200
     page = client.get("/console/users/rita").text
     assert fact_id in page and f'href="#fact-{fact_id}"' not in page  # no anchor left to point at
+
+
+def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    copy = httpx.Client(base_url=server.url, timeout=30)
+    copy.cookies.set("memory_console", client.cookies["memory_console"], path="/console")
+    assert copy.get("/console/keys").status_code == 200
+
+    assert client.post("/console/logout", data={"csrf": token}).headers["location"].endswith("/console/login")
+    assert copy.get("/console/keys").headers["location"].endswith("/console/login")
+    refused = copy.post("/console/keys", data={"csrf": token, "role": "admin", "name": "after-logout"})
+    assert refused.status_code == 303 and refused.headers["location"].endswith("/console/login")
+    with server.api(server.admin) as api:
+        assert "after-logout" not in [k["name"] for k in api.get("/v1/keys").json()]
+
+    again, _ = signed_in(server, server.admin)  # signing in anew makes another session
+    assert again.get("/console/keys").status_code == 200

@@ -67,7 +67,7 @@ def sqlite_settings(data_dir: Path) -> Settings:
 
 async def seed(settings: Settings) -> None:
     """A deployment with a row in every table: conversations through the offline extractor, a webhook and its
-    deliveries, a segment, user attributes, consent, a second project, keys, the retrieval log."""
+    deliveries, a segment, user attributes, consent, a second project, keys, the retrieval log, a console sign-out."""
     served = create_app(settings)
     transport = httpx.ASGITransport(app=served)
     async with running(served), httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
@@ -95,6 +95,7 @@ async def seed(settings: Settings) -> None:
         assert r.status_code == 200, r.text
         assert (await client.post("/v1/search", json={"user_id": "ana", "query": "Berlin"})).status_code == 200
         assert (await client.post("/v1/keys", json={"role": "admin", "name": "ops"})).status_code == 201
+        await served.state.service.access.sign_out("a-console-session")
 
 
 async def answers(settings: Settings) -> dict[str, Any]:

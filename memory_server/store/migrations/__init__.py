@@ -23,6 +23,7 @@ from memory_server.store.migrations.operations import (
     m013_vector_ops_time,
     m015_rate_buckets,
     m017_indexed_users,
+    m022_console_signouts,
 )
 from memory_server.store.migrations.revisions import (
     m016_user_revisions,
@@ -56,6 +57,7 @@ MIGRATIONS: list[Migration] = [
     m019_revisions_notify,
     m020_message_ids_never_reused,
     m021_message_offsets,
+    m022_console_signouts,
 ]
 
 #: Migrations that rebuild a table other tables reference, keeping every row's id: on SQLite they run with foreign

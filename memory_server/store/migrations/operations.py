@@ -84,3 +84,17 @@ async def m017_indexed_users(db: Connection) -> None:
         )
         """,
     )
+
+
+async def m022_console_signouts(db: Connection) -> None:
+    """Console sessions signed out (`store.signouts`): a session lives in a signed cookie, which a copy would keep
+    using after its owner signed out; a row lasts as long as any cookie of the session could (`until`)."""
+    await run_script(
+        db,
+        """
+        CREATE TABLE console_signouts (
+            session TEXT PRIMARY KEY,
+            until TEXT NOT NULL
+        )
+        """,
+    )
