@@ -1,16 +1,18 @@
 """Moving memory in and out: a user's portable JSON export and its idempotent import.
 
-An export holds the user's attributes, messages, every fact (all statuses) and their change log; vectors
-are left out because they belong to one embedding model, and import re-embeds (imported messages become
-episodes as the importing tenant's config says, like published ones, and get their signals analysed again).
-Import is idempotent: messages are keyed by (request, position), facts by id, change-log rows by (fact,
-event, time); attributes are merged. Ids are made this server's: the messages' ids that facts and change-log rows
-name become those the messages got here, and a fact whose id another tenant or project holds (an import into
-another tenant) gets an id of its own, the same at every import.
+An export holds the user's attributes and "do not remember" mark, messages (with the source and attributes
+their request was published with), every fact (all statuses) and their change log; vectors are left out because
+they belong to one embedding model, and import re-embeds (imported messages become episodes as the importing
+tenant's config says, like published ones, and get their signals analysed again). Import is idempotent: messages
+are keyed by (request, position), facts by id, change-log rows by (fact, event, time); attributes are merged, and
+the later of two marks holds. Ids are made this server's: the messages' ids that facts and change-log rows name
+become those the messages got here, and a fact whose id another tenant or project holds (an import into another
+tenant) gets an id of its own, the same at every import.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 
@@ -20,13 +22,16 @@ from extractors.base import MessageRole
 from memory_server import signals, timeutil, when
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, NotFound
-from memory_server.models import Change, Fact
+from memory_server.models import Change, Consent, Fact
 from memory_server.schemas import Attributes, Identifier, Timestamp
 from memory_server.store import changelog as changesql
+from memory_server.store import consent as consentsql
 from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
+from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
+from memory_server.store.db import Connection
 from memory_server.store.messages import StoredMessage
 
 EXPORT_FORMAT = "memory-server/user-export@1"
@@ -37,6 +42,9 @@ class ExportedMessage(BaseModel):
     id: int | None = None
     request_id: str
     session_id: str | None = None
+    #: What its request was published with.
+    source: str | None = None
+    attributes: Attributes = Field(default_factory=dict)
     position: int = Field(ge=0)
     role: MessageRole
     content: str
@@ -47,6 +55,8 @@ class UserExport(BaseModel):
     format: str = EXPORT_FORMAT
     user_id: Identifier
     attributes: Attributes = Field(default_factory=dict)
+    #: The user's "do not remember" mark, when one was set (absent in older exports).
+    consent: Consent | None = None
     messages: list[ExportedMessage] = Field(default_factory=list)
     facts: list[Fact] = Field(default_factory=list)
     changelog: list[Change] = Field(default_factory=list)
@@ -59,13 +69,20 @@ async def export_user(core: Core, scope: Scope, user_id: str) -> UserExport:
     record = await usersql.get(core.db, scope.space, user_id)
     if not (messages or facts or record):  # a purged user's bare change-log rows are not a user
         raise NotFound(f"user_id: tenant {scope.space} has no user {user_id}", field="user_id")
+    origins = await jobsql.origins(core.db, scope.space, list(dict.fromkeys(m.request_id for m in messages)))
     return UserExport(
         user_id=user_id,
         attributes=record.attributes if record else {},
-        messages=[ExportedMessage.model_validate(m, from_attributes=True) for m in messages],
+        consent=await consentsql.get(core.db, scope.space, user_id),
+        messages=[_exported(m, origins.get(m.request_id, (None, {}))) for m in messages],
         facts=facts,
         changelog=changes,
     )
+
+
+def _exported(message: StoredMessage, origin: jobsql.Origin) -> ExportedMessage:
+    source, attributes = origin
+    return ExportedMessage(**dataclasses.asdict(message), source=source, attributes=attributes)
 
 
 async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, int]:
@@ -79,48 +96,33 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
     _, config = await core.configs.active(scope.space)
     kept = config.episodes.roles if config.episodes.enabled else []
     added = {"messages": 0, "facts": 0, "changelog": 0}
-    stored: list[StoredMessage] = []
-    now = timeutil.now()
     async with core.user_lock(scope.space, user):
         async with core.db.transaction() as conn:
-            here: dict[int, int] = {}  # message ids in the export -> here
-            for m in data.messages:
-                message_id = await messagesql.id_of(conn, scope.space, m.request_id, m.position)
-                if message_id is None:
-                    row = (m.position, m.role, m.content, m.created_at)
-                    [message_id] = await messagesql.insert(conn, scope.space, user, m.request_id, m.session_id, [row])
-                    if m.role in kept:
-                        days = when.message_tokens(m.content, m.created_at)
-                        await episodesql.add(conn, scope.space, user, [(message_id, m.content, days)])
-                    stored.append(StoredMessage(id=message_id, **m.model_dump(exclude={"id"})))
-                if m.id is not None:
-                    here[m.id] = message_id
+            ours = await _Ours.of(conn, scope.space, data)
+            stored = await _add_messages(conn, scope, data, ours, kept)
             added["messages"] = len(stored)
-            times = [m.created_at for m in stored]
-            if times:
-                await usersql.seen(
-                    conn, scope.space, user, source=None, attributes=data.attributes, times=times, now=now
-                )
-            else:
-                await usersql.merge_attributes(conn, scope.space, user, data.attributes, now)
-            taken = await factsql.owned_elsewhere(conn, scope.space, [f.id for f in data.facts])
-            renamed = {fact_id: _own_id(scope.space, fact_id) for fact_id in taken}
             for fact, vector in zip(data.facts, vectors, strict=True):
                 fact = fact.model_copy(
                     update={
-                        "id": renamed.get(fact.id, fact.id),
-                        "superseded_by": renamed.get(fact.superseded_by or "", fact.superseded_by),
-                        "message_ids": [here[m] for m in fact.message_ids if m in here],
+                        "id": ours.fact(fact.id),
+                        "superseded_by": fact.superseded_by and ours.fact(fact.superseded_by),
+                        "request_id": fact.request_id and ours.request(fact.request_id),
+                        "message_ids": [ours.messages[m] for m in fact.message_ids if m in ours.messages],
                     }
                 )
                 if await factsql.importable(conn, scope.space, fact):
                     await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
                     added["facts"] += 1
+            if data.consent is not None and await _newer(conn, scope.space, user, data.consent):
+                await consentsql.put(conn, scope.space, user, data.consent)
+            known_ids = all(m.id is not None for m in data.messages)
             for change in data.changelog:
                 change = change.model_copy(
                     update={
-                        "fact_id": renamed.get(change.fact_id or "", change.fact_id),
-                        "message_id": here.get(change.message_id, change.message_id),  # a deleted one keeps its old id
+                        "fact_id": change.fact_id and ours.fact(change.fact_id),
+                        "request_id": change.request_id and ours.request(change.request_id),
+                        # A message deleted before the export has no id here (its old one may be another's by now).
+                        "message_id": ours.messages.get(change.message_id) if known_ids else change.message_id,
                     }
                 )
                 added["changelog"] += await changesql.import_row(conn, scope.space, change)
@@ -129,6 +131,83 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
         async with core.db.transaction() as conn:
             await analysed.store(core, conn)
     return added
+
+
+@dataclasses.dataclass
+class _Ours:
+    """The ids the export's rows get here: a fact or request id another tenant or project holds (an import into
+    another tenant) becomes one of this space's own, the same at every import; messages get this server's ids."""
+
+    space: str
+    facts: set[str]
+    requests: set[str]
+    messages: dict[int, int] = dataclasses.field(default_factory=dict)  # the export's ids -> here
+
+    @classmethod
+    async def of(cls, conn: Connection, space: str, data: UserExport) -> _Ours:
+        request_ids = {m.request_id for m in data.messages} | {c.request_id for c in data.changelog if c.request_id}
+        return cls(
+            space,
+            await factsql.owned_elsewhere(conn, space, [f.id for f in data.facts]),
+            await jobsql.owned_elsewhere(conn, space, sorted(request_ids)),
+        )
+
+    def fact(self, fact_id: str) -> str:
+        return _own_id(self.space, fact_id) if fact_id in self.facts else fact_id
+
+    def request(self, request_id: str) -> str:
+        return _own_id(self.space, f"request:{request_id}") if request_id in self.requests else request_id
+
+
+async def _add_messages(
+    conn: Connection, scope: Scope, data: UserExport, ours: _Ours, kept: list[str]
+) -> list[StoredMessage]:
+    """The messages this server lacks, with their requests (done where they were published), the user's record
+    and counts; the ids of all of them go in `ours.messages`."""
+    user, stored = data.user_id, []
+    requests: dict[str, ExportedMessage] = {}  # the requests of the messages added, by their first
+    for m in data.messages:
+        request_id = ours.request(m.request_id)
+        message_id = await messagesql.id_of(conn, scope.space, request_id, m.position)
+        if message_id is None:
+            row = (m.position, m.role, m.content, m.created_at)
+            [message_id] = await messagesql.insert(conn, scope.space, user, request_id, m.session_id, [row])
+            if m.role in kept:
+                days = when.message_tokens(m.content, m.created_at)
+                await episodesql.add(conn, scope.space, user, [(message_id, m.content, days)])
+            said = m.model_dump(exclude={"id", "source", "attributes"}) | {"request_id": request_id}
+            stored.append(StoredMessage(id=message_id, **said))
+            requests.setdefault(request_id, m)
+        if m.id is not None:
+            ours.messages[m.id] = message_id
+    for request_id, m in requests.items():
+        await jobsql.imported(
+            conn,
+            request_id=request_id,
+            tenant_id=scope.space,
+            user_id=user,
+            actor=scope.actor,
+            at=m.created_at,
+            source=m.source,
+            session_id=m.session_id,
+            attributes=m.attributes,
+        )
+    now = timeutil.now()
+    if stored:
+        source = next((m.source for m in reversed(data.messages) if m.source), None)
+        times = [m.created_at for m in stored]
+        await usersql.seen(conn, scope.space, user, source=source, attributes=data.attributes, times=times, now=now)
+    else:
+        await usersql.merge_attributes(conn, scope.space, user, data.attributes, now)
+    return stored
+
+
+async def _newer(conn: Connection, space: str, user_id: str, consent: Consent) -> bool:
+    """Whether an exported mark is newer than the one here (or there is none here): the latest decision holds."""
+    here = await consentsql.get(conn, space, user_id)
+    if here is None:
+        return True
+    return here.updated_at is None or (consent.updated_at is not None and consent.updated_at > here.updated_at)
 
 
 def _own_id(space: str, fact_id: str) -> str:

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from memory_server.context import Scope
-from memory_server.errors import NotFound
+from memory_server.errors import NotFound, ServiceError
+from memory_server.schemas import EpisodeFilter
 from tests.conftest import publish
 
 DAY = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -200,3 +201,34 @@ async def test_a_user_whose_facts_were_only_stated_is_a_user(client, service, sc
     assert (await client.get("/v1/users/fay/facts")).json()["items"] == []
     with pytest.raises(NotFound):  # what the purge left of the change log is not a user to export
         await service.export_user(scope, "fay")
+
+
+async def test_an_export_carries_the_do_not_remember_mark_and_where_each_message_came_from(client, service, scope):
+    await _say(client, "hal", ["I am a chemist."], source="zendesk", session_id="s1", attributes={"ticket": "T-9"})
+    await _say(client, "hal", ["Please forget this one"], start=1, source="web")
+    newest = (await client.get("/v1/users/hal/episodes")).json()["items"][0]
+    assert (await client.delete(f"/v1/episodes/{newest['message_id']}")).status_code == 200
+    r = await client.put("/v1/users/hal/consent", json={"remember": False, "reason": "GDPR request"})
+    assert r.status_code == 200, r.text
+    exported = await service.export_user(scope, "hal")
+    assert exported.consent is not None and not exported.consent.remember
+
+    other = Scope("elsewhere", "test")
+    await service.import_user(other, exported)
+    assert (await service.consent.get(other, "hal")).reason == "GDPR request"
+    with pytest.raises(ServiceError, match="do not remember"):
+        await service.consent.check(other, "hal")
+    [episode] = (await service.episodes(other, "hal", EpisodeFilter())).items
+    assert (episode.content, episode.source, episode.attributes, episode.session_id) == (
+        "I am a chemist.",
+        "zendesk",
+        {"ticket": "T-9"},
+        "s1",
+    )
+    deleted = [c for c in (await service.export_user(other, "hal")).changelog if c.event == "episode_delete"]
+    assert [c.message_id for c in deleted] == [None]  # its old id is no message here (or another's, in time)
+
+    r = await client.put("/v1/users/hal/consent", json={"remember": True})
+    assert r.status_code == 200, r.text
+    await service.import_user(scope, exported)  # the older mark does not undo the newer decision
+    assert (await service.consent.get(scope, "hal")).remember

@@ -25,7 +25,7 @@ _COLUMNS = (
     "m.id AS message_id, m.user_id, m.request_id, m.position, m.role, m.content, m.session_id, m.created_at, "
     "m.utc_offset, j.source, j.attributes"
 )
-_FROM = "messages m LEFT JOIN jobs j ON j.request_id = m.request_id"
+_FROM = "messages m LEFT JOIN jobs j ON j.request_id = m.request_id AND j.tenant_id = m.tenant_id"
 _IS_EPISODE = "EXISTS (SELECT 1 FROM episodes_fts e WHERE e.rowid = m.id)"
 # `+m.tenant_id`: with ids given, look the rows up by id; without it SQLite's planner (no statistics) prefers the
 # tenant index and reads every message of the tenant (200 ms at 500,000 messages instead of 0.2 ms).

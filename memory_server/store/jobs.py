@@ -15,7 +15,7 @@ from typing import Any
 from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.models import Job
-from memory_server.store.db import Connection, Database, Row, is_postgres, read
+from memory_server.store.db import Connection, Database, Row, is_postgres, marks, read
 
 COLUMNS = (
     "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
@@ -250,6 +250,69 @@ async def origin(db: Database, tenant_id: str, request_id: str) -> tuple[str | N
         "SELECT source, attributes FROM jobs WHERE tenant_id = ? AND request_id = ?", (tenant_id, request_id)
     )
     return (None, {}) if row is None else (row["source"], json.loads(row["attributes"] or "{}"))
+
+
+Origin = tuple[str | None, dict[str, Any]]
+
+
+async def owned_elsewhere(conn: Connection, tenant_id: str, request_ids: Sequence[str]) -> set[str]:
+    """Those of `request_ids` that name requests of another tenant or project (ids are unique across them)."""
+    found: set[str] = set()
+    for start in range(0, len(request_ids), 500):
+        part = request_ids[start : start + 500]
+        rows = await conn.execute_fetchall(
+            f"SELECT request_id FROM jobs WHERE request_id IN ({marks(part)}) AND tenant_id != ?", (*part, tenant_id)
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
+async def origins(db: Database, tenant_id: str, request_ids: Sequence[str]) -> dict[str, Origin]:
+    """`origin` of each of `request_ids` that has a job."""
+    found: dict[str, Origin] = {}
+    for start in range(0, len(request_ids), 500):
+        part = request_ids[start : start + 500]
+        rows = await db.fetchall(
+            f"SELECT request_id, source, attributes FROM jobs WHERE tenant_id = ? AND request_id IN ({marks(part)})",
+            (tenant_id, *part),
+        )
+        found.update({r["request_id"]: (r["source"], json.loads(r["attributes"] or "{}")) for r in rows})
+    return found
+
+
+async def imported(
+    conn: Connection,
+    *,
+    request_id: str,
+    tenant_id: str,
+    user_id: str,
+    actor: str,
+    at: datetime,
+    source: str | None,
+    session_id: str | None,
+    attributes: dict[str, Any],
+) -> None:
+    """An imported request, done where it was published, so that its messages keep their source and attributes
+    (nothing when the id is taken: by an earlier import, or by another tenant's request)."""
+    stamp = timeutil.to_db(at)
+    await conn.execute(
+        "INSERT INTO jobs (request_id, tenant_id, user_id, kind, status, attempts, source, session_id, attributes, "
+        "actor, run_after, created_at, updated_at, finished_at) "
+        "VALUES (?, ?, ?, 'extract', 'done', 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
+        (
+            request_id,
+            tenant_id,
+            user_id,
+            source,
+            session_id,
+            json.dumps(attributes, ensure_ascii=False),
+            actor,
+            stamp,
+            stamp,
+            stamp,
+            stamp,
+        ),
+    )
 
 
 async def requeue_failed(db: Database, tenant_id: str, request_id: str) -> None:
