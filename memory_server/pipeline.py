@@ -30,6 +30,7 @@ from memory_server.store import changelog as changesql
 from memory_server.store import facts as factsql
 from memory_server.store import indexed
 from memory_server.store import jobs as jobsql
+from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Connection
@@ -188,9 +189,10 @@ def worth_storing(
 async def _not_overruled(
     core: Core, scope: Scope, candidates: list[CandidateFact], origin: Origin
 ) -> list[CandidateFact]:
-    """Leave out what a person deleted or replaced after it was said: extracting the same messages again (another
-    config, a re-extraction) must not undo their decision. What they say again afterwards counts anew, and a fact
-    stated without messages is meant as it is."""
+    """Leave out what was deleted or replaced after it was said (by a person, or by what the user said later):
+    extracting the same messages again (another config, a re-extraction) must neither undo a person's decision
+    nor bring back what a later statement replaced. What is said again afterwards counts anew, and a fact stated
+    without messages is meant as it is."""
     digests = [factsql.content_hash(c.content) for c in candidates]
     overruled = await factsql.overruled(core.db, scope.space, origin.user_id, digests)
     if not overruled:
@@ -201,6 +203,28 @@ async def _not_overruled(
         if digest not in overruled or said is None or said > overruled[digest]:
             kept.append(candidate)
     return kept
+
+
+async def _said_later(
+    core: Core, scope: Scope, targets: list[tuple[Fact, np.ndarray]], candidate: CandidateFact, origin: Origin
+) -> bool:
+    """Whether any fact the candidate would replace or delete was said after the candidate: older news never
+    overrides newer (a re-extraction replaying the past, a backfill of old conversations). A fact was said when its
+    latest message was (else its request's, else, stated without messages, when it was stored); a candidate without
+    a time is news."""
+    said = _said_at(candidate, origin)
+    if said is None or not targets:
+        return False
+    facts = [fact for fact, _ in targets]
+    times = await messagesql.times_of(core.db, scope.space, [m for f in facts for m in f.message_ids])
+    unsourced = [f.request_id for f in facts if f.request_id and not any(m in times for m in f.message_ids)]
+    requests = await messagesql.latest_of_requests(core.db, scope.space, unsourced)
+
+    def said_at(fact: Fact) -> datetime:
+        known = [times[m] for m in fact.message_ids if m in times]
+        return max(known) if known else requests.get(fact.request_id or "", fact.created_at)
+
+    return any(said_at(fact) > said for fact in facts)
 
 
 def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:
@@ -242,9 +266,14 @@ async def apply_candidates(
     outcome: list[tuple[Decision, Fact | None]] = []
     pacer = _Pacer(budget)
 
-    def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
+    async def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
         offered = set(decision.target_ids)
         targets = working.pairs(offered)  # ids of facts no longer live are dropped
+        if decision.action in (Action.UPDATE, Action.DELETE) and await _said_later(
+            core, scope, targets, candidate, origin
+        ):
+            decision = Decision(Action.NONE, decision.target_ids, "older than what it would replace", decision.by)
+            offered = set()
         written = _plan_decision(plan, scope, candidate, vector, decision, targets, origin, config, actor, now)
         if decision.action in (Action.UPDATE, Action.DELETE):
             working.remove(offered)
@@ -257,14 +286,14 @@ async def apply_candidates(
         for candidate, vector in zip(kept, vectors, strict=True):
             await pacer.step()
             [decision] = await reconciler.decide([(candidate, working.neighbors(vector, candidate, related))], usage)
-            apply(candidate, vector, decision)
+            await apply(candidate, vector, decision)
     elif kept:
         items = []
         for c, v in zip(kept, vectors, strict=True):
             await pacer.step()
             items.append((c, working.neighbors(v, c, related)))
         for (candidate, _), vector, decision in zip(items, vectors, await reconciler.decide(items, usage), strict=True):
-            apply(candidate, vector, decision)
+            await apply(candidate, vector, decision)
     async with core.db.transaction() as conn:
         for fact, status, successor in plan.retired:  # first: a new fact may take the content of a retired one
             if await factsql.set_status(conn, fact, status, now, superseded_by=successor) is None:

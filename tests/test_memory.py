@@ -198,3 +198,31 @@ async def test_re_extracting_never_undoes_what_a_person_deleted_or_corrected(cli
 
     await publish(client, "rex", "I have a cat named Tom.")  # said again after the deletion: that counts
     assert set(await live()) == {"User lives in Berlin", "User works as a pilot", "User has a cat named Tom"}
+
+
+async def test_re_extracting_with_the_same_config_leaves_the_history_as_it_was(client, service, scope):
+    for text in ("I live in Rome.", "I live in Milan now.", "I am a chef."):
+        await publish(client, "rio", text)
+
+    async def history() -> list[tuple[str, str, str | None]]:
+        facts = (await client.get("/v1/users/rio/facts", params={"status": "all"})).json()["items"]
+        return sorted((f["id"], f["status"], f["superseded_by"]) for f in facts)
+
+    before = await history()
+    assert [s for _, s, _ in before].count("superseded") == 1
+    for _ in range(2):
+        job = (await client.post("/v1/users/rio/reextract")).json()
+        [done] = await until_finished(client, job["request_id"])
+        assert done["status"] == "done", done
+        assert (done["changes"]["added"], done["changes"]["updated"], done["changes"]["removed"]) == ([], [], []), done
+    assert await history() == before
+
+
+async def test_a_backfilled_older_conversation_does_not_override_what_was_said_since(client):
+    await publish(client, "sol", "I live in Milan.")
+    said = "2020-01-01T09:00:00+00:00"
+    body = {"user_id": "sol", "messages": [{"role": "user", "content": "I live in Rome.", "created_at": said}]}
+    r = await client.post("/v1/interactions", json={**body, "wait": True})
+    assert r.status_code == 200, r.text
+    live = [f["content"] for f in (await client.get("/v1/users/sol/facts")).json()["items"]]
+    assert live == ["User lives in Milan"]

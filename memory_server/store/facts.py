@@ -291,9 +291,9 @@ async def due_to_expire(db: Database, limit: int) -> list[tuple[str, Fact]]:
 
 
 async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence[str]) -> dict[str, datetime]:
-    """Of these content hashes, those of the user's facts that a person deleted or replaced (not an extractor, nor
-    the system's expiry), with when they last did: an extraction of what was said before then must not bring the
-    fact back."""
+    """Of these content hashes, those of the user's facts that were deleted or replaced (by a person, or by a later
+    statement; not by the system's expiry), with when they last were: an extraction of what was said before then
+    must not bring the fact back."""
     if not hashes:
         return {}
     marks = ",".join("?" * len(hashes))
@@ -308,7 +308,7 @@ async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence
     ids = ",".join("?" * len(hash_of))
     rows = await db.fetchall(
         f"SELECT fact_id, max(created_at) FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IN ({ids}) "
-        "AND event IN ('delete', 'supersede') AND actor NOT LIKE '%/extractor:%' AND actor NOT LIKE 'system:%' "
+        "AND event IN ('delete', 'supersede') AND actor NOT LIKE 'system:%' "
         "GROUP BY fact_id",
         (tenant_id, user_id, *hash_of),
     )

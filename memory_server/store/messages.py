@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from memory_server import timeutil
-from memory_server.store.db import Connection, Database, Row, read
+from memory_server.store.db import Connection, Database, Row, marks, read
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,29 @@ async def users(db: Database, tenant_id: str) -> list[str]:
     """Users with stored messages."""
     rows = await db.fetchall("SELECT DISTINCT user_id FROM messages WHERE tenant_id = ? ORDER BY user_id", (tenant_id,))
     return [r["user_id"] for r in rows]
+
+
+async def times_of(db: Database, tenant_id: str, message_ids: Sequence[int]) -> dict[int, datetime]:
+    """When each of these messages (those still stored) was said."""
+    if not message_ids:
+        return {}
+    rows = await db.fetchall(
+        f"SELECT id, created_at FROM messages WHERE tenant_id = ? AND id IN ({marks(message_ids)})",
+        (tenant_id, *message_ids),
+    )
+    return {r["id"]: timeutil.from_db(r["created_at"]) for r in rows}
+
+
+async def latest_of_requests(db: Database, tenant_id: str, request_ids: Sequence[str]) -> dict[str, datetime]:
+    """When the latest message of each of these requests (those with messages still stored) was said."""
+    if not request_ids:
+        return {}
+    rows = await db.fetchall(
+        f"SELECT request_id, max(created_at) AS said FROM messages WHERE tenant_id = ? "
+        f"AND request_id IN ({marks(request_ids)}) GROUP BY request_id",
+        (tenant_id, *request_ids),
+    )
+    return {r["request_id"]: timeutil.from_db(r["said"]) for r in rows}
 
 
 async def id_of(conn: Connection, tenant_id: str, request_id: str, position: int) -> int | None:

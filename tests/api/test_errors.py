@@ -230,6 +230,8 @@ def test_a_bad_embedder_setting_stops_start_up_in_one_line(tmp_path):
 
     config = tmp_path / "config.yaml"
     config.write_text("embedder:\n  model: openai/text-embedding-3-small\n")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "memory.sqlite3").touch()  # a database to check (an empty SQLite file is one)
     result = subprocess.run(
         [sys.executable, "-m", "memory_server", "check", "--config", str(config), "--data-dir", str(tmp_path / "d")],
         capture_output=True,
