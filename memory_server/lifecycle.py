@@ -34,7 +34,7 @@ async def open_core(settings: Settings) -> tuple[Core, DataDirLock]:
         db = settings.database()
         await db.open()
         try:
-            await _own_embedded_index(db, settings)
+            await _share_the_index(db, settings)
             index = ChromaIndex(settings.chroma_location, embedder.model_id, "facts")
             episodes = ChromaIndex(settings.chroma_location, embedder.model_id, "episodes")
             core = Core(
@@ -59,15 +59,22 @@ async def open_core(settings: Settings) -> tuple[Core, DataDirLock]:
     return core, lock
 
 
-async def _own_embedded_index(db: Database, settings: Settings) -> None:
-    """Refuse a second process keeping its own embedded index of a shared database: each would index only
-    what its own flushes wrote, and searches would miss the rest without a word."""
-    if db.shared and settings.index.url is None and not await db.hold("embedded-index"):
-        raise Misconfigured(
-            "index.url: another process already serves this database with its own embedded index; give every "
-            "process the same Chroma server (index.url: http://host:8000), or run one process",
-            field="index.url",
-        )
+async def _share_the_index(db: Database, settings: Settings) -> None:
+    """Refuse a process keeping its own embedded index of a shared database beside any other process: each would
+    index only what its own flushes wrote, and searches would miss the rest without a word. Processes on a Chroma
+    server hold the index lock shared, one with an embedded index holds it alone."""
+    embedded = settings.index.url is None
+    if not db.shared or await db.hold("vector-index", shared=not embedded):
+        return
+    if embedded:
+        reason = "other processes already serve this database (with a Chroma server, or an embedded index)"
+    else:
+        reason = "a process already serves this database with its own embedded index (no index.url)"
+    raise Misconfigured(
+        f"index.url: {reason}; give every process the same Chroma server (index.url: http://host:8000), or run "
+        "one process",
+        field="index.url",
+    )
 
 
 async def refuse_other_model(core: Core) -> None:

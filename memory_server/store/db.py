@@ -81,10 +81,10 @@ class Database(Protocol):
         without a round trip to a thread or pool (SQLite reads it on the event loop)."""
         ...
 
-    async def hold(self, key: str) -> bool:
+    async def hold(self, key: str, shared: bool = False) -> bool:
         """Mark `key` (a claimed job) as this process's until `release` or this process's end, so that other
         processes can tell a job in hand from one whose process died; False when another process holds it
-        (never waits). Nothing to do when not `shared`."""
+        (never waits; `shared`: unless all holders took it shared). Nothing to do when not `shared`."""
         ...
 
     async def release(self, key: str) -> None: ...

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -21,23 +22,26 @@ from typing import Any
 
 import psycopg
 from psycopg.adapt import Loader
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memory_server import tasks
 from memory_server.errors import Unavailable
 from memory_server.store import revision_feed
 from memory_server.store.db import ConstraintError, KeyedLocks
 from memory_server.store.migrations import migrate
+from memory_server.store.pg_session import Session, reason
 from memory_server.store.revision_feed import Revised, RevisionFeed
+
+log = logging.getLogger(__name__)
 
 #: The advisory lock every write transaction holds (one writer at a time, as with SQLite).
 WRITE_LOCK = 0x6D656D6F  # "memo"
 #: The advisory lock held while migrating, so processes starting together migrate once.
 MIGRATION_LOCK = 0x6D696772  # "migr"
+#: How the pool's connections are named in `pg_stat_activity`.
+APPLICATION = "memory-server"
 #: First and longest pause between tries while another process holds a key `exclusive` waits for.
 EXCLUSIVE_POLL_SECONDS = (0.005, 0.1)
-#: How long opening waits for the server to answer.
-CONNECT_SECONDS = 10
 
 #: A write transaction's mark for the revision feed, sent only when it revised a user (migration m019 sets the flag).
 _MARK_IF_REVISED = "SELECT pg_notify(%s, %s) WHERE current_setting('memory.revised', true) = 'on'"
@@ -133,6 +137,13 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     await conn.set_autocommit(True)
 
 
+def _unreachable(exc: Exception) -> bool:
+    """A lost or refused connection (or no pooled one in time), not an error of the statement itself: SQLSTATE
+    class 08 (connection exception), 57 (operator intervention: the server shut down), or none (the client's)."""
+    state = getattr(exc, "sqlstate", None)
+    return isinstance(exc, PoolTimeout) or state is None or state.startswith(("08", "57"))
+
+
 class PostgresDatabase:
     dialect = "postgres"
     shared = True
@@ -141,8 +152,7 @@ class PostgresDatabase:
         self.url = url
         self._pool_size = pool_size
         self._pool: AsyncConnectionPool | None = None
-        self._session: psycopg.AsyncConnection[Any] | None = None
-        self._session_lock = asyncio.Lock()
+        self._session = Session(url, repr(self))
         self._keys = KeyedLocks()
         self._feed: RevisionFeed | None = None
 
@@ -150,15 +160,17 @@ class PostgresDatabase:
         return re.sub(r"//[^@/]*@", "//…@", self.url)
 
     async def open(self) -> None:
-        """Connect (the session connection first, so an unreachable server is one line within `CONNECT_SECONDS`,
-        not the pool's retries for 30 s), then migrate under the migration lock."""
-        try:
-            session = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=CONNECT_SECONDS)
-        except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise Unavailable(f"storage.url: cannot connect to {self!r}: {reason}") from None
+        """Connect (the session connection first, so an unreachable server is one line within
+        `pg_session.CONNECT_SECONDS`, not the pool's retries for 30 s), then migrate under the migration lock."""
+        await self._session.open()
         pool = AsyncConnectionPool(
-            self.url, min_size=1, max_size=self._pool_size, configure=_configure, open=False, timeout=30
+            self.url,
+            min_size=1,
+            max_size=self._pool_size,
+            configure=_configure,
+            open=False,
+            timeout=30,
+            kwargs={"application_name": APPLICATION},
         )
         try:
             await pool.open(wait=True)
@@ -170,19 +182,18 @@ class PostgresDatabase:
                     await conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
         except BaseException:
             await pool.close()
-            await session.close()
+            await self._session.close()
             raise
-        self._pool, self._session = pool, session
+        self._pool = pool
 
     async def close(self) -> None:
         if self._feed is not None:
             await self._feed.stop()
             self._feed = None
-        if self._session is not None:
-            await self._session.close()
+        await self._session.close()
         if self._pool is not None:
             await self._pool.close()
-        self._pool = self._session = None
+        self._pool = None
 
     def _opened(self) -> AsyncConnectionPool:
         if self._pool is None:
@@ -192,16 +203,21 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
         feed, mark = self._feed, None
-        async with self._opened().connection() as conn:
-            async with conn.transaction():
+        try:
+            async with self._opened().connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
                 yield PgConnection(conn)
                 if feed is not None:  # last, so it comes back after the transaction's other notifications
                     payload, number = feed.mark()
                     cursor = await conn.execute(_MARK_IF_REVISED, (revision_feed.CHANNEL, payload))
                     mark = number if await cursor.fetchone() is not None else None
-            if mark is not None:  # set only with a feed, once the transaction revised someone
-                feed.sent(mark)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if not _unreachable(exc):
+                raise
+            await self._check_pool()
+            raise Unavailable(f"the database {self!r} is unreachable: {reason(exc)}; try again") from None
+        if mark is not None:  # set only with a feed, once the transaction revised someone
+            feed.sent(mark)
 
     async def catch_up(self) -> None:
         """Have the feed vouch for nothing until the news of every commit so far has arrived: for a read that has
@@ -221,8 +237,32 @@ class PostgresDatabase:
         await self.fetchall("SELECT pg_notify(?, ?)", (revision_feed.CHANNEL, payload))
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        """One statement in autocommit; tried once more when its connection was found closed, after the pool's
+        other idle connections were checked too (a database restarted leaves all of them dead)."""
+        args = params if isinstance(params, Mapping) else tuple(params)
+        try:
+            return await self._fetchall(sql, args)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if not _unreachable(exc):
+                raise
+            await self._check_pool()
+        try:
+            return await self._fetchall(sql, args)
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            if not _unreachable(exc):
+                raise
+            raise Unavailable(f"the database {self!r} is unreachable: {reason(exc)}; try again") from None
+
+    async def _check_pool(self) -> None:
+        """Replace the pool's idle connections that are dead, so that the next calls get live ones."""
+        try:
+            await self._opened().check()
+        except psycopg.Error as exc:  # the database is still away: the next call will say so
+            log.warning("database pool check failed: %s", reason(exc))
+
+    async def _fetchall(self, sql: str, args: Any) -> list[Any]:
         async with self._opened().connection() as conn:
-            cursor = await conn.execute(translate(sql), params if isinstance(params, Mapping) else tuple(params))
+            cursor = await conn.execute(translate(sql), args)
             return await cursor.fetchall() if cursor.description else []
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Any:
@@ -232,17 +272,14 @@ class PostgresDatabase:
     async def lookup(self, sql: str, params: Iterable[Any] = ()) -> Any:
         return await self.fetchone(sql, params)
 
-    async def hold(self, key: str) -> bool:
-        """A session-level advisory lock on this process's own connection: PostgreSQL drops it when the process
-        (or its connection) dies, which is how others tell its claimed jobs are orphaned (`store.jobs.recover`)."""
-        async with self._session_lock:  # never waits: a claim taken over from a stale holder is held by both
-            cursor = await self._owned().execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,))
-            row = await cursor.fetchone()
-            return bool(row and row[0])
+    async def hold(self, key: str, shared: bool = False) -> bool:
+        """A session-level advisory lock on this process's own connection (`store.pg_session`): PostgreSQL drops
+        it when the process dies, which is how others tell its claimed jobs are orphaned (`store.jobs.recover`).
+        Never waits: a claim taken over from a stale holder is held by both."""
+        return await self._session.try_lock(key, shared)
 
     async def release(self, key: str) -> None:
-        async with self._session_lock:
-            await self._owned().execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+        await self._session.unlock(key)
 
     @asynccontextmanager
     async def exclusive(self, key: str) -> AsyncIterator[None]:
@@ -269,8 +306,3 @@ class PostgresDatabase:
             if await attempt:
                 await tasks.finish(self.release(key))
             raise
-
-    def _owned(self) -> psycopg.AsyncConnection[Any]:
-        if self._session is None:
-            raise RuntimeError("database is not open")
-        return self._session

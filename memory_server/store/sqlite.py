@@ -133,7 +133,7 @@ class SqliteDatabase:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def hold(self, key: str) -> bool:
+    async def hold(self, key: str, shared: bool = False) -> bool:
         """One process owns the file: every job it finds running at start-up was its own."""
         return True
 

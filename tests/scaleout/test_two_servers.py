@@ -5,16 +5,11 @@ Needs PostgreSQL (MEMORY_SERVER_TEST_POSTGRES, see tests/postgres.py) and the `c
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -24,55 +19,13 @@ from memory_server.config import Settings
 from memory_server.service import MemoryService
 from memory_server.store import indexed as indexedsql
 from tests import postgres
+from tests.scaleout.conftest import answers, free_port, until
 from tests.servers import child_env
 
 pytestmark = pytest.mark.skipif(postgres.ADMIN_URL is None, reason="needs PostgreSQL: MEMORY_SERVER_TEST_POSTGRES")
 
 USERS = 12
 ROUNDS = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _until(check, what: str, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.1)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-@pytest.fixture
-def chroma(tmp_path) -> Iterator[str]:
-    command = shutil.which("chroma", path=str(Path(sys.executable).parent))
-    if command is None:
-        pytest.skip("the chroma command (installed with chromadb) is missing")
-    port = _free_port()
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
-    proc = subprocess.Popen(
-        [command, "run", "--path", str(tmp_path / "chroma"), "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _until(lambda: _answers(f"{url}/api/v2/heartbeat"), "the Chroma server")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _start(role: str, data_dir: Path, env: dict[str, str], port: int | None = None) -> subprocess.Popen:
@@ -106,7 +59,7 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
                 await indexedsql.serves(db, Settings().tenant, user_id, family)
     finally:
         await db.close()
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     servers = [_start("serve", tmp_path / f"server{i}", env, port) for i, port in enumerate(ports)]
     worker = _start("worker", tmp_path / "worker", env)
     urls = [f"http://127.0.0.1:{port}" for port in ports]
@@ -114,7 +67,7 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
     lock = threading.Lock()
     try:
         for url in urls:
-            _until(lambda url=url: _answers(f"{url}/healthz"), f"the server at {url}")
+            until(lambda url=url: answers(f"{url}/healthz"), f"the server at {url}")
 
         def publish(which: int, turns: range) -> None:
             with httpx.Client(base_url=urls[which], timeout=10) as http:
@@ -132,7 +85,7 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
         second = threading.Thread(target=publish, args=(1, range(1, ROUNDS, 2)))
         first.start()
         second.start()
-        _until(lambda: len(accepted) >= USERS * 2, "the first requests")
+        until(lambda: len(accepted) >= USERS * 2, "the first requests")
         servers[0].send_signal(signal.SIGKILL)
         servers[0].wait()
         first.join()
@@ -144,7 +97,7 @@ async def test_two_servers_and_a_worker_survive_a_killed_server(tmp_path, storag
             def all_done() -> bool:
                 return all(http.get(f"/v1/requests/{i}").json()["status"] in ("done", "failed") for i in accepted)
 
-            _until(all_done, "every accepted request to finish", seconds=180)
+            until(all_done, "every accepted request to finish", seconds=180)
             statuses = Counter(http.get(f"/v1/requests/{i}").json()["status"] for i in accepted)
         assert statuses == {"done": len(accepted)}
     finally:
