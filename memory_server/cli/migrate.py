@@ -53,6 +53,8 @@ def migrate(
         report = asyncio.run(copy_sqlite_to_postgres(path, target))
     except CopyError as exc:
         _fail(str(exc), 1)
+    except KeyboardInterrupt:
+        _fail("interrupted: the copy's one transaction was rolled back, nothing was copied; run it again", 130)
     finally:
         lock.release()
     _show(report)
