@@ -94,7 +94,7 @@ class WebhookDispatcher:
                 if free > 0:
                     now = timeutil.now()
                     stale = now - timedelta(seconds=self.settings.timeout_seconds + 60)
-                    claimed = await hooksql.claim(self.db, now, stale, free)
+                    claimed = await hooksql.claim(self.db, now, stale, free, self.settings.per_webhook)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a busy database must not end the dispatcher

@@ -126,6 +126,20 @@ async def test_a_finished_request_fires_request_done_to_those_who_want_it(hooks,
     assert (payload["type"], payload["data"]) == ("request.done", {"user_id": "ana", "request_id": job["request_id"]})
 
 
+async def test_a_receiver_that_hangs_holds_only_its_own_deliveries(settings, fake):
+    async with served(hooks_settings(settings, timeout_seconds=30, concurrency=4)) as (client, _):
+        with Receiver(hold=True) as hung, Receiver() as healthy:
+            await create_hook(client, hung.url, "request.done")
+            hook = await create_hook(client, healthy.url, "request.done")
+            jobs = [await publish(client, f"user{i}", "I'm a nurse", wait=True) for i in range(6)]
+            got = await healthy.wait_for(6, timeout=10)
+            assert len(hung.received) == 1  # one delivery in flight to it (webhooks.per_webhook), the rest wait
+            hung.released.set()
+            assert len(await hung.wait_for(6, timeout=10)) == 6
+    done = [g.verified(hook["secret"])["data"]["request_id"] for g in got]
+    assert done == [j["request_id"] for j in jobs]  # each webhook's events in order
+
+
 async def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_with_one_id(hooks, fake):
     client, _ = hooks
     with Receiver(statuses=[500, 503]) as receiver:
@@ -334,6 +348,7 @@ def _serve(data_dir, port: int, llm_port: int) -> subprocess.Popen:
         MEMORY_SERVER_DATA_DIR=str(data_dir),
         MEMORY_SERVER_WEBHOOKS__ALLOW_PRIVATE="true",
         MEMORY_SERVER_WEBHOOKS__TIMEOUT_SECONDS="60",
+        MEMORY_SERVER_WEBHOOKS__PER_WEBHOOK="2",  # both of the test's deliveries in flight when it is killed
         MEMORY_SERVER_WORKERS__MAX_ATTEMPTS="1",
         MEMORY_SERVER_EXTRACTION__EXTRACTOR="llm",
         MEMORY_SERVER_LLM__MODEL="openai/nothing-here",

@@ -79,6 +79,13 @@ class WebhookSettings(Section):
     backoff_base_seconds: float = Field(30.0, ge=0, le=86_400, description="First retry delay; doubles each try.")
     backoff_max_seconds: float = Field(3_600.0, ge=0, le=7 * 86_400, description="Longest delay between tries.")
     concurrency: int = Field(4, ge=1, le=64, description="Deliveries in flight at once.")
+    per_webhook: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Deliveries in flight to one webhook at once: a receiver that is slow or hangs holds only these "
+        "(each webhook's events go out in order while it is 1).",
+    )
     max_per_tenant: int = Field(50, ge=1, le=1_000, description="Webhooks one tenant may register.")
     retention_days: int = Field(
         30, ge=1, le=3_650, description="Delivered and failed deliveries (and their events) are deleted after this."

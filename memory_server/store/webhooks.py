@@ -158,20 +158,29 @@ class Claimed:
     claimed_at: str
 
 
-async def claim(db: Database, now: datetime, stale_before: datetime, limit: int) -> list[Claimed]:
-    """Take up to `limit` due deliveries for an attempt each (counted now). A claim older than `stale_before`
-    belongs to an attempt that never finished (another process died) and may be taken again."""
+_CLAIMABLE = """
+SELECT d.id, d.event_id, w.url, w.secret, e.body, d.attempts FROM (
+    SELECT d.*, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS k
+    FROM webhook_deliveries d
+    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_at IS NULL OR d.claimed_at < ?)
+) d JOIN webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id
+WHERE d.k + (SELECT count(*) FROM webhook_deliveries f
+             WHERE f.webhook_id = d.webhook_id AND f.status = 'pending' AND f.claimed_at >= ?) <= ?
+ORDER BY d.next_attempt_at, d.id LIMIT ?
+"""
+
+
+async def claim(db: Database, now: datetime, stale_before: datetime, limit: int, per_webhook: int) -> list[Claimed]:
+    """Take up to `limit` due deliveries for an attempt each (counted now), at most `per_webhook` in flight to one
+    webhook (counting those in flight already, in any process), each webhook's oldest first: a receiver that
+    hangs holds only its own. A claim older than `stale_before` belongs to an attempt that never finished
+    (another process died) and may be taken again."""
     stamp, stale = timeutil.to_db(now), timeutil.to_db(stale_before)
-    due = "d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_at IS NULL OR d.claimed_at < ?)"
-    if await db.fetchone(f"SELECT 1 FROM webhook_deliveries d WHERE {due} LIMIT 1", (stamp, stale)) is None:
-        return []  # the common case, read without taking the writer
+    params = (stamp, stale, stale, per_webhook, limit)
+    if not await db.fetchall(_CLAIMABLE, params):
+        return []  # the common case (nothing due, or only for receivers still busy), read without the writer
     async with db.transaction() as conn:
-        rows = await conn.execute_fetchall(
-            "SELECT d.id, d.event_id, w.url, w.secret, e.body, d.attempts FROM webhook_deliveries d "
-            "JOIN webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id "
-            f"WHERE {due} ORDER BY d.next_attempt_at, d.id LIMIT ?",
-            (stamp, stale, limit),
-        )
+        rows = await conn.execute_fetchall(_CLAIMABLE, params)
         await conn.executemany(
             "UPDATE webhook_deliveries SET claimed_at = ?, attempts = attempts + 1, updated_at = ? WHERE id = ?",
             [(stamp, stamp, r["id"]) for r in rows],
