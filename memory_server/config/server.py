@@ -84,7 +84,7 @@ class WebhookSettings(Section):
         ge=1,
         le=64,
         description="Deliveries in flight to one webhook at once: a receiver that is slow or hangs holds only these "
-        "(each webhook's events go out in order while it is 1).",
+        "(while it is 1, each webhook's events are first sent in the order they happened).",
     )
     max_per_tenant: int = Field(50, ge=1, le=1_000, description="Webhooks one tenant may register.")
     retention_days: int = Field(
