@@ -145,6 +145,13 @@ class FactIn(_In):
     attributes: Attributes = Field(default_factory=dict)
     confidence: float = Field(1.0, ge=0, le=1)
 
+    @field_validator("ttl_seconds")
+    @classmethod
+    def _only_dynamic_facts_expire(cls, ttl: int | None, info: Any) -> int | None:
+        if ttl is not None and info.data.get("kind", "static") == "static":
+            raise ValueError('only dynamic facts expire: give "kind": "dynamic" with it, or leave it out')
+        return ttl
+
 
 MemoryTypes = Annotated[
     list[Literal["facts", "episodes"]],

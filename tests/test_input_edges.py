@@ -213,3 +213,14 @@ async def test_a_fact_expiring_after_year_9999_is_clamped_and_the_job_finishes(c
     [fact] = r.json()["items"]
     assert fact["kind"] == "dynamic"
     assert datetime.fromisoformat(fact["expires_at"]) == datetime.max.replace(tzinfo=UTC)
+
+
+async def test_a_lifetime_on_a_static_fact_is_refused_not_dropped(client, service):
+    body = {"user_id": "ana", "content": "User is recovering from a broken leg", "ttl_seconds": 3600}
+    for kind in ({}, {"kind": "static"}):
+        r = await client.post("/v1/facts", json={**body, **kind})
+        assert_error(r, 422, "invalid_input", "ttl_seconds")
+        assert "only dynamic facts expire" in r.json()["error"]["message"]
+    assert await nothing_stored(service)
+    r = await client.post("/v1/facts", json={**body, "kind": "dynamic"})
+    assert r.status_code == 201 and r.json()["expires_at"] is not None
