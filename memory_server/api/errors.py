@@ -1,7 +1,9 @@
-"""One JSON error shape for the whole HTTP API: {"error": {"code", "message", "field"?}}."""
+"""One JSON error shape for the whole HTTP API: {"error": {"code", "message", "field"?}}; under the console's
+prefix, an HTML page instead, also for what is refused before a console route runs (Host, Origin, body size)."""
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -9,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -17,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from memory_server.errors import RateLimited, ServiceError, Unauthorized, from_validation
 
 log = logging.getLogger(__name__)
+
+CONSOLE_PREFIX = "/console"
 
 
 def rendering_route(render: Callable[[ServiceError], Response]) -> type[APIRoute]:
@@ -47,11 +51,24 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return JSONResponse({"error": body}, status_code=status)
 
 
-def service_error_response(exc: ServiceError) -> JSONResponse:
+def service_error_response(exc: ServiceError, path: str = "") -> Response:
     """A domain error as HTTP, with the headers its status calls for."""
-    response = error_response(exc.status, exc.code, exc.message, exc.field)
+    response = answer(path, exc.status, exc.code, exc.message, exc.field)
     response.headers.update(error_headers(exc))
     return response
+
+
+def answer(path: str, status: int, code: str, message: str, field: str | None = None) -> Response:
+    """`error_response`, or a plain HTML page for a request to the console (`path`), whose users are browsers."""
+    if path != CONSOLE_PREFIX and not path.startswith(CONSOLE_PREFIX + "/"):
+        return error_response(status, code, message, field)
+    text = html.escape(message)
+    page = (
+        f'<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>Error {status}</title></head>\n'
+        f'<body>\n<h1>Error {status}</h1>\n<p class="error" role="alert">{text}</p>\n'
+        f'<p><a href="{CONSOLE_PREFIX}">Back to the console</a></p>\n</body>\n</html>\n'
+    )
+    return HTMLResponse(page, status_code=status)
 
 
 def error_headers(exc: ServiceError) -> dict[str, str]:
@@ -69,8 +86,8 @@ def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
-    async def _service(_: Request, exc: ServiceError) -> JSONResponse:
-        return service_error_response(exc)
+    async def _service(request: Request, exc: ServiceError) -> Response:
+        return service_error_response(exc, request.url.path)
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -81,11 +98,12 @@ def install(app: FastAPI) -> None:
         return validation_response(list(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-        return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        code = codes.get(exc.status_code, "http_error")
+        return answer(request.url.path, exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return error_response(500, "internal", "internal error; the server log has the details")
+        return answer(request.url.path, 500, "internal", "internal error; the server log has the details")

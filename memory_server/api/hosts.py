@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from memory_server.api.errors import error_response
+from memory_server.api.errors import answer
 from memory_server.config import ServerSettings
 
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -51,7 +51,8 @@ class HostCheck:
         headers = Headers(scope=scope)
         host = headers.get("host", "")
         if _hostname(host) not in self.hosts:
-            response = error_response(
+            response = answer(
+                scope.get("path", ""),
                 421,
                 "invalid_host",
                 f"this server does not answer to Host {host!r}: reach it by an allowed name, or add the name to "
@@ -61,7 +62,8 @@ class HostCheck:
             return
         origin = headers.get("origin")
         if origin is not None and scope.get("method", "GET") not in _SAFE_METHODS and not self._origin_ok(origin):
-            response = error_response(
+            response = answer(
+                scope.get("path", ""),
                 403,
                 "invalid_origin",
                 f"requests from pages of {origin} are not allowed: add the origin to server.allowed_origins",

@@ -51,4 +51,4 @@ class BodySizeLimit:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = PayloadTooLarge(f"request body must be at most {self.max_bytes} bytes")
-        await service_error_response(error)(scope, receive, send)
+        await service_error_response(error, scope.get("path", ""))(scope, receive, send)

@@ -22,13 +22,13 @@ from pydantic import ValidationError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from memory_server.api.deps import client_address
-from memory_server.api.errors import error_headers
+from memory_server.api.errors import CONSOLE_PREFIX, error_headers
 from memory_server.console.session import CSRF_FIELD, Session, sessions
 from memory_server.context import Scope
 from memory_server.errors import Forbidden, NotFound, ServiceError, Unauthorized, from_validation
 from memory_server.service import MemoryService
 
-PREFIX = "/console"
+PREFIX = CONSOLE_PREFIX
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 

@@ -127,3 +127,16 @@ def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(server: Serve
 
     again, _ = signed_in(server, server.admin)  # signing in anew makes another session
     assert again.get("/console/keys").status_code == 200
+
+
+def test_what_is_refused_before_a_console_route_runs_is_an_html_page(server: Server) -> None:
+    client, token = signed_in(server, server.admin)
+    cross = client.post("/console/keys", data={"csrf": token}, headers={"Origin": "https://evil.example"})
+    assert cross.status_code == 403 and cross.headers["content-type"].startswith("text/html")
+    assert "requests from pages of https://evil.example are not allowed" in cross.text
+    big = client.post(
+        "/console/config", content=b"x" * 2_000_001, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert big.status_code == 413 and big.headers["content-type"].startswith("text/html")
+    api = httpx.post(f"{server.url}/v1/keys", json={}, headers={"Origin": "https://evil.example"})
+    assert api.status_code == 403 and api.json()["error"]["code"] == "invalid_origin"  # the API keeps JSON
