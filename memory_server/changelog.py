@@ -10,9 +10,22 @@ from memory_server.schemas import ChangelogFilter
 from memory_server.store import changelog as changesql
 from memory_server.store.db import Database
 
+#: Rows about the tenant's access (keys, webhooks and their URLs, projects, open mode): an admin's to read, like
+#: the keys and webhooks themselves.
+ACCESS_EVENTS = (
+    "key_create",
+    "key_revoke",
+    "lockdown",
+    "open_mode",
+    "project_create",
+    "webhook_create",
+    "webhook_delete",
+)
 
-async def page(db: Database, tenant_id: str, flt: ChangelogFilter) -> Page[Change]:
-    """Rows newest first, filtered by user, request and time; the cursor is the last row's id."""
+
+async def page(db: Database, tenant_id: str, flt: ChangelogFilter, *, admin: bool) -> Page[Change]:
+    """Rows newest first, filtered by user, request and time; the cursor is the last row's id. Below `admin`, rows
+    about the tenant's access are left out."""
     changes, cursor = await changesql.page(
         db,
         tenant_id,
@@ -21,6 +34,7 @@ async def page(db: Database, tenant_id: str, flt: ChangelogFilter) -> Page[Chang
         since=flt.since,
         before_id=None if flt.cursor is None else int(flt.cursor),
         limit=flt.limit,
+        hidden=() if admin else ACCESS_EVENTS,
     )
     return Page[Change](items=changes, next_cursor=None if cursor is None else str(cursor))
 

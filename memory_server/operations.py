@@ -54,7 +54,9 @@ class Operations:
         counts = await overviewsql.counts(self.core.db, scope.space, timeutil.now())
         by_status = await overviewsql.requests_by_status(self.core.db, scope.space)
         failed, _ = await jobsql.page(self.core.db, scope.space, "failed", RECENT, 0)
-        changes = await changelog.page(self.core.db, scope.space, ChangelogFilter(limit=RECENT))
+        changes = await changelog.page(
+            self.core.db, scope.space, ChangelogFilter(limit=RECENT), admin=scope.allows("admin")
+        )
         return Overview(
             **counts,
             requests={status: by_status.get(status, 0) for status in get_args(JobStatus)},

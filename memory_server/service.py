@@ -352,7 +352,7 @@ class MemoryService:
     async def changes(self, scope: Scope, flt: ChangelogFilter) -> Page[Change]:
         scope.require("viewer")
         self._check_page(flt.limit)
-        return await changelog.page(self.core.db, scope.space, flt)
+        return await changelog.page(self.core.db, scope.space, flt, admin=scope.allows("admin"))
 
     async def request_logs(self, scope: Scope, rows: int) -> list[RequestLog]:
         """The fact changes of the latest `rows` change-log rows, one entry per request, oldest first."""

@@ -8,6 +8,7 @@ log can never disagree with the facts.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -84,10 +85,14 @@ async def page(
     since: datetime | None,
     before_id: int | None,
     limit: int,
+    hidden: Sequence[str] = (),
 ) -> tuple[list[Change], int | None]:
-    """Rows newest first, filtered by user, request and time, older than row `before_id` when given; and the
-    cursor of the next page (the last row's id), like `facts.page`."""
+    """Rows newest first, filtered by user, request and time, older than row `before_id` when given, without the
+    `hidden` events; and the cursor of the next page (the last row's id), like `facts.page`."""
     where, params = ["tenant_id = ?"], [tenant_id]
+    if hidden:
+        where.append(f"event NOT IN ({','.join('?' * len(hidden))})")
+        params.extend(hidden)
     for column, value in (("user_id", user_id), ("request_id", request_id)):
         if value is not None:
             where.append(f"{column} = ?")

@@ -252,3 +252,18 @@ def test_the_key_comes_from_bearer_token_or_x_api_key():
     assert api_key({"x-api-key": "xyz"}) == "xyz"
     assert api_key({"authorization": "Basic abc", "x-api-key": "xyz"}) == "xyz"
     assert api_key({"authorization": "Token "}) is None
+
+
+async def test_rows_about_keys_and_webhooks_are_an_admins_to_read_in_the_change_log(client, service):
+    admin = {"X-API-Key": (await keys.create(service.core.db, "default", "admin")).key}
+    viewer = {"X-API-Key": (await keys.create(service.core.db, "default", "viewer")).key}
+    assert (await client.post("/v1/keys", json={"role": "editor", "name": "ci"}, headers=admin)).status_code == 201
+    r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps bees"}, headers=admin)
+    assert r.status_code == 201, r.text
+
+    def events(r: httpx.Response) -> list[str]:
+        assert r.status_code == 200, r.text
+        return [c["event"] for c in r.json()["items"]]
+
+    assert events(await client.get("/v1/changelog", headers=admin)) == ["add", "key_create", "key_create", "key_create"]
+    assert events(await client.get("/v1/changelog", headers=viewer)) == ["add"]
