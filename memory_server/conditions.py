@@ -64,9 +64,18 @@ def _fail(path: str, message: str) -> InvalidInput:
     return InvalidInput(f"{path}: {message}", field=path)
 
 
+@dataclass(frozen=True)
+class Labels:
+    """The topics and intentions of the taxonomy a condition is written against."""
+
+    topics: frozenset[str]
+    intentions: frozenset[str]
+
+
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, labels: Labels | None) -> None:
         self.nodes = 0
+        self.labels = labels
 
     def parse(self, obj: Any, path: str, depth: int) -> Node:
         self.nodes += 1
@@ -101,13 +110,14 @@ class _Parser:
             score = self._number(obj, "min_score", path, 0.0, 1.0, default=None)
             return Node(
                 "has_topic",
-                name=self._text(obj, "has_topic", path, 64),
+                name=self._label(obj, "has_topic", path, None if self.labels is None else self.labels.topics),
                 threshold=score or 0.0,
                 op="gte" if score else "gt",
             )
         if "has_intention" in obj:
             self._only(obj, path, {"has_intention"})
-            return Node("has_intention", name=self._text(obj, "has_intention", path, 64))
+            known = None if self.labels is None else self.labels.intentions
+            return Node("has_intention", name=self._label(obj, "has_intention", path, known))
         if "matches" in obj:
             self._only(obj, path, {"matches", "threshold"})
             text = self._text(obj, "matches", path, MAX_TEXT)
@@ -115,6 +125,13 @@ class _Parser:
         raise _fail(
             path, "unknown condition: use all, any, not, attribute, aggregate, has_topic, has_intention or matches"
         )
+
+    def _label(self, obj: dict[str, Any], key: str, path: str, known: frozenset[str] | None) -> str:
+        name = self._text(obj, key, path, 64)
+        if known is not None and name not in known:
+            kind = "topic" if key == "has_topic" else "intention"
+            raise _fail(f"{path}.{key}", f"no {kind} {name!r} in the taxonomy; one of: {', '.join(sorted(known))}")
+        return name
 
     @staticmethod
     def _only(obj: dict, path: str, allowed: set[str]) -> None:
@@ -165,9 +182,10 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, str | bool | int | float) and (not isinstance(value, str) or len(value) <= MAX_TEXT)
 
 
-def parse(obj: Any, path: str = "condition") -> Node:
-    """Check a condition and build its tree; raises InvalidInput naming the path of the first problem."""
-    return _Parser().parse(obj, path, 0)
+def parse(obj: Any, path: str = "condition", labels: Labels | None = None) -> Node:
+    """Check a condition and build its tree; raises InvalidInput naming the path of the first problem. With
+    `labels`, a topic or intention must be one of them (a typo would make a segment that never matches)."""
+    return _Parser(labels).parse(obj, path, 0)
 
 
 def texts(node: Node) -> list[str]:

@@ -147,13 +147,21 @@ class Segments:
     def __init__(self, core: Core) -> None:
         self.core = core
 
+    async def _labels(self, scope: Scope) -> conditions.Labels:
+        """The labels of the space's taxonomy now (a later config may drop one: that part then matches nobody)."""
+        _, config = await self.core.configs.active(scope.space)
+        taxonomy = config.signals.taxonomy
+        return conditions.Labels(
+            frozenset(t.name for t in taxonomy.topics), frozenset(i.name for i in taxonomy.intentions)
+        )
+
     async def _vectors(self, condition: conditions.Node) -> np.ndarray | None:
         texts = conditions.texts(condition)
         return await self.core.embedder.embed(texts) if texts else None
 
     async def create(self, scope: Scope, body: SegmentIn) -> Segment:
         scope.require("admin")
-        node = conditions.parse(body.condition)
+        node = conditions.parse(body.condition, labels=await self._labels(scope))
         if await segmentsql.count(self.core.db, scope.space) >= MAX_SEGMENTS:
             raise Conflict(f"a tenant has at most {MAX_SEGMENTS} segments; delete one first")
         matrix = await self._vectors(node)
@@ -190,7 +198,7 @@ class Segments:
     async def update(self, scope: Scope, segment_id: str, body: SegmentUpdate) -> Segment:
         scope.require("admin")
         current = await self.get(scope, segment_id)
-        node = None if body.condition is None else conditions.parse(body.condition)
+        node = None if body.condition is None else conditions.parse(body.condition, labels=await self._labels(scope))
         matrix = None if node is None else await self._vectors(node)
         try:
             async with self.core.db.transaction() as conn:

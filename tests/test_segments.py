@@ -144,7 +144,7 @@ async def test_a_malformed_condition_is_422_naming_the_path_and_nothing_is_store
 
 async def test_names_are_unique_and_unknown_segments_are_404(client):
     await _segment(client, "one", {"has_intention": "needs help"})
-    r = await client.post("/v1/segments", json={"name": "one", "condition": {"has_intention": "x"}})
+    r = await client.post("/v1/segments", json={"name": "one", "condition": {"has_intention": "needs help"}})
     assert r.status_code == 422 and r.json()["error"]["field"] == "name"
     for method, path in (
         ("GET", "/v1/segments/seg_nope"),
@@ -187,3 +187,18 @@ def test_conditions_evaluate_comparisons_and_missing_values():
     assert [conditions.evaluate(conditions.parse(c), subject) for c in no] == [False] * len(no)
     with pytest.raises(InvalidInput):
         conditions.parse({"all": [{"not": {"not": {"not": {"not": {"not": {"not": {"not": {"not": {"not": {}}}}}}}}}}]})
+
+
+async def test_a_topic_or_intention_the_taxonomy_lacks_is_refused_naming_its_path(client):
+    r = await client.post(
+        "/v1/segments",
+        json={"name": "pony", "condition": {"any": [{"has_topic": "billing"}, {"has_intention": "wants a pony"}]}},
+    )
+    assert r.status_code == 422 and r.json()["error"]["field"] == "condition.any.1.has_intention"
+    assert "no intention 'wants a pony' in the taxonomy; one of: " in r.json()["error"]["message"]
+    assert "wants to cancel" in r.json()["error"]["message"]
+    r = await client.post("/v1/segments", json={"name": "pony", "condition": {"has_topic": "ponies"}})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "condition.has_topic"
+    made = await _segment(client, "billing", {"has_topic": "billing"})
+    r = await client.put(f"/v1/segments/{made['id']}", json={"condition": {"has_intention": "wants to cancell"}})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "condition.has_intention"

@@ -82,16 +82,16 @@ async def test_a_claim_counts_the_attempt_and_a_stale_or_recovered_claim_is_take
     await add_hook(db, "A", "request.failed")
     await emit(db, "A", "request.failed", {"user_id": "ana"})
     now = timeutil.now()
-    [first] = await hooksql.claim(db, now, now - timedelta(minutes=1), 10)
+    [first] = await hooksql.claim(db, now, now - timedelta(minutes=1), 10, 1)
     assert first.attempts == 1
-    assert await hooksql.claim(db, now, now - timedelta(minutes=1), 10) == []  # in flight: not taken twice
-    [again] = await hooksql.claim(db, now + timedelta(seconds=1), now + timedelta(seconds=1), 10)  # stale
+    assert await hooksql.claim(db, now, now - timedelta(minutes=1), 10, 1) == []  # in flight: not taken twice
+    [again] = await hooksql.claim(db, now + timedelta(seconds=1), now + timedelta(seconds=1), 10, 1)  # stale
     assert (again.event_id, again.attempts) == (first.event_id, 2)
     assert not await hooksql.finish(
         db, first, status="delivered", next_attempt_at=None, status_code=200, error=None, at=now
     )
     assert await hooksql.recover(db) == 1
-    [third] = await hooksql.claim(db, timeutil.now(), now - timedelta(minutes=1), 10)
+    [third] = await hooksql.claim(db, timeutil.now(), now - timedelta(minutes=1), 10, 1)
     assert (third.event_id, third.attempts) == (first.event_id, 3)
 
 
@@ -101,7 +101,7 @@ async def test_retention_deletes_finished_deliveries_and_their_events_but_never_
     kept = await emit(db, "A", "request.failed", {"user_id": "ana"})  # two deliveries: one finishes, one pends
     gone = await emit(db, "A", "request.done", {"user_id": "ana"})
     now = timeutil.now()
-    claimed = await hooksql.claim(db, now, now, 10)
+    claimed = await hooksql.claim(db, now, now, 10, 2)  # the second hook has two due
     assert sorted(c.event_id for c in claimed) == sorted([kept, kept, gone])
     finished = [next(c for c in claimed if c.event_id == kept), next(c for c in claimed if c.event_id == gone)]
     for item in finished:
@@ -111,3 +111,18 @@ async def test_retention_deletes_finished_deliveries_and_their_events_but_never_
     left = await db.fetchall("SELECT event_id, status FROM webhook_deliveries")
     assert [tuple(r) for r in left] == [(kept, "pending")]
     assert [r["id"] for r in await db.fetchall("SELECT id FROM webhook_events")] == [kept]
+
+
+async def test_a_claim_takes_at_most_per_webhook_of_each_webhooks_deliveries_oldest_first(db):
+    await add_hook(db, "A", "request.failed")
+    events = [await emit(db, "A", "request.failed", {"user_id": f"u{i}"}) for i in range(3)]
+    now = timeutil.now()
+    stale = now - timedelta(minutes=1)
+    [first] = await hooksql.claim(db, now, stale, 10, 1)
+    assert first.event_id == events[0]
+    assert await hooksql.claim(db, now, stale, 10, 1) == []  # its one slot is taken
+    [second] = await hooksql.claim(db, now, stale, 10, 2)
+    assert second.event_id == events[1]
+    await hooksql.finish(db, first, status="delivered", next_attempt_at=None, status_code=204, error=None, at=now)
+    [third] = await hooksql.claim(db, now, stale, 10, 2)
+    assert third.event_id == events[2]
