@@ -20,6 +20,7 @@ ACCESS_EVENTS = (
     "project_create",
     "webhook_create",
     "webhook_delete",
+    "webhook_update",
 )
 
 

@@ -33,6 +33,7 @@ ChangeEventName = Literal[
     "open_mode",
     "webhook_create",
     "webhook_delete",
+    "webhook_update",
     "project_create",
     "consent",
 ]

@@ -277,6 +277,10 @@ class WebhookIn(_In):
         return list(dict.fromkeys(events))
 
 
+class WebhookUpdate(_In):
+    enabled: bool = Field(description="false: pause it (nothing is recorded or sent for it); true: resume it.")
+
+
 class DeliveryFilter(_In):
     status: DeliveryStatus | None = None
     limit: Count = 50

@@ -25,7 +25,7 @@ from memory_server import ssrf, timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import Conflict, InvalidInput, NotFound, check_page_size
 from memory_server.models import NewWebhook, Page, Webhook, WebhookDelivery, WebhookEventType
-from memory_server.schemas import DeliveryFilter, WebhookIn
+from memory_server.schemas import DeliveryFilter, WebhookIn, WebhookUpdate
 from memory_server.store import changelog as changesql
 from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
@@ -140,6 +140,24 @@ class Webhooks:
             event = ChangeEvent("webhook_delete", scope.space, None, scope.actor, timeutil.now(), before=_logged(hook))
             await changesql.record(conn, event)
         return hook
+
+    async def update(self, scope: Scope, webhook_id: str, body: WebhookUpdate) -> Webhook:
+        """Pause a webhook (`enabled: false`: its events are not recorded for it, its pending deliveries wait) or
+        resume it (they go out again)."""
+        scope.require("admin")
+        async with self.core.db.transaction() as conn:
+            before = await hooksql.set_enabled(conn, scope.space, webhook_id, body.enabled)
+            if before is None:
+                raise NotFound(f"webhook_id: no webhook {webhook_id}", field="webhook_id")
+            after = before.model_copy(update={"enabled": body.enabled})
+            if after != before:
+                now = timeutil.now()
+                event = ChangeEvent(
+                    "webhook_update", scope.space, None, scope.actor, now, before=_logged(before), after=_logged(after)
+                )
+                await changesql.record(conn, event)
+        self.core.webhooks.notify()
+        return after
 
     async def deliveries(self, scope: Scope, webhook_id: str, flt: DeliveryFilter) -> Page[WebhookDelivery]:
         """A webhook's deliveries, newest first, optionally of one status."""

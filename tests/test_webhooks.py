@@ -140,6 +140,32 @@ async def test_a_receiver_that_hangs_holds_only_its_own_deliveries(settings, fak
     assert done == [j["request_id"] for j in jobs]  # each webhook's events in order
 
 
+async def test_a_paused_webhook_records_and_sends_nothing_until_resumed(settings, fake):
+    slow_retry = hooks_settings(settings, backoff_base_seconds=1.0, backoff_max_seconds=1.0)
+    async with served(slow_retry) as (client, _):
+        with Receiver(statuses=[500]) as receiver:
+            hook = await create_hook(client, receiver.url, "request.done")
+            await publish(client, "ana", "I'm a nurse", wait=True)  # its first attempt fails: a retry is pending
+            await receiver.wait_for(1)
+            r = await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": False})
+            assert r.status_code == 200 and r.json()["enabled"] is False
+            await publish(client, "bo", "I'm a chef", wait=True)  # not recorded for a paused webhook
+            await asyncio.sleep(1.5)  # past the retry's time
+            assert len(receiver.received) == 1
+            [pending] = (await client.get(f"/v1/webhooks/{hook['id']}/deliveries")).json()["items"]
+            assert pending["status"] == "pending"
+
+            r = await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": True})
+            assert r.status_code == 200 and r.json()["enabled"] is True
+            [delivered] = await deliveries_until(client, hook["id"], settled)
+            assert delivered["status"] == "delivered" and len(receiver.received) == 2
+        changes = (await client.get("/v1/changelog")).json()["items"]
+        assert [c["after"]["enabled"] for c in changes if c["event"] == "webhook_update"] == [True, False]
+        assert (await client.patch("/v1/webhooks/nope", json={"enabled": True})).status_code == 404
+        bad = await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": "maybe"})
+        assert bad.status_code == 422 and bad.json()["error"]["field"] == "enabled"
+
+
 async def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_with_one_id(hooks, fake):
     client, _ = hooks
     with Receiver(statuses=[500, 503]) as receiver:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from memory_server.console.web import PREFIX, Caller, ConsoleRoute, Form, errors_by_field, redirect
 from memory_server.errors import ServiceError, from_validation
 from memory_server.models import NewWebhook
-from memory_server.schemas import Cursor, DeliveryFilter, DeliveryId, Identifier, WebhookIn
+from memory_server.schemas import Cursor, DeliveryFilter, DeliveryId, Identifier, WebhookIn, WebhookUpdate
 from memory_server.webhooks import EVENT_TYPES
 
 router = APIRouter(prefix=PREFIX, route_class=ConsoleRoute, include_in_schema=False)
@@ -79,6 +79,14 @@ async def webhook(caller: Caller, webhook_id: Identifier, query: Annotated[Deliv
 async def delete(caller: Caller, _: Form, webhook_id: Identifier) -> Response:
     await caller.service.webhooks.delete(caller.scope, webhook_id)
     return redirect("/webhooks")
+
+
+@router.post("/webhooks/{webhook_id}/enabled")
+async def enable(caller: Caller, fields: Form, webhook_id: Identifier) -> Response:
+    """Pause or resume (the form's `enabled`: "true" or "false")."""
+    body = WebhookUpdate(enabled=fields.get("enabled") == "true")
+    await caller.service.webhooks.update(caller.scope, webhook_id, body)
+    return redirect(f"/webhooks/{webhook_id}")
 
 
 @router.post("/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver")

@@ -107,6 +107,17 @@ async def delete(conn: Connection, tenant_id: str, webhook_id: str) -> Webhook |
     return _webhook(rows[0])
 
 
+async def set_enabled(conn: Connection, tenant_id: str, webhook_id: str, enabled: bool) -> Webhook | None:
+    """Pause (`enabled` false) or resume a webhook; the webhook as it was, None when the tenant has no such one."""
+    rows = await conn.execute_fetchall(
+        f"SELECT {_HOOK_COLUMNS} FROM webhooks WHERE tenant_id = ? AND id = ?", (tenant_id, webhook_id)
+    )
+    if not rows:
+        return None
+    await conn.execute("UPDATE webhooks SET enabled = ? WHERE id = ?", (int(enabled), webhook_id))
+    return _webhook(rows[0])
+
+
 async def subscribers(conn: Connection, tenant_id: str, event_type: str) -> list[str]:
     """Ids of the tenant's enabled webhooks that want `event_type`."""
     events = "json_array_elements_text(events::json) AS e (value)" if is_postgres(conn) else "json_each(events)"
@@ -164,7 +175,7 @@ SELECT d.id, d.event_id, w.url, w.secret, e.body, d.attempts FROM (
     FROM webhook_deliveries d
     WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_at IS NULL OR d.claimed_at < ?)
 ) d JOIN webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id
-WHERE d.k + (SELECT count(*) FROM webhook_deliveries f
+WHERE w.enabled = 1 AND d.k + (SELECT count(*) FROM webhook_deliveries f
              WHERE f.webhook_id = d.webhook_id AND f.status = 'pending' AND f.claimed_at >= ?) <= ?
 ORDER BY d.next_attempt_at, d.id LIMIT ?
 """

@@ -274,3 +274,21 @@ def test_numbers_in_forms_are_ascii_digits_that_fit_a_row_id(server: Server) -> 
     )
     assert forget.status_code == 303, forget.text  # nothing matched, nothing went
     assert client.get("/console").status_code == 200  # the connection and the session are still there
+
+
+def test_a_webhook_is_paused_and_resumed_from_its_page(server: Server) -> None:
+    with server.api(server.admin) as api:
+        hook = api.post("/v1/webhooks", json={"url": "https://example.com/paused", "events": ["request.done"]}).json()
+    client, token = signed_in(server, server.admin)
+    paused = client.post(f"/console/webhooks/{hook['id']}/enabled", data={"csrf": token, "enabled": "false"})
+    assert paused.status_code == 303
+    page = client.get(f"/console/webhooks/{hook['id']}").text
+    assert "Paused: its events are not recorded" in page and ">Resume</button>" in page
+    assert "(paused)" in client.get("/console/webhooks").text
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/webhooks/{hook['id']}").json()["enabled"] is False
+    client.post(f"/console/webhooks/{hook['id']}/enabled", data={"csrf": token, "enabled": "true"})
+    assert ">Pause</button>" in client.get(f"/console/webhooks/{hook['id']}").text
+    with server.api(server.admin) as api:
+        assert api.get(f"/v1/webhooks/{hook['id']}").json()["enabled"] is True
+        api.delete(f"/v1/webhooks/{hook['id']}")

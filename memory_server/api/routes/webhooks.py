@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from memory_server.api.deps import CallerScope, Service
 from memory_server.models import NewWebhook, Page, Webhook, WebhookDelivery
-from memory_server.schemas import DeliveryFilter, DeliveryId, Identifier, WebhookIn
+from memory_server.schemas import DeliveryFilter, DeliveryId, Identifier, WebhookIn, WebhookUpdate
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
@@ -28,6 +28,13 @@ async def list_webhooks(service: Service, scope: CallerScope) -> list[Webhook]:
 @router.get("/webhooks/{webhook_id}", response_model=Webhook)
 async def get_webhook(webhook_id: Identifier, service: Service, scope: CallerScope) -> Webhook:
     return await service.webhooks.get(scope, webhook_id)
+
+
+@router.patch("/webhooks/{webhook_id}", response_model=Webhook)
+async def update_webhook(webhook_id: Identifier, body: WebhookUpdate, service: Service, scope: CallerScope) -> Webhook:
+    """Pause (`{"enabled": false}`) or resume a webhook: while paused its events are not recorded for it and its
+    pending deliveries wait."""
+    return await service.webhooks.update(scope, webhook_id, body)
 
 
 @router.delete("/webhooks/{webhook_id}", response_model=Webhook)
