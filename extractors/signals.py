@@ -215,10 +215,27 @@ def cue_pattern(cues: list[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(reversed(parts)) + r")(?!\w)", re.IGNORECASE)
 
 
-class _Family:
-    """The labels of one family (topics, intentions or tones) with their rows in the prototype matrix."""
+#: Words that, among the three before a cue in its clause, turn it around: "I will never cancel", "no refund
+#: needed", "I'm not cancelling". Not "can't"/"cannot": "I can't cancel my plan" still wants to cancel.
+_NEGATION = re.compile(
+    r"\b(?:no|not|never|without|don't|doesn't|didn't|won't|wouldn't|isn't|aren't|wasn't|shouldn't)\b", re.IGNORECASE
+)
+_CLAUSE_END = re.compile(r"[.!?;,:]")
 
-    def __init__(self, labels: list[Label], first_row: int, threshold: float) -> None:
+
+def _negated(text: str, start: int) -> bool:
+    """Whether the cue at `start` is negated: a negation among the three words before it, in its clause."""
+    clause = _CLAUSE_END.split(text[:start].replace("\u2019", "'"))[-1]
+    return bool(_NEGATION.search(" ".join(clause.split()[-3:])))
+
+
+class _Family:
+    """The labels of one family (topics, intentions or tones) with their rows in the prototype matrix.
+
+    `negatable`: a label whose cues appear only negated is not reported (an intention, which the message states
+    it does not have; the embedding cannot tell "I will never cancel" from "I will cancel")."""
+
+    def __init__(self, labels: list[Label], first_row: int, threshold: float, negatable: bool = False) -> None:
         self.names = [label.name for label in labels]
         sizes = [1 + len(label.examples) for label in labels]
         self.starts = first_row + np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.intp)
@@ -226,6 +243,7 @@ class _Family:
         self.cues = [cue_pattern(label.cues) for label in labels]
         self.leans = np.array([label.sentiment_lean for label in labels], dtype=np.float32)
         self.threshold = threshold
+        self.negatable = negatable
 
     def lean(self, scores: np.ndarray) -> np.ndarray:
         """Per message, the sentiment lean of its reported labels, weighted by their scores."""
@@ -239,8 +257,14 @@ class _Family:
         span = taxonomy.similarity_ceiling - taxonomy.similarity_floor
         scores = (best - taxonomy.similarity_floor) / span
         for j, pattern in enumerate(self.cues):
-            if pattern is not None:
-                scores[:, j] += [taxonomy.cue_boost if pattern.search(text) else 0.0 for text in texts]
+            if pattern is None:
+                continue
+            for i, text in enumerate(texts):
+                said = [not _negated(text, m.start()) for m in pattern.finditer(text)] if self.negatable else []
+                if any(said) or (not self.negatable and pattern.search(text)):
+                    scores[i, j] += taxonomy.cue_boost
+                elif said:  # every mention negated
+                    scores[i, j] = 0.0
         return np.clip(scores, 0.0, 1.0)
 
 
@@ -265,7 +289,7 @@ class SignalAnalyzer:
         self.dim = vectors.shape[1]
         units = _unit_rows(vectors)
         self._topics = _Family(taxonomy.topics, 0, taxonomy.topic_threshold)
-        self._intentions = _Family(taxonomy.intentions, self._topics.end, taxonomy.intention_threshold)
+        self._intentions = _Family(taxonomy.intentions, self._topics.end, taxonomy.intention_threshold, True)
         self._tones = _Family(taxonomy.tones, self._intentions.end, 0.0)
         self._prototypes = units[: self._tones.end]  # the labels' rows; the polarity examples' follow
         self._polarity = _polarity_centroids(taxonomy.polarity_examples, units[self._tones.end :])

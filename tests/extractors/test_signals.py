@@ -95,6 +95,33 @@ def test_leaving_for_a_competitor_is_cancel_and_alternatives(analyze: Analyze) -
     assert signals.sentiment < 0
 
 
+@pytest.mark.parametrize(
+    ("text", "not_meant"),
+    [
+        ("I will never cancel, I love this product so much.", "wants to cancel"),
+        ("Don't worry, I'm not cancelling my subscription.", "wants to cancel"),
+        ("I don't hate it, it's not bad at all. Not cancelling.", "wants to cancel"),
+        ("No refund needed, it works perfectly now.", "wants refund"),
+    ],
+)
+def test_an_intention_the_message_says_it_does_not_have_is_not_reported(
+    analyze: Analyze, text: str, not_meant: str
+) -> None:
+    assert not_meant not in analyze(text).intentions
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't cancel my plan, the button is broken",
+        "I'm not happy at all, cancel my plan",
+        "Why won't it let me cancel?",
+    ],
+)
+def test_a_negation_elsewhere_in_the_message_leaves_the_intention(analyze: Analyze, text: str) -> None:
+    assert "wants to cancel" in analyze(text).intentions
+
+
 def test_a_crash_report_is_a_negative_bug_report(analyze: Analyze) -> None:
     signals = analyze("The app crashes every time I upload a photo from my phone.")
     assert "bugs" in signals.topics
