@@ -232,3 +232,14 @@ async def test_an_export_carries_the_do_not_remember_mark_and_where_each_message
     assert r.status_code == 200, r.text
     await service.import_user(scope, exported)  # the older mark does not undo the newer decision
     assert (await service.consent.get(scope, "hal")).remember
+
+
+async def test_deleting_the_latest_message_moves_last_seen_back(client):
+    await _say(client, "liv", ["I love the dashboard", "the export is slow", "thanks for the fix"])
+    latest = (await client.get("/v1/users/liv/episodes")).json()["items"][0]
+    assert (await client.get("/v1/users/liv")).json()["last_seen"] == latest["created_at"].replace("+00:00", "Z")
+    assert (await client.delete(f"/v1/episodes/{latest['message_id']}")).status_code == 200
+    user = (await client.get("/v1/users/liv")).json()
+    assert user["message_count"] == 2
+    assert user["last_seen"].startswith((DAY + timedelta(days=1)).date().isoformat())
+    assert user["first_seen"].startswith(DAY.date().isoformat())
