@@ -152,11 +152,11 @@ def known_facts(live: LiveFacts, said: Sequence[np.ndarray], limit: int) -> list
 
 
 def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, now: datetime) -> datetime | None:
-    """Dynamic facts live from the time of the message that stated them."""
+    """Dynamic facts live from the time of the message that stated them (their expiry in UTC, as stored)."""
     if candidate.kind != "dynamic":
         return None
     times = _times(candidate, origin)
-    start = min(times) if times else now
+    start = timeutil.as_utc(min(times)) if times else now
     return timeutil.later(start, candidate.ttl_seconds or config.dynamic_ttl_seconds)
 
 

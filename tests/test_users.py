@@ -243,3 +243,15 @@ async def test_deleting_the_latest_message_moves_last_seen_back(client):
     assert user["message_count"] == 2
     assert user["last_seen"].startswith((DAY + timedelta(days=1)).date().isoformat())
     assert user["first_seen"].startswith(DAY.date().isoformat())
+
+
+async def test_a_messages_time_reads_back_with_its_senders_offset_everywhere(client):
+    sent = "2026-11-25T09:00:00+14:00"
+    body = {"user_id": "kai", "messages": [{"role": "user", "content": "I love the new reports", "created_at": sent}]}
+    assert (await client.post("/v1/interactions", json={**body, "wait": True})).status_code == 200
+    [episode] = (await client.get("/v1/users/kai/episodes")).json()["items"]
+    [entry] = (await client.get("/v1/users/kai/timeline")).json()["timeline"]
+    unified = (await client.get("/v1/users/kai/profile", params={"sections": "interactions"})).json()
+    [section] = unified["sections"]
+    [interaction] = section["data"]
+    assert episode["created_at"] == entry["timestamp"] == interaction["timestamp"] == sent

@@ -69,7 +69,7 @@ async def window(conn: Connection, tenant_id: str, user_id: str, size: int) -> t
 def _entry(row: Row) -> TimelineEntry:
     return TimelineEntry(
         message_id=row["message_id"],
-        timestamp=timeutil.from_db(row["created_at"]),
+        timestamp=timeutil.with_offset(timeutil.from_db(row["created_at"]), row["utc_offset"]),
         source_label=row["source"],
         content=row["content"],
         session_id=row["session_id"],
@@ -91,7 +91,8 @@ async def timeline(
         )
         params.extend((cursor, cursor))
     rows = await db.fetchall(
-        "SELECT s.*, m.content, m.session_id FROM message_signals s JOIN messages m ON m.id = s.message_id "
+        "SELECT s.*, m.content, m.session_id, m.utc_offset FROM message_signals s "
+        "JOIN messages m ON m.id = s.message_id "
         f"WHERE {where} ORDER BY s.created_at DESC, s.message_id DESC LIMIT ?",
         (*params, limit + 1),
     )
@@ -113,7 +114,8 @@ async def interactions(db: Database, tenant_id: str, user_id: str, limit: int) -
     """The user's latest stored messages (every role, last stored first, through the user's message index) with
     the signals of those analysed."""
     rows = await db.fetchall(
-        "SELECT m.id, m.role, m.content, m.session_id, m.created_at, s.source, s.sentiment, s.topics, s.intentions, "
+        "SELECT m.id, m.role, m.content, m.session_id, m.created_at, m.utc_offset, s.source, s.sentiment, s.topics, "
+        "s.intentions, "
         "s.price_sensitive FROM messages m LEFT JOIN message_signals s ON s.message_id = m.id "
         "WHERE m.tenant_id = ? AND m.user_id = ? ORDER BY m.id DESC LIMIT ?",
         (tenant_id, user_id, limit),
@@ -123,7 +125,7 @@ async def interactions(db: Database, tenant_id: str, user_id: str, limit: int) -
             message_id=r["id"],
             role=r["role"],
             content=r["content"],
-            timestamp=timeutil.from_db(r["created_at"]),
+            timestamp=timeutil.with_offset(timeutil.from_db(r["created_at"]), r["utc_offset"]),
             session_id=r["session_id"],
             source_label=r["source"],
             sentiment=r["sentiment"],
