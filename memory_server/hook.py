@@ -11,7 +11,8 @@ It runs on every prompt, so it must cost nothing the user notices, and a memory 
 coding session: it imports only the standard library (no pydantic, httpx or the service), holds itself to a
 hard deadline, and whatever fails (no server, a refusal, a bad input) ends with exit 0, no output and one line
 in `<state dir>/hook.log`. A turn is published once: the transcript offset already published is kept per
-session in the state directory, and the server's idempotent publish absorbs a retry after a lost answer; at
+session in the state directory, the turns a resumed session replays are known from the user's ledger
+(`hook_ledger`), and the server's idempotent publish absorbs a retry after a lost answer; at
 SessionEnd the state of sessions idle for 30 days is deleted, so the directory does not grow without end.
 """
 
@@ -31,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from memory_server.hook_ledger import Ledger
 from memory_server.hook_settings import HookError, HookSettings, agent_user, state_dir, valid_id
 from memory_server.prompt_context import render_profile
 from memory_server.transcript import Turn, clean_text, read_new
@@ -138,6 +140,8 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
             return 0  # another hook of this session is publishing; the next one takes what is left
         offset = _offset(state.with_suffix(".json"), transcript)
         turns, end = read_new(transcript, offset)
+        ledger = Ledger(settings.state_dir, user)
+        turns = ledger.unpublished(turns)  # a resumed session replays turns published under its old id
         sent = 0
         for start in range(0, len(turns), BATCH_MESSAGES):
             batch = turns[start : start + BATCH_MESSAGES]
@@ -145,6 +149,7 @@ def publish_new_turns(settings: HookSettings, user: str, session: str, transcrip
                 for turn in batch:
                     _publish(settings, user, session, [turn])
             sent += len(batch)
+            ledger.record(batch)
             _save_offset(state.with_suffix(".json"), transcript, batch[-1].end)
         _save_offset(state.with_suffix(".json"), transcript, end)
         return sent

@@ -219,3 +219,24 @@ def test_one_memory_per_project_directory_gives_valid_distinct_ids(tmp_path):
     assert first.startswith("ana:my-app-") and second.startswith("ana:my-app-") and first != second
     assert check_identifier(first) == first
     assert agent_user(HookSettings.from_env({"MEMORY_SERVER_USER": "ana"}), tmp_path) == "ana"
+
+
+def test_a_resumed_session_publishes_only_its_new_turns(server, tmp_path):
+    state, user = tmp_path / "state", "rue"
+    said = [
+        entry("user", "I keep my dotfiles in a bare git repository.", timestamp="2026-11-20T09:00:00.000Z"),
+        entry("assistant", [{"type": "text", "text": "Noted: a bare repo."}], timestamp="2026-11-20T09:00:05.000Z"),
+    ]
+    first = tmp_path / "first.jsonl"
+    write_lines(first, said)
+    done = run_hook("Stop", hook_input("Stop", "s-first", first, tmp_path), server, state, MEMORY_SERVER_USER=user)
+    assert done.returncode == 0, done.stderr
+    assert len(episodes(server, user, "s-first")) == 2
+
+    resumed = tmp_path / "resumed.jsonl"  # `claude --resume`: a new id, the old turns replayed, then new ones
+    write_lines(resumed, [*said, entry("user", "Now I also use stow.", timestamp="2026-11-21T08:00:00.000Z")])
+    stop = hook_input("Stop", "s-resumed", resumed, tmp_path)
+    assert run_hook("Stop", stop, server, state, MEMORY_SERVER_USER=user).returncode == 0
+    assert episodes(server, user, "s-resumed") == [("user", "Now I also use stow.")]
+    assert len(episodes(server, user, "s-first")) == 2
+    assert not (state / "hook.log").exists()
