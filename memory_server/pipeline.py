@@ -152,11 +152,12 @@ def known_facts(live: LiveFacts, said: Sequence[np.ndarray], limit: int) -> list
 
 
 def _expiry(candidate: CandidateFact, origin: Origin, config: ExtractionConfig, now: datetime) -> datetime | None:
-    """Dynamic facts live from the time of the message that stated them (their expiry in UTC, as stored)."""
+    """Dynamic facts live from the time of the message that stated them (their expiry in UTC, as stored), or from
+    now when that time is still to come (a client's clock was wrong)."""
     if candidate.kind != "dynamic":
         return None
     times = _times(candidate, origin)
-    start = timeutil.as_utc(min(times)) if times else now
+    start = min(timeutil.as_utc(min(times)), now) if times else now
     return timeutil.later(start, candidate.ttl_seconds or config.dynamic_ttl_seconds)
 
 
@@ -211,7 +212,8 @@ async def _said_later(
     """Whether any fact the candidate would replace or delete was said after the candidate: older news never
     overrides newer (a re-extraction replaying the past, a backfill of old conversations). A fact was said when its
     latest message was (else its request's, else, stated without messages, when it was stored); a candidate without
-    a time is news."""
+    a time is news, and so is one replacing a fact said "in the future" (a client's clock was wrong: that fact's
+    time tells nothing)."""
     said = _said_at(candidate, origin)
     if said is None or not targets:
         return False
@@ -224,7 +226,8 @@ async def _said_later(
         known = [times[m] for m in fact.message_ids if m in times]
         return max(known) if known else requests.get(fact.request_id or "", fact.created_at)
 
-    return any(said_at(fact) > said for fact in facts)
+    now = timeutil.now()
+    return any(said < said_at(fact) <= now for fact in facts)
 
 
 def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:

@@ -226,3 +226,24 @@ async def test_a_backfilled_older_conversation_does_not_override_what_was_said_s
     assert r.status_code == 200, r.text
     live = [f["content"] for f in (await client.get("/v1/users/sol/facts")).json()["items"]]
     assert live == ["User lives in Milan"]
+
+
+async def test_a_message_dated_in_the_future_does_not_freeze_the_users_memory(client):
+    body = {
+        "user_id": "fut",
+        "messages": [{"role": "user", "content": "I live in Oslo.", "created_at": "2031-01-01T00:00:00Z"}],
+    }
+    assert (await client.post("/v1/interactions", json={**body, "wait": True})).status_code == 200
+    await publish(client, "fut", "I live in Bergen.")
+    live = [f["content"] for f in (await client.get("/v1/users/fut/facts")).json()["items"]]
+    assert live == ["User lives in Bergen"]
+
+
+async def test_a_dynamic_fact_from_a_future_dated_message_lives_from_now(client):
+    body = {
+        "user_id": "fut2",
+        "messages": [{"role": "user", "content": "I'm in Tokyo this week.", "created_at": "2031-01-01T00:00:00Z"}],
+    }
+    assert (await client.post("/v1/interactions", json={**body, "wait": True})).status_code == 200
+    [fact] = (await client.get("/v1/users/fut2/facts")).json()["items"]
+    assert fact["kind"] == "dynamic" and fact["expires_at"] < "2030-01-01"
