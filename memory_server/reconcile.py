@@ -140,5 +140,6 @@ def checked(action: Action, targets: list[str], reason: str, by: str) -> Decisio
 
 
 def _same_numbers(a: str, b: str) -> bool:
-    """'has 2 cats' and 'has 3 cats' embed alike but are different facts."""
-    return sorted(_NUMBER.findall(a)) == sorted(_NUMBER.findall(b))
+    """'has 2 cats' and 'has 3 cats' embed alike but are different facts; so are '3 cats and 2 dogs' and '2 cats
+    and 3 dogs', and codes with the same digits in another order: the numbers must match in order."""
+    return _NUMBER.findall(a) == _NUMBER.findall(b)
