@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -145,9 +146,7 @@ class LLMExtractor:
             wanted = None
         if wanted is None and not any(m.role in options.roles for m in messages):
             return Extraction()
-        lines = [
-            f"[{i}] {m.created_at.strftime('%Y-%m-%d %H:%M')} UTC {m.role}: {m.content}" for i, m in enumerate(messages)
-        ]
+        lines = [f"[{i}] {_said_at(m.created_at)} {m.role}: {m.content}" for i, m in enumerate(messages)]
         known = [
             prompts.KNOWN_LINE.format(i=i, content=f.content, kind=f.kind, updated=f.updated_at)
             for i, f in enumerate(context.known)
@@ -253,3 +252,13 @@ def _signals(
     if dropped:
         log.warning("llm extractor: dropped %d signal label(s) outside the taxonomy: %s", len(dropped), dropped[:10])
     return out
+
+
+def _said_at(at: datetime) -> str:
+    """A message's time as its sender's clock showed it, with the offset named ("2026-11-25 01:30 UTC+05:00"), so
+    that "yesterday" is read in the sender's day."""
+    offset = at.utcoffset()
+    if offset is None or not offset:
+        return f"{at.strftime('%Y-%m-%d %H:%M')} UTC"
+    sign, minutes = ("+" if offset.total_seconds() >= 0 else "-"), abs(int(offset.total_seconds())) // 60
+    return f"{at.strftime('%Y-%m-%d %H:%M')} UTC{sign}{minutes // 60:02d}:{minutes % 60:02d}"

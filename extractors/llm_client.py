@@ -115,15 +115,15 @@ def parse_json(text: str, schema: type[T]) -> T:
     fenced = _FENCE.search(candidate)
     if fenced:
         candidate = fenced.group(1).strip()
-    if not candidate.startswith("{"):
-        start, end = candidate.find("{"), candidate.rfind("}")
-        if start < 0 or end <= start:
-            raise ValueError("the reply holds no JSON object" if candidate else "the reply is empty")
-        candidate = candidate[start : end + 1]
-    try:
-        data = json.loads(candidate)
+    start = candidate.find("{")
+    if start < 0:
+        raise ValueError("the reply holds no JSON object" if candidate else "the reply is empty")
+    try:  # the first object, whatever prose (with braces of its own) comes after it
+        data, _ = json.JSONDecoder().raw_decode(candidate, start)
     except json.JSONDecodeError as exc:
         raise ValueError(f"invalid JSON ({exc.msg} at character {exc.pos})") from None
+    except RecursionError:
+        raise ValueError("invalid JSON (nested too deeply)") from None
     try:
         return schema.model_validate(data)
     except ValidationError as exc:

@@ -110,6 +110,7 @@ async def test_model_calls_and_tokens_are_counted_in_metrics_by_extractor_and_mo
         "Sure! Here are the facts:\n```json\n{body}\n```\nHope that helps.",
         "Here you go: {body} -- done",
         "```\n{body}\n```",
+        "{body}\n\nNote: I used the {{facts}} format as requested.",
     ],
 )
 async def test_json_in_prose_or_code_fences_is_accepted(client, llm, wrapped):

@@ -122,3 +122,15 @@ def test_a_plain_list_of_facts_still_works_and_signals_cross_the_worker_boundary
     assert rating.signals == {0: MessageSignals(sentiment=-0.25)}
     assert as_extraction(rating) is rating
     assert pickle.loads(pickle.dumps((rating, context))) == (rating, context)  # what a worker process sends back
+
+
+async def test_a_messages_time_is_shown_as_its_sender_saw_it_with_the_offset_named(llm):
+    from datetime import timedelta, timezone
+
+    llm.json_reply({"facts": []})
+    east = datetime(2026, 11, 25, 1, 30, tzinfo=timezone(timedelta(hours=5)))
+    said = [Message(role="user", content="I was ill yesterday", created_at=east), *conversation(("user", "ok"))]
+    await extractor(llm).extract(said, ExtractionContext(user_id="u", now=NOW))
+    prompt = llm.prompts(0)
+    assert "[0] 2026-11-25 01:30 UTC+05:00 user: I was ill yesterday" in prompt
+    assert "[1] 2026-05-01 09:00 UTC user: ok" in prompt
