@@ -23,8 +23,10 @@ from memory_server.store.db import Database
 from memory_server.webhook_delivery import WebhookDispatcher
 
 
-async def open_core(settings: Settings) -> tuple[Core, DataDirLock]:
-    """Lock the data directory, migrate the database, open the index and replay pending vector operations."""
+async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Core, DataDirLock]:
+    """Lock the data directory, migrate the database, open the index and replay pending vector operations; refuse
+    (before any of them embeds with it) an embedder whose model did not make the stored vectors, unless
+    `any_model` (reindex, which re-embeds them)."""
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
     try:
@@ -49,6 +51,8 @@ async def open_core(settings: Settings) -> tuple[Core, DataDirLock]:
                 WebhookDispatcher(db, settings.webhooks, settings.workers.poll_seconds),
             )
             await core.retrievals.open(db)
+            if not any_model:
+                await refuse_other_model(core)
             await core.vectors.flush()
         except BaseException:
             await db.close()  # its thread would keep the process alive

@@ -95,9 +95,9 @@ class MemoryService:
         self.profile_cache = ProfileCache(core, core.settings.profile_cache)
 
     @classmethod
-    async def open(cls, settings: Settings) -> MemoryService:
+    async def open(cls, settings: Settings, *, any_model: bool = False) -> MemoryService:
         """Open the deployment's parts (`lifecycle.open_core`); nothing runs until `start`."""
-        core, lock = await lifecycle.open_core(settings)
+        core, lock = await lifecycle.open_core(settings, any_model=any_model)
         return cls(core, lock)
 
     @classmethod
@@ -116,9 +116,8 @@ class MemoryService:
             await tasks.finish(service.close())
 
     async def start(self) -> None:
-        """Refuse to serve vectors of another model, then start the extraction workers and the webhook dispatcher
-        (which first makes the deliveries a crash interrupted due again)."""
-        await lifecycle.refuse_other_model(self.core)
+        """Start the extraction workers and the webhook dispatcher (which first makes the deliveries a crash
+        interrupted due again)."""
         self._workers = jobs.WorkerPool(
             self.core.db, self.core.settings.workers, self._run_job, self.tick, self.core.webhooks.notify
         )

@@ -115,11 +115,11 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from None
 
 
-def with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]]) -> T:
-    """Open the data directory (no server may hold it), do the work, close."""
+def with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]], *, any_model: bool = False) -> T:
+    """Open the data directory (no server may hold it), do the work, close; `any_model`: see `MemoryService.open`."""
 
     async def opened() -> T:
-        service = await MemoryService.open(settings)
+        service = await MemoryService.open(settings, any_model=any_model)
         try:
             return await work(service)
         finally:

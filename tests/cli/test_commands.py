@@ -257,3 +257,25 @@ def test_export_import_and_reextract_reach_a_project_by_number(settings, tmp_pat
     assert result.exit_code == 1 and "--project: no project 3" in result.output
     result = runner.invoke(app, ["reextract", "--all", "--project", "2", *where])
     assert result.exit_code == 0 and "no user of" in result.output  # goats were stated, never published
+
+
+@pytest.mark.sqlite
+def test_check_refuses_vectors_of_another_model_and_reindex_re_embeds_them(settings, monkeypatch):
+    monkeypatch.delenv("MEMORY_SERVER_STORAGE__URL", raising=False)
+    seed(settings)
+    asyncio.run(_relabel_vectors(settings, "another-model"))
+    checked = runner.invoke(app, ["check", "--data-dir", str(settings.data_dir)])
+    assert checked.exit_code == 1 and "stored vectors were made by another-model" in checked.output
+    assert "memory-server reindex" in checked.output
+    rebuilt = runner.invoke(app, ["reindex", "--data-dir", str(settings.data_dir)])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert runner.invoke(app, ["check", "--data-dir", str(settings.data_dir)]).exit_code == 0
+
+
+async def _relabel_vectors(settings, model: str) -> None:
+    service = await MemoryService.open(settings)
+    try:
+        async with service.core.db.transaction() as conn:
+            await conn.execute("UPDATE fact_vectors SET model_id = ?", (model,))
+    finally:
+        await service.close()

@@ -329,7 +329,7 @@ async def test_service_switches_to_a_litellm_embedder_by_config_and_asks_for_rei
     from memory_server.config import EmbedderSettings
     from memory_server.context import Scope
     from memory_server.errors import Conflict
-    from memory_server.schemas import FactIn, SearchIn
+    from memory_server.schemas import FactIn, InteractionIn, SearchIn
     from memory_server.service import MemoryService
 
     remote = settings.model_copy(
@@ -351,12 +351,16 @@ async def test_service_switches_to_a_litellm_embedder_by_config_and_asks_for_rei
         assert tuple(row) == ("litellm:openai/fake-embed", 8 * 4)
         await index_users(service, scope.tenant_id, "ana")
         assert await indexed(service, scope.tenant_id, "ana") == {fact.id}
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I like tea"}])
+        await service.ingest(scope, body)  # its message's vector still queued when the service closes
     finally:
         await service.close()
 
-    local = await MemoryService.open(settings)
+    with pytest.raises(Conflict, match="memory-server reindex"):
+        await MemoryService.open(settings)  # before anything is embedded with the other model
+    again = await MemoryService.open(remote)  # so switching back works
     try:
-        with pytest.raises(Conflict, match="memory-server reindex"):
-            await local.start()
+        models = await again.core.db.fetchall("SELECT DISTINCT model_id FROM message_vectors")
+        assert [r["model_id"] for r in models] in ([], ["litellm:openai/fake-embed"])
     finally:
-        await local.close()
+        await again.close()
