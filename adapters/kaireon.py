@@ -40,7 +40,7 @@ def _time(at: datetime | str | None) -> str | None:
     """Kaireon's timestamps: UTC with milliseconds and a Z (`2026-03-30T12:00:00.000Z`)."""
     if at is None:
         return None
-    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    moment = timeutil.as_utc(datetime.fromisoformat(at) if isinstance(at, str) else at)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 

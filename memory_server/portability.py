@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 from extractors.base import MessageRole
 from memory_server import signals, timeutil, when
 from memory_server.context import Core, Scope
-from memory_server.errors import InvalidInput, NotFound
+from memory_server.errors import Conflict, InvalidInput, NotFound
 from memory_server.models import Change, Consent, Fact
 from memory_server.schemas import Attributes, Identifier, Timestamp
 from memory_server.store import changelog as changesql
@@ -41,9 +41,9 @@ class ExportedMessage(BaseModel):
     #: Its id where it was exported, which facts' `message_ids` and change-log rows name (absent in older exports).
     id: int | None = None
     request_id: str
-    session_id: str | None = None
+    session_id: Identifier | None = None
     #: What its request was published with.
-    source: str | None = None
+    source: Identifier | None = None
     attributes: Attributes = Field(default_factory=dict)
     position: int = Field(ge=0)
     role: MessageRole
@@ -98,6 +98,13 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
     added = {"messages": 0, "facts": 0, "changelog": 0}
     async with core.user_lock(scope.space, user):
         async with core.db.transaction() as conn:
+            others = await factsql.other_owners(conn, scope.space, user, [f.id for f in data.facts])
+            if others:  # an export edited to name another user: its rows are theirs here
+                raise Conflict(
+                    f"user_id: this export's facts belong to {', '.join(sorted(others))} here; import it as that "
+                    "user, or into another tenant or project",
+                    field="user_id",
+                )
             ours = await _Ours.of(conn, scope.space, data)
             stored = await _add_messages(conn, scope, data, ours, kept)
             added["messages"] = len(stored)

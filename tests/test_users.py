@@ -255,3 +255,33 @@ async def test_a_messages_time_reads_back_with_its_senders_offset_everywhere(cli
     [section] = unified["sections"]
     [interaction] = section["data"]
     assert episode["created_at"] == entry["timestamp"] == interaction["timestamp"] == sent
+
+
+async def test_an_export_renamed_to_another_user_of_the_same_tenant_is_refused_whole(client, service, scope):
+    await _say(client, "mia", ["I live in Lyon and I work as a baker."])
+    exported = await service.export_user(scope, "mia")
+    renamed = exported.model_copy(
+        update={
+            "user_id": "mira",
+            "facts": [f.model_copy(update={"user_id": "mira"}) for f in exported.facts],
+            "changelog": [c.model_copy(update={"user_id": "mira"}) for c in exported.changelog],
+        }
+    )
+    with pytest.raises(ServiceError, match="this export's facts belong to mia here") as refused:
+        await service.import_user(scope, renamed)
+    assert refused.value.field == "user_id"
+    assert (await client.get("/v1/changelog", params={"user_id": "mira"})).json()["items"] == []
+
+
+def test_an_export_whose_messages_name_an_invalid_session_is_not_an_export():
+    import json
+
+    from pydantic import ValidationError
+
+    from memory_server.portability import load_export
+
+    message = {"request_id": "r1", "position": 0, "role": "user", "content": "hi", "created_at": "2026-01-01T00:00:00Z"}
+    load_export(json.dumps({"user_id": "ana", "messages": [message]}))
+    for bad in ({"session_id": "s\ufe0f"}, {"source": "web/app"}):
+        with pytest.raises(ValidationError):
+            load_export(json.dumps({"user_id": "ana", "messages": [{**message, **bad}]}))

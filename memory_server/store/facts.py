@@ -320,6 +320,20 @@ async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence
     return found
 
 
+async def other_owners(conn: Connection, tenant_id: str, user_id: str, fact_ids: Sequence[str]) -> set[str]:
+    """The other users of this tenant that hold any of `fact_ids`."""
+    found: set[str] = set()
+    for start in range(0, len(fact_ids), 500):
+        chunk = fact_ids[start : start + 500]
+        rows = await conn.execute_fetchall(
+            f"SELECT DISTINCT user_id FROM facts WHERE id IN ({','.join('?' * len(chunk))}) AND tenant_id = ? "
+            "AND user_id != ?",
+            (*chunk, tenant_id, user_id),
+        )
+        found.update(r[0] for r in rows)
+    return found
+
+
 async def owned_elsewhere(conn: Connection, tenant_id: str, fact_ids: Sequence[str]) -> set[str]:
     """Those of `fact_ids` that name facts of another tenant or project (ids are unique across them)."""
     found: set[str] = set()

@@ -89,3 +89,16 @@ async def test_x_tenant_id_must_name_the_keys_tenant_and_selects_it_in_open_mode
     assert r.status_code == 404 and r.json()["error"]["field"] == "X-Tenant-Id"
     r = await client.get(URL, headers={"X-Tenant-Id": "default", "X-API-Key": key.key})
     assert r.status_code == 200 and len(r.json()["sections"][0]["data"]) == 2
+
+
+async def test_interaction_times_are_utc_whatever_offset_the_message_was_sent_with(client):
+    said = {"role": "user", "content": "Hello from Vancouver", "created_at": "2026-11-21T23:30:00-08:00"}
+    body = {"user_id": "CUST002", "messages": [said], "wait": True}
+    assert (await client.post("/v1/interactions", json=body)).status_code == 200
+    r = await client.get(
+        "/api/v1/customers/CUST002/unified-profile",
+        params={"sections": "interactions"},
+        headers={"X-Tenant-Id": "default"},
+    )
+    [section] = r.json()["sections"]
+    assert [i["timestamp"] for i in section["data"]] == ["2026-11-22T07:30:00.000Z"]
