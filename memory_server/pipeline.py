@@ -211,9 +211,9 @@ async def _said_later(
 ) -> bool:
     """Whether any fact the candidate would replace or delete was said after the candidate: older news never
     overrides newer (a re-extraction replaying the past, a backfill of old conversations). A fact was said when its
-    latest message was (else its request's, else, stated without messages, when it was stored); a candidate without
-    a time is news, and so is one replacing a fact said "in the future" (a client's clock was wrong: that fact's
-    time tells nothing)."""
+    latest message was (unknown once they are deleted; else its request's, else, stated without messages, when it
+    was stored); a candidate without a time is news, and so is one replacing a fact said "in the future" (a
+    client's clock was wrong: that fact's time tells nothing)."""
     said = _said_at(candidate, origin)
     if said is None or not targets:
         return False
@@ -222,12 +222,16 @@ async def _said_later(
     unsourced = [f.request_id for f in facts if f.request_id and not any(m in times for m in f.message_ids)]
     requests = await messagesql.latest_of_requests(core.db, scope.space, unsourced)
 
-    def said_at(fact: Fact) -> datetime:
+    def said_at(fact: Fact) -> datetime | None:
         known = [times[m] for m in fact.message_ids if m in times]
-        return max(known) if known else requests.get(fact.request_id or "", fact.created_at)
+        if known:
+            return max(known)
+        if fact.message_ids:  # its messages were deleted: when it was said is not known any more
+            return None
+        return requests.get(fact.request_id or "", fact.created_at)
 
     now = timeutil.now()
-    return any(said < said_at(fact) <= now for fact in facts)
+    return any(at is not None and said < at <= now for at in map(said_at, facts))
 
 
 def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:

@@ -247,3 +247,14 @@ async def test_a_dynamic_fact_from_a_future_dated_message_lives_from_now(client)
     assert (await client.post("/v1/interactions", json={**body, "wait": True})).status_code == 200
     [fact] = (await client.get("/v1/users/fut2/facts")).json()["items"]
     assert fact["kind"] == "dynamic" and fact["expires_at"] < "2030-01-01"
+
+
+async def test_a_fact_whose_message_was_deleted_is_still_replaced_by_what_is_said_later(client):
+    said = {"role": "user", "content": "I live in Delhi.", "created_at": "2026-11-20T09:00:00Z"}
+    job = (await client.post("/v1/interactions", json={"user_id": "nat", "messages": [said], "wait": True})).json()
+    [episode] = (await client.get("/v1/users/nat/episodes")).json()["items"]
+    assert (await client.delete(f"/v1/episodes/{episode['message_id']}")).status_code == 200
+    later = {"role": "user", "content": "I live in Lima.", "created_at": "2026-11-24T09:00:00Z"}
+    await client.post("/v1/interactions", json={"user_id": "nat", "messages": [later], "wait": True})
+    live = [f["content"] for f in (await client.get("/v1/users/nat/facts")).json()["items"]]
+    assert live == ["User lives in Lima"], job["status"]
