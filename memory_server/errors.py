@@ -127,6 +127,8 @@ def from_validation(errors: Sequence[Mapping[str, Any]]) -> ServiceError:
         message = "field required" if field else "request body required"
     elif first.get("type") == "extra_forbidden":
         message = "unknown field"
+    elif not field and first.get("type") in ("model_attributes_type", "dict_type"):  # a body that is no object
+        message = "request body must be a JSON object (sent with content-type: application/json)"
     return InvalidInput(f"{field}: {message}" if field else message, field=field)
 
 

@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic_core import PydanticCustomError
 
 from extractors.base import MessageRole
@@ -278,7 +278,7 @@ class WebhookIn(_In):
 
 
 class WebhookUpdate(_In):
-    enabled: bool = Field(description="false: pause it (nothing is recorded or sent for it); true: resume it.")
+    enabled: StrictBool = Field(description="false: pause it (nothing is recorded or sent for it); true: resume it.")
 
 
 class DeliveryFilter(_In):

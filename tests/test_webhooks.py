@@ -162,8 +162,9 @@ async def test_a_paused_webhook_records_and_sends_nothing_until_resumed(settings
         changes = (await client.get("/v1/changelog")).json()["items"]
         assert [c["after"]["enabled"] for c in changes if c["event"] == "webhook_update"] == [True, False]
         assert (await client.patch("/v1/webhooks/nope", json={"enabled": True})).status_code == 404
-        bad = await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": "maybe"})
-        assert bad.status_code == 422 and bad.json()["error"]["field"] == "enabled"
+        for value in ("maybe", "yes", 1):
+            bad = await client.patch(f"/v1/webhooks/{hook['id']}", json={"enabled": value})
+            assert bad.status_code == 422 and bad.json()["error"]["field"] == "enabled"
 
 
 async def test_a_receiver_failing_twice_then_succeeding_gets_three_attempts_with_one_id(hooks, fake):

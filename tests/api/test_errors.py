@@ -243,3 +243,12 @@ def test_a_bad_embedder_setting_stops_start_up_in_one_line(tmp_path):
     assert lines == [
         "error: embedder.model: only used by embedders that take it, not onnx-minilm (set embedder.provider)"
     ]
+
+
+async def test_a_body_sent_without_a_json_content_type_says_how_to_send_it(client, service):
+    r = await client.post("/v1/facts", content=b'{"user_id": "ana", "content": "x"}', headers={"content-type": ""})
+    assert_error(r, 422, "invalid_input", None)
+    assert (
+        "request body must be a JSON object (sent with content-type: application/json)" in r.json()["error"]["message"]
+    )
+    assert await nothing_stored(service)
