@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from memory_server.errors import RateLimited, ServiceError, Unauthorized, from_validation
+from memory_server.errors import RateLimited, ServiceError, Unauthorized, Unavailable, from_validation
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,8 @@ def error_headers(exc: ServiceError) -> dict[str, str]:
     """The headers a domain error's status calls for, whatever the body (JSON here, a console page)."""
     if isinstance(exc, RateLimited):
         return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, Unavailable):
+        return {"Retry-After": "5"}
     if isinstance(exc, Unauthorized):
         return {"WWW-Authenticate": "Bearer"}
     return {}

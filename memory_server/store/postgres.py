@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 WRITE_LOCK = 0x6D656D6F  # "memo"
 #: The advisory lock held while migrating, so processes starting together migrate once.
 MIGRATION_LOCK = 0x6D696772  # "migr"
+#: How long a call waits for a pooled connection before it is a 503 (the database away, or overloaded).
+POOL_WAIT_SECONDS = 10
 #: How the pool's connections are named in `pg_stat_activity`.
 APPLICATION = "memory-server"
 #: First and longest pause between tries while another process holds a key `exclusive` waits for.
@@ -169,7 +171,7 @@ class PostgresDatabase:
             max_size=self._pool_size,
             configure=_configure,
             open=False,
-            timeout=30,
+            timeout=POOL_WAIT_SECONDS,
             kwargs={"application_name": APPLICATION},
         )
         try:
@@ -242,10 +244,12 @@ class PostgresDatabase:
         args = params if isinstance(params, Mapping) else tuple(params)
         try:
             return await self._fetchall(sql, args)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except psycopg.OperationalError as exc:  # not PoolTimeout: that waited long enough already
             if not _unreachable(exc):
                 raise
             await self._check_pool()
+        except PoolTimeout as exc:
+            raise Unavailable(f"the database {self!r} is unreachable: {reason(exc)}; try again") from None
         try:
             return await self._fetchall(sql, args)
         except (psycopg.OperationalError, PoolTimeout) as exc:

@@ -252,3 +252,11 @@ async def test_a_body_sent_without_a_json_content_type_says_how_to_send_it(clien
         "request body must be a JSON object (sent with content-type: application/json)" in r.json()["error"]["message"]
     )
     assert await nothing_stored(service)
+
+
+def test_a_503_says_when_to_try_again_like_a_429():
+    from memory_server.api.errors import service_error_response
+    from memory_server.errors import Unavailable
+
+    response = service_error_response(Unavailable("the database … is unreachable; try again"))
+    assert (response.status_code, response.headers["Retry-After"]) == (503, "5")
