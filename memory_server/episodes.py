@@ -53,22 +53,35 @@ async def _keyword(core: Core, tenant_id: str, user_id: str, query: str, roles: 
 
 
 async def score(
-    core: Core, scope: Scope, user_id: str, query: str, embedding: Awaitable[np.ndarray], roles: Sequence[str]
+    core: Core,
+    scope: Scope,
+    user_id: str,
+    query: str,
+    embedding: Awaitable[np.ndarray],
+    roles: Sequence[str],
+    *,
+    exact: bool = False,
 ) -> dict[int, float]:
     """Message id -> fused score for the user's episodes of `roles`: every one scored exactly, or for a user
-    with more than `search.exact_max_facts` episodes, the index's nearest plus the keyword matches.
+    with more than `search.exact_max_facts` episodes (unless `exact`: a filtered search, whose matches the index's
+    nearest may not hold), the index's nearest plus the keyword matches and the messages on a day the query names.
     `embedding` (the query's, as a one-row matrix) is awaited only once the rows are read."""
     if not roles:
         return {}
     keyword = await _keyword(core, scope.space, user_id, query, roles)
     weight = core.settings.search.episode_keyword_weight
     wanted = core.settings.search.exact_max_facts
-    if await episodesql.more_than(core.db, scope.space, user_id, wanted) and await indexedsql.serves(
-        core.db, scope.space, user_id, "episodes"
+    days = when.query_tokens(query)
+    dated = await fts.on_dates(core.db, scope.space, user_id, days, roles) if days else set()
+    if (
+        not exact
+        and await episodesql.more_than(core.db, scope.space, user_id, wanted)
+        and await indexedsql.serves(core.db, scope.space, user_id, "episodes")
     ):
         query_vector = (await embedding)[0]
         near = await core.episodes.query(query_vector, scope.space, user_id, wanted, roles)
-        rows = await episodesql.vectors_by_id(core.db, scope.space, [*{int(i) for i, _ in near} | set(keyword)])
+        candidates = {int(i) for i, _ in near} | set(keyword) | dated
+        rows = await episodesql.vectors_by_id(core.db, scope.space, list(candidates))
     else:
         rows = await episodesql.vectors_of_user(core.db, scope.space, user_id, roles)
         query_vector = (await embedding)[0]
@@ -76,10 +89,8 @@ async def score(
         return {}
     ids, fused = await off_loop(len(rows) > 2_000, _exact, rows, query_vector, keyword, weight)
     scored = dict(zip(ids, fused, strict=True))
-    days = when.query_tokens(query)
-    if days:
-        for message_id in await fts.on_dates(core.db, scope.space, user_id, days, roles) & scored.keys():
-            scored[message_id] += DATE_LIFT * (1.0 - scored[message_id])
+    for message_id in dated & scored.keys():
+        scored[message_id] += DATE_LIFT * (1.0 - scored[message_id])
     return scored
 
 

@@ -76,13 +76,24 @@ def check_top_k(core: Core, top_k: int | None) -> int:
 
 
 async def score(
-    core: Core, scope: Scope, live: LiveFacts, user_id: str, query: str, embedding: Awaitable[np.ndarray]
+    core: Core,
+    scope: Scope,
+    live: LiveFacts,
+    user_id: str,
+    query: str,
+    embedding: Awaitable[np.ndarray],
+    *,
+    exact: bool = False,
 ) -> np.ndarray:
-    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates).
-    `embedding` (the query's, as a one-row matrix) is awaited once the keyword shares are known, when it can."""
+    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates). `exact`:
+    `live` was filtered (kind, source, time, attributes), so the index's nearest of all the user's facts may hold
+    none of it: every one is scored. `embedding` (the query's, as a one-row matrix) is awaited once the keyword
+    shares are known, when it can."""
     weight = core.settings.search.keyword_weight
-    if len(live.facts) <= core.settings.search.exact_max_facts or not await indexedsql.serves(
-        core.db, scope.space, user_id, "facts"
+    if (
+        exact
+        or len(live.facts) <= core.settings.search.exact_max_facts
+        or not await indexedsql.serves(core.db, scope.space, user_id, "facts")
     ):  # scored exactly until the index holds the user (the next flush puts them in)
         big = len(live.facts) > BIG
         keyword = await off_loop(big, search.keyword_scores, query, [f.content for f in live.facts])
@@ -281,7 +292,8 @@ async def _rank_facts(
     if ask.attributes:
         keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
         live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
-    return live, await score(core, scope, live, ask.user_id, ask.query, embedding)
+    filtered = _filtered(ask) or ask.kind is not None
+    return live, await score(core, scope, live, ask.user_id, ask.query, embedding, exact=filtered)
 
 
 async def _rank_episodes(
@@ -294,12 +306,17 @@ async def _rank_episodes(
     floor: float,
 ) -> tuple[list[tuple[float, int]], dict[int, Episode]]:
     roles = list(ask.roles or config.episodes.search_roles)
-    scored = await episodes.score(core, scope, ask.user_id, ask.query, embedding, roles)
+    filtered = _filtered(ask)
+    scored = await episodes.score(core, scope, ask.user_id, ask.query, embedding, roles, exact=filtered)
     best = sorted(((v, i) for i, v in scored.items() if v >= floor), key=lambda p: (-p[0], p[1]))
-    filtered = any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
     episodes_by_id = await episodes.details(core, scope, [i for _, i in (best if filtered else best[:wide])])
     kept = [(v, i) for v, i in best if i in episodes_by_id and _episode_wanted(episodes_by_id[i], ask)]
     return kept[:wide], episodes_by_id
+
+
+def _filtered(ask: Ask) -> bool:
+    """Whether the search keeps only some of the user's memories (by source, time or attributes)."""
+    return any(x is not None for x in (ask.source, ask.since, ask.until)) or bool(ask.attributes)
 
 
 async def run_search(core: Core, scope: Scope, body: SearchIn) -> Found:

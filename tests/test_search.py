@@ -8,9 +8,9 @@ import pytest
 from memory_server import search
 from memory_server.config import SearchSettings
 from memory_server.context import Scope
-from memory_server.schemas import FactIn, SearchIn
+from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
-from tests.conftest import indexed
+from tests.conftest import index_users, indexed
 
 
 def test_keyword_scores_weight_rare_terms_and_ignore_stopwords():
@@ -90,5 +90,38 @@ async def test_only_a_user_beyond_the_exact_limit_is_indexed_once_a_search_finds
         await service.add_fact(scope, FactIn(user_id="bob", content="User sails too"))
         await service.delete_fact(scope, ids[1])
         assert await indexed(service, scope.tenant_id) == {*ids, later} - {ids[1]}  # the outbox follows ana only
+    finally:
+        await service.close()
+
+
+async def test_a_filtered_or_dated_search_of_an_indexed_user_finds_what_the_indexs_nearest_leave_out(settings):
+    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    try:
+        for text in ["User owns a red bicycle", "User owns a blue bicycle", "User rides a bicycle to work",
+                     "User repairs bicycles", "User collects bicycle bells"]:  # fmt: skip
+            await service.add_fact(scope, FactIn(user_id="big", content=text))
+        crm = {  # more of them than the exact limit: their search goes through the index
+            (await service.add_fact(scope, FactIn(user_id="big", content=f"User likes {music}", source="crm"))).fact.id
+            for music in ("jazz", "opera", "techno", "blues")
+        }
+        said = [(f"2026-03-0{d}T10:00:00Z", f"talking about the weather again, day {d}") for d in range(1, 7)]
+        said.append(("2026-03-09T10:00:00Z", "I planted tulips in the garden"))
+        body = InteractionIn(
+            user_id="big", messages=[{"role": "user", "content": t, "created_at": at} for at, t in said]
+        )
+        await service.ingest(scope, body.model_copy(update={"wait": True}))
+        await index_users(service, scope.tenant_id, "big")
+
+        found = await service.search(
+            scope, SearchIn(user_id="big", query="bicycle", source="crm", threshold=0.01, types=["facts"])
+        )
+        assert found.results and {r.id for r in found.results} <= crm
+        dated = await service.search(
+            scope,
+            SearchIn(user_id="big", query="the weather, what did I do on 2026-03-09?", types=["episodes"], top_k=1),
+        )
+        assert [r.content for r in dated.results] == ["I planted tulips in the garden"]
     finally:
         await service.close()
