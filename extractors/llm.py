@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from extractors import identities, prompts
 from extractors.base import (
@@ -55,7 +55,7 @@ class ExtractedIdentity(BaseModel):
 class ExtractedFact(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    content: str = Field(min_length=1, max_length=2_000)
+    content: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
     kind: Literal["static", "dynamic"]
     ttl: TtlName | None = None
     confidence: float = Field(0.8, ge=0, le=1)
@@ -166,7 +166,7 @@ class LLMExtractor:
             facts.append(
                 _identity_fact(item, indexes)
                 or CandidateFact(
-                    content=item.content.strip(),
+                    content=item.content,
                     kind=item.kind,
                     ttl_seconds=options.ttl_seconds.get(item.ttl) if item.kind == "dynamic" and item.ttl else None,
                     confidence=item.confidence,
@@ -192,18 +192,22 @@ def _decision(item: ExtractedFact, known: Sequence[KnownFact]) -> StatedDecision
 
 
 def _identity_fact(item: ExtractedFact, indexes: list[int]) -> CandidateFact | None:
-    """The fact as an identity (normalised, on the topic a newer one of its type replaces), when it is one."""
+    """The fact as an identity (normalised, on the topic a newer one of its type replaces), when it is one; a value
+    that normalises to nothing ("unknown" as a phone) leaves a plain fact."""
     stated = item.identity
     if stated is None or stated.type.strip().lower() not in ("email", "phone", "handle"):
         return None
-    return identities.identity_fact(
-        Identity(type=stated.type.strip().lower(), value=stated.value),
-        label=stated.label,
-        several=stated.several,
-        confidence=item.confidence,
-        content=item.content.strip(),
-        message_indexes=indexes,
-    )
+    try:
+        return identities.identity_fact(
+            Identity(type=stated.type.strip().lower(), value=stated.value),
+            label=stated.label,
+            several=stated.several,
+            confidence=item.confidence,
+            content=item.content,
+            message_indexes=indexes,
+        )
+    except ValidationError:
+        return None
 
 
 def _signals_prompt(wanted: SignalRequest) -> tuple[str, str]:

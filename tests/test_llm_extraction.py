@@ -143,6 +143,24 @@ async def test_unusable_output_fails_the_job_visibly_with_the_raw_reply(client, 
     assert await live(client) == []
 
 
+async def test_a_blank_fact_is_an_unusable_reply_that_gets_its_repair(client, llm):
+    blank = {"facts": [{"content": "   ", "kind": "static", "confidence": 0.9, "message": 0}]}
+    llm.queue(json.dumps(blank), json.dumps(facts(("User is a nurse", "static"))))
+    job = await publish(client, "ana", "I'm a nurse")
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+    assert "facts.0.content" in llm.requests[1]["messages"][-1]["content"]
+
+
+async def test_an_identity_that_normalises_to_nothing_leaves_a_plain_fact_and_the_others(client, llm):
+    unknown = {"content": "User's phone is unknown", "kind": "static", "confidence": 0.9, "message": 0}
+    reply = facts(("User is a pilot", "static"))
+    reply["facts"].append({**unknown, "identity": {"type": "phone", "value": "unknown"}})
+    llm.queue(json.dumps(reply))
+    job = await publish(client, "ana", "I'm a pilot")
+    assert job["status"] == "done", job
+    assert sorted(f["content"] for f in job["changes"]["added"]) == ["User is a pilot", "User's phone is unknown"]
+
+
 async def test_empty_reply_is_repaired(client, llm):
     llm.queue("", json.dumps(facts(("User is a nurse", "static"))))
     job = await publish(client, "ana", "I'm a nurse")
