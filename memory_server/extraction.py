@@ -70,7 +70,7 @@ def model_call(settings: Settings, config: ExtractionConfig) -> ModelCall | None
 def reconciler_for(settings: Settings, config: ExtractionConfig) -> Reconciler:
     call = model_call(settings, config)
     if config.extractor == "llm" and config.reconcile_with_llm and call is not None:
-        return LLMReconciler(call, timeutil.now())
+        return LLMReconciler(call, timeutil.now(), config.duplicate_threshold)
     return RulesReconciler(config.duplicate_threshold)
 
 

@@ -82,18 +82,30 @@ class RulesReconciler:
         return [self._one(candidate, neighbors) for candidate, neighbors in items]
 
     def _one(self, candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
-        same = same_content(candidate, neighbors)
-        if same is not None:
-            return same
-        decided = identity_decision(candidate, neighbors) or stated_decision(candidate, neighbors)
-        if decided is not None:
-            return decided
-        for n in neighbors:
-            if n.score >= self.duplicate_threshold and _same_numbers(candidate.content, n.fact.content):
-                if set(terms(candidate.content)) > set(terms(n.fact.content)):
-                    return Decision(Action.UPDATE, [n.fact.id], f"richer version ({n.score:.2f})")
-                return Decision(Action.NONE, [n.fact.id], f"near duplicate ({n.score:.2f})")
-        return _by_topic(candidate, neighbors)
+        return without_model(candidate, neighbors, self.duplicate_threshold) or _by_topic(candidate, neighbors)
+
+
+def without_model(
+    candidate: CandidateFact, neighbors: Sequence[Neighbor], threshold: float, *, richer: bool = True
+) -> Decision | None:
+    """What needs no reconciling model: the same content; an identity; an extractor's decision to update or
+    delete what it was shown; a near duplicate (cosine >= `threshold`, the same numbers), even when the extractor
+    said to add it (with `richer`, one that adds words is an update; else that is left to the reconciler); else an
+    extractor's add. None: it is for the reconciler to decide."""
+    same = same_content(candidate, neighbors)
+    if same is not None:
+        return same
+    stated = identity_decision(candidate, neighbors) or stated_decision(candidate, neighbors)
+    if stated is not None and stated.action is not Action.ADD:
+        return stated
+    for n in neighbors:
+        if n.score >= threshold and _same_numbers(candidate.content, n.fact.content):
+            if set(terms(candidate.content)) > set(terms(n.fact.content)):
+                if not richer:
+                    return stated
+                return Decision(Action.UPDATE, [n.fact.id], f"richer version ({n.score:.2f})")
+            return Decision(Action.NONE, [n.fact.id], f"near duplicate ({n.score:.2f})")
+    return stated
 
 
 def _by_topic(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:

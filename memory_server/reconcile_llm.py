@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from extractors import prompts
 from extractors.base import Usage
 from extractors.llm_client import ModelCall, complete_json
-from memory_server.reconcile import Action, Decision, Item, checked, identity_decision, same_content, stated_decision
+from memory_server.reconcile import Action, Decision, Item, checked, without_model
 
 
 class _Choice(BaseModel):
@@ -38,14 +38,13 @@ class ReconcileReply(BaseModel):
 class LLMReconciler:
     sequential = False
 
-    def __init__(self, call: ModelCall, now: datetime) -> None:
+    def __init__(self, call: ModelCall, now: datetime, duplicate_threshold: float) -> None:
         self.call = call
         self.now = now
+        self.duplicate_threshold = duplicate_threshold
 
     async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
-        decisions: list[Decision | None] = [
-            same_content(c, n) or identity_decision(c, n) or stated_decision(c, n) for c, n in items
-        ]
+        decisions = [without_model(c, n, self.duplicate_threshold, richer=False) for c, n in items]
         asked = [i for i, (d, (_, near)) in enumerate(zip(decisions, items, strict=True)) if d is None and near]
         for i, decision in enumerate(decisions):
             if decision is None and i not in asked:

@@ -79,7 +79,7 @@ def stated(action: str, ids: list[str], considered: list[str]) -> CandidateFact:
 async def test_an_extractors_decision_stands_when_it_saw_every_related_fact():
     berlin, near = Neighbor(existing("User lives in Berlin", fid="a"), 0.8), Neighbor(existing("x", fid="b"), 0.6)
     candidate = stated("UPDATE", ["a", "a", "z"], ["a", "b"])
-    for reconciler in (RulesReconciler(0.9), LLMReconciler(call=None, now=NOW)):  # no model: it must not be asked
+    for reconciler in (RulesReconciler(0.9), LLMReconciler(call=None, now=NOW, duplicate_threshold=0.9)):  # no model
         [d] = await reconciler.decide([(candidate, [berlin, near])], Usage())
         assert (d.action, d.target_ids, d.reason) == (Action.UPDATE, ["a"], "extractor: UPDATE")
 
@@ -97,3 +97,15 @@ def test_a_stated_update_or_delete_of_nothing_it_was_shown_is_an_add_or_nothing(
     assert stated_decision(stated("DELETE", [], ["a"]), []).action is Action.NONE
     assert stated_decision(stated("NONE", ["a"], ["a"]), []).target_ids == ["a"]
     assert stated_decision(CandidateFact(content="x", kind="static"), []) is None
+
+
+async def test_a_near_duplicate_an_extractor_said_to_add_is_a_noop_for_either_reconciler():
+    vegetarian = Neighbor(existing("User is a vegetarian", fid="v"), 0.98)
+    candidate = CandidateFact(
+        content="User is vegetarian.",
+        kind="static",
+        decision=StatedDecision(action="ADD", ids=[], considered=["v"]),
+    )
+    for reconciler in (RulesReconciler(0.9), LLMReconciler(call=None, now=NOW, duplicate_threshold=0.9)):
+        [d] = await reconciler.decide([(candidate, [vegetarian])], Usage())
+        assert (d.action, d.target_ids) == (Action.NONE, ["v"])
