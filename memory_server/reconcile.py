@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from extractors import cues
 from extractors.base import CandidateFact, Usage
 from memory_server.models import Fact
 from memory_server.store.facts import content_hash
@@ -109,10 +110,13 @@ def without_model(
 
 
 def _by_topic(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
-    if candidate.topic:
-        same_topic = [n.fact.id for n in neighbors if n.fact.topic == candidate.topic]
+    """A new value for the slot a live fact fills (location, occupation, …) replaces it. A fact an extractor gave no
+    topic (a model's) is read for one from its shape, as the rules extractor reads it."""
+    topic = candidate.topic or cues.topic_of(candidate.content)
+    if topic:
+        same_topic = [n.fact.id for n in neighbors if (n.fact.topic or cues.topic_of(n.fact.content)) == topic]
         if same_topic:
-            return Decision(Action.UPDATE, same_topic, f"newer value for {candidate.topic}")
+            return Decision(Action.UPDATE, same_topic, f"newer value for {topic}")
     return Decision(Action.ADD, [], "new fact")
 
 

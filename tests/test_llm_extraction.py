@@ -326,7 +326,16 @@ async def test_without_model_reconciliation_the_extraction_is_shown_no_facts(cli
     llm.json_reply(decided("User is a doctor", "NONE", ["F0"]))
     await publish(client, "ana", "I'm a doctor now")
     assert len(llm.requests) == 2 and "Known facts" not in llm.prompts(1) and '"action"' not in llm.prompts(1)
-    assert await live(client) == ["User is a doctor", "User is a nurse"]
+    assert await live(client) == ["User is a doctor"]  # the rules reconciler: a new occupation replaces the old
+
+
+async def test_the_rules_reconciler_replaces_a_models_fact_on_the_same_topic(client, llm):
+    await client.put("/v1/config", json={"reconcile_with_llm": False})
+    llm.json_reply(facts(("User lives in Hamburg", "static")))
+    await publish(client, "ana", "I live in Hamburg")
+    llm.json_reply(facts(("User lives in Munich", "static")))
+    await publish(client, "ana", "I moved to Munich")
+    assert await live(client) == ["User lives in Munich"]
 
 
 async def test_known_facts_limit_bounds_the_list_and_zero_reconciles_in_a_call_of_its_own(client, llm):
