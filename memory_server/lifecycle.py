@@ -13,7 +13,8 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core
 from memory_server.cpu import CpuPool
 from memory_server.datalock import DataDirLock
-from memory_server.errors import Conflict, Misconfigured
+from memory_server.errors import Conflict, InvalidInput, Misconfigured
+from memory_server.extraction import check_config
 from memory_server.index.chroma import ChromaIndex
 from memory_server.index.embedders import create_embedder
 from memory_server.index.sync import VectorSync
@@ -27,6 +28,10 @@ async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Cor
     """Lock the data directory, migrate the database, open the index and replay pending vector operations; refuse
     (before any of them embeds with it) an embedder whose model did not make the stored vectors, unless
     `any_model` (reindex, which re-embeds them)."""
+    try:  # the tenants' starting config: one no request could run with is refused before anything opens
+        check_config(settings, settings.extraction)
+    except InvalidInput as exc:
+        raise Misconfigured(f"extraction.{exc.message}", field=f"extraction.{exc.field}") from None
     lock = DataDirLock(settings.data_dir)
     lock.acquire()
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import use_extractor
+from tests.servers import child_env
 
 OK_MESSAGE = {"role": "user", "content": "I'm a nurse"}
 
@@ -260,3 +261,23 @@ def test_a_503_says_when_to_try_again_like_a_429():
 
     response = service_error_response(Unavailable("the database … is unreachable; try again"))
     assert (response.status_code, response.headers["Retry-After"]) == (503, "5")
+
+
+def test_an_llm_extractor_without_a_model_stops_start_up_in_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    config = tmp_path / "config.yaml"
+    config.write_text("extraction:\n  extractor: llm\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "memory_server", "serve", "--config", str(config), "--data-dir", str(tmp_path / "d")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=child_env(),
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "error: extraction.model: the llm extractor needs a model: set `model` here or llm.model in the settings"
+    ]
