@@ -8,6 +8,8 @@ made by another embedding model.
 
 from __future__ import annotations
 
+import logging
+
 from memory_server.config import Settings
 from memory_server.configstore import ConfigStore
 from memory_server.context import Core
@@ -19,9 +21,12 @@ from memory_server.index.chroma import ChromaIndex
 from memory_server.index.embedders import create_embedder
 from memory_server.index.sync import VectorSync
 from memory_server.store import episodes as episodesql
+from memory_server.store import indexed as indexedsql
 from memory_server.store import vectors as vectorsql
 from memory_server.store.db import Database
 from memory_server.webhook_delivery import WebhookDispatcher
+
+log = logging.getLogger(__name__)
 
 
 async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Core, DataDirLock]:
@@ -58,6 +63,7 @@ async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Cor
             await core.retrievals.open(db)
             if not any_model:
                 await refuse_other_model(core)
+            await _refill_a_lost_index(core)
             await core.vectors.flush()
         except BaseException:
             await db.close()  # its thread would keep the process alive
@@ -66,6 +72,16 @@ async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Cor
         lock.release()
         raise
     return core, lock
+
+
+async def _refill_a_lost_index(core: Core) -> None:
+    """An empty collection that should hold users (its directory deleted, a new Chroma server) is filled again
+    by the flush that follows; until each user is back in, their searches are scored exactly."""
+    for family, index in (("facts", core.index), ("episodes", core.episodes)):
+        expected = await indexedsql.users(core.db, family)
+        if expected and not await index.scan(0, 1):
+            log.warning("the %s index is empty but holds %d users: filling it again", family, len(expected))
+            await indexedsql.refill(core.db, family)
 
 
 async def _share_the_index(db: Database, settings: Settings) -> None:

@@ -125,3 +125,26 @@ async def test_a_filtered_or_dated_search_of_an_indexed_user_finds_what_the_inde
         assert [r.content for r in dated.results] == ["I planted tulips in the garden"]
     finally:
         await service.close()
+
+
+@pytest.mark.sqlite
+async def test_a_lost_index_directory_is_filled_again_at_the_next_start(settings):
+    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    try:
+        for text in ["User keeps bees", "User owns a boat", "User plays the cello", "User speaks Finnish"]:
+            await service.add_fact(scope, FactIn(user_id="ana", content=text))
+        await index_users(service, scope.tenant_id, "ana")
+        assert len(await indexed(service, scope.tenant_id, "ana")) == 4
+        await service.core.index.reset()  # as a deleted directory leaves it (Chroma caches an open one per process)
+    finally:
+        await service.close()
+
+    service = await MemoryService.open(settings)
+    try:
+        assert len(await indexed(service, scope.tenant_id, "ana")) == 4  # filled again as it opened
+        found = await service.search(scope, SearchIn(user_id="ana", query="Finnish language"))
+        assert found.results[0].content == "User speaks Finnish"
+    finally:
+        await service.close()

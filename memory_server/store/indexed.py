@@ -59,3 +59,9 @@ async def mark_ready(db: Database, tenant_id: str, user_id: str, family: Family)
             "UPDATE indexed_users SET ready = 1 WHERE family = ? AND tenant_id = ? AND user_id = ?",
             (family, tenant_id, user_id),
         )
+
+
+async def refill(db: Database, family: Family) -> None:
+    """Have the next flush put every user the index should hold in again (their index was lost)."""
+    async with db.transaction() as conn:
+        await conn.execute("UPDATE indexed_users SET ready = 0 WHERE family = ?", (family,))
