@@ -107,6 +107,7 @@ def build_extractor(settings: Settings, config: ExtractionConfig) -> Extractor:
 async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
     """Run one claimed job to completion, or raise (the worker pool retries or fails it)."""
     usage = Usage()
+    _, config = await configs.active(job.tenant_id)  # the extractor and model the job's calls are counted under
     try:
         async with core.user_lock(job.tenant_id, job.user_id):
             if job.kind == "reextract":
@@ -120,13 +121,13 @@ async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
         await jobsql.record_attempt(core.db, job.request_id, usage, None)
         raise
     finally:
-        await _count_usage(core, configs, job, usage)
+        _count_usage(core, config, usage)
 
 
-async def _count_usage(core: Core, configs: ConfigStore, job: ClaimedJob, usage: Usage) -> None:
-    """Add the attempt's model calls and tokens to the metrics, by the space's extractor and model."""
+def _count_usage(core: Core, config: ExtractionConfig, usage: Usage) -> None:
+    """Add the attempt's model calls and tokens to the metrics, by the extractor and model of the config it began
+    with (a config changed while its call ran does not take them over)."""
     if usage.llm_calls:
-        _, config = await configs.active(job.tenant_id)
         call = model_call(core.settings, config)
         metrics.count_model_usage(config.extractor, call.model if call else "none", usage)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
@@ -11,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from memory_server.api.app import create_app
 from memory_server.config import LLMSettings
-from tests.conftest import publish, running
+from tests.conftest import publish, running, until_finished
 from tests.llm_server import ScriptedLLM
 
 
@@ -102,6 +103,23 @@ async def test_model_calls_and_tokens_are_counted_in_metrics_by_extractor_and_mo
     assert grown[("memory_server_model_calls_total", *model, None)] == 1
     assert grown[("memory_server_model_tokens_total", *model, "prompt")] == 100
     assert grown[("memory_server_model_tokens_total", *model, "completion")] == 10
+
+
+async def test_calls_count_under_the_model_they_were_made_with_though_the_config_changed_meanwhile(client, llm):
+    before = await _model_counts(client)
+    llm.queue({"sleep": 1.0, "content": json.dumps(facts(("User is a nurse", "static")))})
+    job = (
+        await client.post(
+            "/v1/interactions", json={"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}]}
+        )
+    ).json()
+    await asyncio.sleep(0.3)
+    assert (await client.put("/v1/config", json={"model": "openai/other-model"})).status_code == 200
+    [done] = await until_finished(client, job["request_id"])
+    assert done["status"] == "done"
+    after = await _model_counts(client)
+    grown = {key[2]: after[key] - before.get(key, 0) for key in after if key[0] == "memory_server_model_calls_total"}
+    assert grown.get("openai/fake-chat") == 1 and not grown.get("openai/other-model")
 
 
 @pytest.mark.parametrize(
@@ -406,8 +424,6 @@ async def test_reextraction_replays_stored_messages_through_the_current_config(c
     assert r.status_code == 202
     job = r.json()
     assert job["kind"] == "reextract"
-    from tests.conftest import until_finished
-
     [job] = await until_finished(client, job["request_id"])
     assert job["status"] == "done", job
     assert [f["content"] for f in job["changes"]["added"]] == ["User likes ramen"]
