@@ -89,14 +89,14 @@ class RulesReconciler:
 def without_model(
     candidate: CandidateFact, neighbors: Sequence[Neighbor], threshold: float, *, richer: bool = True
 ) -> Decision | None:
-    """What needs no reconciling model: the same content; an identity; an extractor's decision to update or
-    delete what it was shown; a near duplicate (cosine >= `threshold`, the same numbers), even when the extractor
-    said to add it (with `richer`, one that adds words is an update; else that is left to the reconciler); else an
-    extractor's add. None: it is for the reconciler to decide."""
-    same = same_content(candidate, neighbors)
-    if same is not None:
+    """What needs no reconciling model: the same content; an identity (by its topic); an extractor's decision to
+    update or delete what it was shown; a near duplicate (cosine >= `threshold`, the same numbers), even when the
+    extractor said to add it (with `richer`, one that adds words is an update; else that is left to the
+    reconciler); else an extractor's add. None: it is for the reconciler to decide."""
+    same = same_content(candidate, neighbors) or identity_decision(candidate, neighbors)
+    if same is not None:  # two identifiers embed alike: nearness never makes them duplicates
         return same
-    stated = identity_decision(candidate, neighbors) or stated_decision(candidate, neighbors)
+    stated = stated_decision(candidate, neighbors)
     if stated is not None and stated.action is not Action.ADD:
         return stated
     for n in neighbors:
