@@ -34,6 +34,11 @@ def reason(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def unreachable(name: str, exc: Exception) -> Unavailable:
+    """The 503 a call answers while the database `name` cannot be reached."""
+    return Unavailable(f"the database {name} is unreachable: {reason(exc)}; try again")
+
+
 class Session:
     def __init__(self, url: str, name: str) -> None:
         self.url = url
@@ -77,7 +82,7 @@ class Session:
             return await self._run(sql, key)
         except psycopg.OperationalError as exc:
             await self._drop()
-            raise Unavailable(f"the database {self.name} is unreachable: {reason(exc)}; try again") from None
+            raise unreachable(self.name, exc) from None
 
     async def _run(self, sql: str, key: str) -> bool:
         conn = self._conn if self._conn is not None and not self._conn.closed else await self._connect()

@@ -25,11 +25,10 @@ from psycopg.adapt import Loader
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from memory_server import tasks
-from memory_server.errors import Unavailable
 from memory_server.store import revision_feed
 from memory_server.store.db import ConstraintError, KeyedLocks
 from memory_server.store.migrations import migrate
-from memory_server.store.pg_session import Session, reason
+from memory_server.store.pg_session import Session, reason, unreachable
 from memory_server.store.revision_feed import Revised, RevisionFeed
 
 log = logging.getLogger(__name__)
@@ -205,21 +204,27 @@ class PostgresDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgConnection]:
         feed, mark = self._feed, None
+        async with self._reachable(), self._opened().connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            yield PgConnection(conn)
+            if feed is not None:  # last, so it comes back after the transaction's other notifications
+                payload, number = feed.mark()
+                cursor = await conn.execute(_MARK_IF_REVISED, (revision_feed.CHANNEL, payload))
+                mark = number if await cursor.fetchone() is not None else None
+        if mark is not None:  # set only with a feed, once the transaction revised someone
+            feed.sent(mark)
+
+    @asynccontextmanager
+    async def _reachable(self) -> AsyncIterator[None]:
+        """A lost or refused connection (or none pooled in time) as a 503, once the pool's dead idle connections
+        were replaced so that the next calls get live ones; an error of the statement itself stays what it is."""
         try:
-            async with self._opened().connection() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-                yield PgConnection(conn)
-                if feed is not None:  # last, so it comes back after the transaction's other notifications
-                    payload, number = feed.mark()
-                    cursor = await conn.execute(_MARK_IF_REVISED, (revision_feed.CHANNEL, payload))
-                    mark = number if await cursor.fetchone() is not None else None
+            yield
         except (psycopg.OperationalError, PoolTimeout) as exc:
             if not _unreachable(exc):
                 raise
             await self._check_pool()
-            raise Unavailable(f"the database {self!r} is unreachable: {reason(exc)}; try again") from None
-        if mark is not None:  # set only with a feed, once the transaction revised someone
-            feed.sent(mark)
+            raise unreachable(repr(self), exc) from None
 
     async def catch_up(self) -> None:
         """Have the feed vouch for nothing until the news of every commit so far has arrived: for a read that has
@@ -240,22 +245,17 @@ class PostgresDatabase:
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         """One statement in autocommit; tried once more when its connection was found closed, after the pool's
-        other idle connections were checked too (a database restarted leaves all of them dead)."""
+        other idle connections were checked too (a database restarted leaves all of them dead). A pool timeout is
+        not tried again: it waited long enough."""
         args = params if isinstance(params, Mapping) else tuple(params)
-        try:
+        async with self._reachable():
+            try:
+                return await self._fetchall(sql, args)
+            except psycopg.OperationalError as exc:
+                if not _unreachable(exc):
+                    raise
+                await self._check_pool()
             return await self._fetchall(sql, args)
-        except psycopg.OperationalError as exc:  # not PoolTimeout: that waited long enough already
-            if not _unreachable(exc):
-                raise
-            await self._check_pool()
-        except PoolTimeout as exc:
-            raise Unavailable(f"the database {self!r} is unreachable: {reason(exc)}; try again") from None
-        try:
-            return await self._fetchall(sql, args)
-        except (psycopg.OperationalError, PoolTimeout) as exc:
-            if not _unreachable(exc):
-                raise
-            raise Unavailable(f"the database {self!r} is unreachable: {reason(exc)}; try again") from None
 
     async def _check_pool(self) -> None:
         """Replace the pool's idle connections that are dead, so that the next calls get live ones."""
