@@ -224,8 +224,10 @@ async def _may_remember(core: Core, job: ClaimedJob) -> bool:
 
 async def _reextract(core: Core, configs: ConfigStore, job: ClaimedJob, usage: Usage) -> None:
     """Replay the user's requests in the order they arrived; reconciliation makes a rerun harmless."""
-    for request_id in await messagesql.requests_of_user(core.db, job.tenant_id, job.user_id):
-        source, attributes = await jobsql.origin(core.db, job.tenant_id, request_id)
+    requests = await messagesql.requests_of_user(core.db, job.tenant_id, job.user_id)
+    origins = await jobsql.origins(core.db, job.tenant_id, requests)
+    for request_id in requests:
+        source, attributes = origins.get(request_id, (None, {}))
         await _extract(core, configs, job, usage, request_id, source, attributes, finishes=False)
     now = timeutil.now()
     async with core.db.transaction() as conn:

@@ -17,7 +17,7 @@ import numpy as np
 
 from memory_server import timeutil
 from memory_server.models import Episode
-from memory_server.store import fts
+from memory_server.store import fts, users
 from memory_server.store.db import Connection, Database, Row, page_of
 from memory_server.store.vectors import IndexEntry, blob
 
@@ -88,13 +88,7 @@ async def remove(conn: Connection, tenant_id: str, user_id: str, message_ids: Se
         await conn.execute(f"DELETE FROM episodes_fts WHERE rowid IN ({marks})", gone)
         await conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", gone)
         await mark_dirty(conn, gone)
-        # The user's first and last seen are those of the messages left (the message counts come with signals).
-        await conn.execute(
-            "UPDATE users SET first_seen = (SELECT min(created_at) FROM messages WHERE tenant_id = :t AND "
-            "user_id = :u), last_seen = (SELECT max(created_at) FROM messages WHERE tenant_id = :t AND user_id = :u) "
-            "WHERE tenant_id = :t AND user_id = :u",
-            {"t": tenant_id, "u": user_id},
-        )
+        await users.reseen(conn, tenant_id, user_id)
     return found
 
 

@@ -244,14 +244,6 @@ async def since(
     return {r["status"]: int(r["n"]) for r in counts}, [to_job(r) for r in rows]
 
 
-async def origin(db: Database, tenant_id: str, request_id: str) -> tuple[str | None, dict[str, Any]]:
-    """The source and attributes a request was published with."""
-    row = await db.fetchone(
-        "SELECT source, attributes FROM jobs WHERE tenant_id = ? AND request_id = ?", (tenant_id, request_id)
-    )
-    return (None, {}) if row is None else (row["source"], json.loads(row["attributes"] or "{}"))
-
-
 Origin = tuple[str | None, dict[str, Any]]
 
 
@@ -268,7 +260,7 @@ async def owned_elsewhere(conn: Connection, tenant_id: str, request_ids: Sequenc
 
 
 async def origins(db: Database, tenant_id: str, request_ids: Sequence[str]) -> dict[str, Origin]:
-    """`origin` of each of `request_ids` that has a job."""
+    """The source and attributes each of `request_ids` that has a job was published with."""
     found: dict[str, Origin] = {}
     for start in range(0, len(request_ids), 500):
         part = request_ids[start : start + 500]

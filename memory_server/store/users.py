@@ -101,6 +101,16 @@ async def set_attributes(
     )
 
 
+async def reseen(conn: Connection, tenant_id: str, user_id: str) -> None:
+    """First and last seen from the user's messages left, after some were deleted (the counts come with signals)."""
+    await conn.execute(
+        "UPDATE users SET first_seen = (SELECT min(created_at) FROM messages WHERE tenant_id = :t AND user_id = :u), "
+        "last_seen = (SELECT max(created_at) FROM messages WHERE tenant_id = :t AND user_id = :u) "
+        "WHERE tenant_id = :t AND user_id = :u",
+        {"t": tenant_id, "u": user_id},
+    )
+
+
 async def save_aggregates(
     conn: Connection, tenant_id: str, user_id: str, aggregates: Aggregates, analysed: int, now: datetime
 ) -> None:
