@@ -17,12 +17,13 @@ from pathlib import Path
 from memory_server.transcript import Turn
 
 KEEP = 20_000
+_PRINT_CHARS = 24
 
 
 def _fingerprint(turn: Turn) -> str | None:
     if turn.created_at is None:
         return None
-    return hashlib.sha256(f"{turn.role}\0{turn.created_at}\0{turn.content}".encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{turn.role}\0{turn.created_at}\0{turn.content}".encode()).hexdigest()[:_PRINT_CHARS]
 
 
 class Ledger:
@@ -46,7 +47,7 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="ascii") as f:
             f.write("".join(p + "\n" for p in prints))
-        if self.path.stat().st_size > KEEP * 25 * 5 // 4:
+        if self.path.stat().st_size > KEEP * (_PRINT_CHARS + 1) * 5 // 4:
             lines = self.path.read_text("ascii").splitlines()[-KEEP:]
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text("".join(line + "\n" for line in lines), "ascii")
