@@ -83,8 +83,8 @@ async def delete(caller: Caller, _: Form, webhook_id: Identifier) -> Response:
 
 @router.post("/webhooks/{webhook_id}/enabled")
 async def enable(caller: Caller, fields: Form, webhook_id: Identifier) -> Response:
-    """Pause or resume (the form's `enabled`: "true" or "false")."""
-    body = WebhookUpdate(enabled=fields.get("enabled") == "true")
+    """Pause or resume (the form's `enabled`: "true" or "false"; anything else is a 422, never a pause)."""
+    body = WebhookUpdate.model_validate({"enabled": {"true": True, "false": False}.get(fields.get("enabled", ""))})
     await caller.service.webhooks.update(caller.scope, webhook_id, body)
     return redirect(f"/webhooks/{webhook_id}")
 

@@ -287,6 +287,8 @@ def test_a_webhook_is_paused_and_resumed_from_its_page(server: Server) -> None:
     assert "(paused)" in client.get("/console/webhooks").text
     with server.api(server.admin) as api:
         assert api.get(f"/v1/webhooks/{hook['id']}").json()["enabled"] is False
+    bad = client.post(f"/console/webhooks/{hook['id']}/enabled", data={"csrf": token, "enabled": "maybe"})
+    assert bad.status_code == 422 and bad.headers["content-type"].startswith("text/html")
     client.post(f"/console/webhooks/{hook['id']}/enabled", data={"csrf": token, "enabled": "true"})
     assert ">Pause</button>" in client.get(f"/console/webhooks/{hook['id']}").text
     with server.api(server.admin) as api:
