@@ -109,11 +109,10 @@ async def run_job(core: Core, configs: ConfigStore, job: ClaimedJob) -> None:
     usage = Usage()
     _, config = await configs.active(job.tenant_id)  # the extractor and model the job's calls are counted under
     try:
-        async with core.user_lock(job.tenant_id, job.user_id):
-            if job.kind == "reextract":
-                await _reextract(core, configs, job, usage)
-            else:
-                await _extract(core, configs, job, usage, job.request_id, job.source, job.attributes, finishes=True)
+        if job.kind == "reextract":
+            await _reextract(core, configs, job, usage)
+        else:
+            await _extract(core, configs, job, usage, job.request_id, job.source, job.attributes, finishes=True)
     except ExtractionError as exc:
         await jobsql.record_attempt(core.db, job.request_id, usage, exc.raw)
         raise
@@ -145,7 +144,10 @@ async def _extract(
     """Extract from the messages of `from_request`; changes are logged under the job's request id.
 
     A CPU-bound extractor runs in a worker process (unless the request is tiny), so the event loop keeps serving
-    other requests; extracting and reconciling one request share one budget.
+    other requests; extracting and reconciling one request share one budget. The extractor (a model call, up to its
+    timeout times its retries) runs before the user's lock is taken, so the user's other writes (a DELETE, a stated
+    fact, a purge) do not wait for it; under the lock the job writes only if it is still wanted: a purge meanwhile
+    dropped it, a "do not remember" mark meanwhile drops what was found.
     """
     budget = Budget(core.settings.workers.extraction_budget_seconds)
     version, config = await configs.active(job.tenant_id)
@@ -189,19 +191,24 @@ async def _extract(
     reconciler = reconciler_for(core.settings, config)
     actor = f"{job.actor}/extractor:{extractor.name}"
     scope = Scope.of_space(job.tenant_id, job.actor)
-    await apply_candidates(
-        core,
-        scope,
-        kept,
-        origin,
-        config,
-        reconciler,
-        actor,
-        usage,
-        budget,
-        also=partial(analysed.store, core),
-        embedded=embedded,
-    )
+    async with core.user_lock(job.tenant_id, job.user_id):
+        if await jobsql.get(core.db, job.tenant_id, job.request_id) is None:
+            return  # purged (with the user) while the extractor ran: nothing of it may come back
+        if remembered and not await _may_remember(core, job):
+            kept, analysed = [], signals.Analysed(job.tenant_id, job.user_id, config, [])
+        await apply_candidates(
+            core,
+            scope,
+            kept,
+            origin,
+            config,
+            reconciler,
+            actor,
+            usage,
+            budget,
+            also=partial(analysed.store, core),
+            embedded=embedded,
+        )
 
 
 async def _known(core: Core, job: ClaimedJob, config: ExtractionConfig, stored: list[StoredMessage]) -> list[KnownFact]:

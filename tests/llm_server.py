@@ -14,12 +14,14 @@ class ScriptedLLM(FakeOpenAIServer):
     """Answers POST /v1/chat/completions with the next scripted reply and records every request.
 
     A reply is a string (the message content), or a dict: {"status": 429} for an HTTP error,
-    {"sleep": s, "content": ...} to answer late, {"content": ..., "usage": False} to report no usage.
+    {"sleep": s, "content": ...} to answer late, {"until": threading.Event, "content": ...} to answer once the test
+    sets the event, {"content": ..., "usage": False} to report no usage.
     """
 
     def __init__(self) -> None:
         self.replies: deque[str | dict[str, Any]] = deque()
         self.requests: list[dict[str, Any]] = []
+        self.answered = 0  # replies sent (a request is recorded when it arrives)
         super().__init__()
 
     def queue(self, *replies: str | dict[str, Any]) -> None:
@@ -41,4 +43,7 @@ class ScriptedLLM(FakeOpenAIServer):
             return error(reply["status"], f"scripted {reply['status']}")
         if "sleep" in reply:
             time.sleep(reply["sleep"])
+        if "until" in reply:
+            reply["until"].wait(timeout=30)
+        self.answered += 1
         return chat_completion(request.body["model"], reply["content"], usage=reply.get("usage", True))

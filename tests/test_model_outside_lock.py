@@ -1,0 +1,110 @@
+"""An extraction job calls its model before it takes the user's lock: the user's other writes do not wait for a
+slow model, and what they did meanwhile (a purge, a "do not remember" mark) decides what the job may still write."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import httpx
+import pytest
+
+from memory_server.api.app import create_app
+from memory_server.config import LLMSettings
+from tests.conftest import running, until_finished
+from tests.llm_server import ScriptedLLM
+
+
+@pytest.fixture
+def llm(monkeypatch):
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with ScriptedLLM() as server:
+        yield server
+
+
+@pytest.fixture
+async def client(settings, llm):
+    llm_settings = LLMSettings(model="openai/fake-chat", api_base=llm.api_base, api_key="sk-test", max_retries=0)
+    app = create_app(settings.model_copy(update={"llm": llm_settings}))
+    transport = httpx.ASGITransport(app=app)
+    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+        assert (await c.put("/v1/config", json={"extractor": "llm"})).status_code == 200
+        yield c
+
+
+@pytest.fixture
+def gate():
+    """Holds the model's reply until the test lets it go (and lets it go at the end, whatever happened)."""
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+NURSE = json.dumps({"facts": [{"content": "User is a nurse", "kind": "static", "confidence": 0.9, "message": 0}]})
+
+
+async def _in_model_call(client, llm, gate) -> str:
+    """Publish a request whose model call blocks on `gate`; return its request id once the call is under way."""
+    llm.queue({"until": gate, "content": NURSE})
+    body = {"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse and I love this app"}]}
+    r = await client.post("/v1/interactions", json=body)
+    assert r.status_code == 202, r.text
+    for _ in range(500):
+        if llm.requests:
+            return r.json()["request_id"]
+        await asyncio.sleep(0.01)
+    raise AssertionError("the model was never called")
+
+
+async def _status(client, request_id: str) -> str:
+    return (await client.get(f"/v1/requests/{request_id}")).json()["status"]
+
+
+async def _contents(client) -> list[str]:
+    return [f["content"] for f in (await client.get("/v1/users/ana/facts")).json()["items"]]
+
+
+async def test_a_users_writes_do_not_wait_for_their_jobs_model_call(client, llm, gate):
+    r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User likes green tea", "kind": "static"})
+    assert r.status_code in (200, 201), r.text
+    tea = r.json()["id"]
+    request_id = await _in_model_call(client, llm, gate)
+    r = await client.delete(f"/v1/facts/{tea}")
+    assert r.status_code == 200, r.text
+    assert llm.answered == 0 and await _status(client, request_id) == "running"  # the DELETE did not wait for it
+    gate.set()
+    [job] = await until_finished(client, request_id)
+    assert job["status"] == "done", job
+    assert await _contents(client) == ["User is a nurse"]
+
+
+async def test_a_purge_during_the_model_call_leaves_nothing_of_the_job(client, llm, gate, caplog):
+    request_id = await _in_model_call(client, llm, gate)
+    r = await client.delete("/v1/users/ana")
+    assert r.status_code == 200, r.text
+    assert llm.answered == 0  # the purge did not wait for the model
+    assert (await client.get(f"/v1/requests/{request_id}")).status_code == 404
+    gate.set()
+    for _ in range(500):  # the job ends (its model call counted in the metrics) without writing anything
+        if 'memory_server_model_calls_total{extractor="llm"' in (await client.get("/metrics")).text:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the job never finished")
+    assert await _contents(client) == []
+    assert (await client.get("/v1/users/ana")).status_code == 404
+    assert not [r for r in caplog.records if r.name == "memory_server.jobs"]  # it stopped; it did not fail
+
+
+async def test_do_not_remember_during_the_model_call_drops_what_the_model_found(client, llm, gate):
+    request_id = await _in_model_call(client, llm, gate)
+    r = await client.put("/v1/users/ana/consent", json={"remember": False, "reason": "asked to"})
+    assert r.status_code == 200, r.text
+    assert llm.answered == 0
+    gate.set()
+    [job] = await until_finished(client, request_id)
+    assert job["status"] == "done", job
+    assert await _contents(client) == []
+    user = (await client.get("/v1/users/ana")).json()
+    assert (user["message_count"], user["analysed_count"]) == (1, 0)  # kept as said, not read for signals
