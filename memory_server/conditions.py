@@ -194,6 +194,16 @@ def texts(node: Node) -> list[str]:
     return own + [t for child in node.children for t in texts(child)]
 
 
+def missing(node: Node, labels: Labels) -> list[str]:
+    """The topics and intentions the condition names that `labels` lacks, as "topic 'billing'" (a taxonomy
+    edited after the segment was made may have dropped them)."""
+    if node.kind == "has_topic" and node.name not in labels.topics:
+        return [f"topic {node.name!r}"]
+    if node.kind == "has_intention" and node.name not in labels.intentions:
+        return [f"intention {node.name!r}"]
+    return [label for child in node.children for label in missing(child, labels)]
+
+
 def _compare(actual: Any, op: str, expected: Any) -> bool:
     if op == "exists":
         return (actual is not None) is expected

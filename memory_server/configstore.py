@@ -7,7 +7,7 @@ version with its actor and time, and each extracted fact records the version tha
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import AliasChoices
@@ -18,7 +18,7 @@ from memory_server.config import ExtractionConfig
 from memory_server.errors import InvalidInput, NotFound
 from memory_server.models import ConfigVersion
 from memory_server.store import configs as configsql
-from memory_server.store.db import Database
+from memory_server.store.db import Connection, Database
 
 _ALIASES = {
     alias: name
@@ -75,10 +75,15 @@ class ConfigStore:
         return await configsql.history(self.db, tenant_id, limit)
 
     async def update(
-        self, tenant_id: str, actor: str, changes: dict[str, Any], check: Callable[[ExtractionConfig], None]
+        self,
+        tenant_id: str,
+        actor: str,
+        changes: dict[str, Any],
+        check: Callable[[Connection, ExtractionConfig], Awaitable[None]],
     ) -> ConfigVersion:
-        """Merge `changes` into the current config, validate the whole (and with `check`), store the next version;
-        when that changes nothing, no version is stored and the current one is the answer."""
+        """Merge `changes` into the current config, validate the whole (and with `check`, in the transaction that
+        stores it, so what it reads cannot change meanwhile), store the next version; when that changes nothing,
+        no version is stored and the current one is the answer."""
         unknown = sorted(set(changes) - _ACCEPTED)
         if unknown:
             raise InvalidInput(f"{unknown[0]}: unknown setting", field=unknown[0])
@@ -91,7 +96,7 @@ class ConfigStore:
                 raise InvalidInput(
                     f"extractor: unknown extractor {merged.extractor!r}: choose one of {names}", field="extractor"
                 )
-            check(merged)
+            await check(conn, merged)
             if merged == ExtractionConfig.model_validate(current.config):
                 return current
             await configsql.insert(conn, tenant_id, current.version + 1, merged.model_dump_json(), actor, now)

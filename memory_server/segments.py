@@ -18,6 +18,7 @@ from datetime import datetime
 import numpy as np
 
 from memory_server import conditions, timeutil, webhooks
+from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
 from memory_server.errors import Conflict, InvalidInput, NotFound, check_page_size
 from memory_server.models import Page, Segment, SegmentMember, WebhookEventType
@@ -143,17 +144,36 @@ async def backfill_step(core: Core, batch: int = BACKFILL_BATCH) -> int:
     return done
 
 
+def labels(config: ExtractionConfig) -> conditions.Labels:
+    """The topics and intentions of the config's taxonomy, which conditions may name."""
+    taxonomy = config.signals.taxonomy
+    return conditions.Labels(frozenset(t.name for t in taxonomy.topics), frozenset(i.name for i in taxonomy.intentions))
+
+
+async def check_taxonomy(conn: Connection, tenant_id: str, config: ExtractionConfig) -> None:
+    """Refuse a config whose taxonomy lacks a topic or intention a saved segment names: that segment would
+    silently match nobody from then on."""
+    kept = labels(config)
+    users: dict[str, list[str]] = {}
+    for row in await segmentsql.definitions(conn, tenant_id):
+        for label in dict.fromkeys(conditions.missing(conditions.parse(json.loads(row["condition"])), kept)):
+            users.setdefault(label, []).append(repr(row["name"]))
+    if users:
+        uses = "; ".join(
+            f"{label} is used by segment{'s' if len(names) > 1 else ''} {', '.join(names)}"
+            for label, names in users.items()
+        )
+        raise InvalidInput(f"signals.taxonomy: {uses}: change or delete the segment first", field="signals.taxonomy")
+
+
 class Segments:
     def __init__(self, core: Core) -> None:
         self.core = core
 
     async def _labels(self, scope: Scope) -> conditions.Labels:
-        """The labels of the space's taxonomy now (a later config may drop one: that part then matches nobody)."""
+        """The labels of the space's taxonomy now (a config that drops one a segment names is refused)."""
         _, config = await self.core.configs.active(scope.space)
-        taxonomy = config.signals.taxonomy
-        return conditions.Labels(
-            frozenset(t.name for t in taxonomy.topics), frozenset(i.name for i in taxonomy.intentions)
-        )
+        return labels(config)
 
     async def _vectors(self, condition: conditions.Node) -> np.ndarray | None:
         texts = conditions.texts(condition)

@@ -9,7 +9,6 @@ enforces the same ones.
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -34,7 +33,7 @@ from memory_server import (
     webhooks,
 )
 from memory_server.access import Access
-from memory_server.config import Settings
+from memory_server.config import ExtractionConfig, Settings
 from memory_server.consent import Consents
 from memory_server.context import Core, Scope
 from memory_server.datalock import DataDirLock
@@ -71,6 +70,7 @@ from memory_server.sections import Profiles
 from memory_server.segments import Segments
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
+from memory_server.store.db import Connection
 from memory_server.store.jobs import ClaimedJob
 from memory_server.users import Users
 
@@ -153,11 +153,15 @@ class MemoryService:
         return self.configs.initial()
 
     async def update_config(self, scope: Scope, changes: dict[str, Any]) -> ConfigVersion:
-        """Merge `changes` into the current config; settings left out keep their value."""
+        """Merge `changes` into the current config; settings left out keep their value. A config whose extractor
+        cannot be built, or whose taxonomy drops a label a segment names, is refused."""
         scope.require("admin")
-        return await self.configs.update(
-            scope.space, scope.actor, changes, functools.partial(extraction.check_config, self.core.settings)
-        )
+
+        async def check(conn: Connection, config: ExtractionConfig) -> None:
+            extraction.check_config(self.core.settings, config)
+            await segments.check_taxonomy(conn, scope.space, config)
+
+        return await self.configs.update(scope.space, scope.actor, changes, check)
 
     async def restore_config(self, scope: Scope, version: int) -> ConfigVersion:
         """A new version whose config equals version `version`'s (history is never rewritten)."""

@@ -202,3 +202,25 @@ async def test_a_topic_or_intention_the_taxonomy_lacks_is_refused_naming_its_pat
     made = await _segment(client, "billing", {"has_topic": "billing"})
     r = await client.put(f"/v1/segments/{made['id']}", json={"condition": {"has_intention": "wants to cancell"}})
     assert r.status_code == 422 and r.json()["error"]["field"] == "condition.has_intention"
+
+
+async def test_a_config_dropping_a_label_a_segment_names_is_refused_and_nothing_is_stored(client):
+    await _segment(client, "billing", {"has_topic": "billing"})
+    await _segment(client, "leaving", {"any": [{"has_topic": "billing"}, {"has_intention": "wants to cancel"}]})
+    before = (await client.get("/v1/config")).json()
+    taxonomy = before["config"]["signals"]["taxonomy"]
+    pruned = {
+        **taxonomy,
+        "topics": [t for t in taxonomy["topics"] if t["name"] != "billing"],
+        "intentions": [i for i in taxonomy["intentions"] if i["name"] != "wants to cancel"],
+    }
+    r = await client.put("/v1/config", json={"signals": {"taxonomy": pruned}})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["field"] == "signals.taxonomy"
+    assert "topic 'billing' is used by segments 'billing', 'leaving'" in error["message"]
+    assert "intention 'wants to cancel' is used by segment 'leaving'" in error["message"]
+    assert (await client.get("/v1/config")).json()["version"] == before["version"]
+    kept = {**taxonomy, "topics": [t for t in taxonomy["topics"] if t["name"] != "shipping"]}
+    r = await client.put("/v1/config", json={"signals": {"taxonomy": kept}})
+    assert r.status_code == 200 and r.json()["version"] == before["version"] + 1, r.text
