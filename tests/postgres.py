@@ -59,6 +59,18 @@ def fresh_database() -> Iterator[str]:
         _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@contextmanager
+def empty_database() -> Iterator[str]:
+    """The URL of a new database with no schema yet, dropped afterwards. Named `mig_…`, the names tests may create
+    on a shared development server besides the `memory_…` ones above."""
+    name = f"mig_{uuid.uuid4().hex[:12]}"
+    _admin(f"CREATE DATABASE {name}")
+    try:
+        yield _url(name)
+    finally:
+        _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
 def drop_template() -> None:
     if _made_template:
         _admin(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)")

@@ -17,6 +17,7 @@ from memory_server.context import Scope
 from memory_server.errors import ServiceError, problem
 from memory_server.schemas import Identifier
 from memory_server.service import MemoryService
+from memory_server.store.postgres import PostgresDatabase
 
 T = TypeVar("T")
 
@@ -85,14 +86,26 @@ def new_database(settings: Settings) -> Path | None:
 
 
 def require_database(settings: Settings) -> None:
-    """Exit 1 before a command that reads stored data opens a database that is not there (a mistyped --data-dir
-    would otherwise answer from a new, empty one and leave it behind)."""
+    """Exit 1 before a command that reads stored data opens a database that is not there: a mistyped --data-dir
+    would otherwise answer from a new, empty SQLite file and leave it behind, and opening a PostgreSQL database
+    with no schema yet would create the schema."""
     path = new_database(settings)
     if path is not None:
         typer.echo(
             f"error: no database at {path}: check --data-dir (or data_dir / storage.url in the config)", err=True
         )
         raise typer.Exit(1)
+    url = settings.storage.url
+    if url is not None and settings.storage.shared:
+        db = PostgresDatabase(url)
+        if not run_async(db.has_schema()):
+            typer.echo(
+                f"error: the database {db!r} has no schema yet (check storage.url): `memory-server serve` creates it "
+                "at its first start, `memory-server migrate --from sqlite:///… --to postgresql://…` copies a SQLite "
+                "deployment into it",
+                err=True,
+            )
+            raise typer.Exit(1)
 
 
 def as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]], tenant: str | None = None) -> T:

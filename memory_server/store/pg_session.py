@@ -39,6 +39,16 @@ def unreachable(name: str, exc: Exception) -> Unavailable:
     return Unavailable(f"the database {name} is unreachable: {reason(exc)}; try again")
 
 
+async def connect(url: str, name: str) -> psycopg.AsyncConnection[Any]:
+    """A connection of its own in autocommit, or `Unavailable` naming the database `name` (without its password)."""
+    try:
+        return await psycopg.AsyncConnection.connect(
+            url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name=APPLICATION
+        )
+    except psycopg.OperationalError as exc:
+        raise Unavailable(f"storage.url: cannot connect to {name}: {reason(exc)}") from None
+
+
 class Session:
     def __init__(self, url: str, name: str) -> None:
         self.url = url
@@ -97,12 +107,7 @@ class Session:
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         """A new connection, holding again every lock the lost one held."""
-        try:
-            conn = await psycopg.AsyncConnection.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name=APPLICATION
-            )
-        except psycopg.OperationalError as exc:
-            raise Unavailable(f"storage.url: cannot connect to {self.name}: {reason(exc)}") from None
+        conn = await connect(self.url, self.name)
         for key, shared in list(self._held.items()):
             cursor = await conn.execute(f"SELECT {_TRY[shared]}(hashtextextended(%s, 0))", (key,))
             row = await cursor.fetchone()

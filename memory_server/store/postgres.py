@@ -28,7 +28,7 @@ from memory_server import tasks
 from memory_server.store import revision_feed
 from memory_server.store.db import ConstraintError, KeyedLocks
 from memory_server.store.migrations import migrate
-from memory_server.store.pg_session import Session, reason, unreachable
+from memory_server.store.pg_session import Session, connect, reason, unreachable
 from memory_server.store.revision_feed import Revised, RevisionFeed
 
 log = logging.getLogger(__name__)
@@ -186,6 +186,14 @@ class PostgresDatabase:
             await self._session.close()
             raise
         self._pool = pool
+
+    async def has_schema(self) -> bool:
+        """Whether the database has its schema yet, asked on a connection of its own (`open` would create it), so a
+        command that only reads can refuse a new, empty database instead of migrating it."""
+        async with await connect(self.url, repr(self)) as conn:
+            cursor = await conn.execute("SELECT to_regclass('_migrations') IS NOT NULL")
+            row = await cursor.fetchone()
+        return bool(row and row[0])
 
     async def close(self) -> None:
         if self._feed is not None:

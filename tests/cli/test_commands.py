@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -12,6 +13,7 @@ from memory_server.cli import app
 from memory_server.context import Scope
 from memory_server.schemas import FactIn, SearchIn
 from memory_server.service import MemoryService
+from tests import postgres
 from tests.conftest import index_users, indexed
 
 runner = CliRunner()
@@ -214,6 +216,32 @@ def test_commands_that_read_stored_data_refuse_a_data_directory_without_a_databa
     assert result.exit_code == 1, result.output
     assert f"error: no database at {typo / 'memory.sqlite3'}: check --data-dir" in result.output
     assert not (typo / "memory.sqlite3").exists()
+
+
+@pytest.mark.skipif(postgres.ADMIN_URL is None, reason="needs PostgreSQL: set MEMORY_SERVER_TEST_POSTGRES")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["keys", "list"],
+        ["keys", "revoke", "k1"],
+        ["projects", "list"],
+        ["check"],
+        ["reindex"],
+        ["export", "--user", "a"],
+    ],
+)
+def test_commands_that_read_stored_data_leave_a_postgresql_database_without_a_schema_as_it_is(
+    command, tmp_path, monkeypatch
+):
+    with postgres.empty_database() as url:
+        monkeypatch.setenv("MEMORY_SERVER_STORAGE__URL", url)
+        result = runner.invoke(app, [*command, "--data-dir", str(tmp_path / "data")])
+        with psycopg.connect(url) as conn:
+            tables = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "has no schema yet (check storage.url): `memory-server serve` creates it" in result.output
+    assert tables == (0,)
 
 
 def test_worker_needs_a_shared_database_and_index(settings, monkeypatch):

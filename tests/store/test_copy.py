@@ -6,9 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +31,6 @@ runner = CliRunner()
 needs_postgres = pytest.mark.skipif(
     postgres.ADMIN_URL is None, reason="needs PostgreSQL: set MEMORY_SERVER_TEST_POSTGRES=postgresql://…/postgres"
 )
-
-
-@contextmanager
-def target_database() -> Iterator[str]:
-    """A new database with no schema yet, dropped afterwards. Named `mig_…`, the names these tests may create on
-    a shared development server (tests.postgres names its own `memory_…`)."""
-    name = f"mig_{uuid.uuid4().hex[:12]}"
-    postgres._admin(f"CREATE DATABASE {name}")
-    try:
-        yield postgres._url(name)
-    finally:
-        postgres._admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture(autouse=True)
@@ -140,7 +125,7 @@ def test_a_copied_deployment_answers_the_same_and_goes_on_from_its_highest_ids(t
     for table in [t.name for t in TABLES if t.name != "vector_ops"]:
         assert sqlite_rows(path, f"SELECT count(*) FROM {table}")[0][0] > 0, f"the seed leaves {table} empty"
 
-    with target_database() as url:
+    with postgres.empty_database() as url:
         result = migrate(path, url)
         assert result.exit_code == 0, result.output
         assert "messages" in result.stdout and "mismatch" not in result.output
@@ -202,7 +187,7 @@ def test_a_target_holding_data_is_refused_and_left_as_it_was(tmp_path):
             "INSERT INTO consent (tenant_id, user_id, remember, updated_by, updated_at) "
             "VALUES ('default', 'ana', 0, 'x', '2026-01-01T00:00:00.000000Z')"
         )
-    with target_database() as url:
+    with postgres.empty_database() as url:
         schema = PostgresDatabase(url)
         asyncio.run(opened_once(schema))
         with psycopg.connect(url) as conn:
@@ -224,7 +209,7 @@ def test_a_source_table_the_copier_does_not_know_stops_it_before_anything_is_wri
             "INSERT INTO consent (tenant_id, user_id, remember, updated_by, updated_at) "
             "VALUES ('default', 'ana', 0, 'x', '2026-01-01T00:00:00.000000Z')"
         )
-    with target_database() as url:
+    with postgres.empty_database() as url:
         with pytest.raises(CopyError, match="notes"):
             asyncio.run(copy_sqlite_to_postgres(path, url))
         assert rows(url, "SELECT count(*) FROM consent") == [(0,)]
@@ -261,7 +246,7 @@ def test_rows_go_over_in_batches_and_new_ids_follow_the_highest_copied(tmp_path)
             [(3 * i + 5, i, f"message {i}") for i in range(2_345)],
         )
         conn.executemany("INSERT INTO vector_ops (id, message_id) VALUES (?, ?)", [(40, 5), (41, 8)])
-    with target_database() as url:
+    with postgres.empty_database() as url:
         report = asyncio.run(copy_sqlite_to_postgres(path, url, batch=1_000, sample=50))
         assert report.ok, report.mismatches
         assert {c.table: (c.source, c.target) for c in report.counts}["messages"] == (2_345, 2_345)
@@ -286,7 +271,7 @@ def test_a_copy_that_differs_from_its_source_is_reported_and_exits_1(tmp_path):
             "INSERT INTO consent (tenant_id, user_id, remember, reason, updated_by, updated_at) "
             "VALUES ('default', 'ana', 0, 'asked', 'x', '2026-01-01T00:00:00.000000Z')"
         )
-    with target_database() as url:
+    with postgres.empty_database() as url:
         asyncio.run(opened_once(PostgresDatabase(url)))
         with psycopg.connect(url) as conn:  # a target that changes what it is given
             conn.execute(
@@ -313,7 +298,7 @@ def test_a_row_the_target_rejects_leaves_it_empty_and_the_copy_can_run_again(tmp
             "INSERT INTO retrieval_log (tenant_id, user_id, request_id, kind, query, actor, memories, created_at) "
             "VALUES ('default', 'ana', 'r', 'search', 'a' || char(0) || 'b', 'x', '[]', 'now')"
         )
-    with target_database() as url:
+    with postgres.empty_database() as url:
         result = migrate(path, url)
         assert result.exit_code == 1
         assert "error: copying retrieval_log:" in result.output and "nothing was copied" in result.output
