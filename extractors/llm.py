@@ -128,7 +128,7 @@ class LLMExtractor:
             definition=o.extraction_definition_prompt or prompts.DEFAULT_DEFINITION,
             static_definition=o.static_definition,
             dynamic_definition=o.dynamic_definition,
-            roles=", ".join(o.roles),
+            sources=_sources_rule(o.roles),
             condition=prompts.CONDITION.format(should_extract=o.should_extract_prompt)
             if o.should_extract_prompt
             else "",
@@ -176,6 +176,14 @@ class LLMExtractor:
             )
         signals = _signals(reply.signals, messages, wanted) if isinstance(reply, SignalsReply) and wanted else {}
         return Extraction(facts=facts, signals=signals)
+
+
+def _sources_rule(roles: Sequence[MessageRole]) -> str:
+    """The rule on which messages facts come from: said as the user's own unless `roles` names others too (the model
+    would otherwise drop what it reads in the assistant's messages that the config asks for)."""
+    if set(roles) == {"user"}:
+        return prompts.SOURCES_USER
+    return prompts.SOURCES_ROLES.format(roles=", ".join(roles))
 
 
 def _decision(item: ExtractedFact, known: Sequence[KnownFact]) -> StatedDecision | None:

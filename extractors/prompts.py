@@ -24,8 +24,7 @@ Each fact has a kind:
 one_day, one_week, one_month, one_quarter, one_year.
 
 Rules:
-- Only facts about the user, from the user's own messages (roles: {roles}). The other messages are \
-context: never attribute to the user what the assistant said, suggested or asked.
+{sources}
 - Write each fact in the third person, self-contained, starting with "User" ("User is a nurse", "User's \
 daughter is 4 years old"), in the language the user wrote in.
 - One fact per statement, no duplicates, no guesses. Greetings, thanks, questions, requests to the \
@@ -41,6 +40,15 @@ else leave identity out.
 Reply with only a JSON object, no prose: {{"facts": [{{"content": "...", "kind": "static" or "dynamic", \
 "ttl": null or a ttl name, "confidence": 0.9, "message": 0{decision_shape}}}]{signals_shape}}}. Reply with \
 "facts": [] when nothing is worth remembering."""
+
+# The first rule, by the config's `roles` (the messages facts are taken from): the user's alone, or those roles'.
+SOURCES_USER = """\
+- Only facts about the user, from the user's own messages. The other messages are context: never attribute \
+to the user what the assistant said, suggested or asked."""
+SOURCES_ROLES = """\
+- Only facts about the user, from the messages of roles {roles}; messages of other roles are context. From a \
+message that is not the user's, take only what it states about the user (what the user told it, or it knows of \
+them), never its own suggestions, questions or claims about itself."""
 
 CONDITION = "\nExtract only if this holds, else reply with no facts: {should_extract}\n"
 CONTEXT = "\nAbout the application you extract for: {context}\n"

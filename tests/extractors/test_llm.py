@@ -100,6 +100,20 @@ async def test_the_added_prompt_stays_compact(llm):
     assert tokens.count(asked) - tokens.count(plain) - tokens.count(labels) <= 160  # 154 today
 
 
+def test_the_prompt_takes_facts_from_the_configured_roles():
+    ttls = {"one_day": 1, "one_week": 1, "one_month": 1, "one_quarter": 1, "one_year": 1}
+
+    def prompt(roles: list[str]) -> str:
+        made = LLMExtractor(static_definition="lasting.", dynamic_definition="passing.", ttl_seconds=ttls, roles=roles)
+        return made.system_prompt(ExtractionContext(user_id="u", now=NOW), None)
+
+    alone = prompt(["user"])
+    assert "from the user's own messages" in alone and "never attribute to the user what the assistant said" in alone
+    both = prompt(["user", "assistant"])
+    assert "from the messages of roles user, assistant; messages of other roles are context" in both
+    assert "user's own messages" not in both and "never attribute to the user what the assistant said" not in both
+
+
 class _Plain:
     name = "plain"
 
