@@ -84,11 +84,12 @@ async def score(
     embedding: Awaitable[np.ndarray],
     *,
     exact: bool = False,
+    wanted: int = 0,
 ) -> np.ndarray:
-    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates). `exact`:
-    `live` was filtered (kind, source, time, attributes), so the index's nearest of all the user's facts may hold
-    none of it: every one is scored. `embedding` (the query's, as a one-row matrix) is awaited once the keyword
-    shares are known, when it can."""
+    """Hybrid score of every live fact against the query (0 for facts outside the index's candidates, which are
+    at least `wanted` and `search.exact_max_facts`). `exact`: `live` was filtered (kind, source, time, attributes),
+    so the index's nearest of all the user's facts may hold none of it: every one is scored. `embedding` (the
+    query's, as a one-row matrix) is awaited once the keyword shares are known, when it can."""
     weight = core.settings.search.keyword_weight
     if (
         exact
@@ -100,7 +101,7 @@ async def score(
         query_vector = (await embedding)[0]
         return await off_loop(big, search.fused, query_vector, live.matrix, keyword, weight)
     query_vector = (await embedding)[0]
-    wanted = core.settings.search.exact_max_facts
+    wanted = max(wanted, core.settings.search.exact_max_facts)
     hits = {i for i, _ in await core.index.query(query_vector, scope.space, user_id, wanted)}
     keep = np.array([f.id in hits for f in live.facts])
     scores = np.zeros(len(live.facts), dtype=np.float32)
@@ -264,7 +265,7 @@ async def _rank(
     with_episodes = "episodes" in ask.types and ask.kind is None and config.episodes.enabled
     # gather raises the first error as it is; the other part, read-only, may finish unobserved
     (live, fact_scores), (kept, episodes_by_id) = await asyncio.gather(
-        _rank_facts(core, scope, ask, embedding) if "facts" in ask.types else _given(no_facts),
+        _rank_facts(core, scope, ask, embedding, wide) if "facts" in ask.types else _given(no_facts),
         _rank_episodes(core, scope, ask, config, embedding, wide, floor) if with_episodes else _given(([], {})),
     )
     ranked = [(v, 1, i) for v, i in kept]
@@ -277,7 +278,7 @@ async def _given(value: Any) -> Any:
 
 
 async def _rank_facts(
-    core: Core, scope: Scope, ask: Ask, embedding: asyncio.Future[np.ndarray]
+    core: Core, scope: Scope, ask: Ask, embedding: asyncio.Future[np.ndarray], wide: int
 ) -> tuple[LiveFacts, np.ndarray]:
     live = await live_facts(
         core,
@@ -293,7 +294,7 @@ async def _rank_facts(
         keep = np.array([attributes_match(f.attributes, ask.attributes) for f in live.facts], bool)
         live = LiveFacts([f for f, k_ in zip(live.facts, keep, strict=True) if k_], live.matrix[keep])
     filtered = _filtered(ask) or ask.kind is not None
-    return live, await score(core, scope, live, ask.user_id, ask.query, embedding, exact=filtered)
+    return live, await score(core, scope, live, ask.user_id, ask.query, embedding, exact=filtered, wanted=wide)
 
 
 async def _rank_episodes(

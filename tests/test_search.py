@@ -127,6 +127,25 @@ async def test_a_filtered_or_dated_search_of_an_indexed_user_finds_what_the_inde
         await service.close()
 
 
+async def test_an_indexed_users_top_k_above_the_exact_limit_is_all_scored_not_padded(settings):
+    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    try:
+        bicycles = ["User owns a red bicycle", "User rides a bicycle to work", "User repairs bicycles",
+                    "User collects bicycle bells", "User races road bicycles", "User sells used bicycles"]  # fmt: skip
+        for text in [*bicycles, "User is allergic to peanuts", "User speaks Finnish"]:
+            await service.add_fact(scope, FactIn(user_id="big", content=text))
+        await index_users(service, scope.tenant_id, "big")
+        found = await service.search(
+            scope, SearchIn(user_id="big", query="bicycle", top_k=6, threshold=0.0, types=["facts"])
+        )
+        assert sorted(r.content for r in found.results) == sorted(bicycles)
+        assert all(r.score > 0 for r in found.results)  # each scored, none a zero from outside the index's nearest
+    finally:
+        await service.close()
+
+
 @pytest.mark.sqlite
 async def test_a_lost_index_directory_is_filled_again_at_the_next_start(settings):
     settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
