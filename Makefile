@@ -22,7 +22,7 @@ run: $(STAMP)
 POSTGRES_TESTS := tests/store tests/scaleout tests/test_memory.py tests/test_episodes.py tests/test_users.py \
 	tests/test_segments.py tests/test_webhooks.py tests/test_consent.py tests/test_search.py tests/test_ingest.py \
 	tests/test_durability.py tests/test_ratelimit.py tests/test_profile_cache.py tests/test_llm_extraction.py \
-	tests/api/test_projects.py tests/cli
+	tests/test_model_outside_lock.py tests/api/test_projects.py tests/cli
 
 test: $(STAMP)
 	$(BIN)/ruff check .

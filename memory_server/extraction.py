@@ -194,6 +194,8 @@ async def _extract(
     async with core.user_lock(job.tenant_id, job.user_id):
         if await jobsql.get(core.db, job.tenant_id, job.request_id) is None:
             return  # purged (with the user) while the extractor ran: nothing of it may come back
+        if not jobsql.still_claimed(core.db, job.request_id):
+            return  # another process took the job over while this one was cut off from the database: it does it
         if remembered and not await _may_remember(core, job):
             kept, analysed = [], signals.Analysed(job.tenant_id, job.user_id, config, [])
         await apply_candidates(

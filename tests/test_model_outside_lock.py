@@ -8,12 +8,16 @@ import json
 import threading
 
 import httpx
+import psycopg
 import pytest
 
 from memory_server.api.app import create_app
 from memory_server.config import LLMSettings
+from memory_server.store import pg_session
+from tests import postgres
 from tests.conftest import running, until_finished
 from tests.llm_server import ScriptedLLM
+from tests.store.test_lost_connections import cut
 
 
 @pytest.fixture
@@ -86,12 +90,7 @@ async def test_a_purge_during_the_model_call_leaves_nothing_of_the_job(client, l
     assert llm.answered == 0  # the purge did not wait for the model
     assert (await client.get(f"/v1/requests/{request_id}")).status_code == 404
     gate.set()
-    for _ in range(500):  # the job ends (its model call counted in the metrics) without writing anything
-        if 'memory_server_model_calls_total{extractor="llm"' in (await client.get("/metrics")).text:
-            break
-        await asyncio.sleep(0.01)
-    else:
-        raise AssertionError("the job never finished")
+    await _model_call_counted(client)  # the job ended without writing anything
     assert await _contents(client) == []
     assert (await client.get("/v1/users/ana")).status_code == 404
     assert not [r for r in caplog.records if r.name == "memory_server.jobs"]  # it stopped; it did not fail
@@ -108,3 +107,26 @@ async def test_do_not_remember_during_the_model_call_drops_what_the_model_found(
     assert await _contents(client) == []
     user = (await client.get("/v1/users/ana")).json()
     assert (user["message_count"], user["analysed_count"]) == (1, 0)  # kept as said, not read for signals
+
+
+async def _model_call_counted(client) -> None:
+    """Wait until the job's attempt has ended (its model call is counted in the metrics once it has)."""
+    for _ in range(500):
+        if 'memory_server_model_calls_total{extractor="llm"' in (await client.get("/metrics")).text:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the job never finished")
+
+
+@pytest.mark.skipif(postgres.ADMIN_URL is None, reason="needs PostgreSQL: MEMORY_SERVER_TEST_POSTGRES")
+async def test_a_job_taken_over_while_its_process_was_cut_off_is_left_to_the_other_process(
+    client, llm, gate, storage_url
+):
+    request_id = await _in_model_call(client, llm, gate)
+    assert cut(storage_url, pg_session.APPLICATION) == 1  # the session holding the job's claim is gone
+    with psycopg.connect(storage_url, autocommit=True) as other:  # another process claims the job meanwhile
+        other.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (f"job:{request_id}",))
+        gate.set()
+        await _model_call_counted(client)
+        assert await _status(client, request_id) == "running"  # the other process's to finish, not ours
+        assert await _contents(client) == []

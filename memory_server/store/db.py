@@ -89,6 +89,11 @@ class Database(Protocol):
 
     async def release(self, key: str) -> None: ...
 
+    def holds(self, key: str) -> bool:
+        """Whether this process still holds `key`: a held key is lost when the connection holding it was cut and
+        another process took the key before this one could take it back (`store.pg_session`)."""
+        ...
+
     async def follow(self, revised: Callable[[str, str], None]) -> Feed | None:
         """Call `revised(space, user_id)` for each write to a user's facts as it commits, in any process on the
         database, until closed; None when the engine has no such news (then `user_revisions` tells, read by read).

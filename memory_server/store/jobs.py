@@ -136,6 +136,12 @@ async def claim(db: Database) -> ClaimedJob | None:
     )
 
 
+def still_claimed(db: Database, request_id: str) -> bool:
+    """Whether this process still holds its claim of the job: on a shared database, a claim lost with a cut
+    connection may have been requeued and claimed by another process meanwhile, which then does the job."""
+    return db.holds(_held(request_id))
+
+
 async def release(db: Database, request_id: str) -> None:
     """This process is done with the job (finished, failed or rescheduled)."""
     await db.release(_held(request_id))

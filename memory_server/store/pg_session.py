@@ -76,6 +76,11 @@ class Session:
                 self._held[key] = shared
             return taken
 
+    def holds(self, key: str) -> bool:
+        """Whether `key` is held, as of the last time the connection was used (a lost connection is found out,
+        and the locks taken back, at the next use)."""
+        return key in self._held
+
     async def unlock(self, key: str) -> None:
         async with self._lock:
             shared = self._held.pop(key, None)

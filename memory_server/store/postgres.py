@@ -293,6 +293,9 @@ class PostgresDatabase:
     async def release(self, key: str) -> None:
         await self._session.unlock(key)
 
+    def holds(self, key: str) -> bool:
+        return self._session.holds(key)
+
     @asynccontextmanager
     async def exclusive(self, key: str) -> AsyncIterator[None]:
         """Hold `key` against every process on the database for the body (a user's read-decide-write, which may

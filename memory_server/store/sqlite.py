@@ -140,6 +140,9 @@ class SqliteDatabase:
     async def release(self, key: str) -> None:
         pass
 
+    def holds(self, key: str) -> bool:
+        return True
+
     async def catch_up(self) -> None:
         pass
 

@@ -69,3 +69,13 @@ async def test_reads_go_on_and_a_write_that_met_the_cut_is_a_503(db, storage_url
 async def test_an_error_of_the_statement_itself_is_not_called_unreachable(db):
     with pytest.raises(psycopg.errors.UndefinedTable):
         await db.fetchall("SELECT * FROM no_such_table")
+
+
+async def test_a_lock_another_process_took_while_the_session_was_cut_is_no_longer_held(db, storage_url):
+    assert await db.hold("job:lost") and await db.hold("job:kept")
+    assert cut(storage_url, pg_session.APPLICATION) == 1
+    with psycopg.connect(storage_url, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtextextended('job:lost', 0))")  # waits for the cut to end
+        assert db.holds("job:lost")  # not found out until the session is used again
+        async with db.exclusive("user:t:ana"):
+            assert not db.holds("job:lost") and db.holds("job:kept")
