@@ -160,7 +160,7 @@ async def check_taxonomy(conn: Connection, tenant_id: str, config: ExtractionCon
             users.setdefault(label, []).append(repr(row["name"]))
     if users:
         uses = "; ".join(
-            f"{label} is used by segment{'s' if len(names) > 1 else ''} {', '.join(names)}"
+            f"{label} is used by segment{'s' if len(names) > 1 else ''} {', '.join(sorted(names))}"
             for label, names in users.items()
         )
         raise InvalidInput(f"signals.taxonomy: {uses}: change or delete the segment first", field="signals.taxonomy")
