@@ -9,8 +9,9 @@ that speaks of a day the question names explicitly is lifted (`DATE_LIFT`, see `
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -19,6 +20,7 @@ from memory_server import search, signals, terms, timeutil, when
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import NotFound
+from memory_server.index.chroma import nearest
 from memory_server.models import ChangeEventName, Episode, EpisodeRef, Page
 from memory_server.schemas import EpisodeFilter
 from memory_server.store import changelog as changesql
@@ -57,7 +59,7 @@ async def score(
     scope: Scope,
     user_id: str,
     query: str,
-    embedding: Awaitable[np.ndarray],
+    embedding: asyncio.Future[np.ndarray],
     roles: Sequence[str],
     *,
     exact: bool = False,
@@ -73,18 +75,19 @@ async def score(
     wanted = core.settings.search.exact_max_facts
     days = when.query_tokens(query)
     dated = await fts.on_dates(core.db, scope.space, user_id, days, roles) if days else set()
+    near = None
     if (
         not exact
         and await episodesql.more_than(core.db, scope.space, user_id, wanted)
         and await indexedsql.serves(core.db, scope.space, user_id, "episodes")
     ):
-        query_vector = (await embedding)[0]
-        near = await core.episodes.query(query_vector, scope.space, user_id, wanted, roles)
+        near = await nearest(core.episodes, (await embedding)[0], scope.space, user_id, wanted, roles)
+    if near is None:  # not served by the index, or it cannot answer: every episode, scored exactly
+        rows = await episodesql.vectors_of_user(core.db, scope.space, user_id, roles)
+    else:
         candidates = {int(i) for i, _ in near} | set(keyword) | dated
         rows = await episodesql.vectors_by_id(core.db, scope.space, list(candidates))
-    else:
-        rows = await episodesql.vectors_of_user(core.db, scope.space, user_id, roles)
-        query_vector = (await embedding)[0]
+    query_vector = (await embedding)[0]
     if not rows:
         return {}
     ids, fused = await off_loop(len(rows) > 2_000, _exact, rows, query_vector, keyword, weight)

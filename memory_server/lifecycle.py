@@ -29,10 +29,11 @@ from memory_server.webhook_delivery import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 
-async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Core, DataDirLock]:
+async def open_core(settings: Settings, *, rebuilding: bool = False) -> tuple[Core, DataDirLock]:
     """Lock the data directory, migrate the database, open the index and replay pending vector operations; refuse
-    (before any of them embeds with it) an embedder whose model did not make the stored vectors, unless
-    `any_model` (reindex, which re-embeds them)."""
+    (before any of them embeds with it) an embedder whose model did not make the stored vectors, and an index that
+    cannot be used. `rebuilding` (reindex, which re-embeds the vectors and builds the index anew) refuses neither,
+    nor replays."""
     try:  # the tenants' starting config: one no request could run with is refused before anything opens
         check_config(settings, settings.extraction)
     except InvalidInput as exc:
@@ -61,10 +62,10 @@ async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Cor
                 WebhookDispatcher(db, settings.webhooks, settings.workers.poll_seconds),
             )
             await core.retrievals.open(db)
-            if not any_model:
+            if not rebuilding:
                 await refuse_other_model(core)
-            await _refill_a_lost_index(core)
-            await core.vectors.flush()
+                await _refill_a_lost_index(core)
+                await core.vectors.flush()
         except BaseException:
             await db.close()  # its thread would keep the process alive
             raise
@@ -76,7 +77,9 @@ async def open_core(settings: Settings, *, any_model: bool = False) -> tuple[Cor
 
 async def _refill_a_lost_index(core: Core) -> None:
     """An empty collection that should hold users (its directory deleted, a new Chroma server) is filled again
-    by the flush that follows; until each user is back in, their searches are scored exactly."""
+    by the flush that follows; until each user is back in, their searches are scored exactly. One that cannot be
+    read stops the start with what to run (IndexUnavailable): someone is there to run it, where a server started
+    on it would search its users exactly and queue their index operations until they did."""
     for family, index in (("facts", core.index), ("episodes", core.episodes)):
         expected = await indexedsql.users(core.db, family)
         if expected and not await index.scan(0, 1):

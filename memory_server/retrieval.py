@@ -3,7 +3,8 @@ them is `turn_profile`).
 
 The per-user path never asks the vector index: it reads the user's live facts (and episode vectors) from
 SQLite and scores them exactly. Only a user with more than `search.exact_max_facts` of either goes
-through the approximate index, and then only to pick candidates. Facts and episodes are scored by one
+through the approximate index, and then only to pick candidates (while the index cannot answer, every one is
+scored exactly: slower, but the database holds everything to answer right). Facts and episodes are scored by one
 method (`search`), so they rank together and one threshold filters both.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,6 +24,7 @@ from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
 from memory_server.cpu import off_loop
 from memory_server.errors import InvalidInput, NotFound
+from memory_server.index.chroma import nearest
 from memory_server.models import (
     Episode,
     Fact,
@@ -81,7 +83,7 @@ async def score(
     live: LiveFacts,
     user_id: str,
     query: str,
-    embedding: Awaitable[np.ndarray],
+    embedding: asyncio.Future[np.ndarray],
     *,
     exact: bool = False,
     wanted: int = 0,
@@ -91,18 +93,17 @@ async def score(
     so the index's nearest of all the user's facts may hold none of it: every one is scored. `embedding` (the
     query's, as a one-row matrix) is awaited once the keyword shares are known, when it can."""
     weight = core.settings.search.keyword_weight
-    if (
-        exact
-        or len(live.facts) <= core.settings.search.exact_max_facts
-        or not await indexedsql.serves(core.db, scope.space, user_id, "facts")
-    ):  # scored exactly until the index holds the user (the next flush puts them in)
+    limit = core.settings.search.exact_max_facts
+    near = None  # scored exactly until the index holds the user (the next flush puts them in) or when it fails
+    if not exact and len(live.facts) > limit and await indexedsql.serves(core.db, scope.space, user_id, "facts"):
+        near = await nearest(core.index, (await embedding)[0], scope.space, user_id, max(wanted, limit))
+    if near is None:
         big = len(live.facts) > BIG
         keyword = await off_loop(big, search.keyword_scores, query, [f.content for f in live.facts])
         query_vector = (await embedding)[0]
         return await off_loop(big, search.fused, query_vector, live.matrix, keyword, weight)
     query_vector = (await embedding)[0]
-    wanted = max(wanted, core.settings.search.exact_max_facts)
-    hits = {i for i, _ in await core.index.query(query_vector, scope.space, user_id, wanted)}
+    hits = {i for i, _ in near}
     keep = np.array([f.id in hits for f in live.facts])
     scores = np.zeros(len(live.facts), dtype=np.float32)
     if keep.any():

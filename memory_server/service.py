@@ -95,9 +95,9 @@ class MemoryService:
         self.profile_cache = ProfileCache(core, core.settings.profile_cache)
 
     @classmethod
-    async def open(cls, settings: Settings, *, any_model: bool = False) -> MemoryService:
+    async def open(cls, settings: Settings, *, rebuilding: bool = False) -> MemoryService:
         """Open the deployment's parts (`lifecycle.open_core`); nothing runs until `start`."""
-        core, lock = await lifecycle.open_core(settings, any_model=any_model)
+        core, lock = await lifecycle.open_core(settings, rebuilding=rebuilding)
         return cls(core, lock)
 
     @classmethod

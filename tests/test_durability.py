@@ -128,7 +128,7 @@ async def test_changed_embedder_refuses_to_serve_until_reindexed(settings):
 
     with pytest.raises(Exception, match="reindex"):
         await MemoryService.open(settings)
-    service = await MemoryService.open(settings, any_model=True)  # as `memory-server reindex` opens it
+    service = await MemoryService.open(settings, rebuilding=True)  # as `memory-server reindex` opens it
     try:
         assert await service.reindex() == 1
         row = await service.core.db.fetchone("SELECT model_id FROM fact_vectors")

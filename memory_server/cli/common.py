@@ -128,11 +128,11 @@ def run_async(work: Coroutine[Any, Any, T]) -> T:
         raise typer.Exit(1) from None
 
 
-def with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]], *, any_model: bool = False) -> T:
-    """Open the data directory (no server may hold it), do the work, close; `any_model`: see `MemoryService.open`."""
+def with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T]], *, rebuilding: bool = False) -> T:
+    """Open the data directory (no server may hold it), do the work, close; `rebuilding`: see `lifecycle.open_core`."""
 
     async def opened() -> T:
-        service = await MemoryService.open(settings, any_model=any_model)
+        service = await MemoryService.open(settings, rebuilding=rebuilding)
         try:
             return await work(service)
         finally:

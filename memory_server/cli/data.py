@@ -46,7 +46,7 @@ def reindex(config: ConfigOption = None, data_dir: DataDirOption = None) -> None
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        count = with_service(settings, lambda s: s.reindex(progress), any_model=True)
+        count = with_service(settings, lambda s: s.reindex(progress), rebuilding=True)
     typer.echo(f"reindexed: {count} live facts and messages searchable")
 
 

@@ -3,23 +3,40 @@
 SQLite holds every vector (tables fact_vectors and message_vectors); an index only needs to answer
 nearest-neighbour queries where scoring a user's memory exactly would be too slow, so it holds only the users
 above `search.exact_max_facts` (`store.indexed`). `index.sync` keeps them in line.
+
+Whatever Chroma raises (a corrupt or truncated file, a server that does not answer) becomes `IndexUnavailable`, so
+the callers can decide what a broken copy costs: the outbox keeps its operations queued, a search scores exactly,
+`reindex` builds the copy again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import numpy as np
 
+from memory_server.errors import Unavailable
 from memory_server.store.vectors import IndexEntry
 
+log = logging.getLogger(__name__)
+
 Family = Literal["facts", "episodes"]
+T = TypeVar("T")
+
+
+class IndexUnavailable(Unavailable):
+    """The vector index could not be read or written. The database is whole: the index is a copy to rebuild."""
+
+    code = "index_unavailable"
 
 
 class VectorIndex(Protocol):
@@ -44,6 +61,10 @@ class VectorIndex(Protocol):
         ...
 
     async def reset(self) -> None: ...
+
+    async def close(self) -> None:
+        """Let go of the index; the next call opens it again."""
+        ...
 
 
 def _client(location: Path | str) -> Any:
@@ -93,23 +114,40 @@ class ChromaIndex:
             self._name, configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
         )
 
+    async def _run(self, work: Callable[[Any], T]) -> T:
+        """`work` on the collection, in a thread. Chroma's errors have no common base (its own, sqlite's, httpx's,
+        AttributeError from a half-opened client), so any of them is the index's failure."""
+
+        def call() -> T:
+            try:
+                return work(self._ready())
+            except Exception as exc:
+                raise IndexUnavailable(self._failed(exc)) from exc
+
+        return await asyncio.to_thread(call)
+
+    def _failed(self, exc: Exception) -> str:
+        if isinstance(self._location, Path):
+            return (
+                f"the vector index in {self._location} cannot be used ({type(exc).__name__}: {exc}); "
+                "run `memory-server reindex` (with the server stopped) to rebuild it from the database"
+            )
+        return f"the Chroma server at {self._location} cannot be used ({type(exc).__name__}: {exc})"
+
     async def upsert(self, items: Sequence[IndexEntry]) -> None:
         if not items:
             return
-        await asyncio.to_thread(
-            lambda **kw: self._ready().upsert(**kw),
-            ids=[i.id for i in items],
-            embeddings=np.stack([i.vector for i in items]).astype(np.float32),
-            metadatas=[{"tenant_id": i.tenant_id, "user_id": i.user_id, "kind": i.kind} for i in items],
-        )
+        embeddings = np.stack([i.vector for i in items]).astype(np.float32)
+        metadatas = [{"tenant_id": i.tenant_id, "user_id": i.user_id, "kind": i.kind} for i in items]
+        await self._run(lambda c: c.upsert(ids=[i.id for i in items], embeddings=embeddings, metadatas=metadatas))
 
     async def delete(self, ids: Sequence[str]) -> None:
         if ids:
-            await asyncio.to_thread(lambda: self._ready().delete(ids=list(ids)))
+            await self._run(lambda c: c.delete(ids=list(ids)))
 
     async def delete_user(self, tenant_id: str, user_id: str) -> None:
         where = {"$and": [{"tenant_id": tenant_id}, {"user_id": user_id}]}
-        await asyncio.to_thread(lambda: self._ready().delete(where=where))
+        await self._run(lambda c: c.delete(where=where))
 
     async def query(
         self, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None
@@ -117,35 +155,73 @@ class ChromaIndex:
         where: list[dict] = [{"tenant_id": tenant_id}, {"user_id": user_id}]
         if kinds:
             where.append({"kind": {"$in": list(kinds)}})
-        res = await asyncio.to_thread(
-            lambda **kw: self._ready().query(**kw),
-            query_embeddings=np.asarray([vector], dtype=np.float32),
-            n_results=n,
-            where={"$and": where},
-            include=["distances"],
+        embedding = np.asarray([vector], dtype=np.float32)
+        res = await self._run(
+            lambda c: c.query(query_embeddings=embedding, n_results=n, where={"$and": where}, include=["distances"])
         )
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     async def scan(self, offset: int, limit: int) -> list[IndexEntry]:
-        res = await asyncio.to_thread(
-            lambda: self._ready().get(offset=offset, limit=limit, include=["embeddings", "metadatas"])
-        )
+        res = await self._run(lambda c: c.get(offset=offset, limit=limit, include=["embeddings", "metadatas"]))
         return [
             IndexEntry(i, m.get("tenant_id", ""), m.get("user_id", ""), m.get("kind", ""), np.asarray(e, np.float32))
             for i, m, e in zip(res["ids"], res["metadatas"], res["embeddings"], strict=True)
         ]
 
     async def reset(self) -> None:
-        def _reset() -> None:
-            self._ready()  # the client, to delete through
+        def _reset(_: Any) -> None:  # opened first: the client to delete through
             with self._opening:
                 self._client.delete_collection(self._name)
                 self._collection = self._open()
 
-        await asyncio.to_thread(_reset)
+        await self._run(_reset)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            with self._opening:
+                client, self._client, self._collection = self._client, None, None
+            if client is not None:
+                with contextlib.suppress(Exception):  # a client that never opened fully fails to close too
+                    client.close()
+            if isinstance(self._location, Path):
+                _forget(self._location)
+
+        await asyncio.to_thread(_close)
+
+
+def _forget(path: Path) -> None:
+    """Chroma keeps one system per directory for the life of the process, also one that failed to open, and hands
+    it to the next client of that directory, broken; dropping it lets the directory be opened afresh."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(path), None)
+    SharedSystemClient._identifier_to_refcount.pop(str(path), None)
+
+
+def set_aside(path: Path) -> Path | None:
+    """Move an embedded index that cannot be used out of the way (kept beside it, for a look or to delete), so a
+    new one can be made in its place; return where it went (None: there was nothing to move)."""
+    if not path.exists():
+        return None
+    moved = path.with_name(f"{path.name}.unusable-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+    path.rename(moved)
+    return moved
 
 
 def collection_name(model_id: str, family: Family = "facts") -> str:
     """Chroma allows [a-zA-Z0-9._-], 3-512 characters, starting and ending alphanumeric."""
     slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id).strip("-._")
     return f"{family}-{slug}"[:500]
+
+
+async def nearest(
+    index: VectorIndex, vector: np.ndarray, tenant_id: str, user_id: str, n: int, kinds: Sequence[str] | None = None
+) -> list[tuple[str, float]] | None:
+    """`index.query`, or None when the index cannot answer: the caller then scores the user exactly from the
+    database, as until the index held them (slower for a user this large, but whole, where a 503 would fail a
+    read the database can answer)."""
+    try:
+        return await index.query(vector, tenant_id, user_id, n, kinds)
+    except IndexUnavailable as exc:
+        log.warning("a search is scored exactly, without the index: %s", exc)
+        return None

@@ -11,17 +11,21 @@ index serves only users with more than `search.exact_max_facts` of them, so thei
 for a batch (or the workers' idle tick) instead of costing a Chroma write (~40-50 ms) on every request. The same
 holds for the facts of users the index does not hold: an extraction job flushes only for a user the index serves,
 and embeds its own messages outside the flush's lock, so sixteen jobs never queue behind one another's flush.
+
+An index that cannot be used (a corrupt file, a Chroma server down) fails no write: the flush logs it and leaves the
+operations queued for the next one, and search scores exactly meanwhile (`chroma.nearest`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from memory_server.index.chroma import VectorIndex
+from memory_server.index.chroma import IndexUnavailable, VectorIndex
 from memory_server.index.embedders import Embedder, EmbedderError
 from memory_server.store import episodes, indexed, vectors
 from memory_server.store.db import Database, Row
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 
 #: Entries written to the index at a time when a user is filled.
 FILL_BATCH = 1_000
+#: Seconds between two logs of an index that keeps failing the flushes.
+REPORT_EVERY = 60.0
 
 
 class VectorSync:
@@ -52,12 +58,14 @@ class VectorSync:
         self._started = 0  # flushes begun by this process (each under the lock, so one at a time)
         self._finished = 0  # the number of the last one that completed
         self._embedding: dict[int, asyncio.Future[None]] = {}  # message id -> done when the task embedding it is
+        self._reported: float | None = None  # when a failing index was last logged, while it keeps failing
 
-    async def flush(self, *, index_episodes: bool = True) -> int:
+    async def flush(self, *, index_episodes: bool = True, strict: bool = False) -> int:
         """Bring the indexes in line with SQLite for every queued id; return how many were applied.
 
         Without `index_episodes`, queued episodes are embedded into SQLite now and indexed once a batch of
-        them is waiting.
+        them is waiting. An index that cannot be used is logged, or raised with `strict` (an operator's command
+        must not report a rebuild or repair that did not happen).
         """
         applied = 0
         needed = self._started + 1  # the first flush to start from now on sees everything committed before now
@@ -68,23 +76,37 @@ class VectorSync:
             self._started += 1
             number = self._started
             index_episodes = index_episodes or await vectors.queued_messages(self.db) >= self.batch
-            while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
-                last, fact_ids, message_ids = queued
-                if fact_ids:
-                    await self._facts(fact_ids)
-                if message_ids:
-                    try:
-                        await self._episodes(message_ids)
-                    except EmbedderError as exc:  # the embedder is down: keep them queued for the next flush
-                        log.warning("episodes stay queued until the embedder answers: %s", exc)
-                        break
-                await vectors.done(self.db, last, messages=index_episodes)
-                applied += len(fact_ids) + len(message_ids)
-            await self._fill()
+            try:
+                while (queued := await vectors.queued(self.db, self.batch, messages=index_episodes)) is not None:
+                    last, fact_ids, message_ids = queued
+                    if fact_ids:
+                        await self._facts(fact_ids)
+                    if message_ids:
+                        try:
+                            await self._episodes(message_ids)
+                        except EmbedderError as exc:  # the embedder is down: keep them queued for the next flush
+                            log.warning("episodes stay queued until the embedder answers: %s", exc)
+                            break
+                    await vectors.done(self.db, last, messages=index_episodes)
+                    applied += len(fact_ids) + len(message_ids)
+                await self._fill()
+            except IndexUnavailable as exc:  # the writes committed: their operations wait, queued, for the index
+                if strict:
+                    raise
+                self._report(exc)
+            else:
+                self._reported = None
             self._finished = number
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
+
+    def _report(self, exc: IndexUnavailable) -> None:
+        """Log a flush the index failed, once a minute while it keeps failing: the workers retry every tick."""
+        now = time.monotonic()
+        if self._reported is None or now - self._reported >= REPORT_EVERY:
+            self._reported = now
+            log.error("vector operations stay queued until the index can be used: %s", exc)
 
     async def embed_messages(self, message_ids: Sequence[int], also: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Store vectors for the episodes among `message_ids` that lack one, leaving their index operations queued;
