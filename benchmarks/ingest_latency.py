@@ -51,7 +51,7 @@ def parts(service: MemoryService) -> list[tuple[object, str, str]]:
         (core.vectors, "embed_messages", "&nbsp;&nbsp;messages and candidate facts embedded, vectors stored"),
         (episodesql, "put_vectors", "&nbsp;&nbsp;&nbsp;&nbsp;of which: storing the messages' vectors"),
         (signals, "analyse", "&nbsp;&nbsp;message signals (signals.analyse)"),
-        (extraction, "apply_candidates", "&nbsp;&nbsp;reconciling and writing (pipeline.apply_candidates)"),
+        (pipeline.Batch, "store", "&nbsp;&nbsp;reconciling and writing (pipeline.Batch.store)"),
         (pipeline, "live_facts", "&nbsp;&nbsp;&nbsp;&nbsp;of which: the user's live facts and vectors read"),
     ]
 

@@ -34,7 +34,7 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import InvalidInput, from_validation
-from memory_server.pipeline import Origin, apply_candidates, known_facts, worth_storing
+from memory_server.pipeline import Batch, Origin, known_facts, worth_storing
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
 from memory_server.retrieval import live_facts
@@ -145,9 +145,10 @@ async def _extract(
 
     A CPU-bound extractor runs in a worker process (unless the request is tiny), so the event loop keeps serving
     other requests; extracting and reconciling one request share one budget. The extractor (a model call, up to its
-    timeout times its retries) runs before the user's lock is taken, so the user's other writes (a DELETE, a stated
-    fact, a purge) do not wait for it; under the lock the job writes only if it is still wanted: a purge meanwhile
-    dropped it, a "do not remember" mark meanwhile drops what was found.
+    timeout times its retries) and a model's reconciliation (`pipeline.Batch`) run before the user's lock is taken,
+    so the user's other writes (a DELETE, a stated fact, a purge) do not wait for them; under the lock the job
+    writes only if it is still wanted: a purge meanwhile dropped it, a "do not remember" mark meanwhile drops what
+    was found.
     """
     budget = Budget(core.settings.workers.extraction_budget_seconds)
     version, config = await configs.active(job.tenant_id)
@@ -188,29 +189,20 @@ async def _extract(
     known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
     to_analyse = stored if remembered else []
     analysed = await signals.analyse(core, job.tenant_id, job.user_id, config, to_analyse, source, known)
-    reconciler = reconciler_for(core.settings, config)
     actor = f"{job.actor}/extractor:{extractor.name}"
     scope = Scope.of_space(job.tenant_id, job.actor)
+    reconciler = reconciler_for(core.settings, config)
+    batch = Batch(core, scope, kept, origin, config, reconciler, actor, usage, budget, dict(embedded))
+    early = await batch.ahead()
     async with core.user_lock(job.tenant_id, job.user_id):
         if await jobsql.get(core.db, job.tenant_id, job.request_id) is None:
             return  # purged (with the user) while the extractor ran: nothing of it may come back
         if not jobsql.still_claimed(core.db, job.request_id):
             return  # another process took the job over while this one was cut off from the database: it does it
         if remembered and not await _may_remember(core, job):
-            kept, analysed = [], signals.Analysed(job.tenant_id, job.user_id, config, [])
-        await apply_candidates(
-            core,
-            scope,
-            kept,
-            origin,
-            config,
-            reconciler,
-            actor,
-            usage,
-            budget,
-            also=partial(analysed.store, core),
-            embedded=embedded,
-        )
+            batch.candidates, early = [], None
+            analysed = signals.Analysed(job.tenant_id, job.user_id, config, [])
+        await batch.store(early, also=partial(analysed.store, core))
 
 
 async def _known(core: Core, job: ClaimedJob, config: ExtractionConfig, stored: list[StoredMessage]) -> list[KnownFact]:

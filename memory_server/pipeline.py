@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -176,7 +176,7 @@ def _attributes(candidate: CandidateFact, origin: Origin) -> dict[str, Any]:
 def worth_storing(
     candidates: Sequence[CandidateFact], origin: Origin, config: ExtractionConfig, now: datetime
 ) -> list[CandidateFact]:
-    """The candidates `apply_candidates` reconciles: confident enough, not expired already, one per content."""
+    """The candidates a `Batch` reconciles: confident enough, not expired already, one per content."""
     kept, seen = [], set()
     for c in candidates:
         digest = factsql.content_hash(c.content)
@@ -240,6 +240,125 @@ def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:
     return min(times) if times else None
 
 
+@dataclass
+class Planned:
+    """What reconciling a batch decided, against the user's live facts of the time (`live_ids`)."""
+
+    plan: _Plan
+    outcome: list[tuple[Decision, Fact | None]]
+    live_ids: frozenset[str]
+    now: datetime
+
+
+@dataclass
+class Batch:
+    """One request's candidate facts for one user: reconciled against the user's live facts (`plan`) and stored
+    (`store`, under the user's lock).
+
+    Planning a big batch is CPU work on the event loop, so it yields to other requests every few milliseconds and
+    stops with BudgetExceeded once the request's budget is spent. A reconciler that asks a chat model plans before
+    the lock (`ahead`), so the user's other writes do not wait for the model; `store` plans again only if the
+    user's live facts changed meanwhile. `embedded` holds vectors the caller already made for some contents (a job
+    embeds them with its messages).
+    """
+
+    core: Core
+    scope: Scope
+    candidates: Sequence[CandidateFact]
+    origin: Origin
+    config: ExtractionConfig
+    reconciler: Reconciler
+    actor: str
+    usage: Usage = field(default_factory=Usage)
+    budget: Budget | None = None
+    embedded: dict[str, np.ndarray] = field(default_factory=dict)
+
+    async def ahead(self) -> Planned | None:
+        """A plan made before the user's lock when the reconciler may wait on a model; None otherwise (planning
+        under the lock then costs less than checking a plan made before it)."""
+        return await self.plan() if self.reconciler.asks_model else None
+
+    async def plan(self) -> Planned:
+        core, scope, origin = self.core, self.scope, self.origin
+        now = timeutil.now()
+        kept = await _not_overruled(core, scope, worth_storing(self.candidates, origin, self.config, now), origin)
+        if missing := [c.content for c in kept if c.content not in self.embedded]:
+            self.embedded.update(zip(missing, await core.embedder.embed(missing), strict=True))
+        vectors = [self.embedded[c.content] for c in kept]
+        live = await live_facts(core, scope.space, origin.user_id, with_vectors=True)
+        working = _Working(live.facts, live.matrix)
+        planned = Planned(_Plan(), [], frozenset(f.id for f in live.facts), now)
+        pacer = _Pacer(self.budget)
+
+        async def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
+            offered = set(decision.target_ids)
+            targets = working.pairs(offered)  # ids of facts no longer live are dropped
+            if decision.action in (Action.UPDATE, Action.DELETE) and await _said_later(
+                core, scope, targets, candidate, origin
+            ):
+                decision = Decision(Action.NONE, decision.target_ids, "older than what it would replace", decision.by)
+                offered = set()
+            written = _plan_decision(
+                planned.plan, scope, candidate, vector, decision, targets, origin, self.config, self.actor, now
+            )
+            if decision.action in (Action.UPDATE, Action.DELETE):
+                working.remove(offered)
+            if written is not None:
+                working.add(written, vector)
+            planned.outcome.append((decision, written))
+
+        related = self.config.related_threshold
+        if self.reconciler.sequential:
+            for candidate, vector in zip(kept, vectors, strict=True):
+                await pacer.step()
+                neighbors = working.neighbors(vector, candidate, related)
+                [decision] = await self.reconciler.decide([(candidate, neighbors)], self.usage)
+                await apply(candidate, vector, decision)
+        elif kept:
+            items = []
+            for c, v in zip(kept, vectors, strict=True):
+                await pacer.step()
+                items.append((c, working.neighbors(v, c, related)))
+            decisions = await self.reconciler.decide(items, self.usage)
+            for (candidate, _), vector, decision in zip(items, vectors, decisions, strict=True):
+                await apply(candidate, vector, decision)
+        return planned
+
+    async def store(
+        self, planned: Planned | None = None, also: Callable[[Connection], Awaitable[None]] | None = None
+    ) -> list[tuple[Decision, Fact | None]]:
+        """Write the batch in one transaction, under the user's lock (the caller holds it), and return each
+        decision with the fact it wrote: `planned` when the user's live facts are still those it was planned
+        against, else a plan made now. `also` writes more of the same request in that transaction (an extraction
+        job's message signals)."""
+        core, scope, origin = self.core, self.scope, self.origin
+        if planned is None or await factsql.live_ids(core.db, scope.space, origin.user_id) != planned.live_ids:
+            planned = await self.plan()
+        plan, now = planned.plan, planned.now
+        async with core.db.transaction() as conn:
+            for fact, status, successor in plan.retired:  # first: a new fact may take the content of a retired one
+                if await factsql.set_status(conn, fact, status, now, superseded_by=successor) is None:
+                    raise Conflict(f"fact {fact.id} changed while this request was reconciled; try again")
+            for fact, vector in plan.inserts:
+                await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
+            if plan.inserts:  # a user whose facts are stated directly is a user all the same (listed, purgeable)
+                await usersql.known(conn, scope.space, origin.user_id, now)
+            for event in plan.events:
+                await changesql.record(conn, event)
+            if also is not None:
+                await also(conn)
+            if origin.finishes_job:
+                await jobsql.mark_done(conn, origin.request_id, now, self.usage)
+                done = {"user_id": origin.user_id, "request_id": origin.request_id}
+                await webhooks.emit(conn, scope.space, "request.done", done, at=now)
+        metrics.count_decisions(decision for decision, _ in planned.outcome)
+        # Only a user the index serves (or is being filled with) needs it in line before this returns; the
+        # operations of other users wait for the workers' next flush, applied with everyone else's.
+        if await indexed.includes(core.db, scope.space, origin.user_id, "facts"):
+            await core.vectors.flush(index_episodes=False)
+        return planned.outcome
+
+
 async def apply_candidates(
     core: Core,
     scope: Scope,
@@ -248,81 +367,13 @@ async def apply_candidates(
     config: ExtractionConfig,
     reconciler: Reconciler,
     actor: str,
-    usage: Usage | None = None,
-    budget: Budget | None = None,
-    also: Callable[[Connection], Awaitable[None]] | None = None,
-    embedded: Mapping[str, np.ndarray] | None = None,
 ) -> list[tuple[Decision, Fact | None]]:
-    """Reconcile and store candidates for one user; return each decision with the fact it wrote.
-
-    Planning a big batch is CPU work on the event loop, so it yields to other requests every few
-    milliseconds and stops with BudgetExceeded once the request's budget is spent. `also` writes more of the
-    same request in the transaction that stores the facts (an extraction job's message signals); `embedded`
-    holds vectors the caller already made for some contents (a job embeds them with its messages).
-    """
-    usage = usage or Usage()
-    now = timeutil.now()
-    kept = await _not_overruled(core, scope, worth_storing(candidates, origin, config, now), origin)
-    by_text = dict(embedded or {})
-    if missing := [c.content for c in kept if c.content not in by_text]:
-        by_text.update(zip(missing, await core.embedder.embed(missing), strict=True))
-    vectors = [by_text[c.content] for c in kept]
-    live = await live_facts(core, scope.space, origin.user_id, with_vectors=True)
-    working = _Working(live.facts, live.matrix)
-    plan = _Plan()
-    outcome: list[tuple[Decision, Fact | None]] = []
-    pacer = _Pacer(budget)
-
-    async def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
-        offered = set(decision.target_ids)
-        targets = working.pairs(offered)  # ids of facts no longer live are dropped
-        if decision.action in (Action.UPDATE, Action.DELETE) and await _said_later(
-            core, scope, targets, candidate, origin
-        ):
-            decision = Decision(Action.NONE, decision.target_ids, "older than what it would replace", decision.by)
-            offered = set()
-        written = _plan_decision(plan, scope, candidate, vector, decision, targets, origin, config, actor, now)
-        if decision.action in (Action.UPDATE, Action.DELETE):
-            working.remove(offered)
-        if written is not None:
-            working.add(written, vector)
-        outcome.append((decision, written))
-
-    related = config.related_threshold
-    if reconciler.sequential:
-        for candidate, vector in zip(kept, vectors, strict=True):
-            await pacer.step()
-            [decision] = await reconciler.decide([(candidate, working.neighbors(vector, candidate, related))], usage)
-            await apply(candidate, vector, decision)
-    elif kept:
-        items = []
-        for c, v in zip(kept, vectors, strict=True):
-            await pacer.step()
-            items.append((c, working.neighbors(v, c, related)))
-        for (candidate, _), vector, decision in zip(items, vectors, await reconciler.decide(items, usage), strict=True):
-            await apply(candidate, vector, decision)
-    async with core.db.transaction() as conn:
-        for fact, status, successor in plan.retired:  # first: a new fact may take the content of a retired one
-            if await factsql.set_status(conn, fact, status, now, superseded_by=successor) is None:
-                raise Conflict(f"fact {fact.id} changed while this request was reconciled; try again")
-        for fact, vector in plan.inserts:
-            await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
-        if plan.inserts:  # a user whose facts are stated directly is a user all the same (listed, purgeable)
-            await usersql.known(conn, scope.space, origin.user_id, now)
-        for event in plan.events:
-            await changesql.record(conn, event)
-        if also is not None:
-            await also(conn)
-        if origin.finishes_job:
-            await jobsql.mark_done(conn, origin.request_id, now, usage)
-            done = {"user_id": origin.user_id, "request_id": origin.request_id}
-            await webhooks.emit(conn, scope.space, "request.done", done, at=now)
-    metrics.count_decisions(decision for decision, _ in outcome)
-    # Only a user the index serves (or is being filled with) needs it in line before this returns; the operations
-    # of other users wait for the workers' next flush, applied with everyone else's.
-    if await indexed.includes(core.db, scope.space, origin.user_id, "facts"):
-        await core.vectors.flush(index_episodes=False)
-    return outcome
+    """Reconcile and store candidates for one user, under the user's lock (taken here, after a model's planning:
+    see `Batch`); return each decision with the fact it wrote."""
+    batch = Batch(core, scope, candidates, origin, config, reconciler, actor)
+    early = await batch.ahead()
+    async with core.user_lock(scope.space, origin.user_id):
+        return await batch.store(early)
 
 
 class _Pacer:

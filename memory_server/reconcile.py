@@ -52,10 +52,12 @@ class Reconciler(Protocol):
     """Decides what each candidate does to the user's facts.
 
     `sequential` reconcilers are asked about one candidate at a time, each seeing the facts the previous
-    ones wrote; the others get the whole batch in one call (one model call per request, not per fact).
+    ones wrote; the others get the whole batch in one call (one model call per request, not per fact). One that
+    `asks_model` may wait seconds on a chat model: its batches are planned before the user's lock is taken.
     """
 
     sequential: bool
+    asks_model: bool
 
     async def decide(self, items: Sequence[Item], usage: Usage) -> list[Decision]:
         """One decision per item; neighbors are the user's live facts nearest each candidate."""
@@ -75,6 +77,7 @@ class RulesReconciler:
     """Deterministic reconciliation from content hashes, cosine similarity and topics."""
 
     sequential = True
+    asks_model = False
 
     def __init__(self, duplicate_threshold: float) -> None:
         self.duplicate_threshold = duplicate_threshold

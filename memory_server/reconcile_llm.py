@@ -37,6 +37,7 @@ class ReconcileReply(BaseModel):
 
 class LLMReconciler:
     sequential = False
+    asks_model = True
 
     def __init__(self, call: ModelCall, now: datetime, duplicate_threshold: float) -> None:
         self.call = call

@@ -18,7 +18,7 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.errors import InvalidInput, ModelUnavailable, NotFound, PayloadTooLarge, check_json_size
 from memory_server.models import Change, Fact, StatedFact
-from memory_server.pipeline import Origin, apply_candidates
+from memory_server.pipeline import Batch, Origin, apply_candidates
 from memory_server.reconcile import Action, Decision, Item
 from memory_server.schemas import FactIn
 from memory_server.store import changelog as changesql
@@ -32,6 +32,7 @@ class _Supersede:
     already says the new text is a clear error rather than a silent merge of two facts."""
 
     sequential = True
+    asks_model = False
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -88,9 +89,7 @@ async def revise(
             config_version=version,
         )
         kept = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
-        [(_, written)] = await apply_candidates(
-            core, scope, [candidate], origin, kept, _Supersede(fact.id), scope.actor
-        )
+        [(_, written)] = await Batch(core, scope, [candidate], origin, kept, _Supersede(fact.id), scope.actor).store()
     assert written is not None  # an UPDATE of a live target always writes
     return written
 
@@ -114,15 +113,12 @@ async def state(core: Core, configs: ConfigStore, scope: Scope, body: FactIn) ->
         config_version=version,
     )
     stated = config.model_copy(update={"min_confidence": 0.0})  # the caller said it: keep it
-    async with core.user_lock(scope.space, body.user_id):
-        reconciler = extraction.reconciler_for(core.settings, config)
-        try:
-            [(decision, fact)] = await apply_candidates(
-                core, scope, [candidate], origin, stated, reconciler, scope.actor
-            )
-        except ExtractionError as exc:  # the model reconciling it failed after its retries
-            message = f"the chat model could not reconcile this fact: {exc} (check the llm settings)"
-            raise ModelUnavailable(message) from exc
+    reconciler = extraction.reconciler_for(core.settings, config)
+    try:
+        [(decision, fact)] = await apply_candidates(core, scope, [candidate], origin, stated, reconciler, scope.actor)
+    except ExtractionError as exc:  # the model reconciling it failed after its retries
+        message = f"the chat model could not reconcile this fact: {exc} (check the llm settings)"
+        raise ModelUnavailable(message) from exc
     if fact is not None:
         return StatedFact(fact=fact, created=True, request_id=origin.request_id)
     if not decision.target_ids:

@@ -130,3 +130,48 @@ async def test_a_job_taken_over_while_its_process_was_cut_off_is_left_to_the_oth
         await _model_call_counted(client)
         assert await _status(client, request_id) == "running"  # the other process's to finish, not ours
         assert await _contents(client) == []
+
+
+async def _state(client, content: str) -> httpx.Response:
+    return await client.post("/v1/facts", json={"user_id": "ana", "content": content, "kind": "static"})
+
+
+async def _until_asked(llm, calls: int) -> None:
+    for _ in range(500):
+        if len(llm.requests) >= calls:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the model was asked {len(llm.requests)} times, not {calls}")
+
+
+def _decision(action: str, ids: list[int]) -> str:
+    return json.dumps({"decisions": [{"new": 0, "action": action, "ids": ids}]})
+
+
+async def test_a_stated_fact_the_model_reconciles_is_planned_again_when_the_users_facts_changed_meanwhile(
+    client, llm, gate
+):
+    lyon = (await _state(client, "User lives in Lyon")).json()["id"]
+    assert (await _state(client, "User likes green tea")).status_code == 201
+    assert llm.requests == []  # nothing related to either: no model asked
+    llm.queue({"until": gate, "content": _decision("UPDATE", [0])})  # Paris replaces Lyon, as first planned
+    stating = asyncio.ensure_future(_state(client, "User lives in Paris"))
+    await _until_asked(llm, 1)
+    r = await client.delete(f"/v1/facts/{lyon}")  # meanwhile, Lyon is deleted by hand
+    assert r.status_code == 200, r.text
+    assert llm.answered == 0  # the DELETE did not wait for the model
+    gate.set()
+    r = await stating
+    assert r.status_code == 201, r.text  # planned again without Lyon: nothing related, added
+    assert sorted(await _contents(client)) == ["User likes green tea", "User lives in Paris"]
+    assert (await client.get(f"/v1/facts/{lyon}")).json()["status"] == "deleted"
+    assert len(llm.requests) == 1
+
+
+async def test_a_plan_made_before_the_lock_is_kept_when_nothing_changed(client, llm):
+    assert (await _state(client, "User lives in Lyon")).status_code == 201
+    llm.queue(_decision("UPDATE", [0]))
+    r = await _state(client, "User lives in Paris")
+    assert r.status_code == 201, r.text
+    assert await _contents(client) == ["User lives in Paris"]
+    assert len(llm.requests) == 1  # asked once: the plan held

@@ -162,6 +162,16 @@ async def live_rows(
     )
 
 
+async def live_ids(db: Database, tenant_id: str, user_id: str) -> frozenset[str]:
+    """The ids of the user's active, unexpired facts: a stored fact changes only by leaving them, so two equal
+    sets are the same live facts (a plan made against one still holds)."""
+    rows = await db.fetchall(
+        f"SELECT f.id FROM facts f WHERE f.tenant_id = ? AND f.user_id = ? AND {_LIVE}",
+        (tenant_id, user_id, timeutil.to_db(timeutil.now())),
+    )
+    return frozenset(r["id"] for r in rows)
+
+
 #: What a profile shows of a fact, read by position (`to_profile_fact`).
 _PROFILE_COLUMNS = "f.id, f.content, f.kind, f.confidence, f.updated_at, f.expires_at"
 

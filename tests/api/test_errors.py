@@ -212,6 +212,7 @@ async def test_a_model_that_fails_while_reconciling_a_stated_fact_is_a_502(clien
 
     class Broken:
         sequential = False
+        asks_model = True
 
         async def decide(self, items, usage):
             raise ExtractionError("openai/gpt-x: no answer after 4 calls: 503 Service Unavailable")
