@@ -158,10 +158,13 @@ class LLMExtractor:
         ]
         reply = await complete_json(call, chat, SignalsReply if wanted else ExtractionReply, context.usage)
         facts = []
+        others = any(m.role not in options.roles for m in messages)
         for item in reply.facts if any(m.role in options.roles for m in messages) else []:
             from_message = item.message is not None and item.message < len(messages)
             if from_message and messages[item.message].role not in options.roles:
                 continue  # the model attributed someone else's words to the user
+            if not from_message and others:
+                continue  # no message named: it may be someone else's words, which are never taken for the user's
             indexes = [item.message] if from_message and item.message is not None else []
             facts.append(
                 _identity_fact(item, indexes)

@@ -412,6 +412,21 @@ async def test_facts_the_model_takes_from_assistant_messages_are_dropped(client,
     assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
 
 
+async def test_a_fact_naming_no_message_is_dropped_when_others_than_the_user_spoke(client, llm):
+    unsourced = {"content": "User is an AI", "kind": "static"}
+    llm.json_reply({"facts": [unsourced, {"content": "User is a pilot", "kind": "static", "message": 1}]})
+    body = {
+        "user_id": "ana",
+        "messages": [{"role": "assistant", "content": "I am an AI."}, {"role": "user", "content": "I'm a pilot."}],
+        "wait": True,
+    }
+    job = (await client.post("/v1/interactions", json=body)).json()
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
+    llm.json_reply({"facts": [{"content": "User is a nurse", "kind": "static", "message": 7}]})  # only the user spoke
+    job = await publish(client, "bob", "I'm a nurse")
+    assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
+
+
 async def test_reextraction_replays_stored_messages_through_the_current_config(client, llm):
     await client.put("/v1/config", json={"extractor": "rules"})
     await publish(client, "ana", "I'm a nurse")
