@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -109,14 +110,7 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
             stored = await _add_messages(conn, scope, data, ours, kept)
             added["messages"] = len(stored)
             for fact, vector in zip(data.facts, vectors, strict=True):
-                fact = fact.model_copy(
-                    update={
-                        "id": ours.fact(fact.id),
-                        "superseded_by": fact.superseded_by and ours.fact(fact.superseded_by),
-                        "request_id": fact.request_id and ours.request(fact.request_id),
-                        "message_ids": [ours.messages[m] for m in fact.message_ids if m in ours.messages],
-                    }
-                )
+                fact = fact.model_copy(update=ours.named(fact.model_dump(include=_NAMING)))
                 if await factsql.importable(conn, scope.space, fact):
                     await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
                     added["facts"] += 1
@@ -130,6 +124,8 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                         "request_id": change.request_id and ours.request(change.request_id),
                         # A message deleted before the export has no id here (its old one may be another's by now).
                         "message_id": ours.messages.get(change.message_id) if known_ids else change.message_id,
+                        "before": change.before and ours.named(change.before, known_ids),
+                        "after": change.after and ours.named(change.after, known_ids),
                     }
                 )
                 added["changelog"] += await changesql.import_row(conn, scope.space, change)
@@ -161,6 +157,21 @@ class _Ours:
 
     def fact(self, fact_id: str) -> str:
         return _own_id(self.space, fact_id) if fact_id in self.facts else fact_id
+
+    def named(self, values: dict[str, Any], known_ids: bool = True) -> dict[str, Any]:
+        """`values` (a fact's fields, or a change row's snapshot of a fact or an episode) with the ids of the fact,
+        its successor, its request and its messages as they are here; `known_ids`: see the change rows' message."""
+        out = dict(values)
+        for key in ("id", "superseded_by"):
+            if out.get(key):
+                out[key] = self.fact(out[key])
+        if out.get("request_id"):
+            out["request_id"] = self.request(out["request_id"])
+        if "message_ids" in out:
+            out["message_ids"] = [self.messages[m] for m in out["message_ids"] if m in self.messages]
+        if out.get("message_id") is not None and known_ids:
+            out["message_id"] = self.messages.get(out["message_id"])
+        return out
 
     def request(self, request_id: str) -> str:
         return _own_id(self.space, f"request:{request_id}") if request_id in self.requests else request_id
@@ -215,6 +226,10 @@ async def _newer(conn: Connection, space: str, user_id: str, consent: Consent) -
     if here is None:
         return True
     return here.updated_at is None or (consent.updated_at is not None and consent.updated_at > here.updated_at)
+
+
+#: A fact's fields that name other rows (`_Ours.named`).
+_NAMING = {"id", "superseded_by", "request_id", "message_ids"}
 
 
 def _own_id(space: str, fact_id: str) -> str:

@@ -186,6 +186,10 @@ async def test_an_export_imported_into_another_tenant_keeps_every_fact_and_its_s
     sources = {f.content: [said[m] for m in f.message_ids] for f in exported.facts}
     assert {f.content: [told[m] for m in f.message_ids] for f in there.facts} == sources
     assert {c.fact_id for c in there.changelog} == {f.id for f in there.facts}
+    snapshots = [s for c in there.changelog for s in (c.before, c.after) if s]
+    assert snapshots and {s["id"] for s in snapshots} == {f.id for f in there.facts}  # as the rows name them
+    assert {m for s in snapshots for m in s["message_ids"]} <= set(told)
+    assert {s["request_id"] for s in snapshots} <= {m.request_id for m in there.messages}
     assert await service.import_user(other, exported) == {"messages": 0, "facts": 0, "changelog": 0}
     assert len((await service.export_user(scope, "gus")).facts) == 3  # the exporting tenant's are untouched
 
