@@ -19,6 +19,7 @@ from memory_server.service import MemoryService
 from memory_server.store import indexed as indexedsql
 from tests import postgres
 from tests.fakes import FAKE, QueueExtractor
+from tests.llm_server import ScriptedLLM
 
 
 @pytest.fixture
@@ -60,6 +61,14 @@ def pytest_sessionstart(session) -> None:
 def pytest_sessionfinish(session, exitstatus) -> None:
     if postgres.ADMIN_URL is not None:
         postgres.drop_template()
+
+
+@pytest.fixture
+def llm(monkeypatch) -> Iterator[ScriptedLLM]:
+    """A scripted OpenAI-compatible chat server on 127.0.0.1, reached directly (not through a proxy)."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    with ScriptedLLM() as server:
+        yield server
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from memory_server.api.app import create_app
 from memory_server.config import LLMSettings
 from tests.conftest import publish, running, until_finished
-from tests.llm_server import ScriptedLLM
 
 
 def facts(*items: tuple[str, str] | tuple[str, str, str]) -> dict:
@@ -26,13 +25,6 @@ def facts(*items: tuple[str, str] | tuple[str, str, str]) -> dict:
 
 def decisions(*items: tuple[int, str, list[int]]) -> dict:
     return {"decisions": [{"new": n, "action": a, "ids": ids} for n, a, ids in items]}
-
-
-@pytest.fixture
-def llm(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with ScriptedLLM() as server:
-        yield server
 
 
 @pytest.fixture
@@ -394,11 +386,12 @@ async def test_a_config_change_alters_what_is_extracted_next_time(client, llm):
     assert [f["config_version"] for f in job["changes"]["added"]] == [version]
 
 
-async def test_facts_the_model_takes_from_assistant_messages_are_dropped(client, llm):
+@pytest.mark.parametrize("named", [{"message": 0}, {}, {"message": 9}], ids=["assistant", "none", "out-of-range"])
+async def test_facts_from_the_assistants_messages_or_naming_none_of_the_users_are_dropped(client, llm, named):
     llm.json_reply(
         {
             "facts": [
-                {"content": "User is an AI", "kind": "static", "message": 0},
+                {"content": "User is an AI", "kind": "static", **named},
                 {"content": "User is a pilot", "kind": "static", "message": 1},
             ]
         }
@@ -412,17 +405,8 @@ async def test_facts_the_model_takes_from_assistant_messages_are_dropped(client,
     assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
 
 
-async def test_a_fact_naming_no_message_is_dropped_when_others_than_the_user_spoke(client, llm):
-    unsourced = {"content": "User is an AI", "kind": "static"}
-    llm.json_reply({"facts": [unsourced, {"content": "User is a pilot", "kind": "static", "message": 1}]})
-    body = {
-        "user_id": "ana",
-        "messages": [{"role": "assistant", "content": "I am an AI."}, {"role": "user", "content": "I'm a pilot."}],
-        "wait": True,
-    }
-    job = (await client.post("/v1/interactions", json=body)).json()
-    assert [f["content"] for f in job["changes"]["added"]] == ["User is a pilot"]
-    llm.json_reply({"facts": [{"content": "User is a nurse", "kind": "static", "message": 7}]})  # only the user spoke
+async def test_a_fact_naming_no_message_is_kept_when_only_the_user_spoke(client, llm):
+    llm.json_reply({"facts": [{"content": "User is a nurse", "kind": "static", "message": 7}]})
     job = await publish(client, "bob", "I'm a nurse")
     assert [f["content"] for f in job["changes"]["added"]] == ["User is a nurse"]
 

@@ -16,15 +16,7 @@ from memory_server.config import LLMSettings
 from memory_server.store import pg_session
 from tests import postgres
 from tests.conftest import running, until_finished
-from tests.llm_server import ScriptedLLM
 from tests.store.test_lost_connections import cut
-
-
-@pytest.fixture
-def llm(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with ScriptedLLM() as server:
-        yield server
 
 
 @pytest.fixture

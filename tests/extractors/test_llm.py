@@ -5,8 +5,6 @@ from __future__ import annotations
 import pickle
 from datetime import UTC, datetime
 
-import pytest
-
 from extractors.base import (
     CandidateFact,
     Extraction,
@@ -24,13 +22,6 @@ from tests.llm_server import ScriptedLLM
 
 NOW = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 WANTED = SignalRequest.of(default_taxonomy(), ["user"])
-
-
-@pytest.fixture
-def llm(monkeypatch):
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    with ScriptedLLM() as server:
-        yield server
 
 
 def extractor(llm: ScriptedLLM, model: str = "openai/fake-chat") -> LLMExtractor:
