@@ -3,7 +3,8 @@
 The episodes' FTS5 index uses `tokenize = 'porter unicode61'`: text is case-folded, diacritics removed,
 split on anything that is not a letter or digit, and ASCII words of three letters or more are reduced to
 their Porter stem. `terms` reproduces that (snowballstemmer's "porter" is the same original algorithm), so
-a query's terms can be weighed with the index's own vocabulary, and facts are scored on the same terms.
+a query's terms can be weighed with the index's own vocabulary, and facts are scored on the same terms. Runs of
+Chinese, Japanese and Korean letters are indexed as their bigrams (`memory_server.cjk`), and read as them here.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from functools import lru_cache
 
 import snowballstemmer
+
+from memory_server import cjk
 
 MAX_TERMS = 16
 _WORD = re.compile(r"[^\W_]+")
@@ -153,7 +156,14 @@ STOPWORDS = frozenset(
 
 
 def words(text: str) -> list[str]:
-    """Case-folded words without diacritics, split like unicode61."""
+    """Case-folded words without diacritics, split like unicode61; CJK runs as their bigrams."""
+    found: list[str] = []
+    for piece, is_cjk in cjk.split(text):
+        found.extend(cjk.grams(piece) if is_cjk else _plain_words(piece))
+    return found
+
+
+def _plain_words(text: str) -> list[str]:
     folded = unicodedata.normalize("NFKD", text.casefold())
     return _WORD.findall("".join(ch for ch in folded if not unicodedata.combining(ch)))
 

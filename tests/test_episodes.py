@@ -10,9 +10,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 
-from memory_server import when
+from memory_server import terms, when
+from memory_server.schemas import SearchIn
 from memory_server.service import MemoryService
 from memory_server.store import episodes as episodesql
+from memory_server.store import fts
 from tests.conftest import index_users, publish
 from tests.servers import child_env, wait_until_up
 
@@ -332,3 +334,81 @@ async def test_a_message_keeps_its_sender_s_clock_and_its_days_are_theirs(client
     days = when.message_tokens(said["content"], sent).split()
     assert {f"d{sent:%Y%m%d}", f"d{yesterday:%Y%m%d}"} <= set(days)
     assert f"d{yesterday - timedelta(days=1):%Y%m%d}" not in days
+
+
+CJK_CHAT = [
+    "我最喜欢吃寿司，每个周末都去车站旁边的那家店。",
+    "下个月我要去北京出差，得先订酒店。",
+    "昨日は友達と京都でラーメンを食べました。",
+    "来週から東京で新しい仕事を始めます。",
+    "我女儿今年开始学钢琴了，老师很严格。",
+    "医生说我的血压有点高，要少吃盐。",
+    "週末は雨だったので、家で映画を見ていました。",
+    "我们家的猫叫小白，它特别喜欢晒太阳。",
+    "We adopted a grey cat called Pixel last spring.",
+]
+#: A word and the message holding it. MiniLM reads these characters poorly (钢琴, 血压 and 映画 are all unknown to
+#: it): by meaning alone the message ranks second to fifth, and only the keyword match puts it first.
+CJK_QUESTIONS = [
+    ("寿司", CJK_CHAT[0]),
+    ("京都", CJK_CHAT[2]),
+    ("钢琴", CJK_CHAT[4]),
+    ("血压", CJK_CHAT[5]),
+    ("映画", CJK_CHAT[6]),
+]
+
+
+async def _cjk_chat(client: httpx.AsyncClient, user: str) -> None:
+    messages = [{"role": "user", "content": text} for text in CJK_CHAT]
+    r = await client.post("/v1/interactions", json={"user_id": user, "messages": messages, "wait": True})
+    assert r.status_code == 200, r.text
+
+
+async def _keyword_hits(service: MemoryService, scope, user: str, query: str) -> list[str]:
+    """What the keyword index alone finds for the query, as message texts (the meaning's share left out)."""
+    words = terms.query_words(query)
+    found = await fts.keyword(service.core.db, scope.space, user, words, dict.fromkeys(words, 1.0), ["user"], 10)
+    texts = await episodesql.get_many(service.core.db, scope.space, [i for i, _ in found])
+    return [texts[i].content for i, _ in found]
+
+
+async def test_chinese_and_japanese_words_are_found_inside_sentences_without_spaces(client, service, scope):
+    await _cjk_chat(client, "yui")
+    for query, expected in CJK_QUESTIONS:
+        top = (await _search(client, "yui", query, types=["episodes"], top_k=1))[0]
+        assert top["content"] == expected, query
+        asked = {"user_id": "yui", "q": query, "threshold": 0, "types": ["episodes"]}
+        r = await client.post("/v1/profile", json=asked)
+        assert r.json()["searchResults"]["results"][0]["content"] == expected, query
+        assert await _keyword_hits(service, scope, "yui", query) == [expected], query
+    assert await _keyword_hits(service, scope, "yui", "grey cats") == [CJK_CHAT[-1]]
+    listed = (await client.get("/v1/users/yui/episodes")).json()["items"]
+    assert sorted(e["content"] for e in listed) == sorted(CJK_CHAT)  # the messages keep their text
+
+
+async def test_messages_indexed_before_the_bigram_migration_are_found_after_it(settings, client, service, scope):
+    """m023 on rows as the index held them before: a CJK sentence one token, which no CJK word found."""
+    await _cjk_chat(client, "zhu")
+    async with service.core.db.transaction() as conn:
+        await conn.execute(
+            "UPDATE episodes_fts SET content = (SELECT content FROM messages WHERE id = episodes_fts.rowid)"
+        )
+        await conn.execute("DELETE FROM _migrations WHERE name = 'm023_cjk_bigrams'")
+    assert await _keyword_hits(service, scope, "zhu", "寿司") == []
+    await service.close()
+
+    again = await MemoryService.open(settings)
+    try:
+        for query, expected in CJK_QUESTIONS:
+            assert await _keyword_hits(again, scope, "zhu", query) == [expected], query
+            found = await again.search(scope, SearchIn(user_id="zhu", query=query, types=["episodes"], top_k=1))
+            assert found.results[0].content == expected, query
+        assert await _keyword_hits(again, scope, "zhu", "grey cats") == [CJK_CHAT[-1]]
+        rows = await again.core.db.fetchall(
+            "SELECT m.content AS said, e.content AS indexed FROM messages m JOIN episodes_fts e ON e.rowid = m.id "
+            "ORDER BY m.id"
+        )
+        assert [r["said"] for r in rows] == CJK_CHAT
+        assert [r["indexed"] == r["said"] for r in rows] == [False] * 8 + [True]  # English rows were left alone
+    finally:
+        await again.close()

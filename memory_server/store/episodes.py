@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from memory_server import timeutil
+from memory_server import cjk, timeutil
 from memory_server.models import Episode
 from memory_server.store import fts, users
 from memory_server.store.db import Connection, Database, Row, page_of
@@ -51,11 +51,12 @@ def _marks(values: Sequence[object]) -> str:
 
 
 async def add(conn: Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str, str]]) -> None:
-    """Index (message id, content, date tokens) for keywords now, and queue their vectors."""
+    """Index (message id, content, date tokens) for keywords now, and queue their vectors. The index holds the
+    content with its CJK runs as bigrams (`memory_server.cjk`); the message keeps its text."""
     scope = fts.scope_token(tenant_id, user_id)
     await conn.executemany(
         "INSERT INTO episodes_fts (rowid, content, scope, dates) VALUES (?, ?, ?, ?)",
-        [(message_id, content, scope, days) for message_id, content, days in items],
+        [(message_id, cjk.bigrams(content), scope, days) for message_id, content, days in items],
     )
     await mark_dirty(conn, [message_id for message_id, *_ in items])
 

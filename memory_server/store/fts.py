@@ -4,6 +4,8 @@ SQLite: FTS5 with porter stemming; hits are ranked by `bm25()`, documents per te
 (fts5vocab). PostgreSQL: a generated `tsvector` (english stemming) with a GIN index; a hit scores the summed
 IDF of the query's terms it holds (BM25 without its term-frequency and length parts), so that, as with FTS5, a
 message holding every query term scores the query's total IDF (`memory_server.episodes.keyword_share`).
+On both, the `content` column holds the message with its Chinese, Japanese and Korean runs as bigrams
+(`memory_server.cjk`, written by `store.episodes.add`), and a query's words are those bigrams too.
 """
 
 from __future__ import annotations

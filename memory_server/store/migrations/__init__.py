@@ -17,7 +17,12 @@ from memory_server.store.migrations.core import (
     m004_changelog_tenant_events,
     m005_pad_years,
 )
-from memory_server.store.migrations.episodes import m006_episodes, m020_message_ids_never_reused, m021_message_offsets
+from memory_server.store.migrations.episodes import (
+    m006_episodes,
+    m020_message_ids_never_reused,
+    m021_message_offsets,
+    m023_cjk_bigrams,
+)
 from memory_server.store.migrations.operations import (
     m012_retrieval_log,
     m013_vector_ops_time,
@@ -58,6 +63,7 @@ MIGRATIONS: list[Migration] = [
     m020_message_ids_never_reused,
     m021_message_offsets,
     m022_console_signouts,
+    m023_cjk_bigrams,
 ]
 
 #: Migrations that rebuild a table other tables reference, keeping every row's id: on SQLite they run with foreign

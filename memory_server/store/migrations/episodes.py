@@ -1,10 +1,12 @@
-"""Migrations m006, m020 and m021: episodes (stored messages made searchable by keyword, dates and vector), whose
-ids are never given twice, and whose times read back as their senders' clocks showed them."""
+"""Migrations m006, m020, m021 and m023: episodes (stored messages made searchable by keyword, dates and vector),
+whose ids are never given twice, whose times read back as their senders' clocks showed them, and whose Chinese,
+Japanese and Korean words are found by keyword."""
 
 from __future__ import annotations
 
 import re
 
+from memory_server import cjk
 from memory_server.store.db import Connection, is_postgres
 from memory_server.store.migrations.script import run_script
 
@@ -84,3 +86,23 @@ async def m021_message_offsets(db: Connection) -> None:
     """The UTC offset each message's time was given with (minutes; NULL for UTC or not said): the sender's day is
     what "yesterday" and "on March 2" mean to them. Older messages read as UTC, as before."""
     await db.execute("ALTER TABLE messages ADD COLUMN utc_offset INTEGER")
+
+
+#: Keyword rows read and rewritten at a time by m023.
+_BATCH = 1_000
+
+
+async def m023_cjk_bigrams(db: Connection) -> None:
+    """The keyword index held a run of CJK letters (a sentence written without spaces) as one token, so no query
+    word matched it: each row's text is rewritten with those runs as bigrams (`memory_server.cjk`), as
+    `store.episodes.add` now writes it, and FTS5 or the generated `tsvector` reindexes the row. Rows without CJK
+    letters are left as they are; the messages keep their text."""
+    after = 0
+    while rows := list(
+        await db.execute_fetchall(
+            "SELECT rowid, content FROM episodes_fts WHERE rowid > ? ORDER BY rowid LIMIT ?", (after, _BATCH)
+        )
+    ):
+        after = rows[-1][0]
+        changed = [(text, rowid) for rowid, content in rows if (text := cjk.bigrams(content)) != content]
+        await db.executemany("UPDATE episodes_fts SET content = ? WHERE rowid = ?", changed)
