@@ -106,6 +106,15 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                     "user, or into another tenant or project",
                     field="user_id",
                 )
+            here = await consentsql.get(conn, scope.space, user)
+            newer = data.consent is not None and _later(data.consent, here)
+            if here is not None and not here.remember and not (newer and data.consent and data.consent.remember):
+                raise Conflict(
+                    f"user_id: {user} is marked \"do not remember\" here ({here.reason or 'no reason given'}); "
+                    "importing would bring back what they asked to be forgotten: lift the mark first "
+                    "(PUT /v1/users/{id}/consent) if they agreed again",
+                    field="user_id",
+                )
             ours = await _Ours.of(conn, scope.space, data)
             stored = await _add_messages(conn, scope, data, ours, kept)
             added["messages"] = len(stored)
@@ -114,7 +123,7 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                 if await factsql.importable(conn, scope.space, fact):
                     await factsql.insert(conn, scope.space, fact, vector, core.embedder.model_id)
                     added["facts"] += 1
-            if data.consent is not None and await _newer(conn, scope.space, user, data.consent):
+            if data.consent is not None and newer:
                 await consentsql.put(conn, scope.space, user, data.consent)
             known_ids = all(m.id is not None for m in data.messages)
             for change in data.changelog:
@@ -220,12 +229,11 @@ async def _add_messages(
     return stored
 
 
-async def _newer(conn: Connection, space: str, user_id: str, consent: Consent) -> bool:
+def _later(exported: Consent, here: Consent | None) -> bool:
     """Whether an exported mark is newer than the one here (or there is none here): the latest decision holds."""
-    here = await consentsql.get(conn, space, user_id)
     if here is None:
         return True
-    return here.updated_at is None or (consent.updated_at is not None and consent.updated_at > here.updated_at)
+    return here.updated_at is None or (exported.updated_at is not None and exported.updated_at > here.updated_at)
 
 
 #: A fact's fields that name other rows (`_Ours.named`).

@@ -9,6 +9,7 @@ import pytest
 
 from memory_server.context import Scope
 from memory_server.errors import NotFound, ServiceError
+from memory_server.models import Consent
 from memory_server.schemas import EpisodeFilter
 from tests.conftest import publish
 
@@ -192,6 +193,22 @@ async def test_an_export_imported_into_another_tenant_keeps_every_fact_and_its_s
     assert {s["request_id"] for s in snapshots} <= {m.request_id for m in there.messages}
     assert await service.import_user(other, exported) == {"messages": 0, "facts": 0, "changelog": 0}
     assert len((await service.export_user(scope, "gus")).facts) == 3  # the exporting tenant's are untouched
+
+
+async def test_an_export_is_not_imported_over_a_do_not_remember_mark(client, service, scope):
+    await _say(client, "ivy", ["I live in Lyon and I work as a baker."])
+    backup = await service.export_user(scope, "ivy")
+    r = await client.put("/v1/users/ivy/consent", json={"remember": False, "reason": "erasure request"})
+    assert r.status_code == 200, r.text
+    assert (await client.delete("/v1/users/ivy")).status_code == 200
+    with pytest.raises(ServiceError, match='marked "do not remember" here') as refused:
+        await service.import_user(scope, backup)
+    assert refused.value.field == "user_id"
+    assert (await client.get("/v1/users/ivy/facts")).json()["items"] == []
+    assert (await client.get("/v1/users/ivy/episodes")).json()["items"] == []
+    agreed = Consent(remember=True, updated_by="test", updated_at=datetime.now(UTC))
+    added = await service.import_user(scope, backup.model_copy(update={"consent": agreed}))  # agreed again since
+    assert added["facts"] == len(backup.facts) and (await service.consent.get(scope, "ivy")).remember
 
 
 async def test_a_user_whose_facts_were_only_stated_is_a_user(client, service, scope):
