@@ -110,7 +110,7 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
             newer = data.consent is not None and _later(data.consent, here)
             if here is not None and not here.remember and not (newer and data.consent and data.consent.remember):
                 raise Conflict(
-                    f"user_id: {user} is marked \"do not remember\" here ({here.reason or 'no reason given'}); "
+                    f'user_id: {user} is marked "do not remember" here ({here.reason or "no reason given"}); '
                     "importing would bring back what they asked to be forgotten: lift the mark first "
                     "(PUT /v1/users/{id}/consent) if they agreed again",
                     field="user_id",
@@ -126,8 +126,8 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
             if data.consent is not None and newer:
                 await consentsql.put(conn, scope.space, user, data.consent)
             known_ids = all(m.id is not None for m in data.messages)
-            for change in data.changelog:
-                change = change.model_copy(
+            changes = [
+                change.model_copy(
                     update={
                         "fact_id": change.fact_id and ours.fact(change.fact_id),
                         "request_id": change.request_id and ours.request(change.request_id),
@@ -137,7 +137,9 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                         "after": change.after and ours.named(change.after, known_ids),
                     }
                 )
-                added["changelog"] += await changesql.import_row(conn, scope.space, change)
+                for change in data.changelog
+            ]
+            added["changelog"] = await changesql.import_rows(conn, scope.space, changes)
         await core.vectors.flush(index_episodes=False)
         analysed = await signals.analyse(core, scope.space, user, config, stored, None)
         async with core.db.transaction() as conn:

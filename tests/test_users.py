@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from memory_server import forgetting
 from memory_server.context import Scope
 from memory_server.errors import NotFound, ServiceError
 from memory_server.models import Consent
@@ -209,6 +210,24 @@ async def test_an_export_is_not_imported_over_a_do_not_remember_mark(client, ser
     agreed = Consent(remember=True, updated_by="test", updated_at=datetime.now(UTC))
     added = await service.import_user(scope, backup.model_copy(update={"consent": agreed}))  # agreed again since
     assert added["facts"] == len(backup.facts) and (await service.consent.get(scope, "ivy")).remember
+
+
+async def test_an_import_keeps_each_row_of_episodes_deleted_together(client, service, scope):
+    said = [{"role": "user", "content": text, "created_at": "2020-01-01T10:00:00Z"} for text in ("Hi", "Hello")]
+    r = await client.post("/v1/interactions", json={"user_id": "joe", "messages": said, "wait": True})
+    assert r.status_code == 200, r.text
+    await publish(client, "joe", "I am a baker.")
+    assert (await client.put("/v1/config", json={"episodes": {"retention_days": 30}})).status_code == 200
+    await forgetting.expire_due(service.core)  # (unless the server's own sweep was first)
+    exported = await service.export_user(scope, "joe")
+    expired = [c for c in exported.changelog if c.event == "episode_expire"]
+    assert len(expired) == 2 and len({c.created_at for c in expired}) == 1  # one time: only their ids differ
+
+    other = Scope("elsewhere", "test")
+    await service.import_user(other, exported)
+    there = (await service.export_user(other, "joe")).changelog
+    assert [c.message_id for c in there if c.event == "episode_expire"] == [None, None]  # their ids: none here
+    assert await service.import_user(other, exported) == {"messages": 0, "facts": 0, "changelog": 0}
 
 
 async def test_a_user_whose_facts_were_only_stated_is_a_user(client, service, scope):

@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -142,34 +143,38 @@ async def blank_user(conn: Connection, tenant_id: str, user_id: str) -> int:
     return cur.rowcount
 
 
-async def import_row(conn: Connection, tenant_id: str, change: Change) -> bool:
-    """Add an exported row unless the same event of the same fact at the same time is here; True if added."""
-    at = timeutil.to_db(change.created_at)
+async def import_rows(conn: Connection, tenant_id: str, changes: Sequence[Change]) -> int:
+    """Add the exported rows this log lacks; return how many. Rows are told apart by event, fact, message and
+    time, and several may share all four (two episodes whose ids are unknown here, deleted at once): of each such
+    group, as many rows are added as the export holds more than this log."""
+    groups: dict[tuple[Any, ...], list[Change]] = {}
+    for change in changes:
+        key = (change.user_id, change.fact_id, change.message_id, change.event, timeutil.to_db(change.created_at))
+        groups.setdefault(key, []).append(change)
     eq = same(conn)
-    exists = await conn.execute_fetchall(
-        f"SELECT 1 FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id {eq} ? AND message_id {eq} ? "
-        "AND event = ? AND created_at = ?",
-        (tenant_id, change.user_id, change.fact_id, change.message_id, change.event, at),
-    )
-    if exists:
-        return False
-    await conn.execute(
-        "INSERT INTO changelog (tenant_id, user_id, fact_id, message_id, event, before, after, request_id, actor, "
-        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            tenant_id,
-            change.user_id,
-            change.fact_id,
-            change.message_id,
-            change.event,
-            json.dumps(change.before) if change.before is not None else None,
-            json.dumps(change.after) if change.after is not None else None,
-            change.request_id,
-            change.actor,
-            at,
-        ),
-    )
-    return True
+    added = 0
+    for key, rows in groups.items():
+        [here] = await conn.execute_fetchall(
+            f"SELECT count(*) AS n FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id {eq} ? "
+            f"AND message_id {eq} ? AND event = ? AND created_at = ?",
+            (tenant_id, *key),
+        )
+        for change in rows[here["n"] :]:
+            await conn.execute(
+                "INSERT INTO changelog (tenant_id, user_id, fact_id, message_id, event, before, after, request_id, "
+                "actor, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    tenant_id,
+                    *key[:4],
+                    json.dumps(change.before) if change.before is not None else None,
+                    json.dumps(change.after) if change.after is not None else None,
+                    change.request_id,
+                    change.actor,
+                    key[4],
+                ),
+            )
+            added += 1
+    return added
 
 
 _LAST_ID = "SELECT MAX(id) AS last FROM changelog"
