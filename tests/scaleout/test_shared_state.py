@@ -27,6 +27,10 @@ from tests import postgres
 pytestmark = pytest.mark.skipif(postgres.ADMIN_URL is None, reason="needs PostgreSQL: MEMORY_SERVER_TEST_POSTGRES")
 
 
+async def _accept(conn, config) -> None:
+    """A config check that refuses nothing."""
+
+
 async def test_a_config_update_in_one_process_is_active_in_another_that_had_cached_the_old_one(
     storage_url, monkeypatch
 ):
@@ -38,7 +42,7 @@ async def test_a_config_update_in_one_process_is_active_in_another_that_had_cach
         here, there = ConfigStore(first, ExtractionConfig()), ConfigStore(second, ExtractionConfig())
         version, config = await here.active("acme")
         assert (version, config.min_confidence) == (0, 0.0)
-        await there.update("acme", "admin:test", {"min_confidence": 0.4}, lambda _: None)
+        await there.update("acme", "admin:test", {"min_confidence": 0.4}, _accept)
         await asyncio.sleep(0.1)
         version, config = await here.active("acme")
         assert (version, config.min_confidence) == (1, 0.4)
