@@ -9,16 +9,19 @@ entries with their content blanked.
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 from memory_server import episodes, retrieval, timeutil
 from memory_server.context import Core, Scope
 from memory_server.errors import Conflict, NotFound
+from memory_server.index.chroma import IndexUnavailable
 from memory_server.models import Episode, Fact
 from memory_server.schemas import DeleteByQueryIn
 from memory_server.store import changelog as changesql
 from memory_server.store import episodes as episodesql
 from memory_server.store import facts as factsql
+from memory_server.store import indexed as indexedsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store import retrievals as retrievalsql
@@ -27,6 +30,8 @@ from memory_server.store import user_revisions
 from memory_server.store import users as usersql
 from memory_server.store import webhooks as hooksql
 from memory_server.store.changelog import ChangeEvent
+
+log = logging.getLogger(__name__)
 
 EXPIRY_ACTOR = "system:expiry"
 
@@ -125,9 +130,11 @@ async def delete_user_facts(core: Core, scope: Scope, user_id: str) -> list[Fact
 
 async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
     """Remove the user's messages (with their signals), facts, vectors, jobs, record, webhook events (sent or
-    not) and retrieval log, and blank their change-log contents."""
+    not) and retrieval log, and blank their change-log contents; NotFound for a user with none of these (a
+    mistyped id is no purge to log)."""
     now = timeutil.now()
     key = (scope.space, user_id)
+    was_indexed = any([await indexedsql.includes(core.db, *key, family) for family in ("facts", "episodes")])
     async with core.user_lock(*key), core.db.transaction() as conn:
         await episodesql.delete_user(conn, *key)
         counts = {
@@ -138,12 +145,22 @@ async def purge_user(core: Core, scope: Scope, user_id: str) -> dict[str, int]:
             "webhook_events": await hooksql.delete_user(conn, *key),
             "retrievals": await retrievalsql.delete_user(conn, *key),
         }
+        recorded = await usersql.delete(conn, *key)
+        if not recorded and not any(counts[k] for k in ("messages", "jobs", "facts")):
+            raise NotFound(f"user_id: no user {user_id}", field="user_id")  # rolls back: nothing was purged
         core.retrievals.discard(*key)
-        await usersql.delete(conn, *key)
         await segmentsql.delete_user(conn, *key)
         await changesql.record(conn, ChangeEvent("purge", scope.space, user_id, scope.actor, now))
         await user_revisions.delete_user(conn, *key)  # last: the deletes above bumped it
-    await core.vectors.flush(index_episodes=False)
+    if not was_indexed:
+        await core.vectors.flush(index_episodes=False)
+        return counts
+    try:  # the index follows the user's deletions now, while it still counts them among its users
+        await core.vectors.flush(strict=True)
+    except IndexUnavailable as exc:
+        log.error("purged %s, whose vectors stay queued for the index until it can be used: %s", user_id, exc)
+        return counts
+    await indexedsql.forget(core.db, *key)
     return counts
 
 

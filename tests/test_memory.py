@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from memory_server.store import indexed as indexedsql
 from tests.conftest import index_users, indexed, publish, until_finished, use_extractor
 from tests.fakes import fact
 
@@ -161,6 +162,16 @@ async def test_purge_user_removes_messages_facts_vectors_and_log_contents(client
     assert log[0]["event"] == "purge"
     assert all(c["before"] is None and c["after"] is None for c in log)
     assert "nurse" not in (await client.get("/v1/changelog", params={"user_id": "ana"})).text
+    assert await indexedsql.users(service.core.db, "facts") == {(scope.tenant_id, "bob")}  # no trace of ana's id
+    assert await indexedsql.users(service.core.db, "episodes") == {(scope.tenant_id, "bob")}
+
+    r = await client.delete("/v1/users/ana")  # nothing of theirs is left: no user to purge, no row to log
+    assert r.status_code == 404 and r.json()["error"]["field"] == "user_id"
+    assert (await client.delete("/v1/users/nobody")).status_code == 404
+    assert [c["event"] for c in (await client.get("/v1/changelog", params={"user_id": "ana"})).json()["items"]].count(
+        "purge"
+    ) == 1
+    assert (await client.get("/v1/changelog", params={"user_id": "nobody"})).json()["items"] == []
 
 
 async def test_changelog_per_request_view(client, fake):

@@ -39,6 +39,12 @@ async def includes(db: Database, tenant_id: str, user_id: str, family: Family) -
     return row is not None
 
 
+async def forget(db: Database, tenant_id: str, user_id: str) -> None:
+    """Drop a purged user from the index's users (once their vectors have left it: see `forgetting.purge_user`)."""
+    async with db.transaction() as conn:
+        await conn.execute("DELETE FROM indexed_users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+
+
 async def users(db: Database, family: Family) -> set[tuple[str, str]]:
     """(tenant, user) of every user whose `family` the index holds or is filling (few: the large ones)."""
     rows = await db.fetchall("SELECT tenant_id, user_id FROM indexed_users WHERE family = ?", (family,))

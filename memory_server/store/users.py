@@ -262,8 +262,10 @@ async def page(
     return [_record(r) for r in rows], count
 
 
-async def delete(conn: Connection, tenant_id: str, user_id: str) -> None:
-    await conn.execute("DELETE FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+async def delete(conn: Connection, tenant_id: str, user_id: str) -> bool:
+    """Delete the user's record; whether there was one."""
+    cur = await conn.execute("DELETE FROM users WHERE tenant_id = ? AND user_id = ?", (tenant_id, user_id))
+    return cur.rowcount > 0
 
 
 async def row_of(conn: Connection, tenant_id: str, user_id: str) -> Row | None:

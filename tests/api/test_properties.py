@@ -295,7 +295,7 @@ def test_odd_attributes_dates_and_ttls_are_refused_whole_or_stored_and_extracted
     if config.status_code >= 400:
         assert_error_shape(config)
     path = f"/v1/users/{quote(user_id, safe='').replace('.', '%2E')}"
-    assert harness.request("DELETE", path).status_code == 200  # hypothesis may draw the same id again
+    assert harness.request("DELETE", path).status_code in (200, 404)  # hypothesis may draw the same id again
 
     before = harness.counts()
     fact = harness.post("/v1/facts", {"user_id": user_id, "content": "User likes tea", "attributes": attributes})
