@@ -230,6 +230,17 @@ async def test_an_import_keeps_each_row_of_episodes_deleted_together(client, ser
     assert await service.import_user(other, exported) == {"messages": 0, "facts": 0, "changelog": 0}
 
 
+async def test_users_never_seen_are_listed_after_those_seen_on_either_engine(client):
+    r = await client.put("/v1/users/nobody", json={"attributes": {"plan": "pro"}})
+    assert r.status_code == 200, r.text
+    await _say(client, "ana", ["hi"])
+    await _say(client, "bob", ["hello"], start=1)
+    listed = (await client.get("/v1/users")).json()["users"]
+    assert [u["user_id"] for u in listed] == ["bob", "ana", "nobody"]
+    paged = [(await client.get("/v1/users", params={"limit": 1, "offset": i})).json()["users"] for i in range(3)]
+    assert [u["user_id"] for [u] in paged] == ["bob", "ana", "nobody"]
+
+
 async def test_a_user_whose_facts_were_only_stated_is_a_user(client, service, scope):
     r = await client.post("/v1/facts", json={"user_id": "fay", "content": "User keeps bees"})
     assert r.status_code in (200, 201), r.text

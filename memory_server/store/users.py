@@ -252,11 +252,13 @@ async def page(
     count = int(total["n"]) if total else 0
     walk = count > SORT_AT_MOST
     condition, params = where("walk" if walk else "sort")
-    # users_by_seen is in this order; `+last_seen`: sorting a few matches must not walk it for their sake.
-    order = "last_seen DESC, user_id" if walk else "+last_seen DESC, user_id"
+    # users_by_seen is in this order (users never seen last, as SQLite sorts NULLs when descending and PostgreSQL
+    # must be told); `+last_seen`: sorting a few matches must not walk it for their sake.
+    seen = "last_seen DESC NULLS LAST" if is_postgres(db) else "last_seen DESC"
+    order = f"{seen}, user_id" if walk else f"+{seen}, user_id"
     rows = await db.fetchall(
         f"SELECT u.* FROM (SELECT user_id FROM users WHERE {condition} ORDER BY {order} LIMIT ? OFFSET ?) p "
-        "JOIN users u ON u.tenant_id = ? AND u.user_id = p.user_id ORDER BY u.last_seen DESC, u.user_id",
+        f"JOIN users u ON u.tenant_id = ? AND u.user_id = p.user_id ORDER BY u.{seen}, u.user_id",
         (*params, limit, offset, tenant_id),
     )
     return [_record(r) for r in rows], count

@@ -35,7 +35,12 @@ from memory_server.store.migrations.revisions import (
     m018_revisions_follow_facts,
     m019_revisions_notify,
 )
-from memory_server.store.migrations.signals import m007_webhooks, m008_signals, m009_segments
+from memory_server.store.migrations.signals import (
+    m007_webhooks,
+    m008_signals,
+    m009_segments,
+    m024_users_never_seen_last,
+)
 from memory_server.store.migrations.tenancy import m010_projects, m011_consent, m014_user_counts
 
 Migration = Callable[[Connection], Awaitable[None]]
@@ -64,6 +69,7 @@ MIGRATIONS: list[Migration] = [
     m021_message_offsets,
     m022_console_signouts,
     m023_cjk_bigrams,
+    m024_users_never_seen_last,
 ]
 
 #: Migrations that rebuild a table other tables reference, keeping every row's id: on SQLite they run with foreign

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from memory_server.store.db import Connection
+from memory_server.store.db import Connection, is_postgres
 from memory_server.store.migrations.script import run_script
 
 _USER_ATTRIBUTE_TRIGGERS = (
@@ -177,4 +177,16 @@ async def m009_segments(db: Connection) -> None:
         ) WITHOUT ROWID;
         CREATE INDEX segment_members_by_user ON segment_members (tenant_id, user_id);
         """,
+    )
+
+
+async def m024_users_never_seen_last(db: Connection) -> None:
+    """The user list shows users never seen (a record made by attributes alone) last: PostgreSQL sorts NULLs first
+    when descending, where SQLite sorts them last, so its index (which the list walks) is made in that order too."""
+    if not is_postgres(db):
+        return
+    await db.execute("DROP INDEX users_by_seen")
+    await db.execute(
+        "CREATE INDEX users_by_seen ON users "
+        "(tenant_id, last_seen DESC NULLS LAST, user_id, churn_risk_score, sentiment_trend, analysed_count)"
     )
