@@ -37,7 +37,7 @@ def serve(
     config: ConfigOption = None,
     data_dir: DataDirOption = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to listen on.")] = None,
     insecure: Annotated[
         bool, typer.Option("--insecure", help="Allow serving without API keys on a non-loopback address.")
     ] = False,

@@ -254,6 +254,13 @@ def test_worker_needs_a_shared_database_and_index(settings, monkeypatch):
     assert result.exit_code == 2 and "index.url" in result.output  # PostgreSQL alone is not enough
 
 
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_serve_on_a_port_out_of_range_is_a_usage_error_not_a_traceback(settings, port):
+    result = runner.invoke(app, ["serve", "--data-dir", str(settings.data_dir), "--port", port])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--port'" in result.output and "Traceback" not in result.output
+
+
 def test_serve_on_an_unreachable_postgresql_says_so_in_one_line_without_the_password(settings, monkeypatch):
     monkeypatch.setenv("MEMORY_SERVER_STORAGE__URL", "postgresql://nobody:hunter2@127.0.0.1:1/none")
     result = runner.invoke(app, ["serve", "--data-dir", str(settings.data_dir)])
