@@ -116,7 +116,7 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
                     field="user_id",
                 )
             ours = await _Ours.of(conn, scope.space, data)
-            stored = await _add_messages(conn, scope, data, ours, kept)
+            stored, sources = await _add_messages(conn, scope, data, ours, kept)
             added["messages"] = len(stored)
             for fact, vector in zip(data.facts, vectors, strict=True):
                 fact = fact.model_copy(update=ours.named(fact.model_dump(include=_NAMING)))
@@ -141,7 +141,7 @@ async def import_user(core: Core, scope: Scope, data: UserExport) -> dict[str, i
             ]
             added["changelog"] = await changesql.import_rows(conn, scope.space, changes)
         await core.vectors.flush(index_episodes=False)
-        analysed = await signals.analyse(core, scope.space, user, config, stored, None)
+        analysed = await signals.analyse(core, scope.space, user, config, stored, None, sources=sources)
         async with core.db.transaction() as conn:
             await analysed.store(core, conn)
     return added
@@ -190,10 +190,10 @@ class _Ours:
 
 async def _add_messages(
     conn: Connection, scope: Scope, data: UserExport, ours: _Ours, kept: list[str]
-) -> list[StoredMessage]:
-    """The messages this server lacks, with their requests (done where they were published), the user's record
-    and counts; the ids of all of them go in `ours.messages`."""
-    user, stored = data.user_id, []
+) -> tuple[list[StoredMessage], dict[int, str | None]]:
+    """The messages this server lacks (with the source each was published with), with their requests (done where
+    they were published), the user's record and counts; the ids of all of them go in `ours.messages`."""
+    user, stored, sources = data.user_id, [], {}
     requests: dict[str, ExportedMessage] = {}  # the requests of the messages added, by their first
     for m in data.messages:
         request_id = ours.request(m.request_id)
@@ -206,6 +206,7 @@ async def _add_messages(
                 await episodesql.add(conn, scope.space, user, [(message_id, m.content, days)])
             said = m.model_dump(exclude={"id", "source", "attributes"}) | {"request_id": request_id}
             stored.append(StoredMessage(id=message_id, **said))
+            sources[message_id] = m.source
             requests.setdefault(request_id, m)
         if m.id is not None:
             ours.messages[m.id] = message_id
@@ -228,7 +229,7 @@ async def _add_messages(
         await usersql.seen(conn, scope.space, user, source=source, attributes=data.attributes, times=times, now=now)
     else:
         await usersql.merge_attributes(conn, scope.space, user, data.attributes, now)
-    return stored
+    return stored, sources
 
 
 def _later(exported: Consent, here: Consent | None) -> bool:

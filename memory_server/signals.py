@@ -83,11 +83,13 @@ async def analyse(
     messages: Sequence[StoredMessage],
     source: str | None,
     known: Mapping[int, MessageSignals] | None = None,
+    sources: Mapping[int, str | None] | None = None,
 ) -> Analysed:
     """Analyse the request's messages of the configured roles (none when signals are off).
 
     `known` holds signals the extractor already gave, by message id: they are stored as they are, and only the
-    other messages are analysed offline.
+    other messages are analysed offline. `sources` holds the source of messages that came in other requests than
+    the first (an import's), by message id; the others are `source`'s.
     """
     settings = config.signals
     chosen = [m for m in messages if m.role in settings.roles]
@@ -102,7 +104,10 @@ async def analyse(
         texts = [m.content for m in todo]
         analysed = await off_loop(len(todo) > INLINE_MESSAGES, analyzer.analyze_many, texts, matrix)
         offline = dict(zip((m.id for m in todo), analysed, strict=True))
-    rows = [(m.id, m.created_at, source, known[m.id] if m.id in known else offline[m.id]) for m in chosen]
+    sources = sources or {}
+    rows = [
+        (m.id, m.created_at, sources.get(m.id, source), known[m.id] if m.id in known else offline[m.id]) for m in chosen
+    ]
     return Analysed(tenant_id, user_id, config, rows)
 
 

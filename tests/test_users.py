@@ -11,7 +11,7 @@ from memory_server import forgetting
 from memory_server.context import Scope
 from memory_server.errors import NotFound, ServiceError
 from memory_server.models import Consent
-from memory_server.schemas import EpisodeFilter
+from memory_server.schemas import EpisodeFilter, TimelineFilter
 from tests.conftest import publish
 
 DAY = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
@@ -270,6 +270,8 @@ async def test_an_export_carries_the_do_not_remember_mark_and_where_each_message
     with pytest.raises(ServiceError, match="do not remember"):
         await service.consent.check(other, "hal")
     [episode] = (await service.episodes(other, "hal", EpisodeFilter())).items
+    [said] = (await service.users.timeline(other, "hal", TimelineFilter())).timeline
+    assert (said.message_id, said.source_label) == (episode.message_id, "zendesk")  # as published, not lost
     assert (episode.content, episode.source, episode.attributes, episode.session_id) == (
         "I am a chemist.",
         "zendesk",
