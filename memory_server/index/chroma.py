@@ -16,6 +16,7 @@ import contextlib
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,26 @@ Family = Literal["facts", "episodes"]
 T = TypeVar("T")
 
 
+class Throttle:
+    """When a failure that repeats (each flush, each search) is worth logging: the first time, then once a
+    `seconds` while it lasts."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+        self._logged: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._logged is not None and now - self._logged < self.seconds:
+            return False
+        self._logged = now
+        return True
+
+    def reset(self) -> None:
+        """It stopped failing: the next failure is logged at once."""
+        self._logged = None
+
+
 class IndexUnavailable(Unavailable):
     """The vector index could not be read or written. The database is whole: the index is a copy to rebuild."""
 
@@ -41,6 +62,9 @@ class IndexUnavailable(Unavailable):
 
 class VectorIndex(Protocol):
     """Nearest-neighbour index over one family of vectors. Implementations must make upsert/delete idempotent."""
+
+    #: Queries it failed (`nearest` then scores exactly), and when that is worth logging again.
+    failed_queries: Throttle
 
     async def upsert(self, items: Sequence[IndexEntry]) -> None: ...
 
@@ -97,6 +121,7 @@ class ChromaIndex:
             location.mkdir(parents=True, exist_ok=True)
         self._location = location
         self._name = collection_name(model_id, family)
+        self.failed_queries = Throttle()  # searches scored exactly without it: logged once a minute, however many
         self._client: Any = None
         self._collection: Any = None
         self._opening = threading.Lock()
@@ -221,7 +246,10 @@ async def nearest(
     database, as until the index held them (slower for a user this large, but whole, where a 503 would fail a
     read the database can answer)."""
     try:
-        return await index.query(vector, tenant_id, user_id, n, kinds)
+        found = await index.query(vector, tenant_id, user_id, n, kinds)
     except IndexUnavailable as exc:
-        log.warning("a search is scored exactly, without the index: %s", exc)
+        if index.failed_queries.due():
+            log.warning("searches are scored exactly, without the index: %s", exc)
         return None
+    index.failed_queries.reset()
+    return found

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from memory_server.index.chroma import IndexUnavailable, VectorIndex
+from memory_server.index.chroma import IndexUnavailable, Throttle, VectorIndex
 from memory_server.index.embedders import Embedder, EmbedderError
 from memory_server.store import episodes, indexed, vectors
 from memory_server.store.db import Database, Row
@@ -58,7 +57,7 @@ class VectorSync:
         self._started = 0  # flushes begun by this process (each under the lock, so one at a time)
         self._finished = 0  # the number of the last one that completed
         self._embedding: dict[int, asyncio.Future[None]] = {}  # message id -> done when the task embedding it is
-        self._reported: float | None = None  # when a failing index was last logged, while it keeps failing
+        self._failures = Throttle(REPORT_EVERY)  # flushes the index failed: the workers retry every tick
 
     async def flush(self, *, index_episodes: bool = True, strict: bool = False) -> int:
         """Bring the indexes in line with SQLite for every queued id; return how many were applied.
@@ -95,17 +94,14 @@ class VectorSync:
                     raise
                 self._report(exc)
             else:
-                self._reported = None
+                self._failures.reset()
             self._finished = number
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
 
     def _report(self, exc: IndexUnavailable) -> None:
-        """Log a flush the index failed, once a minute while it keeps failing: the workers retry every tick."""
-        now = time.monotonic()
-        if self._reported is None or now - self._reported >= REPORT_EVERY:
-            self._reported = now
+        if self._failures.due():
             log.error("vector operations stay queued until the index can be used: %s", exc)
 
     async def embed_messages(self, message_ids: Sequence[int], also: Sequence[str] = ()) -> dict[str, np.ndarray]:

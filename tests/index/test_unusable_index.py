@@ -80,7 +80,9 @@ async def test_writes_jobs_and_searches_go_on_from_the_database_while_the_index_
         assert found.results[0].id == added.fact.id  # scored exactly, the fact the index never got included
         found = await service.search(scope, SearchIn(user_id="ana", query="tulips", types=["episodes"], top_k=1))
         assert [r.content for r in found.results] == ["I planted tulips in May"]
-        assert "scored exactly, without the index" in caplog.text
+        await service.search(scope, SearchIn(user_id="ana", query="works in a hospital", types=["facts"]))
+        exact = [r for r in caplog.records if "scored exactly, without the index" in r.message]
+        assert len(exact) == 2  # once for each index (facts, episodes), not once per search
     finally:
         await service.close()
 
