@@ -34,7 +34,8 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import InvalidInput, from_validation
-from memory_server.pipeline import Batch, Origin, known_facts, worth_storing
+from memory_server.neighbors import known_facts
+from memory_server.pipeline import Batch, Origin, worth_storing
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
 from memory_server.retrieval import live_facts

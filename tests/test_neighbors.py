@@ -1,4 +1,4 @@
-"""memory_server.pipeline: the stored facts an extractor that reconciles as it extracts is shown (`known_facts`), the
+"""memory_server.neighbors: the stored facts an extractor that reconciles as it extracts is shown (`known_facts`), the
 nearest to anything the user said."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from memory_server.models import Fact
-from memory_server.pipeline import known_facts
+from memory_server.neighbors import known_facts
 from memory_server.retrieval import LiveFacts
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
