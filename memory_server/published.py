@@ -2,21 +2,22 @@
 and what it produced (its facts), and retracting all of it at once.
 
 Compatibility doors that call a publish a "document" (Supermemory) read and delete through here. Everything a
-request produced is found through the request id (facts and messages are indexed by it), never by scanning a
-user's memory. A retraction deletes the facts (kept in SQLite as deleted, with a change-log row each), removes
+request produced is found through the request id (facts and messages are indexed by it); a retraction also reads
+the user's live facts, for those another request (a re-extraction) drew from its messages. It deletes the facts
+(kept in SQLite as deleted, with a change-log row each), removes
 the messages (episodes, with their keyword rows, vectors and signals; a change-log row each, without the text)
 and drops the requests' jobs, all in one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memory_server import signals, timeutil
+from memory_server import retrieval, signals, timeutil
+from memory_server.config import ExtractionConfig
 from memory_server.context import Core, Scope
-from memory_server.errors import Unavailable
 from memory_server.models import Episode, EpisodeRef, Fact, Job
 from memory_server.store import changelog as changesql
 from memory_server.store import episodes as episodesql
@@ -24,6 +25,7 @@ from memory_server.store import facts as factsql
 from memory_server.store import jobs as jobsql
 from memory_server.store import messages as messagesql
 from memory_server.store.changelog import ChangeEvent
+from memory_server.store.db import Connection
 from memory_server.store.messages import StoredMessage
 
 
@@ -36,14 +38,6 @@ class Publication:
     attributes: dict[str, Any]
     messages: list[StoredMessage] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
-
-
-class StillRunning(Exception):
-    """A request to retract is being extracted now: wait for it, then retract what it produced too."""
-
-    def __init__(self, request_id: str) -> None:
-        super().__init__(request_id)
-        self.request_id = request_id
 
 
 @dataclass
@@ -99,47 +93,61 @@ async def _fill(core: Core, scope: Scope, user_id: str, found: list[Publication]
 
 async def retract(core: Core, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
     """Delete what the user's requests produced and stored (facts, messages) and the requests themselves, in one
-    transaction with a change-log row per fact and per message. Requests of another user are left alone; a
-    queued request is dropped before it runs, a running one raises StillRunning (nothing is changed)."""
-    now = timeutil.now()
+    transaction with a change-log row per fact and per message. Requests of another user are left alone. What was
+    drawn from their messages goes too, whichever request wrote it (a re-extraction's); a queued request is dropped
+    before it runs, and a running one writes nothing once it finds its request gone (`extraction._extract`)."""
     _, config = await core.configs.active(scope.space)
-    async with core.user_lock(scope.space, user_id), core.db.transaction() as conn:
-        # Read with the writer held: no job can be claimed (or finish) while this transaction is open.
-        mine = {job.request_id: job for job, _ in await jobsql.published(core.db, scope.space, user_id)}
-        ids = [r for r in dict.fromkeys(request_ids) if r in mine]
-        running = next((r for r in ids if mine[r].status == "running"), None)
-        if running is not None:  # its facts are not written yet; retracting now would leave them behind
-            raise StillRunning(running)
-        deleted = []
-        for fact in await factsql.of_requests(conn, scope.space, ids):
-            if fact.user_id != user_id or fact.status == "deleted":
-                continue
-            after = await factsql.set_status(conn, fact, "deleted", now)
-            if after is not None:
-                event = ChangeEvent("delete", scope.space, user_id, scope.actor, now, fact.id, fact, after)
-                await changesql.record(conn, event)
-                deleted.append(after)
-        message_ids = [m.id for m in await messagesql.of_requests(conn, scope.space, ids)]
-        gone = await episodesql.remove(conn, scope.space, user_id, message_ids)
-        for episode in gone:
-            ref = EpisodeRef.model_validate(episode, from_attributes=True)
-            event = ChangeEvent(
-                "episode_delete", scope.space, user_id, scope.actor, now, before=ref, message_id=episode.message_id
-            )
-            await changesql.record(conn, event)
-        if gone:
-            await signals.refresh(core, conn, scope.space, user_id, config)
-        await jobsql.delete_requests(conn, scope.space, ids)
+    async with core.user_lock(scope.space, user_id):
+        live = await retrieval.live_facts(core, scope.space, user_id, with_vectors=False)
+        async with core.db.transaction() as conn:
+            retracted = await _retract(core, conn, scope, user_id, request_ids, config, live.facts)
     await core.vectors.flush(index_episodes=False)
+    return retracted
+
+
+async def _retract(
+    core: Core,
+    conn: Connection,
+    scope: Scope,
+    user_id: str,
+    request_ids: Sequence[str],
+    config: ExtractionConfig,
+    live: list[Fact],
+) -> Retracted:
+    now = timeutil.now()
+    mine = {job.request_id for job, _ in await jobsql.published(core.db, scope.space, user_id)}
+    ids = [r for r in dict.fromkeys(request_ids) if r in mine]
+    message_ids = [m.id for m in await messagesql.of_requests(conn, scope.space, ids)]
+    said = set(message_ids)
+    drawn = [f for f in live if said.intersection(f.message_ids)]
+    deleted = []
+    for fact in {f.id: f for f in [*await factsql.of_requests(conn, scope.space, ids), *drawn]}.values():
+        if fact.user_id != user_id or fact.status == "deleted":
+            continue
+        after = await factsql.set_status(conn, fact, "deleted", now)
+        if after is not None:
+            await changesql.record(
+                conn, ChangeEvent("delete", scope.space, user_id, scope.actor, now, fact.id, fact, after)
+            )
+            deleted.append(after)
+    gone = await episodesql.remove(conn, scope.space, user_id, message_ids)
+    for episode in gone:
+        ref = EpisodeRef.model_validate(episode, from_attributes=True)
+        event = ChangeEvent(
+            "episode_delete", scope.space, user_id, scope.actor, now, before=ref, message_id=episode.message_id
+        )
+        await changesql.record(conn, event)
+    if gone:
+        await signals.refresh(core, conn, scope.space, user_id, config)
+    await jobsql.delete_requests(conn, scope.space, ids)
     return Retracted(ids, deleted, gone)
 
 
 class Publications:
     """The service's part for published requests (`service.published`), with the role each call needs."""
 
-    def __init__(self, core: Core, wait: Callable[[Scope, str], Awaitable[None]]) -> None:
+    def __init__(self, core: Core) -> None:
         self.core = core
-        self._wait = wait  # until a request is done or failed (the service's workers know)
 
     async def of_user(
         self, scope: Scope, user_id: str, request_ids: Sequence[str] | None = None, *, with_contents: bool = False
@@ -156,12 +164,7 @@ class Publications:
         return await one(self.core, scope, request_id, with_contents=with_contents)
 
     async def retract(self, scope: Scope, user_id: str, request_ids: Sequence[str]) -> Retracted:
-        """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once; a
-        request being extracted is waited for first."""
+        """Delete what the user's requests produced (facts) and stored (messages), and the requests, at once, even
+        one being extracted (it then stores nothing)."""
         scope.require("editor")
-        for _ in range(5):
-            try:
-                return await retract(self.core, scope, user_id, request_ids)
-            except StillRunning as busy:
-                await self._wait(scope, busy.request_id)
-        raise Unavailable("the requests are being processed: retry in a moment")
+        return await retract(self.core, scope, user_id, request_ids)

@@ -88,7 +88,7 @@ class MemoryService:
         self.profiles = Profiles(core)
         self.segments = Segments(core)
         self.webhooks = webhooks.Webhooks(core)
-        self.published = published.Publications(core, self.wait)
+        self.published = published.Publications(core)
         self.operations = operations.Operations(core)
         self.retrievals = RetrievalLog(core)
         self.metrics = metrics.Metrics(core)

@@ -13,6 +13,7 @@ import pytest
 
 from memory_server.api.app import create_app
 from memory_server.config import LLMSettings
+from memory_server.context import Scope
 from memory_server.store import pg_session
 from tests import postgres
 from tests.conftest import running, until_finished
@@ -20,11 +21,15 @@ from tests.store.test_lost_connections import cut
 
 
 @pytest.fixture
-async def client(settings, llm):
+async def app(settings, llm):
     llm_settings = LLMSettings(model="openai/fake-chat", api_base=llm.api_base, api_key="sk-test", max_retries=0)
-    app = create_app(settings.model_copy(update={"llm": llm_settings}))
-    transport = httpx.ASGITransport(app=app)
-    async with running(app), httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+    async with running(create_app(settings.model_copy(update={"llm": llm_settings}))) as started:
+        yield started
+
+
+@pytest.fixture
+async def client(app):
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://localhost") as c:
         assert (await c.put("/v1/config", json={"extractor": "llm"})).status_code == 200
         yield c
 
@@ -167,3 +172,30 @@ async def test_a_plan_made_before_the_lock_is_kept_when_nothing_changed(client, 
     assert r.status_code == 201, r.text
     assert await _contents(client) == ["User lives in Paris"]
     assert len(llm.requests) == 1  # asked once: the plan held
+
+
+async def test_a_request_retracted_during_its_model_call_is_gone_at_once_and_leaves_nothing(client, llm, gate, service):
+    request_id = await _in_model_call(client, llm, gate)
+    scope = Scope(service.core.settings.tenant, "test")
+    retracted = await service.published.retract(scope, "ana", [request_id])  # at once: not after the model
+    assert retracted.request_ids == [request_id] and llm.answered == 0
+    assert (await client.get(f"/v1/requests/{request_id}")).status_code == 404
+    gate.set()
+    await _model_call_counted(client)
+    assert await _contents(client) == []
+    assert (await client.get("/v1/users/ana/episodes")).json()["items"] == []
+
+
+async def test_a_retraction_takes_the_facts_a_reextraction_drew_from_its_messages(client, llm, service):
+    said = {"user_id": "ana", "messages": [{"role": "user", "content": "I own a kayak; I am a nurse"}], "wait": True}
+    llm.queue(json.dumps({"facts": [{"content": "User owns a kayak", "kind": "static", "message": 0}]}))
+    request_id = (await client.post("/v1/interactions", json=said)).json()["request_id"]
+    llm.queue(NURSE)  # a later config reads more in the same message
+    reextract = (await client.post("/v1/users/ana/reextract")).json()["request_id"]
+    [job] = await until_finished(client, reextract)
+    assert job["status"] == "done", job
+    assert sorted(await _contents(client)) == ["User is a nurse", "User owns a kayak"]
+    scope = Scope(service.core.settings.tenant, "test")
+    retracted = await service.published.retract(scope, "ana", [request_id])
+    assert sorted(f.content for f in retracted.facts) == ["User is a nurse", "User owns a kayak"]
+    assert await _contents(client) == []
