@@ -73,13 +73,14 @@ class WorkerPool:
     async def wait_for(self, request_id: str, timeout: float, is_final: Callable[[], Awaitable[bool]]) -> None:
         """Return when the job is done or failed for good, or after timeout (whichever comes first).
 
-        The future is registered before `is_final` is checked, so a job finishing in between is not missed. On a
-        shared database another process (a worker, another server) may run the job and no future of this one
-        is set: the job is then looked at again every `poll_seconds`.
+        The future is registered before `is_final` is checked, so a job finishing in between is not missed. No
+        future of this process is set when the job ends elsewhere (another process ran it, on a shared database)
+        or is deleted (its user purged, or the request retracted, while its model call runs): the job is looked at
+        again every `poll_seconds`.
         """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(request_id, []).append(future)
-        again = self.settings.poll_seconds if self.db.shared else None
+        again = self.settings.poll_seconds
         try:
             async with asyncio.timeout(timeout):
                 while not await is_final():

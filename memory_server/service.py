@@ -191,7 +191,14 @@ class MemoryService:
             await self.wait(scope, request_id)
         elif not duplicate:  # answered as stored, without reading it back (a publish waits behind busy workers)
             return ingest.accepted(request_id, body, now), False
-        return await self.request(scope, request_id), duplicate
+        try:
+            return await self.request(scope, request_id), duplicate
+        except NotFound:
+            raise Conflict(
+                f"request_id: {request_id} was deleted while it was processed (its user purged, or the request "
+                "retracted): nothing of it is kept",
+                field="request_id",
+            ) from None
 
     async def publish_batch(self, scope: Scope, bodies: list[InteractionIn], field: str) -> list[str | None]:
         """Interactions of many users accepted together, all or none (a batch import): each one's request id, or
@@ -216,7 +223,8 @@ class MemoryService:
             return
 
         async def is_final() -> bool:
-            return (await self.request(scope, request_id)).status in ("done", "failed")
+            job = await jobsql.get(self.core.db, scope.space, request_id)
+            return job is None or job.status in ("done", "failed")  # None: deleted meanwhile
 
         await self._workers.wait_for(request_id, self.core.settings.workers.wait_timeout_seconds, is_final)
 

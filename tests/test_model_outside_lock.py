@@ -199,3 +199,17 @@ async def test_a_retraction_takes_the_facts_a_reextraction_drew_from_its_message
     retracted = await service.published.retract(scope, "ana", [request_id])
     assert sorted(f.content for f in retracted.facts) == ["User is a nurse", "User owns a kayak"]
     assert await _contents(client) == []
+
+
+async def test_a_waiting_publish_whose_user_is_purged_meanwhile_is_answered_without_waiting_for_the_model(
+    client, llm, gate
+):
+    llm.queue({"until": gate, "content": NURSE})
+    body = {"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}], "wait": True}
+    waiting = asyncio.ensure_future(client.post("/v1/interactions", json=body))
+    await _until_asked(llm, 1)
+    assert (await client.delete("/v1/users/ana")).status_code == 200
+    r = await waiting  # within a poll of the workers, not at the model's answer (or the wait's timeout)
+    assert llm.answered == 0
+    assert r.status_code == 409 and r.json()["error"]["field"] == "request_id"
+    assert "deleted while it was processed" in r.json()["error"]["message"]
