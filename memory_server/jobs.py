@@ -55,6 +55,7 @@ class WorkerPool:
         self.tick = tick
         self.after_job = after_job
         self._wake = asyncio.Event()
+        self._draining = False
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
 
@@ -70,6 +71,14 @@ class WorkerPool:
     def notify(self) -> None:
         self._wake.set()
 
+    def drain(self) -> None:
+        """The process is stopping: claim no more jobs (the ones running finish, or are taken up again at the next
+        start), and let every wait return now with its job as it stands, so the server's open requests end."""
+        self._draining = True
+        self._wake.set()
+        for request_id in list(self._waiters):
+            self._finished(request_id)
+
     async def wait_for(self, request_id: str, timeout: float, is_final: Callable[[], Awaitable[bool]]) -> None:
         """Return when the job is done or failed for good, or after timeout (whichever comes first).
 
@@ -83,7 +92,7 @@ class WorkerPool:
         again = self.settings.poll_seconds
         try:
             async with asyncio.timeout(timeout):
-                while not await is_final():
+                while not self._draining and not await is_final():
                     done, _ = await asyncio.wait({future}, timeout=again)
                     if done:
                         break
@@ -102,7 +111,7 @@ class WorkerPool:
                 future.set_result(None)
 
     async def _work(self) -> None:
-        while True:
+        while not self._draining:
             try:
                 job = await jobsql.claim(self.db)
             except asyncio.CancelledError:
@@ -119,6 +128,9 @@ class WorkerPool:
                     async with asyncio.timeout(self.settings.poll_seconds):
                         await self._wake.wait()
                 continue
+            if self._draining:  # claimed as the process began to stop: back to the queue, untouched
+                await jobsql.unclaim(self.db, job.request_id)
+                break
             self._wake.set()  # there may be more: let another worker look
             await self._run(job)
 

@@ -125,6 +125,11 @@ class MemoryService:
         await self.core.webhooks.start()
         await self.retrievals.start()
 
+    def stopping(self) -> None:
+        """The process began to stop: its workers take no new job and every `wait: true` answers now."""
+        if self._workers is not None:
+            self._workers.drain()
+
     async def close(self) -> None:
         if self._workers is not None:
             await self._workers.stop()

@@ -9,6 +9,7 @@ import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -24,6 +25,10 @@ from memory_server.cli.common import (
 from memory_server.hook_settings import HookError, HookSettings
 from memory_server.hook_settings import agent_user as hook_user
 from memory_server.service import MemoryService
+
+#: The longest a stopping server waits for its open requests (a client's long stream, say) before it closes them:
+#: under the 10 s a container runtime gives by default before it kills the process, with room to close the service.
+GRACEFUL_SECONDS = 5
 
 
 def register(app: typer.Typer) -> None:
@@ -64,20 +69,31 @@ def serve(
             app = create_app(settings, service)
             server = settings.server
             config = uvicorn.Config(
-                app, host=server.host, port=server.port, log_level=settings.log_level, access_log=False
+                app,
+                host=server.host,
+                port=server.port,
+                log_level=settings.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SECONDS,
             )
-            await _uvicorn_server()(config).serve()
+            await _uvicorn_server(service)(config).serve()
 
     run_async(serving())
 
 
-def _uvicorn_server() -> type:
+def _uvicorn_server(service: MemoryService) -> type:
     import uvicorn
 
     class Server(uvicorn.Server):
         """uvicorn's server, except that the SIGTERM or SIGINT it stopped on is not raised again once it has
         stopped: the service still has to close (a raised SIGTERM would kill the process first, and a SIGINT
-        would cancel the close), and the process then ends normally."""
+        would cancel the close), and the process then ends normally. On that signal the service stops taking
+        jobs and answers the publishes waiting on one, so the open requests uvicorn waits for end at once."""
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            super().handle_exit(sig, frame)
+            with contextlib.suppress(RuntimeError):  # no loop running: nothing waits
+                asyncio.get_running_loop().call_soon_threadsafe(service.stopping)
 
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:

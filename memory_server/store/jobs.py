@@ -142,6 +142,16 @@ def still_claimed(db: Database, request_id: str) -> bool:
     return db.holds(_held(request_id))
 
 
+async def unclaim(db: Database, request_id: str) -> None:
+    """Put a job claimed but not begun back in the queue, its attempt not counted (the process is stopping)."""
+    async with db.transaction() as conn:
+        await conn.execute(
+            "UPDATE jobs SET status = 'queued', attempts = attempts - 1 WHERE request_id = ? AND status = 'running'",
+            (request_id,),
+        )
+    await release(db, request_id)
+
+
 async def release(db: Database, request_id: str) -> None:
     """This process is done with the job (finished, failed or rescheduled)."""
     await db.release(_held(request_id))
