@@ -92,10 +92,12 @@ async def complete(
             response = await litellm.acompletion(**kwargs)
             break
         except retryable as exc:
+            usage.add(0, 0)  # a call made all the same (a provider may bill one that timed out): tokens unknown
             if attempt == call.max_retries:
                 raise ExtractionError(f"{call.model}: no answer after {attempt + 1} calls: {_brief(exc)}") from None
             await asyncio.sleep(call.retry_backoff_seconds * 2**attempt)
         except litellm.APIError as exc:
+            usage.add(0, 0)
             raise ExtractionError(f"{call.model}: {_brief(exc)}") from None
     text = (response.choices[0].message.content or "") if response.choices else ""
     reported = getattr(response, "usage", None)

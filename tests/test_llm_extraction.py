@@ -198,6 +198,7 @@ async def test_model_outage_fails_the_job_then_retry_succeeds(client, llm):
     job = await publish(client, "ana", "I'm a nurse")
     assert job["status"] == "failed"
     assert "no answer after 2 calls" in job["error"]
+    assert job["usage"]["llm_calls"] == 2 * job["attempts"]  # each failed call counted (its tokens are unknown)
     llm.json_reply(facts(("User is a nurse", "static")))
     await client.post(f"/v1/requests/{job['request_id']}/retry")
     job = await publish(client, "ana", "I'm a nurse")  # same payload: the same request, waited on
