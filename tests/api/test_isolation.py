@@ -148,6 +148,7 @@ OWN_TENANT = {
 OTHER_TENANT = {
     "metrics": 403,
     "request": 404,
+    "purge user": 404,  # no such user there
     "request changes": 404,
     "retry": 404,
     "get fact": 404,
