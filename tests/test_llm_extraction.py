@@ -99,7 +99,7 @@ async def test_model_calls_and_tokens_are_counted_in_metrics_by_extractor_and_mo
 
 async def test_calls_count_under_the_model_they_were_made_with_though_the_config_changed_meanwhile(client, llm):
     before = await _model_counts(client)
-    llm.queue({"sleep": 1.0, "content": json.dumps(facts(("User is a nurse", "static")))})
+    llm.queue({"sleep": 0.7, "content": json.dumps(facts(("User is a nurse", "static")))})  # under the 1 s timeout
     job = (
         await client.post(
             "/v1/interactions", json={"user_id": "ana", "messages": [{"role": "user", "content": "I'm a nurse"}]}
