@@ -61,9 +61,9 @@ Also rate every message of roles {roles}, one "signals" entry each:
 - sentiment: -1.0 (very negative) to 1.0 (very positive), 0 if neutral
 - topics: label -> 0.0 to 1.0, only topics that clearly apply, only from:
 {topics}
-- intentions: what the user wants to do, only from (else []):
+- intentions: what the message's writer wants to do, only from (else []):
 {intentions}
-- price_sensitive: true if the user shows concern about price or cost
+- price_sensitive: true if the message's writer shows concern about price or cost
 """
 
 LABEL_LINE = "  {name}: {description}"
