@@ -60,6 +60,11 @@ class ConfigStore:
         """Version 0: the `extraction` section of the settings."""
         return ConfigVersion(version=0, config=self.defaults.model_dump(), actor="settings", created_at=timeutil.now())
 
+    async def in_force(self, conn: Connection, tenant_id: str) -> ExtractionConfig:
+        """The config in force, read inside the caller's transaction (what it stores is checked against the
+        config no update can change before it commits)."""
+        return ExtractionConfig.model_validate((await configsql.latest_in(conn, tenant_id) or self.initial()).config)
+
     async def current(self, tenant_id: str) -> ConfigVersion:
         latest = await configsql.history(self.db, tenant_id, 1)
         return latest[0] if latest else self.initial()

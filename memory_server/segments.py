@@ -175,6 +175,11 @@ class Segments:
         _, config = await self.core.configs.active(scope.space)
         return labels(config)
 
+    async def _still_named(self, conn: Connection, scope: Scope, condition: dict) -> None:
+        """Parse the condition again against the taxonomy in force inside the storing transaction: a config update
+        that committed since the first parse may have dropped a label (its own check could not see this segment)."""
+        conditions.parse(condition, labels=labels(await self.core.configs.in_force(conn, scope.space)))
+
     async def _vectors(self, condition: conditions.Node) -> np.ndarray | None:
         texts = conditions.texts(condition)
         return await self.core.embedder.embed(texts) if texts else None
@@ -188,6 +193,7 @@ class Segments:
         segment_id = "seg_" + uuid.uuid4().hex[:16]
         try:
             async with self.core.db.transaction() as conn:
+                await self._still_named(conn, scope, body.condition)
                 await segmentsql.insert(
                     conn,
                     scope.space,
@@ -222,6 +228,8 @@ class Segments:
         matrix = None if node is None else await self._vectors(node)
         try:
             async with self.core.db.transaction() as conn:
+                if body.condition is not None:
+                    await self._still_named(conn, scope, body.condition)
                 found = await segmentsql.update(
                     conn,
                     scope.space,

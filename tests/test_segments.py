@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from memory_server import conditions
+from memory_server.context import Scope
 from memory_server.errors import InvalidInput
 from tests.test_webhooks import create_hook, hooks  # noqa: F401  (fixture)
 from tests.webhook_receiver import Receiver
@@ -224,3 +225,19 @@ async def test_a_config_dropping_a_label_a_segment_names_is_refused_and_nothing_
     kept = {**taxonomy, "topics": [t for t in taxonomy["topics"] if t["name"] != "shipping"]}
     r = await client.put("/v1/config", json={"signals": {"taxonomy": kept}})
     assert r.status_code == 200 and r.json()["version"] == before["version"] + 1, r.text
+
+
+async def test_a_segment_parsed_before_a_config_dropped_its_label_is_refused_when_stored(client, service, monkeypatch):
+    taxonomy = (await client.get("/v1/config")).json()["config"]["signals"]["taxonomy"]
+    read_before = await service.segments._labels(Scope(service.core.settings.tenant, "test"))
+
+    async def as_read_before(scope):
+        return read_before
+
+    pruned = {**taxonomy, "topics": [t for t in taxonomy["topics"] if t["name"] != "billing"]}
+    assert (await client.put("/v1/config", json={"signals": {"taxonomy": pruned}})).status_code == 200
+    monkeypatch.setattr(service.segments, "_labels", as_read_before)  # the update committed after this parse
+    r = await client.post("/v1/segments", json={"name": "billing", "condition": {"has_topic": "billing"}})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == "condition.has_topic" and "no topic 'billing'" in r.json()["error"]["message"]
+    assert (await client.get("/v1/segments")).json() == []
