@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from memory_server import timeutil
 from memory_server.models import Change, ChangeEventName
-from memory_server.store.db import Connection, Database, Row, page_of, same
+from memory_server.store.db import Connection, Database, Row, marks, page_of, same
 
 
 @dataclass(frozen=True)
@@ -120,9 +120,9 @@ async def of_request(db: Database, tenant_id: str, request_id: str) -> list[Chan
 
 async def of_facts(db: Database, tenant_id: str, user_id: str, fact_ids: list[str]) -> list[Change]:
     """The rows about some of one user's facts (read through the user's index), oldest first."""
-    marks = ", ".join("?" * len(fact_ids))
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IN ({marks}) ORDER BY id",
+        f"SELECT {_COLUMNS} FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IN ({marks(fact_ids)}) "
+        "ORDER BY id",
         (tenant_id, user_id, *fact_ids),
     )
     return [_change(r) for r in rows]

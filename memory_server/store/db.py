@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 
 class Row(Protocol):
@@ -151,6 +151,18 @@ async def read(source: Database | Connection, sql: str, params: Iterable[Any] = 
 def marks(values: Sequence[object]) -> str:
     """`?, ?, …`: one parameter per value, for `IN (…)`."""
     return ",".join("?" * len(values))
+
+
+T = TypeVar("T")
+
+#: Values bound in one `IN (…)` at most (SQLite before 3.32 allows 999 parameters in a statement).
+IN_LIMIT = 500
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `IN_LIMIT`, each for one `IN (…)`."""
+    for start in range(0, len(values), IN_LIMIT):
+        yield values[start : start + IN_LIMIT]
 
 
 def connect(url: str | None, default_path: Path, *, pool_size: int = 10) -> Database:

@@ -18,7 +18,7 @@ import numpy as np
 from memory_server import cjk, timeutil
 from memory_server.models import Episode
 from memory_server.store import fts, users
-from memory_server.store.db import Connection, Database, Row, page_of
+from memory_server.store.db import Connection, Database, Row, marks, page_of
 from memory_server.store.vectors import IndexEntry, blob
 
 _COLUMNS = (
@@ -44,10 +44,6 @@ def _episode(row: Row) -> Episode:
         attributes=json.loads(row["attributes"]) if row["attributes"] else {},
         created_at=timeutil.with_offset(timeutil.from_db(row["created_at"]), row["utc_offset"]),
     )
-
-
-def _marks(values: Sequence[object]) -> str:
-    return ",".join("?" * len(values))
 
 
 async def add(conn: Connection, tenant_id: str, user_id: str, items: Sequence[tuple[int, str, str]]) -> None:
@@ -78,16 +74,15 @@ async def remove(conn: Connection, tenant_id: str, user_id: str, message_ids: Se
         return []
     ids = list(message_ids)
     rows = await conn.execute_fetchall(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE +m.tenant_id = ? AND +m.user_id = ? AND m.id IN ({_marks(ids)}) "
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE +m.tenant_id = ? AND +m.user_id = ? AND m.id IN ({marks(ids)}) "
         "ORDER BY m.id",
         (tenant_id, user_id, *ids),
     )
     found = [_episode(r) for r in rows]
     gone = [e.message_id for e in found]
     if gone:
-        marks = _marks(gone)
-        await conn.execute(f"DELETE FROM episodes_fts WHERE rowid IN ({marks})", gone)
-        await conn.execute(f"DELETE FROM messages WHERE id IN ({marks})", gone)
+        await conn.execute(f"DELETE FROM episodes_fts WHERE rowid IN ({marks(gone)})", gone)
+        await conn.execute(f"DELETE FROM messages WHERE id IN ({marks(gone)})", gone)
         await mark_dirty(conn, gone)
         await users.reseen(conn, tenant_id, user_id)
     return found
@@ -112,7 +107,7 @@ async def vectors_of_user(db: Database, tenant_id: str, user_id: str, roles: Seq
         return []
     return await db.fetchall(
         "SELECT m.id, v.vector FROM messages m JOIN message_vectors v ON v.message_id = m.id "
-        f"WHERE m.tenant_id = ? AND m.user_id = ? AND m.role IN ({_marks(roles)}) ORDER BY m.id",
+        f"WHERE m.tenant_id = ? AND m.user_id = ? AND m.role IN ({marks(roles)}) ORDER BY m.id",
         (tenant_id, user_id, *roles),
     )
 
@@ -123,7 +118,7 @@ async def vectors_by_id(db: Database, tenant_id: str, message_ids: Sequence[int]
         return []
     return await db.fetchall(
         "SELECT m.id, v.vector FROM messages m JOIN message_vectors v ON v.message_id = m.id "
-        f"WHERE +m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) ORDER BY m.id",
+        f"WHERE +m.tenant_id = ? AND m.id IN ({marks(message_ids)}) ORDER BY m.id",
         (tenant_id, *message_ids),
     )
 
@@ -150,7 +145,7 @@ async def get_many(db: Database, tenant_id: str, message_ids: Sequence[int]) -> 
     if not message_ids:
         return {}
     rows = await db.fetchall(
-        f"SELECT {_COLUMNS} FROM {_FROM} WHERE +m.tenant_id = ? AND m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE}",
+        f"SELECT {_COLUMNS} FROM {_FROM} WHERE +m.tenant_id = ? AND m.id IN ({marks(message_ids)}) AND {_IS_EPISODE}",
         (tenant_id, *message_ids),
     )
     return {r["message_id"]: _episode(r) for r in rows}
@@ -169,7 +164,7 @@ async def page(
     """One user's episodes, newest first, and the cursor of the next page."""
     where, params = ["m.tenant_id = ?", "m.user_id = ?", _IS_EPISODE], [tenant_id, user_id]
     if roles:
-        where.append(f"m.role IN ({_marks(roles)})")
+        where.append(f"m.role IN ({marks(roles)})")
         params.extend(roles)
     if session_id is not None:
         where.append("m.session_id = ?")
@@ -217,7 +212,7 @@ async def for_index(db: Database, message_ids: Sequence[int]) -> list[Row]:
     if not message_ids:
         return []
     return await db.fetchall(
-        f"{_FOR_INDEX} WHERE m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE} AND {_INDEXED}", tuple(message_ids)
+        f"{_FOR_INDEX} WHERE m.id IN ({marks(message_ids)}) AND {_IS_EPISODE} AND {_INDEXED}", tuple(message_ids)
     )
 
 
@@ -243,7 +238,7 @@ async def lacking_vectors(db: Database, message_ids: Sequence[int], model_id: st
     if not message_ids:
         return []
     return await db.fetchall(
-        f"SELECT m.id, m.content FROM messages m WHERE m.id IN ({_marks(message_ids)}) AND {_IS_EPISODE} "
+        f"SELECT m.id, m.content FROM messages m WHERE m.id IN ({marks(message_ids)}) AND {_IS_EPISODE} "
         "AND NOT EXISTS (SELECT 1 FROM message_vectors v WHERE v.message_id = m.id AND v.model_id = ?)",
         (*message_ids, model_id),
     )

@@ -19,7 +19,7 @@ import numpy as np
 from memory_server import timeutil
 from memory_server.models import Fact, FactKind, FactStatus, IdentityRecord, ProfileFact
 from memory_server.store import vectors
-from memory_server.store.db import Connection, Database, Row, page_of, read
+from memory_server.store.db import Connection, Database, Row, in_chunks, marks, page_of, read
 
 COLUMNS = (
     "id, user_id, kind, content, topic, source, attributes, confidence, status, superseded_by, "
@@ -282,10 +282,9 @@ async def of_requests(source: Database | Connection, tenant_id: str, request_ids
     """Every fact these requests produced, every status, oldest first (looked up by request, not by user)."""
     if not request_ids:
         return []
-    marks = ",".join("?" * len(request_ids))
     rows = await read(
         source,
-        f"SELECT {COLUMNS} FROM facts WHERE request_id IN ({marks}) AND tenant_id = ? ORDER BY rowid",
+        f"SELECT {COLUMNS} FROM facts WHERE request_id IN ({marks(request_ids)}) AND tenant_id = ? ORDER BY rowid",
         (*request_ids, tenant_id),
     )
     return [to_fact(r) for r in rows]
@@ -306,18 +305,17 @@ async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence
     must not bring the fact back."""
     if not hashes:
         return {}
-    marks = ",".join("?" * len(hashes))
     retired = await db.fetchall(
         f"SELECT id, content_hash FROM facts WHERE tenant_id = ? AND user_id = ? "
-        f"AND status IN ('deleted', 'superseded') AND content_hash IN ({marks})",
+        f"AND status IN ('deleted', 'superseded') AND content_hash IN ({marks(hashes)})",
         (tenant_id, user_id, *hashes),
     )
     if not retired:
         return {}
     hash_of = {r[0]: r[1] for r in retired}
-    ids = ",".join("?" * len(hash_of))
     rows = await db.fetchall(
-        f"SELECT fact_id, max(created_at) FROM changelog WHERE tenant_id = ? AND user_id = ? AND fact_id IN ({ids}) "
+        "SELECT fact_id, max(created_at) FROM changelog WHERE tenant_id = ? AND user_id = ? "
+        f"AND fact_id IN ({marks(list(hash_of))}) "
         "AND event IN ('delete', 'supersede') AND actor NOT LIKE 'system:%' "
         "GROUP BY fact_id",
         (tenant_id, user_id, *hash_of),
@@ -333,11 +331,9 @@ async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence
 async def other_owners(conn: Connection, tenant_id: str, user_id: str, fact_ids: Sequence[str]) -> set[str]:
     """The other users of this tenant that hold any of `fact_ids`."""
     found: set[str] = set()
-    for start in range(0, len(fact_ids), 500):
-        chunk = fact_ids[start : start + 500]
+    for chunk in in_chunks(fact_ids):
         rows = await conn.execute_fetchall(
-            f"SELECT DISTINCT user_id FROM facts WHERE id IN ({','.join('?' * len(chunk))}) AND tenant_id = ? "
-            "AND user_id != ?",
+            f"SELECT DISTINCT user_id FROM facts WHERE id IN ({marks(chunk)}) AND tenant_id = ? AND user_id != ?",
             (*chunk, tenant_id, user_id),
         )
         found.update(r[0] for r in rows)
@@ -347,11 +343,9 @@ async def other_owners(conn: Connection, tenant_id: str, user_id: str, fact_ids:
 async def owned_elsewhere(conn: Connection, tenant_id: str, fact_ids: Sequence[str]) -> set[str]:
     """Those of `fact_ids` that name facts of another tenant or project (ids are unique across them)."""
     found: set[str] = set()
-    for start in range(0, len(fact_ids), 500):
-        chunk = fact_ids[start : start + 500]
-        marks = ",".join("?" * len(chunk))
+    for chunk in in_chunks(fact_ids):
         rows = await conn.execute_fetchall(
-            f"SELECT id FROM facts WHERE id IN ({marks}) AND tenant_id != ?", (*chunk, tenant_id)
+            f"SELECT id FROM facts WHERE id IN ({marks(chunk)}) AND tenant_id != ?", (*chunk, tenant_id)
         )
         found.update(r[0] for r in rows)
     return found

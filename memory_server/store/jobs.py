@@ -15,7 +15,7 @@ from typing import Any
 from extractors.base import Usage
 from memory_server import timeutil
 from memory_server.models import Job
-from memory_server.store.db import Connection, Database, Row, is_postgres, marks, read
+from memory_server.store.db import Connection, Database, Row, in_chunks, is_postgres, marks, read
 
 COLUMNS = (
     "request_id, user_id, kind, status, attempts, error, source, session_id, created_at, updated_at, finished_at, "
@@ -266,8 +266,7 @@ Origin = tuple[str | None, dict[str, Any]]
 async def owned_elsewhere(conn: Connection, tenant_id: str, request_ids: Sequence[str]) -> set[str]:
     """Those of `request_ids` that name requests of another tenant or project (ids are unique across them)."""
     found: set[str] = set()
-    for start in range(0, len(request_ids), 500):
-        part = request_ids[start : start + 500]
+    for part in in_chunks(request_ids):
         rows = await conn.execute_fetchall(
             f"SELECT request_id FROM jobs WHERE request_id IN ({marks(part)}) AND tenant_id != ?", (*part, tenant_id)
         )
@@ -278,8 +277,7 @@ async def owned_elsewhere(conn: Connection, tenant_id: str, request_ids: Sequenc
 async def origins(db: Database, tenant_id: str, request_ids: Sequence[str]) -> dict[str, Origin]:
     """The source and attributes each of `request_ids` that has a job was published with."""
     found: dict[str, Origin] = {}
-    for start in range(0, len(request_ids), 500):
-        part = request_ids[start : start + 500]
+    for part in in_chunks(request_ids):
         rows = await db.fetchall(
             f"SELECT request_id, source, attributes FROM jobs WHERE tenant_id = ? AND request_id IN ({marks(part)})",
             (tenant_id, *part),
@@ -372,8 +370,7 @@ async def delete_requests(conn: Connection, tenant_id: str, request_ids: Sequenc
     """Remove the jobs of these requests (their messages and facts are dealt with by the caller)."""
     if not request_ids:
         return 0
-    marks = ",".join("?" * len(request_ids))
     cur = await conn.execute(
-        f"DELETE FROM jobs WHERE tenant_id = ? AND request_id IN ({marks})", (tenant_id, *request_ids)
+        f"DELETE FROM jobs WHERE tenant_id = ? AND request_id IN ({marks(request_ids)})", (tenant_id, *request_ids)
     )
     return cur.rowcount

@@ -84,10 +84,9 @@ async def of_requests(source: Database | Connection, tenant_id: str, request_ids
     """The messages of these requests, in the order they were stored."""
     if not request_ids:
         return []
-    marks = ",".join("?" * len(request_ids))
     rows = await read(
         source,
-        f"SELECT {_COLUMNS} FROM messages WHERE request_id IN ({marks}) AND tenant_id = ? ORDER BY id",
+        f"SELECT {_COLUMNS} FROM messages WHERE request_id IN ({marks(request_ids)}) AND tenant_id = ? ORDER BY id",
         (*request_ids, tenant_id),
     )
     return [_message(r) for r in rows]

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from memory_server import timeutil
-from memory_server.store.db import Connection, Database, Row
+from memory_server.store.db import Connection, Database, Row, marks
 
 _LIVE = "f.status = 'active' AND (f.expires_at IS NULL OR f.expires_at > ?)"
 #: Only the users the index holds (`store.indexed`); a condition, not a join, so the planner still starts from ids.
@@ -84,9 +84,9 @@ async def indexable(db: Database, fact_ids: Sequence[str]) -> list[IndexEntry]:
     """The live facts among `fact_ids` of users the index holds, as the index should hold them."""
     if not fact_ids:
         return []
-    marks = ",".join("?" * len(fact_ids))
     rows = await db.fetchall(
-        f"{_ENTRY} WHERE f.id IN ({marks}) AND {_LIVE} AND {_INDEXED}", (*fact_ids, timeutil.to_db(timeutil.now()))
+        f"{_ENTRY} WHERE f.id IN ({marks(fact_ids)}) AND {_LIVE} AND {_INDEXED}",
+        (*fact_ids, timeutil.to_db(timeutil.now())),
     )
     return _entries(rows)
 
