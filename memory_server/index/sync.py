@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 #: Entries written to the index at a time when a user is filled.
 FILL_BATCH = 1_000
-#: Seconds between two logs of an index that keeps failing the flushes.
-REPORT_EVERY = 60.0
 
 
 class VectorSync:
@@ -57,7 +55,7 @@ class VectorSync:
         self._started = 0  # flushes begun by this process (each under the lock, so one at a time)
         self._finished = 0  # the number of the last one that completed
         self._embedding: dict[int, asyncio.Future[None]] = {}  # message id -> done when the task embedding it is
-        self._failures = Throttle(REPORT_EVERY)  # flushes the index failed: the workers retry every tick
+        self._failures = Throttle()  # flushes the index failed (the workers retry every tick): logged once a minute
 
     async def flush(self, *, index_episodes: bool = True, strict: bool = False) -> int:
         """Bring the indexes in line with SQLite for every queued id; return how many were applied.
@@ -92,17 +90,14 @@ class VectorSync:
             except IndexUnavailable as exc:  # the writes committed: their operations wait, queued, for the index
                 if strict:
                     raise
-                self._report(exc)
+                if self._failures.due():
+                    log.error("vector operations stay queued until the index can be used: %s", exc)
             else:
                 self._failures.reset()
             self._finished = number
         if applied >= 10 * self.batch:
             log.info("vector outbox: %d operations applied", applied)
         return applied
-
-    def _report(self, exc: IndexUnavailable) -> None:
-        if self._failures.due():
-            log.error("vector operations stay queued until the index can be used: %s", exc)
 
     async def embed_messages(self, message_ids: Sequence[int], also: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Store vectors for the episodes among `message_ids` that lack one, leaving their index operations queued;
