@@ -47,10 +47,24 @@ def test_top_indexes_orders_and_applies_threshold():
     assert search.top_indexes(np.zeros(0, dtype=np.float32), 5, 0.0) == []
 
 
-async def test_only_a_user_beyond_the_exact_limit_is_indexed_once_a_search_finds_them_so(settings):
-    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
-    scope = Scope(settings.tenant, "test")
-    service = await MemoryService.open(settings)
+@pytest.fixture
+def small(settings):
+    """Settings under which a user of more than three facts is searched through the vector index."""
+    return settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
+
+
+@pytest.fixture
+async def indexing(small):
+    """An open service on `small` settings, and a scope in it."""
+    service = await MemoryService.open(small)
+    try:
+        yield service, Scope(small.tenant, "test")
+    finally:
+        await service.close()
+
+
+async def test_only_a_user_beyond_the_exact_limit_is_indexed_once_a_search_finds_them_so(indexing):
+    service, scope = indexing
     queries = []
     query = service.core.index.query
 
@@ -59,97 +73,81 @@ async def test_only_a_user_beyond_the_exact_limit_is_indexed_once_a_search_finds
         return await query(*args, **kwargs)
 
     service.core.index.query = counted
-    try:
-        ids = [
-            (await service.add_fact(scope, FactIn(user_id="ana", content=text))).fact.id
-            for text in [
-                "User keeps bees",
-                "User owns a boat",
-                "User plays the cello",
-                "User speaks Finnish",
-                "User is allergic to peanuts",
-            ]
+    ids = [
+        (await service.add_fact(scope, FactIn(user_id="ana", content=text))).fact.id
+        for text in [
+            "User keeps bees",
+            "User owns a boat",
+            "User plays the cello",
+            "User speaks Finnish",
+            "User is allergic to peanuts",
         ]
-        await service.add_fact(scope, FactIn(user_id="bob", content="User keeps bees too"))
-        assert await indexed(service, scope.tenant_id) == set()  # nobody is large enough to have been asked for
+    ]
+    await service.add_fact(scope, FactIn(user_id="bob", content="User keeps bees too"))
+    assert await indexed(service, scope.tenant_id) == set()  # nobody is large enough to have been asked for
 
-        found = await service.search(scope, SearchIn(user_id="ana", query="honey and bees"))
-        assert found.results[0].content == "User keeps bees"  # scored exactly while the index fills
-        assert all(r.content != "User keeps bees too" for r in found.results)
-        assert queries == []
-        await service.core.vectors.flush()
-        assert await indexed(service, scope.tenant_id) == set(ids)  # ana, whole; not bob
+    found = await service.search(scope, SearchIn(user_id="ana", query="honey and bees"))
+    assert found.results[0].content == "User keeps bees"  # scored exactly while the index fills
+    assert all(r.content != "User keeps bees too" for r in found.results)
+    assert queries == []
+    await service.core.vectors.flush()
+    assert await indexed(service, scope.tenant_id) == set(ids)  # ana, whole; not bob
 
-        found = await service.search(scope, SearchIn(user_id="ana", query="musical instrument", top_k=1))
-        assert [r.content for r in found.results] == ["User plays the cello"]
-        assert queries == ["ana"]  # now through the index
-        await service.search(scope, SearchIn(user_id="bob", query="bees"))
-        assert queries == ["ana"]
+    found = await service.search(scope, SearchIn(user_id="ana", query="musical instrument", top_k=1))
+    assert [r.content for r in found.results] == ["User plays the cello"]
+    assert queries == ["ana"]  # now through the index
+    await service.search(scope, SearchIn(user_id="bob", query="bees"))
+    assert queries == ["ana"]
 
-        later = (await service.add_fact(scope, FactIn(user_id="ana", content="User sails on weekends"))).fact.id
-        await service.add_fact(scope, FactIn(user_id="bob", content="User sails too"))
-        await service.delete_fact(scope, ids[1])
-        assert await indexed(service, scope.tenant_id) == {*ids, later} - {ids[1]}  # the outbox follows ana only
-    finally:
-        await service.close()
-
-
-async def test_a_filtered_or_dated_search_of_an_indexed_user_finds_what_the_indexs_nearest_leave_out(settings):
-    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
-    scope = Scope(settings.tenant, "test")
-    service = await MemoryService.open(settings)
-    try:
-        for text in ["User owns a red bicycle", "User owns a blue bicycle", "User rides a bicycle to work",
-                     "User repairs bicycles", "User collects bicycle bells"]:  # fmt: skip
-            await service.add_fact(scope, FactIn(user_id="big", content=text))
-        crm = {  # more of them than the exact limit: their search goes through the index
-            (await service.add_fact(scope, FactIn(user_id="big", content=f"User likes {music}", source="crm"))).fact.id
-            for music in ("jazz", "opera", "techno", "blues")
-        }
-        said = [(f"2026-03-0{d}T10:00:00Z", f"talking about the weather again, day {d}") for d in range(1, 7)]
-        said.append(("2026-03-09T10:00:00Z", "I planted tulips in the garden"))
-        body = InteractionIn(
-            user_id="big", messages=[{"role": "user", "content": t, "created_at": at} for at, t in said]
-        )
-        await service.ingest(scope, body.model_copy(update={"wait": True}))
-        await index_users(service, scope.tenant_id, "big")
-
-        found = await service.search(
-            scope, SearchIn(user_id="big", query="bicycle", source="crm", threshold=0.01, types=["facts"])
-        )
-        assert found.results and {r.id for r in found.results} <= crm
-        dated = await service.search(
-            scope,
-            SearchIn(user_id="big", query="the weather, what did I do on 2026-03-09?", types=["episodes"], top_k=1),
-        )
-        assert [r.content for r in dated.results] == ["I planted tulips in the garden"]
-    finally:
-        await service.close()
+    later = (await service.add_fact(scope, FactIn(user_id="ana", content="User sails on weekends"))).fact.id
+    await service.add_fact(scope, FactIn(user_id="bob", content="User sails too"))
+    await service.delete_fact(scope, ids[1])
+    assert await indexed(service, scope.tenant_id) == {*ids, later} - {ids[1]}  # the outbox follows ana only
 
 
-async def test_an_indexed_users_top_k_above_the_exact_limit_is_all_scored_not_padded(settings):
-    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
-    scope = Scope(settings.tenant, "test")
-    service = await MemoryService.open(settings)
-    try:
-        bicycles = ["User owns a red bicycle", "User rides a bicycle to work", "User repairs bicycles",
-                    "User collects bicycle bells", "User races road bicycles", "User sells used bicycles"]  # fmt: skip
-        for text in [*bicycles, "User is allergic to peanuts", "User speaks Finnish"]:
-            await service.add_fact(scope, FactIn(user_id="big", content=text))
-        await index_users(service, scope.tenant_id, "big")
-        found = await service.search(
-            scope, SearchIn(user_id="big", query="bicycle", top_k=6, threshold=0.0, types=["facts"])
-        )
-        assert sorted(r.content for r in found.results) == sorted(bicycles)
-        assert all(r.score > 0 for r in found.results)  # each scored, none a zero from outside the index's nearest
-    finally:
-        await service.close()
+async def test_a_filtered_or_dated_search_of_an_indexed_user_finds_what_the_indexs_nearest_leave_out(indexing):
+    service, scope = indexing
+    for text in ["User owns a red bicycle", "User owns a blue bicycle", "User rides a bicycle to work",
+                 "User repairs bicycles", "User collects bicycle bells"]:  # fmt: skip
+        await service.add_fact(scope, FactIn(user_id="big", content=text))
+    crm = {  # more of them than the exact limit: their search goes through the index
+        (await service.add_fact(scope, FactIn(user_id="big", content=f"User likes {music}", source="crm"))).fact.id
+        for music in ("jazz", "opera", "techno", "blues")
+    }
+    said = [(f"2026-03-0{d}T10:00:00Z", f"talking about the weather again, day {d}") for d in range(1, 7)]
+    said.append(("2026-03-09T10:00:00Z", "I planted tulips in the garden"))
+    body = InteractionIn(user_id="big", messages=[{"role": "user", "content": t, "created_at": at} for at, t in said])
+    await service.ingest(scope, body.model_copy(update={"wait": True}))
+    await index_users(service, scope.tenant_id, "big")
+
+    found = await service.search(
+        scope, SearchIn(user_id="big", query="bicycle", source="crm", threshold=0.01, types=["facts"])
+    )
+    assert found.results and {r.id for r in found.results} <= crm
+    dated = await service.search(
+        scope,
+        SearchIn(user_id="big", query="the weather, what did I do on 2026-03-09?", types=["episodes"], top_k=1),
+    )
+    assert [r.content for r in dated.results] == ["I planted tulips in the garden"]
+
+
+async def test_an_indexed_users_top_k_above_the_exact_limit_is_all_scored_not_padded(indexing):
+    service, scope = indexing
+    bicycles = ["User owns a red bicycle", "User rides a bicycle to work", "User repairs bicycles",
+                "User collects bicycle bells", "User races road bicycles", "User sells used bicycles"]  # fmt: skip
+    for text in [*bicycles, "User is allergic to peanuts", "User speaks Finnish"]:
+        await service.add_fact(scope, FactIn(user_id="big", content=text))
+    await index_users(service, scope.tenant_id, "big")
+    found = await service.search(
+        scope, SearchIn(user_id="big", query="bicycle", top_k=6, threshold=0.0, types=["facts"])
+    )
+    assert sorted(r.content for r in found.results) == sorted(bicycles)
+    assert all(r.score > 0 for r in found.results)  # each scored, none a zero from outside the index's nearest
 
 
 @pytest.mark.sqlite
-async def test_a_lost_index_directory_is_filled_again_at_the_next_start(settings):
-    settings = settings.model_copy(update={"search": SearchSettings(exact_max_facts=3)})
-    scope = Scope(settings.tenant, "test")
+async def test_a_lost_index_directory_is_filled_again_at_the_next_start(small):
+    settings, scope = small, Scope(small.tenant, "test")
     service = await MemoryService.open(settings)
     try:
         for text in ["User keeps bees", "User owns a boat", "User plays the cello", "User speaks Finnish"]:
