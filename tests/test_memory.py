@@ -138,7 +138,7 @@ async def test_delete_by_meaning_returns_what_it_deleted(client, fake, service, 
     body = r.json()
     assert [f["content"] for f in body["deleted"]] == ["User is a nurse"]
     assert body["count"] == 1
-    remaining = [f["content"] for f in (await client.get("/v1/users/ana/facts")).json()["items"]]
+    remaining = await _live(client, "ana")
     assert "User is a nurse" not in remaining
     assert len(remaining) == len(FACTS) - 1
     assert body["deleted"][0]["id"] not in await indexed(service, scope.tenant_id, "ana")
@@ -229,43 +229,39 @@ async def test_re_extracting_with_the_same_config_leaves_the_history_as_it_was(c
     assert await history() == before
 
 
+async def _say_at(client, user_id: str, content: str, at: str) -> dict:
+    """Publish one user message sent at `at`, and wait for its extraction."""
+    said = {"user_id": user_id, "messages": [{"role": "user", "content": content, "created_at": at}], "wait": True}
+    r = await client.post("/v1/interactions", json=said)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _live(client, user_id: str) -> list[str]:
+    return [f["content"] for f in (await client.get(f"/v1/users/{user_id}/facts")).json()["items"]]
+
+
 async def test_a_backfilled_older_conversation_does_not_override_what_was_said_since(client):
     await publish(client, "sol", "I live in Milan.")
-    said = "2020-01-01T09:00:00+00:00"
-    body = {"user_id": "sol", "messages": [{"role": "user", "content": "I live in Rome.", "created_at": said}]}
-    r = await client.post("/v1/interactions", json={**body, "wait": True})
-    assert r.status_code == 200, r.text
-    live = [f["content"] for f in (await client.get("/v1/users/sol/facts")).json()["items"]]
-    assert live == ["User lives in Milan"]
+    await _say_at(client, "sol", "I live in Rome.", "2020-01-01T09:00:00+00:00")
+    assert await _live(client, "sol") == ["User lives in Milan"]
 
 
 async def test_a_message_dated_in_the_future_does_not_freeze_the_users_memory(client):
-    body = {
-        "user_id": "fut",
-        "messages": [{"role": "user", "content": "I live in Oslo.", "created_at": "2031-01-01T00:00:00Z"}],
-    }
-    assert (await client.post("/v1/interactions", json={**body, "wait": True})).status_code == 200
+    await _say_at(client, "fut", "I live in Oslo.", "2031-01-01T00:00:00Z")
     await publish(client, "fut", "I live in Bergen.")
-    live = [f["content"] for f in (await client.get("/v1/users/fut/facts")).json()["items"]]
-    assert live == ["User lives in Bergen"]
+    assert await _live(client, "fut") == ["User lives in Bergen"]
 
 
 async def test_a_dynamic_fact_from_a_future_dated_message_lives_from_now(client):
-    body = {
-        "user_id": "fut2",
-        "messages": [{"role": "user", "content": "I'm in Tokyo this week.", "created_at": "2031-01-01T00:00:00Z"}],
-    }
-    assert (await client.post("/v1/interactions", json={**body, "wait": True})).status_code == 200
+    await _say_at(client, "fut2", "I'm in Tokyo this week.", "2031-01-01T00:00:00Z")
     [fact] = (await client.get("/v1/users/fut2/facts")).json()["items"]
     assert fact["kind"] == "dynamic" and fact["expires_at"] < "2030-01-01"
 
 
 async def test_a_fact_whose_message_was_deleted_is_still_replaced_by_what_is_said_later(client):
-    said = {"role": "user", "content": "I live in Delhi.", "created_at": "2026-11-20T09:00:00Z"}
-    job = (await client.post("/v1/interactions", json={"user_id": "nat", "messages": [said], "wait": True})).json()
+    job = await _say_at(client, "nat", "I live in Delhi.", "2026-11-20T09:00:00Z")
     [episode] = (await client.get("/v1/users/nat/episodes")).json()["items"]
     assert (await client.delete(f"/v1/episodes/{episode['message_id']}")).status_code == 200
-    later = {"role": "user", "content": "I live in Lima.", "created_at": "2026-11-24T09:00:00Z"}
-    await client.post("/v1/interactions", json={"user_id": "nat", "messages": [later], "wait": True})
-    live = [f["content"] for f in (await client.get("/v1/users/nat/facts")).json()["items"]]
-    assert live == ["User lives in Lima"], job["status"]
+    await _say_at(client, "nat", "I live in Lima.", "2026-11-24T09:00:00Z")
+    assert await _live(client, "nat") == ["User lives in Lima"], job["status"]
