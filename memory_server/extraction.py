@@ -193,7 +193,7 @@ async def _extract(
     actor = f"{job.actor}/extractor:{extractor.name}"
     scope = Scope.of_space(job.tenant_id, job.actor)
     reconciler = reconciler_for(core.settings, config)
-    batch = Batch(core, scope, kept, origin, config, reconciler, actor, usage, budget, dict(embedded))
+    batch = Batch(core, scope, kept, origin, config, reconciler, actor, usage, budget, embedded)
     early = await batch.ahead()
     async with core.user_lock(job.tenant_id, job.user_id):
         if await jobsql.get(core.db, job.tenant_id, job.request_id) is None:
