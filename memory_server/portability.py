@@ -211,9 +211,10 @@ async def _add_messages(
         if m.id is not None:
             ours.messages[m.id] = message_id
     for request_id, m in requests.items():
-        await jobsql.imported(
+        await jobsql.enqueue(
             conn,
             request_id=request_id,
+            kind="extract",
             tenant_id=scope.space,
             user_id=user,
             actor=scope.actor,
@@ -221,6 +222,7 @@ async def _add_messages(
             source=m.source,
             session_id=m.session_id,
             attributes=m.attributes,
+            imported=True,
         )
     now = timeutil.now()
     if stored:

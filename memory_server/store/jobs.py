@@ -68,17 +68,22 @@ async def enqueue(
     session_id: str | None = None,
     attributes: dict[str, Any] | None = None,
     payload_hash: str | None = None,
+    imported: bool = False,
 ) -> None:
+    """A queued job; an `imported` one is done where it was published, so that its messages keep their source and
+    attributes (nothing when its id is taken: by an earlier import, or by another tenant's request)."""
     stamp = timeutil.to_db(at)
     await conn.execute(
         "INSERT INTO jobs (request_id, tenant_id, user_id, kind, status, attempts, source, session_id, attributes, "
-        "payload_hash, actor, run_after, created_at, updated_at) "
-        "VALUES (?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "payload_hash, actor, run_after, created_at, updated_at, finished_at) "
+        "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        + (" ON CONFLICT (request_id) DO NOTHING" if imported else ""),
         (
             request_id,
             tenant_id,
             user_id,
             kind,
+            "done" if imported else "queued",
             source,
             session_id,
             json.dumps(attributes or {}, ensure_ascii=False),
@@ -87,6 +92,7 @@ async def enqueue(
             stamp,
             stamp,
             stamp,
+            stamp if imported else None,
         ),
     )
 
@@ -284,41 +290,6 @@ async def origins(db: Database, tenant_id: str, request_ids: Sequence[str]) -> d
         )
         found.update({r["request_id"]: (r["source"], json.loads(r["attributes"] or "{}")) for r in rows})
     return found
-
-
-async def imported(
-    conn: Connection,
-    *,
-    request_id: str,
-    tenant_id: str,
-    user_id: str,
-    actor: str,
-    at: datetime,
-    source: str | None,
-    session_id: str | None,
-    attributes: dict[str, Any],
-) -> None:
-    """An imported request, done where it was published, so that its messages keep their source and attributes
-    (nothing when the id is taken: by an earlier import, or by another tenant's request)."""
-    stamp = timeutil.to_db(at)
-    await conn.execute(
-        "INSERT INTO jobs (request_id, tenant_id, user_id, kind, status, attempts, source, session_id, attributes, "
-        "actor, run_after, created_at, updated_at, finished_at) "
-        "VALUES (?, ?, ?, 'extract', 'done', 0, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (request_id) DO NOTHING",
-        (
-            request_id,
-            tenant_id,
-            user_id,
-            source,
-            session_id,
-            json.dumps(attributes, ensure_ascii=False),
-            actor,
-            stamp,
-            stamp,
-            stamp,
-            stamp,
-        ),
-    )
 
 
 async def requeue_failed(db: Database, tenant_id: str, request_id: str) -> None:
