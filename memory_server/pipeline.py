@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from extractors import cues
 from extractors.base import CandidateFact, Usage
 from memory_server import metrics, timeutil, webhooks
 from memory_server.config import ExtractionConfig
@@ -208,7 +209,7 @@ class Batch:
         planned = Planned(_Plan(), [], frozenset(f.id for f in live.facts), now)
         pacer = _Pacer(self.budget)
 
-        async def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> None:
+        async def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> Fact | None:
             offered = set(decision.target_ids)
             targets = working.pairs(offered)  # ids of facts no longer live are dropped
             if decision.action in (Action.UPDATE, Action.DELETE) and await _said_later(
@@ -224,6 +225,7 @@ class Batch:
             if written is not None:
                 working.add(written, vector)
             planned.outcome.append((decision, written))
+            return written
 
         related = self.config.related_threshold
         if self.reconciler.sequential:
@@ -238,8 +240,11 @@ class Batch:
                 await pacer.step()
                 items.append((c, working.neighbors(v, c, related)))
             decisions = await self.reconciler.decide(items, self.usage)
-            for (candidate, _), vector, decision in zip(items, vectors, decisions, strict=True):
-                await apply(candidate, vector, decision)
+            slots = _Slots()
+            decided = sorted(zip(items, vectors, decisions, strict=True), key=lambda d: _last_message(d[0][0]))
+            for (candidate, _), vector, decision in decided:
+                written = await apply(candidate, vector, slots.decision(candidate, decision))
+                slots.note(candidate, written)
         return planned
 
     async def store(
@@ -292,6 +297,38 @@ async def apply_candidates(
     early = await batch.ahead()
     async with core.user_lock(scope.space, origin.user_id):
         return await batch.store(early)
+
+
+def _last_message(candidate: CandidateFact) -> int:
+    return max(candidate.message_indexes, default=-1)
+
+
+class _Slots:
+    """The facts a batch wrote for each slot (location, occupation, …) and the message they came from.
+
+    A batch reconciler decides against the stored facts alone, so a later message of the same request that gives a
+    slot a new value ("I live in Lille" … "sorry, I meant Lyon") would leave both values live. The later one
+    replaces the earlier, as it would had they come in two requests (the rules reconciler, asked one candidate at
+    a time, sees them itself). Two values from one message ("a flat in Berlin and one in Lisbon") both stand.
+    """
+
+    def __init__(self) -> None:
+        self.filled: dict[str, tuple[str, int]] = {}
+
+    def decision(self, candidate: CandidateFact, decision: Decision) -> Decision:
+        topic = cues.topic_of(candidate.content)
+        earlier = self.filled.get(topic) if topic else None
+        if earlier is None or decision.action not in (Action.ADD, Action.UPDATE):
+            return decision
+        fact_id, message = earlier
+        if message >= _last_message(candidate):
+            return decision
+        targets = [*decision.target_ids, fact_id] if decision.action is Action.UPDATE else [fact_id]
+        return Decision(Action.UPDATE, targets, f"newer value for {topic} in this request", decision.by)
+
+    def note(self, candidate: CandidateFact, written: Fact | None) -> None:
+        if written is not None and (topic := cues.topic_of(candidate.content)):
+            self.filled[topic] = (written.id, _last_message(candidate))
 
 
 class _Pacer:

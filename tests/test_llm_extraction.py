@@ -349,6 +349,33 @@ async def test_the_rules_reconciler_replaces_a_models_fact_on_the_same_topic(cli
     assert await live(client) == ["User lives in Munich"]
 
 
+def said(*items: tuple[str, int]) -> dict:
+    return {"facts": [{"content": c, "kind": "static", "confidence": 0.9, "message": m} for c, m in items]}
+
+
+async def test_a_later_message_of_the_same_request_replaces_a_value_an_earlier_one_gave(client, llm):
+    llm.json_reply(said(("User lives in Lyon", 2), ("User lives in Lille", 0), ("User has a cat", 0)))
+    messages = [
+        {"role": "user", "content": "I live in Lille and I have a cat."},
+        {"role": "assistant", "content": "Noted."},
+        {"role": "user", "content": "Sorry, my mistake: I live in Lyon, not Lille."},
+    ]
+    r = await client.post("/v1/interactions", json={"user_id": "ana", "messages": messages, "wait": True})
+    job = r.json()
+    assert len(llm.requests) == 1  # decided without a reconciliation call
+    assert await live(client) == ["User has a cat", "User lives in Lyon"]
+    [update] = job["changes"]["updated"]
+    assert (update["before"]["content"], update["after"]["content"]) == ("User lives in Lille", "User lives in Lyon")
+    lille = (await client.get(f"/v1/facts/{update['before']['id']}")).json()
+    assert (lille["status"], lille["superseded_by"]) == ("superseded", update["after"]["id"])
+
+
+async def test_two_values_for_a_slot_from_one_message_both_stand(client, llm):
+    llm.json_reply(said(("User lives in Berlin", 0), ("User lives in Lisbon", 0)))
+    await publish(client, "ana", "I live in Berlin and in Lisbon, half the year each")
+    assert await live(client) == ["User lives in Berlin", "User lives in Lisbon"]
+
+
 async def test_known_facts_limit_bounds_the_list_and_zero_reconciles_in_a_call_of_its_own(client, llm):
     llm.json_reply(facts(("User lives in Berlin", "static"), ("User plays the cello", "static")))
     await publish(client, "ana", "I live in Berlin and I play the cello")
