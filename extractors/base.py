@@ -52,6 +52,7 @@ class KnownFact(BaseModel):
     content: str
     kind: FactKind
     updated_at: datetime
+    said_at: datetime | None = Field(None, description="When the user said it (None: not known, its messages deleted).")
 
 
 class StatedDecision(BaseModel):

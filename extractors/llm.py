@@ -148,7 +148,7 @@ class LLMExtractor:
             return Extraction()
         lines = [f"[{i}] {_said_at(m.created_at)} {m.role}: {m.content}" for i, m in enumerate(messages)]
         known = [
-            prompts.KNOWN_LINE.format(i=i, content=f.content, kind=f.kind, updated=f.updated_at)
+            prompts.KNOWN_LINE.format(i=i, content=f.content, kind=f.kind, said=f.said_at or f.updated_at)
             for i, f in enumerate(context.known)
         ]
         conversation = prompts.CONVERSATION.format(messages="\n".join(lines))

@@ -92,7 +92,7 @@ Only use ids from that list.
 DECISION_SHAPE = ', "action": "ADD", "ids": []'
 
 KNOWN = "Known facts:\n{known}\n\n"
-KNOWN_LINE = "[F{i}] {content} ({kind}, {updated:%Y-%m-%d})"
+KNOWN_LINE = "[F{i}] {content} ({kind}, {said:%Y-%m-%d})"
 
 RECONCILE_SYSTEM = """\
 You keep a user's memory consistent. For each new fact, compare it with the existing facts and choose one \

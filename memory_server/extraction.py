@@ -34,7 +34,7 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import InvalidInput, from_validation
-from memory_server.neighbors import known_facts
+from memory_server.neighbors import known_facts, said_times
 from memory_server.pipeline import Batch, Origin, worth_storing
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
@@ -214,7 +214,11 @@ async def _known(core: Core, job: ClaimedJob, config: ExtractionConfig, stored: 
         return []
     said = [m.content for m in stored if m.role in config.roles]
     vectors = await core.vectors.embed_messages([m.id for m in stored], also=said)
-    return known_facts(live, [vectors[text] for text in said if text in vectors], config.known_facts_limit)
+    shown = known_facts(live, [vectors[text] for text in said if text in vectors], config.known_facts_limit)
+    times = await said_times(core.db, job.tenant_id, shown)
+    return [
+        KnownFact(id=f.id, content=f.content, kind=f.kind, updated_at=f.updated_at, said_at=times[f.id]) for f in shown
+    ]
 
 
 async def _may_remember(core: Core, job: ClaimedJob) -> bool:

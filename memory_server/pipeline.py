@@ -11,7 +11,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -25,14 +25,13 @@ from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import Conflict
 from memory_server.models import Fact
-from memory_server.neighbors import Working
-from memory_server.reconcile import Action, Decision, Reconciler
+from memory_server.neighbors import Working, said_times
+from memory_server.reconcile import Action, Decision, Item, Reconciler
 from memory_server.retrieval import live_facts
 from memory_server.store import changelog as changesql
 from memory_server.store import facts as factsql
 from memory_server.store import indexed
 from memory_server.store import jobs as jobsql
-from memory_server.store import messages as messagesql
 from memory_server.store import users as usersql
 from memory_server.store.changelog import ChangeEvent
 from memory_server.store.db import Connection
@@ -129,28 +128,15 @@ async def _said_later(
     core: Core, scope: Scope, targets: list[tuple[Fact, np.ndarray]], candidate: CandidateFact, origin: Origin
 ) -> bool:
     """Whether any fact the candidate would replace or delete was said after the candidate: older news never
-    overrides newer (a re-extraction replaying the past, a backfill of old conversations). A fact was said when its
-    latest message was (unknown once they are deleted; else its request's, else, stated without messages, when it
-    was stored); a candidate without a time is news, and so is one replacing a fact said "in the future" (a
+    overrides newer (a re-extraction replaying the past, a backfill of old conversations). A fact's time is
+    `said_times`'s; a candidate without a time is news, and so is one replacing a fact said "in the future" (a
     client's clock was wrong: that fact's time tells nothing)."""
     said = _said_at(candidate, origin)
     if said is None or not targets:
         return False
-    facts = [fact for fact, _ in targets]
-    times = await messagesql.times_of(core.db, scope.space, [m for f in facts for m in f.message_ids])
-    unsourced = [f.request_id for f in facts if f.request_id and not any(m in times for m in f.message_ids)]
-    requests = await messagesql.latest_of_requests(core.db, scope.space, unsourced)
-
-    def said_at(fact: Fact) -> datetime | None:
-        known = [times[m] for m in fact.message_ids if m in times]
-        if known:
-            return max(known)
-        if fact.message_ids:  # its messages were deleted: when it was said is not known any more
-            return None
-        return requests.get(fact.request_id or "", fact.created_at)
-
+    times = await said_times(core.db, scope.space, [fact for fact, _ in targets])
     now = timeutil.now()
-    return any(at is not None and said < at <= now for at in map(said_at, facts))
+    return any(at is not None and said < at <= now for at in times.values())
 
 
 def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:
@@ -239,6 +225,8 @@ class Batch:
             for c, v in zip(kept, vectors, strict=True):
                 await pacer.step()
                 items.append((c, working.neighbors(v, c, related)))
+            if self.reconciler.asks_model:
+                items = await _dated(core, scope, items)
             decisions = await self.reconciler.decide(items, self.usage)
             slots = _Slots()
             decided = sorted(zip(items, vectors, decisions, strict=True), key=lambda d: _last_message(d[0][0]))
@@ -297,6 +285,14 @@ async def apply_candidates(
     early = await batch.ahead()
     async with core.user_lock(scope.space, origin.user_id):
         return await batch.store(early)
+
+
+async def _dated(core: Core, scope: Scope, items: list[Item]) -> list[Item]:
+    """The items with when each neighbour was said, which a model is shown beside it."""
+    times = await said_times(
+        core.db, scope.space, list({n.fact.id: n.fact for _, near in items for n in near}.values())
+    )
+    return [(c, [replace(n, said_at=times[n.fact.id]) for n in near]) for c, near in items]
 
 
 def _last_message(candidate: CandidateFact) -> int:

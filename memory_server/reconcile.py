@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -35,6 +36,7 @@ class Action(StrEnum):
 class Neighbor:
     fact: Fact
     score: float
+    said_at: datetime | None = None  # when the user said it, for a reconciler that shows it to a model
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class LLMReconciler:
             for n in neighbors:
                 if n.fact.id not in offered.values():
                     offered[len(offered)] = n.fact.id
-                    lines.append(f"[{len(offered) - 1}] {n.fact.content} ({n.fact.kind}, {n.fact.updated_at:%Y-%m-%d})")
+                    said = n.said_at or n.fact.updated_at
+                    lines.append(f"[{len(offered) - 1}] {n.fact.content} ({n.fact.kind}, {said:%Y-%m-%d})")
         new = [f"[{i}] {c.content} ({c.kind})" for i, (c, _) in enumerate(items)]
         chat = [
             {"role": "system", "content": prompts.RECONCILE_SYSTEM.format(today=self.now.strftime("%Y-%m-%d"))},

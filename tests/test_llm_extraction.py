@@ -370,6 +370,25 @@ async def test_a_later_message_of_the_same_request_replaces_a_value_an_earlier_o
     assert (lille["status"], lille["superseded_by"]) == ("superseded", update["after"]["id"])
 
 
+async def test_a_model_is_shown_when_a_known_fact_was_said_not_when_it_was_stored(client, llm):
+    async def say(text: str, at: str) -> None:
+        message = {"role": "user", "content": text, "created_at": at}
+        r = await client.post("/v1/interactions", json={"user_id": "ana", "messages": [message], "wait": True})
+        assert r.json()["status"] == "done", r.text
+
+    llm.json_reply(facts(("User lives in Lille", "static")))
+    await say("I live in Lille", "2026-01-10T09:00:00Z")
+    llm.json_reply(decided("User lives in Lyon", "UPDATE", ["F0"]))
+    await say("No, I said Lyon, not Lille", "2026-01-10T09:01:00Z")
+    assert "[F0] User lives in Lille (static, 2026-01-10)" in llm.prompts(1)
+    await client.put("/v1/config", json={"known_facts_limit": 0})  # the reconciler's own call shows them too
+    llm.json_reply(facts(("User lives in Paris", "static")))
+    llm.json_reply(decisions((0, "UPDATE", [0])))
+    await say("I moved to Paris", "2026-02-01T10:00:00Z")
+    assert "[0] User lives in Lyon (static, 2026-01-10)" in llm.prompts(3)
+    assert await live(client) == ["User lives in Paris"]
+
+
 async def test_two_values_for_a_slot_from_one_message_both_stand(client, llm):
     llm.json_reply(said(("User lives in Berlin", 0), ("User lives in Lisbon", 0)))
     await publish(client, "ana", "I live in Berlin and in Lisbon, half the year each")
