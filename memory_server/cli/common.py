@@ -14,10 +14,11 @@ from pydantic import TypeAdapter, ValidationError
 from memory_server.access import Access
 from memory_server.config import ConfigError, Settings, load_settings
 from memory_server.context import Scope
-from memory_server.errors import ServiceError, problem
+from memory_server.errors import Misconfigured, ServiceError, problem
 from memory_server.schemas import Identifier
 from memory_server.service import MemoryService
-from memory_server.store.postgres import PostgresDatabase
+from memory_server.store import migrations
+from memory_server.store.db import Database
 
 T = TypeVar("T")
 
@@ -95,17 +96,32 @@ def require_database(settings: Settings) -> None:
             f"error: no database at {path}: check --data-dir (or data_dir / storage.url in the config)", err=True
         )
         raise typer.Exit(1)
-    url = settings.storage.url
-    if url is not None and settings.storage.shared:
-        db = PostgresDatabase(url)
-        if not run_async(db.has_schema()):
-            typer.echo(
-                f"error: the database {db!r} has no schema yet (check storage.url): `memory-server serve` creates it "
-                "at its first start, `memory-server migrate --from sqlite:///… --to postgresql://…` copies a SQLite "
-                "deployment into it",
-                err=True,
-            )
-            raise typer.Exit(1)
+    db = settings.database()
+    if db.shared and run_async(db.recorded_migrations()) is None:
+        typer.echo(
+            f"error: the database {db!r} has no schema yet (check storage.url): `memory-server serve` creates it "
+            "at its first start, `memory-server migrate --from sqlite:///… --to postgresql://…` copies a SQLite "
+            "deployment into it",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+async def _current_schema(db: Database) -> None:
+    """Refuse a database whose schema an older build left: only `serve`, `worker` and `mcp` upgrade it, so that a
+    command run beside the older build's processes (`keys list` before their restart) never changes the schema under
+    them. A new database is made as before; one a newer build migrated is refused."""
+    recorded = await db.recorded_migrations()
+    if recorded is None:
+        return
+    migrations.check_known(recorded)
+    if pending := migrations.behind(recorded):
+        raise Misconfigured(
+            f"the database {db!r} has the schema of an older memory-server ({len(pending)} migrations to apply, "
+            f"{pending[0]} first): stop every process of the older build, then start `memory-server serve` (or "
+            "`worker`) of this one, which upgrades it, and run this command again",
+            field="storage",
+        )
 
 
 def as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]], tenant: str | None = None) -> T:
@@ -113,6 +129,7 @@ def as_operator(settings: Settings, work: Callable[[Access, Scope], Awaitable[T]
     beside a running server: keys and projects need only the database."""
 
     async def acting() -> T:
+        await _current_schema(settings.database())
         async with Access.opened(settings) as access:
             return await work(access, Scope(tenant or settings.tenant, "cli"))
 
@@ -132,6 +149,7 @@ def with_service(settings: Settings, work: Callable[[MemoryService], Awaitable[T
     """Open the data directory (no server may hold it), do the work, close; `rebuilding`: see `lifecycle.open_core`."""
 
     async def opened() -> T:
+        await _current_schema(settings.database())
         service = await MemoryService.open(settings, rebuilding=rebuilding)
         try:
             return await work(service)

@@ -65,6 +65,10 @@ class Database(Protocol):
 
     async def open(self) -> None: ...
 
+    async def recorded_migrations(self) -> set[str] | None:
+        """The migrations the database records (None: no schema yet), read without migrating."""
+        ...
+
     async def close(self) -> None: ...
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:

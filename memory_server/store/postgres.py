@@ -187,13 +187,16 @@ class PostgresDatabase:
             raise
         self._pool = pool
 
-    async def has_schema(self) -> bool:
-        """Whether the database has its schema yet, asked on a connection of its own (`open` would create it), so a
-        command that only reads can refuse a new, empty database instead of migrating it."""
+    async def recorded_migrations(self) -> set[str] | None:
+        """The migrations the database records, None when it has no schema yet; asked on a connection of its own
+        (`open` would migrate), so that a command can refuse a database it must not create or upgrade."""
         async with await connect(self.url, repr(self)) as conn:
             cursor = await conn.execute("SELECT to_regclass('_migrations') IS NOT NULL")
             row = await cursor.fetchone()
-        return bool(row and row[0])
+            if not (row and row[0]):
+                return None
+            cursor = await conn.execute("SELECT name FROM _migrations")
+            return {r[0] for r in await cursor.fetchall()}
 
     async def close(self) -> None:
         if self._feed is not None:

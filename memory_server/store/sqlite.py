@@ -70,6 +70,20 @@ class SqliteDatabase:
         for pragma in ("PRAGMA query_only=ON", f"PRAGMA busy_timeout={_INLINE_BUSY_MS}"):
             self._inline.execute(pragma)
 
+    async def recorded_migrations(self) -> set[str] | None:
+        """The migrations the file records, None when there is no file or schema yet; read without writing, so that
+        a command can refuse a database it must not create or upgrade."""
+
+        def read() -> set[str] | None:
+            if not self.path.exists():
+                return None
+            with contextlib.closing(sqlite3.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True)) as conn:
+                if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone():
+                    return None
+                return {r[0] for r in conn.execute("SELECT name FROM _migrations")}
+
+        return await asyncio.to_thread(read)
+
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
         conn.row_factory = aiosqlite.Row

@@ -11,8 +11,10 @@ from typer.testing import CliRunner
 
 from memory_server.cli import app
 from memory_server.context import Scope
+from memory_server.errors import Misconfigured
 from memory_server.schemas import FactIn, SearchIn
 from memory_server.service import MemoryService
+from memory_server.store import migrations
 from tests import postgres
 from tests.conftest import index_users, indexed
 
@@ -314,3 +316,52 @@ async def _relabel_vectors(settings, model: str) -> None:
             await conn.execute("UPDATE fact_vectors SET model_id = ?", (model,))
     finally:
         await service.close()
+
+
+def _recorded(settings) -> set[str] | None:
+    return asyncio.run(settings.database().recorded_migrations())
+
+
+@pytest.mark.sqlite
+def test_only_a_server_upgrades_a_schema_an_older_build_left(settings, monkeypatch):
+    async def as_older_build() -> None:
+        db = settings.database()
+        await db.open()
+        await db.close()
+
+    with monkeypatch.context() as older:
+        older.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS[:20])
+        asyncio.run(as_older_build())
+    left = _recorded(settings)
+    assert len(left) == 20
+    result = runner.invoke(app, ["keys", "list", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 1, result.output
+    assert "has the schema of an older memory-server (4 migrations to apply, m021_message_offsets first)" in (
+        result.output
+    )
+    assert "stop every process of the older build" in result.output
+    assert _recorded(settings) == left  # a command beside the older build's server changed nothing
+    seed(settings)  # a server's start upgrades it
+    assert _recorded(settings) == {m.__name__ for m in migrations.MIGRATIONS}
+    assert runner.invoke(app, ["keys", "list", "--data-dir", str(settings.data_dir)]).exit_code == 0
+
+
+def test_a_database_a_newer_build_migrated_is_refused(settings):
+    seed(settings)
+
+    async def upgraded_by_a_newer_build() -> None:
+        db = settings.database()
+        await db.open()
+        async with db.transaction() as conn:
+            await conn.execute(
+                "INSERT INTO _migrations (name, applied_at) VALUES ('m999_from_the_future', '2027-01-01T00:00:00Z')"
+            )
+        await db.close()
+
+    asyncio.run(upgraded_by_a_newer_build())
+    with pytest.raises(Misconfigured, match=r"upgraded by a newer memory-server \(its schema has m999_from_the_futu"):
+        asyncio.run(MemoryService.open(settings))
+    for command in (["keys", "list"], ["export", "--user", "ana"]):
+        result = runner.invoke(app, [*command, "--data-dir", str(settings.data_dir)])
+        assert result.exit_code == 1, result.output
+        assert "run that build or a newer one, or restore the backup taken before the upgrade" in result.output

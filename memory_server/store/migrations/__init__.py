@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from memory_server import timeutil
+from memory_server.errors import Misconfigured
 from memory_server.store.db import Connection, is_postgres
 from memory_server.store.migrations.core import (
     m001_initial,
@@ -81,11 +82,29 @@ FOREIGN_KEYS_OFF = frozenset({"m020_message_ids_never_reused"})
 POSTGRES_BASELINE = "m014_user_counts"
 
 
+def check_known(done: set[str]) -> None:
+    """Refuse a database a newer build has migrated: this build's writes would miss what that schema added (a purge
+    would leave rows of tables it does not know, text would be indexed the old way), without a word."""
+    unknown = sorted(done - {m.__name__ for m in MIGRATIONS})
+    if unknown:
+        raise Misconfigured(
+            f"the database was upgraded by a newer memory-server (its schema has {unknown[-1]}, which this build does "
+            "not know): run that build or a newer one, or restore the backup taken before the upgrade",
+            field="storage",
+        )
+
+
+def behind(done: set[str]) -> list[str]:
+    """The migrations this build would apply to a database that records `done`."""
+    return [m.__name__ for m in MIGRATIONS if m.__name__ not in done]
+
+
 async def migrate(db: Connection) -> list[str]:
     """Apply the migrations not yet recorded; return their names. A new PostgreSQL database starts from the
     baseline schema, recorded as every migration up to `POSTGRES_BASELINE`."""
     await db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
     done = {row[0] for row in await db.execute_fetchall("SELECT name FROM _migrations")}
+    check_known(done)
     begin = "BEGIN" if is_postgres(db) else "BEGIN IMMEDIATE"
     pending: list[tuple[str, Migration]] = [(m.__name__, m) for m in MIGRATIONS if m.__name__ not in done]
     if is_postgres(db) and not done:
