@@ -301,6 +301,11 @@ SLOT_NOUNS: Final[dict[str, str]] = {
     "diet": "diet",
     "religion": "religion",
 }
+# Words that open an object of "lives in" that is no place ("different countries", "the same city").
+NOT_PLACES: Final = _words(
+    "a an different separate same two three both other another various several many multiple their his"
+    " her our its this that these those some each every no"
+)
 # Topics that name who the user is; statements of them get the highest confidence.
 IDENTITY_TOPICS: Final = _words(
     "name age location origin occupation employer nationality relationship_status diet native_language"
@@ -324,8 +329,8 @@ TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, topic in (
         (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
         (
-            r"^User (?:and their [\w -]+? )?(?:\w+ )?(?:lives|live|is living|are living|is based|resides) in "
-            r"(?!(?:a|an)\b|(?-i:the [a-z]))",
+            r"^User (?:\w+ )?(?:lives|is living|is based|resides) in "
+            rf"(?!(?:{_alternation(NOT_PLACES)})\b|(?-i:the [a-z]))",
             "location",
         ),
         (r"^User is (?:originally )?from\b", "origin"),

@@ -1,0 +1,38 @@
+"""What the offline rules extractor and reconciler store, message after message, through POST /v1/interactions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+SENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
+
+
+async def _say(client, user_id: str, *texts: str, after: int = 0) -> None:
+    """Publish each text as its own request, `after` hours and more after SENT, an hour apart; wait for each."""
+    for hour, text in enumerate(texts, after):
+        at = (SENT + timedelta(hours=hour)).isoformat()
+        said = {"user_id": user_id, "messages": [{"role": "user", "content": text, "created_at": at}], "wait": True}
+        r = await client.post("/v1/interactions", json=said)
+        assert r.status_code == 200, r.text
+
+
+async def _facts(client, user_id: str) -> dict[str, dict]:
+    """Every fact of the user, live or not, by content."""
+    r = await client.get(f"/v1/users/{user_id}/facts", params={"status": "all"})
+    return {f["content"]: f for f in r.json()["items"]}
+
+
+async def test_living_somewhere_with_someone_else_leaves_the_users_own_location_live(client):
+    await _say(
+        client,
+        "lea",
+        "I live in Madrid and I work as a teacher.",
+        "My sister and I live in different countries.",
+        "My friend and I live in different cities; he lives in Oslo.",
+    )
+
+    facts = await _facts(client, "lea")
+    assert facts["User lives in Madrid"]["status"] == "active"
+    for shared in ("User and their sister live in", "User and their friend live in"):
+        [fact] = [f for content, f in facts.items() if content.startswith(shared)]
+        assert (fact["status"], fact["topic"]) == ("active", None)
