@@ -323,6 +323,9 @@ NON_VERBS: Final = _words("and or but the a an to in on at for with of from too 
 NUMBER_WORDS: Final = _words("a an one two three four five six seven eight nine ten no some several many")
 
 
+# A job named by its noun, with up to three words before it: "senior software engineer", "head chef".
+_JOB: Final = rf"(?:[\w-]+ ){{0,3}}?(?:{_alternation(JOB_NOUNS)})s?\b(?!')"
+
 # (pattern, topic) over a fact's content; the first match names the slot it fills.
 TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.I), topic)
@@ -343,9 +346,13 @@ TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "relationship_status",
         ),
         (rf"^User is (?:(?:a|an) )?(?:{_alternation(OCCUPATION_STATES)})\b", "occupation"),
+        (rf"^User is (?:just |now |currently |still )?(?:a|an|the) {_JOB}", "occupation"),
         (
-            rf"^User is (?:just |now |currently |still )?(?:a|an|the) (?:[\w-]+ ){{0,3}}?"
-            rf"(?:{_alternation(JOB_NOUNS)})s?\b(?!')",
+            rf"^User (?:\w+ )?(?:(?:started|began|got|took|landed|accepted) (?:a |an |the )?(?:new )?"
+            rf"(?:job|position|role|work|working) as|(?:was |got |has been )?hired as|became) (?:a|an|the) {_JOB}"
+            rf"|^User (?:\w+ )?(?:was|got|has been) promoted to (?:(?:a|an|the) )?{_JOB}"
+            rf"|^User (?:[\w&.' -]+ and )?(?:just |recently |then )?joined [\w&.' -]+? as (?:a|an|the) {_JOB}"
+            r"|^User (?:\w+ )?(?:switched|changed) careers? (?:to|and became)\b",
             "occupation",
         ),
         (

@@ -36,3 +36,23 @@ async def test_living_somewhere_with_someone_else_leaves_the_users_own_location_
     for shared in ("User and their sister live in", "User and their friend live in"):
         [fact] = [f for content, f in facts.items() if content.startswith(shared)]
         assert (fact["status"], fact["topic"]) == ("active", None)
+
+
+async def test_a_new_job_however_it_is_said_replaces_the_occupation(client):
+    await _say(
+        client,
+        "job",
+        "I work as a nurse",
+        "I started a new job as a software engineer at Acme",
+        "I left Acme and joined Globex as a product manager",
+    )
+
+    facts = await _facts(client, "job")
+    nurse = facts["User works as a nurse"]
+    engineer = facts["User started a new job as a software engineer at Acme"]
+    manager = facts["User left Acme and joined Globex as a product manager"]
+    assert [f["topic"] for f in (nurse, engineer, manager)] == ["occupation"] * 3
+    assert (nurse["status"], nurse["superseded_by"]) == ("superseded", engineer["id"])
+    assert (engineer["status"], engineer["superseded_by"]) == ("superseded", manager["id"])
+    assert (manager["status"], manager["kind"]) == ("active", "static")
+
