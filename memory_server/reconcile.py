@@ -116,10 +116,16 @@ def without_model(
 
 def _by_topic(candidate: CandidateFact, neighbors: Sequence[Neighbor]) -> Decision:
     """A new value for the slot a live fact fills (location, occupation, …) replaces it. A fact an extractor gave no
-    topic (a model's) is read for one from its shape, as the rules extractor reads it."""
+    topic (a model's) is read for one from its shape, as the rules extractor reads it. A dynamic value replaces only
+    dynamic ones: a summer job sits beside the lasting one, which must still be there when it expires."""
     topic = candidate.topic or cues.topic_of(candidate.content)
     if topic:
-        same_topic = [n.fact.id for n in neighbors if (n.fact.topic or cues.topic_of(n.fact.content)) == topic]
+        same_topic = [
+            n.fact.id
+            for n in neighbors
+            if (n.fact.topic or cues.topic_of(n.fact.content)) == topic
+            and (candidate.kind == "static" or n.fact.kind == "dynamic")
+        ]
         if same_topic:
             return Decision(Action.UPDATE, same_topic, f"newer value for {topic}")
     return Decision(Action.ADD, [], "new fact")

@@ -56,3 +56,17 @@ async def test_a_new_job_however_it_is_said_replaces_the_occupation(client):
     assert (engineer["status"], engineer["superseded_by"]) == ("superseded", manager["id"])
     assert (manager["status"], manager["kind"]) == ("active", "static")
 
+
+async def test_a_temporary_job_sits_beside_the_lasting_one_and_replaces_only_a_temporary_one(client):
+    await _say(client, "sam", "I work as a teacher", "I'm working as a waiter this summer")
+    facts = await _facts(client, "sam")
+    teacher, waiter = facts["User works as a teacher"], facts["User is working as a waiter this summer"]
+    assert (teacher["status"], teacher["kind"], teacher["expires_at"]) == ("active", "static", None)
+    assert (waiter["status"], waiter["kind"], waiter["topic"]) == ("active", "dynamic", "occupation")
+    assert waiter["expires_at"] is not None
+
+    await _say(client, "sam", "I'm working as a lifeguard this summer", after=2)  # dynamic replaces dynamic
+    facts = await _facts(client, "sam")
+    lifeguard = facts["User is working as a lifeguard this summer"]
+    assert facts["User is working as a waiter this summer"]["superseded_by"] == lifeguard["id"]
+    assert facts["User works as a teacher"]["status"] == "active"
