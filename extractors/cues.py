@@ -22,7 +22,9 @@ def _alternation(words: Iterable[str]) -> str:
     return "|".join(sorted((re.escape(w) for w in words), key=len, reverse=True))
 
 
-# A match makes a fact dynamic; the ttl is how long the cue stays true (None: the configured default).
+# A match makes a fact dynamic; the ttl is how long the cue stays true (None: the configured default), unless the
+# fact names a span of the calendar that is not over ("this weekend", "until Friday"): it then lasts until that
+# span's last day ends (`dates.span_end`), so these fixed lifetimes count only for what is past or vague.
 _CUE_TABLE: Final[tuple[tuple[str, int | None], ...]] = (
     (r"today|tonight|this (?:morning|afternoon|evening)|later today", 1 * DAY),
     (r"tomorrow|yesterday|last night", 2 * DAY),
@@ -72,17 +74,25 @@ WEEKDAYS: Final = ("monday", "tuesday", "wednesday", "thursday", "friday", "satu
 SHIFTS: Final[dict[str, int]] = {"last": -1, "this": 0, "next": 1}
 _NUMBERS = "one two three four five six seven eight nine ten eleven twelve"
 COUNTS: Final[dict[str, int]] = {"a": 1, "an": 1} | {word: n for n, word in enumerate(_NUMBERS.split(), 1)}
+# A bare weekday counts as a date after one of these ("until Friday"), not alone ("Friday night drinks").
+_PREPOSITIONS: Final = ("since", "until", "till", "by", "before", "after", "from")
+_AFTER_PREPOSITION: Final = "|".join(rf"(?<={p} )" for p in _PREPOSITIONS)
 _DATE_CORE: Final = (
     rf"(?P<day>{_alternation(DAY_OFFSETS)})"
-    rf"|(?P<which>last|this|next|on) (?P<weekday>{'|'.join(WEEKDAYS)})"
+    rf"|(?:(?P<which>last|this|next|on) |{_AFTER_PREPOSITION})(?P<weekday>{'|'.join(WEEKDAYS)})"
     rf"|(?<!\bor )(?<!\bto )(?<!-)(?P<count>{_alternation(COUNTS)}|\d{{1,3}})"
     r" (?P<unit>day|week|month|year)s? ago"
     r"|(?P<shift>last|this|next) (?P<span>week|weekend|month|year)"
 )
 # A relative date anywhere in a fact, with the preposition that governs it ("since yesterday").
 DATE_PHRASE: Final = re.compile(
-    rf"(?<![\w-])(?:(?P<prep>since|until|till|by|before|after|from) )?(?:{_DATE_CORE})\b", re.IGNORECASE
+    rf"(?<![\w-])(?:(?P<prep>{'|'.join(_PREPOSITIONS)}) )?(?:{_DATE_CORE})\b", re.IGNORECASE
 )
+
+# Seasons and quarters a fact may last for ("this summer"): the month each ends with, a season's as late as it
+# ends in the northern hemisphere (summer ends on 22 or 23 September).
+SEASON_PHRASE: Final = re.compile(r"\bthis (?P<season>spring|summer|fall|autumn|winter|quarter)\b", re.IGNORECASE)
+SEASON_LAST_MONTH: Final[dict[str, int]] = {"spring": 6, "summer": 9, "fall": 12, "autumn": 12, "winter": 3}
 
 # Time phrases that may open a clause ("Next week I'm flying to Tokyo"); moved to its end.
 LEADING_TIME = re.compile(

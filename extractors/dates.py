@@ -14,7 +14,11 @@ group on 2026-05-04": a fact read next month must still say when it happened. Th
   are "in <Month YYYY>"; "N years ago" and "last/this/next year" are "in <YYYY>".
 - A week is "the week of <its Monday>"; a weekend is "the weekend of <its Saturday>", "this weekend"
   being the one that ends on or after the message's day.
-- After "since", "until", "by" and the like the preposition stays and "on"/"in" go: "since 2026-05-04".
+- After "since", "until", "by" and the like the preposition stays and "on"/"in" go: "since 2026-05-04"; a bare
+  weekday is a date there too ("until Friday"), the one before after "since".
+- `span_end` gives the last day of the span a phrase names ("this weekend": its Sunday; "this month"; "until
+  Friday"; "this summer": the end of September, as late as a northern summer ends): a fact that holds for that
+  span expires at its end.
 - Vague phrases ("a few days ago", "this summer") and states of now ("currently", "lately") stay words.
 """
 
@@ -50,10 +54,7 @@ def _when(match: re.Match[str], day: date, past: bool) -> str:
     if match["day"]:
         return f"on {day + timedelta(cues.DAY_OFFSETS[match['day'].lower()])}"
     if match["weekday"]:
-        target, which = cues.WEEKDAYS.index(match["weekday"].lower()), match["which"].lower()
-        if which == "last" or (past and which != "next"):
-            return f"on {day - timedelta((day.weekday() - target - 1) % 7 + 1)}"
-        return f"on {day + timedelta((target - day.weekday() - 1) % 7 + 1)}"
+        return f"on {_weekday(match, day, past)}"
     if match["unit"]:
         count = match["count"].lower()
         n = int(count) if count.isdigit() else cues.COUNTS[count]
@@ -69,6 +70,56 @@ def _when(match: re.Match[str], day: date, past: bool) -> str:
     if span == "weekend":
         return f"the weekend of {day + timedelta(7 * shift + 5 - day.weekday())}"
     return f"in {_month(day, shift)}" if span == "month" else f"in {_year(day.year + shift)}"
+
+
+def _weekday(match: re.Match[str], day: date, past: bool) -> date:
+    target, which = cues.WEEKDAYS.index(match["weekday"].lower()), (match["which"] or "").lower()
+    if which == "last" or (match["prep"] or "").lower() == "since" or (past and which != "next"):
+        return day - timedelta((day.weekday() - target - 1) % 7 + 1)
+    return day + timedelta((target - day.weekday() - 1) % 7 + 1)
+
+
+def span_end(text: str, day: date, past: bool = False) -> date | None:
+    """The last day of the latest span of time `text` names that is not over on `day` ("this weekend": its Sunday),
+    or None: a fact that holds for that span expires when its last day does, not after a fixed time."""
+    ends = [_end(match, day, past) for match in cues.DATE_PHRASE.finditer(text)]
+    if not past:  # "this summer" in a past clause is the one just gone
+        ends += [_season_end(match["season"].lower(), day) for match in cues.SEASON_PHRASE.finditer(text)]
+    return max((end for end in ends if end is not None and end >= day), default=None)
+
+
+def _end(match: re.Match[str], day: date, past: bool) -> date | None:
+    try:
+        if match["day"]:
+            return day + timedelta(cues.DAY_OFFSETS[match["day"].lower()])
+        if match["weekday"]:
+            return _weekday(match, day, past)
+        if match["unit"]:
+            return None  # "two days ago" is over
+        shift, span = cues.SHIFTS[match["shift"].lower()], match["span"].lower()
+        if span in {"week", "weekend"}:
+            return day + timedelta(7 * shift + 6 - day.weekday())  # both end on a Sunday
+        if span == "month":
+            return _last_day(day.year, day.month + shift)
+        return date(day.year + shift, 12, 31)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _season_end(season: str, day: date) -> date | None:
+    """The last day of the quarter `day` is in, or of the season that ends next."""
+    try:
+        if season == "quarter":
+            return _last_day(day.year, (day.month - 1) // 3 * 3 + 3)
+        end = _last_day(day.year, cues.SEASON_LAST_MONTH[season])
+        return end if end >= day else _last_day(day.year + 1, cues.SEASON_LAST_MONTH[season])
+    except (OverflowError, ValueError):
+        return None
+
+
+def _last_day(year: int, month: int) -> date:
+    """The last day of `month` of `year` (a month past 12 is in the years after)."""
+    return date(year + month // 12, month % 12 + 1, 1) - timedelta(1)
 
 
 def _month(day: date, shift: int) -> str:

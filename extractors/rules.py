@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -349,8 +349,8 @@ def _expand_subject(low: str) -> str:
     return low
 
 
-def _clause_fact(clause: str, day: date) -> CandidateFact | None:
-    """The fact one clause states, its relative dates resolved against `day`, or None."""
+def _clause_fact(clause: str, sent: datetime) -> CandidateFact | None:
+    """The fact one clause states, its relative dates resolved against the day it was `sent`, or None."""
     text, hedged, time = _strip_openers(clause)
     text, tail_hedge = _strip_tail(text)
     low = text.lower()
@@ -372,13 +372,15 @@ def _clause_fact(clause: str, day: date) -> CandidateFact | None:
     if reading.needs_cue and not cue:
         return None
     dynamic = cue or reading.progressive or reading.transient or bool(_JUST.match(content))
+    if dynamic and (end := dates.span_end(content, sent.date(), reading.past)):
+        ttl = _until_the_end_of(end, sent)
     topic = cues.topic_of(content)
     if hedged or tail_hedge or reading.hedged or cues.HEDGE_WORDS.search(content):
         confidence = 0.65
     else:
         confidence = 0.9 if topic in cues.IDENTITY_TOPICS else 0.8
     return CandidateFact(
-        content=dates.resolve(content, day, reading.past),  # after the cues, which read the phrase's words
+        content=dates.resolve(content, sent.date(), reading.past),  # after the cues, which read the phrase's words
         kind="dynamic" if dynamic else "static",
         ttl_seconds=ttl if dynamic else None,
         topic=topic,
@@ -386,8 +388,14 @@ def _clause_fact(clause: str, day: date) -> CandidateFact | None:
     )
 
 
-def _read_facts(text: str, day: date) -> list[CandidateFact]:
-    """Every fact stated in one message's text, dated from `day`, in order (duplicates included, no index yet)."""
+def _until_the_end_of(day: date, sent: datetime) -> int:
+    """Seconds from `sent` to the end of `day` on the sender's clock: "this weekend" lasts until Sunday ends."""
+    return max(1, int((datetime.combine(day + timedelta(1), time(), sent.tzinfo) - sent).total_seconds()))
+
+
+def _read_facts(text: str, sent: datetime) -> list[CandidateFact]:
+    """Every fact stated in one message's text, dated from when it was `sent`, in order (duplicates included, no
+    index yet)."""
     drafts: list[CandidateFact] = []
     for sentence, is_question in _sentences(_clean(text)):
         if cues.HYPOTHETICAL_SENTENCE.match(_strip_openers(sentence)[0]):
@@ -396,7 +404,7 @@ def _read_facts(text: str, day: date) -> list[CandidateFact]:
         for position, clause in enumerate(clauses):
             if is_question and position == len(clauses) - 1:
                 continue
-            if draft := _clause_fact(clause, day):
+            if draft := _clause_fact(clause, sent):
                 drafts.append(draft)
     return drafts
 
@@ -426,7 +434,7 @@ class RulesExtractor:
                 continue
             found = list(identities.stated(message.content))
             values = [f.identity.value.casefold() for f in found if f.identity]
-            drafts = [d for d in _read_facts(message.content, message.created_at.date()) if not _names_any(d, values)]
+            drafts = [d for d in _read_facts(message.content, message.created_at) if not _names_any(d, values)]
             for draft in [*found, *drafts]:
                 key = " ".join(draft.content.casefold().split())
                 if key in facts:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, timezone
 
 SENT = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=12)
 
@@ -70,3 +70,17 @@ async def test_a_temporary_job_sits_beside_the_lasting_one_and_replaces_only_a_t
     lifeguard = facts["User is working as a lifeguard this summer"]
     assert facts["User is working as a waiter this summer"]["superseded_by"] == lifeguard["id"]
     assert facts["User works as a teacher"]["status"] == "active"
+
+
+async def test_this_weekend_expires_when_the_senders_sunday_ends(client):
+    sent = datetime.now(timezone(timedelta(hours=1))).replace(microsecond=0) - timedelta(hours=1)
+    said = {"role": "user", "content": "I'm visiting my parents this weekend", "created_at": sent.isoformat()}
+    r = await client.post("/v1/interactions", json={"user_id": "wkd", "messages": [said], "wait": True})
+    assert r.status_code == 200, r.text
+
+    [fact] = (await _facts(client, "wkd")).values()
+    sunday = sent.date() + timedelta(6 - sent.weekday())
+    assert fact["content"] == f"User is visiting their parents the weekend of {sunday - timedelta(1)}"
+    assert fact["kind"] == "dynamic"
+    ends = datetime.combine(sunday + timedelta(1), time(), sent.tzinfo)
+    assert datetime.fromisoformat(fact["expires_at"].replace("Z", "+00:00")) == ends

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from extractors.dates import resolve
+from extractors.dates import resolve, span_end
 
 TUESDAY = date(2026, 5, 5)
 MONDAY = date(2026, 5, 4)
@@ -59,6 +59,8 @@ SUNDAY = date(2026, 5, 10)
         ("User has been sick since yesterday", TUESDAY, "User has been sick since 2026-05-04"),
         ("User has been vegan since last year", TUESDAY, "User has been vegan since 2025"),
         ("User is away until next week", TUESDAY, "User is away until the week of 2026-05-11"),
+        ("User is away until Friday", TUESDAY, "User is away until 2026-05-08"),
+        ("User has been sick since Friday", TUESDAY, "User has been sick since 2026-05-01"),
         ("User has known her since 3 weeks ago", TUESDAY, "User has known her since around 2026-04-14"),
     ],
 )
@@ -96,3 +98,27 @@ def test_a_weekday_in_a_past_clause_is_the_one_before(text: str, day: date, expe
 )
 def test_states_of_now_vague_and_habitual_times_stay_words(text: str) -> None:
     assert resolve(text, TUESDAY) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "end"),
+    [
+        ("User is camping this weekend", TUESDAY, date(2026, 5, 10)),
+        ("User is camping this weekend", SUNDAY, SUNDAY),
+        ("User is camping next weekend", MONDAY, date(2026, 5, 17)),
+        ("User is in Rome this week", TUESDAY, date(2026, 5, 10)),
+        ("User is away until Friday", TUESDAY, date(2026, 5, 8)),
+        ("User is tired tonight", TUESDAY, TUESDAY),
+        ("User is learning Rust this month", TUESDAY, date(2026, 5, 31)),
+        ("User is moving next month", date(2026, 12, 2), date(2027, 1, 31)),
+        ("User runs a marathon this year", TUESDAY, date(2026, 12, 31)),
+        ("User is training this summer", TUESDAY, date(2026, 9, 30)),
+        ("User is skiing this winter", date(2026, 12, 20), date(2027, 3, 31)),
+        ("User is busy this quarter", TUESDAY, date(2026, 6, 30)),
+        ("User went to Rome last week", TUESDAY, None),
+        ("User has been sick since yesterday", TUESDAY, None),
+        ("User is reading Dune right now", TUESDAY, None),
+    ],
+)
+def test_the_span_a_phrase_names_ends_on_its_last_day(text: str, day: date, end: date | None) -> None:
+    assert span_end(text, day) == end

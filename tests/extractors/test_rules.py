@@ -116,15 +116,15 @@ async def test_roles_option_of_the_extractor_is_the_default_for_every_call() -> 
 
 @pytest.mark.parametrize(
     ("message", "ttl"),
-    [
-        ("I'm flying to Rome tomorrow", 2 * DAY),
-        ("I'm studying for my exams this week", 7 * DAY),
-        ("I'm learning Rust this month", 31 * DAY),
-        ("I'm so tired today", 1 * DAY),
+    [  # said on Wednesday 2025-01-15 at noon
+        ("I'm flying to Rome tomorrow", DAY + DAY // 2),
+        ("I'm studying for my exams this week", 4 * DAY + DAY // 2),
+        ("I'm learning Rust this month", 16 * DAY + DAY // 2),
+        ("I'm so tired today", DAY // 2),
         ("I'm working on a migration project", None),
     ],
 )
-async def test_dynamic_facts_live_as_long_as_their_time_cue(message: str, ttl: int | None) -> None:
+async def test_dynamic_facts_live_until_the_span_their_time_cue_names_ends(message: str, ttl: int | None) -> None:
     (fact,) = await _extract([_message(message)])
 
     assert fact.kind == "dynamic"
@@ -226,6 +226,39 @@ async def test_a_dated_past_event_stays_dynamic_with_the_lifetime_of_its_phrase(
     assert fact.kind == "dynamic"
     assert fact.ttl_seconds == ttl
     assert "2026" in fact.content
+
+
+CET_TUESDAY = datetime(2026, 11, 24, 10, 0, tzinfo=timezone(timedelta(hours=1)))
+
+
+@pytest.mark.parametrize(
+    ("message", "content", "ends"),
+    [  # said on Tuesday 2026-11-24 at 10:00 (+01:00); `ends` is the sender's midnight that ends the span
+        ("I'm visiting my parents this weekend", "User is visiting their parents the weekend of 2026-11-28", "11-30"),
+        ("I'm away until Friday", "User is away until 2026-11-27", "11-28"),
+        ("I'm in Rome this week", "User is in Rome the week of 2026-11-23", "11-30"),
+        ("I'm in Paris next week", "User is in Paris the week of 2026-11-30", "12-07"),
+        ("I'm so tired today", "User is so tired on 2026-11-24", "11-25"),
+        ("I'm going out tonight", "User is going out on 2026-11-24", "11-25"),
+        ("I'm flying to Rome tomorrow", "User is flying to Rome on 2026-11-25", "11-26"),
+        ("I'm learning Rust this month", "User is learning Rust in November 2026", "12-01"),
+    ],
+)
+async def test_a_dynamic_fact_expires_when_the_span_it_names_ends_on_the_senders_clock(
+    message: str, content: str, ends: str
+) -> None:
+    (fact,) = await _extract([_message(message, sent=CET_TUESDAY)])
+
+    end = datetime.fromisoformat(f"2026-{ends}T00:00:00+01:00")
+    assert (fact.content, fact.kind) == (content, "dynamic")
+    assert CET_TUESDAY + timedelta(seconds=fact.ttl_seconds) == end
+
+
+async def test_a_season_lasts_until_its_end_even_when_said_before_it_starts() -> None:
+    (fact,) = await _extract([_message("I'm going to Japan this summer", sent=datetime(2026, 3, 10, tzinfo=UTC))])
+
+    assert fact.kind == "dynamic"
+    assert datetime(2026, 3, 10, tzinfo=UTC) + timedelta(seconds=fact.ttl_seconds) == datetime(2026, 10, 1, tzinfo=UTC)
 
 
 async def test_each_fact_points_at_the_message_it_came_from() -> None:
