@@ -46,6 +46,21 @@ _CUE_TABLE: Final[tuple[tuple[str, int | None], ...]] = (
     ),
 )
 DYNAMIC_CUES: Final = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), ttl) for p, ttl in _CUE_TABLE)
+# Passing conditions of health, and about how long they last: "User has a cold" is not true next year. Apart from the
+# time cues above, which are stripped from "I'm <state>" before judging it: "I'm pregnant" must stay a fact.
+_ILL = r"(?:has|have|had|got|caught|is down with|is getting|has been fighting|is fighting)"
+_CONDITION_TABLE: Final[tuple[tuple[str, int], ...]] = (
+    (rf"{_ILL} (?:a |an )(?:bad |terrible |nasty |slight |mild |little |splitting )?(?:headache|migraine)", 2 * DAY),
+    (
+        rf"{_ILL} (?:a |an )(?:bad |terrible |nasty |slight |mild |little |heavy |head )?"
+        r"(?:cold|cough|sore throat|fever|stomach bug|ear infection|sinus infection)"
+        r"|(?:is|are|was|were|been|feeling|feels|got|getting) (?:\w+ )?(?:sick|ill|unwell)(?! of)",
+        7 * DAY,
+    ),
+    (rf"{_ILL} (?:the |a )?(?:bad |terrible |nasty |mild )?(?:flu|covid|covid-19|bronchitis|strep throat)", 14 * DAY),
+    (r"pregnant|expecting a baby", 280 * DAY),
+)
+CONDITION_CUES: Final = tuple((re.compile(rf"\b(?:{p})\b", re.IGNORECASE), ttl) for p, ttl in _CONDITION_TABLE)
 
 # Relative dates that `extractors.dates` resolves against the message's day: phrase -> days after it.
 DAY_OFFSETS: Final[dict[str, int]] = {
@@ -103,10 +118,10 @@ LEADING_TIME = re.compile(
 
 
 def time_cues(text: str) -> tuple[bool, int | None]:
-    """Whether `text` names a recent or temporary time, and the longest lifetime its cues imply."""
+    """Whether `text` names a recent or temporary time or state, and the longest lifetime its cues imply."""
     found = False
     ttls: list[int] = []
-    for pattern, ttl in DYNAMIC_CUES:
+    for pattern, ttl in (*DYNAMIC_CUES, *CONDITION_CUES):
         if pattern.search(text):
             found = True
             if ttl is not None:

@@ -84,3 +84,23 @@ async def test_this_weekend_expires_when_the_senders_sunday_ends(client):
     assert fact["kind"] == "dynamic"
     ends = datetime.combine(sunday + timedelta(1), time(), sent.tzinfo)
     assert datetime.fromisoformat(fact["expires_at"].replace("Z", "+00:00")) == ends
+
+
+async def test_a_cold_and_a_pregnancy_pass_and_a_state_of_today_lasts_until_the_senders_midnight(client):
+    await _say(client, "kim", "I have a cold", "I'm pregnant")
+    facts = await _facts(client, "kim")
+    for content, hour, days in (("User has a cold", 0, 7), ("User is pregnant", 1, 280)):
+        assert facts[content]["kind"] == "dynamic"
+        expires = datetime.fromisoformat(facts[content]["expires_at"].replace("Z", "+00:00"))
+        assert expires == SENT + timedelta(hours=hour, days=days)
+
+    now = datetime.now(UTC)
+    noon = timezone(timedelta(hours=12 - now.hour))  # where it is about noon: the day does not end during the test
+    sent = now.astimezone(noon).replace(microsecond=0)
+    said = {"role": "user", "content": "I'm feeling stressed today", "created_at": sent.isoformat()}
+    r = await client.post("/v1/interactions", json={"user_id": "kim", "messages": [said], "wait": True})
+    assert r.status_code == 200, r.text
+    stressed = (await _facts(client, "kim"))[f"User is feeling stressed on {sent.date()}"]
+    assert stressed["kind"] == "dynamic"
+    midnight = datetime.combine(sent.date() + timedelta(1), time(), noon)
+    assert datetime.fromisoformat(stressed["expires_at"].replace("Z", "+00:00")) == midnight

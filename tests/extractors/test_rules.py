@@ -261,6 +261,36 @@ async def test_a_season_lasts_until_its_end_even_when_said_before_it_starts() ->
     assert datetime(2026, 3, 10, tzinfo=UTC) + timedelta(seconds=fact.ttl_seconds) == datetime(2026, 10, 1, tzinfo=UTC)
 
 
+@pytest.mark.parametrize(
+    ("message", "content", "ttl"),
+    [  # said on Wednesday 2025-01-15 at noon
+        ("I have a cold", "User has a cold", 7 * DAY),
+        ("I caught a nasty cold", "User caught a nasty cold", 7 * DAY),
+        ("I have the flu", "User has the flu", 14 * DAY),
+        ("I have a headache", "User has a headache", 2 * DAY),
+        ("I'm pregnant", "User is pregnant", 280 * DAY),
+        ("I'm sick today", "User is sick on 2025-01-15", DAY // 2),
+        ("I'm feeling stressed today", "User is feeling stressed on 2025-01-15", DAY // 2),
+    ],
+)
+async def test_a_passing_state_of_health_is_dynamic_for_about_as_long_as_it_lasts(
+    message: str, content: str, ttl: int
+) -> None:
+    (fact,) = await _extract([_message(message)])
+
+    assert (fact.content, fact.kind, fact.ttl_seconds) == (content, "dynamic", ttl)
+
+
+async def test_a_lasting_condition_or_a_cold_thing_is_no_passing_illness() -> None:
+    facts = await _extract([_message("I get headaches a lot. I like cold weather. I'm diabetic")])
+
+    assert [(f.content, f.kind) for f in facts] == [
+        ("User gets headaches a lot", "static"),
+        ("User likes cold weather", "static"),
+        ("User is diabetic", "static"),
+    ]
+
+
 async def test_each_fact_points_at_the_message_it_came_from() -> None:
     messages = [_message("hi there!"), _message("sure, here you go", role="assistant"), _message("I'm a nurse")]
 
