@@ -30,6 +30,10 @@ _STATED = [
     for pattern in (
         # "my (other) (work) email is x", "my phone number: x", "my github is x"
         rf"\bmy\s+(?:{_SEVERAL})?{_LABEL}{_NOUN}\s*(?:is|'s|:|=)\s*(?:now\s+)?{_VALUE}",
+        # "I changed my email, it's x now", "my number changed to x": a new one, which replaces the old
+        rf"\bi(?:'ve|\s+have)?\s+(?:changed|updated|switched)\s+my\s+{_LABEL}{_NOUN}\s*(?:[,;:-]\s*|\s+to\s+)"
+        rf"(?:(?:it's|it\s+is|the\s+new\s+one\s+is)\s+)?(?:now\s+)?{_VALUE}",
+        rf"\bmy\s+{_LABEL}{_NOUN}\s+(?:has\s+)?changed\s*(?:to|:|,\s*it's|,\s*it\s+is)\s*(?:now\s+)?{_VALUE}",
         # "email me at x", "you can reach me on x"
         rf"\b(?:e-?mail|call|text|reach|contact|find|ping|message|dm|follow)\s+me\s+(?:at|on|via)\s+{_VALUE}",
         # "I'm @ana on twitter"

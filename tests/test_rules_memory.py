@@ -104,3 +104,13 @@ async def test_a_cold_and_a_pregnancy_pass_and_a_state_of_today_lasts_until_the_
     assert stressed["kind"] == "dynamic"
     midnight = datetime.combine(sent.date() + timedelta(1), time(), noon)
     assert datetime.fromisoformat(stressed["expires_at"].replace("Z", "+00:00")) == midnight
+
+
+async def test_saying_the_email_was_changed_replaces_the_old_one(client):
+    await _say(client, "maya", "My email is maya@old.com", "I changed my email, it's maya@new.com now")
+
+    facts = await _facts(client, "maya")
+    old, new = facts["User's email is maya@old.com"], facts["User's email is maya@new.com"]
+    assert (new["status"], new["kind"], new["topic"]) == ("active", "static", "identity:email")
+    assert (old["status"], old["superseded_by"]) == ("superseded", new["id"])
+    assert not [content for content in facts if "changed" in content]
