@@ -373,7 +373,7 @@ def _clause_fact(clause: str, sent: datetime) -> CandidateFact | None:
         return None
     dynamic = cue or reading.progressive or reading.transient or bool(_JUST.match(content))
     if dynamic and (end := dates.span_end(content, sent.date(), reading.past)):
-        ttl = _until_the_end_of(end, sent)
+        ttl = _until_the_end_of(end, sent) or ttl
     topic = cues.topic_of(content)
     if hedged or tail_hedge or reading.hedged or cues.HEDGE_WORDS.search(content):
         confidence = 0.65
@@ -388,9 +388,13 @@ def _clause_fact(clause: str, sent: datetime) -> CandidateFact | None:
     )
 
 
-def _until_the_end_of(day: date, sent: datetime) -> int:
-    """Seconds from `sent` to the end of `day` on the sender's clock: "this weekend" lasts until Sunday ends."""
-    return max(1, int((datetime.combine(day + timedelta(1), time(), sent.tzinfo) - sent).total_seconds()))
+def _until_the_end_of(day: date, sent: datetime) -> int | None:
+    """Seconds from `sent` to the end of `day` on the sender's clock: "this weekend" lasts until Sunday ends (None
+    on the last day a date can name)."""
+    try:
+        return max(1, int((datetime.combine(day + timedelta(1), time(), sent.tzinfo) - sent).total_seconds()))
+    except OverflowError:
+        return None
 
 
 def _read_facts(text: str, sent: datetime) -> list[CandidateFact]:

@@ -291,6 +291,12 @@ async def test_a_lasting_condition_or_a_cold_thing_is_no_passing_illness() -> No
     ]
 
 
+async def test_today_on_the_last_day_a_date_can_name_keeps_the_cues_own_lifetime() -> None:
+    (fact,) = await _extract([_message("I'm tired today", sent=datetime(9999, 12, 31, 12, tzinfo=UTC))])
+
+    assert (fact.kind, fact.ttl_seconds) == ("dynamic", DAY)
+
+
 async def test_each_fact_points_at_the_message_it_came_from() -> None:
     messages = [_message("hi there!"), _message("sure, here you go", role="assistant"), _message("I'm a nurse")]
 
