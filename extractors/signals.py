@@ -10,6 +10,11 @@ A lexicon only hears the words it knows: a complaint told as plain facts ("third
 none, so the sentiment also takes a vote of the message's embedding against the taxonomy's polarity examples
 (generic negative, neutral and positive customer messages): how much closer the message sits to the
 positive examples' centroid than to the negative ones', with the neutral examples competing for the middle.
+
+The embedding hears what a message is about more than which way it goes: "The app is great, love it" sits nearer
+"Other apps do this much better." than "Love it, great job!". So a label that is bad news (a negative
+`sentiment_lean`) counts its prototypes' similarity only in a message that does not read positive before the
+intentions are weighed; in one that does, only its cues report it ("love the design, but it keeps crashing").
 """
 
 from __future__ import annotations
@@ -78,7 +83,8 @@ class Label(BaseModel):
         ge=-1,
         le=1,
         description="Added to the message's sentiment, times the label's score, when the label is reported: a "
-        "polite refund request is still bad news, which a word lexicon cannot see.",
+        "polite refund request is still bad news, which a word lexicon cannot see. A label with a negative lean is "
+        "reported in a message that otherwise reads positive only when one of its cues occurs.",
     )
 
 
@@ -249,13 +255,19 @@ class _Family:
         """Per message, the sentiment lean of its reported labels, weighted by their scores."""
         return np.where(scores >= self.threshold, scores, 0.0) @ self.leans
 
-    def scores(self, similarities: np.ndarray, texts: list[str], taxonomy: Taxonomy) -> np.ndarray:
-        """Scores (messages × labels) in 0…1: the nearest prototype's similarity, calibrated, plus cue boosts."""
+    def scores(
+        self, similarities: np.ndarray, texts: list[str], taxonomy: Taxonomy, upbeat: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scores (messages × labels) in 0…1: the nearest prototype's similarity, calibrated, plus cue boosts.
+
+        `upbeat` marks the messages that read positive: there a bad-news label's similarity counts for nothing."""
         if not self.names:
             return np.zeros((len(texts), 0), dtype=np.float32)
         best = np.maximum.reduceat(similarities[:, self.starts[0] : self.end], self.starts - self.starts[0], axis=1)
         span = taxonomy.similarity_ceiling - taxonomy.similarity_floor
         scores = (best - taxonomy.similarity_floor) / span
+        if upbeat is not None:
+            scores[np.ix_(upbeat, self.leans < 0)] = 0.0
         for j, pattern in enumerate(self.cues):
             if pattern is None:
                 continue
@@ -310,14 +322,17 @@ class SignalAnalyzer:
         units = _unit_rows(vectors)
         similarities = units @ self._prototypes.T
         topic_scores = self._topics.scores(similarities, texts, self.taxonomy)
-        intention_scores = self._intentions.scores(similarities, texts, self.taxonomy)
         tone_scores = self._tones.scores(similarities, texts, self.taxonomy)
-        leans = (
-            self._topics.lean(topic_scores) + self._intentions.lean(intention_scores) + self._tones.lean(tone_scores)
-        )
+        mood = np.array([self._vader.polarity_scores(text)["compound"] for text in texts], dtype=np.float32)
+        mood += self._topics.lean(topic_scores) + self._tones.lean(tone_scores)
         if self._polarity is not None:
-            leans = leans + self.taxonomy.polarity_weight * self._polarity_vote(units)
-        return [self._signals(text, topic_scores[i], intention_scores[i], leans[i]) for i, text in enumerate(texts)]
+            mood += self.taxonomy.polarity_weight * self._polarity_vote(units)
+        upbeat = mood >= self.taxonomy.neutral_band  # reads positive before the intentions' leans
+        intention_scores = self._intentions.scores(similarities, texts, self.taxonomy, upbeat)
+        sentiments = mood + self._intentions.lean(intention_scores)
+        return [
+            self._signals(text, topic_scores[i], intention_scores[i], sentiments[i]) for i, text in enumerate(texts)
+        ]
 
     def _polarity_vote(self, units: np.ndarray) -> np.ndarray:
         """Per message, P(positive) − P(negative): a softmax over its cosines with the three polarity centroids."""
@@ -325,11 +340,10 @@ class SignalAnalyzer:
         weights = np.exp(logits - logits.max(axis=1, keepdims=True))
         return (weights[:, 2] - weights[:, 0]) / weights.sum(axis=1)
 
-    def _signals(self, text: str, topics: np.ndarray, intentions: np.ndarray, lean: float) -> MessageSignals:
+    def _signals(self, text: str, topics: np.ndarray, intentions: np.ndarray, sentiment: float) -> MessageSignals:
         if not text.strip():  # a blank message says nothing, whatever its vector is near
             return MessageSignals()
-        lexical = self._vader.polarity_scores(text)["compound"]
-        sentiment = round(min(1.0, max(-1.0, float(lexical + lean))), 3)
+        sentiment = round(min(1.0, max(-1.0, float(sentiment))), 3)
         price_sensitive = bool(self._price and self._price.search(text)) or (
             self._price_topic is not None
             and topics[self._price_topic] >= self.taxonomy.price_topic_min

@@ -91,6 +91,15 @@ async def test_aggregates_follow_a_declining_user_and_churn_risk_rises(client):
     assert after["message_frequency_days"] == 1.0
 
 
+async def test_a_happy_new_user_is_only_praising_and_has_no_churn_risk(client):
+    await _say(client, "fay", ["The app is great, love it", "Everything works perfectly now, thank you"])
+    timeline = (await client.get("/v1/users/fay/timeline")).json()["timeline"]
+    assert [e["intentions"] for e in timeline] == [["praising"], ["praising"]]
+    aggregates = (await client.get("/v1/users/fay")).json()["aggregates"]
+    assert aggregates["intentions_summary"] == ["praising"]
+    assert aggregates["churn_risk_score"] == 0.0
+
+
 async def test_the_user_list_filters_by_churn_trend_messages_and_attributes(client):
     await _say(client, "happy", ["Thanks, love it", "Works great, thank you"], user_attributes={"plan": "pro"})
     await _say(

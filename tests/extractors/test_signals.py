@@ -122,6 +122,39 @@ def test_a_negation_elsewhere_in_the_message_leaves_the_intention(analyze: Analy
     assert "wants to cancel" in analyze(text).intentions
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The app is great, love it",
+        "Everything works perfectly now, thank you",
+        "The mobile app is excellent",
+        "Sync is working perfectly again, appreciate it",
+        "Great app, my whole team uses it every day",
+    ],
+)
+def test_plain_praise_gets_no_complaint_churn_or_bug_intention(analyze: Analyze, text: str) -> None:
+    # Their embeddings sit as near "Other apps do this much better." or "This stopped working after the update."
+    # as real reports do: only a bad-news label's cues count in a message that reads positive.
+    assert analyze(text).intentions == ["praising"]
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [
+        ("I'm thinking of switching to Notion", "considering alternatives"),
+        ("the export button crashes the app", "reporting a bug"),
+        ("I want to cancel my subscription", "wants to cancel"),
+        ("Love the design, but the app keeps crashing on login", "reporting a bug"),
+        ("The page shows a blank screen when I open reports", "reporting a bug"),
+        ("My files disappeared after the sync", "reporting a bug"),
+    ],
+)
+def test_a_bad_news_intention_is_found_by_its_cue_or_in_a_message_that_is_not_positive(
+    analyze: Analyze, text: str, meant: str
+) -> None:
+    assert meant in analyze(text).intentions
+
+
 def test_a_crash_report_is_a_negative_bug_report(analyze: Analyze) -> None:
     signals = analyze("The app crashes every time I upload a photo from my phone.")
     assert "bugs" in signals.topics
