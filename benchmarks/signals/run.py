@@ -46,7 +46,7 @@ from memory_server.index.minilm import OnnxMiniLMEmbedder  # noqa: E402
 FIXTURE = HERE / "messages.jsonl"
 FRESH = HERE / "fresh.jsonl"
 #: How many times the fresh split has been scored while the analyzer was being built: raise it when you look.
-FRESH_SCORED = 2
+FRESH_SCORED = 5
 SPLITS = ("fresh", "held_out", "tune")
 
 
@@ -239,7 +239,9 @@ def notes(by_split: dict[str, Scores]) -> list[str]:
         "could not choose between designs. `held_out` was scored in aggregate about 30 times while comparing "
         "them (nearest centroid, k-NN vote, VADER-else-centroid switch, weighted sum; weights, bands, two "
         "revisions of the examples, the complaint tone kept or dropped; its per-message errors were never read); "
-        "it broke those ties, so its figure is optimistic and no longer an unseen test",
+        "it broke those ties, so its figure is optimistic and no longer an unseen test. Later, the rule that a "
+        "bad-news intention needs a cue in a message that reads positive (at the neutral band, not tuned) was "
+        "checked on both, and held_out's 14 bad-news intentions reported without a cue were read one by one",
     ]
     if fresh := by_split.get("fresh"):
         verdict = "met" if fresh.pct(fresh.polarity_ok) >= 80 else "not met"
