@@ -357,7 +357,8 @@ TOPICS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, topic in (
         (r"^User's name is\b|^User goes by\b|^User is called\b", "name"),
         (
-            r"^User (?:\w+ )?(?:lives|is living|is based|resides) in "
+            r"^User (?:and their [\w -]+? (?:\w+ )?(?:live|are living|are based|reside)|(?:\w+ )?(?:lives|is living|is "
+            r"based|resides)) in "
             rf"(?!(?:{_alternation(NOT_PLACES)})\b|(?-i:the [a-z]))",
             "location",
         ),

@@ -305,26 +305,26 @@ class _Slots:
     A batch reconciler decides against the stored facts alone, so a later message of the same request that gives a
     slot a new value ("I live in Lille" … "sorry, I meant Lyon") would leave both values live. The later one
     replaces the earlier, as it would had they come in two requests (the rules reconciler, asked one candidate at
-    a time, sees them itself). Two values from one message ("a flat in Berlin and one in Lisbon") both stand.
+    a time, sees them itself), and as there a temporary value replaces only a temporary one. Two values from one
+    message ("a flat in Berlin and one in Lisbon") both stand.
     """
 
     def __init__(self) -> None:
-        self.filled: dict[str, tuple[str, int]] = {}
+        self.filled: dict[str, tuple[Fact, int]] = {}
 
     def decision(self, candidate: CandidateFact, decision: Decision) -> Decision:
         topic = cues.topic_of(candidate.content)
-        earlier = self.filled.get(topic) if topic else None
-        if earlier is None or decision.action not in (Action.ADD, Action.UPDATE):
+        if topic not in self.filled or decision.action not in (Action.ADD, Action.UPDATE):
             return decision
-        fact_id, message = earlier
-        if message >= _last_message(candidate):
+        earlier, message = self.filled[topic]
+        if message >= _last_message(candidate) or (earlier.kind, candidate.kind) == ("static", "dynamic"):
             return decision
-        targets = [*decision.target_ids, fact_id] if decision.action is Action.UPDATE else [fact_id]
+        targets = [*decision.target_ids, earlier.id] if decision.action is Action.UPDATE else [earlier.id]
         return Decision(Action.UPDATE, targets, f"newer value for {topic} in this request", decision.by)
 
     def note(self, candidate: CandidateFact, written: Fact | None) -> None:
         if written is not None and (topic := cues.topic_of(candidate.content)):
-            self.filled[topic] = (written.id, _last_message(candidate))
+            self.filled[topic] = (written, _last_message(candidate))
 
 
 class _Pacer:

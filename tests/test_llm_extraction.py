@@ -349,8 +349,11 @@ async def test_the_rules_reconciler_replaces_a_models_fact_on_the_same_topic(cli
     assert await live(client) == ["User lives in Munich"]
 
 
-def said(*items: tuple[str, int]) -> dict:
-    return {"facts": [{"content": c, "kind": "static", "confidence": 0.9, "message": m} for c, m in items]}
+def said(*items: tuple[str, int] | tuple[str, int, str]) -> dict:
+    out = [
+        {"content": c, "kind": kind[0] if kind else "static", "confidence": 0.9, "message": m} for c, m, *kind in items
+    ]
+    return {"facts": out}
 
 
 async def test_a_later_message_of_the_same_request_replaces_a_value_an_earlier_one_gave(client, llm):
@@ -387,6 +390,12 @@ async def test_a_model_is_shown_when_a_known_fact_was_said_not_when_it_was_store
     await say("I moved to Paris", "2026-02-01T10:00:00Z")
     assert "[0] User lives in Lyon (static, 2026-01-10)" in llm.prompts(3)
     assert await live(client) == ["User lives in Paris"]
+
+
+async def test_a_later_temporary_value_of_the_same_request_leaves_the_lasting_one(client, llm):
+    llm.json_reply(said(("User works as a teacher", 0), ("User works as a waiter this summer", 1, "dynamic")))
+    await publish(client, "ana", "I work as a teacher.", "But I'm working as a waiter this summer")
+    assert await live(client) == ["User works as a teacher", "User works as a waiter this summer"]
 
 
 async def test_two_values_for_a_slot_from_one_message_both_stand(client, llm):

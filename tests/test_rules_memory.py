@@ -36,6 +36,12 @@ async def test_living_somewhere_with_someone_else_leaves_the_users_own_location_
     for shared in ("User and their sister live in", "User and their friend live in"):
         [fact] = [f for content, f in facts.items() if content.startswith(shared)]
         assert (fact["status"], fact["topic"]) == ("active", None)
+    await _say(client, "lea", "My husband and I live in Porto now.")  # a home shared with someone is the user's too
+    facts = await _facts(client, "lea")
+    assert facts["User lives in Madrid"]["status"] == "superseded"
+    assert [c for c, f in facts.items() if f["status"] == "active" and f["topic"] == "location"] == [
+        "User and their husband live in Porto now"
+    ]
 
 
 async def test_a_new_job_however_it_is_said_replaces_the_occupation(client):
