@@ -34,8 +34,9 @@ from memory_server.configstore import ConfigStore
 from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import InvalidInput, from_validation
-from memory_server.neighbors import known_facts, said_times
+from memory_server.neighbors import known_facts
 from memory_server.pipeline import Batch, Origin, worth_storing
+from memory_server.recency import extracting_as, said_times
 from memory_server.reconcile import Reconciler, RulesReconciler
 from memory_server.reconcile_llm import LLMReconciler
 from memory_server.retrieval import live_facts
@@ -190,7 +191,7 @@ async def _extract(
     known = {stored[i].id: s for i, s in found.signals.items() if 0 <= i < len(stored)}
     to_analyse = stored if remembered else []
     analysed = await signals.analyse(core, job.tenant_id, job.user_id, config, to_analyse, source, known)
-    actor = f"{job.actor}/extractor:{extractor.name}"
+    actor = extracting_as(job.actor, extractor.name)
     scope = Scope.of_space(job.tenant_id, job.actor)
     reconciler = reconciler_for(core.settings, config)
     batch = Batch(core, scope, kept, origin, config, reconciler, actor, usage, budget, embedded)

@@ -4,7 +4,6 @@ neighbours (`Working`), and which an extractor that reconciles as it extracts is
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import numpy as np
 
@@ -13,8 +12,6 @@ from memory_server.models import Fact
 from memory_server.reconcile import Neighbor
 from memory_server.retrieval import LiveFacts
 from memory_server.store import facts as factsql
-from memory_server.store import messages as messagesql
-from memory_server.store.db import Database
 
 MAX_NEIGHBORS = 10
 
@@ -97,22 +94,3 @@ def known_facts(live: LiveFacts, said: Sequence[np.ndarray], limit: int) -> list
         return []
     best = (live.matrix @ np.stack(said).T).max(axis=1)
     return [live.facts[i] for i in np.argsort(-best, kind="stable")[:limit].tolist()]
-
-
-async def said_times(db: Database, space: str, facts: Sequence[Fact]) -> dict[str, datetime | None]:
-    """When each fact was said, by its id: when its latest message was; unknown (None) once its messages are deleted;
-    for a fact stated without messages, when its request's latest message was, else when it was stored. A model
-    shown the storage time instead reads a fact replayed from old conversations as newer than what it hears now."""
-    times = await messagesql.times_of(db, space, [m for f in facts for m in f.message_ids])
-    unsourced = [f.request_id for f in facts if f.request_id and not any(m in times for m in f.message_ids)]
-    requests = await messagesql.latest_of_requests(db, space, unsourced)
-
-    def said_at(fact: Fact) -> datetime | None:
-        known = [times[m] for m in fact.message_ids if m in times]
-        if known:
-            return max(known)
-        if fact.message_ids:
-            return None
-        return requests.get(fact.request_id or "", fact.created_at)
-
-    return {f.id: said_at(f) for f in facts}

@@ -25,7 +25,8 @@ from memory_server.context import Core, Scope
 from memory_server.cpu import Budget
 from memory_server.errors import Conflict
 from memory_server.models import Fact
-from memory_server.neighbors import Working, said_times
+from memory_server.neighbors import Working
+from memory_server.recency import not_overruled, said_later, said_times
 from memory_server.reconcile import Action, Decision, Item, Reconciler
 from memory_server.retrieval import live_facts
 from memory_server.store import changelog as changesql
@@ -105,40 +106,6 @@ def worth_storing(
     return kept
 
 
-async def _not_overruled(
-    core: Core, scope: Scope, candidates: list[CandidateFact], origin: Origin
-) -> list[CandidateFact]:
-    """Leave out what was deleted or replaced after it was said (by a person, or by what the user said later):
-    extracting the same messages again (another config, a re-extraction) must neither undo a person's decision
-    nor bring back what a later statement replaced. What is said again afterwards counts anew, and a fact stated
-    without messages is meant as it is."""
-    digests = [factsql.content_hash(c.content) for c in candidates]
-    overruled = await factsql.overruled(core.db, scope.space, origin.user_id, digests)
-    if not overruled:
-        return candidates
-    kept = []
-    for candidate, digest in zip(candidates, digests, strict=True):
-        said = _said_at(candidate, origin)
-        if digest not in overruled or said is None or said > overruled[digest]:
-            kept.append(candidate)
-    return kept
-
-
-async def _said_later(
-    core: Core, scope: Scope, targets: list[tuple[Fact, np.ndarray]], candidate: CandidateFact, origin: Origin
-) -> bool:
-    """Whether any fact the candidate would replace or delete was said after the candidate: older news never
-    overrides newer (a re-extraction replaying the past, a backfill of old conversations). A fact's time is
-    `said_times`'s; a candidate without a time is news, and so is one replacing a fact said "in the future" (a
-    client's clock was wrong: that fact's time tells nothing)."""
-    said = _said_at(candidate, origin)
-    if said is None or not targets:
-        return False
-    times = await said_times(core.db, scope.space, [fact for fact, _ in targets])
-    now = timeutil.now()
-    return any(at is not None and said < at <= now for at in times.values())
-
-
 def _said_at(candidate: CandidateFact, origin: Origin) -> datetime | None:
     """When the candidate was said: its messages' first time, else the request's."""
     times = _times(candidate, origin) or origin.message_times
@@ -186,7 +153,8 @@ class Batch:
     async def plan(self) -> Planned:
         core, scope, origin = self.core, self.scope, self.origin
         now = timeutil.now()
-        kept = await _not_overruled(core, scope, worth_storing(self.candidates, origin, self.config, now), origin)
+        worth = worth_storing(self.candidates, origin, self.config, now)
+        kept = await not_overruled(core.db, scope.space, origin.user_id, [(c, _said_at(c, origin)) for c in worth])
         if missing := [c.content for c in kept if c.content not in self.embedded]:
             self.embedded.update(zip(missing, await core.embedder.embed(missing), strict=True))
         vectors = [self.embedded[c.content] for c in kept]
@@ -198,8 +166,8 @@ class Batch:
         async def apply(candidate: CandidateFact, vector: np.ndarray, decision: Decision) -> Fact | None:
             offered = set(decision.target_ids)
             targets = working.pairs(offered)  # ids of facts no longer live are dropped
-            if decision.action in (Action.UPDATE, Action.DELETE) and await _said_later(
-                core, scope, targets, candidate, origin
+            if decision.action in (Action.UPDATE, Action.DELETE) and await said_later(
+                core.db, scope.space, [fact for fact, _ in targets], _said_at(candidate, origin)
             ):
                 decision = Decision(Action.NONE, decision.target_ids, "older than what it would replace", decision.by)
                 offered = set()

@@ -120,3 +120,14 @@ async def test_saying_the_email_was_changed_replaces_the_old_one(client):
     assert (new["status"], new["kind"], new["topic"]) == ("active", "static", "identity:email")
     assert (old["status"], old["superseded_by"]) == ("superseded", new["id"])
     assert not [content for content in facts if "changed" in content]
+
+
+async def test_a_value_said_again_after_its_replacement_counts_however_late_it_is_processed(client):
+    await _say(client, "occ", "I work as a chef.", "I work as a pilot.", "I work as a chef.")
+    r = await client.get("/v1/users/occ/facts", params={"status": "all"})
+    facts = sorted((f["content"], f["status"]) for f in r.json()["items"])
+    assert facts == [  # the chef said last counts, though processed hours after the pilot replaced the first chef
+        ("User works as a chef", "active"),
+        ("User works as a chef", "superseded"),
+        ("User works as a pilot", "superseded"),
+    ]

@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -299,32 +300,39 @@ async def due_to_expire(db: Database, limit: int) -> list[tuple[str, Fact]]:
     return [(r["tenant_id"], to_fact(r)) for r in rows]
 
 
-async def overruled(db: Database, tenant_id: str, user_id: str, hashes: Sequence[str]) -> dict[str, datetime]:
-    """Of these content hashes, those of the user's facts that were deleted or replaced (by a person, or by a later
-    statement; not by the system's expiry), with when they last were: an extraction of what was said before then
-    must not bring the fact back."""
+@dataclass(frozen=True)
+class Retirement:
+    """A fact deleted or replaced by a person or by a later statement (not by the system's expiry)."""
+
+    content_hash: str
+    recorded_at: datetime
+    actor: str
+    request_id: str | None
+    successor: str | None
+
+
+async def retirements(db: Database, tenant_id: str, user_id: str, hashes: Sequence[str]) -> list[Retirement]:
+    """How the user's facts with these content hashes were retired, one row per change-log entry."""
     if not hashes:
-        return {}
-    retired = await db.fetchall(
-        f"SELECT id, content_hash FROM facts WHERE tenant_id = ? AND user_id = ? "
-        f"AND status IN ('deleted', 'superseded') AND content_hash IN ({marks(hashes)})",
+        return []
+    rows = await db.fetchall(
+        "SELECT f.content_hash, c.created_at, c.actor, c.request_id, f.superseded_by FROM facts f "
+        "JOIN changelog c ON c.tenant_id = f.tenant_id AND c.user_id = f.user_id AND c.fact_id = f.id "
+        f"WHERE f.tenant_id = ? AND f.user_id = ? AND f.content_hash IN ({marks(hashes)}) "
+        "AND f.status IN ('deleted', 'superseded') AND c.event IN ('delete', 'supersede') "
+        "AND c.actor NOT LIKE 'system:%'",
         (tenant_id, user_id, *hashes),
     )
-    if not retired:
-        return {}
-    hash_of = {r[0]: r[1] for r in retired}
-    rows = await db.fetchall(
-        "SELECT fact_id, max(created_at) FROM changelog WHERE tenant_id = ? AND user_id = ? "
-        f"AND fact_id IN ({marks(list(hash_of))}) "
-        "AND event IN ('delete', 'supersede') AND actor NOT LIKE 'system:%' "
-        "GROUP BY fact_id",
-        (tenant_id, user_id, *hash_of),
-    )
-    found: dict[str, datetime] = {}
-    for fact_id, at in rows:
-        when = timeutil.from_db(at)
-        digest = hash_of[fact_id]
-        found[digest] = max(when, found.get(digest, when))
+    return [Retirement(r[0], timeutil.from_db(r[1]), r[2], r[3], r[4]) for r in rows]
+
+
+async def of_ids(db: Database, tenant_id: str, fact_ids: Sequence[str]) -> list[Fact]:
+    found: list[Fact] = []
+    for chunk in in_chunks(fact_ids):
+        rows = await db.fetchall(
+            f"SELECT {COLUMNS} FROM facts WHERE tenant_id = ? AND id IN ({marks(chunk)})", (tenant_id, *chunk)
+        )
+        found.extend(map(to_fact, rows))
     return found
 
 
