@@ -20,6 +20,7 @@ from memory_server.extraction import check_config
 from memory_server.index.chroma import ChromaIndex
 from memory_server.index.embedders import create_embedder
 from memory_server.index.sync import VectorSync
+from memory_server.store import chores as choresql
 from memory_server.store import episodes as episodesql
 from memory_server.store import indexed as indexedsql
 from memory_server.store import vectors as vectorsql
@@ -27,6 +28,9 @@ from memory_server.store.db import Database
 from memory_server.webhook_delivery import WebhookDispatcher
 
 log = logging.getLogger(__name__)
+
+#: Index entries read, and deleted, per call when a start drops those of users the index does not serve.
+SCAN_PAGE = 1000
 
 
 async def open_core(settings: Settings, *, rebuilding: bool = False) -> tuple[Core, DataDirLock]:
@@ -65,6 +69,7 @@ async def open_core(settings: Settings, *, rebuilding: bool = False) -> tuple[Co
             if not rebuilding:
                 await refuse_other_model(core)
                 await _refill_a_lost_index(core)
+                await _drop_unindexed_users(core)
                 await core.vectors.flush()
         except BaseException:
             await db.close()  # its thread would keep the process alive
@@ -85,6 +90,25 @@ async def _refill_a_lost_index(core: Core) -> None:
         if expected and not await index.scan(0, 1):
             log.warning("the %s index is empty but holds %d users: filling it again", family, len(expected))
             await indexedsql.refill(core.db, family)
+
+
+async def _drop_unindexed_users(core: Core) -> None:
+    """Once, after m025 found an index from before m017: drop the entries of every user the index does not serve
+    (it held everyone; a purge of any of them left their vectors there)."""
+    if not await choresql.pending(core.db, choresql.DROP_UNINDEXED_USERS):
+        return
+    for family, index in (("facts", core.index), ("episodes", core.episodes)):
+        served = await indexedsql.users(core.db, family)
+        unserved, offset = [], 0
+        while page := await index.scan(offset, SCAN_PAGE):
+            offset += len(page)
+            unserved += [e.id for e in page if (e.tenant_id, e.user_id) not in served]
+        for start in range(0, len(unserved), SCAN_PAGE):
+            await index.delete(unserved[start : start + SCAN_PAGE])
+        log.warning(
+            "the %s index held %d entries of users it does not serve (from before m017): dropped", family, len(unserved)
+        )
+    await choresql.done(core.db, choresql.DROP_UNINDEXED_USERS)
 
 
 async def _share_the_index(db: Database, settings: Settings) -> None:

@@ -68,11 +68,13 @@ DERIVED = ("user_attributes", "user_counts")
 
 #: Source tables with nothing to copy: the migration record, FTS5's vocabulary and storage of `episodes_fts`, the
 #: rate-limit buckets (a SQLite deployment keeps them in memory; the table is empty), the users' revisions with
-#: their clock (the target's triggers give every copied user a revision of the target's clock), and which users the
-#: vector index holds (the target's index may be another one: the first search of a large user asks for it again).
+#: their clock (the target's triggers give every copied user a revision of the target's clock), which users the
+#: vector index holds (the target's index may be another one: the first search of a large user asks for it again)
+#: and the chores left for the source's next start (about the source's index).
 NOT_COPIED = frozenset(
     {
         "_migrations",
+        "chores",
         "indexed_users",
         "rate_buckets",
         "revision_clock",

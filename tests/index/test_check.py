@@ -12,6 +12,7 @@ from memory_server.cli import app as cli_app
 from memory_server.context import Scope
 from memory_server.schemas import FactIn, InteractionIn
 from memory_server.service import MemoryService
+from memory_server.store import chores as choresql
 from memory_server.store.vectors import IndexEntry
 from tests.conftest import index_users
 
@@ -112,3 +113,35 @@ def test_entries_of_users_the_index_does_not_hold_are_orphans_that_repair_drops(
     assert (report["live_facts"], report["indexed"], report["orphan"]) == (0, 2, 2)
     repaired = json.loads(_check(settings, "--repair").stdout)
     assert (repaired["orphan"], repaired["indexed"], repaired["repaired"]) == (0, 0, 2)
+
+
+def test_a_start_after_an_upgrade_from_before_m017_drops_the_entries_of_users_the_index_does_not_serve(settings):
+    """Such an index held everyone while m017 started `indexed_users` empty: a purge left a user's vectors in it."""
+    vector = np.ones(384, np.float32) / np.sqrt(384)
+
+    async def as_before_m017() -> None:
+        service = await MemoryService.open(settings)
+        try:
+            assert not await choresql.pending(service.core.db, choresql.DROP_UNINDEXED_USERS)  # a new database
+            fact = (await service.add_fact(Scope(settings.tenant, "test"), FactIn(user_id="ana", content="x"))).fact
+            await service.core.index.upsert([IndexEntry(fact.id, settings.tenant, "ana", "static", vector)])
+            async with service.core.db.transaction() as conn:  # m017 came after the data, m025 not yet
+                await conn.execute(
+                    "UPDATE _migrations SET applied_at = '9999-01-01T00:00:00Z' WHERE name = 'm017_indexed_users'"
+                )
+                await conn.execute("DELETE FROM _migrations WHERE name = 'm025_chores'")
+                await conn.execute("DROP TABLE chores")
+        finally:
+            await service.close()
+
+    async def upgraded() -> tuple[int, bool]:
+        service = await MemoryService.open(settings)
+        try:
+            return len(await service.core.index.scan(0, 10)), await choresql.pending(
+                service.core.db, choresql.DROP_UNINDEXED_USERS
+            )
+        finally:
+            await service.close()
+
+    asyncio.run(as_before_m017())
+    assert asyncio.run(upgraded()) == (0, False)

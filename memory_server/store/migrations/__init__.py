@@ -30,6 +30,7 @@ from memory_server.store.migrations.operations import (
     m015_rate_buckets,
     m017_indexed_users,
     m022_console_signouts,
+    m025_chores,
 )
 from memory_server.store.migrations.revisions import (
     m016_user_revisions,
@@ -71,6 +72,7 @@ MIGRATIONS: list[Migration] = [
     m022_console_signouts,
     m023_cjk_bigrams,
     m024_users_never_seen_last,
+    m025_chores,
 ]
 
 #: Migrations that rebuild a table other tables reference, keeping every row's id: on SQLite they run with foreign

@@ -1,9 +1,10 @@
-"""Migrations m012-m013, m015 and m017: the retrieval log (what each profile and search returned, and to whom), the
-time of each vector operation (the outbox's lag), rate-limit buckets shared by processes, and the users whose
-vectors the index holds."""
+"""Migrations m012-m013, m015, m017 and m025: the retrieval log (what each profile and search returned, and to whom),
+the time of each vector operation (the outbox's lag), rate-limit buckets shared by processes, the users whose
+vectors the index holds, and chores left for the next start."""
 
 from __future__ import annotations
 
+from memory_server import timeutil
 from memory_server.store.db import Connection
 from memory_server.store.migrations.script import run_script
 
@@ -98,3 +99,22 @@ async def m022_console_signouts(db: Connection) -> None:
         )
         """,
     )
+
+
+async def m025_chores(db: Connection) -> None:
+    """Work a migration leaves for the next start, which needs more than the database (`store.chores`). The first:
+    an index written before m017 holds every user, though m017 started `indexed_users` empty, so a purge of any of
+    them left their vectors there; the next start drops the entries of users the index does not serve. It is due
+    where jobs or facts were stored before m017 was applied."""
+    await run_script(db, "CREATE TABLE chores (name TEXT PRIMARY KEY, created_at TEXT NOT NULL)")
+    [applied] = await db.execute_fetchall("SELECT applied_at FROM _migrations WHERE name = 'm017_indexed_users'")
+    before = await db.execute_fetchall(
+        "SELECT 1 WHERE EXISTS (SELECT 1 FROM jobs WHERE created_at < ?) OR EXISTS (SELECT 1 FROM facts WHERE "
+        "created_at < ?)",
+        (applied[0], applied[0]),
+    )
+    if before:
+        await db.execute(
+            "INSERT INTO chores (name, created_at) VALUES ('drop-unindexed-users', ?)",
+            (timeutil.to_db(timeutil.now()),),
+        )
