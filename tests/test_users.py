@@ -46,6 +46,16 @@ async def test_publishing_creates_the_user_record_with_attributes_source_and_cou
     assert user["last_seen"].startswith("2026-05-06")
 
 
+async def test_a_backfill_of_older_messages_leaves_the_current_attributes_and_source(client):
+    await _say(client, "ana", ["hi"], start=10, source="web", user_attributes={"plan": "pro"})
+    await _say(client, "ana", ["an old chat"], start=0, source="import", user_attributes={"plan": "free", "seats": 3})
+    user = (await client.get("/v1/users/ana")).json()
+    assert (user["attributes"], user["source_label"], user["message_count"]) == ({"plan": "pro"}, "web", 2)
+    assert user["first_seen"].startswith("2026-05-01") and user["last_seen"].startswith("2026-05-11")
+    await _say(client, "ana", ["back again"], start=12, user_attributes={"plan": "team"})
+    assert (await client.get("/v1/users/ana")).json()["attributes"] == {"plan": "team"}
+
+
 async def test_signals_per_message_and_a_timeline_newest_first(client):
     await _say(
         client,

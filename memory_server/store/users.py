@@ -38,14 +38,18 @@ async def seen(
     times: Sequence[datetime],
     now: datetime,
 ) -> None:
-    """Count a published request's messages; `attributes` are merged in (RFC 7396: a null removes a key)."""
+    """Count a published request's messages; `attributes` are merged in (RFC 7396: a null removes a key) and its
+    source taken, unless the user was seen later than its messages: older news (a backfill of old conversations)
+    does not overwrite the current plan."""
     first, last = timeutil.to_db(min(times)), timeutil.to_db(max(times))
     stamp = timeutil.to_db(now)
+    news = "(users.last_seen IS NULL OR excluded.last_seen >= users.last_seen)"
     await conn.execute(
         "INSERT INTO users (tenant_id, user_id, source, attributes, first_seen, last_seen, message_count, "
         "created_at, updated_at) VALUES (?, ?, ?, json_patch('{}', ?), ?, ?, ?, ?, ?) "
-        "ON CONFLICT (tenant_id, user_id) DO UPDATE SET source = coalesce(excluded.source, users.source), "
-        "attributes = json_patch(users.attributes, ?), "
+        f"ON CONFLICT (tenant_id, user_id) DO UPDATE SET source = CASE WHEN {news} "
+        "THEN coalesce(excluded.source, users.source) ELSE users.source END, "
+        f"attributes = CASE WHEN {news} THEN json_patch(users.attributes, ?) ELSE users.attributes END, "
         "first_seen = CASE WHEN users.first_seen < excluded.first_seen THEN users.first_seen "
         "ELSE excluded.first_seen END, "
         "last_seen = CASE WHEN users.last_seen > excluded.last_seen THEN users.last_seen ELSE excluded.last_seen END, "
