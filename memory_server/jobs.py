@@ -14,14 +14,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import TypeVar
 
 from memory_server import tasks, timeutil, webhooks
 from memory_server.config import WorkerSettings
 from memory_server.store import jobs as jobsql
 from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
+from memory_server.throttle import Throttle
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: WorkerSettings) -> bool:
@@ -58,6 +63,7 @@ class WorkerPool:
         self._draining = False
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._record_failures = Throttle()  # outcomes the store would not take: logged once a minute
 
     async def start(self) -> None:
         await jobsql.recover(self.db)
@@ -129,7 +135,7 @@ class WorkerPool:
                         await self._wake.wait()
                 continue
             if self._draining:  # claimed as the process began to stop: back to the queue, untouched
-                await jobsql.unclaim(self.db, job.request_id)
+                await self._record(job, partial(jobsql.unclaim, self.db, job.request_id))
                 break
             self._wake.set()  # there may be more: let another worker look
             await self._run(job)
@@ -141,16 +147,37 @@ class WorkerPool:
             raise
         except Exception as exc:
             log.warning("job %s failed (attempt %d): %s", job.request_id, job.attempts, exc)
-            final = await mark_failed(self.db, job, f"{type(exc).__name__}: {exc}", self.settings)
-            await jobsql.release(self.db, job.request_id)
-            self.after_job()
-            if not final:
-                return
+            error = f"{type(exc).__name__}: {exc}"
+            final = await self._record(job, partial(mark_failed, self.db, job, error, self.settings))
         else:
-            await jobsql.release(self.db, job.request_id)
-            self.after_job()
-        self._finished(job.request_id)
-        self._wake.set()
+            final = True
+        await self._record(job, partial(jobsql.release, self.db, job.request_id))
+        self.after_job()
+        if final:
+            self._finished(job.request_id)
+            self._wake.set()
+
+    async def _record(self, job: ClaimedJob, write: Callable[[], Awaitable[T]]) -> T | None:
+        """Write what became of a job, again every `poll_seconds` while the store does not answer (a locked file, a
+        full disk, a database away), so that the worker lives on and the job is settled once it does. None when the
+        process stops first: the job is left running, and the next start puts it back in the queue."""
+        while True:
+            try:
+                result = await write()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._draining:
+                    log.warning(
+                        "could not record the outcome of job %s (%s); the next start runs it", job.request_id, exc
+                    )
+                    return None
+                if self._record_failures.due():
+                    log.warning("could not record the outcome of job %s (%s); trying again", job.request_id, exc)
+                await asyncio.sleep(self.settings.poll_seconds)
+            else:
+                self._record_failures.reset()
+                return result
 
     async def _housekeeping(self) -> None:
         while True:

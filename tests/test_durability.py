@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import aiosqlite
 import pytest
@@ -12,6 +13,7 @@ from memory_server.context import Scope
 from memory_server.errors import Unavailable
 from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
+from memory_server.store import jobs as jobsql
 from memory_server.store import migrations
 from memory_server.store.sqlite import SqliteDatabase
 from tests.conftest import index_users, indexed
@@ -46,6 +48,39 @@ async def test_job_accepted_before_a_crash_runs_at_next_start(settings, fake):
         done = await service.request(scope, job.request_id)
         assert [f.content for f in done.changes.added] == ["User is a nurse"]
         assert done.attempts == 2
+    finally:
+        await service.close()
+
+
+async def test_a_failure_the_store_cannot_record_at_once_is_recorded_when_it_answers(settings, fake, monkeypatch):
+    """A locked database (or a full disk) while a failed attempt is written kills no worker: the job is queued again
+    once the store answers, runs to its end, and the jobs after it run too."""
+    settings.workers.concurrency = 1  # one worker: if it died, nothing would run any more
+    scope = Scope(settings.tenant, "test")
+    reschedule, refusals = jobsql.reschedule, []
+
+    async def locked(*args, **kwargs):
+        if len(refusals) < 3:
+            refusals.append(args[1])
+            raise sqlite3.OperationalError("database is locked")
+        await reschedule(*args, **kwargs)
+
+    monkeypatch.setattr(jobsql, "reschedule", locked)
+    service = await MemoryService.open(settings)
+    await service.start()
+    try:
+        await service.update_config(scope, {"extractor": "fake"})
+        fake.queue(RuntimeError("model down"), [fact("User is a nurse")], [fact("User keeps bees")])
+        first, _ = await service.ingest(
+            scope, InteractionIn(user_id="ana", messages=[{"role": "user", "content": "a"}])
+        )
+        assert await wait_done(service, scope, first.request_id) == "done"
+        later, _ = await service.ingest(
+            scope, InteractionIn(user_id="bob", messages=[{"role": "user", "content": "b"}])
+        )
+        assert await wait_done(service, scope, later.request_id) == "done"
+        assert refusals == [first.request_id] * 3
+        assert (await service.request(scope, first.request_id)).attempts == 2
     finally:
         await service.close()
 

@@ -16,7 +16,6 @@ import contextlib
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,31 +26,12 @@ import numpy as np
 
 from memory_server.errors import Unavailable
 from memory_server.store.vectors import IndexEntry
+from memory_server.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
 Family = Literal["facts", "episodes"]
 T = TypeVar("T")
-
-
-class Throttle:
-    """When a failure that repeats (each flush, each search) is worth logging: the first time, then once a
-    `seconds` while it lasts."""
-
-    def __init__(self, seconds: float = 60.0) -> None:
-        self.seconds = seconds
-        self._logged: float | None = None
-
-    def due(self) -> bool:
-        now = time.monotonic()
-        if self._logged is not None and now - self._logged < self.seconds:
-            return False
-        self._logged = now
-        return True
-
-    def reset(self) -> None:
-        """It stopped failing: the next failure is logged at once."""
-        self._logged = None
 
 
 class IndexUnavailable(Unavailable):

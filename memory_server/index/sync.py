@@ -24,10 +24,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memory_server.index.chroma import IndexUnavailable, Throttle, VectorIndex
+from memory_server.index.chroma import IndexUnavailable, VectorIndex
 from memory_server.index.embedders import Embedder, EmbedderError
 from memory_server.store import episodes, indexed, vectors
 from memory_server.store.db import Database, Row
+from memory_server.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
