@@ -20,6 +20,7 @@ from typing import Any
 import aiosqlite
 
 from memory_server import timeutil, when
+from memory_server.errors import Unavailable
 from memory_server.store import fts
 from memory_server.store.db import ConstraintError, KeyedLocks, Row
 from memory_server.store.migrations import migrate
@@ -31,7 +32,28 @@ _PRAGMAS = (
     "PRAGMA busy_timeout=5000",
 )
 _BUSY = (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+#: What an error of the file or the disk, not of the statement, says the database is (by primary result code).
+_OUTAGES = {
+    sqlite3.SQLITE_BUSY: "is locked by another process",
+    sqlite3.SQLITE_LOCKED: "is locked by another process",
+    sqlite3.SQLITE_FULL: "cannot be written: the disk is full",
+    sqlite3.SQLITE_IOERR: "cannot be read or written (a disk I/O error)",
+    sqlite3.SQLITE_READONLY: "cannot be written: it is read-only",
+    sqlite3.SQLITE_CANTOPEN: "cannot be opened (check the directory and its permissions)",
+}
 _INLINE_BUSY_MS = 20  # how long `lookup` may hold the event loop on a busy file before handing the read over
+
+
+def _primary(exc: BaseException) -> int:
+    """The primary result code of an error (SQLITE_BUSY of SQLITE_BUSY_RECOVERY), 0 when it has none."""
+    return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+
+
+def _outage(name: str, exc: BaseException) -> Unavailable | None:
+    """A locked file, a full disk or an I/O error as the 503 that says so (the store may answer again in a moment);
+    None for an error of the statement itself, which stays what it is."""
+    what = _OUTAGES.get(_primary(exc)) if isinstance(exc, sqlite3.OperationalError) else None
+    return None if what is None else Unavailable(f"the database {name} {what}; try again")
 
 
 def _bound(params: Iterable[Any]) -> Mapping[str, Any] | tuple[Any, ...]:
@@ -118,6 +140,8 @@ class SqliteDatabase:
                     await asyncio.shield(self._writer.execute("ROLLBACK"))
                 if isinstance(exc, sqlite3.IntegrityError):
                     raise ConstraintError(str(exc)) from exc
+                if outage := _outage(repr(self), exc):
+                    raise outage from None
                 raise
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[Row]:
@@ -126,7 +150,12 @@ class SqliteDatabase:
         latest commit."""
         if self._reader is None:
             raise RuntimeError("database is not open")
-        return list(await self._reader.execute_fetchall(sql, _bound(params)))
+        try:
+            return list(await self._reader.execute_fetchall(sql, _bound(params)))
+        except sqlite3.OperationalError as exc:
+            if outage := _outage(repr(self), exc):
+                raise outage from None
+            raise
 
     async def lookup(self, sql: str, params: Iterable[Any] = ()) -> Row | None:
         """A key lookup in a small table every request reads (API keys, user revisions), on the event loop's own
@@ -138,9 +167,11 @@ class SqliteDatabase:
         try:
             rows = self._inline.execute(sql, _bound(params)).fetchall()
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode & 0xFF not in _BUSY:  # the primary code of an extended one (SQLITE_BUSY_RECOVERY)
-                raise
-            return await self.fetchone(sql, params)
+            if _primary(exc) in _BUSY:
+                return await self.fetchone(sql, params)
+            if outage := _outage(repr(self), exc):
+                raise outage from None
+            raise
         return rows[0] if rows else None
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> Row | None:

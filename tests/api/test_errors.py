@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from tests.conftest import use_extractor
@@ -282,3 +284,37 @@ def test_an_llm_extractor_without_a_model_stops_start_up_in_one_line(tmp_path):
     assert lines == [
         "error: extraction.model: the llm extractor needs a model: set `model` here or llm.model in the settings"
     ]
+
+
+@pytest.mark.sqlite
+async def test_a_write_while_another_process_holds_the_database_is_a_503_saying_it_is_locked(client, service):
+    db = service.core.db
+    async with db.transaction() as conn:
+        await conn.execute("PRAGMA busy_timeout=200")  # the writer gives up sooner than its 5 s
+    holder = sqlite3.connect(db.path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        r = await client.post("/v1/interactions", json={"user_id": "ana", "messages": [OK_MESSAGE]})
+        assert_error(r, 503, "unavailable")
+        assert r.headers["Retry-After"] == "5"
+        assert "is locked by another process" in r.json()["error"]["message"]
+        assert await nothing_stored(service)
+        holder.execute("ROLLBACK")
+        r = await client.post("/v1/interactions", json={"user_id": "ana", "messages": [OK_MESSAGE]})
+        assert r.status_code == 202, r.text
+    finally:
+        holder.close()
+
+
+@pytest.mark.sqlite
+async def test_a_write_on_a_full_disk_is_a_503_saying_so_and_leaves_nothing_half_written(client, service):
+    db = service.core.db
+    async with db.transaction() as conn:  # the file may not grow by a page: SQLite answers SQLITE_FULL
+        pages = (await conn.execute_fetchall("PRAGMA page_count"))[0][0]
+        await conn.execute(f"PRAGMA max_page_count={pages}")
+    r = await client.post("/v1/facts", json={"user_id": "ana", "content": "User keeps bees. " * 400})
+    assert_error(r, 503, "unavailable")
+    assert r.headers["Retry-After"] == "5"
+    assert "the disk is full" in r.json()["error"]["message"]
+    for table in ("facts", "fact_vectors", "vector_ops", "changelog"):
+        assert (await db.fetchone(f"SELECT count(*) FROM {table}"))[0] == 0, table

@@ -9,6 +9,7 @@ import sqlite3
 
 import pytest
 
+from memory_server.errors import Unavailable
 from memory_server.store.sqlite import SqliteDatabase
 
 
@@ -87,7 +88,7 @@ async def test_exclusive_keeps_one_holder_of_a_key_among_the_process_s_tasks(tmp
 async def test_a_lookup_sees_every_commit_at_once_and_hands_a_busy_read_to_the_reader(tmp_path, monkeypatch):
     """`lookup` reads on the event loop's own connection: it must see what the writer just committed (a key
     revoked a moment ago), and when that connection finds the file busy, answer from the reader instead of
-    failing; any other error is raised."""
+    failing; a disk that fails it is a 503, any other error is raised."""
     db = SqliteDatabase(tmp_path / "x.sqlite3")
     await db.open()
     try:
@@ -109,6 +110,16 @@ async def test_a_lookup_sees_every_commit_at_once_and_hands_a_busy_read_to_the_r
 
         monkeypatch.setattr(db, "_inline", Busy())
         assert (await db.lookup("SELECT v FROM t WHERE k = ?", ("a",)))["v"] == 39
+
+        class Failing:
+            def execute(self, *_: object) -> None:
+                failed = sqlite3.OperationalError("disk I/O error")
+                failed.sqlite_errorcode = sqlite3.SQLITE_IOERR | (1 << 8)  # SQLITE_IOERR_READ
+                raise failed
+
+        monkeypatch.setattr(db, "_inline", Failing())
+        with pytest.raises(Unavailable, match="disk I/O error"):
+            await db.lookup("SELECT v FROM t WHERE k = ?", ("a",))
         monkeypatch.undo()
         with pytest.raises(sqlite3.OperationalError, match="no such table"):
             await db.lookup("SELECT v FROM missing")
