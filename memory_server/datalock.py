@@ -15,6 +15,15 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        try:
+            self._take()
+        except OSError as exc:  # not writable, or a full disk: one line naming the file, not a traceback
+            raise Unavailable(
+                f"data directory {self.path.parent}: cannot lock {self.path}: {exc.strerror or exc} (check that the "
+                "directory is writable by this user and its disk is not full)"
+            ) from None
+
+    def _take(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -26,8 +35,12 @@ class DataDirLock:
                 f"data directory {self.path.parent} is in use by process {holder}: stop it, or point this one at "
                 "the running server (memory-server mcp --url ...), or use another data_dir"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError:
+            os.close(fd)
+            raise
         self._fd = fd
 
     def release(self) -> None:

@@ -139,6 +139,13 @@ async def test_second_process_on_the_same_data_dir_is_refused_clearly(settings):
     await again.close()
 
 
+async def test_a_data_directory_that_cannot_be_locked_is_refused_in_one_line_naming_it(settings, tmp_path):
+    (tmp_path / "file").write_text("")
+    settings.data_dir = tmp_path / "file" / "data"  # as unwritable as a full disk or a directory of another user
+    with pytest.raises(Unavailable, match=f"data directory {settings.data_dir}: cannot lock"):
+        await MemoryService.open(settings)
+
+
 async def test_schema_builds_from_a_blank_database_and_migrate_is_rerunnable(tmp_path):
     db = SqliteDatabase(tmp_path / "blank.sqlite3")
     await db.open()

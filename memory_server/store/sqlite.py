@@ -56,6 +56,18 @@ def _outage(name: str, exc: BaseException) -> Unavailable | None:
     return None if what is None else Unavailable(f"the database {name} {what}; try again")
 
 
+def _unusable(name: str, exc: BaseException) -> Unavailable | None:
+    """Why the file could not be opened, in one line for the start-up to print: an outage, a file that is no
+    database, a directory that cannot be made; None for any other error."""
+    if outage := _outage(name, exc):
+        return outage
+    if isinstance(exc, sqlite3.DatabaseError) and _primary(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
+        return Unavailable(f"the database {name} is not a SQLite database, or is damaged ({exc})")
+    if isinstance(exc, OSError):
+        return Unavailable(f"the database {name} cannot be created: {exc.strerror or exc}")
+    return None
+
+
 def _bound(params: Iterable[Any]) -> Mapping[str, Any] | tuple[Any, ...]:
     """Parameters as sqlite3 takes them: named ones (a mapping) as they are, positional ones as a tuple."""
     return params if isinstance(params, Mapping) else tuple(params)
@@ -82,15 +94,24 @@ class SqliteDatabase:
         return f"sqlite:///{self.path}"
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await self._connect()
-        await migrate(self._writer)
-        self._reader = await self._connect()
-        await self._reader.execute("PRAGMA query_only=ON")
-        self._inline = sqlite3.connect(self.path, isolation_level=None)
-        self._inline.row_factory = sqlite3.Row
-        for pragma in ("PRAGMA query_only=ON", f"PRAGMA busy_timeout={_INLINE_BUSY_MS}"):
-            self._inline.execute(pragma)
+        """Connect and migrate; on failure every connection opened is closed again (each one left open is a thread
+        that keeps the process alive), and a file or disk that cannot be used is an `Unavailable` in one line."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = await self._connect()
+            await migrate(self._writer)
+            self._reader = await self._connect()
+            await self._reader.execute("PRAGMA query_only=ON")
+            self._inline = sqlite3.connect(self.path, isolation_level=None)
+            self._inline.row_factory = sqlite3.Row
+            for pragma in ("PRAGMA query_only=ON", f"PRAGMA busy_timeout={_INLINE_BUSY_MS}"):
+                self._inline.execute(pragma)
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                await self.close()
+            if refusal := _unusable(repr(self), exc):
+                raise refusal from None
+            raise
 
     async def recorded_migrations(self) -> set[str] | None:
         """The migrations the file records, None when there is no file or schema yet; read without writing, so that
@@ -108,20 +129,28 @@ class SqliteDatabase:
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in _PRAGMAS:
-            await conn.execute(pragma)
-        await conn.create_function("episode_scope", 2, fts.scope_token, deterministic=True)
-        await conn.create_function("episode_dates", 2, _episode_dates, deterministic=True)
+        try:
+            conn.row_factory = aiosqlite.Row
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
+            await conn.create_function("episode_scope", 2, fts.scope_token, deterministic=True)
+            await conn.create_function("episode_dates", 2, _episode_dates, deterministic=True)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                await conn.close()
+            raise
         return conn
 
     async def close(self) -> None:
-        if self._inline is not None:
-            self._inline.close()
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
+        """Close every connection, even when closing one fails."""
+        inline, reader, writer = self._inline, self._reader, self._writer
         self._reader = self._writer = self._inline = None
+        async with contextlib.AsyncExitStack() as closing:
+            for conn in (writer, reader):
+                if conn is not None:
+                    closing.push_async_callback(conn.close)
+            if inline is not None:
+                closing.callback(inline.close)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

@@ -111,3 +111,25 @@ def _until(done: Callable[[], bool]) -> None:
             return
         time.sleep(0.02)
     raise AssertionError("never happened")
+
+
+@pytest.mark.sqlite
+def test_a_server_that_cannot_open_its_database_says_why_in_one_line_and_exits(tmp_path):
+    """Every connection opened before the failure is closed: one left open is a thread that kept the process
+    alive after its traceback."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "memory.sqlite3").write_bytes(b"not a database" * 1000)
+    result = subprocess.run(
+        [sys.executable, "-m", "memory_server", "serve", "--data-dir", str(data), "--port", str(_free_port())],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        f"error: the database sqlite:///{data / 'memory.sqlite3'} is not a SQLite database, or is damaged "
+        "(file is not a database)"
+    ]

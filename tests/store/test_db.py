@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import threading
 
 import pytest
 
 from memory_server.errors import Unavailable
+from memory_server.store import sqlite
 from memory_server.store.sqlite import SqliteDatabase
 
 
@@ -125,3 +127,23 @@ async def test_a_lookup_sees_every_commit_at_once_and_hands_a_busy_read_to_the_r
             await db.lookup("SELECT v FROM missing")
     finally:
         await db.close()
+
+
+async def test_a_database_that_fails_to_open_says_why_and_leaves_no_connection_open(tmp_path, monkeypatch):
+    """A full disk while migrating: a 503 that says so, and no connection's thread left to keep the process alive."""
+
+    async def full(conn):
+        error = sqlite3.OperationalError("database or disk is full")
+        error.sqlite_errorcode = sqlite3.SQLITE_FULL
+        raise error
+
+    monkeypatch.setattr(sqlite, "migrate", full)
+    before = set(threading.enumerate())
+    db = SqliteDatabase(tmp_path / "x.sqlite3")
+    with pytest.raises(Unavailable, match="the disk is full"):
+        await db.open()
+    for thread in set(threading.enumerate()) - before:
+        if "_connection_worker_thread" not in thread.name:  # an aiosqlite connection's (one per connection)
+            continue
+        thread.join(timeout=5)  # a closed connection's ends at once; an open one's never
+        assert not thread.is_alive(), thread.name
