@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from memory_server import tasks, timeutil, webhooks
 from memory_server.config import WorkerSettings
+from memory_server.errors import Unavailable
 from memory_server.store import jobs as jobsql
 from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
@@ -42,6 +43,11 @@ async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: Worke
     return final
 
 
+def _unexpected(exc: Exception) -> bool:
+    """Whether a failure deserves its traceback: a store that does not answer (`Unavailable`) says all in one line."""
+    return not isinstance(exc, Unavailable)
+
+
 class WorkerPool:
     """Runs `handler` on claimed jobs with bounded concurrency; `tick` runs on every idle poll; `after_job` after
     each attempt at a job has committed (it wakes the webhook dispatcher for the events the job emitted)."""
@@ -63,7 +69,10 @@ class WorkerPool:
         self._draining = False
         self._tasks: list[asyncio.Task[None]] = []
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
-        self._record_failures = Throttle()  # outcomes the store would not take: logged once a minute
+        # Failures that repeat each poll while the store is away (every worker's claim, each tick): once a minute.
+        self._claim_failures = Throttle()
+        self._housekeeping_failures = Throttle()
+        self._record_failures = Throttle()
 
     async def start(self) -> None:
         await jobsql.recover(self.db)
@@ -122,10 +131,12 @@ class WorkerPool:
                 job = await jobsql.claim(self.db)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a locked or busy database must not end the worker
-                log.exception("could not claim a job; trying again")
+            except Exception as exc:  # a locked or busy database must not end the worker
+                if self._claim_failures.due():
+                    log.warning("could not claim a job: %s", exc, exc_info=_unexpected(exc))
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
+            self._claim_failures.reset()
             if job is None:
                 self._wake.clear()
                 # asyncio.timeout, not wait_for: on 3.11 a cancel racing wait_for's own timeout can be lost,
@@ -169,11 +180,16 @@ class WorkerPool:
             except Exception as exc:
                 if self._draining:
                     log.warning(
-                        "could not record the outcome of job %s (%s); the next start runs it", job.request_id, exc
+                        "could not record the outcome of job %s, left to the next start: %s", job.request_id, exc
                     )
                     return None
                 if self._record_failures.due():
-                    log.warning("could not record the outcome of job %s (%s); trying again", job.request_id, exc)
+                    log.warning(
+                        "could not record the outcome of job %s, trying again: %s",
+                        job.request_id,
+                        exc,
+                        exc_info=_unexpected(exc),
+                    )
                 await asyncio.sleep(self.settings.poll_seconds)
             else:
                 self._record_failures.reset()
@@ -188,5 +204,8 @@ class WorkerPool:
                 await self.tick()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("housekeeping failed")
+            except Exception as exc:
+                if self._housekeeping_failures.due():
+                    log.warning("housekeeping failed: %s", exc, exc_info=_unexpected(exc))
+            else:
+                self._housekeeping_failures.reset()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from types import SimpleNamespace
 
 import pytest
 
 from memory_server.config import WorkerSettings
+from memory_server.errors import Unavailable
 from memory_server.jobs import WorkerPool
+from memory_server.store import jobs as jobsql
 
 
 async def nothing(*_) -> None:
@@ -54,3 +57,27 @@ async def test_a_job_that_never_ends_is_waited_for_until_the_timeout():
     await workers.wait_for("r1", 0.3, is_final)
     assert checks >= 3
     assert not workers._waiters
+
+
+async def test_a_store_that_does_not_answer_is_logged_once_in_one_line_however_many_workers_poll(monkeypatch, caplog):
+    """A locked database used to log a traceback per worker per poll (24k lines in 90 s)."""
+
+    async def locked(*_) -> None:
+        raise Unavailable("the database sqlite:///memory.sqlite3 is locked by another process; try again")
+
+    monkeypatch.setattr(jobsql, "recover", nothing)
+    monkeypatch.setattr(jobsql, "claim", locked)
+    workers = WorkerPool(
+        SimpleNamespace(shared=False),  # type: ignore[arg-type]
+        WorkerSettings(poll_seconds=0.01, concurrency=4),
+        nothing,
+        locked,
+    )
+    with caplog.at_level(logging.WARNING, logger="memory_server.jobs"):
+        await workers.start()
+        await asyncio.sleep(0.5)
+        await workers.stop()
+    assert [(r.getMessage(), bool(r.exc_info)) for r in caplog.records] == [
+        ("could not claim a job: the database sqlite:///memory.sqlite3 is locked by another process; try again", False),
+        ("housekeeping failed: the database sqlite:///memory.sqlite3 is locked by another process; try again", False),
+    ]
