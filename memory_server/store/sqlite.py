@@ -49,17 +49,18 @@ def _primary(exc: BaseException) -> int:
     return (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
 
 
-def _outage(name: str, exc: BaseException) -> Unavailable | None:
+def _outage(exc: BaseException, name: str = "") -> Unavailable | None:
     """A locked file, a full disk or an I/O error as the 503 that says so (the store may answer again in a moment);
-    None for an error of the statement itself, which stays what it is."""
+    None for an error of the statement itself, which stays what it is. `name` (the file) only where an operator
+    reads it, at start-up: an API client is not told where the server keeps its data."""
     what = _OUTAGES.get(_primary(exc)) if isinstance(exc, sqlite3.OperationalError) else None
-    return None if what is None else Unavailable(f"the database {name} {what}; try again")
+    return None if what is None else Unavailable(f"the database {name + ' ' if name else ''}{what}; try again")
 
 
 def _unusable(name: str, exc: BaseException) -> Unavailable | None:
     """Why the file could not be opened, in one line for the start-up to print: an outage, a file that is no
     database, a directory that cannot be made; None for any other error."""
-    if outage := _outage(name, exc):
+    if outage := _outage(exc, name):
         return outage
     if isinstance(exc, sqlite3.DatabaseError) and _primary(exc) in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
         return Unavailable(f"the database {name} is not a SQLite database, or is damaged ({exc})")
@@ -169,7 +170,7 @@ class SqliteDatabase:
                     await asyncio.shield(self._writer.execute("ROLLBACK"))
                 if isinstance(exc, sqlite3.IntegrityError):
                     raise ConstraintError(str(exc)) from exc
-                if outage := _outage(repr(self), exc):
+                if outage := _outage(exc):
                     raise outage from None
                 raise
 
@@ -182,7 +183,7 @@ class SqliteDatabase:
         try:
             return list(await self._reader.execute_fetchall(sql, _bound(params)))
         except sqlite3.OperationalError as exc:
-            if outage := _outage(repr(self), exc):
+            if outage := _outage(exc):
                 raise outage from None
             raise
 
@@ -198,7 +199,7 @@ class SqliteDatabase:
         except sqlite3.OperationalError as exc:
             if _primary(exc) in _BUSY:
                 return await self.fetchone(sql, params)
-            if outage := _outage(repr(self), exc):
+            if outage := _outage(exc):
                 raise outage from None
             raise
         return rows[0] if rows else None
