@@ -19,11 +19,10 @@ from typing import TypeVar
 
 from memory_server import tasks, timeutil, webhooks
 from memory_server.config import WorkerSettings
-from memory_server.errors import Unavailable
 from memory_server.store import jobs as jobsql
 from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
-from memory_server.throttle import Throttle
+from memory_server.throttle import Throttle, worth_a_traceback
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +40,6 @@ async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: Worke
             data = {"user_id": job.user_id, "request_id": job.request_id, "error": error[: jobsql.MAX_ERROR_CHARS]}
             await webhooks.emit(conn, job.tenant_id, "request.failed", data, at=now)
     return final
-
-
-def _unexpected(exc: Exception) -> bool:
-    """Whether a failure deserves its traceback: a store that does not answer (`Unavailable`) says all in one line."""
-    return not isinstance(exc, Unavailable)
 
 
 class WorkerPool:
@@ -133,7 +127,7 @@ class WorkerPool:
                 raise
             except Exception as exc:  # a locked or busy database must not end the worker
                 if self._claim_failures.due():
-                    log.warning("could not claim a job: %s", exc, exc_info=_unexpected(exc))
+                    log.warning("could not claim a job: %s", exc, exc_info=worth_a_traceback(exc))
                 await asyncio.sleep(self.settings.poll_seconds)
                 continue
             self._claim_failures.reset()
@@ -188,7 +182,7 @@ class WorkerPool:
                         "could not record the outcome of job %s, trying again: %s",
                         job.request_id,
                         exc,
-                        exc_info=_unexpected(exc),
+                        exc_info=worth_a_traceback(exc),
                     )
                 await asyncio.sleep(self.settings.poll_seconds)
             else:
@@ -206,6 +200,6 @@ class WorkerPool:
                 raise
             except Exception as exc:
                 if self._housekeeping_failures.due():
-                    log.warning("housekeeping failed: %s", exc, exc_info=_unexpected(exc))
+                    log.warning("housekeeping failed: %s", exc, exc_info=worth_a_traceback(exc))
             else:
                 self._housekeeping_failures.reset()

@@ -30,6 +30,7 @@ from memory_server.schemas import RetrievalFilter
 from memory_server.store import retrievals as retrievalsql
 from memory_server.store.db import Row
 from memory_server.store.retrievals import Entry
+from memory_server.throttle import Throttle, worth_a_traceback
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class RetrievalLog:
         self.settings = core.settings.retrieval_log
         self._writer: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        self._failures = Throttle()  # a batch that cannot be written, each round while the database is away
 
     def profile(self, scope: Scope, user_id: str, query: str | None, memories: str, request_id: str) -> None:
         """Record a profile answer's memories, as JSON (`profile_cache.logged_memories`: its facts in order, then
@@ -146,8 +148,11 @@ class RetrievalLog:
                     await self._stopping.wait()
             try:
                 await self.flush()
-            except Exception:  # a busy database must not end the writer; the next round tries again
-                log.exception("retrieval log: could not write a batch")
+            except Exception as exc:  # a busy database must not end the writer; the next round tries again
+                if self._failures.due():
+                    log.warning("retrieval log: could not write a batch: %s", exc, exc_info=worth_a_traceback(exc))
+            else:
+                self._failures.reset()
 
     async def sweep(self) -> int:
         """Delete entries older than the retention (one batch; the workers' tick calls it again)."""

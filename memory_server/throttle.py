@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from memory_server.errors import Unavailable
+
 
 class Throttle:
     """When a failure that repeats is worth logging: the first time, then once a `seconds` while it lasts."""
@@ -22,3 +24,8 @@ class Throttle:
     def reset(self) -> None:
         """It stopped failing: the next failure is logged at once."""
         self._logged = None
+
+
+def worth_a_traceback(exc: Exception) -> bool:
+    """Whether a failure deserves its traceback: a store that does not answer (`Unavailable`) says all in one line."""
+    return not isinstance(exc, Unavailable)

@@ -5,6 +5,7 @@ behind the request path and on shutdown."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -17,6 +18,8 @@ from mcp import Client
 from memory_server import keys, timeutil
 from memory_server.api.app import create_app
 from memory_server.config import RetrievalLogSettings, Settings
+from memory_server.errors import Unavailable
+from memory_server.store.retrievals import RetrievalBuffer
 from tests.conftest import running
 from tests.fakes import fact
 
@@ -168,3 +171,18 @@ async def test_mcp_recall_is_logged_through_the_service(app, client, fake, servi
     [entry] = await logged(client, service)
     assert (entry["kind"], entry["query"], entry["actor"]) == ("search", "nurse", "mcp/local")
     assert entry["memories"] and {m["type"] for m in entry["memories"]} <= {"fact", "episode"}
+
+
+async def test_a_database_away_is_logged_once_in_one_line_not_each_round(settings, monkeypatch, caplog):
+    async def away(self, db) -> int:
+        raise Unavailable("the database is locked by another process; try again")
+
+    monkeypatch.setattr(RetrievalBuffer, "write", away)
+    with caplog.at_level(logging.WARNING, logger="memory_server.retrieval_log"):
+        async with served(settings, flush_seconds=0.01) as (_, client):
+            await client.post("/v1/search", json={"user_id": "ana", "query": "while away"})
+            await asyncio.sleep(0.3)  # some thirty rounds
+            monkeypatch.undo()
+    failures = [r for r in caplog.records if "could not write a batch" in r.getMessage()]
+    assert len(failures) == 1 and not failures[0].exc_info
+    assert "locked by another process" in failures[0].getMessage()
