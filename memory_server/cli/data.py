@@ -22,6 +22,7 @@ from memory_server.cli.common import (
     settings_from,
     with_service,
 )
+from memory_server.errors import Conflict
 from memory_server.service import MemoryService
 
 if TYPE_CHECKING:
@@ -140,26 +141,34 @@ def reextract(
     settings = settings_from(config, data_dir)
     require_database(settings)
 
-    async def run(service: MemoryService) -> tuple[str, list[str], list[str]]:
+    async def run(service: MemoryService) -> tuple[str, list[str], list[str], list[str]]:
         scope = await scope_in(service, settings, tenant, project)
         await service.start()
         users = await service.users_with_messages(scope) if all_users else named
-        failed = []
+        failed: list[str] = []
+        skipped: list[str] = []
         with Progress() as bar:
             task = bar.add_task("re-extracting", total=len(users))
             for user_id in users:
-                job = await service.reextract(scope, user_id)
-                await service.wait(scope, job.request_id)
-                if (await service.request(scope, job.request_id)).status != "done":
-                    failed.append(user_id)
+                try:
+                    job = await service.reextract(scope, user_id)
+                except Conflict:  # marked "do not remember": the users after it still get theirs
+                    skipped.append(user_id)
+                else:
+                    await service.wait(scope, job.request_id)
+                    if (await service.request(scope, job.request_id)).status != "done":
+                        failed.append(user_id)
                 bar.advance(task)
-        return scope.space, users, failed
+        return scope.space, users, skipped, failed
 
-    space, users, failed = with_service(settings, run)
+    space, users, skipped, failed = with_service(settings, run)
+    for user_id in skipped:
+        typer.echo(f'skipped {user_id}: marked "do not remember"', err=True)
     if failed:
         typer.echo(f"re-extraction did not finish for: {', '.join(failed)}", err=True)
         raise typer.Exit(1)
     if not users:
         typer.echo(f"no user of {space} has stored messages: nothing to re-extract")
         return
-    typer.echo(f"re-extracted {len(users)} user{'' if len(users) == 1 else 's'}")
+    done = len(users) - len(skipped)
+    typer.echo(f"re-extracted {done} user{'' if done == 1 else 's'}")

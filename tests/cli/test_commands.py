@@ -147,6 +147,41 @@ def test_reextract_needs_user_or_all_and_replays(settings):
     assert result.output.strip().endswith("no user of nosuch has stored messages: nothing to re-extract")
 
 
+def test_reextract_all_skips_users_marked_do_not_remember_and_goes_on(settings):
+    from memory_server.schemas import ConsentIn, InteractionIn
+
+    async def publish() -> None:
+        service = await MemoryService.open(settings)
+        scope = Scope(settings.tenant, "t")
+        try:
+            for user in ("ana", "carla", "zoe"):
+                body = InteractionIn(user_id=user, messages=[{"role": "user", "content": "I'm a beekeeper"}])
+                await service.ingest(scope, body)
+            await service.consent.set(scope, "carla", ConsentIn(remember=False))
+        finally:
+            await service.close()
+
+    asyncio.run(publish())
+    result = runner.invoke(app, ["reextract", "--all", "--data-dir", str(settings.data_dir)])
+    assert result.exit_code == 0, result.output
+    assert 'skipped carla: marked "do not remember"' in result.output
+    assert "re-extracted 2 users" in result.output
+
+    async def facts() -> dict[str, list[str]]:
+        service = await MemoryService.open(settings)
+        scope = Scope(settings.tenant, "t")
+        try:
+            found = {}
+            for user in ("ana", "carla", "zoe"):
+                query = SearchIn(user_id=user, query="beekeeper", types=["facts"])
+                found[user] = [r.content for r in (await service.search(scope, query)).results]
+            return found
+        finally:
+            await service.close()
+
+    assert asyncio.run(facts()) == {"ana": ["User is a beekeeper"], "carla": [], "zoe": ["User is a beekeeper"]}
+
+
 def test_export_to_a_directory_that_does_not_exist_is_an_error_line(settings, tmp_path):
     seed(settings)
     out = tmp_path / "missing" / "ana.json"
