@@ -29,10 +29,20 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def backoff(settings: WorkerSettings, attempts: int) -> float:
+    """Seconds before the next try after `attempts` tries: doubling from `retry_backoff_seconds`."""
+    return settings.retry_backoff_seconds * 2 ** (attempts - 1)
+
+
+def longest_backoff(settings: WorkerSettings) -> float:
+    """The furthest ahead a retry ever schedules a job (after the last try but one)."""
+    return backoff(settings, settings.max_attempts - 1) if settings.max_attempts > 1 else 0.0
+
+
 async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: WorkerSettings) -> bool:
     """Schedule a retry with exponential backoff, or fail the job for good after max_attempts; True when final."""
     final = job.attempts >= settings.max_attempts
-    delay = settings.retry_backoff_seconds * (2 ** (job.attempts - 1))
+    delay = backoff(settings, job.attempts)
     now = timeutil.now()
     async with db.transaction() as conn:
         await jobsql.reschedule(conn, job.request_id, error, final, timeutil.later(now, delay), now)
@@ -122,7 +132,7 @@ class WorkerPool:
     async def _work(self) -> None:
         while not self._draining:
             try:
-                job = await jobsql.claim(self.db)
+                job = await jobsql.claim(self.db, longest_backoff(self.settings))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a locked or busy database must not end the worker

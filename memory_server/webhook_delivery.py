@@ -94,7 +94,9 @@ class WebhookDispatcher:
                 if free > 0:
                     now = timeutil.now()
                     stale = now - timedelta(seconds=self.settings.timeout_seconds + 60)
-                    claimed = await hooksql.claim(self.db, now, stale, free, self.settings.per_webhook)
+                    claimed = await hooksql.claim(
+                        self.db, now, stale, free, self.settings.per_webhook, self._longest_backoff()
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception:  # a busy database must not end the dispatcher
@@ -157,6 +159,10 @@ class WebhookDispatcher:
     def _backoff(self, attempts: int) -> float:
         """Seconds before the next try after `attempts` tries: doubling from the base, up to the maximum."""
         return min(self.settings.backoff_base_seconds * 2 ** min(attempts - 1, 60), self.settings.backoff_max_seconds)
+
+    def _longest_backoff(self) -> float:
+        """The furthest ahead a retry ever schedules a delivery (after the last try but one)."""
+        return self._backoff(self.settings.max_attempts - 1) if self.settings.max_attempts > 1 else 0.0
 
     async def _send(self, item: Claimed) -> int:
         """POST the event to the webhook at a checked address; the receiver's HTTP status."""

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 
+from memory_server import timeutil
+from memory_server.api.app import create_app
 from memory_server.context import Scope
 from memory_server.schemas import InteractionIn
 from memory_server.service import MemoryService
-from tests.conftest import indexed, publish, until_finished, use_extractor
+from tests.conftest import indexed, publish, running, until_finished, use_extractor
 from tests.fakes import fact
 
 
@@ -246,3 +249,25 @@ async def test_an_accepted_publish_answers_the_job_exactly_as_stored(settings):
         assert duplicate and again == stored
     finally:
         await service.close()
+
+
+async def test_jobs_queued_while_the_clock_ran_ahead_run_once_it_is_set_back(settings, monkeypatch):
+    """A run_after further ahead than any retry puts it was stamped by a wrong clock: the job is due, and the user's
+    later publish does not wait behind it."""
+    real_now = timeutil.now
+    monkeypatch.setattr(timeutil, "now", lambda: real_now() + timedelta(hours=2))
+    service = await MemoryService.open(settings)  # no workers: the job stays queued
+    try:
+        body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I'm a beekeeper"}])
+        early, _ = await service.ingest(Scope(settings.tenant, "test"), body)
+    finally:
+        await service.close()
+    monkeypatch.setattr(timeutil, "now", real_now)
+    settings.workers = settings.workers.model_copy(update={"wait_timeout_seconds": 5})
+    async with running(create_app(settings)) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
+            later = await publish(client, "ana", "I'm a nurse")
+            assert later["status"] == "done"
+            [first] = await until_finished(client, early.request_id, tries=1)
+            assert first["status"] == "done"

@@ -99,7 +99,7 @@ async def enqueue(
 
 _CLAIMABLE = """
     FROM jobs j
-    WHERE j.status = 'queued' AND j.run_after <= :now
+    WHERE j.status = 'queued' AND (j.run_after <= :now OR j.run_after > :latest)
       AND NOT EXISTS (
           SELECT 1 FROM jobs o WHERE o.tenant_id = j.tenant_id AND o.user_id = j.user_id
             AND (o.status = 'running' OR (o.status = 'queued' AND o.rowid < j.rowid)))
@@ -116,11 +116,14 @@ def _held(request_id: str) -> str:
     return f"job:{request_id}"
 
 
-async def claim(db: Database) -> ClaimedJob | None:
-    """Take the oldest due job whose user has no earlier job pending. On a shared database the claim is held
+async def claim(db: Database, longest_delay: float) -> ClaimedJob | None:
+    """Take the oldest due job whose user has no earlier job pending. A job due more than `longest_delay` seconds
+    from now (the longest retry backoff) was stamped by a clock that has since stepped back: it is due now, or it
+    would hold its user's later jobs back until the clock caught up. On a shared database the claim is held
     (`Database.hold`) before it commits, so no other process ever sees it running and unheld while this one lives.
     """
-    now = {"now": timeutil.to_db(timeutil.now())}
+    at = timeutil.now()
+    now = {"now": timeutil.to_db(at), "latest": timeutil.to_db(timeutil.later(at, longest_delay))}
     if not await db.fetchall(_ANY_CLAIMABLE, now):
         return None  # most looks find nothing (idle polls, workers woken together): no write lock for those
     async with db.transaction() as conn:

@@ -173,7 +173,8 @@ _CLAIMABLE = """
 SELECT d.id, d.event_id, w.url, w.secret, e.body, d.attempts FROM (
     SELECT d.*, row_number() OVER (PARTITION BY d.webhook_id ORDER BY d.next_attempt_at, d.id) AS k
     FROM webhook_deliveries d
-    WHERE d.status = 'pending' AND d.next_attempt_at <= ? AND (d.claimed_at IS NULL OR d.claimed_at < ?)
+    WHERE d.status = 'pending' AND (d.next_attempt_at <= ? OR d.next_attempt_at > ?)
+      AND (d.claimed_at IS NULL OR d.claimed_at < ?)
 ) d JOIN webhooks w ON w.id = d.webhook_id JOIN webhook_events e ON e.id = d.event_id
 WHERE w.enabled = 1 AND d.k + (SELECT count(*) FROM webhook_deliveries f
              WHERE f.webhook_id = d.webhook_id AND f.status = 'pending' AND f.claimed_at >= ?) <= ?
@@ -181,13 +182,16 @@ ORDER BY d.next_attempt_at, d.id LIMIT ?
 """
 
 
-async def claim(db: Database, now: datetime, stale_before: datetime, limit: int, per_webhook: int) -> list[Claimed]:
+async def claim(
+    db: Database, now: datetime, stale_before: datetime, limit: int, per_webhook: int, longest_delay: float
+) -> list[Claimed]:
     """Take up to `limit` due deliveries for an attempt each (counted now), at most `per_webhook` in flight to one
     webhook (counting those in flight already, in any process), each webhook's oldest first: a receiver that
     hangs holds only its own. A claim older than `stale_before` belongs to an attempt that never finished
-    (another process died) and may be taken again."""
+    (another process died) and may be taken again. A delivery due more than `longest_delay` seconds from now (the
+    longest retry backoff) was stamped by a clock that has since stepped back: it is due now."""
     stamp, stale = timeutil.to_db(now), timeutil.to_db(stale_before)
-    params = (stamp, stale, stale, per_webhook, limit)
+    params = (stamp, timeutil.to_db(timeutil.later(now, longest_delay)), stale, stale, per_webhook, limit)
     if not await db.fetchall(_CLAIMABLE, params):
         return []  # the common case (nothing due, or only for receivers still busy), read without the writer
     async with db.transaction() as conn:

@@ -13,6 +13,8 @@ from memory_server.models import Webhook
 from memory_server.store import webhooks as hooksql
 from memory_server.store.sqlite import SqliteDatabase
 
+BACKOFF = 3600.0  # the longest retry backoff the claims are told of
+
 
 @pytest.fixture
 async def db(tmp_path) -> AsyncIterator[SqliteDatabase]:
@@ -82,17 +84,29 @@ async def test_a_claim_counts_the_attempt_and_a_stale_or_recovered_claim_is_take
     await add_hook(db, "A", "request.failed")
     await emit(db, "A", "request.failed", {"user_id": "ana"})
     now = timeutil.now()
-    [first] = await hooksql.claim(db, now, now - timedelta(minutes=1), 10, 1)
+    [first] = await hooksql.claim(db, now, now - timedelta(minutes=1), 10, 1, BACKOFF)
     assert first.attempts == 1
-    assert await hooksql.claim(db, now, now - timedelta(minutes=1), 10, 1) == []  # in flight: not taken twice
-    [again] = await hooksql.claim(db, now + timedelta(seconds=1), now + timedelta(seconds=1), 10, 1)  # stale
+    assert await hooksql.claim(db, now, now - timedelta(minutes=1), 10, 1, BACKOFF) == []  # in flight: not taken twice
+    [again] = await hooksql.claim(db, now + timedelta(seconds=1), now + timedelta(seconds=1), 10, 1, BACKOFF)  # stale
     assert (again.event_id, again.attempts) == (first.event_id, 2)
     assert not await hooksql.finish(
         db, first, status="delivered", next_attempt_at=None, status_code=200, error=None, at=now
     )
     assert await hooksql.recover(db) == 1
-    [third] = await hooksql.claim(db, timeutil.now(), now - timedelta(minutes=1), 10, 1)
+    [third] = await hooksql.claim(db, timeutil.now(), now - timedelta(minutes=1), 10, 1, BACKOFF)
     assert (third.event_id, third.attempts) == (first.event_id, 3)
+
+
+async def test_a_delivery_due_further_ahead_than_any_backoff_is_due_now(db):
+    """After the clock steps back (a server that ran two hours ahead), what it scheduled is not held back."""
+    await add_hook(db, "A", "request.failed")
+    now = timeutil.now()
+    async with db.transaction() as conn:
+        ahead = await webhooks.emit(conn, "A", "request.failed", {"user_id": "ana"}, at=now + timedelta(hours=2))
+        await webhooks.emit(conn, "A", "request.failed", {"user_id": "bo"}, at=now + timedelta(minutes=30))
+    stale = now - timedelta(minutes=1)
+    [claimed] = await hooksql.claim(db, now, stale, 10, 2, BACKOFF)
+    assert claimed.event_id == ahead
 
 
 async def test_retention_deletes_finished_deliveries_and_their_events_but_never_pending_ones(db):
@@ -101,7 +115,7 @@ async def test_retention_deletes_finished_deliveries_and_their_events_but_never_
     kept = await emit(db, "A", "request.failed", {"user_id": "ana"})  # two deliveries: one finishes, one pends
     gone = await emit(db, "A", "request.done", {"user_id": "ana"})
     now = timeutil.now()
-    claimed = await hooksql.claim(db, now, now, 10, 2)  # the second hook has two due
+    claimed = await hooksql.claim(db, now, now, 10, 2, BACKOFF)  # the second hook has two due
     assert sorted(c.event_id for c in claimed) == sorted([kept, kept, gone])
     finished = [next(c for c in claimed if c.event_id == kept), next(c for c in claimed if c.event_id == gone)]
     for item in finished:
@@ -118,11 +132,11 @@ async def test_a_claim_takes_at_most_per_webhook_of_each_webhooks_deliveries_old
     events = [await emit(db, "A", "request.failed", {"user_id": f"u{i}"}) for i in range(3)]
     now = timeutil.now()
     stale = now - timedelta(minutes=1)
-    [first] = await hooksql.claim(db, now, stale, 10, 1)
+    [first] = await hooksql.claim(db, now, stale, 10, 1, BACKOFF)
     assert first.event_id == events[0]
-    assert await hooksql.claim(db, now, stale, 10, 1) == []  # its one slot is taken
-    [second] = await hooksql.claim(db, now, stale, 10, 2)
+    assert await hooksql.claim(db, now, stale, 10, 1, BACKOFF) == []  # its one slot is taken
+    [second] = await hooksql.claim(db, now, stale, 10, 2, BACKOFF)
     assert second.event_id == events[1]
     await hooksql.finish(db, first, status="delivered", next_attempt_at=None, status_code=204, error=None, at=now)
-    [third] = await hooksql.claim(db, now, stale, 10, 2)
+    [third] = await hooksql.claim(db, now, stale, 10, 2, BACKOFF)
     assert third.event_id == events[2]
