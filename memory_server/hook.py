@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from memory_server.files import write_whole
 from memory_server.hook_ledger import Ledger
 from memory_server.hook_settings import HookError, HookSettings, agent_user, state_dir, valid_id
 from memory_server.prompt_context import render_profile
@@ -217,9 +218,7 @@ def _offset(path: Path, transcript: Path) -> int:
 def _save_offset(path: Path, transcript: Path, offset: int) -> None:
     """Written whole or not at all (a temporary file renamed over the old one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"transcript": str(transcript), "offset": offset}), "utf-8")
-    os.replace(tmp, path)
+    write_whole(path, json.dumps({"transcript": str(transcript), "offset": offset}).encode("utf-8"))
 
 
 @contextlib.contextmanager

@@ -10,10 +10,10 @@ older than that is published again). Turns without a time cannot be told from a 
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from memory_server.files import write_whole
 from memory_server.transcript import Turn
 
 KEEP = 20_000
@@ -49,9 +49,7 @@ class Ledger:
             f.write("".join(p + "\n" for p in prints))
         if self.path.stat().st_size > KEEP * (_PRINT_CHARS + 1) * 5 // 4:
             lines = self.path.read_text("ascii").splitlines()[-KEEP:]
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text("".join(line + "\n" for line in lines), "ascii")
-            os.replace(tmp, self.path)
+            write_whole(self.path, "".join(line + "\n" for line in lines).encode("ascii"))
 
     def _read(self) -> set[str]:
         if self._known is None:

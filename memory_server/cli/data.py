@@ -23,6 +23,7 @@ from memory_server.cli.common import (
     with_service,
 )
 from memory_server.errors import Conflict
+from memory_server.files import write_whole
 from memory_server.service import MemoryService
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def export_user(
         sys.stdout.write(text + "\n")
     else:
         try:
-            out.write_text(text + "\n", encoding="utf-8")
+            write_whole(out, (text + "\n").encode("utf-8"))
         except OSError as exc:
             typer.echo(f"error: cannot write {out}: {exc.strerror}", err=True)
             raise typer.Exit(1) from None

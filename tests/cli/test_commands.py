@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import resource
+import signal
 
 import psycopg
 import pytest
@@ -12,7 +14,7 @@ from typer.testing import CliRunner
 from memory_server.cli import app
 from memory_server.context import Scope
 from memory_server.errors import Misconfigured
-from memory_server.schemas import FactIn, SearchIn
+from memory_server.schemas import FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
 from memory_server.store import migrations
 from tests import postgres
@@ -148,7 +150,7 @@ def test_reextract_needs_user_or_all_and_replays(settings):
 
 
 def test_reextract_all_skips_users_marked_do_not_remember_and_goes_on(settings):
-    from memory_server.schemas import ConsentIn, InteractionIn
+    from memory_server.schemas import ConsentIn
 
     async def publish() -> None:
         service = await MemoryService.open(settings)
@@ -188,6 +190,42 @@ def test_export_to_a_directory_that_does_not_exist_is_an_error_line(settings, tm
     result = runner.invoke(app, ["export", "--user", "ana", "-o", str(out), "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 1
     assert result.output.strip() == f"error: cannot write {out}: No such file or directory"
+
+
+@pytest.mark.sqlite
+def test_export_that_runs_out_of_space_leaves_the_old_file_and_no_partial_one(settings, tmp_path, monkeypatch):
+    """A full disk is stood in for by a file size limit, set once the data directory is closed."""
+
+    async def publish() -> None:
+        service = await MemoryService.open(settings)
+        try:
+            body = InteractionIn(user_id="ana", messages=[{"role": "user", "content": "I keep bees. " * 400}])
+            await service.ingest(Scope(settings.tenant, "t"), body)
+        finally:
+            await service.close()
+
+    asyncio.run(publish())
+    out = tmp_path / "exports" / "ana.json"
+    out.parent.mkdir()
+    out.write_text("the export of yesterday\n")
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    close = MemoryService.close
+
+    async def close_then_fill_the_disk(self) -> None:
+        await close(self)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2_000, limit[1]))
+
+    monkeypatch.setattr(MemoryService, "close", close_then_fill_the_disk)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+    try:
+        result = runner.invoke(app, ["export", "--user", "ana", "-o", str(out), "--data-dir", str(settings.data_dir)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, previous)
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: cannot write {out}: File too large"
+    assert [p.name for p in out.parent.iterdir()] == ["ana.json"]
+    assert out.read_text() == "the export of yesterday\n"
 
 
 async def test_keys_made_and_revoked_by_the_cli_apply_to_a_running_server(client, service, settings):
