@@ -107,8 +107,8 @@ async def list_profiles(
     project_id: Annotated[ProjectId, Query()],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    churn_risk_gte: Annotated[float | None, Query(ge=0, le=1)] = None,
-    churn_risk_lte: Annotated[float | None, Query(ge=0, le=1)] = None,
+    churn_risk_gte: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
+    churn_risk_lte: Annotated[float | None, Query(ge=0, le=1, allow_inf_nan=False)] = None,
     sentiment_trend: Annotated[Literal["improving", "stable", "declining"] | None, Query()] = None,
     min_messages: Annotated[int | None, Query(ge=0)] = None,
 ) -> dict[str, Any]:

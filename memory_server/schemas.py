@@ -112,7 +112,8 @@ Attributes = Annotated[dict[str, Any], AfterValidator(_check_attributes)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000)
+    # allow_inf_nan: NaN and Infinity (which Python's JSON reader accepts) are "not a finite number", not out of range
+    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000, allow_inf_nan=False)
 
 
 class MessageIn(_In):

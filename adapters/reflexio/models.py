@@ -33,7 +33,7 @@ _ROLES: dict[str, MessageRole] = {"user": "user", "assistant": "assistant", "sys
 
 
 class _Lenient(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class InteractionData(_Lenient):

@@ -53,7 +53,7 @@ SupermemoryRoute = rendering_route(error_response)
 class SmIn(BaseModel):
     """Their request bodies: their field names; a field we do not know is an error naming it, never ignored."""
 
-    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000)
+    model_config = ConfigDict(extra="forbid", str_max_length=1_000_000, allow_inf_nan=False)
 
 
 Threshold = Annotated[float, Field(ge=0, le=1, strict=True)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import logging
 import math
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +17,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from memory_server.errors import RateLimited, ServiceError, Unauthorized, Unavailable, from_validation
+from memory_server.errors import InvalidJson, RateLimited, ServiceError, Unauthorized, Unavailable, from_validation
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ def rendering_route(render: Callable[[ServiceError], Response]) -> type[APIRoute
                     return render(exc)
                 except (RequestValidationError, ValidationError) as exc:
                     return render(from_validation(list(exc.errors())))
+                except StarletteHTTPException as exc:
+                    if (unreadable := unreadable_body(exc)) is None:
+                        raise
+                    return render(unreadable)
 
             return run
 
@@ -82,6 +87,26 @@ def error_headers(exc: ServiceError) -> dict[str, str]:
     return {}
 
 
+def unreadable_body(exc: StarletteHTTPException) -> InvalidJson | None:
+    """What FastAPI's generic "There was an error parsing the body" was caused by, said plainly; None for any other
+    HTTP error. `json.loads` fails these with errors other than JSONDecodeError, so FastAPI names none of them."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None:
+        return None
+    if isinstance(cause, UnicodeDecodeError):
+        why = (
+            f"it is not UTF-8 (byte 0x{cause.object[cause.start]:02x} at offset {cause.start}): "
+            "send JSON encoded as UTF-8, whatever the content-type's charset says"
+        )
+    elif isinstance(cause, RecursionError):
+        why = "it is nested too deeply"
+    elif isinstance(cause, ValueError) and "digits" in str(cause):
+        why = f"a number is too long (at most {sys.get_int_max_str_digits()} digits)"
+    else:
+        return None
+    return InvalidJson(f"request body is not valid JSON: {why}")
+
+
 def validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     return service_error_response(from_validation(errors))
 
@@ -101,6 +126,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if (unreadable := unreadable_body(exc)) is not None:
+            return service_error_response(unreadable, request.url.path)
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
         code = codes.get(exc.status_code, "http_error")
         return answer(request.url.path, exc.status_code, code, str(exc.detail))

@@ -64,6 +64,33 @@ async def test_non_json_body_is_400(client, service):
     assert await nothing_stored(service)
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type", "says"),
+    [
+        (b'{"user_id": "ana", "messages": [{"role": "user", "content": "caf\xe9"}]}', "application/json", "not UTF-8"),
+        ('{"user_id": "café"}'.encode("latin-1"), "application/json; charset=latin-1", "not UTF-8"),
+        (b"[" * 100_000 + b"]" * 100_000, "application/json", "nested too deeply"),
+        (b'{"user_id": "ana", "wait": ' + b"9" * 5000 + b"}", "application/json", "number is too long"),
+    ],
+)
+async def test_a_body_json_cannot_read_is_400_saying_why(client, service, body, content_type, says):
+    r = await client.post("/v1/interactions", content=body, headers={"content-type": content_type})
+    assert_error(r, 400, "invalid_json")
+    assert says in r.json()["error"]["message"]
+    assert await nothing_stored(service)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity"])
+async def test_nan_or_infinity_in_a_number_field_is_422_asking_for_a_finite_number(client, number):
+    r = await client.post(
+        "/v1/search",
+        content=f'{{"user_id": "ana", "query": "tea", "threshold": {number}}}',
+        headers={"content-type": "application/json"},
+    )
+    assert_error(r, 422, "invalid_input", "threshold")
+    assert r.json()["error"]["message"] == "threshold: Input should be a finite number"
+
+
 async def test_body_that_is_not_an_object_is_422(client, service):
     r = await client.post("/v1/interactions", json=["user_id", "ana"])
     assert_error(r, 422, "invalid_input")
