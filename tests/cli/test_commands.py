@@ -409,7 +409,8 @@ def test_only_a_server_upgrades_a_schema_an_older_build_left(settings, monkeypat
     assert len(left) == 20
     result = runner.invoke(app, ["keys", "list", "--data-dir", str(settings.data_dir)])
     assert result.exit_code == 1, result.output
-    assert "has the schema of an older memory-server (4 migrations to apply, m021_message_offsets first)" in (
+    pending = len(migrations.MIGRATIONS) - 20
+    assert f"has the schema of an older memory-server ({pending} migrations to apply, m021_message_offsets first)" in (
         result.output
     )
     assert "stop every process of the older build" in result.output
