@@ -201,6 +201,7 @@ async def test_years_stored_unpadded_by_older_versions_are_padded_and_read_back(
     assert timeutil.from_db(rows[0][0]).year == 5
 
 
+@pytest.mark.sqlite
 async def test_message_ids_freed_before_the_upgrade_are_not_given_again(settings, monkeypatch):
     """m020 on a database where SQLite's old rule had freed the newest message's id: what the change log still
     names is never given again, and nothing that refers to the stored messages is lost in the rebuild."""
