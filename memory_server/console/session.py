@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,10 +21,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from memory_server.access import SESSION_SECONDS
+from memory_server.files import write_whole
 
 COOKIE = "memory_console"
 MAX_AGE_SECONDS = SESSION_SECONDS
 SECRET_FILE = "console_secret"
+SECRET_BYTES = 32
 CSRF_FIELD = "csrf"
 
 
@@ -51,20 +54,30 @@ class Session:
 
 
 def signing_secret(data_dir: Path) -> bytes:
-    """The data directory's console secret, made (readable by its owner only) the first time it is needed."""
+    """The data directory's console secret, made (readable by its owner only) the first time it is needed. It is
+    written whole before it takes its name, so no request ever signs with a part of it (a full disk, or a request
+    reading while another writes); one cut short by an older version is made again (its sessions end)."""
     path = data_dir / SECRET_FILE
     try:
-        return path.read_bytes()
+        kept = path.read_bytes()
     except FileNotFoundError:
-        pass
+        kept = b""
+    if len(kept) == SECRET_BYTES:
+        return kept
     data_dir.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_bytes(32)
+    secret = secrets.token_bytes(SECRET_BYTES)
+    if kept:
+        write_whole(path, secret)
+        return secret
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=f".{SECRET_FILE}.")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(secret)
+        os.link(temporary, path)
     except FileExistsError:  # another request made it first
         return path.read_bytes()
-    with os.fdopen(fd, "wb") as out:
-        out.write(secret)
+    finally:
+        os.unlink(temporary)
     return secret
 
 
