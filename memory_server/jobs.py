@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from memory_server import tasks, timeutil, webhooks
 from memory_server.config import WorkerSettings
+from memory_server.errors import Unavailable
 from memory_server.store import jobs as jobsql
 from memory_server.store.db import Database
 from memory_server.store.jobs import ClaimedJob
@@ -39,13 +40,17 @@ def longest_backoff(settings: WorkerSettings) -> float:
     return backoff(settings, settings.max_attempts - 1) if settings.max_attempts > 1 else 0.0
 
 
-async def mark_failed(db: Database, job: ClaimedJob, error: str, settings: WorkerSettings) -> bool:
-    """Schedule a retry with exponential backoff, or fail the job for good after max_attempts; True when final."""
-    final = job.attempts >= settings.max_attempts
-    delay = backoff(settings, job.attempts)
+async def mark_failed(
+    db: Database, job: ClaimedJob, error: str, settings: WorkerSettings, counted: bool = True
+) -> bool:
+    """Schedule a retry with exponential backoff, or fail the job for good after max_attempts; True when final. An
+    attempt not `counted` (the store did not answer: the job itself was not tried) is retried after the first
+    backoff however long that lasts, and never fails the job."""
+    final = counted and job.attempts >= settings.max_attempts
+    delay = backoff(settings, job.attempts if counted else 1)
     now = timeutil.now()
     async with db.transaction() as conn:
-        await jobsql.reschedule(conn, job.request_id, error, final, timeutil.later(now, delay), now)
+        await jobsql.reschedule(conn, job.request_id, error, final, timeutil.later(now, delay), now, counted)
         if final:
             data = {"user_id": job.user_id, "request_id": job.request_id, "error": error[: jobsql.MAX_ERROR_CHARS]}
             await webhooks.emit(conn, job.tenant_id, "request.failed", data, at=now)
@@ -163,7 +168,8 @@ class WorkerPool:
         except Exception as exc:
             log.warning("job %s failed (attempt %d): %s", job.request_id, job.attempts, exc)
             error = f"{type(exc).__name__}: {exc}"
-            final = await self._record(job, partial(mark_failed, self.db, job, error, self.settings))
+            tried = not isinstance(exc, Unavailable)  # a database or index away: the job itself was not tried
+            final = await self._record(job, partial(mark_failed, self.db, job, error, self.settings, tried))
         else:
             final = True
         await self._record(job, partial(jobsql.release, self.db, job.request_id))

@@ -11,7 +11,7 @@ import pytest
 from memory_server import timeutil
 from memory_server.context import Scope
 from memory_server.errors import Unavailable
-from memory_server.schemas import FactIn, InteractionIn, SearchIn
+from memory_server.schemas import FactFilter, FactIn, InteractionIn, SearchIn
 from memory_server.service import MemoryService
 from memory_server.store import jobs as jobsql
 from memory_server.store import migrations
@@ -81,6 +81,24 @@ async def test_a_failure_the_store_cannot_record_at_once_is_recorded_when_it_ans
         assert await wait_done(service, scope, later.request_id) == "done"
         assert refusals == [first.request_id] * 3
         assert (await service.request(scope, first.request_id)).attempts == 2
+    finally:
+        await service.close()
+
+
+async def test_an_attempt_the_store_cut_short_does_not_count_toward_failing_the_job(settings, fake):
+    """A locked database for longer than every retry's backoff (3 tries, here 2) must not fail a job for good: the
+    job itself was never tried."""
+    scope = Scope(settings.tenant, "test")
+    service = await MemoryService.open(settings)
+    await service.start()
+    try:
+        await service.update_config(scope, {"extractor": "fake"})
+        away = Unavailable("the database is locked by another process; try again")
+        fake.queue(away, away, away, [fact("User is a nurse")])
+        job, _ = await service.ingest(scope, InteractionIn(user_id="ana", messages=[{"role": "user", "content": "a"}]))
+        assert await wait_done(service, scope, job.request_id) == "done"
+        assert (await service.request(scope, job.request_id)).attempts == 1
+        assert [f.content for f in (await service.facts(scope, "ana", FactFilter())).items] == ["User is a nurse"]
     finally:
         await service.close()
 

@@ -218,13 +218,22 @@ MAX_ERROR_CHARS = 4000
 
 
 async def reschedule(
-    conn: Connection, request_id: str, error: str, final: bool, run_after: datetime, now: datetime
+    conn: Connection,
+    request_id: str,
+    error: str,
+    final: bool,
+    run_after: datetime,
+    now: datetime,
+    counted: bool = True,
 ) -> None:
-    """Queue a failed attempt again at `run_after`, or (final) fail the job for good, keeping its error."""
+    """Queue a failed attempt again at `run_after`, or (final) fail the job for good, keeping its error; an attempt
+    not `counted` is given back."""
     await conn.execute(
-        "UPDATE jobs SET status = ?, error = ?, run_after = ?, updated_at = ?, finished_at = ? WHERE request_id = ?",
+        "UPDATE jobs SET status = ?, attempts = attempts - ?, error = ?, run_after = ?, updated_at = ?, "
+        "finished_at = ? WHERE request_id = ?",
         (
             "failed" if final else "queued",
+            0 if counted else 1,
             error[:MAX_ERROR_CHARS],
             timeutil.to_db(run_after),
             timeutil.to_db(now),
