@@ -36,8 +36,9 @@ def backoff(settings: WorkerSettings, attempts: int) -> float:
 
 
 def longest_backoff(settings: WorkerSettings) -> float:
-    """The furthest ahead a retry ever schedules a job (after the last try but one)."""
-    return backoff(settings, settings.max_attempts - 1) if settings.max_attempts > 1 else 0.0
+    """The furthest ahead a retry ever schedules a job: after the last try but one, or after a try not counted
+    (`mark_failed`), which waits the first backoff even when a job has a single try."""
+    return backoff(settings, max(1, settings.max_attempts - 1))
 
 
 async def mark_failed(

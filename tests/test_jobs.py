@@ -11,7 +11,7 @@ import pytest
 
 from memory_server.config import WorkerSettings
 from memory_server.errors import Unavailable
-from memory_server.jobs import WorkerPool
+from memory_server.jobs import WorkerPool, backoff, longest_backoff
 from memory_server.store import jobs as jobsql
 
 
@@ -81,3 +81,12 @@ async def test_a_store_that_does_not_answer_is_logged_once_in_one_line_however_m
         ("could not claim a job: the database sqlite:///memory.sqlite3 is locked by another process; try again", False),
         ("housekeeping failed: the database sqlite:///memory.sqlite3 is locked by another process; try again", False),
     ]
+
+
+def test_a_try_not_counted_waits_its_backoff_even_when_a_job_has_a_single_try():
+    """A claim takes a job due further ahead than `longest_backoff` (its clock stepped back): that bound must cover
+    the first backoff an uncounted try waits, or such a job would be taken again at once, every poll."""
+    single = WorkerSettings(max_attempts=1, retry_backoff_seconds=2.0)
+    assert longest_backoff(single) == backoff(single, 1) == 2.0
+    several = WorkerSettings(max_attempts=3, retry_backoff_seconds=2.0)
+    assert longest_backoff(several) == backoff(several, 2) == 4.0

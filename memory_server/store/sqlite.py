@@ -57,7 +57,7 @@ def _outage(exc: BaseException, name: str = "") -> Unavailable | None:
     return None if what is None else Unavailable(f"the database {name + ' ' if name else ''}{what}; try again")
 
 
-def _unusable(name: str, exc: BaseException) -> Unavailable | None:
+def _unusable(exc: BaseException, name: str) -> Unavailable | None:
     """Why the file could not be opened, in one line for the start-up to print: an outage, a file that is no
     database, a directory that cannot be made; None for any other error."""
     if outage := _outage(exc, name):
@@ -110,7 +110,7 @@ class SqliteDatabase:
         except BaseException as exc:
             with contextlib.suppress(sqlite3.Error):
                 await self.close()
-            if refusal := _unusable(repr(self), exc):
+            if refusal := _unusable(exc, repr(self)):
                 raise refusal from None
             raise
 
